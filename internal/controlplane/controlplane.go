@@ -1,0 +1,405 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/k3s-io/kine/pkg/drivers/sqlite"
+	"github.com/k3s-io/kine/pkg/endpoint"
+	"k8s.io/client-go/rest"
+
+	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/kubeconfig"
+	"gantry.dev/gantry/internal/supervisor"
+)
+
+// ControlPlane is one Kubernetes control plane. New prepares it (keys, port,
+// kubeconfigs: fast, no processes); Run runs it until its context ends.
+type ControlPlane struct {
+	opts    Options
+	creds   *credentials
+	apiPort int
+	admin   kubeconfig.Config
+	procs   []*supervisor.Process // in start order: apiserver first
+	// healthPorts are the loopback ports where the controller-manager and the
+	// scheduler serve /healthz; chosen afresh at each New.
+	healthPorts map[string]int
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	kineUp    chan struct{}
+	kineErr   error
+}
+
+// persisted is what a control plane keeps between runs besides its keys and data.
+type persisted struct {
+	APIPort int `json:"apiPort"`
+}
+
+// New prepares a control plane in opts.Dir, reusing what an earlier run left there.
+func New(opts Options) (*ControlPlane, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("control plane %s: %w", opts.Name, err)
+	}
+	cp := &ControlPlane{opts: opts, ready: make(chan struct{}), kineUp: make(chan struct{})}
+	var err error
+	if cp.creds, err = cp.loadCredentials(); err != nil {
+		return nil, err
+	}
+	if cp.apiPort, err = cp.choosePort(); err != nil {
+		return nil, err
+	}
+	if err := cp.writeKubeconfigs(); err != nil {
+		return nil, err
+	}
+	cp.healthPorts = map[string]int{}
+	for _, c := range []string{kubebin.ControllerManager, kubebin.Scheduler} {
+		if cp.healthPorts[c], err = freePort("127.0.0.1"); err != nil {
+			return nil, fmt.Errorf("control plane %s: no free port for %s: %w", opts.Name, c, err)
+		}
+	}
+	cp.procs = cp.processes()
+	return cp, nil
+}
+
+// Name returns the control plane's name.
+func (cp *ControlPlane) Name() string { return cp.opts.Name }
+
+// Endpoint is the API server's URL.
+func (cp *ControlPlane) Endpoint() string {
+	return "https://" + net.JoinHostPort(cp.clientHost(), strconv.Itoa(cp.apiPort))
+}
+
+// clientHost is the address clients use: the bind address, or loopback when bound to all.
+func (cp *ControlPlane) clientHost() string {
+	if ip := net.ParseIP(cp.opts.BindAddress); ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return cp.opts.BindAddress
+}
+
+// Admin returns the admin kubeconfig (system:masters).
+func (cp *ControlPlane) Admin() kubeconfig.Config { return cp.admin }
+
+// KubeconfigPath is where the admin kubeconfig is written.
+func (cp *ControlPlane) KubeconfigPath() string { return filepath.Join(cp.opts.Dir, "kubeconfig") }
+
+// RESTConfig returns an admin client configuration.
+func (cp *ControlPlane) RESTConfig() *rest.Config {
+	cfg, err := cp.admin.RESTConfig()
+	if err != nil {
+		// The kubeconfig is built in memory from values New validated.
+		panic(fmt.Sprintf("control plane %s: admin kubeconfig: %v", cp.opts.Name, err))
+	}
+	return cfg
+}
+
+// CA returns the cluster CA certificate (PEM).
+func (cp *ControlPlane) CA() []byte { return cp.creds.ca.CertPEM() }
+
+// Ready is closed once the API server has answered /readyz.
+func (cp *ControlPlane) Ready() <-chan struct{} { return cp.ready }
+
+// Components returns the status of each part: kine (in gantry's process) and the
+// supervised binaries.
+func (cp *ControlPlane) Components() []supervisor.Status {
+	kine := supervisor.Status{Name: "kine", Pid: os.Getpid()}
+	select {
+	case <-cp.kineUp:
+		kine.Ready = cp.kineErr == nil
+	default:
+	}
+	out := []supervisor.Status{kine}
+	for _, p := range cp.procs {
+		out = append(out, p.Status())
+	}
+	return out
+}
+
+// Run starts kine and the components, keeps them running and, when ctx ends, stops
+// them in reverse order (scheduler and controller-manager, API server, kine). It
+// returns only when everything it started has stopped.
+func (cp *ControlPlane) Run(ctx context.Context) error {
+	etcdURL, stopKine, err := cp.startKine()
+	cp.kineErr = err
+	close(cp.kineUp)
+	if err != nil {
+		return err
+	}
+	defer stopKine()
+	if want := cp.etcdURL(); etcdURL != want {
+		return fmt.Errorf("control plane %s: kine listens at %s, expected %s", cp.opts.Name, etcdURL, want)
+	}
+
+	// Each process runs under its own context so that the API server outlives its
+	// clients during shutdown.
+	type running struct {
+		stop context.CancelFunc
+		done chan struct{}
+	}
+	var started []running
+	stopAll := func() {
+		for i := len(started) - 1; i >= 0; i-- {
+			started[i].stop()
+			<-started[i].done
+		}
+	}
+	for _, p := range cp.procs {
+		if err := p.Start(); err != nil {
+			stopAll()
+			return fmt.Errorf("control plane %s: %w", cp.opts.Name, err)
+		}
+		pctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = p.Run(pctx)
+		}()
+		started = append(started, running{stop, done})
+	}
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		cp.probe(probeCtx)
+	}()
+	<-ctx.Done()
+	stopProbe()
+	<-probed
+	stopAll()
+	return nil
+}
+
+// WaitReady waits until the API server is ready, ctx ends, or timeout passes; the
+// error then quotes the end of the API server's log, where the reason usually is.
+func (cp *ControlPlane) WaitReady(ctx context.Context, timeout time.Duration) error {
+	select {
+	case <-cp.kineUp:
+		if cp.kineErr != nil {
+			return cp.kineErr
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-cp.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		log := filepath.Join(cp.opts.LogDir, kubebin.APIServer+".log")
+		return fmt.Errorf("control plane %s: kube-apiserver not ready after %s; the end of %s says:\n%s",
+			cp.opts.Name, timeout, log, tail(log, 15))
+	}
+}
+
+func (cp *ControlPlane) startKine() (etcdURL string, stop func(), err error) {
+	dsn := cp.opts.Storage
+	if dsn == "" {
+		dbDir := filepath.Join(cp.opts.Dir, "kine")
+		if err := os.MkdirAll(dbDir, 0o700); err != nil {
+			return "", nil, err
+		}
+		dsn = "sqlite://" + filepath.Join(dbDir, "state.db") + "?" + sqlite.DefaultParams
+	}
+	sock := strings.TrimPrefix(cp.etcdURL(), "unix://")
+	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
+		return "", nil, err
+	}
+	var wg sync.WaitGroup
+	kctx, cancel := context.WithCancel(context.Background())
+	etcd, err := endpoint.Listen(kctx, endpoint.Config{
+		Listener:            "unix://" + sock,
+		Endpoint:            dsn,
+		WaitGroup:           &wg,
+		NotifyInterval:      5 * time.Second,
+		EmulatedETCDVersion: "3.6.11",
+		CompactTimeout:      5 * time.Second,
+		CompactMinRetain:    1000,
+		CompactBatchSize:    1000,
+		PollBatchSize:       500,
+		PollInterval:        time.Second,
+	})
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return "", nil, fmt.Errorf("control plane %s: storage (kine) did not start: %w; check the storage DSN or the SQLite file under %s",
+			cp.opts.Name, err, cp.opts.Dir)
+	}
+	return etcd.Endpoints[0], func() { cancel(); wg.Wait() }, nil
+}
+
+// etcdURL is kine's unix socket, a file in the data directory: no TCP port, and only
+// the owner may connect. Unix socket paths are limited to 107 bytes; a deep data
+// directory gets a short path in a private directory under the temporary directory.
+func (cp *ControlPlane) etcdURL() string {
+	p := filepath.Join(cp.opts.Dir, "kine.sock")
+	if len(p) >= 100 {
+		sum := sha256.Sum256([]byte(cp.opts.Dir))
+		p = filepath.Join(os.TempDir(), fmt.Sprintf("gantry-%d", os.Getuid()), hex.EncodeToString(sum[:8])+".sock")
+	}
+	return "unix://" + p
+}
+
+func (cp *ControlPlane) statePath() string { return filepath.Join(cp.opts.Dir, "controlplane.json") }
+func (cp *ControlPlane) pkiDir() string    { return filepath.Join(cp.opts.Dir, "pki") }
+
+// choosePort keeps the API port of earlier runs, so kubeconfigs handed out stay valid.
+// If that port has been taken meanwhile, a new one is picked and the kubeconfigs are
+// rewritten (New always rewrites them).
+func (cp *ControlPlane) choosePort() (int, error) {
+	var st persisted
+	if data, err := os.ReadFile(cp.statePath()); err == nil {
+		_ = json.Unmarshal(data, &st)
+	}
+	port := cp.opts.APIPort
+	if port == 0 && st.APIPort != 0 && portFree(cp.opts.BindAddress, st.APIPort) {
+		port = st.APIPort
+	}
+	if port == 0 {
+		var err error
+		if port, err = freePort(cp.opts.BindAddress); err != nil {
+			return 0, fmt.Errorf("control plane %s: no free port on %s: %w", cp.opts.Name, cp.opts.BindAddress, err)
+		}
+	} else if !portFree(cp.opts.BindAddress, port) && port != st.APIPort {
+		return 0, fmt.Errorf("control plane %s: API port %d on %s is already in use; choose another port or stop what uses it",
+			cp.opts.Name, port, cp.opts.BindAddress)
+	}
+	data, _ := json.Marshal(persisted{APIPort: port})
+	if err := os.WriteFile(cp.statePath(), data, 0o600); err != nil {
+		return 0, err
+	}
+	return port, nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(host string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func (cp *ControlPlane) writeKubeconfigs() error {
+	mk := func(kp interface {
+		CertPEM() []byte
+		KeyPEM() ([]byte, error)
+	}) (kubeconfig.Config, error) {
+		key, err := kp.KeyPEM()
+		return kubeconfig.Config{Name: "gantry", Server: cp.Endpoint(), CA: cp.creds.ca.CertPEM(), CertPEM: kp.CertPEM(), KeyPEM: key}, err
+	}
+	var err error
+	if cp.admin, err = mk(cp.creds.admin); err != nil {
+		return err
+	}
+	if err := cp.admin.Write(cp.KubeconfigPath()); err != nil {
+		return err
+	}
+	for name, kp := range map[string]interface {
+		CertPEM() []byte
+		KeyPEM() ([]byte, error)
+	}{"controller-manager": cp.creds.kcm, "scheduler": cp.creds.scheduler} {
+		cfg, err := mk(kp)
+		if err != nil {
+			return err
+		}
+		if err := cfg.Write(filepath.Join(cp.pkiDir(), name+".kubeconfig")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probe keeps each component's readiness up to date: quickly until the API server is
+// first ready, then every two seconds. The API server is asked /readyz with admin
+// credentials; the controller-manager and scheduler /healthz on their loopback port.
+func (cp *ControlPlane) probe(ctx context.Context) {
+	cfg := cp.RESTConfig()
+	cfg.Timeout = 2 * time.Second
+	adminClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return
+	}
+	anon := rest.AnonymousClientConfig(cfg)
+	anonClient, err := rest.HTTPClientFor(anon)
+	if err != nil {
+		return
+	}
+	urls := map[string]string{kubebin.APIServer: cp.Endpoint() + "/readyz"}
+	for c, port := range cp.healthPorts {
+		urls[c] = fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
+	}
+	for {
+		allReady := true
+		for _, p := range cp.procs {
+			client := anonClient
+			if p.Name() == kubebin.APIServer {
+				client = adminClient
+			}
+			ready := p.Status().Pid > 0 && get200(client, urls[p.Name()])
+			p.SetReady(ready)
+			allReady = allReady && ready
+		}
+		if cp.procs[0].Status().Ready {
+			cp.readyOnce.Do(func() { close(cp.ready) })
+		}
+		// Fast while something is not ready (start-up, a restart), slow after.
+		interval := 50 * time.Millisecond
+		if allReady {
+			interval = 2 * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+func get200(client *http.Client, url string) bool {
+	resp, err := client.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

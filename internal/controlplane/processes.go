@@ -1,0 +1,115 @@
+package controlplane
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/supervisor"
+)
+
+// apiServerFlags are kube-apiserver's defaults. Memory-minded choices, each keeping
+// the API complete for users:
+//   - priority-and-fairness off: one tenant per control plane, and its queues cost
+//     memory and goroutines;
+//   - profiling off; the endpoint reconciler off (endpoints of the kubernetes Service
+//     cannot be a loopback address, and nothing runs in-cluster that would use them).
+func (cp *ControlPlane) apiServerFlags() Flags {
+	pki := cp.pkiDir()
+	return Flags{
+		"advertise-address":                  cp.clientHost(),
+		"allow-privileged":                   "true",
+		"anonymous-auth":                     "true",
+		"api-audiences":                      "https://kubernetes.default.svc.cluster.local",
+		"authorization-mode":                 "RBAC",
+		"bind-address":                       cp.opts.BindAddress,
+		"client-ca-file":                     filepath.Join(pki, "ca.crt"),
+		"enable-priority-and-fairness":       "false",
+		"endpoint-reconciler-type":           "none",
+		"etcd-servers":                       cp.etcdURL(),
+		"profiling":                          "false",
+		"proxy-client-cert-file":             filepath.Join(pki, "front-proxy-client.crt"),
+		"proxy-client-key-file":              filepath.Join(pki, "front-proxy-client.key"),
+		"requestheader-allowed-names":        frontProxyUser,
+		"requestheader-client-ca-file":       filepath.Join(pki, "front-proxy-ca.crt"),
+		"requestheader-extra-headers-prefix": "X-Remote-Extra-",
+		"requestheader-group-headers":        "X-Remote-Group",
+		"requestheader-username-headers":     "X-Remote-User",
+		"secure-port":                        strconv.Itoa(cp.apiPort),
+		"service-account-issuer":             "https://kubernetes.default.svc.cluster.local",
+		"service-account-key-file":           filepath.Join(pki, "sa.pub"),
+		"service-account-signing-key-file":   filepath.Join(pki, "sa.key"),
+		"service-cluster-ip-range":           cp.opts.ServiceCIDR,
+		"tls-cert-file":                      filepath.Join(pki, "apiserver.crt"),
+		"tls-private-key-file":               filepath.Join(pki, "apiserver.key"),
+	}.With(cp.opts.APIServerFlags)
+}
+
+// controllerManagerFlags: each controller gets its own service-account credentials,
+// as kubeadm sets it up, and no leader election (exactly one controller-manager per
+// control plane).
+func (cp *ControlPlane) controllerManagerFlags() Flags {
+	pki := cp.pkiDir()
+	return Flags{
+		"cluster-signing-cert-file":        filepath.Join(pki, "ca.crt"),
+		"cluster-signing-key-file":         filepath.Join(pki, "ca.key"),
+		"controllers":                      strings.Join(cp.opts.Controllers, ","),
+		"kubeconfig":                       filepath.Join(pki, "controller-manager.kubeconfig"),
+		"leader-elect":                     "false",
+		"profiling":                        "false",
+		"root-ca-file":                     filepath.Join(pki, "ca.crt"),
+		"service-account-private-key-file": filepath.Join(pki, "sa.key"),
+		"service-cluster-ip-range":         cp.opts.ServiceCIDR,
+		"use-service-account-credentials":  "true",
+	}.With(cp.servingFlags(kubebin.ControllerManager)).With(cp.opts.ControllerManagerFlags)
+}
+
+// servingFlags give the controller-manager and the scheduler a loopback HTTPS port
+// with a certificate from the cluster CA, only so that gantry can probe their
+// /healthz (served to anonymous clients; everything else there is refused, as no
+// delegated authentication is configured).
+func (cp *ControlPlane) servingFlags(component string) Flags {
+	pki := cp.pkiDir()
+	return Flags{
+		"bind-address":         "127.0.0.1",
+		"secure-port":          strconv.Itoa(cp.healthPorts[component]),
+		"tls-cert-file":        filepath.Join(pki, component+"-serving.crt"),
+		"tls-private-key-file": filepath.Join(pki, component+"-serving.key"),
+	}
+}
+
+func (cp *ControlPlane) schedulerFlags() Flags {
+	return Flags{
+		"kubeconfig":   filepath.Join(cp.pkiDir(), "scheduler.kubeconfig"),
+		"leader-elect": "false",
+		"profiling":    "false",
+	}.With(cp.servingFlags(kubebin.Scheduler)).With(cp.opts.SchedulerFlags)
+}
+
+// defaultEnv tunes the Go runtime of each component: a lower GOGC trades a little CPU
+// for a smaller heap, which is what an idle control plane mostly is.
+var defaultEnv = map[string][]string{
+	kubebin.APIServer:         {"GOGC=50"},
+	kubebin.ControllerManager: {"GOGC=50"},
+	kubebin.Scheduler:         {"GOGC=50"},
+}
+
+func (cp *ControlPlane) processes() []*supervisor.Process {
+	flags := map[string]Flags{
+		kubebin.APIServer:         cp.apiServerFlags(),
+		kubebin.ControllerManager: cp.controllerManagerFlags(),
+		kubebin.Scheduler:         cp.schedulerFlags(),
+	}
+	var procs []*supervisor.Process
+	for _, c := range cp.opts.components() {
+		procs = append(procs, supervisor.New(supervisor.Spec{
+			Name:    c,
+			Path:    cp.opts.Binaries[c],
+			Args:    flags[c].Args(),
+			Env:     append(append([]string{}, defaultEnv[c]...), cp.opts.Env[c]...),
+			LogPath: filepath.Join(cp.opts.LogDir, c+".log"),
+		}))
+	}
+	return procs
+}

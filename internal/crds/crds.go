@@ -1,0 +1,209 @@
+package crds
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	crdmanifests "gantry.dev/gantry/config/crd"
+)
+
+// FieldManager owns the CRD fields gantry applies.
+const FieldManager = "gantry"
+
+// pollInterval is how often Install re-reads a CRD while waiting for it to be
+// Established; the API server usually gets there within a second.
+const pollInterval = 200 * time.Millisecond
+
+// manifest is one CRD read from the embedded files.
+type manifest struct {
+	file string
+	crd  *apiextensionsv1.CustomResourceDefinition
+	json []byte // sent as is, so no field is lost in a Go round trip
+}
+
+// Install applies every embedded CRD with server-side apply (forcing
+// ownership, so gantry's version wins over a stale one) and waits until each
+// is Established. It returns when they all are, or when ctx is done; the
+// caller bounds the wait through ctx.
+func Install(ctx context.Context, cfg *rest.Config) error {
+	cs, err := clientset.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("crds: client: %w", err)
+	}
+	return install(ctx, cs.ApiextensionsV1().CustomResourceDefinitions(), pollInterval)
+}
+
+// Names returns the metadata.name of every embedded CRD, sorted.
+func Names() ([]string, error) {
+	ms, err := load(crdmanifests.FS)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		names = append(names, m.crd.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func install(ctx context.Context, client apiextensionsclient.CustomResourceDefinitionInterface, interval time.Duration) error {
+	ms, err := load(crdmanifests.FS)
+	if err != nil {
+		return err
+	}
+	force := true
+	for _, m := range ms {
+		_, err := client.Patch(ctx, m.crd.Name, types.ApplyPatchType, m.json,
+			metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+		if err != nil {
+			return fmt.Errorf("crds: apply CRD %s: %w", m.crd.Name, err)
+		}
+	}
+	// Apply all first, then wait, so the API server establishes them in
+	// parallel.
+	for _, m := range ms {
+		if err := waitEstablished(ctx, client, m.crd.Name, interval); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitEstablished polls the CRD until its Established condition is True. It
+// fails at once if the API server rejected the CRD's names, since that never
+// resolves by waiting.
+func waitEstablished(ctx context.Context, client apiextensionsclient.CustomResourceDefinitionInterface, name string, interval time.Duration) error {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	last := "not read yet"
+	for {
+		obj, err := client.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case err != nil:
+			// Transient API errors are retried until ctx is done.
+			last = err.Error()
+		default:
+			established, namesRejected, msg := state(obj)
+			if established {
+				return nil
+			}
+			if namesRejected {
+				return fmt.Errorf("crds: CRD %s: names not accepted: %s", name, msg)
+			}
+			last = msg
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("crds: CRD %s not established (%s): %w", name, last, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+// state reads the conditions that decide whether a CRD is usable.
+func state(obj *apiextensionsv1.CustomResourceDefinition) (established, namesRejected bool, msg string) {
+	msg = "no Established condition yet"
+	for _, c := range obj.Status.Conditions {
+		switch c.Type {
+		case apiextensionsv1.Established:
+			if c.Status == apiextensionsv1.ConditionTrue {
+				return true, false, ""
+			}
+			msg = fmt.Sprintf("Established=%s: %s: %s", c.Status, c.Reason, c.Message)
+		case apiextensionsv1.NamesAccepted:
+			if c.Status == apiextensionsv1.ConditionFalse {
+				namesRejected = true
+				msg = fmt.Sprintf("%s: %s", c.Reason, c.Message)
+			}
+		}
+	}
+	return false, namesRejected, msg
+}
+
+// load reads every CRD in fsys's top-level *.yaml files, allowing several
+// YAML documents per file. Unknown fields are errors so that a manifest that
+// does not match the CRD schema is caught here rather than silently pruned.
+func load(fsys fs.FS) ([]manifest, error) {
+	files, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("crds: list manifests: %w", err)
+	}
+	var out []manifest
+	for _, file := range files {
+		data, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("crds: read %s: %w", file, err)
+		}
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+		for {
+			doc, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("crds: read %s: %w", file, err)
+			}
+			if isBlank(doc) {
+				continue
+			}
+			m, err := parse(path.Base(file), doc)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("crds: no CRD manifests embedded")
+	}
+	return out, nil
+}
+
+func parse(file string, doc []byte) (manifest, error) {
+	var c apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(doc, &c); err != nil {
+		return manifest{}, fmt.Errorf("crds: parse %s: %w", file, err)
+	}
+	gvk := apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition")
+	if c.APIVersion != gvk.GroupVersion().String() || c.Kind != gvk.Kind {
+		return manifest{}, fmt.Errorf("crds: %s: want %s, got apiVersion %q kind %q", file, gvk, c.APIVersion, c.Kind)
+	}
+	if c.Name == "" {
+		return manifest{}, fmt.Errorf("crds: %s: CRD has no metadata.name", file)
+	}
+	j, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return manifest{}, fmt.Errorf("crds: convert %s: %w", file, err)
+	}
+	return manifest{file: file, crd: &c, json: j}, nil
+}
+
+// isBlank reports whether doc holds only whitespace and comments, as
+// around a leading "---".
+func isBlank(doc []byte) bool {
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,181 @@
+// Package host is gantry's embedded host cluster: one control plane (with a
+// scheduler) from package controlplane, and simulated nodes from package simnodes.
+// It is what `gantry up` runs when no --kubeconfig names an existing cluster.
+package host
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"gantry.dev/gantry/internal/controlplane"
+	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/simnodes"
+	"gantry.dev/gantry/internal/supervisor"
+)
+
+// Options configure the embedded host.
+type Options struct {
+	// DataDir is gantry's data directory; the host keeps its state in DataDir/host
+	// and writes the admin kubeconfig to DataDir/kubeconfig.
+	DataDir string
+	// LogDir receives the components' logs.
+	LogDir string
+	// Nodes is the number of simulated nodes.
+	Nodes    int
+	Binaries kubebin.Set
+	// KWOKLog receives the node simulator's log.
+	KWOKLog io.Writer
+}
+
+// Host is the embedded host cluster.
+type Host struct {
+	opts      Options
+	cp        *controlplane.ControlPlane
+	nodesUp   chan struct{}
+	nodesErr  error
+	nodeReady chan struct{}
+}
+
+// New prepares the host (no process starts until Run).
+func New(opts Options) (*Host, error) {
+	cp, err := controlplane.New(controlplane.Options{
+		Name:        "host",
+		Dir:         filepath.Join(opts.DataDir, "host"),
+		LogDir:      opts.LogDir,
+		Binaries:    opts.Binaries,
+		Scheduler:   true,
+		Controllers: controlplane.HostControllers,
+		ServiceCIDR: "10.96.0.0/16",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := cp.Admin().Write(KubeconfigPath(opts.DataDir)); err != nil {
+		return nil, fmt.Errorf("writing the admin kubeconfig: %w", err)
+	}
+	return &Host{opts: opts, cp: cp, nodesUp: make(chan struct{}), nodeReady: make(chan struct{})}, nil
+}
+
+// KubeconfigPath is where the host's admin kubeconfig lives.
+func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig") }
+
+// RESTConfig returns an admin client configuration for the host.
+func (h *Host) RESTConfig() *rest.Config { return h.cp.RESTConfig() }
+
+// Endpoint is the host API server's URL.
+func (h *Host) Endpoint() string { return h.cp.Endpoint() }
+
+// Run runs the control plane and, once its API answers, the simulated nodes, until
+// ctx ends; it returns when everything has stopped.
+func (h *Host) Run(ctx context.Context) error {
+	cpDone := make(chan error, 1)
+	go func() { cpDone <- h.cp.Run(ctx) }()
+	select {
+	case <-h.cp.Ready():
+	case err := <-cpDone:
+		h.nodesErr = err
+		close(h.nodesUp)
+		return err
+	}
+	nodesCtx, stopNodes := context.WithCancel(ctx)
+	defer stopNodes()
+	nodesDone := make(chan error, 1)
+	go func() {
+		nodesDone <- simnodes.Run(nodesCtx, simnodes.Options{
+			Kubeconfig: KubeconfigPath(h.opts.DataDir),
+			Count:      h.opts.Nodes,
+			Log:        h.opts.KWOKLog,
+		})
+	}()
+	go h.watchNodesReady(nodesCtx)
+	close(h.nodesUp)
+	select {
+	case err := <-nodesDone:
+		if err != nil && ctx.Err() == nil {
+			h.nodesErr = err
+			fmt.Fprintf(os.Stderr, "simulated nodes stopped: %v\n", err)
+		}
+		return <-cpDone
+	case err := <-cpDone:
+		stopNodes()
+		<-nodesDone
+		return err
+	}
+}
+
+// watchNodesReady closes nodeReady once every simulated node reports Ready.
+func (h *Host) watchNodesReady(ctx context.Context) {
+	client, err := kubernetes.NewForConfig(h.RESTConfig())
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: simnodes.SimulatedLabel + "=true"})
+		if err == nil && countReady(list.Items) >= h.opts.Nodes {
+			close(h.nodeReady)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func countReady(nodes []corev1.Node) int {
+	n := 0
+	for _, node := range nodes {
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// WaitReady waits for the API server and then for every simulated node to be Ready.
+func (h *Host) WaitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	if err := h.cp.WaitReady(ctx, timeout); err != nil {
+		return err
+	}
+	select {
+	case <-h.nodesUp:
+		if h.nodesErr != nil {
+			return h.nodesErr
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-h.nodeReady:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("the %d simulated nodes were not Ready after %s; see `gantry logs kwok`", h.opts.Nodes, timeout)
+	}
+}
+
+// Components reports the host's parts: kine, the Kubernetes components and KWOK.
+func (h *Host) Components() []supervisor.Status {
+	kwok := supervisor.Status{Name: "kwok", Pid: os.Getpid()}
+	select {
+	case <-h.nodeReady:
+		kwok.Ready = true
+	default:
+	}
+	return append(h.cp.Components(), kwok)
+}

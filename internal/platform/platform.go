@@ -1,0 +1,107 @@
+// Package platform runs gantry's own parts against a host cluster, whichever kind it
+// is (embedded or external): it installs the CRDs, runs the controllers in one
+// controller-runtime manager, and wires them to the HTTP server. It composes the
+// other packages and holds no logic of its own beyond start-up order.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/crds"
+	"gantry.dev/gantry/internal/server"
+)
+
+// Options configure the platform.
+type Options struct {
+	// Host is an admin client configuration for the host cluster.
+	Host *rest.Config
+	// Server is gantry's HTTP server; the platform adds its checks and handlers.
+	Server *server.Server
+	Logger logr.Logger
+}
+
+// Scheme returns the types gantry's controllers use.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, platformv1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Platform is gantry's controllers and API, running against one host cluster.
+type Platform struct {
+	opts    Options
+	mgr     manager.Manager
+	started chan struct{}
+}
+
+// New builds the manager; nothing runs until Run.
+func New(opts Options) (*Platform, error) {
+	scheme, err := Scheme()
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(opts.Host, ctrl.Options{
+		Scheme: scheme,
+		Logger: opts.Logger,
+		// gantry's own server serves /metrics (from the same registry) and the probes.
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		LeaderElection:         false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	p := &Platform{opts: opts, mgr: mgr, started: make(chan struct{})}
+	opts.Server.ServeMetrics(ctrlmetrics.Registry)
+	opts.Server.AddCheck("controllers", p.checkStarted)
+	return p, nil
+}
+
+// Run installs the CRDs and runs the controllers until ctx ends.
+func (p *Platform) Run(ctx context.Context) error {
+	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err := crds.Install(ictx, p.opts.Host)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("installing gantry's CRDs into the host cluster: %w", err)
+	}
+	if err := p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if p.mgr.GetCache().WaitForCacheSync(ctx) {
+			close(p.started)
+		}
+		<-ctx.Done()
+		return nil
+	})); err != nil {
+		return err
+	}
+	return p.mgr.Start(ctx)
+}
+
+// Started is closed once CRDs are installed and the controllers' caches are synced.
+func (p *Platform) Started() <-chan struct{} { return p.started }
+
+func (p *Platform) checkStarted(context.Context) error {
+	select {
+	case <-p.started:
+		return nil
+	default:
+		return errors.New("CRDs or controllers not started yet")
+	}
+}

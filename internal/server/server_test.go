@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestProbesAndMetrics(t *testing.T) {
+	s, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "gantry_test_total", Help: "test"})
+	reg.MustRegister(c)
+	c.Inc()
+	s.ServeMetrics(reg)
+	ready := errors.New("host not ready")
+	s.AddCheck("host", func(context.Context) error { return ready })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Serve(ctx)
+
+	if code, _ := get(t, s.URL()+"/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, body := get(t, s.URL()+"/readyz"); code != 503 || !strings.Contains(body, "host not ready") {
+		t.Fatalf("readyz before ready: %d %q", code, body)
+	}
+	ready = nil
+	if code, body := get(t, s.URL()+"/readyz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("readyz when ready: %d %q", code, body)
+	}
+	if _, body := get(t, s.URL()+"/metrics"); !strings.Contains(body, "gantry_test_total 1") {
+		t.Fatalf("metrics: %q", body)
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = Listen(l.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "--http-addr") {
+		t.Fatalf("got %v", err)
+	}
+}

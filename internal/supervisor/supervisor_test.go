@@ -1,0 +1,116 @@
+package supervisor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRestartsAfterKillAndStopsCleanly(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "sleeper.log")
+	p := New(Spec{Name: "sleeper", Path: "/bin/sleep", Args: []string{"300"}, LogPath: log, MinBackoff: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+
+	waitFor(t, "first start", func() bool { return p.Status().Pid > 0 })
+	first := p.Status().Pid
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart", func() bool { s := p.Status(); return s.Pid > 0 && s.Pid != first })
+	if s := p.Status(); s.Restarts != 1 || !strings.Contains(s.LastExit, "killed") {
+		t.Fatalf("after one kill: %+v", s)
+	}
+	second := p.Status().Pid
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if Alive(second) {
+		t.Fatalf("pid %d still alive after stop", second)
+	}
+	data, _ := os.ReadFile(log)
+	if !strings.Contains(string(data), "restarting in") {
+		t.Fatalf("log does not record the restart:\n%s", data)
+	}
+}
+
+func TestStopEscalatesToKill(t *testing.T) {
+	// A program that ignores SIGTERM must still be gone after StopTimeout.
+	p := New(Spec{Name: "stubborn", Path: "/bin/sh", Args: []string{"-c", "trap '' TERM; while true; do sleep 0.05; done"},
+		StopTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, "start", func() bool { return p.Status().Pid > 0 })
+	pid := p.Status().Pid
+	time.Sleep(100 * time.Millisecond) // let the shell install its trap
+	cancel()
+	<-done
+	if Alive(pid) {
+		t.Fatalf("pid %d survived", pid)
+	}
+	// The sleep children of the shell share its process group and must be gone too.
+	out, _ := os.ReadDir("/proc")
+	for _, e := range out {
+		var pgid int
+		if data, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			// Fields after the command: state, ppid, pgrp. Zombies are dead already
+			// (they wait for a reaper that a container may lack).
+			f := strings.Fields(string(data)[strings.LastIndexByte(string(data), ')')+2:])
+			if len(f) > 2 && f[0] != "Z" {
+				pgid = atoi(f[2])
+			}
+		}
+		if pgid == pid {
+			t.Fatalf("process %s of the stopped group is still alive", e.Name())
+		}
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func TestStartErrorIsImmediate(t *testing.T) {
+	p := New(Spec{Name: "missing", Path: "/nonexistent/binary"})
+	if err := p.Start(); err == nil || !strings.Contains(err.Error(), "/nonexistent/binary") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRSS(t *testing.T) {
+	rss, err := RSS(os.Getpid())
+	if err != nil || rss < 1<<20 {
+		t.Fatalf("RSS of the test process: %d, %v", rss, err)
+	}
+	if !Alive(os.Getpid()) || Alive(-1) {
+		t.Fatal("Alive is wrong")
+	}
+}

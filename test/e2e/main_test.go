@@ -1,0 +1,231 @@
+// Package e2e runs the gantry binary end to end against its real embedded host
+// cluster (kine, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK).
+// It needs the Kubernetes binaries in bin/ (make kube-binaries); `make test` builds them.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/kubeconfig"
+)
+
+var (
+	gantryBin  string
+	kubeBinDir string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("end-to-end tests skipped in -short mode")
+		os.Exit(0)
+	}
+	root, _ := filepath.Abs("../..")
+	kubeBinDir = os.Getenv(kubebin.EnvDir)
+	if kubeBinDir == "" {
+		kubeBinDir = filepath.Join(root, "bin")
+	}
+	tmp, err := os.MkdirTemp("", "gantry-e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	gantryBin = filepath.Join(tmp, "gantry")
+	build := exec.Command("go", "build", "-o", gantryBin, "./cmd/gantry")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gantry:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// gantry is one running `gantry up`.
+type gantry struct {
+	t        *testing.T
+	dataDir  string
+	httpAddr string
+	cmd      *exec.Cmd
+	mu       sync.Mutex
+	out      bytes.Buffer
+	ready    chan struct{}
+	exited   chan struct{}
+	exitErr  error
+}
+
+// startGantry runs `gantry up` with a temporary data directory and a free port, and
+// stops it (SIGTERM, then SIGKILL) when the test ends.
+func startGantry(t *testing.T, dataDir string, extra ...string) *gantry {
+	t.Helper()
+	g := &gantry{t: t, dataDir: dataDir, httpAddr: freeAddr(t), ready: make(chan struct{}), exited: make(chan struct{})}
+	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", g.httpAddr, "--kube-bin-dir", kubeBinDir}, extra...)
+	g.cmd = exec.Command(gantryBin, args...)
+	pr, pw := io.Pipe()
+	g.cmd.Stdout, g.cmd.Stderr = pw, pw
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s := bufio.NewScanner(pr)
+		once := sync.Once{}
+		for s.Scan() {
+			g.mu.Lock()
+			g.out.WriteString(s.Text() + "\n")
+			g.mu.Unlock()
+			if strings.HasPrefix(s.Text(), "gantry is ready") {
+				once.Do(func() { close(g.ready) })
+			}
+		}
+	}()
+	go func() {
+		g.exitErr = g.cmd.Wait()
+		pw.Close()
+		close(g.exited)
+	}()
+	t.Cleanup(func() { g.stop(); assertNoProcesses(t, dataDir) })
+	return g
+}
+
+func (g *gantry) output() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.out.String()
+}
+
+func (g *gantry) waitReady(timeout time.Duration) {
+	g.t.Helper()
+	select {
+	case <-g.ready:
+	case <-g.exited:
+		g.t.Fatalf("gantry exited before ready: %v\n%s", g.exitErr, g.output())
+	case <-time.After(timeout):
+		g.t.Fatalf("gantry not ready after %s:\n%s", timeout, g.output())
+	}
+}
+
+// stop sends SIGTERM and waits; it fails the test if gantry does not exit cleanly.
+func (g *gantry) stop() {
+	select {
+	case <-g.exited:
+		return
+	default:
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.exited:
+		if g.exitErr != nil {
+			g.t.Errorf("gantry exited with %v after SIGTERM:\n%s", g.exitErr, g.output())
+		}
+	case <-time.After(60 * time.Second):
+		_ = g.cmd.Process.Kill()
+		<-g.exited
+		g.t.Errorf("gantry did not stop within 60s of SIGTERM")
+	}
+}
+
+func (g *gantry) client() *kubernetes.Clientset {
+	g.t.Helper()
+	cfg, err := kubeconfig.Load(filepath.Join(g.dataDir, "kubeconfig"))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// run runs a gantry command to completion and returns its combined output.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, gantryBin, args...).CombinedOutput()
+	return string(out), err
+}
+
+// processesUsing lists the pids of processes whose command line names dir.
+func processesUsing(dir string) []string {
+	var pids []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || e.Name() == fmt.Sprint(os.Getpid()) {
+			continue
+		}
+		if strings.Contains(strings.ReplaceAll(string(data), "\x00", " "), dir) {
+			if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+				s := string(stat)
+				if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) && s[i+2] == 'Z' {
+					continue
+				}
+			}
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+func assertNoProcesses(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := processesUsing(dir)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, p := range pids {
+				_ = syscall.Kill(atoi(p), syscall.SIGKILL)
+			}
+			t.Errorf("processes left running for %s: %v", dir, pids)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if last = cond(); last == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %s: %v", what, timeout, last)
+}
