@@ -5,11 +5,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"gantry.dev/gantry/internal/cli"
 )
 
 func main() {
+	// A smaller heap for an idle gantry (GOGC=50) unless the user tuned GOGC.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	if err := cli.NewRoot().ExecuteContext(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "gantry:", err)
 		os.Exit(1)

@@ -43,6 +43,7 @@ func (cp *ControlPlane) apiServerFlags() Flags {
 		"service-cluster-ip-range":           cp.opts.ServiceCIDR,
 		"tls-cert-file":                      filepath.Join(pki, "apiserver.crt"),
 		"tls-private-key-file":               filepath.Join(pki, "apiserver.key"),
+		"watch-cache":                        "false",
 	}.With(cp.opts.APIServerFlags)
 }
 
@@ -90,9 +91,9 @@ func (cp *ControlPlane) schedulerFlags() Flags {
 // defaultEnv tunes the Go runtime of each component: a lower GOGC trades a little CPU
 // for a smaller heap, which is what an idle control plane mostly is.
 var defaultEnv = map[string][]string{
-	kubebin.APIServer:         {"GOGC=50"},
-	kubebin.ControllerManager: {"GOGC=50"},
-	kubebin.Scheduler:         {"GOGC=50"},
+	kubebin.APIServer:         {"GOGC=50", "GOMEMLIMIT=80MiB"},
+	kubebin.ControllerManager: {"GOGC=50", "GOMEMLIMIT=40MiB"},
+	kubebin.Scheduler:         {"GOGC=50", "GOMEMLIMIT=30MiB"},
 }
 
 func (cp *ControlPlane) processes() []*supervisor.Process {
