@@ -48,7 +48,7 @@ test-unit:
 	$(GO) test -short -count=1 ./...
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+	$(GO) test -tags bench -run '^$$$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
 
 generate:
 	bash hack/generate.sh
