@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -25,8 +26,9 @@ type componentStatus struct {
 
 type statusReport struct {
 	runstate.State
-	Components []componentStatus `json:"components"`
-	TotalRSS   int64             `json:"totalRSSBytes"`
+	Components []componentStatus            `json:"components"`
+	VClusters  map[string][]componentStatus `json:"vclusters,omitempty"`
+	TotalRSS   int64                        `json:"totalRSSBytes"`
 }
 
 func newStatus(g *globals) *cobra.Command {
@@ -76,6 +78,17 @@ func buildReport(st runstate.State) statusReport {
 		}
 		rep.Components = append(rep.Components, cs)
 	}
+	rep.VClusters = map[string][]componentStatus{}
+	for name, comps := range st.VClusters {
+		for _, c := range comps {
+			cs := componentStatus{Status: c, InProcess: c.Pid == st.Pid}
+			if !cs.InProcess && c.Pid > 0 {
+				cs.RSSBytes, _ = supervisor.RSS(c.Pid)
+				rep.TotalRSS += cs.RSSBytes
+			}
+			rep.VClusters[name] = append(rep.VClusters[name], cs)
+		}
+	}
 	return rep
 }
 
@@ -104,6 +117,19 @@ func printStatus(w io.Writer, rep statusReport) {
 			pid, uptime = "-", "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", c.Name, pid, uptime, rss, yesNo(c.Ready), c.Restarts)
+	}
+	names := make([]string, 0, len(rep.VClusters))
+	for n := range rep.VClusters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, c := range rep.VClusters[n] {
+			if c.InProcess {
+				continue // kine of a virtual cluster lives in gantry's process
+			}
+			fmt.Fprintf(tw, "vcluster %s: %s\t%d\t%s\t%s\t%s\t%d\n", n, c.Name, c.Pid, since(c.StartedAt), mib(c.RSSBytes), yesNo(c.Ready), c.Restarts)
+		}
 	}
 	fmt.Fprintf(tw, "total\t\t\t%s\t\t\n", mib(rep.TotalRSS))
 	tw.Flush()

@@ -92,12 +92,16 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	// Everything that can be checked is checked before anything starts, so that bad
 	// input leaves nothing running.
 	var hostCfg *rest.Config
-	var bins kubebin.Set
+	need := kubebin.All
 	if o.kubeconfig != "" {
 		if hostCfg, err = loadExternalHost(parent, o.kubeconfig); err != nil {
 			return err
 		}
-	} else if bins, err = kubebin.Find(parent, kubebin.SearchDirs(o.kubeBinDir), kubebin.All...); err != nil {
+		// Virtual clusters run their control planes here whatever the host.
+		need = []string{kubebin.APIServer, kubebin.ControllerManager}
+	}
+	bins, err := kubebin.Find(parent, kubebin.SearchDirs(o.kubeBinDir), need...)
+	if err != nil {
 		return err
 	}
 	srv, err := server.Listen(o.httpAddr)
@@ -141,7 +145,8 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 		state.Host, state.Kubeconfig, state.APIServer = o.kubeconfig, o.kubeconfig, hostCfg.Host
 	}
 
-	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, Logger: logr.FromSlogHandler(log.Handler())})
+	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, Logger: logr.FromSlogHandler(log.Handler()),
+		DataDir: dir.Path, Binaries: bins})
 	if err != nil {
 		return err
 	}
@@ -189,6 +194,10 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	publish := func(ready bool) {
 		state.Ready = ready
 		state.Components = components()
+		state.VClusters = map[string][]supervisor.Status{}
+		for k, v := range plat.VClusters() {
+			state.VClusters[k.String()] = v
+		}
 		if err := runstate.Write(dir.Path, state); err != nil {
 			log.Error("writing run state", "err", err)
 		}

@@ -211,6 +211,9 @@ func (cp *ControlPlane) WaitReady(ctx context.Context, timeout time.Duration) er
 
 func (cp *ControlPlane) startKine() (etcdURL string, stop func(), err error) {
 	dsn := cp.opts.Storage
+	if err := checkStorage(dsn); err != nil {
+		return "", nil, fmt.Errorf("control plane %s: %w", cp.opts.Name, err)
+	}
 	if dsn == "" {
 		dbDir := filepath.Join(cp.opts.Dir, "kine")
 		if err := os.MkdirAll(dbDir, 0o700); err != nil {

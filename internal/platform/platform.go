@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,7 +23,10 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/crds"
+	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/supervisor"
+	"gantry.dev/gantry/internal/vcluster"
 )
 
 // Options configure the platform.
@@ -31,6 +36,10 @@ type Options struct {
 	// Server is gantry's HTTP server; the platform adds its checks and handlers.
 	Server *server.Server
 	Logger logr.Logger
+	// DataDir is gantry's data directory; virtual clusters live under DataDir/vclusters.
+	DataDir string
+	// Binaries run the virtual clusters' control planes.
+	Binaries kubebin.Set
 }
 
 // Scheme returns the types gantry's controllers use.
@@ -46,9 +55,15 @@ func Scheme() (*runtime.Scheme, error) {
 
 // Platform is gantry's controllers and API, running against one host cluster.
 type Platform struct {
-	opts    Options
-	mgr     manager.Manager
-	started chan struct{}
+	opts      Options
+	mgr       manager.Manager
+	started   chan struct{}
+	vclusters *vcluster.Runtime
+}
+
+// VClusters reports the processes of every running virtual cluster.
+func (p *Platform) VClusters() map[types.NamespacedName][]supervisor.Status {
+	return p.vclusters.Components()
 }
 
 // New builds the manager; nothing runs until Run.
@@ -69,6 +84,18 @@ func New(opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
 	p := &Platform{opts: opts, mgr: mgr, started: make(chan struct{})}
+	p.vclusters = vcluster.NewRuntime(vcluster.RuntimeOptions{
+		DataDir:  filepath.Join(opts.DataDir, "vclusters"),
+		Binaries: opts.Binaries,
+		Logger:   opts.Logger.WithName("vcluster"),
+	})
+	if err := (&vcluster.Reconciler{
+		Client:   mgr.GetClient(),
+		Runtime:  p.vclusters,
+		Recorder: mgr.GetEventRecorderFor("gantry"),
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
+	}
 	opts.Server.ServeMetrics(ctrlmetrics.Registry)
 	opts.Server.AddCheck("controllers", p.checkStarted)
 	return p, nil

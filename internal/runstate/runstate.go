@@ -27,6 +27,8 @@ type State struct {
 	Nodes      int                 `json:"simulatedNodes,omitempty"`
 	Ready      bool                `json:"ready"`
 	Components []supervisor.Status `json:"components"`
+	// VClusters maps "<namespace>/<name>" to the processes of each running virtual cluster.
+	VClusters map[string][]supervisor.Status `json:"vclusters,omitempty"`
 }
 
 // Write replaces the state file atomically.

@@ -1,0 +1,254 @@
+package vcluster
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+)
+
+// SleepingAnnotation, when set on a VirtualCluster, puts it to sleep: its control
+// plane stops (state kept on disk) and its host pods are removed.
+const SleepingAnnotation = "platform.gantry.dev/sleeping"
+
+// Reconciler reconciles VirtualCluster objects.
+type Reconciler struct {
+	Client   client.Client
+	Runtime  *Runtime
+	Recorder record.EventRecorder
+	// Cleanup deletes the host objects a virtual cluster's syncer made.
+	Cleanup func(ctx context.Context, hostNamespace, vcluster string) error
+}
+
+// SetupWithManager registers the reconciler and the runtime with the manager.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.Add(r.Runtime); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1alpha1.VirtualCluster{}).
+		Owns(&corev1.Secret{}).
+		WatchesRawSource(source.Channel(r.Runtime.changed, &handler.EnqueueRequestForObject{})).
+		Complete(r)
+}
+
+// Reconcile moves one VirtualCluster towards its spec: deleted → clean up; asleep →
+// stopped; otherwise running with its kubeconfig Secret and syncer.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	vc := &platformv1alpha1.VirtualCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, vc); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Deleted without our finalizer (forced): stop what may still run.
+			r.Runtime.Stop(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	// Status is patched once, at the end, from whatever the steps recorded; a merge
+	// patch does not conflict with the finalizer update made in between.
+	before := vc.DeepCopy()
+	result, err := r.reconcile(ctx, vc)
+	if !equality.Semantic.DeepEqual(before.Status, vc.Status) {
+		if serr := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); serr != nil && !apierrors.IsNotFound(serr) && err == nil {
+			err = serr
+		}
+	}
+	return result, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (ctrl.Result, error) {
+	key := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name}
+	if !vc.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.delete(ctx, vc)
+	}
+	if !controllerutil.ContainsFinalizer(vc, platformv1alpha1.VirtualClusterFinalizer) {
+		patch := client.MergeFrom(vc.DeepCopy())
+		controllerutil.AddFinalizer(vc, platformv1alpha1.VirtualClusterFinalizer)
+		if err := r.Client.Patch(ctx, vc, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	vc.Status.HostNamespace = HostNamespace(vc.Namespace, vc.Name)
+	vc.Status.ObservedGeneration = vc.Generation
+
+	if _, asleep := vc.Annotations[SleepingAnnotation]; asleep {
+		return ctrl.Result{}, r.sleep(ctx, vc)
+	}
+
+	before := vc.Status.Phase
+	state, err := r.Runtime.Ensure(key, storageDSN(vc))
+	switch state {
+	case StateFailed:
+		// Nothing runs: the control plane's Run has returned, having stopped what it started.
+		reason := platformv1alpha1.ReasonDeployFailed
+		if vc.Spec.Storage != nil && vc.Spec.Storage.DSN != "" {
+			reason = platformv1alpha1.ReasonStorageUnavailable
+		}
+		if err == nil {
+			err = fmt.Errorf("control plane failed")
+		}
+		r.setPhase(vc, platformv1alpha1.PhaseFailed)
+		r.condition(vc, platformv1alpha1.ConditionDeployed, false, reason, err.Error())
+		r.condition(vc, platformv1alpha1.ConditionReady, false, reason, "the control plane is not running")
+		if vc.Status.Phase != before {
+			r.Recorder.Event(vc, corev1.EventTypeWarning, reason, err.Error())
+		}
+		return ctrl.Result{RequeueAfter: RetryFailedAfter}, nil
+	case StateStarting:
+		r.setPhase(vc, platformv1alpha1.PhaseStarting)
+		r.condition(vc, platformv1alpha1.ConditionDeployed, true, platformv1alpha1.ReasonDeployed, "control plane processes started")
+		r.condition(vc, platformv1alpha1.ConditionReady, false, platformv1alpha1.ReasonAPIServerNotReady, "waiting for kube-apiserver to answer /readyz")
+		// The runtime's change channel brings us back when it is ready.
+		return ctrl.Result{}, nil
+	}
+
+	cp := r.Runtime.ControlPlane(key)
+	if cp == nil {
+		return ctrl.Result{Requeue: true}, nil
+	}
+	if err := r.ensureHostNamespace(ctx, vc); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.ensureKubeconfigSecret(ctx, vc); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.Runtime.EnsureSyncer(key, vc.Status.HostNamespace)
+	vc.Status.Endpoint = cp.Endpoint()
+	vc.Status.KubeconfigSecret = KubeconfigSecret(vc.Name)
+	vc.Status.KubernetesVersion = "v1.37.2"
+	r.setPhase(vc, platformv1alpha1.PhaseRunning)
+	r.condition(vc, platformv1alpha1.ConditionDeployed, true, platformv1alpha1.ReasonDeployed, "control plane processes started")
+	r.condition(vc, platformv1alpha1.ConditionReady, true, platformv1alpha1.ReasonAPIServerReady, "kube-apiserver answers /readyz")
+	r.condition(vc, platformv1alpha1.ConditionOnline, true, platformv1alpha1.ReasonAPIServerReady, "reachable at "+cp.Endpoint())
+	return ctrl.Result{}, nil
+}
+
+func storageDSN(vc *platformv1alpha1.VirtualCluster) string {
+	if vc.Spec.Storage == nil {
+		return ""
+	}
+	return vc.Spec.Storage.DSN
+}
+
+func (r *Reconciler) sleep(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
+	r.Runtime.Stop(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})
+	if r.Cleanup != nil {
+		if err := r.Cleanup(ctx, vc.Status.HostNamespace, vc.Name); err != nil {
+			return fmt.Errorf("removing host workloads of sleeping virtual cluster: %w", err)
+		}
+	}
+	r.setPhase(vc, platformv1alpha1.PhaseSleeping)
+	r.condition(vc, platformv1alpha1.ConditionReady, false, platformv1alpha1.ReasonAsleep, "asleep: the control plane is stopped, its state kept; the next request wakes it")
+	r.condition(vc, platformv1alpha1.ConditionOnline, false, platformv1alpha1.ReasonAsleep, "asleep")
+	return nil
+}
+
+// delete stops the control plane, removes every host object and the data directory,
+// then lets the object go.
+func (r *Reconciler) delete(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
+	if !controllerutil.ContainsFinalizer(vc, platformv1alpha1.VirtualClusterFinalizer) {
+		return nil
+	}
+	r.setPhase(vc, platformv1alpha1.PhaseDeleting)
+	key := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name}
+	if err := r.Runtime.Remove(key); err != nil {
+		return fmt.Errorf("removing the data of virtual cluster %s: %w", key, err)
+	}
+	hostNS := HostNamespace(vc.Namespace, vc.Name)
+	if r.Cleanup != nil {
+		if err := r.Cleanup(ctx, hostNS, vc.Name); err != nil {
+			return err
+		}
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: hostNS}, ns); err == nil {
+		if ns.Labels[LabelVCluster] == vc.Name && ns.Labels[LabelVClusterNamespace] == vc.Namespace {
+			if err := r.Client.Delete(ctx, ns); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: KubeconfigSecret(vc.Name), Namespace: vc.Namespace}}
+	if err := r.Client.Delete(ctx, secret); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	patch := client.MergeFrom(vc.DeepCopy())
+	controllerutil.RemoveFinalizer(vc, platformv1alpha1.VirtualClusterFinalizer)
+	return r.Client.Patch(ctx, vc, patch)
+}
+
+// ensureHostNamespace creates the host namespace, refusing one that another owner made.
+func (r *Reconciler) ensureHostNamespace(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
+	name := vc.Status.HostNamespace
+	ns := &corev1.Namespace{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if apierrors.IsNotFound(err) {
+		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			LabelVCluster: vc.Name, LabelVClusterNamespace: vc.Namespace, LabelManagedBy: managedBy}}}
+		return r.Client.Create(ctx, ns)
+	}
+	if err != nil {
+		return err
+	}
+	if ns.Labels[LabelVCluster] != vc.Name || ns.Labels[LabelVClusterNamespace] != vc.Namespace {
+		return fmt.Errorf("host namespace %s exists and does not belong to virtual cluster %s/%s; gantry will not take it over", name, vc.Namespace, vc.Name)
+	}
+	return nil
+}
+
+// ensureKubeconfigSecret writes the admin kubeconfig into Secret vc-<name>.
+func (r *Reconciler) ensureKubeconfigSecret(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
+	admin, ok := r.Runtime.Admin(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})
+	if !ok {
+		return nil
+	}
+	admin.Name = vc.Name
+	data, err := admin.Bytes()
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: KubeconfigSecret(vc.Name), Namespace: vc.Namespace}}
+	_, err = controllerutil.CreateOrUpdate(ctx, r.Client, secret, func() error {
+		if secret.Labels == nil {
+			secret.Labels = map[string]string{}
+		}
+		secret.Labels[LabelVCluster] = vc.Name
+		secret.Labels[LabelManagedBy] = managedBy
+		secret.Type = corev1.SecretTypeOpaque
+		secret.Data = map[string][]byte{
+			"config":                data,
+			"certificate-authority": admin.CA,
+			"client-certificate":    admin.CertPEM,
+			"client-key":            admin.KeyPEM,
+		}
+		return controllerutil.SetControllerReference(vc, secret, r.Client.Scheme())
+	})
+	return err
+}
+
+func (r *Reconciler) setPhase(vc *platformv1alpha1.VirtualCluster, p platformv1alpha1.VirtualClusterPhase) {
+	vc.Status.Phase = p
+}
+
+func (r *Reconciler) condition(vc *platformv1alpha1.VirtualCluster, t string, ok bool, reason, msg string) {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: vc.Generation})
+}

@@ -1,0 +1,252 @@
+package vcluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/controlplane"
+	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/kubeconfig"
+	"gantry.dev/gantry/internal/supervisor"
+)
+
+// State is where a virtual cluster's control plane is in its life.
+type State string
+
+const (
+	StateStopped  State = "Stopped"
+	StateStarting State = "Starting"
+	StateReady    State = "Ready"
+	StateFailed   State = "Failed"
+)
+
+// SyncFunc runs the syncer of one virtual cluster until ctx ends.
+type SyncFunc func(ctx context.Context, vc types.NamespacedName, virtual *rest.Config, hostNamespace string) error
+
+// RuntimeOptions configure the runtime.
+type RuntimeOptions struct {
+	// DataDir holds one directory per virtual cluster (<DataDir>/<namespace>/<name>).
+	DataDir  string
+	Binaries kubebin.Set
+	Sync     SyncFunc
+	Logger   logr.Logger
+}
+
+// Runtime keeps the control planes (and syncers) of virtual clusters running in
+// gantry's process.
+type Runtime struct {
+	opts    RuntimeOptions
+	changed chan event.GenericEvent
+
+	mu        sync.Mutex
+	instances map[types.NamespacedName]*instance
+}
+
+type instance struct {
+	cp     *controlplane.ControlPlane
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu         sync.Mutex
+	state      State
+	err        error
+	failedAt   time.Time
+	readyAt    time.Time
+	syncCancel context.CancelFunc
+	syncDone   chan struct{}
+}
+
+// NewRuntime returns an empty runtime.
+func NewRuntime(opts RuntimeOptions) *Runtime {
+	return &Runtime{opts: opts, changed: make(chan event.GenericEvent, 64), instances: map[types.NamespacedName]*instance{}}
+}
+
+// Changes delivers an event whenever a control plane becomes ready or fails.
+func (r *Runtime) Changes() <-chan event.GenericEvent { return r.changed }
+
+func (r *Runtime) notify(key types.NamespacedName) {
+	obj := &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
+	select {
+	case r.changed <- event.GenericEvent{Object: obj}:
+	default:
+		// The queue is full of pending reconciles, which will see this change too.
+	}
+}
+
+// RetryFailedAfter is how long a control plane that failed to start is left alone
+// before Ensure tries again.
+const RetryFailedAfter = 30 * time.Second
+
+// Ensure starts the control plane of key unless it runs, and returns its state. A
+// control plane that failed stays Failed (with its error) for RetryFailedAfter.
+func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if in, ok := r.instances[key]; ok {
+		in.mu.Lock()
+		state, err, failedAt := in.state, in.err, in.failedAt
+		in.mu.Unlock()
+		if state != StateFailed || time.Since(failedAt) < RetryFailedAfter {
+			return state, err
+		}
+		delete(r.instances, key) // its Run has returned: nothing runs
+	}
+	cp, err := controlplane.New(controlplane.Options{
+		Name:     "vcluster " + key.String(),
+		Dir:      dataDir(r.opts.DataDir, key.Namespace, key.Name),
+		Binaries: r.opts.Binaries,
+		Storage:  storage,
+	})
+	if err != nil {
+		return StateFailed, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{cp: cp, cancel: cancel, done: make(chan struct{}), state: StateStarting}
+	r.instances[key] = in
+	go func() {
+		defer close(in.done)
+		err := cp.Run(ctx)
+		in.mu.Lock()
+		if ctx.Err() == nil {
+			in.state, in.err, in.failedAt = StateFailed, err, time.Now()
+			if err == nil {
+				in.err = fmt.Errorf("control plane stopped unexpectedly")
+			}
+		}
+		in.mu.Unlock()
+		r.notify(key)
+	}()
+	go func() {
+		select {
+		case <-cp.Ready():
+			in.mu.Lock()
+			in.state, in.readyAt = StateReady, time.Now()
+			in.mu.Unlock()
+			r.notify(key)
+		case <-in.done:
+		}
+	}()
+	return StateStarting, nil
+}
+
+// ControlPlane returns the running control plane of key, if any.
+func (r *Runtime) ControlPlane(key types.NamespacedName) *controlplane.ControlPlane {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if in, ok := r.instances[key]; ok {
+		return in.cp
+	}
+	return nil
+}
+
+// Admin returns the admin kubeconfig of a running virtual cluster.
+func (r *Runtime) Admin(key types.NamespacedName) (kubeconfig.Config, bool) {
+	cp := r.ControlPlane(key)
+	if cp == nil {
+		return kubeconfig.Config{}, false
+	}
+	return cp.Admin(), true
+}
+
+// EnsureSyncer starts the syncer of a ready virtual cluster unless it runs.
+func (r *Runtime) EnsureSyncer(key types.NamespacedName, hostNamespace string) {
+	if r.opts.Sync == nil {
+		return
+	}
+	r.mu.Lock()
+	in, ok := r.instances[key]
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.syncCancel != nil || in.state != StateReady {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in.syncCancel, in.syncDone = cancel, make(chan struct{})
+	go func() {
+		defer close(in.syncDone)
+		for ctx.Err() == nil {
+			if err := r.opts.Sync(ctx, key, in.cp.RESTConfig(), hostNamespace); err != nil && ctx.Err() == nil {
+				r.opts.Logger.Error(err, "syncer stopped; restarting", "vcluster", key)
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Second):
+				}
+			}
+		}
+	}()
+}
+
+// Stop stops the syncer and the control plane of key and waits for them; the data
+// directory is kept (a sleeping or restarting virtual cluster keeps its state).
+func (r *Runtime) Stop(key types.NamespacedName) {
+	r.mu.Lock()
+	in, ok := r.instances[key]
+	delete(r.instances, key)
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	in.mu.Lock()
+	syncCancel, syncDone := in.syncCancel, in.syncDone
+	in.mu.Unlock()
+	if syncCancel != nil {
+		syncCancel()
+		<-syncDone
+	}
+	in.cancel()
+	<-in.done
+}
+
+// Remove stops key and deletes its data directory.
+func (r *Runtime) Remove(key types.NamespacedName) error {
+	r.Stop(key)
+	return os.RemoveAll(dataDir(r.opts.DataDir, key.Namespace, key.Name))
+}
+
+// StopAll stops every virtual cluster (gantry is shutting down; state is kept).
+func (r *Runtime) StopAll() {
+	r.mu.Lock()
+	keys := make([]types.NamespacedName, 0, len(r.instances))
+	for k := range r.instances {
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Go(func() { r.Stop(k) })
+	}
+	wg.Wait()
+}
+
+// Components reports the processes of every running virtual cluster.
+func (r *Runtime) Components() map[types.NamespacedName][]supervisor.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[types.NamespacedName][]supervisor.Status{}
+	for k, in := range r.instances {
+		out[k] = in.cp.Components()
+	}
+	return out
+}
+
+// Start implements manager.Runnable: it holds the runtime until the manager stops,
+// then stops every virtual cluster, so they stop with gantry.
+func (r *Runtime) Start(ctx context.Context) error {
+	<-ctx.Done()
+	r.StopAll()
+	return nil
+}
