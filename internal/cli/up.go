@@ -57,7 +57,7 @@ cluster is the host and nothing else is started locally.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.nodes, "nodes", 3, "number of simulated nodes in the embedded host cluster")
-	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", "address of gantry's HTTP server")
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", "address of gantry's HTTPS server (loopback unless you say otherwise)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig as host instead of the embedded one")
 	f.StringVar(&o.kubeBinDir, "kube-bin-dir", "", "directory of kube-apiserver, kube-controller-manager and kube-scheduler (env "+kubebin.EnvDir+"; default: next to gantry, then ./bin)")
 	f.DurationVar(&o.readyTimout, "ready-timeout", 2*time.Minute, "how long to wait for the host cluster to become ready")
@@ -104,7 +104,11 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.Listen(o.httpAddr)
+	tlsConfig, err := server.SelfSignedTLS(dir.Path, o.httpAddr)
+	if err != nil {
+		return err
+	}
+	srv, err := server.Listen(o.httpAddr, tlsConfig)
 	if err != nil {
 		return err
 	}
@@ -282,7 +286,7 @@ func printReady(out io.Writer, st runstate.State, took time.Duration) {
 	} else {
 		fmt.Fprintf(out, "  host cluster  %s (from %s)\n", st.APIServer, st.Host)
 	}
-	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTP          http://%s\n  data          %s\n\n", st.Kubeconfig, st.HTTPAddr, st.DataDir)
+	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTPS         https://%s (CA %s)\n  data          %s\n\n", st.Kubeconfig, st.HTTPAddr, server.CAPath(st.DataDir), st.DataDir)
 	fmt.Fprintf(out, "Next:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  gantry status --data-dir %s\n  gantry logs kube-apiserver --data-dir %s\n\nPress Ctrl-C to stop.\n",
 		st.Kubeconfig, st.DataDir, st.DataDir)
 }

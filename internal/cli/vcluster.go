@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,7 +21,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/kubeconfig"
+	"gantry.dev/gantry/internal/runstate"
+	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/vcluster"
+	"gantry.dev/gantry/internal/vcproxy"
 )
 
 type vcOptions struct {
@@ -281,7 +286,7 @@ func (o *vcOptions) delete() *cobra.Command {
 }
 
 func (o *vcOptions) connect() *cobra.Command {
-	var print bool
+	var print, viaProxy bool
 	var kubeconfigPath string
 	cmd := &cobra.Command{
 		Use:   "connect NAME",
@@ -300,6 +305,11 @@ func (o *vcOptions) connect() *cobra.Command {
 				return err
 			}
 			raw := secret.Data["config"]
+			if viaProxy {
+				if raw, err = o.proxyKubeconfig(args[0]); err != nil {
+					return err
+				}
+			}
 			if print {
 				_, err := cmd.OutOrStdout().Write(raw)
 				return err
@@ -308,8 +318,34 @@ func (o *vcOptions) connect() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&print, "print", false, "print the kubeconfig instead of merging it")
+	cmd.Flags().BoolVar(&viaProxy, "proxy", false, "connect through gantry's proxy (wakes a sleeping virtual cluster, counts as activity) instead of directly")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig to merge into (default $KUBECONFIG or ~/.kube/config)")
 	return cmd
+}
+
+// proxyKubeconfig is a kubeconfig that reaches the virtual cluster through gantry's
+// proxy with the admin token.
+func (o *vcOptions) proxyKubeconfig(name string) ([]byte, error) {
+	dir := o.absDataDir()
+	st, err := runstate.Read(dir)
+	if err != nil {
+		return nil, fmt.Errorf("gantry is not running on %s: the proxy needs it (gantry up --data-dir %s)", dir, dir)
+	}
+	token, err := os.ReadFile(vcproxy.AdminTokenPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	ca, err := os.ReadFile(server.CAPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	cfg := kubeconfig.Config{
+		Name:   name,
+		Server: "https://" + st.HTTPAddr + vcproxy.Prefix + o.project + "/virtualcluster/" + name,
+		CA:     ca,
+		Token:  strings.TrimSpace(string(token)),
+	}
+	return cfg.Bytes()
 }
 
 // mergeKubeconfig adds the virtual cluster as a context named ctxName and makes it current.

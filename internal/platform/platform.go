@@ -27,6 +27,7 @@ import (
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/supervisor"
 	"gantry.dev/gantry/internal/vcluster"
+	"gantry.dev/gantry/internal/vcproxy"
 )
 
 // Options configure the platform.
@@ -96,6 +97,15 @@ func New(opts Options) (*Platform, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
 	}
+	sleeper := &vcluster.Sleeper{Client: mgr.GetClient(), Runtime: p.vclusters}
+	if err := mgr.Add(sleeper); err != nil {
+		return nil, err
+	}
+	token, err := vcproxy.LoadOrCreateAdminToken(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Server.Handle(vcproxy.Prefix, &vcproxy.Proxy{Auth: token, Backend: sleeper})
 	opts.Server.ServeMetrics(ctrlmetrics.Registry)
 	opts.Server.AddCheck("controllers", p.checkStarted)
 	return p, nil

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,13 +27,15 @@ type Check func(ctx context.Context) error
 type Server struct {
 	listener net.Listener
 	mux      *http.ServeMux
+	scheme   string
 
 	mu     sync.RWMutex
 	checks map[string]Check
 }
 
 // Listen binds addr now, so that a port in use is reported before anything starts.
-func Listen(addr string) (*Server, error) {
+// With a TLS configuration the server speaks HTTPS.
+func Listen(addr string, tlsConfig *tls.Config) (*Server, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -40,7 +43,10 @@ func Listen(addr string) (*Server, error) {
 		}
 		return nil, fmt.Errorf("cannot listen on HTTP address %s: %w; choose another with --http-addr", addr, err)
 	}
-	s := &Server{listener: l, mux: http.NewServeMux(), checks: map[string]Check{}}
+	s := &Server{listener: l, mux: http.NewServeMux(), checks: map[string]Check{}, scheme: "http"}
+	if tlsConfig != nil {
+		s.listener, s.scheme = tls.NewListener(l, tlsConfig), "https"
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	return s, nil
@@ -50,7 +56,7 @@ func Listen(addr string) (*Server, error) {
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
 // URL is the server's base URL.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+func (s *Server) URL() string { return s.scheme + "://" + s.Addr() }
 
 // Handle registers a handler (http.ServeMux patterns).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }

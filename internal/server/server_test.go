@@ -24,7 +24,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestProbesAndMetrics(t *testing.T) {
-	s, err := Listen("127.0.0.1:0")
+	s, err := Listen("127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestPortInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	_, err = Listen(l.Addr().String())
+	_, err = Listen(l.Addr().String(), nil)
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "--http-addr") {
 		t.Fatalf("got %v", err)
 	}

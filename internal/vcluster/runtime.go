@@ -62,6 +62,7 @@ type instance struct {
 	err        error
 	failedAt   time.Time
 	readyAt    time.Time
+	activity   time.Time // last request that counts as activity
 	syncCancel context.CancelFunc
 	syncDone   chan struct{}
 }
@@ -130,7 +131,7 @@ func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error
 		select {
 		case <-cp.Ready():
 			in.mu.Lock()
-			in.state, in.readyAt = StateReady, time.Now()
+			in.state, in.readyAt, in.activity = StateReady, time.Now(), time.Now()
 			in.mu.Unlock()
 			r.notify(key)
 		case <-in.done:
@@ -249,4 +250,29 @@ func (r *Runtime) Start(ctx context.Context) error {
 	<-ctx.Done()
 	r.StopAll()
 	return nil
+}
+
+// Touch records activity on a running virtual cluster.
+func (r *Runtime) Touch(key types.NamespacedName) {
+	r.mu.Lock()
+	in, ok := r.instances[key]
+	r.mu.Unlock()
+	if ok {
+		in.mu.Lock()
+		in.activity = time.Now()
+		in.mu.Unlock()
+	}
+}
+
+// LastActivity returns when a running virtual cluster last saw activity.
+func (r *Runtime) LastActivity(key types.NamespacedName) (time.Time, bool) {
+	r.mu.Lock()
+	in, ok := r.instances[key]
+	r.mu.Unlock()
+	if !ok {
+		return time.Time{}, false
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.activity, in.state == StateReady
 }

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"path/filepath"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -140,9 +143,17 @@ func checkWebServing(t *testing.T, c kubernetes.Interface) {
 	})
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+// httpGet GETs a path of gantry's HTTPS server, trusting gantry's own CA.
+func (g *gantry) httpGet(t *testing.T, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	ca, err := os.ReadFile(filepath.Join(g.dataDir, "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://" + g.httpAddr + path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +186,7 @@ func TestEmbeddedHost(t *testing.T) {
 	checkWebServing(t, c)
 
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok", "/metrics": "controller_runtime"} {
-		if code, body := httpGet(t, "http://"+g.httpAddr+path); code != 200 || !strings.Contains(body, want) {
+		if code, body := g.httpGet(t, path); code != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d %.200q", path, code, body)
 		}
 	}
@@ -259,7 +270,7 @@ func TestExternalHost(t *testing.T) {
 	if len(st.Components) != 1 || st.Components[0].Name != "gantry" {
 		t.Errorf("external-host status components: %+v", st.Components)
 	}
-	if code, _ := httpGet(t, "http://"+b.httpAddr+"/readyz"); code != 200 {
+	if code, _ := b.httpGet(t, "/readyz"); code != 200 {
 		t.Errorf("readyz %d", code)
 	}
 	if _, err := os.Stat(bDir + "/host"); err == nil {

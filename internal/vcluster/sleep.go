@@ -1,0 +1,164 @@
+package vcluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/vcproxy"
+)
+
+// gantryUserAgentPrefix marks gantry's own clients, whose requests never keep a
+// virtual cluster awake.
+const gantryUserAgentPrefix = "gantry/"
+
+// ProjectNamespace maps a project to the namespace that holds its virtual clusters.
+// Until projects are objects of their own, the namespace p-<project> stands for one.
+func ProjectNamespace(project string) string { return "p-" + project }
+
+// Sleeper puts idle virtual clusters to sleep and wakes them for the proxy.
+type Sleeper struct {
+	Client  client.Client
+	Runtime *Runtime
+	// Interval between idleness checks (default 5s).
+	Interval time.Duration
+}
+
+var _ vcproxy.Backend = (*Sleeper)(nil)
+
+// Start implements manager.Runnable.
+func (s *Sleeper) Start(ctx context.Context) error {
+	interval := s.Interval
+	if interval == 0 {
+		interval = 5 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.check(ctx)
+		}
+	}
+}
+
+// check sleeps every running virtual cluster idle for longer than its sleepAfter.
+func (s *Sleeper) check(ctx context.Context) {
+	list := &platformv1alpha1.VirtualClusterList{}
+	if err := s.Client.List(ctx, list); err != nil {
+		return
+	}
+	for i := range list.Items {
+		vc := &list.Items[i]
+		if vc.Spec.SleepAfter == nil || vc.Spec.SleepAfter.Duration <= 0 || vc.Annotations[SleepingAnnotation] != "" || !vc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		last, ready := s.Runtime.LastActivity(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})
+		if !ready {
+			continue
+		}
+		patch := client.MergeFrom(vc.DeepCopy())
+		if time.Since(last) >= vc.Spec.SleepAfter.Duration {
+			if vc.Annotations == nil {
+				vc.Annotations = map[string]string{}
+			}
+			vc.Annotations[SleepingAnnotation] = time.Now().UTC().Format(time.RFC3339)
+			_ = s.Client.Patch(ctx, vc, patch)
+			continue
+		}
+		// Keep status.lastActivityTime roughly current without a write per request.
+		if vc.Status.LastActivityTime == nil || last.Sub(vc.Status.LastActivityTime.Time) > 30*time.Second {
+			vc.Status.LastActivityTime = &metav1.Time{Time: last}
+			_ = s.Client.Status().Patch(ctx, vc, patch)
+		}
+	}
+}
+
+// Wake implements vcproxy.Backend: it wakes a sleeping virtual cluster and holds the
+// caller until its API answers.
+func (s *Sleeper) Wake(ctx context.Context, project, name string) (*rest.Config, error) {
+	key := types.NamespacedName{Namespace: ProjectNamespace(project), Name: name}
+	vc := &platformv1alpha1.VirtualCluster{}
+	if err := s.Client.Get(ctx, key, vc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, vcproxy.NotFoundError{Project: project, Name: name}
+		}
+		return nil, err
+	}
+	if !vc.DeletionTimestamp.IsZero() {
+		return nil, fmt.Errorf("virtual cluster %s is being deleted", name)
+	}
+	if _, asleep := vc.Annotations[SleepingAnnotation]; asleep {
+		patch := client.MergeFrom(vc.DeepCopy())
+		delete(vc.Annotations, SleepingAnnotation)
+		if err := s.Client.Patch(ctx, vc, patch); err != nil {
+			return nil, fmt.Errorf("waking virtual cluster %s: %w", name, err)
+		}
+	}
+	for {
+		if cp := s.Runtime.ControlPlane(key); cp != nil {
+			select {
+			case <-cp.Ready():
+				return cp.RESTConfig(), nil
+			case <-ctx.Done():
+				return nil, fmt.Errorf("virtual cluster %s did not answer in time (it may be waking up): %w", name, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+				// The control plane may have been replaced (a failed start retried).
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("virtual cluster %s did not start in time: %w", name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Activity implements vcproxy.Backend.
+func (s *Sleeper) Activity(project, name, userAgent string) {
+	if strings.HasPrefix(userAgent, gantryUserAgentPrefix) {
+		return
+	}
+	key := types.NamespacedName{Namespace: ProjectNamespace(project), Name: name}
+	vc := &platformv1alpha1.VirtualCluster{}
+	if err := s.Client.Get(context.Background(), key, vc); err == nil {
+		for _, pattern := range vc.Spec.SleepIgnoreUserAgents {
+			if glob(pattern, userAgent) {
+				return
+			}
+		}
+	}
+	s.Runtime.Touch(key)
+}
+
+// glob reports whether s matches pattern, where * matches any run of characters
+// (slashes included: user agents are full of them).
+func glob(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
+}

@@ -1,0 +1,196 @@
+// Package vcproxy is the virtual-cluster proxy in gantry's HTTP server:
+// /kubernetes/project/<project>/virtualcluster/<name>/... is forwarded to that
+// virtual cluster's kube-apiserver (plain requests, watches, and upgraded streams
+// such as exec, attach, port-forward and logs -f). A request to a sleeping virtual
+// cluster wakes it and is held until its API answers. Requests that count as
+// activity keep it awake.
+//
+// Authentication is a plug (Authenticator); until users exist it accepts gantry's
+// admin token. The upstream connection uses the virtual cluster's admin identity;
+// with users, the proxy will add impersonation headers here.
+package vcproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Prefix is where the proxy is mounted.
+const Prefix = "/kubernetes/project/"
+
+// Authenticator decides who makes a request; an error means 401.
+type Authenticator interface {
+	Authenticate(r *http.Request) (user string, err error)
+}
+
+// Backend is what the proxy needs from the virtual cluster runtime.
+type Backend interface {
+	// Wake makes sure the virtual cluster runs (waking it if asleep) and returns its
+	// admin client configuration once its API answers, or an error (not found, failed).
+	Wake(ctx context.Context, project, name string) (*rest.Config, error)
+	// Activity records a request that keeps the virtual cluster awake, unless its
+	// user agent is one the virtual cluster ignores.
+	Activity(project, name, userAgent string)
+}
+
+// Proxy is the http.Handler.
+type Proxy struct {
+	Auth    Authenticator
+	Backend Backend
+	// WakeTimeout bounds how long a request is held while a virtual cluster wakes.
+	WakeTimeout time.Duration
+
+	mu sync.Mutex
+	// proxies keeps one reverse proxy (and so one connection pool) per upstream.
+	proxies map[string]*httputil.ReverseProxy
+}
+
+// upstream returns the cached reverse proxy for cfg, making it on first use.
+func (p *Proxy) upstream(cfg *rest.Config) (*httputil.ReverseProxy, error) {
+	key := cfg.Host + "\x00" + string(cfg.CAData) + "\x00" + string(cfg.CertData)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rp, ok := p.proxies[key]; ok {
+		return rp, nil
+	}
+	rp, err := reverseProxy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if p.proxies == nil {
+		p.proxies = map[string]*httputil.ReverseProxy{}
+	}
+	p.proxies[key] = rp
+	return rp, nil
+}
+
+var _ http.Handler = (*Proxy)(nil)
+
+// Route is the parsed target of a proxy request.
+type Route struct {
+	Project, Name, Path string
+}
+
+// ParsePath splits /kubernetes/project/<p>/virtualcluster/<n>/<rest> into its parts.
+func ParsePath(p string) (Route, error) {
+	rest, ok := strings.CutPrefix(p, Prefix)
+	if !ok {
+		return Route{}, errors.New("not a virtual cluster path")
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) < 3 || parts[0] == "" || parts[1] != "virtualcluster" || parts[2] == "" {
+		return Route{}, fmt.Errorf("path must be %s<project>/virtualcluster/<name>/...", Prefix)
+	}
+	r := Route{Project: parts[0], Name: parts[2], Path: "/"}
+	if len(parts) == 4 {
+		r.Path = path.Clean("/" + parts[3])
+		if strings.HasSuffix(parts[3], "/") && r.Path != "/" {
+			r.Path += "/"
+		}
+	}
+	return r, nil
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	route, err := ParsePath(r.URL.Path)
+	if err != nil {
+		status(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if _, err := p.Auth.Authenticate(r); err != nil {
+		status(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
+		return
+	}
+	timeout := p.WakeTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	wctx, cancel := context.WithTimeout(r.Context(), timeout)
+	cfg, err := p.Backend.Wake(wctx, route.Project, route.Name)
+	cancel()
+	if err != nil {
+		var nf NotFoundError
+		if errors.As(err, &nf) {
+			status(w, http.StatusNotFound, err.Error())
+			return
+		}
+		status(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	p.Backend.Activity(route.Project, route.Name, r.UserAgent())
+	rp, err := p.upstream(cfg)
+	if err != nil {
+		status(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	r = r.Clone(r.Context())
+	r.URL.Path, r.URL.RawPath = route.Path, ""
+	rp.ServeHTTP(w, r)
+}
+
+// NotFoundError says no such virtual cluster exists.
+type NotFoundError struct{ Project, Name string }
+
+func (e NotFoundError) Error() string {
+	return fmt.Sprintf("virtual cluster %s not found in project %s", e.Name, e.Project)
+}
+
+func reverseProxy(cfg *rest.Config) (*httputil.ReverseProxy, error) {
+	target, err := url.Parse(cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// HTTP/1.1 only: upgraded streams (exec, port-forward) cannot cross HTTP/2.
+	tlsCfg = tlsCfg.Clone()
+	tlsCfg.NextProtos = []string{"http/1.1"}
+	transport := &http.Transport{
+		TLSClientConfig:     tlsCfg,
+		ForceAttemptHTTP2:   false,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = target.Scheme, target.Host
+			pr.Out.Host = target.Host
+			// The caller's credentials are for gantry, not for the virtual cluster.
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("Impersonate-User")
+			pr.Out.Header.Del("Impersonate-Group")
+			pr.Out.Header.Del("Impersonate-Uid")
+			for h := range pr.Out.Header {
+				if strings.HasPrefix(h, "Impersonate-Extra-") {
+					pr.Out.Header.Del(h)
+				}
+			}
+		},
+		Transport:     transport,
+		FlushInterval: -1, // stream watches and logs as they come
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			status(w, http.StatusBadGateway, "virtual cluster API: "+err.Error())
+		},
+	}, nil
+}
+
+// status writes a Kubernetes-style Status so that kubectl prints the message.
+func status(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":%q,"code":%d}`+"\n", msg, code)
+}
