@@ -102,6 +102,8 @@ type component struct {
 	InProcess bool   `json:"inProcess"`
 }
 
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
 func statusOf(b *testing.B, dataDir string) []component {
 	out, err := exec.Command(gantryBin, "status", "--data-dir", dataDir, "-o", "json").Output()
 	if err != nil {

@@ -1,0 +1,106 @@
+//go:build bench
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+func gantryCmd(b *testing.B, args ...string) string {
+	b.Helper()
+	out, err := exec.Command(gantryBin, args...).CombinedOutput()
+	if err != nil {
+		b.Fatalf("gantry %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func proxyClient(b *testing.B, dataDir, name string) *kubernetes.Clientset {
+	out := gantryCmd(b, "vcluster", "connect", name, "--proxy", "--print", "--data-dir", dataDir)
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(out))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// BenchmarkVClusterCreate: `gantry vcluster create` to API ready, 10 times, one after
+// the other; then RSS per running virtual cluster and wake latency.
+func BenchmarkVClusterCreate(b *testing.B) {
+	dir := b.TempDir()
+	_, stop := up(b, dir)
+	defer stop()
+	const n = 10
+	var create []time.Duration
+	for i := range n {
+		name := fmt.Sprintf("vc%d", i)
+		start := time.Now()
+		gantryCmd(b, "vcluster", "create", name, "--data-dir", dir)
+		create = append(create, time.Since(start))
+	}
+	time.Sleep(20 * time.Second) // let them settle to idle
+	var apiRSS, kcmRSS int64
+	for _, c := range vclusterComponents(b, dir) {
+		switch c.Name {
+		case "kube-apiserver":
+			apiRSS += c.RSSBytes
+		case "kube-controller-manager":
+			kcmRSS += c.RSSBytes
+		}
+	}
+	// kine runs inside gantry: its share is the growth of gantry's RSS, not measured here.
+	var wake []time.Duration
+	for i := range 5 {
+		name := fmt.Sprintf("vc%d", i)
+		gantryCmd(b, "vcluster", "sleep", name, "--data-dir", dir)
+		c := proxyClient(b, dir, name)
+		start := time.Now()
+		if _, err := c.CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		wake = append(wake, time.Since(start))
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\nvirtual clusters\tp50\tp95\tmax\t")
+	fmt.Fprintf(tw, "create → Running (%d, CLI wall time)\t%.2fs\t%.2fs\t%.2fs\t\n", n, percentile(create, .5).Seconds(), percentile(create, .95).Seconds(), percentile(create, 1).Seconds())
+	fmt.Fprintf(tw, "wake: request held → answered (%d)\t%.2fs\t%.2fs\t%.2fs\t\n", len(wake), percentile(wake, .5).Seconds(), percentile(wake, .95).Seconds(), percentile(wake, 1).Seconds())
+	tw.Flush()
+	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\nRSS per running virtual cluster (idle, mean of 10)\tMiB\t")
+	fmt.Fprintf(tw, "kube-apiserver\t%.0f\t\n", float64(apiRSS)/n/(1<<20))
+	fmt.Fprintf(tw, "kube-controller-manager\t%.0f\t\n", float64(kcmRSS)/n/(1<<20))
+	fmt.Fprintf(tw, "total (kine and syncer run inside gantry)\t%.0f\t\n", float64(apiRSS+kcmRSS)/n/(1<<20))
+	tw.Flush()
+	b.ReportMetric(percentile(create, .5).Seconds(), "s-create-p50")
+	b.ReportMetric(percentile(wake, .5).Seconds(), "s-wake-p50")
+	b.ReportMetric(float64(apiRSS+kcmRSS)/n/(1<<20), "MiB/vcluster")
+}
+
+func vclusterComponents(b *testing.B, dir string) []component {
+	out, err := exec.Command(gantryBin, "status", "--data-dir", dir, "-o", "json").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var st struct {
+		VClusters map[string][]component `json:"vclusters"`
+	}
+	if err := jsonUnmarshal(out, &st); err != nil {
+		b.Fatal(err)
+	}
+	var all []component
+	for _, cs := range st.VClusters {
+		all = append(all, cs...)
+	}
+	return all
+}
