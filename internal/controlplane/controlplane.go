@@ -38,6 +38,8 @@ type ControlPlane struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	// warm: the storage held a cluster before this run (a restart, not a creation).
+	warm bool
 	kineUp    chan struct{}
 	kineErr   error
 }
@@ -134,6 +136,7 @@ func (cp *ControlPlane) Components() []supervisor.Status {
 // them in reverse order (scheduler and controller-manager, API server, kine). It
 // returns only when everything it started has stopped.
 func (cp *ControlPlane) Run(ctx context.Context) error {
+	cp.warm = cp.opts.Storage == "" && fileExists(filepath.Join(cp.opts.Dir, "kine", "state.db"))
 	etcdURL, stopKine, err := cp.startKine()
 	cp.kineErr = err
 	close(cp.kineUp)
@@ -355,6 +358,12 @@ func (cp *ControlPlane) probe(ctx context.Context) {
 		return
 	}
 	urls := map[string]string{kubebin.APIServer: cp.Endpoint() + "/readyz"}
+	if cp.warm {
+		// On a restart (or a wake) the bootstrap objects exist already: these two
+		// hooks only re-check them, and the priority-class one polls once a second.
+		// Skipping them makes a restarted API server ready about a second sooner.
+		urls[kubebin.APIServer] += "?exclude=poststarthook/rbac/bootstrap-roles&exclude=poststarthook/scheduling/bootstrap-system-priority-classes"
+	}
 	for c, port := range cp.healthPorts {
 		urls[c] = fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
 	}
@@ -405,4 +414,9 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -50,6 +50,11 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	instances map[types.NamespacedName]*instance
+
+	// spare control plane (spare.go)
+	spareMu   sync.Mutex
+	preparing bool
+	ctx       context.Context // the runtime's lifetime, for background work
 }
 
 type instance struct {
@@ -69,7 +74,8 @@ type instance struct {
 
 // NewRuntime returns an empty runtime.
 func NewRuntime(opts RuntimeOptions) *Runtime {
-	return &Runtime{opts: opts, changed: make(chan event.GenericEvent, 64), instances: map[types.NamespacedName]*instance{}}
+	return &Runtime{opts: opts, changed: make(chan event.GenericEvent, 64), instances: map[types.NamespacedName]*instance{},
+		ctx: context.Background()}
 }
 
 // Changes delivers an event whenever a control plane becomes ready or fails.
@@ -102,9 +108,17 @@ func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error
 		}
 		delete(r.instances, key) // its Run has returned: nothing runs
 	}
+	dir := dataDir(r.opts.DataDir, key.Namespace, key.Name)
+	if storage == "" {
+		// A new virtual cluster takes the spare when there is one; then a new spare is
+		// made for the next creation.
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			r.takeSpare(dir)
+		}
+	}
 	cp, err := controlplane.New(controlplane.Options{
 		Name:     "vcluster " + key.String(),
-		Dir:      dataDir(r.opts.DataDir, key.Namespace, key.Name),
+		Dir:      dir,
 		Binaries: r.opts.Binaries,
 		Storage:  storage,
 	})
@@ -134,6 +148,13 @@ func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error
 			in.state, in.readyAt, in.activity = StateReady, time.Now(), time.Now()
 			in.mu.Unlock()
 			r.notify(key)
+			if storage == "" {
+				// Made after, not during, a start so as not to slow it down.
+				r.mu.Lock()
+				rctx := r.ctx
+				r.mu.Unlock()
+				r.prepareSpare(rctx)
+			}
 		case <-in.done:
 		}
 	}()
@@ -247,6 +268,9 @@ func (r *Runtime) Components() map[types.NamespacedName][]supervisor.Status {
 // Start implements manager.Runnable: it holds the runtime until the manager stops,
 // then stops every virtual cluster, so they stop with gantry.
 func (r *Runtime) Start(ctx context.Context) error {
+	r.mu.Lock()
+	r.ctx = ctx
+	r.mu.Unlock()
 	<-ctx.Done()
 	r.StopAll()
 	return nil

@@ -1,0 +1,80 @@
+package syncer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
+)
+
+// Kinds the syncer can copy to the host, as named in Options.ToHost.
+const (
+	KindPods                   = "pods"
+	KindServices               = "services"
+	KindEndpoints              = "endpoints"
+	KindConfigMaps             = "configmaps"
+	KindSecrets                = "secrets"
+	KindPersistentVolumeClaims = "persistentvolumeclaims"
+	KindServiceAccounts        = "serviceaccounts"
+)
+
+// AllKinds lists every kind Options.ToHost accepts.
+var AllKinds = []string{KindPods, KindServices, KindEndpoints, KindConfigMaps, KindSecrets,
+	KindPersistentVolumeClaims, KindServiceAccounts}
+
+// Options configure the syncer of one virtual cluster.
+type Options struct {
+	// VCluster is the virtual cluster's name; it is part of every host name and label.
+	VCluster string
+	// Namespace is the namespace of the VirtualCluster object (its project).
+	Namespace string
+	// HostNamespace receives everything synced; it must exist. Together with VCluster
+	// it must be unique: Cleanup removes by these two.
+	HostNamespace string
+	// Virtual and Host are admin configurations of the two API servers.
+	Virtual, Host *rest.Config
+	// ToHost lists the kinds to copy (AllKinds' names); empty means all of them.
+	ToHost []string
+	// SyncNodes mirrors host nodes fully (labels, taints, whole status) instead of
+	// minimal placeholder Nodes: vCluster's "real nodes" option.
+	SyncNodes bool
+	// SyncEvents copies host events about synced objects into the virtual cluster.
+	SyncEvents bool
+	// Logger receives the syncer's log.
+	Logger logr.Logger
+}
+
+func (o Options) validate() error {
+	var errs []error
+	for field, v := range map[string]string{"VCluster": o.VCluster, "Namespace": o.Namespace, "HostNamespace": o.HostNamespace} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is empty", field))
+			continue
+		}
+		// All three become label values or namespace names.
+		if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("%s %q: %s", field, v, strings.Join(msgs, "; ")))
+		}
+	}
+	if o.Virtual == nil || o.Host == nil {
+		errs = append(errs, errors.New("the virtual and host REST configs are both required"))
+	}
+	for _, k := range o.ToHost {
+		if !slices.Contains(AllKinds, k) {
+			errs = append(errs, fmt.Errorf("unknown kind %q in ToHost (known: %s)", k, strings.Join(AllKinds, ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("syncer options: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// syncs reports whether kind is copied to the host.
+func (o Options) syncs(kind string) bool {
+	return len(o.ToHost) == 0 || slices.Contains(o.ToHost, kind)
+}

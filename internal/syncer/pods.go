@@ -1,0 +1,223 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+)
+
+// Indexes on the virtual pod cache: which pods use a ConfigMap, Secret or
+// ServiceAccount ("namespace/name"), and which pods run on a node. The host pod
+// cache has the node index too.
+const (
+	indexConfigMaps      = "configmaps"
+	indexSecrets         = "secrets"
+	indexServiceAccounts = "serviceaccounts"
+	indexNode            = "node"
+)
+
+func podIndexers() cache.Indexers {
+	refs := func(kind refKind) cache.IndexFunc {
+		return func(obj any) ([]string, error) {
+			pod, ok := obj.(*corev1.Pod)
+			if !ok {
+				return nil, nil
+			}
+			var keys []string
+			for _, name := range podRefs(pod, kind) {
+				keys = append(keys, pod.Namespace+"/"+name)
+			}
+			return keys, nil
+		}
+	}
+	return cache.Indexers{
+		indexConfigMaps: refs(refConfigMap),
+		indexSecrets:    refs(refSecret),
+		indexServiceAccounts: func(obj any) ([]string, error) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				return []string{pod.Namespace + "/" + serviceAccountOf(pod)}, nil
+			}
+			return nil, nil
+		},
+		indexNode: nodeIndex,
+	}
+}
+
+func nodeIndex(obj any) ([]string, error) {
+	if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName != "" {
+		return []string{pod.Spec.NodeName}, nil
+	}
+	return nil, nil
+}
+
+func (s *syncer) setupPods() *controller {
+	c := newController(s.log, "pods", 2, s.reconcilePod)
+	s.handle(s.vPods, c.on(objectKey))
+	s.handle(s.hPods, c.on(hostObjectKey))
+	// A token Secret deleted behind the syncer's back is made again.
+	s.handle(s.hf.Core().V1().Secrets().Informer(), c.on(func(obj any) []string {
+		if sec, ok := obj.(*corev1.Secret); ok && sec.Annotations[AnnotationPodToken] == "true" {
+			return hostObjectKey(obj)
+		}
+		return nil
+	}))
+	return c
+}
+
+// reconcilePod handles one virtual pod, whichever side changed: it is the one place
+// that decides between creating, updating and deleting on either side.
+func (s *syncer) reconcilePod(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	vPod, err := getOrNil(s.vPodLister.Pods(ns).Get(name))
+	if err != nil {
+		return 0, err
+	}
+	hName := s.t.name(name, ns)
+	hPod, err := getOrNil(s.hPodLister.Pods(s.opts.HostNamespace).Get(hName))
+	if err != nil {
+		return 0, err
+	}
+
+	switch {
+	case vPod == nil:
+		// The virtual pod is gone: its host copy and token go too.
+		if hPod != nil {
+			return 0, s.deleteHostPod(ctx, hPod, nil)
+		}
+		return 0, s.deleteTokenSecret(ctx, hName)
+
+	case hPod != nil && hPod.Annotations[AnnotationUID] != string(vPod.UID):
+		// A host pod left by an earlier virtual pod of the same name (a StatefulSet
+		// replica being replaced); its deletion event brings the new one here again.
+		return 0, s.deleteHostPod(ctx, hPod, nil)
+
+	case vPod.DeletionTimestamp != nil:
+		if hPod != nil {
+			return 0, s.deleteHostPod(ctx, hPod, vPod.DeletionGracePeriodSeconds)
+		}
+		// No kubelet inside the virtual cluster confirms the deletion of a bound pod:
+		// the host pod being gone is the confirmation.
+		if err := s.deleteVirtualPod(ctx, vPod, ptr.To[int64](0)); err != nil {
+			return 0, err
+		}
+		return 0, s.deleteTokenSecret(ctx, hName)
+
+	case hPod == nil:
+		if vPod.Status.StartTime != nil {
+			// It ran on the host and its host pod is gone, deleted behind the syncer's
+			// back. As vCluster does, the virtual pod goes too and its controller
+			// makes a new one; re-creating this one would revive a stale node and IP.
+			s.log.Info("host pod disappeared; deleting the virtual pod", "pod", key)
+			return 0, s.deleteVirtualPod(ctx, vPod, ptr.To[int64](0))
+		}
+		return s.createHostPod(ctx, vPod)
+
+	case hPod.DeletionTimestamp != nil:
+		// The host is deleting the pod (eviction, drain, an admin): the virtual pod
+		// follows with the same grace period, its status showing the termination.
+		if err := s.syncPodStatus(ctx, vPod, hPod); err != nil {
+			return 0, err
+		}
+		return 0, s.deleteVirtualPod(ctx, vPod, hPod.DeletionGracePeriodSeconds)
+	}
+
+	renew, err := s.ensureTokenSecret(ctx, vPod, tokenSecretName(hName))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.pods.apply(ctx, hPod, s.t.hostPod(vPod, s.podOptions(hName)), mergePod); err != nil {
+		return 0, err
+	}
+	return renew, s.syncPodUp(ctx, vPod, hPod)
+}
+
+func (s *syncer) podOptions(hostName string) podOptions {
+	return podOptions{syncServiceAccounts: s.opts.syncs(KindServiceAccounts), tokenSecret: tokenSecretName(hostName)}
+}
+
+// createHostPod creates the host copy of vPod after what it needs: the ConfigMaps,
+// Secrets and ServiceAccount it uses and its token. A pod whose dependency is blocked
+// by a foreign host object is not created, so it cannot mount someone else's data.
+func (s *syncer) createHostPod(ctx context.Context, vPod *corev1.Pod) (time.Duration, error) {
+	deps := []struct {
+		kind      string
+		names     []string
+		reconcile reconcileFunc
+	}{
+		{KindConfigMaps, podRefs(vPod, refConfigMap), s.reconcileConfigMap},
+		{KindSecrets, podRefs(vPod, refSecret), s.reconcileSecret},
+		{KindServiceAccounts, []string{serviceAccountOf(vPod)}, s.reconcileServiceAccount},
+	}
+	for _, d := range deps {
+		if !s.opts.syncs(d.kind) {
+			continue
+		}
+		for _, name := range d.names {
+			if _, err := d.reconcile(ctx, vPod.Namespace+"/"+name); err != nil {
+				return 0, fmt.Errorf("pod %s/%s needs %s %s: %w", vPod.Namespace, vPod.Name, d.kind, name, err)
+			}
+		}
+	}
+	hName := s.t.name(vPod.Name, vPod.Namespace)
+	renew, err := s.ensureTokenSecret(ctx, vPod, tokenSecretName(hName))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.pods.apply(ctx, nil, s.t.hostPod(vPod, s.podOptions(hName)), mergePod); err != nil {
+		return 0, err
+	}
+	s.log.V(1).Info("created host pod", "pod", vPod.Namespace+"/"+vPod.Name, "hostPod", hName)
+	return renew, nil
+}
+
+// mergePod brings a live host pod to desired as far as a pod can change: labels,
+// annotations, container images and the active deadline (vCluster syncs the same).
+func mergePod(existing, desired *corev1.Pod) bool {
+	changed := mergeMeta(&existing.ObjectMeta, desired.ObjectMeta)
+	images := func(have, want []corev1.Container) {
+		for i := range have {
+			if i < len(want) && have[i].Image != want[i].Image {
+				have[i].Image = want[i].Image
+				changed = true
+			}
+		}
+	}
+	images(existing.Spec.Containers, desired.Spec.Containers)
+	images(existing.Spec.InitContainers, desired.Spec.InitContainers)
+	if desired.Spec.ActiveDeadlineSeconds != nil && !ptr.Equal(existing.Spec.ActiveDeadlineSeconds, desired.Spec.ActiveDeadlineSeconds) {
+		existing.Spec.ActiveDeadlineSeconds = desired.Spec.ActiveDeadlineSeconds
+		changed = true
+	}
+	return changed
+}
+
+// deleteHostPod deletes a host pod unless it is already terminating.
+func (s *syncer) deleteHostPod(ctx context.Context, hPod *corev1.Pod, grace *int64) error {
+	if hPod.DeletionTimestamp != nil {
+		return nil
+	}
+	return s.pods.delete(ctx, hPod, metav1.DeleteOptions{GracePeriodSeconds: grace})
+}
+
+// deleteVirtualPod deletes a virtual pod; a graceful deletion is sent once.
+func (s *syncer) deleteVirtualPod(ctx context.Context, vPod *corev1.Pod, grace *int64) error {
+	force := grace != nil && *grace == 0
+	if vPod.DeletionTimestamp != nil && !force {
+		return nil
+	}
+	uid := vPod.UID
+	err := s.virtual.CoreV1().Pods(vPod.Namespace).Delete(ctx, vPod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: grace, Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleting virtual pod %s/%s: %w", vPod.Namespace, vPod.Name, err)
+	}
+	return nil
+}
