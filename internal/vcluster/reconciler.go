@@ -122,6 +122,9 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	if err := r.ensureHostNamespace(ctx, vc); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.ensureHostLimits(ctx, vc); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.ensureKubeconfigSecret(ctx, vc); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -207,6 +210,43 @@ func (r *Reconciler) ensureHostNamespace(ctx context.Context, vc *platformv1alph
 	}
 	if ns.Labels[LabelVCluster] != vc.Name || ns.Labels[LabelVClusterNamespace] != vc.Namespace {
 		return fmt.Errorf("host namespace %s exists and does not belong to virtual cluster %s/%s; gantry will not take it over", name, vc.Namespace, vc.Name)
+	}
+	return nil
+}
+
+// hostLimitsName names the ResourceQuota and LimitRange gantry keeps in a host namespace.
+const hostLimitsName = "gantry-vcluster"
+
+// ensureHostLimits applies spec.resourceQuota and spec.limitRange to the host
+// namespace, so the workloads of a virtual cluster cannot take more of the host than
+// its owner allows; removing them from the spec removes them from the host.
+func (r *Reconciler) ensureHostLimits(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
+	ns := vc.Status.HostNamespace
+	labels := map[string]string{LabelVCluster: vc.Name, LabelManagedBy: managedBy}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: hostLimitsName, Namespace: ns}}
+	if vc.Spec.ResourceQuota == nil {
+		if err := r.Client.Delete(ctx, quota); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	} else if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, quota, func() error {
+		quota.Labels, quota.Spec = labels, *vc.Spec.ResourceQuota.DeepCopy()
+		return nil
+	}); err != nil {
+		return fmt.Errorf("applying the resource quota to host namespace %s: %w", ns, err)
+	}
+	lr := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: hostLimitsName, Namespace: ns}}
+	if vc.Spec.LimitRange == nil {
+		if err := r.Client.Delete(ctx, lr); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, lr, func() error {
+		lr.Labels, lr.Spec = labels, *vc.Spec.LimitRange.DeepCopy()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("applying the limit range to host namespace %s: %w", ns, err)
 	}
 	return nil
 }

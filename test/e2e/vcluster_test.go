@@ -14,6 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -97,6 +100,25 @@ func TestVirtualClusters(t *testing.T) {
 			t.Errorf("host namespace %s: %v", hostNS, err)
 		}
 	}
+
+	// spec.resourceQuota lands in the host namespace.
+	hostCfg, _ := clientcmd.BuildConfigFromFlags("", filepath.Join(dataDir, "kubeconfig"))
+	dyn := dynamic.NewForConfigOrDie(hostCfg)
+	vcGVR := schema.GroupVersionResource{Group: "platform.gantry.dev", Version: "v1alpha1", Resource: "virtualclusters"}
+	patch := []byte(`{"spec":{"resourceQuota":{"hard":{"pods":"20"}}}}`)
+	if _, err := dyn.Resource(vcGVR).Namespace("p-default").Patch(ctx, "alpha", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "resource quota in alpha's host namespace", func() error {
+		q, err := host.CoreV1().ResourceQuotas("vc-p-default-alpha").Get(ctx, "gantry-vcluster", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if q.Spec.Hard.Pods().String() != "20" {
+			return fmt.Errorf("hard pods %s", q.Spec.Hard.Pods())
+		}
+		return nil
+	})
 
 	// kill -9 of alpha's API server: back within seconds.
 	pids := vclusterPids(t, dataDir, "p-default/alpha")
