@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 )
@@ -96,6 +97,9 @@ func (s *syncer) reconcileEvent(ctx context.Context, key string) (time.Duration,
 
 	events := s.virtual.CoreV1().Events(vNs)
 	_, err = events.Create(ctx, want, metav1.CreateOptions{FieldManager: fieldManager})
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return 0, nil // the namespace, and the object the event is about, are going away
+	}
 	if !isAlreadyExists(err) {
 		return 0, err
 	}

@@ -171,10 +171,12 @@ func (s *syncer) createHostPod(ctx context.Context, vPod *corev1.Pod) (time.Dura
 	if err != nil {
 		return 0, err
 	}
+	// Logged as an attempt: with the host cache behind, this may find the pod made
+	// a moment ago, which apply then adopts.
+	s.log.V(1).Info("creating host pod", "pod", vPod.Namespace+"/"+vPod.Name, "hostPod", hName)
 	if _, err := s.pods.apply(ctx, nil, s.t.hostPod(vPod, s.podOptions(hName)), mergePod); err != nil {
 		return 0, err
 	}
-	s.log.V(1).Info("created host pod", "pod", vPod.Namespace+"/"+vPod.Name, "hostPod", hName)
 	return renew, nil
 }
 
