@@ -39,9 +39,9 @@ type ControlPlane struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	// warm: the storage held a cluster before this run (a restart, not a creation).
-	warm bool
-	kineUp    chan struct{}
-	kineErr   error
+	warm    bool
+	kineUp  chan struct{}
+	kineErr error
 }
 
 // persisted is what a control plane keeps between runs besides its keys and data.

@@ -26,6 +26,7 @@ import (
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/supervisor"
+	"gantry.dev/gantry/internal/syncer"
 	"gantry.dev/gantry/internal/vcluster"
 	"gantry.dev/gantry/internal/vcproxy"
 )
@@ -89,11 +90,15 @@ func New(opts Options) (*Platform, error) {
 		DataDir:  filepath.Join(opts.DataDir, "vclusters"),
 		Binaries: opts.Binaries,
 		Logger:   opts.Logger.WithName("vcluster"),
+		Sync:     p.runSyncer,
 	})
 	if err := (&vcluster.Reconciler{
 		Client:   mgr.GetClient(),
 		Runtime:  p.vclusters,
 		Recorder: mgr.GetEventRecorderFor("gantry"),
+		Cleanup: func(ctx context.Context, hostNamespace, vc string) error {
+			return syncer.Cleanup(ctx, opts.Host, hostNamespace, vc)
+		},
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
 	}
@@ -141,4 +146,37 @@ func (p *Platform) checkStarted(context.Context) error {
 	default:
 		return errors.New("CRDs or controllers not started yet")
 	}
+}
+
+// runSyncer runs the syncer of one ready virtual cluster with the sync settings of
+// its spec, read fresh at each start so a changed spec applies at the next restart.
+func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virtual *rest.Config, hostNamespace string) error {
+	vc := &platformv1alpha1.VirtualCluster{}
+	if err := p.mgr.GetAPIReader().Get(ctx, key, vc); err != nil {
+		return fmt.Errorf("reading virtual cluster %s: %w", key, err)
+	}
+	o := syncer.Options{
+		VCluster:      key.Name,
+		Namespace:     key.Namespace,
+		HostNamespace: hostNamespace,
+		Virtual:       virtual,
+		Host:          p.opts.Host,
+		SyncEvents:    true,
+		Logger:        p.opts.Logger.WithName("syncer"),
+	}
+	if s := vc.Spec.Sync; s != nil {
+		if s.ToHost != nil && len(s.ToHost) == 0 {
+			// The spec asks for nothing to be synced (the syncer's empty list means all).
+			<-ctx.Done()
+			return nil
+		}
+		for _, k := range s.ToHost {
+			o.ToHost = append(o.ToHost, string(k))
+		}
+		if f := s.FromHost; f != nil {
+			o.SyncNodes = f.Nodes != nil && *f.Nodes
+			o.SyncEvents = f.Events == nil || *f.Events
+		}
+	}
+	return syncer.Run(ctx, o)
 }

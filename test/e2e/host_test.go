@@ -21,7 +21,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"gantry.dev/gantry/internal/kubeconfig"
@@ -58,36 +57,6 @@ func pidOf(st statusJSON, name string) int {
 		}
 	}
 	return 0
-}
-
-// deployWeb does what `kubectl create deployment web --image=nginx --replicas=2` and
-// `kubectl expose deployment web --port=80` do.
-func deployWeb(t *testing.T, c kubernetes.Interface) {
-	t.Helper()
-	ctx := context.Background()
-	labels := map[string]string{"app": "web"}
-	replicas := int32(2)
-	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "nginx", Image: "nginx"}}},
-			},
-		},
-	}
-	if _, err := c.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: labels},
-		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80)}}},
-	}
-	if _, err := c.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func checkWebServing(t *testing.T, c kubernetes.Interface) {
@@ -182,7 +151,7 @@ func TestEmbeddedHost(t *testing.T) {
 	}
 	_ = crd
 
-	deployWeb(t, c)
+	deployWeb(t, c, "default")
 	checkWebServing(t, c)
 
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok", "/metrics": "controller_runtime"} {

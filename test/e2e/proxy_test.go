@@ -75,6 +75,11 @@ func TestProxySleepWake(t *testing.T) {
 	}
 	w.Stop()
 
+	// A workload whose pods must leave the host while asleep and come back on wake.
+	host := g.client()
+	deployWeb(t, c, "default")
+	assertWebRuns(t, c, host, "default", "sleepy", "vc-p-default-sleepy")
+
 	// Idle past sleepAfter: asleep, no process left.
 	eventually(t, 45*time.Second, "sleepy goes to sleep after 8s idle", func() error {
 		if p := phase(t, dataDir, "sleepy"); p != "Sleeping" {
@@ -84,6 +89,9 @@ func TestProxySleepWake(t *testing.T) {
 	})
 	if pids := vclusterPids(t, dataDir, "p-default/sleepy"); len(pids) != 0 {
 		t.Errorf("a sleeping virtual cluster still has processes: %v", pids)
+	}
+	if n := hostPods(t, host, "vc-p-default-sleepy", "sleepy"); n != 0 {
+		t.Errorf("a sleeping virtual cluster still has %d pods on the host", n)
 	}
 	// The next request is held until the API answers, and sees the data kept.
 	start := time.Now()
@@ -98,4 +106,6 @@ func TestProxySleepWake(t *testing.T) {
 	if p := phase(t, dataDir, "sleepy"); p != "Running" {
 		t.Errorf("after wake: phase %s", p)
 	}
+	// The Deployment kept its spec; its pods run on the host again.
+	assertWebRuns(t, c, host, "default", "sleepy", "vc-p-default-sleepy")
 }

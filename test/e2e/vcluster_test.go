@@ -101,6 +101,13 @@ func TestVirtualClusters(t *testing.T) {
 		}
 	}
 
+	// A Deployment and a Service in each: pods run on the host's nodes, and inside
+	// each virtual cluster everything looks as on a real cluster.
+	deployWeb(t, a, "default")
+	deployWeb(t, b, "shop")
+	assertWebRuns(t, a, host, "default", "alpha", "vc-p-default-alpha")
+	assertWebRuns(t, b, host, "shop", "beta", "vc-p-other-beta")
+
 	// spec.resourceQuota lands in the host namespace.
 	hostCfg, _ := clientcmd.BuildConfigFromFlags("", filepath.Join(dataDir, "kubeconfig"))
 	dyn := dynamic.NewForConfigOrDie(hostCfg)
@@ -149,6 +156,7 @@ func TestVirtualClusters(t *testing.T) {
 		_, err = vclusterClient(t, dataDir, "alpha").CoreV1().Namespaces().Get(ctx, "only-in-alpha", metav1.GetOptions{})
 		return err
 	})
+	assertWebRuns(t, vclusterClient(t, dataDir, "alpha"), g2.client(), "default", "alpha", "vc-p-default-alpha")
 	if out, err := run(t, "vcluster", "list", "-A", "--data-dir", dataDir); err != nil || !strings.Contains(out, "beta") {
 		t.Fatalf("list -A: %v\n%s", err, out)
 	}
@@ -169,6 +177,12 @@ func TestVirtualClusters(t *testing.T) {
 		}
 		return fmt.Errorf("still there: %v", err)
 	})
+	if n := hostPods(t, host, "vc-p-default-alpha", "alpha"); n != 0 {
+		t.Errorf("%d host pods of alpha left after delete", n)
+	}
+	if n := hostPods(t, host, "vc-p-other-beta", "beta"); n != 2 {
+		t.Errorf("deleting alpha changed beta's host pods: %d, want 2", n)
+	}
 	if _, err := os.Stat(alphaDir); !os.IsNotExist(err) {
 		t.Errorf("data directory of alpha left after delete: %v", err)
 	}
