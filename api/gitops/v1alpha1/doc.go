@@ -1,6 +1,5 @@
-// Package v1alpha1 holds the gitops.gantry.dev API, for the GitOps engine.
-// It has no kinds yet; the group is registered now so clients can be wired
-// before the first kind lands.
+// Package v1alpha1 holds the gitops.gantry.dev API of the GitOps engine:
+// Application, shaped field for field like Argo CD's argoproj.io Application.
 //
 // +kubebuilder:object:generate=true
 // +groupName=gitops.gantry.dev
