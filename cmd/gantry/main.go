@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -16,6 +17,10 @@ func main() {
 		debug.SetGCPercent(50)
 	}
 	if err := cli.NewRoot().ExecuteContext(context.Background()); err != nil {
+		var code cli.ExitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "gantry:", err)
 		os.Exit(1)
 	}

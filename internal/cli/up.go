@@ -39,6 +39,7 @@ type upOptions struct {
 	kubeconfig  string
 	kubeBinDir  string
 	readyTimout time.Duration
+	gitPoll     time.Duration
 }
 
 func newUp(g *globals) *cobra.Command {
@@ -61,6 +62,7 @@ cluster is the host and nothing else is started locally.`,
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig as host instead of the embedded one")
 	f.StringVar(&o.kubeBinDir, "kube-bin-dir", "", "directory of kube-apiserver, kube-controller-manager and kube-scheduler (env "+kubebin.EnvDir+"; default: next to gantry, then ./bin)")
 	f.DurationVar(&o.readyTimout, "ready-timeout", 2*time.Minute, "how long to wait for the host cluster to become ready")
+	f.DurationVar(&o.gitPoll, "git-poll-interval", 60*time.Second, "how often Applications' Git repositories are asked for new commits (webhooks refresh at once)")
 	return cmd
 }
 
@@ -72,6 +74,9 @@ type runner struct {
 
 func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	began := time.Now()
+	if o.gitPoll < time.Second {
+		return fmt.Errorf("--git-poll-interval %s is too short: use at least 1s (the default is 60s)", o.gitPoll)
+	}
 	if o.nodes < 0 {
 		return fmt.Errorf("--nodes %d: the number of simulated nodes cannot be negative", o.nodes)
 	}
@@ -150,7 +155,7 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	}
 
 	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, Logger: logr.FromSlogHandler(log.Handler()),
-		DataDir: dir.Path, Binaries: bins})
+		DataDir: dir.Path, Binaries: bins, GitPollInterval: o.gitPoll})
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,12 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/kubebin"
@@ -42,12 +44,15 @@ type Options struct {
 	DataDir string
 	// Binaries run the virtual clusters' control planes.
 	Binaries kubebin.Set
+	// GitPollInterval is how often Applications' repositories are asked for new
+	// commits (webhooks refresh at once). Default 60s.
+	GitPollInterval time.Duration
 }
 
 // Scheme returns the types gantry's controllers use.
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, platformv1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, platformv1alpha1.AddToScheme, gitopsv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, err
 		}
@@ -61,6 +66,9 @@ type Platform struct {
 	mgr       manager.Manager
 	started   chan struct{}
 	vclusters *vcluster.Runtime
+	// ctx lives as long as Run; long-lived watches made outside the manager use it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // VClusters reports the processes of every running virtual cluster.
@@ -85,7 +93,11 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
+	if opts.GitPollInterval == 0 {
+		opts.GitPollInterval = 60 * time.Second
+	}
 	p := &Platform{opts: opts, mgr: mgr, started: make(chan struct{})}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.vclusters = vcluster.NewRuntime(vcluster.RuntimeOptions{
 		DataDir:  filepath.Join(opts.DataDir, "vclusters"),
 		Binaries: opts.Binaries,
@@ -111,6 +123,9 @@ func New(opts Options) (*Platform, error) {
 		return nil, err
 	}
 	opts.Server.Handle(vcproxy.Prefix, &vcproxy.Proxy{Auth: token, Backend: sleeper})
+	if err := p.setupGitOps(mgr, token); err != nil {
+		return nil, err
+	}
 	opts.Server.ServeMetrics(ctrlmetrics.Registry)
 	opts.Server.AddCheck("controllers", p.checkStarted)
 	return p, nil
@@ -118,11 +133,19 @@ func New(opts Options) (*Platform, error) {
 
 // Run installs the CRDs and runs the controllers until ctx ends.
 func (p *Platform) Run(ctx context.Context) error {
+	defer p.cancel()
 	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	err := crds.Install(ictx, p.opts.Host)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("installing gantry's CRDs into the host cluster: %w", err)
+	}
+	direct, err := client.New(p.opts.Host, client.Options{Scheme: p.mgr.GetScheme()})
+	if err != nil {
+		return err
+	}
+	if err := ensureSystem(ctx, direct); err != nil {
+		return err
 	}
 	if err := p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		if p.mgr.GetCache().WaitForCacheSync(ctx) {

@@ -89,6 +89,9 @@ func startGantry(t *testing.T, dataDir string, extra ...string) *gantry {
 	g := &gantry{t: t, dataDir: dataDir, httpAddr: freeAddr(t), ready: make(chan struct{}), exited: make(chan struct{})}
 	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", g.httpAddr, "--kube-bin-dir", kubeBinDir}, extra...)
 	g.cmd = exec.Command(gantryBin, args...)
+	// If the test binary itself is killed, gantry (and through it everything it
+	// started) goes too.
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	pr, pw := io.Pipe()
 	g.cmd.Stdout, g.cmd.Stderr = pw, pw
 	if err := g.cmd.Start(); err != nil {

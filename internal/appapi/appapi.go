@@ -1,0 +1,351 @@
+package appapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1/applications"
+
+// Authenticator checks a request's credentials and names its user.
+type Authenticator interface {
+	Authenticate(r *http.Request) (user string, err error)
+}
+
+// Engine answers what only the GitOps engine knows.
+type Engine interface {
+	// ResourceTree returns Argo CD's ApplicationTree JSON shape: {"nodes": [...]}.
+	ResourceTree(ctx context.Context, app *gitopsv1alpha1.Application) (any, error)
+	// ManagedResources returns {"items": [ResourceDiff...]}.
+	ManagedResources(ctx context.Context, app *gitopsv1alpha1.Application) (any, error)
+	// Manifests returns {"manifests": [...], "revision": ..., "sourceType": ...} at revision ("" = target).
+	Manifests(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (any, error)
+}
+
+// API is the http.Handler of /api/v1/applications.
+type API struct {
+	Client client.Client
+	Auth   Authenticator
+	Engine Engine
+	// DefaultNamespace is where apps live when a request names no appNamespace.
+	DefaultNamespace string
+}
+
+// maxBody bounds request bodies: an Application is a few KiB.
+const maxBody = 1 << 20
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, err := a.Auth.Authenticate(r)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
+		return
+	}
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
+	parts := strings.Split(rest, "/")
+	if rest == "" {
+		parts = nil
+	}
+	ns := r.URL.Query().Get("appNamespace")
+	if ns == "" {
+		ns = a.DefaultNamespace
+	}
+	ctx := r.Context()
+	switch {
+	case len(parts) == 0 && r.Method == http.MethodGet:
+		a.list(w, r)
+	case len(parts) == 0 && r.Method == http.MethodPost:
+		a.create(ctx, w, r, ns)
+	case len(parts) == 1 && r.Method == http.MethodGet:
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) { writeJSON(w, http.StatusOK, app) })
+	case len(parts) == 1 && r.Method == http.MethodDelete:
+		a.delete(ctx, w, r, ns, parts[0])
+	case len(parts) == 2 && r.Method == http.MethodPost && parts[1] == "sync":
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) { a.sync(ctx, w, r, app, user) })
+	case len(parts) == 2 && r.Method == http.MethodPost && parts[1] == "rollback":
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) { a.rollback(ctx, w, r, app, user) })
+	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "resource-tree":
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			a.engine(w, func() (any, error) { return a.Engine.ResourceTree(ctx, app) })
+		})
+	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "managed-resources":
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			a.engine(w, func() (any, error) { return a.Engine.ManagedResources(ctx, app) })
+		})
+	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "manifests":
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			a.engine(w, func() (any, error) { return a.Engine.Manifests(ctx, app, r.URL.Query().Get("revision")) })
+		})
+	case len(parts) <= 2:
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported", r.Method, r.URL.Path))
+	default:
+		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
+	}
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request) {
+	var list gitopsv1alpha1.ApplicationList
+	opts := []client.ListOption{}
+	if ns := r.URL.Query().Get("appNamespace"); ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if sel := r.URL.Query().Get("selector"); sel != "" {
+		s, err := metav1.ParseToLabelSelector(sel)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "selector: "+err.Error())
+			return
+		}
+		ls, err := metav1.LabelSelectorAsSelector(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "selector: "+err.Error())
+			return
+		}
+		opts = append(opts, client.MatchingLabelsSelector{Selector: ls})
+	}
+	if err := a.Client.List(r.Context(), &list, opts...); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if p := r.URL.Query().Get("projects"); p != "" {
+		items := list.Items[:0]
+		for _, app := range list.Items {
+			if app.Spec.Project == p {
+				items = append(items, app)
+			}
+		}
+		list.Items = items
+	}
+	if list.Items == nil {
+		list.Items = []gitopsv1alpha1.Application{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metadata": map[string]any{"resourceVersion": list.ResourceVersion}, "items": list.Items})
+}
+
+// create stores the app as sent, unknown fields included, so that the controller
+// reports Argo CD fields gantry does not support instead of losing them here.
+func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request, ns string) {
+	obj := &unstructured.Unstructured{}
+	if err := decode(r, &obj.Object); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// Argo CD clients send argoproj.io/v1alpha1; the kind is the same.
+	obj.SetAPIVersion(gitopsv1alpha1.GroupVersion.String())
+	obj.SetKind("Application")
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(ns)
+	}
+	upsert, _ := strconv.ParseBool(r.URL.Query().Get("upsert"))
+	err := a.Client.Create(ctx, obj)
+	if apierrors.IsAlreadyExists(err) && upsert {
+		cur := &unstructured.Unstructured{}
+		cur.SetGroupVersionKind(obj.GroupVersionKind())
+		if err = a.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err == nil {
+			cur.Object["spec"] = obj.Object["spec"]
+			if err = a.Client.Update(ctx, cur); err == nil {
+				obj = cur
+			}
+		}
+	}
+	if err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, obj)
+}
+
+func (a *API) withApp(w http.ResponseWriter, r *http.Request, ns, name string, fn func(*gitopsv1alpha1.Application)) {
+	app := &gitopsv1alpha1.Application{}
+	if err := a.Client.Get(r.Context(), types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	fn(app)
+}
+
+// delete follows Argo CD: cascade (default true) deletes the resources, with
+// propagationPolicy foreground (default) or background; cascade=false orphans them.
+func (a *API) delete(ctx context.Context, w http.ResponseWriter, r *http.Request, ns, name string) {
+	q := r.URL.Query()
+	cascade := q.Get("cascade") != "false"
+	app := &gitopsv1alpha1.Application{}
+	if err := a.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	patch := client.MergeFrom(app.DeepCopy())
+	for _, f := range []string{gitopsv1alpha1.ApplicationFinalizer, gitopsv1alpha1.ApplicationFinalizer + "/foreground", gitopsv1alpha1.ApplicationBackgroundFinalizer} {
+		controllerutil.RemoveFinalizer(app, f)
+	}
+	if cascade {
+		switch q.Get("propagationPolicy") {
+		case "", "foreground":
+			controllerutil.AddFinalizer(app, gitopsv1alpha1.ApplicationFinalizer)
+		case "background":
+			controllerutil.AddFinalizer(app, gitopsv1alpha1.ApplicationBackgroundFinalizer)
+		default:
+			writeError(w, http.StatusBadRequest, "propagationPolicy must be foreground or background")
+			return
+		}
+	}
+	if err := a.Client.Patch(ctx, app, patch); err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	if err := a.Client.Delete(ctx, app); err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// syncRequest is Argo CD's ApplicationSyncRequest (the fields gantry honours).
+type syncRequest struct {
+	Revision    string                                 `json:"revision"`
+	Revisions   []string                               `json:"revisions"`
+	Prune       bool                                   `json:"prune"`
+	DryRun      bool                                   `json:"dryRun"`
+	Resources   []gitopsv1alpha1.SyncOperationResource `json:"resources"`
+	SyncOptions *struct {
+		Items []string `json:"items"`
+	} `json:"syncOptions"`
+	Retry *gitopsv1alpha1.RetryStrategy `json:"retryStrategy"`
+}
+
+func (a *API) sync(ctx context.Context, w http.ResponseWriter, r *http.Request, app *gitopsv1alpha1.Application, user string) {
+	var req syncRequest
+	if err := decode(r, &req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	op := &gitopsv1alpha1.Operation{
+		Sync: &gitopsv1alpha1.SyncOperation{Revision: req.Revision, Revisions: req.Revisions, Prune: req.Prune,
+			DryRun: req.DryRun, Resources: req.Resources},
+		InitiatedBy: gitopsv1alpha1.OperationInitiator{Username: user},
+	}
+	if req.SyncOptions != nil {
+		op.Sync.SyncOptions = req.SyncOptions.Items
+	}
+	if req.Retry != nil {
+		op.Retry = *req.Retry
+	}
+	a.startOperation(ctx, w, app, op)
+}
+
+// startOperation sets app.operation, refusing while another one runs.
+func (a *API) startOperation(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation) {
+	if app.Operation != nil || app.Status.OperationState != nil && app.Status.OperationState.Phase == gitopsv1alpha1.OperationRunning {
+		writeError(w, http.StatusConflict, "another operation is already in progress")
+		return
+	}
+	patch := client.MergeFrom(app.DeepCopy())
+	app.Operation = op
+	if err := a.Client.Patch(ctx, app, patch); err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, app)
+}
+
+// rollback is Argo CD's ApplicationRollbackRequest: sync to a history entry's
+// source and revision; refused while automated sync is on (it would undo it).
+func (a *API) rollback(ctx context.Context, w http.ResponseWriter, r *http.Request, app *gitopsv1alpha1.Application, user string) {
+	var req struct {
+		ID     int64 `json:"id"`
+		Prune  bool  `json:"prune"`
+		DryRun bool  `json:"dryRun"`
+	}
+	if err := decode(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if p := app.Spec.SyncPolicy; p != nil && p.Automated != nil && (p.Automated.Enabled == nil || *p.Automated.Enabled) {
+		writeError(w, http.StatusBadRequest, "rollback cannot be initiated when auto-sync is enabled: disable spec.syncPolicy.automated first")
+		return
+	}
+	op, err := RollbackOperation(app, req.ID, user)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	op.Sync.Prune, op.Sync.DryRun = req.Prune, req.DryRun
+	a.startOperation(ctx, w, app, op)
+}
+
+// RollbackOperation is the sync operation that restores history entry id.
+func RollbackOperation(app *gitopsv1alpha1.Application, id int64, user string) (*gitopsv1alpha1.Operation, error) {
+	for _, h := range app.Status.History {
+		if h.ID != id {
+			continue
+		}
+		op := &gitopsv1alpha1.Operation{
+			Sync:        &gitopsv1alpha1.SyncOperation{Revision: h.Revision, Revisions: h.Revisions, Source: h.Source.DeepCopy(), Sources: h.Sources},
+			InitiatedBy: gitopsv1alpha1.OperationInitiator{Username: user},
+		}
+		return op, nil
+	}
+	ids := make([]string, 0, len(app.Status.History))
+	for _, h := range app.Status.History {
+		ids = append(ids, strconv.FormatInt(h.ID, 10))
+	}
+	return nil, fmt.Errorf("application %s has no history entry %d (ids: %s)", app.Name, id, strings.Join(ids, ", "))
+}
+
+func (a *API) engine(w http.ResponseWriter, fn func() (any, error)) {
+	if a.Engine == nil {
+		writeError(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
+		return
+	}
+	v, err := fn()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return err
+		}
+		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with Argo CD's error shape (gRPC-gateway's {error, code, message}).
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]any{"error": msg, "message": msg, "code": code})
+}
+
+func writeK8sError(w http.ResponseWriter, err error) {
+	var se apierrors.APIStatus
+	if errors.As(err, &se) {
+		writeError(w, int(se.Status().Code), se.Status().Message)
+		return
+	}
+	writeError(w, http.StatusInternalServerError, err.Error())
+}

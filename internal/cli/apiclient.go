@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"gantry.dev/gantry/internal/runstate"
+	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/vcproxy"
+)
+
+// apiClient calls gantry's REST API of the running gantry on the data directory,
+// with its admin token and trusting its CA.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func (g *globals) apiClient() (*apiClient, error) {
+	dir := g.absDataDir()
+	st, err := runstate.Read(dir)
+	if err != nil {
+		return nil, fmt.Errorf("gantry is not running on %s: start it first (gantry up --data-dir %s)", dir, dir)
+	}
+	token, err := os.ReadFile(vcproxy.AdminTokenPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	ca, err := os.ReadFile(server.CAPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	return &apiClient{
+		base:  "https://" + st.HTTPAddr,
+		token: strings.TrimSpace(string(token)),
+		http:  &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+	}, nil
+}
+
+// do sends body (JSON) and decodes the answer into out; an error answer becomes
+// an error carrying the server's message.
+func (c *apiClient) do(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Message string }
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			return fmt.Errorf("%s", e.Message)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}

@@ -1,0 +1,326 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/cluster"
+	"gantry.dev/gantry/internal/gitops/livestate"
+	"gantry.dev/gantry/internal/gitops/render"
+)
+
+// Sources resolves revisions and checks out commits (source.Cache).
+type Sources interface {
+	Resolve(ctx context.Context, repoURL, revision string) (string, error)
+	ResolveAfter(ctx context.Context, repoURL, revision string, after time.Time) (string, error)
+	Checkout(ctx context.Context, repoURL, sha string) (string, error)
+	Invalidate(repoURL string)
+}
+
+// Renderer turns a checked-out source into manifests (render.Cache).
+type Renderer interface {
+	Render(ctx context.Context, req render.Request) (*render.Result, error)
+}
+
+// Reconciler reconciles Applications.
+type Reconciler struct {
+	Client   client.Client
+	Clusters *cluster.Registry
+	Live     *livestate.Cache
+	Sources  Sources
+	Renderer Renderer
+	Log      logr.Logger
+	// PollInterval is how often an app's repository is asked for new commits
+	// (ls-remote); webhooks refresh at once. Default 60s.
+	PollInterval time.Duration
+	// KubeVersion is what Helm templates see as .Capabilities.KubeVersion.
+	KubeVersion string
+	// Workers is the number of apps reconciled at once. Default 8.
+	Workers int
+
+	changes chan event.GenericEvent
+
+	seenMu sync.Mutex
+	seen   map[types.UID]int64 // generation of each app last compared
+}
+
+// freshAfter says how recent the repository's answer must be for app: a new app
+// (or one whose spec changed) must see commits pushed before it was made; others
+// take the cache, refreshed every PollInterval and on webhooks.
+func (r *Reconciler) freshAfter(app *gitopsv1alpha1.Application) time.Time {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	if r.seen == nil {
+		r.seen = map[types.UID]int64{}
+	}
+	gen, ok := r.seen[app.UID]
+	r.seen[app.UID] = app.Generation
+	switch {
+	case !ok:
+		// Creation times have second resolution: an answer from after the next
+		// second (or from now, if that is sooner) is surely newer than the app.
+		if t := app.CreationTimestamp.Add(time.Second); t.Before(time.Now()) {
+			return t
+		}
+		return time.Now()
+	case gen != app.Generation:
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// SetupWithManager registers the controller. Changes of managed objects (from
+// livestate) and webhooks come in through Enqueue.
+func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
+	if r.PollInterval == 0 {
+		r.PollInterval = 60 * time.Second
+	}
+	if r.Workers == 0 {
+		r.Workers = 8
+	}
+	r.changes = make(chan event.GenericEvent, 1024)
+	return ctrl.ControllerManagedBy(mgr).
+		Named("application").
+		For(&gitopsv1alpha1.Application{}).
+		WatchesRawSource(source.Channel(r.changes, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
+		Complete(r)
+}
+
+// Enqueue asks for app (namespace/name) to be compared again now.
+func (r *Reconciler) Enqueue(app types.NamespacedName) {
+	if r.changes == nil {
+		return
+	}
+	obj := &gitopsv1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: app.Namespace, Name: app.Name}}
+	select {
+	case r.changes <- event.GenericEvent{Object: obj}:
+	default:
+		// Full: a burst of changes; the periodic refresh catches up.
+	}
+}
+
+// Reconcile compares one app with Git and its destination, syncs when due, and
+// patches its status once.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	app := &gitopsv1alpha1.Application{}
+	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	before := app.DeepCopy()
+	result, err := r.reconcile(ctx, app)
+	if !equality.Semantic.DeepEqual(before.Status, app.Status) {
+		if perr := r.Client.Status().Patch(ctx, app, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
+			return reconcile.Result{}, errors.Join(err, perr)
+		}
+	}
+	if _, ok := before.Annotations[RefreshAnnotation]; ok && app.DeletionTimestamp.IsZero() {
+		// Removed only now that the new comparison is recorded, so whoever asked
+		// (gantry app get --refresh) reads a status that includes it.
+		patch := []byte(`{"metadata":{"annotations":{"` + RefreshAnnotation + `":null}}}`)
+		if perr := r.Client.Patch(ctx, app.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(perr) != nil {
+			return reconcile.Result{}, errors.Join(err, perr)
+		}
+	}
+	return result, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Application) (reconcile.Result, error) {
+	if !app.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, app)
+	}
+	r.handleRefresh(app)
+	conds := newConditions(app)
+	defer conds.apply(app)
+	now := metav1.Now()
+	app.Status.ReconciledAt = &now
+	requeue := reconcile.Result{RequeueAfter: r.PollInterval}
+
+	// 1. Validate: the spec as stored (with fields gantry does not know) and as typed.
+	if bad, err := r.unsupported(ctx, app); err != nil {
+		return reconcile.Result{}, err
+	} else if len(bad) > 0 {
+		conds.set(gitopsv1alpha1.ConditionUnsupportedField, fmt.Sprintf(
+			"gantry does not support %v; remove them or the app would deploy something else than Argo CD would", bad))
+		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
+		return reconcile.Result{}, nil
+	}
+	if err := validateSpec(&app.Spec); err != nil {
+		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, err.Error())
+		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
+		return reconcile.Result{}, nil
+	}
+
+	// 2. Destination.
+	dest, err := r.Clusters.Resolve(ctx, cluster.Destination{Server: app.Spec.Destination.Server, Name: app.Spec.Destination.Name})
+	if err != nil {
+		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, err.Error())
+		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
+		return requeue, nil
+	}
+	cl, err := r.Live.Cluster(clusterKey(dest), dest.REST)
+	if err != nil {
+		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
+		return requeue, nil
+	}
+
+	// 3. Build, 4. compare.
+	cmp, err := r.compareApp(ctx, app, cl, sources(&app.Spec), nil)
+	if err != nil {
+		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
+		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
+		var ce comparisonError
+		if errors.As(err, &ce) {
+			return requeue, nil
+		}
+		return requeue, nil
+	}
+	r.recordComparison(app, cmp)
+
+	// 5. Sync, when an operation asks or the automated policy says so.
+	op, err := r.pendingOperation(ctx, app, cmp)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if op == nil {
+		var wait time.Duration
+		if op, wait = r.retryDue(app); op == nil && wait > 0 {
+			return reconcile.Result{RequeueAfter: min(wait, r.PollInterval)}, nil
+		}
+	}
+	if op == nil {
+		return requeue, nil
+	}
+	r.runOperation(ctx, app, cl, dest, op, conds)
+	// Compare again at once: the sync changed the cluster.
+	return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+}
+
+// compareApp renders the sources at revisions and compares them with the cluster.
+func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Application, cl *livestate.Cluster, srcs []gitopsv1alpha1.ApplicationSource, revisions []string) (*comparison, error) {
+	desired, resolved, types, err := r.desiredState(ctx, app, srcs, revisions)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepare(cl, app.Spec.Destination.Namespace, desired); err != nil {
+		return nil, comparisonError{err}
+	}
+	gvks := map[schema.GroupVersionKind]bool{}
+	for _, d := range desired {
+		if _, err := cl.Mapping(d.GroupVersionKind()); err == nil {
+			gvks[d.GroupVersionKind()] = true
+		}
+	}
+	for _, rs := range app.Status.Resources {
+		gvk := schema.GroupVersionKind{Group: rs.Group, Version: rs.Version, Kind: rs.Kind}
+		if _, err := cl.Mapping(gvk); err == nil {
+			gvks[gvk] = true
+		}
+	}
+	list := make([]schema.GroupVersionKind, 0, len(gvks))
+	for g := range gvks {
+		list = append(list, g)
+	}
+	if err := cl.Watch(ctx, list); err != nil {
+		return nil, comparisonError{err}
+	}
+	appKey := app.Namespace + "/" + app.Name
+	live := map[resourceKey]*unstructured.Unstructured{}
+	for _, o := range cl.Managed(appKey) {
+		live[keyOf(o)] = o
+	}
+	cmp, err := compare(app, desired, live)
+	if err != nil {
+		return nil, comparisonError{err}
+	}
+	cmp.revisions, cmp.sourceTypes = resolved, types
+	return cmp, nil
+}
+
+// recordComparison writes a comparison into the status, as Argo CD shows it.
+func (r *Reconciler) recordComparison(app *gitopsv1alpha1.Application, cmp *comparison) {
+	st := &app.Status
+	st.Resources = cmp.resources
+	st.Sync.Status = cmp.sync
+	st.Sync.ComparedTo = gitopsv1alpha1.ComparedTo{Destination: app.Spec.Destination, IgnoreDifferences: app.Spec.IgnoreDifferences}
+	if app.Spec.Source != nil {
+		st.Sync.ComparedTo.Source = app.Spec.Source.DeepCopy()
+		st.Sync.Revision = cmp.revisions[0]
+		st.SourceType = cmp.sourceTypes[0]
+		st.Sync.Revisions, st.SourceTypes = nil, nil
+	} else {
+		st.Sync.ComparedTo.Sources = append([]gitopsv1alpha1.ApplicationSource(nil), app.Spec.Sources...)
+		st.Sync.Revisions, st.SourceTypes = cmp.revisions, cmp.sourceTypes
+		st.Sync.Revision = ""
+	}
+	if st.Health.Status != cmp.health.Status {
+		now := metav1.Now()
+		cmp.health.LastTransitionTime = &now
+	} else {
+		cmp.health.LastTransitionTime = st.Health.LastTransitionTime
+	}
+	st.Health = cmp.health
+	st.Summary.Images = cmp.images
+	now := metav1.Now()
+	st.ObservedAt = &now
+}
+
+// unsupported lists the Argo CD fields in the stored app that gantry does not know.
+func (r *Reconciler) unsupported(ctx context.Context, app *gitopsv1alpha1.Application) ([]string, error) {
+	raw := &unstructured.Unstructured{}
+	raw.SetGroupVersionKind(gitopsv1alpha1.GroupVersion.WithKind("Application"))
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(app), raw); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	var out []string
+	out = append(out, unsupportedFields("spec", raw.Object["spec"], reflect.TypeOf(gitopsv1alpha1.ApplicationSpec{}))...)
+	if op, ok := raw.Object["operation"]; ok {
+		out = append(out, unsupportedFields("operation", op, reflect.TypeOf(gitopsv1alpha1.Operation{}))...)
+	}
+	return out, nil
+}
+
+// handleRefresh honours Argo CD's refresh annotation: normal asks Git again now,
+// hard also drops rendered manifests. Reconcile removes the annotation once the
+// comparison is recorded.
+func (r *Reconciler) handleRefresh(app *gitopsv1alpha1.Application) {
+	mode, ok := app.Annotations[RefreshAnnotation]
+	if !ok {
+		return
+	}
+	for _, s := range sources(&app.Spec) {
+		if s.Chart == "" {
+			r.Sources.Invalidate(s.RepoURL)
+		}
+	}
+	if mode == "hard" {
+		if h, ok := r.Renderer.(interface{ Purge() }); ok {
+			h.Purge()
+		}
+	}
+}
+
+func clusterKey(c *cluster.Cluster) string {
+	return c.Server + "|" + c.Secret + "|" + fmt.Sprint(len(c.REST.CertData), len(c.REST.BearerToken))
+}

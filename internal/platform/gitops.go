@@ -1,0 +1,144 @@
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"gantry.dev/gantry/internal/appapi"
+	"gantry.dev/gantry/internal/gitops/cluster"
+	"gantry.dev/gantry/internal/gitops/controller"
+	"gantry.dev/gantry/internal/gitops/livestate"
+	"gantry.dev/gantry/internal/gitops/render"
+	"gantry.dev/gantry/internal/gitops/source"
+	"gantry.dev/gantry/internal/gitops/webhook"
+	"gantry.dev/gantry/internal/vcproxy"
+)
+
+// SystemNamespace holds gantry's own objects in the host: cluster Secrets,
+// repository Secrets and the webhook Secret, in Argo CD's formats.
+const SystemNamespace = "gantry-system"
+
+// WebhookSecret holds the webhook secrets under Argo CD's keys
+// (webhook.github.secret, webhook.gitlab.secret, webhook.gogs.secret for Gitea).
+const WebhookSecret = "gantry-webhook"
+
+// setupGitOps wires the GitOps engine: Git cache, renderer, live state, the
+// Application controller, the cluster registrar, the webhook and the REST API.
+func (p *Platform) setupGitOps(mgr manager.Manager, token *vcproxy.AdminToken) error {
+	reader := mgr.GetClient()
+	srcs, err := source.NewCache(source.Options{
+		Dir:    filepath.Join(p.opts.DataDir, "gitops"),
+		MaxAge: p.opts.GitPollInterval,
+		Credentials: func(repoURL string) (source.Credentials, bool) {
+			var list corev1.SecretList
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := reader.List(ctx, &list, client.InNamespace(SystemNamespace), client.HasLabels{source.LabelSecretType}); err != nil {
+				return source.Credentials{}, false
+			}
+			set, _ := source.NewCredentialSet(list.Items)
+			return set.Lookup(repoURL)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("git cache: %w", err)
+	}
+	renderCache := render.NewCache(render.CacheOptions{})
+	renderer := render.New(render.Options{
+		ChartCacheDir: filepath.Join(p.opts.DataDir, "gitops", "charts"),
+		Cache:         renderCache,
+	})
+	registerRenderMetrics(renderCache)
+	var rec *controller.Reconciler
+	live := livestate.New(p.ctx, livestate.Options{
+		InstanceLabel:      controller.InstanceLabel,
+		TrackingAnnotation: controller.TrackingAnnotation,
+		UserAgent:          controller.UserAgent,
+		OnChange: func(app string) {
+			ns, name, _ := strings.Cut(app, "/")
+			rec.Enqueue(types.NamespacedName{Namespace: ns, Name: name})
+		},
+	})
+	rec = &controller.Reconciler{
+		Client:       mgr.GetClient(),
+		Clusters:     &cluster.Registry{Reader: mgr.GetClient(), Namespace: SystemNamespace, Host: p.opts.Host},
+		Live:         live,
+		Sources:      srcs,
+		Renderer:     renderer,
+		Log:          p.opts.Logger.WithName("gitops"),
+		PollInterval: p.opts.GitPollInterval,
+		KubeVersion:  "1.37.2",
+	}
+	if err := rec.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Application controller: %w", err)
+	}
+	if err := (&cluster.Registrar{Client: mgr.GetClient(), Namespace: SystemNamespace}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the cluster registrar: %w", err)
+	}
+	p.opts.Server.Handle("/api/webhook", webhook.NewHandler(func() webhook.Secrets {
+		s := &corev1.Secret{}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := reader.Get(ctx, types.NamespacedName{Namespace: SystemNamespace, Name: WebhookSecret}, s); err != nil {
+			return webhook.Secrets{}
+		}
+		return webhook.SecretsFromArgoCD(s.Data)
+	}, rec.OnPush))
+	api := &appapi.API{Client: mgr.GetClient(), Auth: token, Engine: rec, DefaultNamespace: "p-default"}
+	p.opts.Server.Handle(appapi.Prefix, api)
+	p.opts.Server.Handle(appapi.Prefix+"/", api)
+	return nil
+}
+
+// ensureSystem creates gantry's namespace and, on first start, the webhook Secret
+// with random secrets: webhooks are verified by default; a user copies a secret
+// into the Git host's webhook settings (or replaces it with their own).
+func ensureSystem(ctx context.Context, c client.Client) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
+	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", SystemNamespace, err)
+	}
+	data := map[string][]byte{}
+	for _, k := range []string{"webhook.github.secret", "webhook.gitlab.secret", "webhook.gogs.secret"} {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		data[k] = []byte(hex.EncodeToString(b))
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: WebhookSecret, Namespace: SystemNamespace}, Data: data}
+	if err := c.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the webhook Secret: %w", err)
+	}
+	return nil
+}
+
+// registerRenderMetrics exposes the render cache's counters on /metrics, where
+// `make bench` reads the hit rate.
+func registerRenderMetrics(c *render.Cache) {
+	for _, m := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gantry_render_cache_hits_total",
+			Help: "Renders answered from the render cache."}, func() float64 { return float64(c.Stats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gantry_render_cache_misses_total",
+			Help: "Renders that ran kustomize, helm or read a directory."}, func() float64 { return float64(c.Stats().Misses) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gantry_render_cache_bytes",
+			Help: "Size of the rendered manifests kept."}, func() float64 { return float64(c.Stats().Bytes) }),
+	} {
+		// A second platform in one process (tests) keeps the first one's; harmless.
+		_ = ctrlmetrics.Registry.Register(m)
+	}
+}
