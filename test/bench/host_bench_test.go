@@ -53,8 +53,15 @@ func freeAddr() string {
 // up starts `gantry up` and returns once it prints that it is ready, with the time
 // that took and a function that stops it.
 func up(b *testing.B, dataDir string) (time.Duration, func()) {
+	d, stop, _ := upWith(b, dataDir)
+	return d, stop
+}
+
+// upWith is up with extra flags; it also returns gantry's pid.
+func upWith(b *testing.B, dataDir string, extra ...string) (time.Duration, func(), int) {
 	b.Helper()
-	cmd := exec.Command(gantryBin, "up", "--data-dir", dataDir, "--http-addr", freeAddr(), "--kube-bin-dir", kubeBinDir)
+	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", freeAddr(), "--kube-bin-dir", kubeBinDir}, extra...)
+	cmd := exec.Command(gantryBin, args...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	start := time.Now()
@@ -85,14 +92,14 @@ func up(b *testing.B, dataDir string) (time.Duration, func()) {
 	}
 	select {
 	case d := <-ready:
-		return d, stop
+		return d, stop, cmd.Process.Pid
 	case <-exited:
 		b.Fatalf("gantry exited before ready:\n%s", out.String())
 	case <-time.After(2 * time.Minute):
 		stop()
 		b.Fatalf("gantry not ready after 2 minutes:\n%s", out.String())
 	}
-	return 0, stop
+	return 0, stop, 0
 }
 
 type component struct {

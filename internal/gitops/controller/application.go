@@ -161,15 +161,15 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if bad, err := r.unsupported(ctx, app); err != nil {
 		return reconcile.Result{}, err
 	} else if len(bad) > 0 {
-		conds.set(gitopsv1alpha1.ConditionUnsupportedField, fmt.Sprintf(
-			"gantry does not support %v; remove them or the app would deploy something else than Argo CD would", bad))
+		msg := fmt.Sprintf("gantry does not support %v; remove them or the app would deploy something else than Argo CD would", bad)
+		conds.set(gitopsv1alpha1.ConditionUnsupportedField, msg)
 		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, r.failPending(ctx, app, conds, msg)
 	}
 	if err := validateSpec(&app.Spec); err != nil {
 		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, err.Error())
 		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, r.failPending(ctx, app, conds, err.Error())
 	}
 
 	// 2. Destination.
@@ -177,7 +177,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if err != nil {
 		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, err.Error())
 		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return requeue, nil
+		return requeue, r.failPending(ctx, app, conds, err.Error())
 	}
 	cl, err := r.Live.Cluster(clusterKey(dest), dest.REST)
 	if err != nil {
@@ -190,11 +190,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if err != nil {
 		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
 		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		var ce comparisonError
-		if errors.As(err, &ce) {
-			return requeue, nil
-		}
-		return requeue, nil
+		return requeue, r.failPending(ctx, app, conds, err.Error())
 	}
 	r.recordComparison(app, cmp)
 
@@ -215,6 +211,23 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	r.runOperation(ctx, app, cl, dest, op, conds)
 	// Compare again at once: the sync changed the cluster.
 	return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+}
+
+// failPending ends a requested operation at once when the app cannot be compared,
+// so that whoever asked (gantry app sync) gets the reason instead of waiting.
+func (r *Reconciler) failPending(ctx context.Context, app *gitopsv1alpha1.Application, conds *conditions, msg string) error {
+	if app.Operation == nil {
+		return nil
+	}
+	op, err := r.pendingOperation(ctx, app, nil)
+	if err != nil || op == nil {
+		return err
+	}
+	st := app.Status.OperationState
+	now := metav1.Now()
+	st.Phase, st.Message, st.FinishedAt = gitopsv1alpha1.OperationError, msg, &now
+	conds.set(gitopsv1alpha1.ConditionSyncError, msg)
+	return nil
 }
 
 // compareApp renders the sources at revisions and compares them with the cluster.

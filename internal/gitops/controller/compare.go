@@ -122,6 +122,12 @@ func prepare(cl *livestate.Cluster, namespace string, objs []*unstructured.Unstr
 		} else {
 			o.SetNamespace("")
 		}
+		if o.GetName() == "" {
+			if o.GetGenerateName() == "" {
+				return fmt.Errorf("a %s manifest has neither metadata.name nor metadata.generateName", gvk.Kind)
+			}
+			continue // a hook with generateName: each run makes a new one
+		}
 		k := keyOf(o)
 		if seen[k] {
 			return fmt.Errorf("%s appears twice in the rendered manifests", k)
