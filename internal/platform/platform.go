@@ -82,7 +82,14 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(opts.Host, ctrl.Options{
+	// client-go's default client-side limit (5 requests/s, bursts of 10) would
+	// queue the controllers' writes behind each other: a thousand Applications
+	// write their status at once. The host's API server does its own flow control.
+	mgrCfg := rest.CopyConfig(opts.Host)
+	if mgrCfg.QPS == 0 {
+		mgrCfg.QPS, mgrCfg.Burst = 200, 400
+	}
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme: scheme,
 		Logger: opts.Logger,
 		// gantry's own server serves /metrics (from the same registry) and the probes.

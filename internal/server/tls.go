@@ -22,7 +22,9 @@ func SelfSignedTLS(dataDir, addr string) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gantry's CA: %w", err)
 	}
-	spec := pki.CertSpec{CommonName: "gantry", DNSNames: []string{"localhost"},
+	// Not "gantry", the CA's name: OpenSSL (curl) takes a certificate whose subject
+	// equals its issuer for self-signed and refuses it.
+	spec := pki.CertSpec{CommonName: "gantry-server", DNSNames: []string{"localhost"},
 		IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}, Server: true}
 	if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
 		if ip := net.ParseIP(host); ip != nil {

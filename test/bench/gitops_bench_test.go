@@ -320,6 +320,9 @@ func BenchmarkGitOpsLatency(b *testing.B) {
 		env.webhook(b, repo.URL, sha)
 		env.waitApps(b, 6, map[string]string{"twenty": sha}, time.Minute)
 		hook = append(hook, time.Since(start))
+		if os.Getenv("GANTRY_BENCH_VERBOSE") != "" {
+			fmt.Printf("round %d: webhook at %s, applied after %s\n", round, start.UTC().Format("15:04:05.000"), time.Since(start))
+		}
 	}
 	for round := 11; round <= 15; round++ {
 		sha := change(round)

@@ -186,6 +186,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 
 	// 3. Build, 4. compare.
+	began := time.Now()
 	cmp, err := r.compareApp(ctx, app, cl, sources(&app.Spec), nil)
 	if err != nil {
 		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
@@ -208,7 +209,13 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if op == nil {
 		return requeue, nil
 	}
+	compared := time.Since(began)
 	r.runOperation(ctx, app, cl, dest, op, conds)
+	st := app.Status.OperationState
+	// One line per sync: what an operator greps for, with where the time went.
+	r.Log.Info("sync finished", "app", app.Namespace+"/"+app.Name, "phase", st.Phase, "revision", cmp.revisions,
+		"automated", op.InitiatedBy.Automated, "compare", compared.Round(time.Millisecond),
+		"sync", time.Since(began.Add(compared)).Round(time.Millisecond), "message", st.Message)
 	// Compare again at once: the sync changed the cluster.
 	return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
 }

@@ -130,6 +130,10 @@ func (r *Reconciler) OnPush(ctx context.Context, push *webhook.Push) {
 		return
 	}
 	invalidated := map[string]bool{}
+	matched := 0
+	defer func() {
+		r.Log.Info("webhook push", "repo", push.RepoURLs, "ref", push.Ref, "after", push.After, "apps", matched)
+	}()
 	for i := range list.Items {
 		app := &list.Items[i]
 		for _, s := range sources(&app.Spec) {
@@ -141,6 +145,7 @@ func (r *Reconciler) OnPush(ctx context.Context, push *webhook.Push) {
 				invalidated[u] = true
 			}
 			r.Enqueue(types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
+			matched++
 			break
 		}
 	}
