@@ -15,12 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -100,9 +101,17 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		r.Workers = 8
 	}
 	r.changes = make(chan event.GenericEvent, 1024)
-	return ctrl.ControllerManagedBy(mgr).
+	return builder.ControllerManagedBy(mgr).
 		Named("application").
-		For(&gitopsv1alpha1.Application{}).
+		// Not on the controller's own status writes: only spec and operation
+		// (generation), annotations (refresh), finalizers and deletion bring an
+		// app back; the rest comes from livestate, webhooks and the poll.
+		For(&gitopsv1alpha1.Application{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+				return !equality.Semantic.DeepEqual(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers()) ||
+					!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+			}}))).
 		WatchesRawSource(source.Channel(r.changes, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(r)
@@ -130,7 +139,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	before := app.DeepCopy()
 	result, err := r.reconcile(ctx, app)
-	if !equality.Semantic.DeepEqual(before.Status, app.Status) {
+	if statusChanged(&before.Status, &app.Status, r.PollInterval) {
 		if perr := r.Client.Status().Patch(ctx, app, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 			return reconcile.Result{}, errors.Join(err, perr)
 		}
@@ -218,6 +227,22 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		"sync", time.Since(began.Add(compared)).Round(time.Millisecond), "message", st.Message)
 	// Compare again at once: the sync changed the cluster.
 	return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+}
+
+// statusChanged says whether the status is worth writing: any change but the
+// comparison timestamps, or timestamps older than three poll periods (Argo CD's
+// resync). A refresh that finds nothing new then costs no write: with a thousand
+// apps, a write per app per poll would be most of the engine's work.
+func statusChanged(before, after *gitopsv1alpha1.ApplicationStatus, poll time.Duration) bool {
+	a, b := *before, *after
+	a.ReconciledAt, a.ObservedAt, b.ReconciledAt, b.ObservedAt = nil, nil, nil, nil
+	if !equality.Semantic.DeepEqual(a, b) {
+		return true
+	}
+	if before.ReconciledAt == nil || after.ReconciledAt == nil {
+		return before.ReconciledAt != after.ReconciledAt
+	}
+	return after.ReconciledAt.Sub(before.ReconciledAt.Time) >= 3*poll
 }
 
 // failPending ends a requested operation at once when the app cannot be compared,
