@@ -25,7 +25,12 @@ func Cleanup(ctx context.Context, host *rest.Config, hostNamespace, vcluster str
 	if hostNamespace == "" || vcluster == "" {
 		return errors.New("syncer cleanup: host namespace and vcluster are both required")
 	}
-	client, err := dynamic.NewForConfig(host)
+	cfg := rest.CopyConfig(host)
+	if cfg.QPS == 0 {
+		// client-go's default 5 requests/s would make each cleanup take seconds.
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("syncer cleanup: %w", err)
 	}

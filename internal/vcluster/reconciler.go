@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -42,6 +43,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&platformv1alpha1.VirtualCluster{}).
 		Owns(&corev1.Secret{}).
 		WatchesRawSource(source.Channel(r.Runtime.changed, &handler.EnqueueRequestForObject{})).
+		// Several at once: one slow start or cleanup must not hold up the others.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
 }
 
@@ -148,7 +151,9 @@ func storageDSN(vc *platformv1alpha1.VirtualCluster) string {
 
 func (r *Reconciler) sleep(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
 	r.Runtime.Stop(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})
-	if r.Cleanup != nil {
+	// Asleep already (its host objects were removed then), or never started (none
+	// were made): nothing to clean up.
+	if r.Cleanup != nil && vc.Status.Phase != platformv1alpha1.PhaseSleeping && vc.Status.Phase != "" && vc.Status.Phase != platformv1alpha1.PhasePending {
 		if err := r.Cleanup(ctx, vc.Status.HostNamespace, vc.Name); err != nil {
 			return fmt.Errorf("removing host workloads of sleeping virtual cluster: %w", err)
 		}
