@@ -2,6 +2,7 @@ package vcluster
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,18 +18,45 @@ import (
 const (
 	spareName  = ".spare"
 	spareReady = ".ready"
+	// spares is how many are kept: with one, back-to-back creations found it still
+	// being made every other time (a spare takes a control-plane start, 2-3 s).
+	// Spares hold disk only (a few MiB each), no process.
+	spares = 2
 )
 
-func (r *Runtime) spareDir() string { return filepath.Join(r.opts.DataDir, spareName) }
+func (r *Runtime) spareDir(i int) string {
+	return filepath.Join(r.opts.DataDir, fmt.Sprintf("%s-%d", spareName, i))
+}
 
-// takeSpare moves the spare, if one is ready, to dir. It reports whether it did.
+// readySpare returns the index of a ready spare, or -1.
+func (r *Runtime) readySpare() int {
+	for i := range spares {
+		if _, err := os.Stat(filepath.Join(r.spareDir(i), spareReady)); err == nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// missingSpare returns the index of a spare that is not ready, or -1.
+func (r *Runtime) missingSpare() int {
+	for i := range spares {
+		if _, err := os.Stat(filepath.Join(r.spareDir(i), spareReady)); err != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// takeSpare moves a ready spare, if there is one, to dir. It reports whether it did.
 func (r *Runtime) takeSpare(dir string) bool {
 	r.spareMu.Lock()
 	defer r.spareMu.Unlock()
-	spare := r.spareDir()
-	if _, err := os.Stat(filepath.Join(spare, spareReady)); err != nil {
+	i := r.readySpare()
+	if i < 0 {
 		return false
 	}
+	spare := r.spareDir(i)
 	if _, err := os.Stat(dir); err == nil {
 		return false // an existing virtual cluster keeps its own data
 	}
@@ -44,35 +72,44 @@ func (r *Runtime) takeSpare(dir string) bool {
 	return true
 }
 
-// prepareSpare bootstraps a new spare in the background unless one is ready or
-// being made. It stops when ctx ends (gantry stopping); a half-made spare is
-// discarded next time.
+// prepareSpare bootstraps missing spares in the background, one at a time, unless
+// that is already under way. It stops when ctx ends (gantry stopping); a half-made
+// spare is discarded next time.
 func (r *Runtime) prepareSpare(ctx context.Context) {
 	r.spareMu.Lock()
-	if r.preparing {
-		r.spareMu.Unlock()
-		return
-	}
-	if _, err := os.Stat(filepath.Join(r.spareDir(), spareReady)); err == nil {
+	if r.preparing || r.missingSpare() < 0 {
 		r.spareMu.Unlock()
 		return
 	}
 	r.preparing = true
 	r.spareMu.Unlock()
+	// The single spare of earlier versions, unnumbered.
+	_ = os.RemoveAll(filepath.Join(r.opts.DataDir, spareName))
 	go func() {
 		defer func() {
 			r.spareMu.Lock()
 			r.preparing = false
 			r.spareMu.Unlock()
 		}()
-		if err := r.bootstrapSpare(ctx); err != nil && ctx.Err() == nil {
-			r.opts.Logger.Error(err, "preparing a spare virtual cluster control plane")
+		for ctx.Err() == nil {
+			r.spareMu.Lock()
+			i := r.missingSpare()
+			r.spareMu.Unlock()
+			if i < 0 {
+				return
+			}
+			if err := r.bootstrapSpare(ctx, i); err != nil {
+				if ctx.Err() == nil {
+					r.opts.Logger.Error(err, "preparing a spare virtual cluster control plane")
+				}
+				return
+			}
 		}
 	}()
 }
 
-func (r *Runtime) bootstrapSpare(ctx context.Context) error {
-	tmp := r.spareDir() + ".tmp"
+func (r *Runtime) bootstrapSpare(ctx context.Context, i int) error {
+	tmp := r.spareDir(i) + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
@@ -97,6 +134,6 @@ func (r *Runtime) bootstrapSpare(ctx context.Context) error {
 	}
 	r.spareMu.Lock()
 	defer r.spareMu.Unlock()
-	os.RemoveAll(r.spareDir())
-	return os.Rename(tmp, r.spareDir())
+	os.RemoveAll(r.spareDir(i))
+	return os.Rename(tmp, r.spareDir(i))
 }
