@@ -140,7 +140,7 @@ func (o *appOptions) create() *cobra.Command {
 			}
 			obj.SetNamespace(projectNamespace(o.project))
 			obj.SetResourceVersion("")
-			if err := ensureNamespace(ctx, c, obj.GetNamespace()); err != nil {
+			if err := ensureProject(ctx, c, o.project); err != nil {
 				return err
 			}
 			err = c.Create(ctx, obj)

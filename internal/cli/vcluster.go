@@ -87,7 +87,7 @@ func (o *vcOptions) create() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			if err := ensureNamespace(ctx, c, vc.Namespace); err != nil {
+			if err := ensureProject(ctx, c, o.project); err != nil {
 				return err
 			}
 			start := time.Now()
@@ -156,8 +156,15 @@ func conditionMessage(vc *platformv1alpha1.VirtualCluster, t string) string {
 	return ""
 }
 
-func ensureNamespace(ctx context.Context, c client.Client, name string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "gantry"}}}
+// ensureProject makes sure the project exists, creating it (and its namespace, so
+// that objects can go in at once; the project controller adopts it) if not.
+func ensureProject(ctx context.Context, c client.Client, project string) error {
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: project}}
+	if err := c.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating project %s: %w", project, err)
+	}
+	name := projectNamespace(project)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"platform.gantry.dev/project": project}}}
 	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the project namespace %s: %w", name, err)
 	}

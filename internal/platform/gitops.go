@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/controller"
@@ -123,6 +124,12 @@ func ensureSystem(ctx context.Context, c client.Client) error {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: WebhookSecret, Namespace: SystemNamespace}, Data: data}
 	if err := c.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the webhook Secret: %w", err)
+	}
+	// The default project, where virtual clusters and apps go unless told otherwise.
+	def := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: platformv1alpha1.ProjectSpec{DisplayName: "Default", Description: "created by gantry on first start"}}
+	if err := c.Create(ctx, def); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the default project: %w", err)
 	}
 	return nil
 }

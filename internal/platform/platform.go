@@ -25,7 +25,9 @@ import (
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/crds"
+	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/supervisor"
 	"gantry.dev/gantry/internal/syncer"
@@ -44,6 +46,9 @@ type Options struct {
 	DataDir string
 	// Binaries run the virtual clusters' control planes.
 	Binaries kubebin.Set
+	// ShowInitialPassword is called once, on the first start, with the generated
+	// admin password; the caller shows it to the user and keeps nothing.
+	ShowInitialPassword func(password string)
 	// GitPollInterval is how often Applications' repositories are asked for new
 	// commits (webhooks refresh at once). Default 60s.
 	GitPollInterval time.Duration
@@ -121,6 +126,9 @@ func New(opts Options) (*Platform, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
 	}
+	if err := (&project.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Project controller: %w", err)
+	}
 	sleeper := &vcluster.Sleeper{Client: mgr.GetClient(), Runtime: p.vclusters}
 	if err := mgr.Add(sleeper); err != nil {
 		return nil, err
@@ -153,6 +161,13 @@ func (p *Platform) Run(ctx context.Context) error {
 	}
 	if err := ensureSystem(ctx, direct); err != nil {
 		return err
+	}
+	password, err := users.Bootstrap(ctx, direct, SystemNamespace)
+	if err != nil {
+		return err
+	}
+	if password != "" && p.opts.ShowInitialPassword != nil {
+		p.opts.ShowInitialPassword(password)
 	}
 	if err := p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		if p.mgr.GetCache().WaitForCacheSync(ctx) {

@@ -1,0 +1,222 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ProjectRole is what a member may do in a project.
+// +kubebuilder:validation:Enum=project-admin;project-member;project-viewer
+type ProjectRole string
+
+const (
+	// RoleProjectAdmin may do everything in the project, members included.
+	RoleProjectAdmin ProjectRole = "project-admin"
+	// RoleProjectMember creates and uses virtual clusters and applications.
+	RoleProjectMember ProjectRole = "project-member"
+	// RoleProjectViewer only reads.
+	RoleProjectViewer ProjectRole = "project-viewer"
+)
+
+// MemberKind says whether a member is a user or a team.
+// +kubebuilder:validation:Enum=User;Team
+type MemberKind string
+
+const (
+	MemberUser MemberKind = "User"
+	MemberTeam MemberKind = "Team"
+)
+
+// Member is a user or team with a role in a project.
+type Member struct {
+	Kind MemberKind `json:"kind"`
+	// +kubebuilder:validation:MinLength=1
+	Name string      `json:"name"`
+	Role ProjectRole `json:"role"`
+}
+
+// ProjectQuotas cap what a project may hold; unset means unlimited.
+type ProjectQuotas struct {
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	VirtualClusters *int32 `json:"virtualClusters,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	RunningVirtualClusters *int32 `json:"runningVirtualClusters,omitempty"`
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Applications *int32 `json:"applications,omitempty"`
+}
+
+// ProjectDestination is a cluster and namespace apps of the project may deploy
+// to, as an Argo CD AppProject's destinations: globs allowed, "!" negates.
+type ProjectDestination struct {
+	// +optional
+	Server string `json:"server,omitempty"`
+	// +optional
+	Name string `json:"name,omitempty"`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// ProjectSpec describes a project.
+type ProjectSpec struct {
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+	// +optional
+	Description string `json:"description,omitempty"`
+	// Members and their roles.
+	// +optional
+	// +listType=atomic
+	Members []Member `json:"members,omitempty"`
+	// +optional
+	Quotas ProjectQuotas `json:"quotas,omitempty"`
+	// AllowedDestinations limit where the project's apps deploy; empty means
+	// the project's own virtual clusters only.
+	// +optional
+	AllowedDestinations []ProjectDestination `json:"allowedDestinations,omitempty"`
+}
+
+// ProjectUsage is what a project holds now, against its quotas.
+type ProjectUsage struct {
+	VirtualClusters        int32 `json:"virtualClusters"`
+	RunningVirtualClusters int32 `json:"runningVirtualClusters"`
+	Applications           int32 `json:"applications"`
+}
+
+// ProjectStatus is what gantry observed.
+type ProjectStatus struct {
+	// Namespace holds the project's virtual clusters and applications: p-<name>.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// +optional
+	Usage ProjectUsage `json:"usage,omitempty"`
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Project groups virtual clusters and applications with the people who may use
+// them; its namespace p-<name> is created and owned by it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=proj,categories=gantry
+// +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`
+// +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Project struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	// +optional
+	Spec ProjectSpec `json:"spec,omitempty"`
+	// +optional
+	Status ProjectStatus `json:"status,omitempty"`
+}
+
+// ProjectList is a list of Projects.
+//
+// +kubebuilder:object:root=true
+type ProjectList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Project `json:"items"`
+}
+
+// UserSpec describes a user. The password is never here: only its hash, in the
+// Secret gantry-user-<name> of gantry's namespace.
+type UserSpec struct {
+	// Username is what the user logs in with; defaults to the object's name.
+	// +optional
+	Username string `json:"username,omitempty"`
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+	// +optional
+	Email string `json:"email,omitempty"`
+	// Groups the user is in besides their teams (e.g. from SSO).
+	// +optional
+	// +listType=set
+	Groups []string `json:"groups,omitempty"`
+	// Disabled users cannot log in; their sessions and keys stop working.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// UserStatus is what gantry observed.
+type UserStatus struct {
+	// Teams the user is in.
+	// +optional
+	Teams []string `json:"teams,omitempty"`
+	// PasswordSet says whether a password hash exists.
+	// +optional
+	PasswordSet bool `json:"passwordSet,omitempty"`
+	// +optional
+	LastLogin *metav1.Time `json:"lastLogin,omitempty"`
+}
+
+// User is a person (or robot) who logs in to gantry.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,categories=gantry
+// +kubebuilder:printcolumn:name="Email",type=string,JSONPath=`.spec.email`
+// +kubebuilder:printcolumn:name="Disabled",type=boolean,JSONPath=`.spec.disabled`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type User struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	// +optional
+	Spec UserSpec `json:"spec,omitempty"`
+	// +optional
+	Status UserStatus `json:"status,omitempty"`
+}
+
+// UserList is a list of Users.
+//
+// +kubebuilder:object:root=true
+type UserList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []User `json:"items"`
+}
+
+// TeamSpec lists a team's users and the SSO groups mapped to it.
+type TeamSpec struct {
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+	// +optional
+	// +listType=set
+	Users []string `json:"users,omitempty"`
+	// Groups from an upstream identity provider whose members belong to the team.
+	// +optional
+	// +listType=set
+	Groups []string `json:"groups,omitempty"`
+}
+
+// Team is a set of users that can be a project member as one.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,categories=gantry
+// +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Team struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	// +optional
+	Spec TeamSpec `json:"spec,omitempty"`
+}
+
+// TeamList is a list of Teams.
+//
+// +kubebuilder:object:root=true
+type TeamList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Team `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Project{}, &ProjectList{}, &User{}, &UserList{}, &Team{}, &TeamList{})
+}
