@@ -18,15 +18,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/identity/authn"
 )
 
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1/applications"
 
-// Authenticator checks a request's credentials and names its user.
+// Authenticator checks a request's credentials (authn.Authenticator).
 type Authenticator interface {
-	Authenticate(r *http.Request) (user string, err error)
+	Authenticate(r *http.Request) (authn.Identity, error)
 }
+
+// Authorize says whether subjects may act on an object; an error means 403
+// (rbac.Enforcer.Authorize).
+type Authorize func(subjects []string, resource, action, object string) error
 
 // Engine answers what only the GitOps engine knows.
 type Engine interface {
@@ -40,9 +45,10 @@ type Engine interface {
 
 // API is the http.Handler of /api/v1/applications.
 type API struct {
-	Client client.Client
-	Auth   Authenticator
-	Engine Engine
+	Client    client.Client
+	Auth      Authenticator
+	Authorize Authorize
+	Engine    Engine
 	// DefaultNamespace is where apps live when a request names no appNamespace.
 	DefaultNamespace string
 }
@@ -51,10 +57,19 @@ type API struct {
 const maxBody = 1 << 20
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	user, err := a.Auth.Authenticate(r)
+	id, err := a.Auth.Authenticate(r)
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
 		return
+	}
+	user := id.User
+	// can checks one action on one app; a refusal is answered 403 here.
+	can := func(action string, app *gitopsv1alpha1.Application) bool {
+		if err := a.Authorize(id.Subjects(), "applications", action, Project(app)+"/"+app.Name); err != nil {
+			writeError(w, http.StatusForbidden, err.Error())
+			return false
+		}
+		return true
 	}
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
 	parts := strings.Split(rest, "/")
@@ -68,28 +83,50 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch {
 	case len(parts) == 0 && r.Method == http.MethodGet:
-		a.list(w, r)
+		a.list(w, r, id)
 	case len(parts) == 0 && r.Method == http.MethodPost:
-		a.create(ctx, w, r, ns)
+		a.create(ctx, w, r, ns, id)
 	case len(parts) == 1 && r.Method == http.MethodGet:
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) { writeJSON(w, http.StatusOK, app) })
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			if can("get", app) {
+				writeJSON(w, http.StatusOK, app)
+			}
+		})
 	case len(parts) == 1 && r.Method == http.MethodDelete:
-		a.delete(ctx, w, r, ns, parts[0])
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			if can("delete", app) {
+				a.delete(ctx, w, r, ns, parts[0])
+			}
+		})
 	case len(parts) == 2 && r.Method == http.MethodPost && parts[1] == "sync":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) { a.sync(ctx, w, r, app, user) })
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			if can("sync", app) {
+				a.sync(ctx, w, r, app, user)
+			}
+		})
 	case len(parts) == 2 && r.Method == http.MethodPost && parts[1] == "rollback":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) { a.rollback(ctx, w, r, app, user) })
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			if can("sync", app) {
+				a.rollback(ctx, w, r, app, user)
+			}
+		})
 	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "resource-tree":
 		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			a.engine(w, func() (any, error) { return a.Engine.ResourceTree(ctx, app) })
+			if can("get", app) {
+				a.engine(w, func() (any, error) { return a.Engine.ResourceTree(ctx, app) })
+			}
 		})
 	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "managed-resources":
 		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			a.engine(w, func() (any, error) { return a.Engine.ManagedResources(ctx, app) })
+			if can("get", app) {
+				a.engine(w, func() (any, error) { return a.Engine.ManagedResources(ctx, app) })
+			}
 		})
 	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "manifests":
 		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			a.engine(w, func() (any, error) { return a.Engine.Manifests(ctx, app, r.URL.Query().Get("revision")) })
+			if can("get", app) {
+				a.engine(w, func() (any, error) { return a.Engine.Manifests(ctx, app, r.URL.Query().Get("revision")) })
+			}
 		})
 	case len(parts) <= 2:
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported", r.Method, r.URL.Path))
@@ -98,7 +135,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request) {
+// Project is the project an app belongs to for authorization: the one whose
+// namespace (p-<project>) holds it, whatever spec.project says, so that an app
+// cannot claim another project's rights; elsewhere, spec.project.
+func Project(app *gitopsv1alpha1.Application) string {
+	if p, ok := strings.CutPrefix(app.Namespace, "p-"); ok {
+		return p
+	}
+	return app.Spec.Project
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 	var list gitopsv1alpha1.ApplicationList
 	opts := []client.ListOption{}
 	if ns := r.URL.Query().Get("appNamespace"); ns != "" {
@@ -130,15 +177,20 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		list.Items = items
 	}
-	if list.Items == nil {
-		list.Items = []gitopsv1alpha1.Application{}
+	// What the caller may not see is left out, not refused: as in Argo CD.
+	visible := []gitopsv1alpha1.Application{}
+	for _, app := range list.Items {
+		if a.Authorize(id.Subjects(), "applications", "get", Project(&app)+"/"+app.Name) == nil {
+			visible = append(visible, app)
+		}
 	}
+	list.Items = visible
 	writeJSON(w, http.StatusOK, map[string]any{"metadata": map[string]any{"resourceVersion": list.ResourceVersion}, "items": list.Items})
 }
 
 // create stores the app as sent, unknown fields included, so that the controller
 // reports Argo CD fields gantry does not support instead of losing them here.
-func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request, ns string) {
+func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request, ns string, id authn.Identity) {
 	obj := &unstructured.Unstructured{}
 	if err := decode(r, &obj.Object); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -149,6 +201,13 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 	obj.SetKind("Application")
 	if obj.GetNamespace() == "" {
 		obj.SetNamespace(ns)
+	}
+	probe := &gitopsv1alpha1.Application{}
+	probe.Namespace, probe.Name = obj.GetNamespace(), obj.GetName()
+	probe.Spec.Project, _, _ = unstructured.NestedString(obj.Object, "spec", "project")
+	if err := a.Authorize(id.Subjects(), "applications", "create", Project(probe)+"/"+probe.Name); err != nil {
+		writeError(w, http.StatusForbidden, err.Error())
+		return
 	}
 	upsert, _ := strconv.ParseBool(r.URL.Query().Get("upsert"))
 	err := a.Client.Create(ctx, obj)

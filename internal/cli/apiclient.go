@@ -25,15 +25,34 @@ type apiClient struct {
 	http  *http.Client
 }
 
+// apiClient uses the CLI's session (gantry login) when there is one, else the
+// local admin token of the data directory.
 func (g *globals) apiClient() (*apiClient, error) {
+	c, err := g.apiClientAnonymous()
+	if err != nil {
+		return nil, err
+	}
+	if data, err := os.ReadFile(g.sessionFile()); err == nil {
+		var s cliSession
+		if json.Unmarshal(data, &s) == nil && s.Token != "" {
+			c.token = s.Token
+			return c, nil
+		}
+	}
+	token, err := os.ReadFile(vcproxy.AdminTokenPath(g.absDataDir()))
+	if err != nil {
+		return nil, err
+	}
+	c.token = strings.TrimSpace(string(token))
+	return c, nil
+}
+
+// apiClientAnonymous reaches the running gantry without credentials.
+func (g *globals) apiClientAnonymous() (*apiClient, error) {
 	dir := g.absDataDir()
 	st, err := runstate.Read(dir)
 	if err != nil {
 		return nil, fmt.Errorf("gantry is not running on %s: start it first (gantry up --data-dir %s)", dir, dir)
-	}
-	token, err := os.ReadFile(vcproxy.AdminTokenPath(dir))
-	if err != nil {
-		return nil, err
 	}
 	ca, err := os.ReadFile(server.CAPath(dir))
 	if err != nil {
@@ -42,9 +61,8 @@ func (g *globals) apiClient() (*apiClient, error) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	return &apiClient{
-		base:  "https://" + st.HTTPAddr,
-		token: strings.TrimSpace(string(token)),
-		http:  &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		base: "https://" + st.HTTPAddr,
+		http: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
 	}, nil
 }
 
@@ -63,7 +81,9 @@ func (c *apiClient) do(method, path string, body, out any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -26,7 +26,6 @@ import (
 	"gantry.dev/gantry/internal/gitops/render"
 	"gantry.dev/gantry/internal/gitops/source"
 	"gantry.dev/gantry/internal/gitops/webhook"
-	"gantry.dev/gantry/internal/vcproxy"
 )
 
 // SystemNamespace holds gantry's own objects in the host: cluster Secrets,
@@ -39,7 +38,7 @@ const WebhookSecret = "gantry-webhook"
 
 // setupGitOps wires the GitOps engine: Git cache, renderer, live state, the
 // Application controller, the cluster registrar, the webhook and the REST API.
-func (p *Platform) setupGitOps(mgr manager.Manager, token *vcproxy.AdminToken) error {
+func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	reader := mgr.GetClient()
 	srcs, err := source.NewCache(source.Options{
 		Dir:    filepath.Join(p.opts.DataDir, "gitops"),
@@ -99,7 +98,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, token *vcproxy.AdminToken) e
 		}
 		return webhook.SecretsFromArgoCD(s.Data)
 	}, rec.OnPush))
-	api := &appapi.API{Client: mgr.GetClient(), Auth: token, Engine: rec, DefaultNamespace: "p-default"}
+	api := &appapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: id.enforcer.Authorize, Engine: rec, DefaultNamespace: "p-default"}
 	p.opts.Server.Handle(appapi.Prefix, api)
 	p.opts.Server.Handle(appapi.Prefix+"/", api)
 	return nil

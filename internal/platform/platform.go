@@ -25,6 +25,7 @@ import (
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/crds"
+	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/project"
@@ -67,10 +68,12 @@ func Scheme() (*runtime.Scheme, error) {
 
 // Platform is gantry's controllers and API, running against one host cluster.
 type Platform struct {
-	opts      Options
-	mgr       manager.Manager
-	started   chan struct{}
-	vclusters *vcluster.Runtime
+	opts       Options
+	mgr        manager.Manager
+	started    chan struct{}
+	vclusters  *vcluster.Runtime
+	identity   *identity
+	sessionAPI *sessionapi.API
 	// ctx lives as long as Run; long-lived watches made outside the manager use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,19 +129,27 @@ func New(opts Options) (*Platform, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
 	}
-	if err := (&project.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	token, err := vcproxy.LoadOrCreateAdminToken(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	id, err := p.setupIdentity(mgr, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := (&project.Reconciler{Client: mgr.GetClient(), OnChange: func(ps []platformv1alpha1.Project) {
+		if err := projectPolicies(id.enforcer, ps); err != nil {
+			opts.Logger.Error(err, "project policies")
+		}
+	}}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Project controller: %w", err)
 	}
 	sleeper := &vcluster.Sleeper{Client: mgr.GetClient(), Runtime: p.vclusters}
 	if err := mgr.Add(sleeper); err != nil {
 		return nil, err
 	}
-	token, err := vcproxy.LoadOrCreateAdminToken(opts.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	opts.Server.Handle(vcproxy.Prefix, &vcproxy.Proxy{Auth: token, Backend: sleeper})
-	if err := p.setupGitOps(mgr, token); err != nil {
+	opts.Server.Handle(vcproxy.Prefix, &vcproxy.Proxy{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper})
+	if err := p.setupGitOps(mgr, id); err != nil {
 		return nil, err
 	}
 	opts.Server.ServeMetrics(ctrlmetrics.Registry)
@@ -160,6 +171,9 @@ func (p *Platform) Run(ctx context.Context) error {
 		return err
 	}
 	if err := ensureSystem(ctx, direct); err != nil {
+		return err
+	}
+	if err := p.startTokens(ctx, direct); err != nil {
 		return err
 	}
 	password, err := users.Bootstrap(ctx, direct, SystemNamespace)

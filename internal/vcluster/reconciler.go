@@ -3,6 +3,7 @@ package vcluster
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -129,6 +130,9 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 		return ctrl.Result{}, err
 	}
 	if err := r.ensureKubeconfigSecret(ctx, vc); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.Runtime.EnsureRBAC(ctx, key, strings.TrimPrefix(vc.Namespace, "p-")); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.Runtime.EnsureSyncer(key, vc.Status.HostNamespace)

@@ -70,6 +70,7 @@ type instance struct {
 	activity   time.Time // last request that counts as activity
 	syncCancel context.CancelFunc
 	syncDone   chan struct{}
+	rbacDone   bool // gantry's role bindings applied since this start
 }
 
 // NewRuntime returns an empty runtime.
@@ -178,6 +179,30 @@ func (r *Runtime) Admin(key types.NamespacedName) (kubeconfig.Config, bool) {
 		return kubeconfig.Config{}, false
 	}
 	return cp.Admin(), true
+}
+
+// EnsureRBAC applies gantry's role bindings inside a ready virtual cluster once
+// per start (a restart re-applies them, repairing edits).
+func (r *Runtime) EnsureRBAC(ctx context.Context, key types.NamespacedName, project string) error {
+	r.mu.Lock()
+	in, ok := r.instances[key]
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	in.mu.Lock()
+	done, ready := in.rbacDone, in.state == StateReady
+	in.mu.Unlock()
+	if done || !ready {
+		return nil
+	}
+	if err := EnsureRBAC(ctx, in.cp.RESTConfig(), project); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	in.rbacDone = true
+	in.mu.Unlock()
+	return nil
 }
 
 // EnsureSyncer starts the syncer of a ready virtual cluster unless it runs.

@@ -109,6 +109,11 @@ func (s *Sleeper) Wake(ctx context.Context, project, name string) (*rest.Config,
 		if cp := s.Runtime.ControlPlane(key); cp != nil {
 			select {
 			case <-cp.Ready():
+				// The proxy acts as the caller (impersonation): the bindings of
+				// gantry's groups must be in place before the first request.
+				if err := s.Runtime.EnsureRBAC(ctx, key, project); err != nil {
+					return nil, fmt.Errorf("virtual cluster %s: %w", name, err)
+				}
 				return cp.RESTConfig(), nil
 			case <-ctx.Done():
 				return nil, fmt.Errorf("virtual cluster %s did not answer in time (it may be waking up): %w", name, ctx.Err())

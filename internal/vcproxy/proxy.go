@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"gantry.dev/gantry/internal/identity/authn"
 )
 
 // Prefix is where the proxy is mounted.
@@ -31,8 +33,15 @@ const Prefix = "/kubernetes/project/"
 
 // Authenticator decides who makes a request; an error means 401.
 type Authenticator interface {
-	Authenticate(r *http.Request) (user string, err error)
+	Authenticate(r *http.Request) (authn.Identity, error)
 }
+
+// Authorize says whether subjects may act on an object; an error means 403.
+type Authorize func(subjects []string, resource, action, object string) error
+
+// GroupAdmins is impersonated for gantry administrators: bound to cluster-admin
+// in every virtual cluster (vcluster.EnsureRBAC).
+const GroupAdmins = "gantry:admins"
 
 // Backend is what the proxy needs from the virtual cluster runtime.
 type Backend interface {
@@ -46,8 +55,10 @@ type Backend interface {
 
 // Proxy is the http.Handler.
 type Proxy struct {
-	Auth    Authenticator
-	Backend Backend
+	Auth Authenticator
+	// Authorize, when set, must allow "connect" on virtualclusters <project>/<name>.
+	Authorize Authorize
+	Backend   Backend
 	// WakeTimeout bounds how long a request is held while a virtual cluster wakes.
 	WakeTimeout time.Duration
 
@@ -108,9 +119,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status(w, http.StatusNotFound, err.Error())
 		return
 	}
-	if _, err := p.Auth.Authenticate(r); err != nil {
+	id, err := p.Auth.Authenticate(r)
+	if err != nil {
 		status(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
 		return
+	}
+	if p.Authorize != nil {
+		if err := p.Authorize(id.Subjects(), "virtualclusters", "connect", route.Project+"/"+route.Name); err != nil {
+			status(w, http.StatusForbidden, err.Error())
+			return
+		}
 	}
 	timeout := p.WakeTimeout
 	if timeout == 0 {
@@ -136,6 +154,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.Clone(r.Context())
 	r.URL.Path, r.URL.RawPath = route.Path, ""
+	p.impersonate(r, id)
 	rp.ServeHTTP(w, r)
 }
 
@@ -169,16 +188,10 @@ func reverseProxy(cfg *rest.Config) (*httputil.ReverseProxy, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = target.Scheme, target.Host
 			pr.Out.Host = target.Host
-			// The caller's credentials are for gantry, not for the virtual cluster.
+			// The caller's credentials are for gantry, not for the virtual cluster;
+			// the Impersonate-* headers are gantry's own (impersonate dropped the
+			// client's before setting them).
 			pr.Out.Header.Del("Authorization")
-			pr.Out.Header.Del("Impersonate-User")
-			pr.Out.Header.Del("Impersonate-Group")
-			pr.Out.Header.Del("Impersonate-Uid")
-			for h := range pr.Out.Header {
-				if strings.HasPrefix(h, "Impersonate-Extra-") {
-					pr.Out.Header.Del(h)
-				}
-			}
 		},
 		Transport:     transport,
 		FlushInterval: -1, // stream watches and logs as they come
@@ -193,4 +206,25 @@ func status(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":%q,"code":%d}`+"\n", msg, code)
+}
+
+// impersonate makes the virtual API server act as the caller: their user name and
+// groups (project roles, teams), so that its own RBAC decides. Whatever
+// impersonation headers the client sent are dropped first: only gantry says who
+// the caller is. gantry's administrators also get GroupAdmins.
+func (p *Proxy) impersonate(r *http.Request, id authn.Identity) {
+	for h := range r.Header {
+		if strings.HasPrefix(strings.ToLower(h), "impersonate-") {
+			r.Header.Del(h)
+		}
+	}
+	r.Header.Del("Authorization") // gantry's credential is not for the virtual cluster
+	r.Header.Set("Impersonate-User", "gantry:"+id.User)
+	groups := id.Groups
+	if p.Authorize == nil || p.Authorize(id.Subjects(), "projects", "delete", "*") == nil {
+		groups = append(groups, GroupAdmins)
+	}
+	for _, g := range groups {
+		r.Header.Add("Impersonate-Group", g)
+	}
 }

@@ -2,20 +2,15 @@ package users
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
 	"fmt"
-	"strings"
-	"sync"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/identity/sessions"
 )
 
 // Admin is the user made on first start.
@@ -28,22 +23,11 @@ const (
 	KeyChanged  = "passwordChangedAt"
 )
 
-// bcryptCost is Argo CD's (bcrypt.DefaultCost): about 50-80 ms per check here.
-const bcryptCost = bcrypt.DefaultCost
-
 // SecretName is the Secret holding a user's password hash.
 func SecretName(user string) string { return "gantry-user-" + user }
 
 // CheckPolicy says whether a password may be set for user.
-func CheckPolicy(user, password string) error {
-	switch {
-	case len(password) < 8:
-		return errors.New("password too short: use at least 8 characters")
-	case strings.EqualFold(password, user):
-		return errors.New("password must not be the user name")
-	}
-	return nil
-}
+func CheckPolicy(user, password string) error { return sessions.CheckPasswordPolicy(user, password) }
 
 // SetPassword stores the hash of password for user in namespace, creating or
 // replacing the Secret.
@@ -51,13 +35,13 @@ func SetPassword(ctx context.Context, c client.Client, namespace, user, password
 	if err := CheckPolicy(user, password); err != nil {
 		return err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	hash, err := sessions.HashPassword(password)
 	if err != nil {
 		return err
 	}
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: SecretName(user), Namespace: namespace,
 		Labels: map[string]string{LabelUser: user}}}
-	data := map[string][]byte{KeyPassword: hash, KeyChanged: []byte(metav1.Now().UTC().Format("2006-01-02T15:04:05Z"))}
+	data := map[string][]byte{KeyPassword: []byte(hash), KeyChanged: []byte(metav1.Now().UTC().Format("2006-01-02T15:04:05Z"))}
 	err = c.Get(ctx, client.ObjectKeyFromObject(s), s)
 	switch {
 	case apierrors.IsNotFound(err):
@@ -76,21 +60,14 @@ func CheckPassword(ctx context.Context, c client.Reader, namespace, user, passwo
 	s := &corev1.Secret{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: SecretName(user)}, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			// Spend the same time as a real check, so timing does not tell which users exist.
-			_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+			// Checked against a dummy hash: timing does not tell which users exist.
+			sessions.CheckPassword("", password)
 			return false, nil
 		}
 		return false, err
 	}
-	return bcrypt.CompareHashAndPassword(s.Data[KeyPassword], []byte(password)) == nil, nil
+	return sessions.CheckPassword(string(s.Data[KeyPassword]), password), nil
 }
-
-// dummyHash is compared against when a user has no password, to keep timing equal;
-// made on first use, not at start-up (it costs a bcrypt round).
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("timing-equaliser"), bcryptCost)
-	return h
-})
 
 // Bootstrap creates the admin user with a random password on first start. It
 // returns the password when it made one (to be shown once, never stored or
@@ -116,11 +93,5 @@ func Bootstrap(ctx context.Context, c client.Client, namespace string) (string, 
 	return password, nil
 }
 
-// Generate returns a random password of 24 URL-safe characters.
-func Generate() (string, error) {
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
+// Generate returns a random password.
+func Generate() (string, error) { return sessions.GeneratePassword(), nil }

@@ -1,0 +1,139 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/identity/sessions"
+)
+
+// CookieName carries the UI's access token (HttpOnly, SameSite=Strict).
+const CookieName = "gantry.token"
+
+// AdminUser is who the local admin token acts as.
+const AdminUser = "admin"
+
+// Identity is an authenticated caller.
+type Identity struct {
+	User   string
+	Groups []string
+	// Via says how the caller authenticated: "admin-token" or "session".
+	Via string
+}
+
+// Subjects are the names RBAC matches: the user and each group.
+func (i Identity) Subjects() []string { return append([]string{i.User}, i.Groups...) }
+
+// TokenVerifier checks session tokens (sessions.Manager).
+type TokenVerifier interface {
+	Verify(ctx context.Context, accessToken string) (*sessions.Claims, error)
+}
+
+// AdminToken checks the local admin token (vcproxy.AdminToken).
+type AdminToken interface {
+	Authenticate(r *http.Request) (string, error)
+}
+
+// Authenticator resolves requests to identities.
+type Authenticator struct {
+	Admin  AdminToken
+	Tokens TokenVerifier
+	// Users reads User, Team and Project objects for current groups and to
+	// refuse disabled users.
+	Users client.Reader
+}
+
+// ErrNoCredentials is returned when a request carries none.
+var ErrNoCredentials = errors.New("no credentials: log in (gantry login) or send Authorization: Bearer <token>")
+
+// Authenticate returns the caller of r, or an error meaning 401.
+func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+			token = c.Value
+		}
+	}
+	if token == "" {
+		return Identity{}, ErrNoCredentials
+	}
+	ctx := r.Context()
+	if strings.Count(token, ".") == 2 && a.Tokens != nil {
+		claims, err := a.Tokens.Verify(ctx, token)
+		if err != nil {
+			return Identity{}, err
+		}
+		groups, err := a.Groups(ctx, claims.User)
+		if err != nil {
+			return Identity{}, err
+		}
+		return Identity{User: claims.User, Groups: groups, Via: "session"}, nil
+	}
+	if a.Admin != nil {
+		// Presented the same way as a token; checked in constant time.
+		r2 := r.Clone(ctx)
+		r2.Header.Set("Authorization", "Bearer "+token)
+		if _, err := a.Admin.Authenticate(r2); err == nil {
+			groups, _ := a.Groups(ctx, AdminUser)
+			return Identity{User: AdminUser, Groups: groups, Via: "admin-token"}, nil
+		}
+	}
+	return Identity{}, errors.New("invalid token: log in again (gantry login)")
+}
+
+// Groups returns user's groups now: their own, team:<name> for each team they
+// are in (directly or through an SSO group mapped to the team), and
+// gantry:project:<project>:<role> for each project role they hold. A disabled or
+// deleted user is an error, so their tokens stop working at once.
+func (a *Authenticator) Groups(ctx context.Context, user string) ([]string, error) {
+	if a.Users == nil {
+		return nil, nil
+	}
+	u := &platformv1alpha1.User{}
+	if err := a.Users.Get(ctx, client.ObjectKey{Name: user}, u); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return nil, errors.New("user " + user + " no longer exists")
+		}
+		return nil, err
+	}
+	if u.Spec.Disabled {
+		return nil, errors.New("user " + user + " is disabled")
+	}
+	groups := append([]string(nil), u.Spec.Groups...)
+	var teams platformv1alpha1.TeamList
+	if err := a.Users.List(ctx, &teams); err != nil {
+		return nil, err
+	}
+	var myTeams []string
+	for _, t := range teams.Items {
+		in := slices.Contains(t.Spec.Users, user)
+		for _, g := range t.Spec.Groups {
+			in = in || slices.Contains(u.Spec.Groups, g)
+		}
+		if in {
+			myTeams = append(myTeams, t.Name)
+			groups = append(groups, "team:"+t.Name)
+		}
+	}
+	var projects platformv1alpha1.ProjectList
+	if err := a.Users.List(ctx, &projects); err != nil {
+		return nil, err
+	}
+	for _, p := range projects.Items {
+		for _, m := range p.Spec.Members {
+			if m.Kind == platformv1alpha1.MemberUser && m.Name == user ||
+				m.Kind == platformv1alpha1.MemberTeam && slices.Contains(myTeams, m.Name) {
+				groups = append(groups, "gantry:project:"+p.Name+":"+string(m.Role))
+			}
+		}
+	}
+	sort.Strings(groups)
+	return slices.Compact(groups), nil
+}

@@ -1,0 +1,193 @@
+package sessionapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/sessions"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1/session"
+
+// RefreshCookie carries the UI's refresh token, only to this API's path.
+const RefreshCookie = "gantry.refresh"
+
+// Passwords checks a user's password.
+type Passwords interface {
+	Check(ctx context.Context, user, password string) (bool, error)
+}
+
+// Tokens issues, refreshes and revokes sessions (sessions.Manager).
+type Tokens interface {
+	Issue(ctx context.Context, sub sessions.Subject) (sessions.TokenPair, error)
+	Refresh(ctx context.Context, refreshToken string) (sessions.TokenPair, error)
+	Revoke(ctx context.Context, refreshToken string) error
+}
+
+// Limiter slows down guessing (sessions.Limiter).
+type Limiter interface {
+	Allow(user, ip string) (bool, time.Duration)
+	Failed(user, ip string)
+	Succeeded(user, ip string)
+}
+
+// API is the http.Handler of /api/v1/session.
+type API struct {
+	Passwords Passwords
+	Tokens    Tokens
+	Limiter   Limiter
+	Auth      *authn.Authenticator
+	// Secure marks cookies Secure (gantry serves HTTPS).
+	Secure bool
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Response is Argo CD's SessionResponse plus the refresh token and expiry.
+type Response struct {
+	Token        string    `json:"token"`
+	RefreshToken string    `json:"refreshToken,omitempty"`
+	ExpiresAt    time.Time `json:"expiresAt"`
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sub := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
+	switch {
+	case sub == "" && r.Method == http.MethodPost:
+		a.login(w, r)
+	case sub == "" && r.Method == http.MethodDelete:
+		a.logout(w, r)
+	case sub == "refresh" && r.Method == http.MethodPost:
+		a.refresh(w, r)
+	case sub == "userinfo" && r.Method == http.MethodGet:
+		a.userinfo(w, r)
+	default:
+		writeError(w, http.StatusNotFound, "no such session API: "+r.Method+" "+r.URL.Path)
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || req.Username == "" {
+		writeError(w, http.StatusBadRequest, "send {\"username\": …, \"password\": …}")
+		return
+	}
+	ip := clientIP(r)
+	if ok, wait := a.Limiter.Allow(req.Username, ip); !ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second)))
+		return
+	}
+	ok, err := a.Passwords.Check(r.Context(), req.Username, req.Password)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "checking the password failed")
+		return
+	}
+	if !ok {
+		a.Limiter.Failed(req.Username, ip)
+		// One message for unknown users and wrong passwords: no user enumeration.
+		writeError(w, http.StatusUnauthorized, "invalid username or password")
+		return
+	}
+	groups, err := a.Auth.Groups(r.Context(), req.Username)
+	if err != nil {
+		a.Limiter.Failed(req.Username, ip)
+		writeError(w, http.StatusUnauthorized, "invalid username or password")
+		return
+	}
+	a.Limiter.Succeeded(req.Username, ip)
+	pair, err := a.Tokens.Issue(r.Context(), sessions.Subject{User: req.Username, Groups: groups})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "issuing the session failed")
+		return
+	}
+	a.setCookies(w, pair)
+	writeJSON(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
+}
+
+func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refreshToken"`
+	}
+	_ = json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req)
+	if req.RefreshToken == "" {
+		if c, err := r.Cookie(RefreshCookie); err == nil {
+			req.RefreshToken = c.Value
+		}
+	}
+	if req.RefreshToken == "" {
+		writeError(w, http.StatusBadRequest, "send {\"refreshToken\": …} or the refresh cookie")
+		return
+	}
+	pair, err := a.Tokens.Refresh(r.Context(), req.RefreshToken)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "refresh refused: log in again")
+		return
+	}
+	a.setCookies(w, pair)
+	writeJSON(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
+}
+
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refreshToken"`
+	}
+	_ = json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req)
+	if c, err := r.Cookie(RefreshCookie); err == nil && req.RefreshToken == "" {
+		req.RefreshToken = c.Value
+	}
+	if req.RefreshToken != "" {
+		_ = a.Tokens.Revoke(r.Context(), req.RefreshToken)
+	}
+	for _, name := range []string{authn.CookieName, RefreshCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+func (a *API) userinfo(w http.ResponseWriter, r *http.Request) {
+	id, err := a.Auth.Authenticate(r)
+	if err != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"loggedIn": false})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"loggedIn": true, "username": id.User, "groups": id.Groups})
+}
+
+func (a *API) setCookies(w http.ResponseWriter, p sessions.TokenPair) {
+	http.SetCookie(w, &http.Cookie{Name: authn.CookieName, Value: p.AccessToken, Path: "/", Expires: p.ExpiresAt,
+		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: RefreshCookie, Value: p.RefreshToken, Path: Prefix, Expires: p.RefreshExpiresAt,
+		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]any{"error": msg, "message": msg, "code": code})
+}

@@ -1,0 +1,30 @@
+package sessions
+
+import "errors"
+
+// Sentinel errors, for errors.Is. The errors returned wrap them with the
+// reason and what to do about it; none carries a secret or a token.
+var (
+	// ErrPasswordPolicy: a new password does not meet the policy.
+	ErrPasswordPolicy = errors.New("password does not meet the policy")
+
+	// ErrInvalidToken: an access token is malformed, signed by an unknown
+	// key, badly signed, or meant for another issuer or audience.
+	ErrInvalidToken = errors.New("access token is not valid")
+	// ErrTokenExpired: an access token was valid but has expired.
+	ErrTokenExpired = errors.New("access token has expired")
+
+	// ErrInvalidRefreshToken: a refresh token is unknown, expired or revoked.
+	ErrInvalidRefreshToken = errors.New("refresh token is not valid")
+	// ErrRefreshTokenReused: a refresh token was presented a second time. The
+	// whole session (its token family) has been revoked in response.
+	ErrRefreshTokenReused = errors.New("refresh token was already used")
+
+	// ErrInvalidAccessKey: an access key is malformed, unknown or has the
+	// wrong secret. Which of these is deliberately not said.
+	ErrInvalidAccessKey = errors.New("access key is not valid")
+	// ErrAccessKeyRevoked: the access key's secret matched but it is revoked.
+	ErrAccessKeyRevoked = errors.New("access key is revoked")
+	// ErrAccessKeyExpired: the access key's secret matched but it has expired.
+	ErrAccessKeyExpired = errors.New("access key has expired")
+)

@@ -1,0 +1,59 @@
+package vcluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/vcproxy"
+)
+
+// gantry's proxy impersonates the caller inside a virtual cluster: a user acts
+// as themselves, with the groups of their project role; the cluster's own RBAC,
+// bound here, decides what that role may do (so a viewer's kubectl delete is
+// refused by the virtual API server itself, not by gantry).
+
+// roleBindings maps groups to the built-in cluster roles of every Kubernetes cluster.
+func roleBindings(project string) map[string]string {
+	return map[string]string{
+		vcproxy.GroupAdmins:                            "cluster-admin",
+		rbac.ProjectGroup(project, rbac.ProjectAdmin):  "cluster-admin",
+		rbac.ProjectGroup(project, rbac.ProjectMember): "edit",
+		rbac.ProjectGroup(project, rbac.ProjectViewer): "view",
+	}
+}
+
+// EnsureRBAC binds gantry's groups to cluster roles inside a virtual cluster,
+// with server-side apply so that it is idempotent and repairs edits.
+func EnsureRBAC(ctx context.Context, virtual *rest.Config, project string) error {
+	c, err := kubernetes.NewForConfig(virtual)
+	if err != nil {
+		return err
+	}
+	for group, role := range roleBindings(project) {
+		name := "gantry:" + role + ":" + group
+		crb := &rbacv1.ClusterRoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "gantry"}},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: "rbac.authorization.k8s.io", Name: group}},
+		}
+		data, err := json.Marshal(crb)
+		if err != nil {
+			return err
+		}
+		force := true
+		if _, err := c.RbacV1().ClusterRoleBindings().Patch(ctx, name, types.ApplyPatchType, data,
+			metav1.PatchOptions{FieldManager: "gantry", Force: &force}); err != nil {
+			return fmt.Errorf("binding %s to %s in the virtual cluster: %w", group, role, err)
+		}
+	}
+	return nil
+}

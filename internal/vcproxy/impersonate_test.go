@@ -1,0 +1,41 @@
+package vcproxy
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+
+	"gantry.dev/gantry/internal/identity/authn"
+)
+
+// A client must not choose whom the virtual cluster sees: whatever Impersonate-*
+// headers it sends are replaced by the authenticated caller's.
+func TestImpersonateReplacesClientHeaders(t *testing.T) {
+	deny := func(_ []string, _, _, _ string) error { return errors.New("no") }
+	p := &Proxy{Authorize: deny}
+	r, _ := http.NewRequest("GET", "https://gantry/kubernetes/project/p/virtualcluster/v/api", nil)
+	r.Header.Set("Authorization", "Bearer gantry-token")
+	r.Header.Set("Impersonate-User", "system:admin")
+	r.Header.Add("Impersonate-Group", "system:masters")
+	r.Header.Set("Impersonate-Extra-Scopes", "x")
+	r.Header.Set("impersonate-uid", "0")
+	p.impersonate(r, authn.Identity{User: "alice", Groups: []string{"gantry:project:p:project-viewer"}})
+	if got := r.Header.Get("Impersonate-User"); got != "gantry:alice" {
+		t.Errorf("Impersonate-User %q", got)
+	}
+	if got := r.Header.Values("Impersonate-Group"); !slices.Equal(got, []string{"gantry:project:p:project-viewer"}) {
+		t.Errorf("Impersonate-Group %v", got)
+	}
+	for _, h := range []string{"Impersonate-Extra-Scopes", "Impersonate-Uid", "Authorization"} {
+		if r.Header.Get(h) != "" {
+			t.Errorf("%s survived: %q", h, r.Header.Get(h))
+		}
+	}
+	// An administrator (allowed to delete projects) also acts as gantry:admins.
+	p.Authorize = func(_ []string, _, _, _ string) error { return nil }
+	p.impersonate(r, authn.Identity{User: "admin"})
+	if got := r.Header.Values("Impersonate-Group"); !slices.Contains(got, GroupAdmins) {
+		t.Errorf("admin groups %v lack %s", got, GroupAdmins)
+	}
+}
