@@ -3,6 +3,7 @@ package vcluster
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -93,6 +94,20 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	}
 
 	before := vc.Status.Phase
+	if r.Runtime.ControlPlane(key) == nil {
+		// Not running: its project's quotas decide whether it may start.
+		if msg, err := r.overQuota(ctx, vc); err != nil {
+			return ctrl.Result{}, err
+		} else if msg != "" {
+			r.setPhase(vc, platformv1alpha1.PhaseFailed)
+			r.condition(vc, platformv1alpha1.ConditionDeployed, false, platformv1alpha1.ReasonQuotaExceeded, msg)
+			r.condition(vc, platformv1alpha1.ConditionReady, false, platformv1alpha1.ReasonQuotaExceeded, "not started: "+msg)
+			if before != platformv1alpha1.PhaseFailed {
+				r.Recorder.Event(vc, corev1.EventTypeWarning, platformv1alpha1.ReasonQuotaExceeded, msg)
+			}
+			return ctrl.Result{RequeueAfter: RetryFailedAfter}, nil
+		}
+	}
 	state, err := r.Runtime.Ensure(key, storageDSN(vc))
 	switch state {
 	case StateFailed:
@@ -300,4 +315,51 @@ func (r *Reconciler) condition(vc *platformv1alpha1.VirtualCluster, t string, ok
 		status = metav1.ConditionTrue
 	}
 	meta.SetStatusCondition(&vc.Status.Conditions, metav1.Condition{Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: vc.Generation})
+}
+
+// overQuota returns why vc may not start under its project's quotas, or "". The
+// oldest virtual clusters of a project are the ones within its quota of defined
+// clusters; a running quota counts the others that run now.
+func (r *Reconciler) overQuota(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (string, error) {
+	project, ok := strings.CutPrefix(vc.Namespace, "p-")
+	if !ok {
+		return "", nil
+	}
+	p := &platformv1alpha1.Project{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	q := p.Spec.Quotas
+	if q.VirtualClusters == nil && q.RunningVirtualClusters == nil {
+		return "", nil
+	}
+	var list platformv1alpha1.VirtualClusterList
+	if err := r.Client.List(ctx, &list, client.InNamespace(vc.Namespace)); err != nil {
+		return "", err
+	}
+	sort.Slice(list.Items, func(i, j int) bool {
+		a, b := list.Items[i], list.Items[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		return a.Name < b.Name
+	})
+	running := 0
+	for i, other := range list.Items {
+		if other.Name == vc.Name {
+			if q.VirtualClusters != nil && int32(i) >= *q.VirtualClusters {
+				return fmt.Sprintf("project %s allows %d virtual clusters (spec.quotas.virtualClusters) and this is number %d: delete one or raise the quota",
+					project, *q.VirtualClusters, i+1), nil
+			}
+			continue
+		}
+		if other.Status.Phase == platformv1alpha1.PhaseRunning || other.Status.Phase == platformv1alpha1.PhaseStarting {
+			running++
+		}
+	}
+	if q.RunningVirtualClusters != nil && int32(running) >= *q.RunningVirtualClusters {
+		return fmt.Sprintf("project %s allows %d running virtual clusters (spec.quotas.runningVirtualClusters) and %d run: put one to sleep or raise the quota",
+			project, *q.RunningVirtualClusters, running), nil
+	}
+	return "", nil
 }

@@ -49,6 +49,16 @@ func TestProjects(t *testing.T) {
 		t.Errorf("an unknown role was accepted:\n%s", out)
 	}
 	createVCluster(t, dataDir, "dev", "--project", "team-a")
+	// The quota of one: a second virtual cluster is refused with the reason, and
+	// nothing of it runs.
+	out, err = run(t, "vcluster", "create", "dev2", "--project", "team-a", "--data-dir", dataDir)
+	if err == nil || !strings.Contains(out, "allows 1 virtual clusters") {
+		t.Errorf("a virtual cluster over the project's quota: %v\n%s", err, out)
+	}
+	assertNoProcesses(t, filepath.Join(dataDir, "vclusters", "p-team-a", "dev2"))
+	if out, err := run(t, "vcluster", "delete", "dev2", "--project", "team-a", "--data-dir", dataDir); err != nil {
+		t.Errorf("deleting the refused virtual cluster: %v\n%s", err, out)
+	}
 	eventually(t, 20*time.Second, "project list shows the member and 1/1 virtual clusters", func() error {
 		out, err := run(t, "project", "list", "--data-dir", dataDir)
 		if err != nil {

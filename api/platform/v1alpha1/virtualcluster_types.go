@@ -53,6 +53,7 @@ const (
 	ReasonWakingUp           = "WakingUp"
 	ReasonStorageUnavailable = "StorageUnavailable"
 	ReasonUnsupportedVersion = "UnsupportedVersion"
+	ReasonQuotaExceeded      = "QuotaExceeded"
 )
 
 // SyncKind names a resource kind copied from the virtual cluster to the host.

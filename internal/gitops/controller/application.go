@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/livestate"
 	"gantry.dev/gantry/internal/gitops/render"
@@ -181,6 +183,14 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		return reconcile.Result{}, r.failPending(ctx, app, conds, err.Error())
 	}
 
+	if msg, err := r.overQuota(ctx, app); err != nil {
+		return reconcile.Result{}, err
+	} else if msg != "" {
+		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, msg)
+		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
+		return requeue, r.failPending(ctx, app, conds, msg)
+	}
+
 	// 2. Destination.
 	dest, err := r.Clusters.Resolve(ctx, cluster.Destination{Server: app.Spec.Destination.Server, Name: app.Spec.Destination.Name})
 	if err != nil {
@@ -243,6 +253,39 @@ func statusChanged(before, after *gitopsv1alpha1.ApplicationStatus, poll time.Du
 		return before.ReconciledAt != after.ReconciledAt
 	}
 	return after.ReconciledAt.Sub(before.ReconciledAt.Time) >= 3*poll
+}
+
+// overQuota says why app may not be compared or synced under its project's quota
+// of applications (the oldest apps are within it), or "".
+func (r *Reconciler) overQuota(ctx context.Context, app *gitopsv1alpha1.Application) (string, error) {
+	project, ok := strings.CutPrefix(app.Namespace, "p-")
+	if !ok {
+		return "", nil
+	}
+	p := &platformv1alpha1.Project{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	limit := p.Spec.Quotas.Applications
+	if limit == nil {
+		return "", nil
+	}
+	var list gitopsv1alpha1.ApplicationList
+	if err := r.Client.List(ctx, &list, client.InNamespace(app.Namespace)); err != nil {
+		return "", err
+	}
+	older := 0
+	for _, other := range list.Items {
+		if other.CreationTimestamp.Before(&app.CreationTimestamp) ||
+			other.CreationTimestamp.Equal(&app.CreationTimestamp) && other.Name < app.Name {
+			older++
+		}
+	}
+	if int32(older) >= *limit {
+		return fmt.Sprintf("project %s allows %d applications (spec.quotas.applications) and this is number %d: delete one or raise the quota",
+			project, *limit, older+1), nil
+	}
+	return "", nil
 }
 
 // failPending ends a requested operation at once when the app cannot be compared,
