@@ -123,12 +123,15 @@ func newController(cs kwokclient.Clientset, typed kubernetes.Interface, opts Opt
 		CIDR:                              opts.PodCIDR,
 		NodeIP:                            "10.0.0.1",
 		LocalStages:                       stages,
-		PodPlayStageParallelism:           4,
-		NodePlayStageParallelism:          4,
-		NodeLeaseParallelism:              4,
-		NodeLeaseDurationSeconds:          40,
-		PodsOnNodeSyncParallelism:         1,
-		ID:                                "gantry",
+		// One at a time: KWOK v0.8.0 creates a CIDR's IP pool lazily without a lock
+		// (PodController.ipPool: Load, then Store), so the first pods played in
+		// parallel could each get a fresh pool and the same first IP.
+		PodPlayStageParallelism:   1,
+		NodePlayStageParallelism:  4,
+		NodeLeaseParallelism:      4,
+		NodeLeaseDurationSeconds:  40,
+		PodsOnNodeSyncParallelism: 1,
+		ID:                        "gantry",
 	})
 }
 
