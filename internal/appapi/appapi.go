@@ -65,6 +65,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user := id.User
 	// can checks one action on one app; a refusal is answered 403 here.
 	can := func(action string, app *gitopsv1alpha1.Application) bool {
+		if !id.InScope(Project(app), "") {
+			writeError(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
+			return false
+		}
 		if err := a.Authorize(id.Subjects(), "applications", action, Project(app)+"/"+app.Name); err != nil {
 			writeError(w, http.StatusForbidden, err.Error())
 			return false
@@ -180,7 +184,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 	// What the caller may not see is left out, not refused: as in Argo CD.
 	visible := []gitopsv1alpha1.Application{}
 	for _, app := range list.Items {
-		if a.Authorize(id.Subjects(), "applications", "get", Project(&app)+"/"+app.Name) == nil {
+		if id.InScope(Project(&app), "") && a.Authorize(id.Subjects(), "applications", "get", Project(&app)+"/"+app.Name) == nil {
 			visible = append(visible, app)
 		}
 	}
@@ -205,6 +209,10 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 	probe := &gitopsv1alpha1.Application{}
 	probe.Namespace, probe.Name = obj.GetNamespace(), obj.GetName()
 	probe.Spec.Project, _, _ = unstructured.NestedString(obj.Object, "spec", "project")
+	if !id.InScope(Project(probe), "") {
+		writeError(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
+		return
+	}
 	if err := a.Authorize(id.Subjects(), "applications", "create", Project(probe)+"/"+probe.Name); err != nil {
 		writeError(w, http.StatusForbidden, err.Error())
 		return

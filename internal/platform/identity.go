@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/identity/sessionapi"
@@ -45,7 +46,8 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 		return nil, err
 	}
 	id := &identity{enforcer: enforcer}
-	id.auth = &authn.Authenticator{Admin: token, Users: mgr.GetClient()}
+	keys := accesskeys.Store{Client: mgr.GetClient(), Namespace: SystemNamespace}
+	id.auth = &authn.Authenticator{Admin: token, Users: mgr.GetClient(), AccessKeys: keys.Get}
 	// The token manager needs the signing keys from the host; made in Run.
 	p.identity = id
 	api := &sessionapi.API{
@@ -57,6 +59,9 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	p.sessionAPI = api
 	p.opts.Server.Handle(sessionapi.Prefix, api)
 	p.opts.Server.Handle(sessionapi.Prefix+"/", api)
+	keysAPI := &accesskeys.API{Store: keys, Auth: id.auth, Authorize: enforcer.Authorize}
+	p.opts.Server.Handle(accesskeys.Prefix, keysAPI)
+	p.opts.Server.Handle(accesskeys.Prefix+"/", keysAPI)
 	if err := (&rbacConfig{Client: mgr.GetClient(), Enforcer: enforcer}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}

@@ -124,6 +124,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
 		return
 	}
+	if !id.InScope(route.Project, route.Name) {
+		status(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
+		return
+	}
 	if p.Authorize != nil {
 		if err := p.Authorize(id.Subjects(), "virtualclusters", "connect", route.Project+"/"+route.Name); err != nil {
 			status(w, http.StatusForbidden, err.Error())

@@ -177,6 +177,41 @@ func TestIdentity(t *testing.T) {
 		t.Errorf("a viewer's delete inside the virtual cluster must be refused by its RBAC as gantry:alice: %v", err)
 	}
 
+	// Access keys: scoped, revocable, expiring, stored hashed.
+	code, key := g.apiCall(t, "POST", "/api/v1/accesskeys", adminToken, `{"name":"ci","project":"default"}`)
+	if code != 200 || !strings.HasPrefix(fmt.Sprint(key["key"]), "gak_") {
+		t.Fatalf("create access key: %d %v", code, key)
+	}
+	ci := key["key"].(string)
+	if code, _ := g.apiCall(t, "GET", "/api/v1/applications/app-default", ci, ""); code != 200 {
+		t.Errorf("a key scoped to default reading an app of default: %d", code)
+	}
+	if code, _ := g.apiCall(t, "GET", "/api/v1/applications/app-other?appNamespace=p-other", ci, ""); code != 403 {
+		t.Errorf("a key scoped to default reading another project's app: %d, want 403", code)
+	}
+	if code, _ := g.apiCall(t, "POST", "/api/v1/accesskeys", ci, `{"name":"more"}`); code != 403 {
+		t.Errorf("an access key minting keys: %d, want 403", code)
+	}
+	keySecrets, _ := host.CoreV1().Secrets("gantry-system").List(ctx, metav1.ListOptions{LabelSelector: "platform.gantry.dev/accesskey=true"})
+	for _, ks := range keySecrets.Items {
+		for _, v := range ks.Data {
+			if strings.Contains(ci, string(v)) && len(v) > 20 {
+				t.Errorf("Secret %s holds the key's secret", ks.Name)
+			}
+		}
+	}
+	if code, _ := g.apiCall(t, "DELETE", "/api/v1/accesskeys/"+key["id"].(string), adminToken, ""); code != 200 {
+		t.Errorf("revoke: %d", code)
+	}
+	if code, _ := g.apiCall(t, "GET", "/api/v1/applications/app-default", ci, ""); code != 401 {
+		t.Errorf("a revoked key: %d, want 401", code)
+	}
+	_, short := g.apiCall(t, "POST", "/api/v1/accesskeys", adminToken, `{"name":"short","expiresIn":"1s"}`)
+	time.Sleep(2 * time.Second)
+	if code, _ := g.apiCall(t, "GET", "/api/v1/applications", short["key"].(string), ""); code != 401 {
+		t.Errorf("an expired key: %d, want 401", code)
+	}
+
 	// Guessing is slowed down: after 5 failures, 429 with Retry-After.
 	var last int
 	for i := 0; i < 7; i++ {
@@ -190,7 +225,7 @@ func TestIdentity(t *testing.T) {
 	logs, _ := filepath.Glob(filepath.Join(dataDir, "logs", "*.log"))
 	for _, f := range logs {
 		data, _ := os.ReadFile(f)
-		for _, secret := range []string{adminPassword, "alice-secret-pw", alice, adminToken} {
+		for _, secret := range []string{adminPassword, "alice-secret-pw", alice, adminToken, ci} {
 			if strings.Contains(string(data), secret) {
 				t.Errorf("%s contains a password or token", filepath.Base(f))
 			}

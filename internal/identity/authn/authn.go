@@ -24,8 +24,19 @@ const AdminUser = "admin"
 type Identity struct {
 	User   string
 	Groups []string
-	// Via says how the caller authenticated: "admin-token" or "session".
+	// Via says how the caller authenticated: "admin-token", "session" or "accesskey".
 	Via string
+	// Scope narrows an access key to a project or one virtual cluster.
+	Scope sessions.Scope
+}
+
+// InScope says whether the identity may touch project's object: always, unless
+// it is a scoped access key. An app (vcluster "") is outside a virtual cluster's scope.
+func (i Identity) InScope(project, vcluster string) bool {
+	if i.Scope.Project != "" && i.Scope.Project != project {
+		return false
+	}
+	return i.Scope.VirtualCluster == "" || i.Scope.VirtualCluster == vcluster
 }
 
 // Subjects are the names RBAC matches: the user and each group.
@@ -48,6 +59,8 @@ type Authenticator struct {
 	// Users reads User, Team and Project objects for current groups and to
 	// refuse disabled users.
 	Users client.Reader
+	// AccessKeys looks up access key records by id (accesskeys.Store.Get).
+	AccessKeys func(ctx context.Context, id string) (sessions.AccessKey, bool)
 }
 
 // ErrNoCredentials is returned when a request carries none.
@@ -65,6 +78,17 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 		return Identity{}, ErrNoCredentials
 	}
 	ctx := r.Context()
+	if strings.HasPrefix(token, "gak_") && a.AccessKeys != nil {
+		k, err := sessions.VerifyAccessKey(token, func(id string) (sessions.AccessKey, bool) { return a.AccessKeys(ctx, id) })
+		if err != nil {
+			return Identity{}, err
+		}
+		groups, err := a.Groups(ctx, k.Owner)
+		if err != nil {
+			return Identity{}, err
+		}
+		return Identity{User: k.Owner, Groups: groups, Via: "accesskey", Scope: k.Scope}, nil
+	}
 	if strings.Count(token, ".") == 2 && a.Tokens != nil {
 		claims, err := a.Tokens.Verify(ctx, token)
 		if err != nil {
