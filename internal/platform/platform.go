@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -152,7 +153,10 @@ func New(opts Options) (*Platform, error) {
 	if err := p.setupGitOps(mgr, id); err != nil {
 		return nil, err
 	}
-	opts.Server.ServeMetrics(ctrlmetrics.Registry)
+	opts.Server.ServeMetrics(func(r *http.Request) error {
+		_, err := id.auth.Authenticate(r)
+		return err
+	}, ctrlmetrics.Registry)
 	opts.Server.AddCheck("controllers", p.checkStarted)
 	return p, nil
 }

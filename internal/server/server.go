@@ -61,9 +61,20 @@ func (s *Server) URL() string { return s.scheme + "://" + s.Addr() }
 // Handle registers a handler (http.ServeMux patterns).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// ServeMetrics exposes the given registries at /metrics.
-func (s *Server) ServeMetrics(gatherers ...prometheus.Gatherer) {
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers(gatherers), promhttp.HandlerOpts{}))
+// ServeMetrics exposes the given registries at /metrics to callers that auth
+// accepts (any authenticated caller: scrape with a bearer token, such as an
+// access key); nil auth leaves them open.
+func (s *Server) ServeMetrics(auth func(*http.Request) error, gatherers ...prometheus.Gatherer) {
+	h := promhttp.HandlerFor(prometheus.Gatherers(gatherers), promhttp.HandlerOpts{})
+	s.mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if auth != nil {
+			if err := auth(r); err != nil {
+				http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // AddCheck registers a readiness check under a name shown by /readyz?verbose.

@@ -32,7 +32,7 @@ func TestProbesAndMetrics(t *testing.T) {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "gantry_test_total", Help: "test"})
 	reg.MustRegister(c)
 	c.Inc()
-	s.ServeMetrics(reg)
+	s.ServeMetrics(nil, reg)
 	ready := errors.New("host not ready")
 	s.AddCheck("host", func(context.Context) error { return ready })
 	ctx, cancel := context.WithCancel(context.Background())

@@ -154,10 +154,18 @@ func TestEmbeddedHost(t *testing.T) {
 	deployWeb(t, c, "default")
 	checkWebServing(t, c)
 
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok", "/metrics": "controller_runtime"} {
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ok"} {
 		if code, body := g.httpGet(t, path); code != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d %.200q", path, code, body)
 		}
+	}
+	// Metrics need credentials (any authenticated caller, e.g. an access key).
+	if code, _ := g.httpGet(t, "/metrics"); code != 401 {
+		t.Errorf("GET /metrics without credentials: %d, want 401", code)
+	}
+	token, _ := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+	if code, body := g.apiGetRaw(t, "/metrics", strings.TrimSpace(string(token))); code != 200 || !strings.Contains(body, "controller_runtime") {
+		t.Errorf("GET /metrics with the admin token: %d %.200q", code, body)
 	}
 	st := status(t, dataDir)
 	for _, name := range []string{"gantry", "kine", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
@@ -245,4 +253,18 @@ func TestExternalHost(t *testing.T) {
 	if _, err := os.Stat(bDir + "/host"); err == nil {
 		t.Errorf("gantry with --kubeconfig created an embedded host directory")
 	}
+}
+
+// apiGetRaw GETs a path with a bearer token and returns the body as text.
+func (g *gantry) apiGetRaw(t *testing.T, path, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "https://"+g.httpAddr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := g.httpsClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
