@@ -9,6 +9,7 @@ import (
 	"gantry.dev/gantry/internal/host"
 	"gantry.dev/gantry/internal/kubeconfig"
 	"gantry.dev/gantry/internal/platform"
+	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/runstate"
 )
 
@@ -34,6 +35,5 @@ func (g *globals) hostClient() (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: scheme})
 }
 
-// projectNamespace is the host namespace of a project. Until projects are objects of
-// their own, the namespace p-<project> stands for the project.
-func projectNamespace(project string) string { return "p-" + project }
+// projectNamespace is the host namespace of a project.
+func projectNamespace(name string) string { return project.Namespace(name) }

@@ -22,6 +22,7 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/kubeconfig"
+	projectpkg "gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/vcluster"
@@ -164,7 +165,7 @@ func ensureProject(ctx context.Context, c client.Client, project string) error {
 		return fmt.Errorf("creating project %s: %w", project, err)
 	}
 	name := projectNamespace(project)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"platform.gantry.dev/project": project}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{projectpkg.LabelProject: project}}}
 	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the project namespace %s: %w", name, err)
 	}

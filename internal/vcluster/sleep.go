@@ -13,16 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	projectpkg "gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/vcproxy"
 )
 
 // gantryUserAgentPrefix marks gantry's own clients, whose requests never keep a
 // virtual cluster awake.
 const gantryUserAgentPrefix = "gantry/"
-
-// ProjectNamespace maps a project to the namespace that holds its virtual clusters.
-// Until projects are objects of their own, the namespace p-<project> stands for one.
-func ProjectNamespace(project string) string { return "p-" + project }
 
 // Sleeper puts idle virtual clusters to sleep and wakes them for the proxy.
 type Sleeper struct {
@@ -87,7 +84,7 @@ func (s *Sleeper) check(ctx context.Context) {
 // Wake implements vcproxy.Backend: it wakes a sleeping virtual cluster and holds the
 // caller until its API answers.
 func (s *Sleeper) Wake(ctx context.Context, project, name string) (*rest.Config, error) {
-	key := types.NamespacedName{Namespace: ProjectNamespace(project), Name: name}
+	key := types.NamespacedName{Namespace: projectpkg.Namespace(project), Name: name}
 	vc := &platformv1alpha1.VirtualCluster{}
 	if err := s.Client.Get(ctx, key, vc); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -135,7 +132,7 @@ func (s *Sleeper) Activity(project, name, userAgent string) {
 	if strings.HasPrefix(userAgent, gantryUserAgentPrefix) {
 		return
 	}
-	key := types.NamespacedName{Namespace: ProjectNamespace(project), Name: name}
+	key := types.NamespacedName{Namespace: projectpkg.Namespace(project), Name: name}
 	vc := &platformv1alpha1.VirtualCluster{}
 	if err := s.Client.Get(context.Background(), key, vc); err == nil {
 		for _, pattern := range vc.Spec.SleepIgnoreUserAgents {
