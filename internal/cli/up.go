@@ -296,8 +296,8 @@ func printReady(out io.Writer, st runstate.State, took time.Duration) {
 		fmt.Fprintf(out, "  host cluster  %s (from %s)\n", st.APIServer, st.Host)
 	}
 	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTPS         https://%s (CA %s)\n  data          %s\n\n", st.Kubeconfig, st.HTTPAddr, server.CAPath(st.DataDir), st.DataDir)
-	fmt.Fprintf(out, "Next:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  gantry status --data-dir %s\n  gantry logs kube-apiserver --data-dir %s\n\nPress Ctrl-C to stop.\n",
-		st.Kubeconfig, st.DataDir, st.DataDir)
+	fmt.Fprintf(out, "Next:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  gantry login --data-dir %s\n  gantry vcluster create dev --data-dir %s\n  gantry status --data-dir %s\n\nPress Ctrl-C to stop.\n",
+		st.Kubeconfig, st.DataDir, st.DataDir, st.DataDir)
 }
 
 // reapOrphans kills component processes that a gantry killed without cleanup left
