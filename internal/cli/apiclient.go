@@ -54,14 +54,20 @@ func (g *globals) apiClientAnonymous() (*apiClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gantry is not running on %s: start it first (gantry up --data-dir %s)", dir, dir)
 	}
-	ca, err := os.ReadFile(server.CAPath(dir))
+	// gantry's own CA when it serves one of its certificates, else the system's.
+	pool, err := x509.SystemCertPool()
 	if err != nil {
-		return nil, err
+		pool = x509.NewCertPool()
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
+	if ca, err := os.ReadFile(server.CAPath(dir)); err == nil {
+		pool.AppendCertsFromPEM(ca)
+	}
+	base := st.ExternalURL
+	if base == "" {
+		base = "https://" + st.HTTPAddr
+	}
 	return &apiClient{
-		base: "https://" + st.HTTPAddr,
+		base: base,
 		http: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
 	}, nil
 }

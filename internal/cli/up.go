@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,6 +42,9 @@ type upOptions struct {
 	kubeBinDir  string
 	readyTimout time.Duration
 	gitPoll     time.Duration
+	externalURL string
+	tlsCert     string
+	tlsKey      string
 }
 
 func newUp(g *globals) *cobra.Command {
@@ -62,6 +67,9 @@ cluster is the host and nothing else is started locally.`,
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig as host instead of the embedded one")
 	f.StringVar(&o.kubeBinDir, "kube-bin-dir", "", "directory of kube-apiserver, kube-controller-manager and kube-scheduler (env "+kubebin.EnvDir+"; default: next to gantry, then ./bin)")
 	f.DurationVar(&o.readyTimout, "ready-timeout", 2*time.Minute, "how long to wait for the host cluster to become ready")
+	f.StringVar(&o.externalURL, "external-url", "", "URL gantry is reached at (the OIDC issuer, proxy URLs, redirects); default https://<http-addr>")
+	f.StringVar(&o.tlsCert, "tls-cert-file", "", "serve this certificate (PEM) instead of one from gantry's own CA; with --tls-key-file")
+	f.StringVar(&o.tlsKey, "tls-key-file", "", "the key of --tls-cert-file (PEM)")
 	f.DurationVar(&o.gitPoll, "git-poll-interval", 60*time.Second, "how often Applications' Git repositories are asked for new commits (webhooks refresh at once)")
 	return cmd
 }
@@ -109,7 +117,24 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tlsConfig, err := server.SelfSignedTLS(dir.Path, o.httpAddr)
+	var extHost string
+	if o.externalURL != "" {
+		u, err := url.Parse(o.externalURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" && u.Path != "/" {
+			return fmt.Errorf("--external-url %q: give an https URL without a path, such as https://gantry.example.com", o.externalURL)
+		}
+		o.externalURL = strings.TrimRight(o.externalURL, "/")
+		extHost = u.Hostname()
+	}
+	var tlsConfig *tls.Config
+	switch {
+	case o.tlsCert != "" && o.tlsKey != "":
+		tlsConfig, err = server.FileTLS(o.tlsCert, o.tlsKey)
+	case o.tlsCert != "" || o.tlsKey != "":
+		return fmt.Errorf("--tls-cert-file and --tls-key-file go together: give both or neither")
+	default:
+		tlsConfig, err = server.SelfSignedTLS(dir.Path, o.httpAddr, extHost)
+	}
 	if err != nil {
 		return err
 	}
@@ -120,7 +145,10 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	state := runstate.State{Pid: os.Getpid(), StartedAt: began, DataDir: dir.Path, HTTPAddr: srv.Addr()}
+	if o.externalURL == "" {
+		o.externalURL = srv.URL()
+	}
+	state := runstate.State{Pid: os.Getpid(), StartedAt: began, DataDir: dir.Path, HTTPAddr: srv.Addr(), ExternalURL: o.externalURL}
 	var runners []runner
 	var components func() []supervisor.Status
 	var waitHost func(context.Context) error
@@ -155,7 +183,7 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	}
 
 	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, Logger: logr.FromSlogHandler(log.Handler()),
-		DataDir: dir.Path, Binaries: bins, GitPollInterval: o.gitPoll,
+		DataDir: dir.Path, Binaries: bins, GitPollInterval: o.gitPoll, ExternalURL: o.externalURL,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)
@@ -295,7 +323,7 @@ func printReady(out io.Writer, st runstate.State, took time.Duration) {
 	} else {
 		fmt.Fprintf(out, "  host cluster  %s (from %s)\n", st.APIServer, st.Host)
 	}
-	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTPS         https://%s (CA %s)\n  data          %s\n\n", st.Kubeconfig, st.HTTPAddr, server.CAPath(st.DataDir), st.DataDir)
+	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTPS         %s (listening on %s, CA %s)\n  data          %s\n\n", st.Kubeconfig, st.ExternalURL, st.HTTPAddr, server.CAPath(st.DataDir), st.DataDir)
 	fmt.Fprintf(out, "Next:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  gantry login --data-dir %s\n  gantry vcluster create dev --data-dir %s\n  gantry status --data-dir %s\n\nPress Ctrl-C to stop.\n",
 		st.Kubeconfig, st.DataDir, st.DataDir, st.DataDir)
 }

@@ -343,13 +343,14 @@ func (o *vcOptions) proxyKubeconfig(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, err := os.ReadFile(server.CAPath(dir))
-	if err != nil {
-		return nil, err
+	ca, _ := os.ReadFile(server.CAPath(dir)) // absent with --tls-cert-file: the system's roots then
+	base := st.ExternalURL
+	if base == "" {
+		base = "https://" + st.HTTPAddr
 	}
 	cfg := kubeconfig.Config{
 		Name:   name,
-		Server: "https://" + st.HTTPAddr + vcproxy.Prefix + o.project + "/virtualcluster/" + name,
+		Server: base + vcproxy.Prefix + o.project + "/virtualcluster/" + name,
 		CA:     ca,
 		Token:  strings.TrimSpace(string(token)),
 	}

@@ -78,7 +78,7 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("rotating session signing keys: %w", err)
 	}
 	m, err := sessions.NewManager(signer, sessions.NewMemoryRefreshStore(nil), sessions.Config{
-		Issuer: p.opts.Server.URL(),
+		Issuer: p.externalURL(),
 		// Groups and the disabled flag are read again at each refresh.
 		Revalidate: func(ctx context.Context, s sessions.Subject) (sessions.Subject, error) {
 			groups, err := p.identity.auth.Groups(ctx, s.User)
@@ -171,4 +171,11 @@ func projectPolicies(e *rbac.Enforcer, projects []platformv1alpha1.Project) erro
 		out[p.Name] = rbac.ProjectPolicy(p.Name, members)
 	}
 	return e.SetProjectPolicies(out)
+}
+
+func (p *Platform) externalURL() string {
+	if p.opts.ExternalURL != "" {
+		return p.opts.ExternalURL
+	}
+	return p.opts.Server.URL()
 }

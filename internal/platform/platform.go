@@ -51,6 +51,9 @@ type Options struct {
 	// ShowInitialPassword is called once, on the first start, with the generated
 	// admin password; the caller shows it to the user and keeps nothing.
 	ShowInitialPassword func(password string)
+	// ExternalURL is how gantry is reached (the issuer of its tokens); default the
+	// server's own URL.
+	ExternalURL string
 	// GitPollInterval is how often Applications' repositories are asked for new
 	// commits (webhooks refresh at once). Default 60s.
 	GitPollInterval time.Duration

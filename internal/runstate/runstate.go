@@ -21,6 +21,9 @@ type State struct {
 	StartedAt  time.Time           `json:"startedAt"`
 	DataDir    string              `json:"dataDir"`
 	HTTPAddr   string              `json:"httpAddr"`
+	// ExternalURL is how gantry is reached from outside (--external-url); every URL
+	// gantry hands out starts with it.
+	ExternalURL string `json:"externalURL,omitempty"`
 	Host       string              `json:"host"` // "embedded" or the external kubeconfig's path
 	Kubeconfig string              `json:"kubeconfig"`
 	APIServer  string              `json:"apiServer"`
