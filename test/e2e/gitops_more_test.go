@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 )
 
 const hookJob = `apiVersion: batch/v1
@@ -155,4 +156,66 @@ func testRESTAPI(t *testing.T, g *gantry) {
 		}
 		return nil
 	})
+}
+
+// testIgnoreDifferencesAndRetry: a field in ignoreDifferences is neither shown
+// as drift nor reverted by self-heal; a failing sync is retried with backoff up to
+// the limit, then left Failed.
+func testIgnoreDifferencesAndRetry(t *testing.T, g *gantry, dyn dynamic.Interface, host kubernetes.Interface, repo *gitRepo) {
+	ctx := context.Background()
+	app := func(name, path string, extra map[string]any) {
+		spec := map[string]any{"project": "default",
+			"source":      map[string]any{"repoURL": repo.URL, "path": path},
+			"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": name},
+			"syncPolicy": map[string]any{"automated": map[string]any{"selfHeal": true},
+				"syncOptions": []any{"CreateNamespace=true"}}}
+		for k, v := range extra {
+			spec[k] = v
+		}
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "gitops.gantry.dev/v1alpha1", "kind": "Application",
+			"metadata": map[string]any{"name": name, "namespace": "p-default"}, "spec": spec}}
+		if _, err := dyn.Resource(appGVR).Namespace("p-default").Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app("ignore", "web", map[string]any{"ignoreDifferences": []any{
+		map[string]any{"group": "apps", "kind": "Deployment", "jsonPointers": []any{"/spec/replicas"}}}})
+	waitApp(t, dyn, "p-default", "ignore", "Synced", "Healthy", 60*time.Second)
+	patch := []byte(`{"spec":{"replicas":1}}`)
+	if _, err := host.AppsV1().Deployments("ignore").Patch(ctx, "web", "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // self-heal reverts drift in well under a second
+	if s, _, _, _ := appStatus(t, dyn, "p-default", "ignore"); s != "Synced" {
+		t.Errorf("a change to an ignored field made the app %s", s)
+	}
+	if d, _ := host.AppsV1().Deployments("ignore").Get(ctx, "web", metav1.GetOptions{}); d == nil || *d.Spec.Replicas != 1 {
+		t.Errorf("self-heal reverted an ignored field")
+	}
+
+	app("retry", "invalid", map[string]any{"syncPolicy": map[string]any{
+		"automated":   map[string]any{"selfHeal": true},
+		"syncOptions": []any{"CreateNamespace=true"},
+		"retry":       map[string]any{"limit": int64(2), "backoff": map[string]any{"duration": "1s", "factor": int64(1)}},
+	}})
+	eventually(t, 60*time.Second, "the failing sync retried twice, then left Failed", func() error {
+		u, err := dyn.Resource(appGVR).Namespace("p-default").Get(ctx, "retry", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		phase, _, _ := unstructured.NestedString(u.Object, "status", "operationState", "phase")
+		count, _, _ := unstructured.NestedInt64(u.Object, "status", "operationState", "retryCount")
+		if count != 2 || phase != "Failed" && phase != "Error" {
+			return fmt.Errorf("phase %s, retries %d", phase, count)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second)
+	u, _ := dyn.Resource(appGVR).Namespace("p-default").Get(ctx, "retry", metav1.GetOptions{})
+	if count, _, _ := unstructured.NestedInt64(u.Object, "status", "operationState", "retryCount"); count != 2 {
+		t.Errorf("retried beyond the limit: %d", count)
+	}
+	for _, name := range []string{"ignore", "retry"} {
+		run(t, "app", "delete", name, "--data-dir", g.dataDir)
+	}
 }

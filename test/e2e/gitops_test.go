@@ -251,6 +251,9 @@ func TestGitOps(t *testing.T) {
 	t.Run("bad input", func(t *testing.T) {
 		testGitOpsBadInput(t, g, dyn, host, repo)
 	})
+	t.Run("ignoreDifferences and retry", func(t *testing.T) {
+		testIgnoreDifferencesAndRetry(t, g, dyn, host, repo)
+	})
 	t.Run("waves and hooks", func(t *testing.T) {
 		testWavesAndHooks(t, g, dyn, repo)
 	})
