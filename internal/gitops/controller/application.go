@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -65,7 +67,19 @@ type Reconciler struct {
 	changes chan event.GenericEvent
 
 	seenMu sync.Mutex
-	seen   map[types.UID]int64 // generation of each app last compared
+	seen   map[types.NamespacedName]seenApp // what each app was when last compared
+}
+
+type seenApp struct {
+	uid        types.UID
+	generation int64
+}
+
+// forget drops what freshAfter remembers of a deleted app.
+func (r *Reconciler) forget(key types.NamespacedName) {
+	r.seenMu.Lock()
+	delete(r.seen, key)
+	r.seenMu.Unlock()
 }
 
 // freshAfter says how recent the repository's answer must be for app: a new app
@@ -75,10 +89,13 @@ func (r *Reconciler) freshAfter(app *gitopsv1alpha1.Application) time.Time {
 	r.seenMu.Lock()
 	defer r.seenMu.Unlock()
 	if r.seen == nil {
-		r.seen = map[types.UID]int64{}
+		r.seen = map[types.NamespacedName]seenApp{}
 	}
-	gen, ok := r.seen[app.UID]
-	r.seen[app.UID] = app.Generation
+	key := types.NamespacedName{Namespace: app.Namespace, Name: app.Name}
+	prev, ok := r.seen[key]
+	ok = ok && prev.uid == app.UID // a re-created app is new
+	gen := prev.generation
+	r.seen[key] = seenApp{uid: app.UID, generation: app.Generation}
 	switch {
 	case !ok:
 		// Creation times have second resolution: an answer from after the next
@@ -137,6 +154,9 @@ func (r *Reconciler) Enqueue(app types.NamespacedName) {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	app := &gitopsv1alpha1.Application{}
 	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	before := app.DeepCopy()
@@ -409,6 +429,14 @@ func (r *Reconciler) handleRefresh(app *gitopsv1alpha1.Application) {
 	}
 }
 
+// clusterKey identifies a destination by its address and credentials, so that a
+// re-created virtual cluster (new certificates, maybe the same address) gets new
+// clients rather than the old ones.
 func clusterKey(c *cluster.Cluster) string {
-	return c.Server + "|" + c.Secret + "|" + fmt.Sprint(len(c.REST.CertData), len(c.REST.BearerToken))
+	h := sha256.New()
+	for _, b := range [][]byte{c.REST.CAData, c.REST.CertData, []byte(c.REST.BearerToken), []byte(c.REST.Username)} {
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return c.Server + "|" + c.Secret + "|" + hex.EncodeToString(h.Sum(nil))
 }
