@@ -15,10 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/jsonapi"
 )
 
 // Prefix is where the API is mounted.
@@ -59,18 +59,18 @@ const maxBody = 1 << 20
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := a.Auth.Authenticate(r)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
+		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
 		return
 	}
 	user := id.User
 	// can checks one action on one app; a refusal is answered 403 here.
 	can := func(action string, app *gitopsv1alpha1.Application) bool {
 		if !id.InScope(Project(app), "") {
-			writeError(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
+			jsonapi.Error(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
 			return false
 		}
 		if err := a.Authorize(id.Subjects(), "applications", action, Project(app)+"/"+app.Name); err != nil {
-			writeError(w, http.StatusForbidden, err.Error())
+			jsonapi.Error(w, http.StatusForbidden, err.Error())
 			return false
 		}
 		return true
@@ -93,7 +93,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 1 && r.Method == http.MethodGet:
 		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
 			if can("get", app) {
-				writeJSON(w, http.StatusOK, app)
+				jsonapi.Write(w, http.StatusOK, app)
 			}
 		})
 	case len(parts) == 1 && r.Method == http.MethodDelete:
@@ -133,9 +133,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		})
 	case len(parts) <= 2:
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported", r.Method, r.URL.Path))
+		jsonapi.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported", r.Method, r.URL.Path))
 	default:
-		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
+		jsonapi.Error(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
 	}
 }
 
@@ -158,18 +158,18 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 	if sel := r.URL.Query().Get("selector"); sel != "" {
 		s, err := metav1.ParseToLabelSelector(sel)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "selector: "+err.Error())
+			jsonapi.Error(w, http.StatusBadRequest, "selector: "+err.Error())
 			return
 		}
 		ls, err := metav1.LabelSelectorAsSelector(s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "selector: "+err.Error())
+			jsonapi.Error(w, http.StatusBadRequest, "selector: "+err.Error())
 			return
 		}
 		opts = append(opts, client.MatchingLabelsSelector{Selector: ls})
 	}
 	if err := a.Client.List(r.Context(), &list, opts...); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	if p := r.URL.Query().Get("projects"); p != "" {
@@ -189,7 +189,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 		}
 	}
 	list.Items = visible
-	writeJSON(w, http.StatusOK, map[string]any{"metadata": map[string]any{"resourceVersion": list.ResourceVersion}, "items": list.Items})
+	jsonapi.Write(w, http.StatusOK, map[string]any{"metadata": map[string]any{"resourceVersion": list.ResourceVersion}, "items": list.Items})
 }
 
 // create stores the app as sent, unknown fields included, so that the controller
@@ -197,7 +197,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request, ns string, id authn.Identity) {
 	obj := &unstructured.Unstructured{}
 	if err := decode(r, &obj.Object); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	// Argo CD clients send argoproj.io/v1alpha1; the kind is the same.
@@ -210,11 +210,11 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 	probe.Namespace, probe.Name = obj.GetNamespace(), obj.GetName()
 	probe.Spec.Project, _, _ = unstructured.NestedString(obj.Object, "spec", "project")
 	if !id.InScope(Project(probe), "") {
-		writeError(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
+		jsonapi.Error(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
 		return
 	}
 	if err := a.Authorize(id.Subjects(), "applications", "create", Project(probe)+"/"+probe.Name); err != nil {
-		writeError(w, http.StatusForbidden, err.Error())
+		jsonapi.Error(w, http.StatusForbidden, err.Error())
 		return
 	}
 	upsert, _ := strconv.ParseBool(r.URL.Query().Get("upsert"))
@@ -233,7 +233,7 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 		writeK8sError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, obj)
+	jsonapi.Write(w, http.StatusOK, obj)
 }
 
 func (a *API) withApp(w http.ResponseWriter, r *http.Request, ns, name string, fn func(*gitopsv1alpha1.Application)) {
@@ -256,19 +256,9 @@ func (a *API) delete(ctx context.Context, w http.ResponseWriter, r *http.Request
 		return
 	}
 	patch := client.MergeFrom(app.DeepCopy())
-	for _, f := range []string{gitopsv1alpha1.ApplicationFinalizer, gitopsv1alpha1.ApplicationFinalizer + "/foreground", gitopsv1alpha1.ApplicationBackgroundFinalizer} {
-		controllerutil.RemoveFinalizer(app, f)
-	}
-	if cascade {
-		switch q.Get("propagationPolicy") {
-		case "", "foreground":
-			controllerutil.AddFinalizer(app, gitopsv1alpha1.ApplicationFinalizer)
-		case "background":
-			controllerutil.AddFinalizer(app, gitopsv1alpha1.ApplicationBackgroundFinalizer)
-		default:
-			writeError(w, http.StatusBadRequest, "propagationPolicy must be foreground or background")
-			return
-		}
+	if err := app.SetCascade(cascade, q.Get("propagationPolicy")); err != nil {
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	if err := a.Client.Patch(ctx, app, patch); err != nil {
 		writeK8sError(w, err)
@@ -278,7 +268,7 @@ func (a *API) delete(ctx context.Context, w http.ResponseWriter, r *http.Request
 		writeK8sError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
+	jsonapi.Write(w, http.StatusOK, map[string]any{})
 }
 
 // syncRequest is Argo CD's ApplicationSyncRequest (the fields gantry honours).
@@ -297,7 +287,7 @@ type syncRequest struct {
 func (a *API) sync(ctx context.Context, w http.ResponseWriter, r *http.Request, app *gitopsv1alpha1.Application, user string) {
 	var req syncRequest
 	if err := decode(r, &req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	op := &gitopsv1alpha1.Operation{
@@ -317,7 +307,7 @@ func (a *API) sync(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 // startOperation sets app.operation, refusing while another one runs.
 func (a *API) startOperation(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation) {
 	if app.Operation != nil || app.Status.OperationState != nil && app.Status.OperationState.Phase == gitopsv1alpha1.OperationRunning {
-		writeError(w, http.StatusConflict, "another operation is already in progress")
+		jsonapi.Error(w, http.StatusConflict, "another operation is already in progress")
 		return
 	}
 	patch := client.MergeFrom(app.DeepCopy())
@@ -326,7 +316,7 @@ func (a *API) startOperation(ctx context.Context, w http.ResponseWriter, app *gi
 		writeK8sError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, app)
+	jsonapi.Write(w, http.StatusOK, app)
 }
 
 // rollback is Argo CD's ApplicationRollbackRequest: sync to a history entry's
@@ -338,16 +328,16 @@ func (a *API) rollback(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		DryRun bool  `json:"dryRun"`
 	}
 	if err := decode(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if p := app.Spec.SyncPolicy; p != nil && p.Automated != nil && (p.Automated.Enabled == nil || *p.Automated.Enabled) {
-		writeError(w, http.StatusBadRequest, "rollback cannot be initiated when auto-sync is enabled: disable spec.syncPolicy.automated first")
+		jsonapi.Error(w, http.StatusBadRequest, "rollback cannot be initiated when auto-sync is enabled: disable spec.syncPolicy.automated first")
 		return
 	}
 	op, err := RollbackOperation(app, req.ID, user)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	op.Sync.Prune, op.Sync.DryRun = req.Prune, req.DryRun
@@ -375,15 +365,15 @@ func RollbackOperation(app *gitopsv1alpha1.Application, id int64, user string) (
 
 func (a *API) engine(w http.ResponseWriter, fn func() (any, error)) {
 	if a.Engine == nil {
-		writeError(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
+		jsonapi.Error(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
 		return
 	}
 	v, err := fn()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	jsonapi.Write(w, http.StatusOK, v)
 }
 
 func decode(r *http.Request, v any) error {
@@ -397,22 +387,11 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeError answers with Argo CD's error shape (gRPC-gateway's {error, code, message}).
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]any{"error": msg, "message": msg, "code": code})
-}
-
 func writeK8sError(w http.ResponseWriter, err error) {
 	var se apierrors.APIStatus
 	if errors.As(err, &se) {
-		writeError(w, int(se.Status().Code), se.Status().Message)
+		jsonapi.Error(w, int(se.Status().Code), se.Status().Message)
 		return
 	}
-	writeError(w, http.StatusInternalServerError, err.Error())
+	jsonapi.Error(w, http.StatusInternalServerError, err.Error())
 }

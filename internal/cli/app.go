@@ -17,7 +17,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/yaml"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
@@ -642,18 +641,8 @@ func (o *appOptions) delete() *cobra.Command {
 				return err
 			}
 			patch := client.MergeFrom(app.DeepCopy())
-			for _, f := range []string{gitopsv1alpha1.ApplicationFinalizer, gitopsv1alpha1.ApplicationFinalizer + "/foreground", gitopsv1alpha1.ApplicationBackgroundFinalizer} {
-				controllerutil.RemoveFinalizer(app, f)
-			}
-			if cascade {
-				switch policy {
-				case "foreground":
-					controllerutil.AddFinalizer(app, gitopsv1alpha1.ApplicationFinalizer)
-				case "background":
-					controllerutil.AddFinalizer(app, gitopsv1alpha1.ApplicationBackgroundFinalizer)
-				default:
-					return fmt.Errorf("--propagation-policy %q: use foreground or background", policy)
-				}
+			if err := app.SetCascade(cascade, policy); err != nil {
+				return fmt.Errorf("--propagation-policy: %w", err)
 			}
 			if err := c.Patch(ctx, app, patch); err != nil {
 				return err

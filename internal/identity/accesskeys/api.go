@@ -11,6 +11,7 @@ import (
 
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/jsonapi"
 )
 
 // Prefix is where the API is mounted.
@@ -61,12 +62,12 @@ func view(k sessions.AccessKey) View {
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := a.Auth.Authenticate(r)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
+		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
 		return
 	}
 	if id.Via == "accesskey" {
 		// A key cannot mint or revoke keys: a leaked one must not outlive its revocation.
-		writeError(w, http.StatusForbidden, "access keys cannot manage access keys: log in")
+		jsonapi.Error(w, http.StatusForbidden, "access keys cannot manage access keys: log in")
 		return
 	}
 	sub := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
@@ -81,7 +82,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		keys, err := a.Store.List(r.Context(), owner)
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
+			jsonapi.Error(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 		sort.Slice(keys, func(i, j int) bool { return keys[i].Created.Before(keys[j].Created) })
@@ -89,21 +90,21 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, k := range keys {
 			out = append(out, view(k))
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"items": out})
+		jsonapi.Write(w, http.StatusOK, map[string]any{"items": out})
 	case sub != "" && r.Method == http.MethodDelete:
 		k, ok := a.Store.Get(r.Context(), sub)
 		if !ok || k.Owner != id.User && !admin {
-			writeError(w, http.StatusNotFound, "no access key "+sub)
+			jsonapi.Error(w, http.StatusNotFound, "no access key "+sub)
 			return
 		}
 		k.Revoked = true
 		if err := a.Store.Save(r.Context(), k); err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
+			jsonapi.Error(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, view(k))
+		jsonapi.Write(w, http.StatusOK, view(k))
 	default:
-		writeError(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
+		jsonapi.Error(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
 	}
 }
 
@@ -118,18 +119,18 @@ type createRequest struct {
 func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 	var req createRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || req.Name == "" {
-		writeError(w, http.StatusBadRequest, `send {"name": …, "project": …, "virtualCluster": …, "expiresIn": "720h"}`)
+		jsonapi.Error(w, http.StatusBadRequest, `send {"name": …, "project": …, "virtualCluster": …, "expiresIn": "720h"}`)
 		return
 	}
 	if req.VirtualCluster != "" && req.Project == "" {
-		writeError(w, http.StatusBadRequest, "a key scoped to a virtual cluster needs its project too")
+		jsonapi.Error(w, http.StatusBadRequest, "a key scoped to a virtual cluster needs its project too")
 		return
 	}
 	life := 30 * 24 * time.Hour
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
 		if err != nil || d <= 0 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("expiresIn %q is not a positive duration such as 720h", req.ExpiresIn))
+			jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("expiresIn %q is not a positive duration such as 720h", req.ExpiresIn))
 			return
 		}
 		life = d
@@ -139,27 +140,16 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 		maxLife = 365 * 24 * time.Hour
 	}
 	if life > maxLife {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("expiresIn %s is longer than the allowed %s", life, maxLife))
+		jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("expiresIn %s is longer than the allowed %s", life, maxLife))
 		return
 	}
 	plain, rec := sessions.NewAccessKey(id.User, sessions.Scope{Project: req.Project, VirtualCluster: req.VirtualCluster},
 		time.Now().Add(life), req.Name)
 	if err := a.Store.Save(r.Context(), rec); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	v := view(rec)
 	v.Key = plain
-	writeJSON(w, http.StatusOK, v)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]any{"error": msg, "message": msg, "code": code})
+	jsonapi.Write(w, http.StatusOK, v)
 }

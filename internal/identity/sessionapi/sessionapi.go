@@ -13,6 +13,7 @@ import (
 
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/jsonapi"
 )
 
 // Prefix is where the API is mounted.
@@ -74,7 +75,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case sub == "userinfo" && r.Method == http.MethodGet:
 		a.userinfo(w, r)
 	default:
-		writeError(w, http.StatusNotFound, "no such session API: "+r.Method+" "+r.URL.Path)
+		jsonapi.Error(w, http.StatusNotFound, "no such session API: "+r.Method+" "+r.URL.Path)
 	}
 }
 
@@ -89,40 +90,40 @@ func clientIP(r *http.Request) string {
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil || req.Username == "" {
-		writeError(w, http.StatusBadRequest, "send {\"username\": …, \"password\": …}")
+		jsonapi.Error(w, http.StatusBadRequest, "send {\"username\": …, \"password\": …}")
 		return
 	}
 	ip := clientIP(r)
 	if ok, wait := a.Limiter.Allow(req.Username, ip); !ok {
 		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second)))
+		jsonapi.Error(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second)))
 		return
 	}
 	ok, err := a.Passwords.Check(r.Context(), req.Username, req.Password)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "checking the password failed")
+		jsonapi.Error(w, http.StatusInternalServerError, "checking the password failed")
 		return
 	}
 	if !ok {
 		a.Limiter.Failed(req.Username, ip)
 		// One message for unknown users and wrong passwords: no user enumeration.
-		writeError(w, http.StatusUnauthorized, "invalid username or password")
+		jsonapi.Error(w, http.StatusUnauthorized, "invalid username or password")
 		return
 	}
 	groups, err := a.Auth.Groups(r.Context(), req.Username)
 	if err != nil {
 		a.Limiter.Failed(req.Username, ip)
-		writeError(w, http.StatusUnauthorized, "invalid username or password")
+		jsonapi.Error(w, http.StatusUnauthorized, "invalid username or password")
 		return
 	}
 	a.Limiter.Succeeded(req.Username, ip)
 	pair, err := a.Tokens.Issue(r.Context(), sessions.Subject{User: req.Username, Groups: groups})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "issuing the session failed")
+		jsonapi.Error(w, http.StatusInternalServerError, "issuing the session failed")
 		return
 	}
 	a.setCookies(w, pair)
-	writeJSON(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
+	jsonapi.Write(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
 }
 
 func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
@@ -136,16 +137,16 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.RefreshToken == "" {
-		writeError(w, http.StatusBadRequest, "send {\"refreshToken\": …} or the refresh cookie")
+		jsonapi.Error(w, http.StatusBadRequest, "send {\"refreshToken\": …} or the refresh cookie")
 		return
 	}
 	pair, err := a.Tokens.Refresh(r.Context(), req.RefreshToken)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "refresh refused: log in again")
+		jsonapi.Error(w, http.StatusUnauthorized, "refresh refused: log in again")
 		return
 	}
 	a.setCookies(w, pair)
-	writeJSON(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
+	jsonapi.Write(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
@@ -162,16 +163,16 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	for _, name := range []string{authn.CookieName, RefreshCookie} {
 		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
+	jsonapi.Write(w, http.StatusOK, map[string]any{})
 }
 
 func (a *API) userinfo(w http.ResponseWriter, r *http.Request) {
 	id, err := a.Auth.Authenticate(r)
 	if err != nil {
-		writeJSON(w, http.StatusOK, map[string]any{"loggedIn": false})
+		jsonapi.Write(w, http.StatusOK, map[string]any{"loggedIn": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"loggedIn": true, "username": id.User, "groups": id.Groups})
+	jsonapi.Write(w, http.StatusOK, map[string]any{"loggedIn": true, "username": id.User, "groups": id.Groups})
 }
 
 func (a *API) setCookies(w http.ResponseWriter, p sessions.TokenPair) {
@@ -179,15 +180,4 @@ func (a *API) setCookies(w http.ResponseWriter, p sessions.TokenPair) {
 		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
 	http.SetCookie(w, &http.Cookie{Name: RefreshCookie, Value: p.RefreshToken, Path: Prefix, Expires: p.RefreshExpiresAt,
 		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]any{"error": msg, "message": msg, "code": code})
 }
