@@ -114,7 +114,16 @@ func startGantry(t *testing.T, dataDir string, extra ...string) *gantry {
 		pw.Close()
 		close(g.exited)
 	}()
-	t.Cleanup(func() { g.stop(); assertNoProcesses(t, dataDir) })
+	t.Cleanup(func() {
+		g.stop()
+		assertNoProcesses(t, dataDir)
+		if t.Failed() {
+			// What gantry logged is gone with the temporary directory: show its end.
+			data, _ := os.ReadFile(filepath.Join(dataDir, "logs", "gantry.log"))
+			lines := strings.Split(string(data), "\n")
+			t.Logf("last lines of gantry.log:\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		}
+	})
 	return g
 }
 
