@@ -19,6 +19,7 @@ import (
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/jsonapi"
+	"gantry.dev/gantry/internal/project"
 )
 
 // Prefix is where the API is mounted.
@@ -143,7 +144,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // namespace (p-<project>) holds it, whatever spec.project says, so that an app
 // cannot claim another project's rights; elsewhere, spec.project.
 func Project(app *gitopsv1alpha1.Application) string {
-	if p, ok := strings.CutPrefix(app.Namespace, "p-"); ok {
+	if p, ok := project.FromNamespace(app.Namespace); ok {
 		return p
 	}
 	return app.Spec.Project

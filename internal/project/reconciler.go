@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -27,6 +28,12 @@ const LabelProject = "platform.gantry.dev/project"
 // Namespace is the namespace of a project.
 func Namespace(project string) string { return "p-" + project }
 
+// FromNamespace returns the project whose namespace ns is, if it is one.
+func FromNamespace(ns string) (string, bool) {
+	p, ok := strings.CutPrefix(ns, "p-")
+	return p, ok && p != ""
+}
+
 // Condition types and reasons on Project.status.conditions.
 const (
 	ConditionReady          = "Ready"
@@ -50,9 +57,8 @@ type Reconciler struct {
 // coming and going update their project's usage.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	toProject := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		ns := o.GetNamespace()
-		if len(ns) > 2 && ns[:2] == "p-" {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: ns[2:]}}}
+		if p, ok := FromNamespace(o.GetNamespace()); ok {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: p}}}
 		}
 		return nil
 	})

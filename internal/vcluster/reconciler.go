@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	projectpkg "gantry.dev/gantry/internal/project"
 )
 
 // SleepingAnnotation, when set on a VirtualCluster, puts it to sleep: its control
@@ -321,7 +322,7 @@ func (r *Reconciler) condition(vc *platformv1alpha1.VirtualCluster, t string, ok
 // oldest virtual clusters of a project are the ones within its quota of defined
 // clusters; a running quota counts the others that run now.
 func (r *Reconciler) overQuota(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (string, error) {
-	project, ok := strings.CutPrefix(vc.Namespace, "p-")
+	project, ok := projectpkg.FromNamespace(vc.Namespace)
 	if !ok {
 		return "", nil
 	}

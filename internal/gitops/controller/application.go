@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/livestate"
 	"gantry.dev/gantry/internal/gitops/render"
+	projectpkg "gantry.dev/gantry/internal/project"
 )
 
 // Sources resolves revisions and checks out commits (source.Cache).
@@ -278,7 +278,7 @@ func statusChanged(before, after *gitopsv1alpha1.ApplicationStatus, poll time.Du
 // overQuota says why app may not be compared or synced under its project's quota
 // of applications (the oldest apps are within it), or "".
 func (r *Reconciler) overQuota(ctx context.Context, app *gitopsv1alpha1.Application) (string, error) {
-	project, ok := strings.CutPrefix(app.Namespace, "p-")
+	project, ok := projectpkg.FromNamespace(app.Namespace)
 	if !ok {
 		return "", nil
 	}
