@@ -5,13 +5,16 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
+	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/vcproxy"
@@ -23,6 +26,9 @@ type apiClient struct {
 	base  string
 	token string
 	http  *http.Client
+	// session is the CLI session file the token came from, if any: an expired
+	// token is refreshed with its refresh token and saved back.
+	session string
 }
 
 // apiClient uses the CLI's session (gantry login) when there is one, else the
@@ -35,7 +41,7 @@ func (g *globals) apiClient() (*apiClient, error) {
 	if data, err := os.ReadFile(g.sessionFile()); err == nil {
 		var s cliSession
 		if json.Unmarshal(data, &s) == nil && s.Token != "" {
-			c.token = s.Token
+			c.token, c.session = s.Token, g.sessionFile()
 			return c, nil
 		}
 	}
@@ -75,6 +81,69 @@ func (g *globals) apiClientAnonymous() (*apiClient, error) {
 // do sends body (JSON) and decodes the answer into out; an error answer becomes
 // an error carrying the server's message.
 func (c *apiClient) do(method, path string, body, out any) error {
+	err := c.once(method, path, body, out)
+	var unauthorized errUnauthorized
+	if c.session != "" && errors.As(err, &unauthorized) {
+		// The session's access token expired (they live minutes): refresh once.
+		if rerr := c.refreshSession(); rerr != nil {
+			return fmt.Errorf("%w (and refreshing the session failed: %v; log in again: gantry login)", err, rerr)
+		}
+		return c.once(method, path, body, out)
+	}
+	return err
+}
+
+// errUnauthorized is a 401 answer.
+type errUnauthorized struct{ msg string }
+
+func (e errUnauthorized) Error() string { return e.msg }
+
+// refreshSession exchanges the session's refresh token for new tokens and saves
+// them. A lock on the session file keeps concurrent gantry processes (kubectl
+// runs the exec plugin in each) from using one refresh token twice, which
+// gantry takes for theft and answers by ending the session.
+func (c *apiClient) refreshSession() error {
+	lock, err := os.OpenFile(c.session+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	data, err := os.ReadFile(c.session)
+	if err != nil {
+		return err
+	}
+	var s cliSession
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	if s.Token != c.token {
+		c.token = s.Token // another process refreshed it meanwhile
+		return nil
+	}
+	if s.RefreshToken == "" {
+		return errors.New("the session has no refresh token")
+	}
+	var resp sessionapi.Response
+	if err := c.once("POST", sessionapi.Prefix+"/refresh", map[string]string{"refreshToken": s.RefreshToken}, &resp); err != nil {
+		return err
+	}
+	s.Token, s.RefreshToken = resp.Token, resp.RefreshToken
+	out, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.session, out, 0o600); err != nil {
+		return err
+	}
+	c.token = s.Token
+	return nil
+}
+
+func (c *apiClient) once(method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -102,10 +171,14 @@ func (c *apiClient) do(method, path string, body, out any) error {
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ Message string }
+		msg := fmt.Sprintf("%s %s: %s", method, path, resp.Status)
 		if json.Unmarshal(data, &e) == nil && e.Message != "" {
-			return fmt.Errorf("%s", e.Message)
+			msg = e.Message
 		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		if resp.StatusCode == http.StatusUnauthorized {
+			return errUnauthorized{msg}
+		}
+		return errors.New(msg)
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
