@@ -32,7 +32,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(), "gantry's data directory (env "+EnvDataDir+")")
-	root.AddCommand(newUp(g), newStatus(g), newLogs(g), newStop(g), newVCluster(g), newApp(g), newProject(g), newUser(g), newTeam(g), newLogin(g), newLogout(g), newAccessKey(g), newVersion())
+	root.AddCommand(newUp(g), newStatus(g), newLogs(g), newStop(g), newVCluster(g), newApp(g), newProject(g), newUser(g), newTeam(g), newLogin(g), newLogout(g), newAccessKey(g), newOIDCClient(g), newVersion())
 	return root
 }
 

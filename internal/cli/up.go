@@ -138,6 +138,12 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var serverCA []byte // nil: the given certificate is verified by the system's roots
+	if o.tlsCert == "" {
+		if serverCA, err = os.ReadFile(server.CAPath(dir.Path)); err != nil {
+			return err
+		}
+	}
 	srv, err := server.Listen(o.httpAddr, tlsConfig)
 	if err != nil {
 		return err
@@ -183,7 +189,7 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	}
 
 	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, Logger: logr.FromSlogHandler(log.Handler()),
-		DataDir: dir.Path, Binaries: bins, GitPollInterval: o.gitPoll, ExternalURL: o.externalURL,
+		DataDir: dir.Path, Binaries: bins, GitPollInterval: o.gitPoll, ExternalURL: o.externalURL, ServerCA: serverCA,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)

@@ -47,22 +47,29 @@ func readPassword(cmd *cobra.Command, fromStdin bool) (string, bool, error) {
 func userCreate(g *globals) *cobra.Command {
 	var email, display string
 	var groups []string
-	var stdin bool
+	var stdin, ssoOnly bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
-		Short: "Create a user; the password comes from --password-stdin or is generated and shown once",
+		Short: "Create a user; the password comes from --password-stdin or is generated and shown once (--sso: none, they sign in through SSO)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
 				return fmt.Errorf("user name %q: %s", name, msgs[0])
 			}
-			pw, generated, err := readPassword(cmd, stdin)
-			if err != nil {
-				return err
+			if ssoOnly && stdin {
+				return fmt.Errorf("--sso users have no password: drop --password-stdin")
 			}
-			if err := users.CheckPolicy(name, pw); err != nil {
-				return err
+			var pw string
+			var generated bool
+			if !ssoOnly {
+				var err error
+				if pw, generated, err = readPassword(cmd, stdin); err != nil {
+					return err
+				}
+				if err := users.CheckPolicy(name, pw); err != nil {
+					return err
+				}
 			}
 			c, err := g.hostClient()
 			if err != nil {
@@ -75,6 +82,10 @@ func userCreate(g *globals) *cobra.Command {
 					return fmt.Errorf("user %s already exists (gantry user set-password %s to change the password)", name, name)
 				}
 				return err
+			}
+			if ssoOnly {
+				fmt.Fprintf(cmd.OutOrStdout(), "user %s created; they sign in through single sign-on, which binds the account on first login\n", name)
+				return nil
 			}
 			if err := users.SetPassword(cmd.Context(), c, platform.SystemNamespace, name, pw); err != nil {
 				_ = c.Delete(cmd.Context(), u) // nothing half-made
@@ -91,6 +102,7 @@ func userCreate(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&display, "display-name", "", "display name")
 	cmd.Flags().StringSliceVar(&groups, "group", nil, "group (repeatable)")
 	cmd.Flags().BoolVar(&stdin, "password-stdin", false, "read the password from the first line of stdin")
+	cmd.Flags().BoolVar(&ssoOnly, "sso", false, "no local password: the user signs in through single sign-on only")
 	return cmd
 }
 

@@ -43,7 +43,7 @@ func newVCluster(g *globals) *cobra.Command {
 		Short:   "Create, list, connect to, sleep, wake and delete virtual clusters",
 	}
 	cmd.PersistentFlags().StringVarP(&o.project, "project", "p", "default", "project of the virtual cluster")
-	cmd.AddCommand(o.create(), o.list(), o.get(), o.delete(), o.connect(), o.sleepWake(true), o.sleepWake(false))
+	cmd.AddCommand(o.create(), o.list(), o.get(), o.delete(), o.connect(), o.credential(), o.sleepWake(true), o.sleepWake(false))
 	return cmd
 }
 
@@ -294,13 +294,28 @@ func (o *vcOptions) delete() *cobra.Command {
 }
 
 func (o *vcOptions) connect() *cobra.Command {
-	var print, viaProxy bool
+	var print, viaProxy, sso bool
 	var kubeconfigPath string
 	cmd := &cobra.Command{
 		Use:   "connect NAME",
 		Short: "Add a context for the virtual cluster to your kubeconfig (or --print it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctxName := "gantry_" + o.project + "_" + args[0]
+			if sso && viaProxy {
+				return fmt.Errorf("--sso and --proxy are two ways to connect: choose one")
+			}
+			if sso {
+				raw, err := o.ssoKubeconfig(args[0], ctxName)
+				if err != nil {
+					return err
+				}
+				if print {
+					_, err := cmd.OutOrStdout().Write(raw)
+					return err
+				}
+				return mergeKubeconfig(cmd.OutOrStdout(), raw, kubeconfigPath, ctxName)
+			}
 			c, err := o.hostClient()
 			if err != nil {
 				return err
@@ -322,10 +337,11 @@ func (o *vcOptions) connect() *cobra.Command {
 				_, err := cmd.OutOrStdout().Write(raw)
 				return err
 			}
-			return mergeKubeconfig(cmd.OutOrStdout(), raw, kubeconfigPath, "gantry_"+o.project+"_"+args[0])
+			return mergeKubeconfig(cmd.OutOrStdout(), raw, kubeconfigPath, ctxName)
 		},
 	}
 	cmd.Flags().BoolVar(&print, "print", false, "print the kubeconfig instead of merging it")
+	cmd.Flags().BoolVar(&sso, "sso", false, "connect directly as yourself (gantry login): kubectl gets short-lived tokens from gantry through an exec plugin")
 	cmd.Flags().BoolVar(&viaProxy, "proxy", false, "connect through gantry's proxy (wakes a sleeping virtual cluster, counts as activity) instead of directly")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig to merge into (default $KUBECONFIG or ~/.kube/config)")
 	return cmd

@@ -3,6 +3,8 @@ package platform
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,10 +18,13 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/oidcprovider"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
+	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/vcproxy"
 )
 
@@ -35,6 +40,11 @@ type identity struct {
 	auth     *authn.Authenticator
 	enforcer *rbac.Enforcer
 	tokens   *sessions.Manager
+	// limiter counts failed password logins on every login path.
+	limiter *sessions.Limiter
+	// provider is gantry's OpenID Connect provider, set once the signing keys
+	// are loaded (startTokens).
+	provider atomic.Pointer[oidcprovider.Provider]
 }
 
 // setupIdentity builds authentication (sessions, the admin token) and
@@ -45,14 +55,14 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	if err != nil {
 		return nil, err
 	}
-	id := &identity{enforcer: enforcer}
+	id := &identity{enforcer: enforcer, limiter: sessions.NewLimiter(sessions.LimiterOptions{})}
 	keys := accesskeys.Store{Client: mgr.GetClient(), Namespace: SystemNamespace}
 	id.auth = &authn.Authenticator{Admin: token, Users: mgr.GetClient(), AccessKeys: keys.Get}
 	// The token manager needs the signing keys from the host; made in Run.
 	p.identity = id
 	api := &sessionapi.API{
 		Passwords: passwordChecker{reader: mgr.GetClient()},
-		Limiter:   sessions.NewLimiter(sessions.LimiterOptions{}),
+		Limiter:   id.limiter,
 		Auth:      id.auth,
 		Secure:    true,
 	}
@@ -63,6 +73,28 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	p.opts.Server.Handle(accesskeys.Prefix, keysAPI)
 	p.opts.Server.Handle(accesskeys.Prefix+"/", keysAPI)
 	if err := (&rbacConfig{Client: mgr.GetClient(), Enforcer: enforcer}).SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	// OIDC clients are read and written uncached: a client registered a moment
+	// ago must be found by the next authorization request.
+	direct, err := client.New(p.opts.Host, client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return nil, err
+	}
+	p.opts.Server.Handle(oidcPath+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if prov := id.provider.Load(); prov != nil {
+			prov.ServeHTTP(w, r)
+			return
+		}
+		jsonapi.Error(w, http.StatusServiceUnavailable, "gantry's OpenID Connect provider is starting: try again in a moment")
+	}))
+	clientsAPI := &oidcprovider.ClientsAPI{Store: oidcprovider.ClientStore{Client: direct, Namespace: SystemNamespace},
+		Auth: id.auth, Authorize: enforcer.Authorize}
+	p.opts.Server.Handle(oidcprovider.ClientsPrefix, clientsAPI)
+	p.opts.Server.Handle(oidcprovider.ClientsPrefix+"/", clientsAPI)
+	p.sso = &upstreamSSO{p: p, client: mgr.GetClient()}
+	p.opts.Server.Handle(sso.Prefix, p.sso)
+	if err := p.sso.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return id, nil
@@ -77,7 +109,9 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	if _, err := signer.RotateIfDue(ctx); err != nil {
 		return fmt.Errorf("rotating session signing keys: %w", err)
 	}
-	m, err := sessions.NewManager(signer, sessions.NewMemoryRefreshStore(nil), sessions.Config{
+	// Refresh tokens live as Secrets (hashed), so logins survive a restart.
+	refresh := sessions.SecretRefreshStore{Client: c, Namespace: SystemNamespace, Reader: p.mgr.GetAPIReader()}
+	m, err := sessions.NewManager(signer, refresh, sessions.Config{
 		Issuer: p.externalURL(),
 		// Groups and the disabled flag are read again at each refresh.
 		Revalidate: func(ctx context.Context, s sessions.Subject) (sessions.Subject, error) {
@@ -95,6 +129,22 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	p.identity.tokens = m
 	p.identity.auth.Tokens = m
 	p.sessionAPI.Tokens = m
+	prov, err := oidcprovider.New(oidcprovider.Options{
+		Issuer: p.issuer(), Signer: signer, Client: c, Namespace: SystemNamespace,
+		Users:   oidcUsers{p: p, reader: c},
+		Limiter: p.identity.limiter,
+		// A browser already signed in to gantry is not asked again.
+		Session: func(r *http.Request) (string, bool) {
+			id, err := p.identity.auth.Authenticate(r)
+			return id.User, err == nil && id.Via == "session"
+		},
+		Upstream: func(returnTo string) (string, string) { return p.sso.loginURL(returnTo), p.sso.name() },
+		Logger:   p.opts.Logger.WithName("oidc"),
+	})
+	if err != nil {
+		return fmt.Errorf("gantry's OpenID Connect provider: %w", err)
+	}
+	p.identity.provider.Store(prov)
 	// Keys rotate daily; old ones are dropped once every token they signed expired.
 	return p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		t := time.NewTicker(time.Hour)
@@ -107,9 +157,42 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 				if _, err := signer.RotateIfDue(ctx); err != nil {
 					p.opts.Logger.Error(err, "rotating session signing keys")
 				}
+				if _, err := refresh.Collect(ctx); err != nil {
+					p.opts.Logger.Error(err, "collecting expired refresh tokens")
+				}
+				if err := prov.Sweep(ctx); err != nil {
+					p.opts.Logger.Error(err, "collecting expired OpenID Connect refresh tokens")
+				}
 			}
 		}
 	}))
+}
+
+// oidcUsers is the user directory as the OpenID Connect provider sees it: the
+// same passwords, and the same groups as inside gantry (plus gantry:admins for
+// administrators, so that an Argo CD policy can name them).
+type oidcUsers struct {
+	p      *Platform
+	reader client.Reader
+}
+
+func (u oidcUsers) CheckPassword(ctx context.Context, user, password string) (bool, error) {
+	return passwordChecker{reader: u.reader}.Check(ctx, user, password)
+}
+
+func (u oidcUsers) Profile(ctx context.Context, user string) (oidcprovider.Profile, error) {
+	groups, err := u.p.identity.auth.Groups(ctx, user)
+	if err != nil {
+		return oidcprovider.Profile{}, err
+	}
+	if u.p.identity.enforcer.Authorize(append([]string{user}, groups...), "projects", "delete", "*") == nil {
+		groups = append(groups, vcproxy.GroupAdmins)
+	}
+	obj := &platformv1alpha1.User{}
+	if err := u.reader.Get(ctx, client.ObjectKey{Name: user}, obj); err != nil {
+		return oidcprovider.Profile{}, err
+	}
+	return oidcprovider.Profile{User: user, Email: obj.Spec.Email, Name: obj.Spec.DisplayName, Groups: groups}, nil
 }
 
 type passwordChecker struct{ reader client.Reader }
@@ -172,6 +255,9 @@ func projectPolicies(e *rbac.Enforcer, projects []platformv1alpha1.Project) erro
 	}
 	return e.SetProjectPolicies(out)
 }
+
+// issuer is the URL of gantry's OpenID Connect provider.
+func (p *Platform) issuer() string { return p.externalURL() + oidcPath }
 
 func (p *Platform) externalURL() string {
 	if p.opts.ExternalURL != "" {

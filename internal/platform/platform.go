@@ -54,6 +54,9 @@ type Options struct {
 	// ExternalURL is how gantry is reached (the issuer of its tokens); default the
 	// server's own URL.
 	ExternalURL string
+	// ServerCA verifies the server's certificate (gantry's own CA); nil when the
+	// certificate was given (--tls-cert-file) and the system's roots verify it.
+	ServerCA []byte
 	// GitPollInterval is how often Applications' repositories are asked for new
 	// commits (webhooks refresh at once). Default 60s.
 	GitPollInterval time.Duration
@@ -78,6 +81,7 @@ type Platform struct {
 	vclusters  *vcluster.Runtime
 	identity   *identity
 	sessionAPI *sessionapi.API
+	sso        *upstreamSSO
 	// ctx lives as long as Run; long-lived watches made outside the manager use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -122,6 +126,9 @@ func New(opts Options) (*Platform, error) {
 		Binaries: opts.Binaries,
 		Logger:   opts.Logger.WithName("vcluster"),
 		Sync:     p.runSyncer,
+		// Virtual kube-apiservers accept tokens from gantry's issuer
+		// (gantry vcluster connect --sso).
+		Trust: &vcluster.Trust{Issuer: p.issuer(), CA: opts.ServerCA},
 	})
 	if err := (&vcluster.Reconciler{
 		Client:   mgr.GetClient(),
@@ -153,6 +160,18 @@ func New(opts Options) (*Platform, error) {
 		return nil, err
 	}
 	opts.Server.Handle(vcproxy.Prefix, &vcproxy.Proxy{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper})
+	opts.Server.Handle(vcproxy.CredentialPrefix, &vcproxy.Credentials{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper,
+		Mint: func(ctx context.Context, user string, groups []string, audience string, ttl time.Duration) (string, time.Time, error) {
+			prov := id.provider.Load()
+			if prov == nil {
+				return "", time.Time{}, errors.New("gantry's token issuer is starting: try again in a moment")
+			}
+			return prov.IssueIDToken(ctx, user, groups, audience, ttl)
+		},
+		Audience: func(projectName, name string) string {
+			return vcluster.Audience(types.NamespacedName{Namespace: project.Namespace(projectName), Name: name})
+		},
+	})
 	if err := p.setupGitOps(mgr, id); err != nil {
 		return nil, err
 	}

@@ -40,6 +40,9 @@ type RuntimeOptions struct {
 	Binaries kubebin.Set
 	Sync     SyncFunc
 	Logger   logr.Logger
+	// Trust, when set, makes every virtual kube-apiserver accept tokens from
+	// gantry's OpenID Connect issuer (see Trust).
+	Trust *Trust
 }
 
 // Runtime keeps the control planes (and syncers) of virtual clusters running in
@@ -117,11 +120,20 @@ func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error
 			r.takeSpare(dir)
 		}
 	}
+	var flags controlplane.Flags
+	if r.opts.Trust != nil {
+		path, err := writeAuthenticationConfig(dir, *r.opts.Trust, Audience(key))
+		if err != nil {
+			return StateFailed, err
+		}
+		flags = controlplane.Flags{"authentication-config": path}
+	}
 	cp, err := controlplane.New(controlplane.Options{
-		Name:     "vcluster " + key.String(),
-		Dir:      dir,
-		Binaries: r.opts.Binaries,
-		Storage:  storage,
+		Name:           "vcluster " + key.String(),
+		Dir:            dir,
+		Binaries:       r.opts.Binaries,
+		Storage:        storage,
+		APIServerFlags: flags,
 	})
 	if err != nil {
 		return StateFailed, err

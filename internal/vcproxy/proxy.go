@@ -223,12 +223,8 @@ func (p *Proxy) impersonate(r *http.Request, id authn.Identity) {
 		}
 	}
 	r.Header.Del("Authorization") // gantry's credential is not for the virtual cluster
-	r.Header.Set("Impersonate-User", "gantry:"+id.User)
-	groups := id.Groups
-	if p.Authorize == nil || p.Authorize(id.Subjects(), "projects", "delete", "*") == nil {
-		groups = append(groups, GroupAdmins)
-	}
-	for _, g := range groups {
+	r.Header.Set("Impersonate-User", UserPrefix+id.User)
+	for _, g := range groupsFor(id, p.Authorize) {
 		r.Header.Add("Impersonate-Group", g)
 	}
 }

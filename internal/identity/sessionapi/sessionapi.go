@@ -122,7 +122,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		jsonapi.Error(w, http.StatusInternalServerError, "issuing the session failed")
 		return
 	}
-	a.setCookies(w, pair)
+	a.SetCookies(w, pair)
 	jsonapi.Write(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
 }
 
@@ -145,7 +145,7 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 		jsonapi.Error(w, http.StatusUnauthorized, "refresh refused: log in again")
 		return
 	}
-	a.setCookies(w, pair)
+	a.SetCookies(w, pair)
 	jsonapi.Write(w, http.StatusOK, Response{Token: pair.AccessToken, RefreshToken: pair.RefreshToken, ExpiresAt: pair.ExpiresAt})
 }
 
@@ -175,7 +175,8 @@ func (a *API) userinfo(w http.ResponseWriter, r *http.Request) {
 	jsonapi.Write(w, http.StatusOK, map[string]any{"loggedIn": true, "username": id.User, "groups": id.Groups})
 }
 
-func (a *API) setCookies(w http.ResponseWriter, p sessions.TokenPair) {
+// SetCookies gives the browser the session as HttpOnly cookies (also after an SSO login).
+func (a *API) SetCookies(w http.ResponseWriter, p sessions.TokenPair) {
 	http.SetCookie(w, &http.Cookie{Name: authn.CookieName, Value: p.AccessToken, Path: "/", Expires: p.ExpiresAt,
 		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
 	http.SetCookie(w, &http.Cookie{Name: RefreshCookie, Value: p.RefreshToken, Path: Prefix, Expires: p.RefreshExpiresAt,

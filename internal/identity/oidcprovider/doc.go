@@ -1,0 +1,27 @@
+// Package oidcprovider makes gantry an OpenID Connect provider, so Argo CD,
+// kubelogin, the virtual clusters' kube-apiservers and any other relying
+// party can sign users in with their gantry account.
+//
+// The protocol is zitadel's op package; this package supplies what op leaves
+// to its user: storage, the login page and client registration.
+//
+//   - Clients are Secrets gantry-oidc-client-<id> in gantry's namespace,
+//     managed through [ClientStore] and /api/v1/oidc-clients ([ClientsAPI]).
+//     Confidential clients get a generated secret, shown once and stored only
+//     as its SHA-256; public clients have none and must use PKCE (S256).
+//   - Auth requests and codes live in memory for ten minutes: a restart only
+//     makes a user start the sign-in again.
+//   - Refresh tokens survive restarts: one Secret each, named after the
+//     token's SHA-256 (never the token), rotated on every use, 24 hours each
+//     and at most seven days after the password was typed.
+//   - Access and ID tokens are ES256 JWTs signed with the session keys of
+//     [sessions.Signer]; its rotation shows in the JWKS at once, and the
+//     keys it still keeps stay published there.
+//   - Claims are read from [Users] whenever a token is made, so a refresh
+//     carries the user's current groups and a disabled user cannot refresh.
+//
+// The login page takes the browser's gantry session when there is one
+// (single sign-on), and otherwise asks for a username and password, rate
+// limited like every other gantry login. Passwords, client secrets and tokens
+// never appear in logs, errors or answers other than the one that issues them.
+package oidcprovider

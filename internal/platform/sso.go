@@ -1,0 +1,120 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/identity/sso"
+	"gantry.dev/gantry/internal/jsonapi"
+)
+
+// upstreamSSO serves /api/v1/sso/ from the Secret gantry-sso, rebuilt whenever
+// the Secret changes (as Argo CD rereads oidc.config from argocd-cm). Without
+// the Secret, SSO is off and the endpoints say how to turn it on.
+type upstreamSSO struct {
+	p       *Platform
+	client  client.Client
+	handler atomic.Pointer[sso.Handler]
+}
+
+func (u *upstreamSSO) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := u.handler.Load()
+	if h == nil {
+		jsonapi.Error(w, http.StatusNotFound, "single sign-on is not configured: put an identity provider's settings in the Secret "+
+			sso.SecretName+" (key "+sso.SecretKey+") of namespace "+SystemNamespace)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// loginURL is the upstream login that comes back to returnTo, or "" when SSO is off.
+func (u *upstreamSSO) loginURL(returnTo string) string {
+	if h := u.handler.Load(); h != nil {
+		return h.LoginURL(returnTo)
+	}
+	return ""
+}
+
+func (u *upstreamSSO) name() string {
+	if h := u.handler.Load(); h != nil {
+		return h.Name()
+	}
+	return ""
+}
+
+func (u *upstreamSSO) SetupWithManager(mgr manager.Manager) error {
+	return builder.ControllerManagedBy(mgr).
+		Named("sso-config").
+		For(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return o.GetNamespace() == SystemNamespace && o.GetName() == sso.SecretName
+		}))).
+		Complete(u)
+}
+
+// Reconcile rebuilds the handler; a broken config turns SSO off (logged) rather
+// than keeping settings the operator has just replaced.
+func (u *upstreamSSO) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	s := &corev1.Secret{}
+	if err := u.client.Get(ctx, req.NamespacedName, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			u.handler.Store(nil)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	cfg, err := sso.ParseConfig(s.Data[sso.SecretKey])
+	if err == nil {
+		var h *sso.Handler
+		if h, err = sso.New(u.p.ctx, sso.Options{Config: cfg, ExternalURL: u.p.externalURL(), Complete: u.complete,
+			Client: u.client, Logger: u.p.opts.Logger.WithName("sso")}); err == nil {
+			u.handler.Store(h)
+			log.Info("single sign-on configured", "provider", cfg.Name, "issuer", cfg.Issuer)
+			return ctrl.Result{}, nil
+		}
+	}
+	u.handler.Store(nil)
+	log.Error(err, "single sign-on is off until the Secret is fixed", "secret", sso.SecretName)
+	return ctrl.Result{}, nil
+}
+
+// complete starts a gantry session for a verified upstream login, as a password
+// login does, and sends the browser on.
+func (u *upstreamSSO) complete(w http.ResponseWriter, r *http.Request, login sso.Login, returnTo string) {
+	id := u.p.identity
+	groups, err := id.auth.Groups(r.Context(), login.Username)
+	if err != nil {
+		http.Error(w, "signing in: "+err.Error(), http.StatusForbidden)
+		return
+	}
+	if id.tokens == nil {
+		http.Error(w, "gantry is still starting: try again in a moment", http.StatusServiceUnavailable)
+		return
+	}
+	pair, err := id.tokens.Issue(r.Context(), sessions.Subject{User: login.Username, Groups: groups})
+	if err != nil {
+		http.Error(w, "issuing the session failed", http.StatusInternalServerError)
+		return
+	}
+	u.p.sessionAPI.SetCookies(w, pair)
+	// Not a redirect: browsers withhold SameSite=Strict cookies from a redirect
+	// chain that began at another site (the identity provider), so the next page
+	// would look logged out. A page that moves on by itself starts a same-site
+	// navigation.
+	target := template.HTMLEscapeString(sso.LocalPath(returnTo))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0;url=%s"><title>gantry</title><p>Signed in. <a href="%s">Continue</a></p>`, target, target)
+}
