@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
-	"gantry.dev/gantry/internal/identity/sessions"
 	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/jsonapi"
 )
@@ -93,22 +93,17 @@ func (u *upstreamSSO) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 // complete starts a gantry session for a verified upstream login, as a password
 // login does, and sends the browser on.
 func (u *upstreamSSO) complete(w http.ResponseWriter, r *http.Request, login sso.Login, returnTo string) {
-	id := u.p.identity
-	groups, err := id.auth.Groups(r.Context(), login.Username)
+	// A user created by this very login reaches the informer cache that
+	// Groups reads a moment later: wait for it, briefly.
+	err := u.p.startSession(w, r, login.Username)
+	for i := 0; err != nil && i < 50 && r.Context().Err() == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+		err = u.p.startSession(w, r, login.Username)
+	}
 	if err != nil {
 		http.Error(w, "signing in: "+err.Error(), http.StatusForbidden)
 		return
 	}
-	if id.tokens == nil {
-		http.Error(w, "gantry is still starting: try again in a moment", http.StatusServiceUnavailable)
-		return
-	}
-	pair, err := id.tokens.Issue(r.Context(), sessions.Subject{User: login.Username, Groups: groups})
-	if err != nil {
-		http.Error(w, "issuing the session failed", http.StatusInternalServerError)
-		return
-	}
-	u.p.sessionAPI.SetCookies(w, pair)
 	// Not a redirect: browsers withhold SameSite=Strict cookies from a redirect
 	// chain that began at another site (the identity provider), so the next page
 	// would look logged out. A page that moves on by itself starts a same-site

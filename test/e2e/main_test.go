@@ -182,6 +182,17 @@ func run(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
+// runStdin is run with stdin.
+func runStdin(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gantryBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // processesUsing lists the pids of processes whose command line names dir.
 func processesUsing(dir string) []string {
 	var pids []string

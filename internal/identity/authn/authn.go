@@ -14,7 +14,7 @@ import (
 	"gantry.dev/gantry/internal/identity/sessions"
 )
 
-// CookieName carries the UI's access token (HttpOnly, SameSite=Strict).
+// CookieName carries the UI's access token (HttpOnly, SameSite=Lax: see sessionapi.SetCookies).
 const CookieName = "gantry.token"
 
 // AdminUser is who the local admin token acts as.

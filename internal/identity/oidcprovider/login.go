@@ -163,6 +163,9 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.opts.Limiter.Succeeded(user, ip)
+	if p.opts.SignedIn != nil {
+		p.opts.SignedIn(w, r, user)
+	}
 	p.finish(w, r, req, user, []string{"pwd"}, "password")
 }
 

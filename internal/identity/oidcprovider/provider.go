@@ -39,6 +39,11 @@ type Options struct {
 	// Session returns the gantry user already signed in through this
 	// browser, if any; then the login form is skipped (single sign-on).
 	Session func(r *http.Request) (user string, ok bool)
+	// SignedIn, when set, is called after a password sign-in on the form,
+	// before the browser moves on: gantry starts its own session there (sets
+	// its cookies), so that the next application, and gantry's UI, do not ask
+	// again.
+	SignedIn func(w http.ResponseWriter, r *http.Request, user string)
 	// Upstream, when set, returns the URL of the upstream SSO login that comes
 	// back to returnTo (a local path) and the provider's name; the form shows
 	// it as "Sign in with <name>". An empty URL means SSO is off (it can be

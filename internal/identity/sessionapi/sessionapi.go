@@ -176,9 +176,16 @@ func (a *API) userinfo(w http.ResponseWriter, r *http.Request) {
 }
 
 // SetCookies gives the browser the session as HttpOnly cookies (also after an SSO login).
+// The access token's cookie is SameSite=Lax, not Strict: an application sending
+// the browser to gantry's OpenID Connect provider is another site, and with
+// Strict the provider would not see that the user is signed in (no single
+// sign-on). Lax still withholds it from cross-site POST, PUT, DELETE and from
+// cross-site subrequests (fetch, WebSocket), so no other site can act with it;
+// gantry's GET endpoints change nothing. The refresh cookie, sent only to the
+// session API, stays Strict.
 func (a *API) SetCookies(w http.ResponseWriter, p sessions.TokenPair) {
 	http.SetCookie(w, &http.Cookie{Name: authn.CookieName, Value: p.AccessToken, Path: "/", Expires: p.ExpiresAt,
-		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: RefreshCookie, Value: p.RefreshToken, Path: Prefix, Expires: p.RefreshExpiresAt,
 		HttpOnly: true, Secure: a.Secure, SameSite: http.SameSiteStrictMode})
 }

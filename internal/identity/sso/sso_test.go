@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/identity/sso/ssotest"
 )
 
 type completed struct {
@@ -36,7 +37,7 @@ type completed struct {
 // browser with a cookie jar.
 type env struct {
 	t       *testing.T
-	idp     *idp
+	idp     *ssotest.IdP
 	gantry  *httptest.Server
 	h       *Handler
 	c       client.Client
@@ -49,13 +50,13 @@ type env struct {
 
 type envOptions struct {
 	users   []idpUser
-	idp     func(*upstreamStorage)
+	idp     func(*ssotest.Storage)
 	config  func(*Config)
 	objects []client.Object
 	idpDown bool
 }
 
-var alice = idpUser{id: "id1", username: "alice", email: "alice@example.com", groups: []string{"ops", "dev"}}
+var alice = idpUser{ID: "id1", Username: "alice", Email: "alice@example.com", Groups: []string{"ops", "dev"}}
 
 func newScheme(t *testing.T) *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -78,10 +79,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.users = []idpUser{alice}
 	}
 	e.idp = startIDP(t, e.gantry.URL+Prefix+"callback", o.users, o.idp)
-	e.idp.down.Store(o.idpDown)
+	e.idp.Down.Store(o.idpDown)
 
-	cfg := Config{Name: "Upstream", Issuer: e.idp.srv.URL, ClientID: idpClientID, ClientSecret: idpClientSecret,
-		RootCA: e.idp.rootCA, CreateUsers: true}
+	cfg := Config{Name: "Upstream", Issuer: e.idp.Server.URL, ClientID: idpClientID, ClientSecret: idpClientSecret,
+		RootCA: e.idp.RootCA, CreateUsers: true}
 	if o.config != nil {
 		o.config(&cfg)
 	}
@@ -100,7 +101,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	mux.Handle(Prefix, h)
 
 	pool := x509.NewCertPool()
-	pool.AddCert(e.idp.srv.Certificate())
+	pool.AddCert(e.idp.Server.Certificate())
 	e.jar, _ = cookiejar.New(nil)
 	e.browser = &http.Client{Jar: e.jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	return e
@@ -114,7 +115,7 @@ var formID = regexp.MustCompile(`name="id" value="([^"]+)"`)
 func (e *env) signIn(returnTo, username string, beforeForm func()) (int, string) {
 	e.t.Helper()
 	status, body, final := e.get(e.gantry.URL + e.h.LoginURL(returnTo))
-	if final.Host != e.idp.srv.Listener.Addr().String() {
+	if final.Host != e.idp.Server.Listener.Addr().String() {
 		return status, body // gantry answered itself: an error page
 	}
 	m := formID.FindStringSubmatch(body)
@@ -124,7 +125,7 @@ func (e *env) signIn(returnTo, username string, beforeForm func()) (int, string)
 	if beforeForm != nil {
 		beforeForm()
 	}
-	resp, err := e.browser.PostForm(e.idp.srv.URL+"/login/username",
+	resp, err := e.browser.PostForm(e.idp.Server.URL+"/login/username",
 		url.Values{"id": {m[1]}, "username": {username}, "password": {idpPassword}})
 	if err != nil {
 		e.t.Fatal(err)
@@ -189,18 +190,18 @@ func TestSignIn(t *testing.T) {
 	}
 	got := e.completed()
 	want := completed{Login{Username: "alice", Email: "alice@example.com", Name: "Test alice", Groups: []string{"dev", "ops"},
-		Issuer: e.idp.srv.URL, Subject: "id1"}, "/projects/p1?tab=apps"}
+		Issuer: e.idp.Server.URL, Subject: "id1"}, "/projects/p1?tab=apps"}
 	if len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want) {
 		t.Fatalf("Complete got %+v, want %+v", got, want)
 	}
 	u := e.user("alice")
-	if u.Labels[LabelSSO] != "true" || u.Annotations[AnnotationIssuer] != e.idp.srv.URL || u.Annotations[AnnotationSubject] != "id1" {
+	if u.Labels[LabelSSO] != "true" || u.Annotations[AnnotationIssuer] != e.idp.Server.URL || u.Annotations[AnnotationSubject] != "id1" {
 		t.Errorf("labels %v annotations %v", u.Labels, u.Annotations)
 	}
 	if u.Spec.Email != "alice@example.com" || u.Spec.DisplayName != "Test alice" || !slices.Equal(u.Spec.Groups, []string{"dev", "ops"}) {
 		t.Errorf("spec %+v", u.Spec)
 	}
-	if e.idp.store.userinfoCalls.Load() == 0 {
+	if e.idp.Store.UserinfoCalls.Load() == 0 {
 		t.Error("userinfo was not asked, though the ID token lacked email and name")
 	}
 	cb, _ := url.Parse(e.gantry.URL + Prefix + "callback")
@@ -209,7 +210,7 @@ func TestSignIn(t *testing.T) {
 	}
 
 	// Groups follow the provider: one removed upstream is removed here.
-	e.idp.store.groups["id1"] = []string{"ops"}
+	e.idp.Store.Groups["id1"] = []string{"ops"}
 	if status, body := e.signIn("/", "alice", nil); status != http.StatusOK {
 		t.Fatalf("second login: %d %s", status, body)
 	}
@@ -220,7 +221,7 @@ func TestSignIn(t *testing.T) {
 
 func TestSignInClaimsFromUserinfoOrIDToken(t *testing.T) {
 	t.Run("groups only in userinfo", func(t *testing.T) {
-		e := newEnv(t, envOptions{idp: func(s *upstreamStorage) { s.groupsInIDToken = false }})
+		e := newEnv(t, envOptions{idp: func(s *ssotest.Storage) { s.GroupsInIDToken = false }})
 		if status, body := e.signIn("/", "alice", nil); status != http.StatusOK {
 			t.Fatalf("%d %s", status, body)
 		}
@@ -229,14 +230,14 @@ func TestSignInClaimsFromUserinfoOrIDToken(t *testing.T) {
 		}
 	})
 	t.Run("all in the ID token", func(t *testing.T) {
-		e := newEnv(t, envOptions{idp: func(s *upstreamStorage) { s.claimsInIDToken = true }})
+		e := newEnv(t, envOptions{idp: func(s *ssotest.Storage) { s.ClaimsInIDToken = true }})
 		if status, body := e.signIn("/", "alice", nil); status != http.StatusOK {
 			t.Fatalf("%d %s", status, body)
 		}
 		if l := e.completed()[0].login; l.Email != "alice@example.com" || len(l.Groups) != 2 {
 			t.Errorf("login %+v", l)
 		}
-		if n := e.idp.store.userinfoCalls.Load(); n != 0 {
+		if n := e.idp.Store.UserinfoCalls.Load(); n != 0 {
 			t.Errorf("userinfo asked %d times though the ID token had every claim", n)
 		}
 	})
@@ -396,7 +397,7 @@ func TestAllowedGroups(t *testing.T) {
 
 func TestLocalPasswordUserNotTakenOver(t *testing.T) {
 	e := newEnv(t, envOptions{
-		users: []idpUser{{id: "id9", username: "admin", email: "mallory@example.com"}},
+		users: []idpUser{{ID: "id9", Username: "admin", Email: "mallory@example.com"}},
 		objects: []client.Object{
 			&platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "admin"}, Spec: platformv1alpha1.UserSpec{Username: "admin"}},
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "gantry-user-admin", Namespace: "gantry-system"}},
@@ -410,7 +411,7 @@ func TestLocalPasswordUserNotTakenOver(t *testing.T) {
 
 func TestSecondSubjectRefused(t *testing.T) {
 	// Two upstream accounts whose names both map to "alice".
-	e := newEnv(t, envOptions{users: []idpUser{alice, {id: "id2", username: "Alice", email: "other@example.com"}}})
+	e := newEnv(t, envOptions{users: []idpUser{alice, {ID: "id2", Username: "Alice", Email: "other@example.com"}}})
 	if status, body := e.signIn("/", "alice", nil); status != http.StatusOK {
 		t.Fatalf("first: %d %s", status, body)
 	}
@@ -425,7 +426,7 @@ func TestSecondSubjectRefused(t *testing.T) {
 }
 
 func TestUsernames(t *testing.T) {
-	e := newEnv(t, envOptions{users: []idpUser{{id: "id3", username: "carol@example.com"}, {id: "id4", username: "Bob"}}})
+	e := newEnv(t, envOptions{users: []idpUser{{ID: "id3", Username: "carol@example.com"}, {ID: "id4", Username: "Bob"}}})
 	status, body := e.signIn("/", "carol@example.com", nil)
 	e.expectRefused(status, body, http.StatusForbidden, "preferred_username", "carol@example.com", "usernameClaim")
 	if status, body := e.signIn("/", "Bob", nil); status != http.StatusOK || body != "signed in as bob" {
@@ -438,7 +439,7 @@ func TestProviderDownAtStart(t *testing.T) {
 	status, body := e.signIn("/", "alice", nil)
 	e.expectRefused(status, body, http.StatusServiceUnavailable, "cannot reach the identity provider Upstream")
 
-	e.idp.down.Store(false)
+	e.idp.Down.Store(false)
 	e.h.retryEvery = 0
 	if status, body := e.signIn("/apps", "alice", nil); status != http.StatusOK {
 		t.Fatalf("after the provider came up: %d %s", status, body)
