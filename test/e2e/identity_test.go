@@ -74,9 +74,13 @@ func TestIdentity(t *testing.T) {
 	}
 
 	// Every endpoint refuses anonymous callers.
-	for _, path := range []string{"/api/v1/applications", "/kubernetes/project/default/virtualcluster/dev/api"} {
-		if code, _ := g.apiCall(t, "GET", path, "", ""); code != 401 {
-			t.Errorf("GET %s without credentials: %d, want 401", path, code)
+	for _, call := range [][2]string{
+		{"GET", "/api/v1/applications"}, {"GET", "/kubernetes/project/default/virtualcluster/dev/api"},
+		{"GET", "/api/v1/accesskeys"}, {"GET", "/api/v1/oidc-clients"}, {"POST", "/api/v1/oidc-clients"},
+		{"POST", "/api/v1/virtualclusters/default/dev/credential"}, {"GET", "/metrics"},
+	} {
+		if code, _ := g.apiCall(t, call[0], call[1], "", ""); code != 401 {
+			t.Errorf("%s %s without credentials: %d, want 401", call[0], call[1], code)
 		}
 	}
 	if code, _ := g.apiCall(t, "GET", "/api/v1/applications", "not-a-token", ""); code != 401 {
@@ -146,6 +150,17 @@ func TestIdentity(t *testing.T) {
 	}
 	if code, _ := g.apiCall(t, "DELETE", "/api/v1/applications/app-default", alice, ""); code != 403 {
 		t.Errorf("a viewer deleting: %d, want 403", code)
+	}
+	// Registering applications with gantry's OpenID Connect provider is for admins.
+	if code, _ := g.apiCall(t, "GET", "/api/v1/oidc-clients", alice, ""); code != 403 {
+		t.Errorf("a non-admin listing OIDC clients: %d, want 403", code)
+	}
+	if code, _ := g.apiCall(t, "POST", "/api/v1/oidc-clients", alice, `{"id":"mine","redirectURIs":["https://x.example.com/cb"]}`); code != 403 {
+		t.Errorf("a non-admin registering an OIDC client: %d, want 403", code)
+	}
+	// No token for a virtual cluster of a project she is not in.
+	if code, _ := g.apiCall(t, "POST", "/api/v1/virtualclusters/other/any/credential", alice, ""); code != 403 {
+		t.Errorf("a credential for another project's virtual cluster: %d, want 403", code)
 	}
 
 	// Inside a virtual cluster alice is herself: she can read, and the virtual
