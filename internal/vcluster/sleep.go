@@ -84,6 +84,15 @@ func (s *Sleeper) check(ctx context.Context) {
 // Wake implements vcproxy.Backend: it wakes a sleeping virtual cluster and holds the
 // caller until its API answers.
 func (s *Sleeper) Wake(ctx context.Context, project, name string) (*rest.Config, error) {
+	return s.get(ctx, project, name, true)
+}
+
+// Awake implements vcproxy.Backend: as Wake, but a sleeping cluster stays asleep.
+func (s *Sleeper) Awake(ctx context.Context, project, name string) (*rest.Config, error) {
+	return s.get(ctx, project, name, false)
+}
+
+func (s *Sleeper) get(ctx context.Context, project, name string, wake bool) (*rest.Config, error) {
 	key := types.NamespacedName{Namespace: projectpkg.Namespace(project), Name: name}
 	vc := &platformv1alpha1.VirtualCluster{}
 	if err := s.Client.Get(ctx, key, vc); err != nil {
@@ -95,7 +104,9 @@ func (s *Sleeper) Wake(ctx context.Context, project, name string) (*rest.Config,
 	if !vc.DeletionTimestamp.IsZero() {
 		return nil, fmt.Errorf("virtual cluster %s is being deleted", name)
 	}
-	if _, asleep := vc.Annotations[SleepingAnnotation]; asleep {
+	if _, asleep := vc.Annotations[SleepingAnnotation]; asleep && !wake {
+		return nil, vcproxy.AsleepError{Project: project, Name: name}
+	} else if asleep {
 		patch := client.MergeFrom(vc.DeepCopy())
 		delete(vc.Annotations, SleepingAnnotation)
 		if err := s.Client.Patch(ctx, vc, patch); err != nil {

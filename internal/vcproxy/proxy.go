@@ -48,6 +48,9 @@ type Backend interface {
 	// Wake makes sure the virtual cluster runs (waking it if asleep) and returns its
 	// admin client configuration once its API answers, or an error (not found, failed).
 	Wake(ctx context.Context, project, name string) (*rest.Config, error)
+	// Awake is Wake for passive callers: a sleeping cluster stays asleep
+	// (AsleepError).
+	Awake(ctx context.Context, project, name string) (*rest.Config, error)
 	// Activity records a request that keeps the virtual cluster awake, unless its
 	// user agent is one the virtual cluster ignores.
 	Activity(project, name, userAgent string)
@@ -139,7 +142,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		timeout = time.Minute
 	}
 	wctx, cancel := context.WithTimeout(r.Context(), timeout)
-	cfg, err := p.Backend.Wake(wctx, route.Project, route.Name)
+	get := p.Backend.Wake
+	if id.Passive {
+		get = p.Backend.Awake
+	}
+	cfg, err := get(wctx, route.Project, route.Name)
 	cancel()
 	if err != nil {
 		var nf NotFoundError
@@ -150,7 +157,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	p.Backend.Activity(route.Project, route.Name, r.UserAgent())
+	if !id.Passive {
+		p.Backend.Activity(route.Project, route.Name, r.UserAgent())
+	}
 	rp, err := p.upstream(cfg)
 	if err != nil {
 		status(w, http.StatusBadGateway, err.Error())
@@ -160,6 +169,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.URL.Path, r.URL.RawPath = route.Path, ""
 	p.impersonate(r, id)
 	rp.ServeHTTP(w, r)
+}
+
+// AsleepError says the virtual cluster sleeps and the caller may not wake it.
+type AsleepError struct{ Project, Name string }
+
+func (e AsleepError) Error() string {
+	return fmt.Sprintf("virtual cluster %s of project %s is asleep; passive callers do not wake it", e.Name, e.Project)
 }
 
 // NotFoundError says no such virtual cluster exists.

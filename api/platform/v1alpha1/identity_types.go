@@ -74,6 +74,9 @@ type ProjectSpec struct {
 	// the project's own virtual clusters only.
 	// +optional
 	AllowedDestinations []ProjectDestination `json:"allowedDestinations,omitempty"`
+	// ArgoCD connects the project to a real Argo CD.
+	// +optional
+	ArgoCD *ArgoCDIntegration `json:"argoCD,omitempty"`
 }
 
 // ProjectUsage is what a project holds now, against its quotas.

@@ -163,6 +163,12 @@ type VirtualClusterSpec struct {
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 
+	// ArgoCD adds the cluster to the project's Argo CD (see Project
+	// spec.argoCD); unset follows the project's importVirtualClusters. The
+	// label gantry.dev/import-argocd: "true" turns it on too.
+	// +optional
+	ArgoCD *bool `json:"argoCD,omitempty"`
+
 	// Kubernetes minor version to run, e.g. "v1.37". Empty means the version
 	// bundled with gantry; a version gantry cannot run fails the cluster
 	// with reason UnsupportedVersion.

@@ -3,6 +3,7 @@ package accesskeys
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,4 +72,22 @@ func (s Store) List(ctx context.Context, owner string) ([]sessions.AccessKey, er
 		}
 	}
 	return out, nil
+}
+
+// IssueSystem makes a key for one of gantry's integrations: owner names the
+// integration (it must not be a valid user name, e.g. "argocd_shop"), groups
+// say what the key may do, scope limits it. It returns the key, shown to no
+// one but the integration, and its record.
+func (s Store) IssueSystem(ctx context.Context, owner, name string, groups []string, scope sessions.Scope, passive bool) (string, sessions.AccessKey, error) {
+	plaintext, rec := sessions.NewAccessKey(owner, scope, time.Time{}, name)
+	rec.System, rec.Groups, rec.Passive = true, groups, passive
+	if err := s.Save(ctx, rec); err != nil {
+		return "", sessions.AccessKey{}, err
+	}
+	return plaintext, rec, nil
+}
+
+// Delete removes key id's record: the key stops working at once.
+func (s Store) Delete(ctx context.Context, id string) error {
+	return client.IgnoreNotFound(s.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: SecretName(id), Namespace: s.Namespace}}))
 }

@@ -28,6 +28,9 @@ type Identity struct {
 	Via string
 	// Scope narrows an access key to a project or one virtual cluster.
 	Scope sessions.Scope
+	// Passive callers (an integration's polling) neither wake nor keep awake
+	// the virtual clusters they reach.
+	Passive bool
 }
 
 // InScope says whether the identity may touch project's object: always, unless
@@ -83,11 +86,15 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 		if err != nil {
 			return Identity{}, err
 		}
+		if k.System {
+			// An integration's key: what it may do is on the key, not a user.
+			return Identity{User: k.Owner, Groups: k.Groups, Via: "accesskey", Scope: k.Scope, Passive: k.Passive}, nil
+		}
 		groups, err := a.Groups(ctx, k.Owner)
 		if err != nil {
 			return Identity{}, err
 		}
-		return Identity{User: k.Owner, Groups: groups, Via: "accesskey", Scope: k.Scope}, nil
+		return Identity{User: k.Owner, Groups: groups, Via: "accesskey", Scope: k.Scope, Passive: k.Passive}, nil
 	}
 	if strings.Count(token, ".") == 2 && a.Tokens != nil {
 		claims, err := a.Tokens.Verify(ctx, token)

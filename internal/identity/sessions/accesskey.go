@@ -52,6 +52,14 @@ type AccessKey struct {
 	// Expires is when the key stops working; zero means never.
 	Expires time.Time
 	Revoked bool
+	// System keys belong to one of gantry's integrations (e.g. Argo CD), not to
+	// a user: their Groups are what the key may do (no User is looked up), and
+	// only gantry itself makes them, never the API.
+	System bool
+	Groups []string
+	// Passive keys are machines polling: their requests neither wake a
+	// sleeping virtual cluster nor keep it awake.
+	Passive bool
 }
 
 // Expired reports whether the key has expired at now.
@@ -157,6 +165,9 @@ const (
 	dataCreated        = "created"
 	dataExpires        = "expires"
 	dataRevoked        = "revoked"
+	dataSystem         = "system"
+	dataGroups         = "groups"
+	dataPassive        = "passive"
 )
 
 // ToSecretData returns the record as the data of a Secret. Times are
@@ -174,6 +185,13 @@ func (k AccessKey) ToSecretData() map[string][]byte {
 	}
 	if !k.Expires.IsZero() {
 		data[dataExpires] = []byte(k.Expires.UTC().Format(time.RFC3339))
+	}
+	if k.System {
+		data[dataSystem] = []byte("true")
+		data[dataGroups] = []byte(strings.Join(k.Groups, "\n"))
+	}
+	if k.Passive {
+		data[dataPassive] = []byte("true")
 	}
 	return data
 }
@@ -211,6 +229,11 @@ func (k *AccessKey) FromSecretData(data map[string][]byte) error {
 		if rec.Revoked, err = strconv.ParseBool(string(v)); err != nil {
 			return fmt.Errorf("access key record %s: %q is not true or false: %s", rec.ID, dataRevoked, fix)
 		}
+	}
+	rec.System = string(data[dataSystem]) == "true"
+	rec.Passive = string(data[dataPassive]) == "true"
+	if g := strings.TrimSpace(string(data[dataGroups])); rec.System && g != "" {
+		rec.Groups = strings.Split(g, "\n")
 	}
 	*k = rec
 	return nil

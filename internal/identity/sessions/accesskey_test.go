@@ -3,6 +3,7 @@ package sessions
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -106,8 +107,15 @@ func TestAccessKeySecretData(t *testing.T) {
 	if err := back.FromSecretData(rec.ToSecretData()); err != nil {
 		t.Fatal(err)
 	}
-	if back != rec {
+	if !reflect.DeepEqual(back, rec) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", back, rec)
+	}
+	// A system key (an integration's) keeps its groups and passivity.
+	_, sys := NewAccessKey("argocd_shop", Scope{Project: "shop", VirtualCluster: "dev"}, time.Time{}, "argocd")
+	sys.System, sys.Groups, sys.Passive = true, []string{"gantry:project:shop:project-admin", "x"}, true
+	var sysBack AccessKey
+	if err := sysBack.FromSecretData(sys.ToSecretData()); err != nil || !reflect.DeepEqual(sysBack, sys) {
+		t.Fatalf("system key round trip: %v\n got %+v\nwant %+v", err, sysBack, sys)
 	}
 
 	_, never := NewAccessKey("alice", Scope{}, time.Time{}, "")
@@ -133,7 +141,7 @@ func TestAccessKeySecretData(t *testing.T) {
 		if !strings.Contains(err.Error(), "recreate the access key") {
 			t.Errorf("error %q does not say how to fix it", err)
 		}
-		if k != (AccessKey{}) {
+		if !reflect.DeepEqual(k, AccessKey{}) {
 			t.Errorf("bad %s: record partly filled", field)
 		}
 	}
