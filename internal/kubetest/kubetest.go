@@ -1,0 +1,159 @@
+// Package kubetest starts a real Kubernetes control plane (kube-apiserver and
+// kube-controller-manager on kine, through package controlplane) for a test
+// package, once, and stops it when the package's tests end. Test support
+// only: imported by _test files, never by gantry itself.
+//
+//	func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+//	func TestX(t *testing.T) { env := kubetest.Shared(t, kubetest.Options{CRDs: true}); ... }
+//
+// Tests that need it are skipped with -short (make test-unit).
+package kubetest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/controlplane"
+	"gantry.dev/gantry/internal/crds"
+	"gantry.dev/gantry/internal/kubebin"
+)
+
+// Options shape the shared control plane; the first caller's win.
+type Options struct {
+	// Controllers is kube-controller-manager's --controllers (default the tenant set).
+	Controllers []string
+	// CRDs installs gantry's CRDs.
+	CRDs bool
+}
+
+// Env is a running control plane.
+type Env struct {
+	CP     *controlplane.ControlPlane
+	Config *rest.Config
+	Kube   kubernetes.Interface
+	// Client knows the core, platform and gitops types.
+	Client client.Client
+	stop   func()
+}
+
+var (
+	once   sync.Once
+	shared *Env
+	err    error
+)
+
+// Main runs the package's tests and then stops the shared control plane.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if shared != nil {
+		shared.stop()
+	}
+	return code
+}
+
+// Shared returns the package's control plane, starting it on first use.
+func Shared(t testing.TB, opts Options) *Env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the Kubernetes binaries; runs without -short")
+	}
+	once.Do(func() { shared, err = start(opts) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shared
+}
+
+// Scheme has the types gantry's controllers use.
+func Scheme() *k8sruntime.Scheme {
+	s := k8sruntime.NewScheme()
+	for _, add := range []func(*k8sruntime.Scheme) error{clientgoscheme.AddToScheme, platformv1alpha1.AddToScheme, gitopsv1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+// binDir is where `make` puts the Kubernetes binaries: <repo>/bin, or
+// $GANTRY_KUBE_BIN_DIR.
+func binDir() string {
+	if d := os.Getenv(kubebin.EnvDir); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "bin")
+}
+
+func start(opts Options) (*Env, error) {
+	bins, err := kubebin.Find(context.Background(), []string{binDir()}, kubebin.APIServer, kubebin.ControllerManager)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "gantry-kubetest-")
+	if err != nil {
+		return nil, err
+	}
+	cp, err := controlplane.New(controlplane.Options{Name: "kubetest", Dir: dir, Binaries: bins, Controllers: opts.Controllers})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cp.Run(ctx) }()
+	stop := func() { cancel(); <-done; os.RemoveAll(dir) }
+	if err := cp.WaitReady(ctx, 90*time.Second); err != nil {
+		stop()
+		return nil, err
+	}
+	cfg := cp.RESTConfig()
+	if opts.CRDs {
+		ictx, icancel := context.WithTimeout(ctx, time.Minute)
+		err := crds.Install(ictx, cfg)
+		icancel()
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("installing gantry's CRDs: %w", err)
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &Env{CP: cp, Config: cfg, Kube: kubernetes.NewForConfigOrDie(cfg), Client: c, stop: stop}, nil
+}
+
+// Namespace creates a namespace named after the test, deleted when it ends.
+func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	name := "t-" + strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(name) > 50 {
+		name = strings.TrimRight(name[:50], "-")
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := e.Kube.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	return name
+}
