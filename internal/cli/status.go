@@ -104,7 +104,11 @@ func printStatus(w io.Writer, rep statusReport) {
 	} else {
 		fmt.Fprintf(w, "host cluster: external, API %s (kubeconfig %s)\n", rep.APIServer, rep.Host)
 	}
-	fmt.Fprintf(w, "kubeconfig: %s\nHTTPS: https://%s\n\n", rep.Kubeconfig, rep.HTTPAddr)
+	fmt.Fprintf(w, "kubeconfig: %s\nHTTPS: https://%s\n", rep.Kubeconfig, rep.HTTPAddr)
+	if rep.ExternalURL != "" {
+		fmt.Fprintf(w, "OIDC issuer: %s/oidc\n", rep.ExternalURL)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tPID\tUPTIME\tRSS\tREADY\tRESTARTS")
 	for _, c := range rep.Components {

@@ -329,7 +329,7 @@ func printReady(out io.Writer, st runstate.State, took time.Duration) {
 	} else {
 		fmt.Fprintf(out, "  host cluster  %s (from %s)\n", st.APIServer, st.Host)
 	}
-	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTPS         %s (listening on %s, CA %s)\n  data          %s\n\n", st.Kubeconfig, st.ExternalURL, st.HTTPAddr, server.CAPath(st.DataDir), st.DataDir)
+	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTPS         %s (listening on %s, CA %s)\n  OIDC issuer   %s/oidc\n  data          %s\n\n", st.Kubeconfig, st.ExternalURL, st.HTTPAddr, server.CAPath(st.DataDir), st.ExternalURL, st.DataDir)
 	fmt.Fprintf(out, "Next:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  gantry login --data-dir %s\n  gantry vcluster create dev --data-dir %s\n  gantry status --data-dir %s\n\nPress Ctrl-C to stop.\n",
 		st.Kubeconfig, st.DataDir, st.DataDir, st.DataDir)
 }
