@@ -21,7 +21,7 @@ func newProject(g *globals) *cobra.Command {
 		Aliases: []string{"projects", "proj"},
 		Short:   "Create, list and delete projects; manage their members",
 	}
-	cmd.AddCommand(projectCreate(g), projectList(g), projectDelete(g), projectMember(g, true), projectMember(g, false))
+	cmd.AddCommand(projectCreate(g), projectList(g), projectDelete(g), projectMember(g, true), projectMember(g, false), projectArgoCD(g))
 	return cmd
 }
 

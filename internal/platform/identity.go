@@ -82,6 +82,7 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	if err != nil {
 		return nil, err
 	}
+	p.direct = direct
 	p.opts.Server.Handle(oidcPath+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if prov := id.provider.Load(); prov != nil {
 			prov.ServeHTTP(w, r)

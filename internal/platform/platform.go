@@ -82,6 +82,9 @@ type Platform struct {
 	identity   *identity
 	sessionAPI *sessionapi.API
 	sso        *upstreamSSO
+	// direct reads and writes the host uncached, where a write must be seen
+	// by the next read at once (OIDC clients).
+	direct client.Client
 	// ctx lives as long as Run; long-lived watches made outside the manager use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -174,6 +177,9 @@ func New(opts Options) (*Platform, error) {
 	})
 	if err := p.setupGitOps(mgr, id); err != nil {
 		return nil, err
+	}
+	if err := p.setupArgoCD(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Argo CD integration: %w", err)
 	}
 	opts.Server.ServeMetrics(func(r *http.Request) error {
 		_, err := id.auth.Authenticate(r)

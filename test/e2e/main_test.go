@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/kubeconfig"
@@ -166,11 +167,17 @@ func (g *gantry) stop() {
 
 func (g *gantry) client() *kubernetes.Clientset {
 	g.t.Helper()
+	return kubernetes.NewForConfigOrDie(g.restConfig(g.t))
+}
+
+// restConfig is the host's admin client configuration.
+func (g *gantry) restConfig(t *testing.T) *rest.Config {
+	t.Helper()
 	cfg, err := kubeconfig.Load(filepath.Join(g.dataDir, "kubeconfig"))
 	if err != nil {
-		g.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return kubernetes.NewForConfigOrDie(cfg)
+	return cfg
 }
 
 // run runs a gantry command to completion and returns its combined output.

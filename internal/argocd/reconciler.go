@@ -1,0 +1,430 @@
+package argocd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/cluster"
+	"gantry.dev/gantry/internal/identity/accesskeys"
+	"gantry.dev/gantry/internal/identity/oidcprovider"
+	"gantry.dev/gantry/internal/project"
+)
+
+// Options are what the integration needs from the platform.
+type Options struct {
+	// Client is gantry's client on the host (Projects, VirtualClusters and
+	// their kubeconfig Secrets).
+	Client client.Client
+	// Namespace is gantry's own namespace (gantry-system).
+	Namespace string
+	// ArgoCDCluster returns a client for the cluster Argo CD runs in, by the
+	// name in spec.argoCD.cluster; "in-cluster" is the host. Nil:
+	// SetupWithManager resolves names through gantry's cluster Secrets in
+	// Namespace (uncached clients).
+	ArgoCDCluster func(ctx context.Context, name string) (client.Client, error)
+	// ProxyURL is gantry's proxy URL of a virtual cluster.
+	ProxyURL func(project, name string) string
+	// ProxyCA is the CA of gantry's serving certificate; nil: system roots.
+	ProxyCA []byte
+	// Keys issue the system access keys Argo CD reaches virtual clusters with.
+	Keys accesskeys.Store
+	// OIDCClients registers Argo CD with gantry's OIDC provider.
+	OIDCClients oidcprovider.ClientStore
+	// Issuer is gantry's OIDC issuer, e.g. https://gantry.example.com/oidc.
+	Issuer string
+	// IssuerCA is the PEM Argo CD needs to trust the issuer (oidc.config
+	// rootCA) when gantry's certificate is from its own CA; nil otherwise.
+	IssuerCA []byte
+	// Resync is how often every project is reconciled again, to repair what
+	// changed in Argo CD's cluster (a revoked key, a deleted Secret). Default 5m.
+	Resync time.Duration
+	Logger logr.Logger
+}
+
+// Reconciler keeps each Project's Argo CD integration.
+type Reconciler struct{ Options }
+
+const (
+	defaultResync = 5 * time.Minute
+	// problemRetry is how soon a project whose condition names a problem is
+	// looked at again: the fix is often outside gantry (installing Argo CD).
+	problemRetry = time.Minute
+	// pendingRetry: a virtual cluster reached directly is not deployed yet,
+	// or its token is being issued.
+	pendingRetry = 30 * time.Second
+)
+
+// SetupWithManager registers the reconciler: Projects, their virtual
+// clusters, and a periodic resync.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.ArgoCDCluster == nil {
+		r.ArgoCDCluster = r.registryClusters(mgr)
+	}
+	toProject := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		if p, ok := project.FromNamespace(o.GetNamespace()); ok {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: p}}}
+		}
+		return nil
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("argocd-integration").
+		For(&platformv1alpha1.Project{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletingPredicate()))).
+		Watches(&platformv1alpha1.VirtualCluster{}, toProject, builder.WithPredicates(vclusterChanged())).
+		// A revoked or deleted key of the integration's is replaced at once, not
+		// at the next resync: Argo CD would lose the cluster until then.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.keyProject)).
+		Complete(r)
+}
+
+// keyProject maps an access key record of the integration's (owner
+// argocd_<project>) to its project.
+func (r *Reconciler) keyProject(_ context.Context, o client.Object) []reconcile.Request {
+	if o.GetNamespace() != r.Namespace || o.GetLabels()[accesskeys.LabelAccessKey] != "true" {
+		return nil
+	}
+	if p, ok := strings.CutPrefix(o.GetLabels()[accesskeys.LabelOwner], KeyOwner("")); ok && p != "" {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: p}}}
+	}
+	return nil
+}
+
+// registryClusters resolves Argo CD's cluster through gantry's registry: the
+// host, or a cluster Secret in gantry's namespace. Clients are uncached (only
+// a few objects of one namespace are read) and kept while the cluster's
+// configuration stays the same, so discovery is not redone every reconcile.
+func (r *Reconciler) registryClusters(mgr ctrl.Manager) func(context.Context, string) (client.Client, error) {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	reg := &cluster.Registry{Reader: mgr.GetAPIReader(), Namespace: r.Namespace, Host: mgr.GetConfig()}
+	type cached struct {
+		cfg *rest.Config
+		c   client.Client
+	}
+	var mu sync.Mutex
+	clients := map[string]cached{}
+	return func(ctx context.Context, name string) (client.Client, error) {
+		c, err := reg.Resolve(ctx, cluster.Destination{Name: normalCluster(name)})
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if got, ok := clients[name]; ok && sameREST(got.cfg, c.REST) {
+			return got.c, nil
+		}
+		cl, err := client.New(c.REST, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, err
+		}
+		clients[name] = cached{cfg: c.REST, c: cl}
+		return cl, nil
+	}
+}
+
+func sameREST(a, b *rest.Config) bool {
+	return a.Host == b.Host && a.BearerToken == b.BearerToken && a.Username == b.Username && a.Password == b.Password &&
+		a.Insecure == b.Insecure && a.ServerName == b.ServerName && bytes.Equal(a.CAData, b.CAData) &&
+		bytes.Equal(a.CertData, b.CertData) && bytes.Equal(a.KeyData, b.KeyData) &&
+		a.CertFile == b.CertFile && a.KeyFile == b.KeyFile && a.CAFile == b.CAFile
+}
+
+func deletingPredicate() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return !e.ObjectNew.GetDeletionTimestamp().Equal(e.ObjectOld.GetDeletionTimestamp()) ||
+			!slices.Equal(e.ObjectNew.GetFinalizers(), e.ObjectOld.GetFinalizers())
+	}}
+}
+
+// vclusterChanged passes what a cluster Secret depends on, not the frequent
+// status updates (activity) that change nothing for Argo CD.
+func vclusterChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*platformv1alpha1.VirtualCluster)
+		n, ok2 := e.ObjectNew.(*platformv1alpha1.VirtualCluster)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return !equality.Semantic.DeepEqual(o.Spec.ArgoCD, n.Spec.ArgoCD) ||
+			!equality.Semantic.DeepEqual(o.Spec.Labels, n.Spec.Labels) ||
+			o.Labels[LabelImport] != n.Labels[LabelImport] ||
+			o.Status.Endpoint != n.Status.Endpoint || o.Status.KubeconfigSecret != n.Status.KubeconfigSecret ||
+			!o.DeletionTimestamp.Equal(n.DeletionTimestamp)
+	}}
+}
+
+// Reconcile brings one project's integration to what its spec says.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &platformv1alpha1.Project{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	written, hasWritten := parseTarget(p.Annotations[AnnotationTarget])
+	a := p.Spec.ArgoCD
+	if a == nil || !a.Enabled || !p.DeletionTimestamp.IsZero() {
+		if hasWritten {
+			if err := r.removeAll(ctx, p.Name, written); err != nil {
+				return r.report(ctx, p, "", fmt.Errorf("removing what the integration wrote into %s: %w", written, err))
+			}
+		}
+		if err := r.forget(ctx, p); err != nil {
+			return ctrl.Result{}, err
+		}
+		if p.DeletionTimestamp.IsZero() {
+			return ctrl.Result{}, r.clearCondition(ctx, p)
+		}
+		return ctrl.Result{}, nil
+	}
+	want := targetOf(a)
+	if hasWritten && written != want {
+		// Moved to another Argo CD: leave nothing behind in the old one.
+		if err := r.removeAll(ctx, p.Name, written); err != nil {
+			return r.report(ctx, p, "", fmt.Errorf("removing what the integration wrote into %s: %w", written, err))
+		}
+		if err := r.forget(ctx, p); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	in, err := r.connect(ctx, want)
+	if err != nil {
+		return r.report(ctx, p, "", err)
+	}
+	plan, err := r.plan(ctx, p, in)
+	if err != nil {
+		return r.report(ctx, p, "", err)
+	}
+	if err := r.remember(ctx, p, want); err != nil {
+		return ctrl.Result{}, err
+	}
+	summary, err := plan.apply(ctx, r)
+	res, rerr := r.report(ctx, p, summary, err)
+	if err == nil && plan.clusters.pending > 0 {
+		res.RequeueAfter = pendingRetry
+	}
+	return res, rerr
+}
+
+// plan is everything one reconcile writes, checked before any of it is.
+type plan struct {
+	p          *platformv1alpha1.Project
+	in         *instance
+	clusters   *clusterPlan
+	sso        *ssoPlan // nil: SSO off
+	appProject bool
+}
+
+func (r *Reconciler) plan(ctx context.Context, p *platformv1alpha1.Project, in *instance) (*plan, error) {
+	if err := in.checkNamespace(ctx); err != nil {
+		return nil, err
+	}
+	a := p.Spec.ArgoCD
+	pl := &plan{p: p, in: in, appProject: a.Project != nil && a.Project.Enabled}
+	appProjectName := ""
+	if pl.appProject {
+		appProjectName = AppProjectName(p.Name)
+		if err := checkAppProject(ctx, in, p.Name); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if pl.clusters, err = r.planClusters(ctx, p, in, appProjectName); err != nil {
+		return nil, err
+	}
+	if a.SSO != nil && a.SSO.Enabled {
+		if pl.sso, err = r.planSSO(ctx, p, in); err != nil {
+			return nil, err
+		}
+	}
+	if pl.appProject {
+		var servers []string
+		for _, w := range pl.clusters.want {
+			servers = append(servers, string(w.secret.Data["server"]))
+		}
+		if err := applyAppProject(ctx, in, appProject(p, in.Namespace, servers), p.Name, true); err != nil {
+			return nil, err
+		}
+	}
+	return pl, nil
+}
+
+// apply writes the plan: clusters, then SSO, then the AppProject (whose
+// destinations are the clusters written); parts turned off are removed.
+func (pl *plan) apply(ctx context.Context, r *Reconciler) (string, error) {
+	servers, err := pl.clusters.apply(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	parts := []string{pl.clusters.summary(len(servers))}
+	if pl.sso != nil {
+		if err := pl.sso.apply(ctx, r); err != nil {
+			return "", err
+		}
+		parts = append(parts, "SSO on ("+pl.sso.clientID+")")
+	} else {
+		if err := r.releaseSSO(ctx, pl.in, pl.p.Name); err != nil {
+			return "", err
+		}
+		parts = append(parts, "SSO off")
+	}
+	if pl.appProject {
+		if err := applyAppProject(ctx, pl.in, appProject(pl.p, pl.in.Namespace, servers), pl.p.Name, false); err != nil {
+			return "", err
+		}
+		parts = append(parts, "AppProject "+AppProjectName(pl.p.Name))
+	} else {
+		if err := removeAppProject(ctx, pl.in, pl.p.Name); err != nil {
+			return "", err
+		}
+		parts = append(parts, "no AppProject")
+	}
+	return fmt.Sprintf("Argo CD in namespace %s of %s: %s", pl.in.Namespace, pl.in.Cluster, strings.Join(parts, ", ")), nil
+}
+
+// removeAll removes everything the integration wrote for project into t.
+func (r *Reconciler) removeAll(ctx context.Context, proj string, t target) error {
+	in, err := r.connect(ctx, t)
+	if err != nil {
+		var pr *problem
+		if errors.As(err, &pr) {
+			return problemf(pr.Reason, "%s (what the integration wrote there cannot be removed; to give up on it, remove the Project's finalizer %s and annotation %s)",
+				pr.Message, Finalizer, AnnotationTarget)
+		}
+		return err
+	}
+	if err := r.removeClusters(ctx, in, proj); err != nil {
+		return err
+	}
+	if err := r.releaseSSO(ctx, in, proj); err != nil {
+		return err
+	}
+	if err := removeAppProject(ctx, in, proj); err != nil {
+		return err
+	}
+	return r.deleteKeys(ctx, proj, nil)
+}
+
+// remember records, before anything is written, where the integration writes,
+// and holds the Project with the finalizer until that is removed again.
+func (r *Reconciler) remember(ctx context.Context, p *platformv1alpha1.Project, t target) error {
+	return r.patchMeta(ctx, p, func(p *platformv1alpha1.Project) {
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations[AnnotationTarget] = t.String()
+		controllerutil.AddFinalizer(p, Finalizer)
+	})
+}
+
+// forget drops the record and the finalizer once nothing is written.
+func (r *Reconciler) forget(ctx context.Context, p *platformv1alpha1.Project) error {
+	return r.patchMeta(ctx, p, func(p *platformv1alpha1.Project) {
+		delete(p.Annotations, AnnotationTarget)
+		controllerutil.RemoveFinalizer(p, Finalizer)
+	})
+}
+
+func (r *Reconciler) patchMeta(ctx context.Context, p *platformv1alpha1.Project, change func(*platformv1alpha1.Project)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		fresh := &platformv1alpha1.Project{}
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		before := fresh.DeepCopy()
+		change(fresh)
+		if equality.Semantic.DeepEqual(before.ObjectMeta, fresh.ObjectMeta) {
+			p.ObjectMeta = *fresh.ObjectMeta.DeepCopy()
+			return nil
+		}
+		if err := r.Client.Patch(ctx, fresh, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		p.ObjectMeta = *fresh.ObjectMeta.DeepCopy()
+		return nil
+	})
+}
+
+// report sets ConditionSynced from the outcome: a problem is the user's to
+// fix (retried after a while), another error is retried with backoff.
+func (r *Reconciler) report(ctx context.Context, p *platformv1alpha1.Project, summary string, err error) (ctrl.Result, error) {
+	cond := metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced, Message: summary}
+	res := ctrl.Result{RequeueAfter: r.resync()}
+	var pr *problem
+	switch {
+	case errors.As(err, &pr):
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, pr.Reason, pr.Message
+		res = ctrl.Result{RequeueAfter: problemRetry}
+		err = nil
+	case err != nil:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonError, err.Error()
+		res = ctrl.Result{}
+	}
+	if cond.Status == metav1.ConditionFalse {
+		r.log().Info("Argo CD integration not synced", "project", p.Name, "reason", cond.Reason, "message", cond.Message)
+	}
+	if serr := r.setCondition(ctx, p, &cond); serr != nil && err == nil {
+		err = serr
+	}
+	return res, err
+}
+
+func (r *Reconciler) setCondition(ctx context.Context, p *platformv1alpha1.Project, c *metav1.Condition) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		fresh := &platformv1alpha1.Project{}
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		c.ObservedGeneration = fresh.Generation
+		if !meta.SetStatusCondition(&fresh.Status.Conditions, *c) {
+			return nil
+		}
+		return client.IgnoreNotFound(r.Client.Status().Update(ctx, fresh))
+	})
+}
+
+func (r *Reconciler) clearCondition(ctx context.Context, p *platformv1alpha1.Project) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		fresh := &platformv1alpha1.Project{}
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if !meta.RemoveStatusCondition(&fresh.Status.Conditions, ConditionSynced) {
+			return nil
+		}
+		return client.IgnoreNotFound(r.Client.Status().Update(ctx, fresh))
+	})
+}
+
+func (r *Reconciler) resync() time.Duration {
+	if r.Resync > 0 {
+		return r.Resync
+	}
+	return defaultResync
+}
+
+func (r *Reconciler) log() logr.Logger { return r.Logger }

@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/argocd"
+)
+
+// The Project condition the Argo CD integration reports on, and the finalizer
+// it holds while it has written something (package argocd).
+const (
+	argoSyncedCondition = argocd.ConditionSynced
+	argoFinalizer       = argocd.Finalizer
+)
+
+// projectArgoCD turns a project's Argo CD integration on and off (spec.argoCD)
+// and shows what gantry made of it.
+func projectArgoCD(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "argocd",
+		Short: "Connect a project to a real Argo CD: its virtual clusters, SSO and an AppProject",
+	}
+	var (
+		cluster, namespace, ssoHost string
+		direct, sso, appProject     bool
+		roles, sourceRepos          []string
+		noImport, wait              bool
+	)
+	enable := &cobra.Command{
+		Use:   "enable PROJECT",
+		Short: "Turn the integration on (or change it): virtual clusters become Argo CD clusters",
+		Example: `  gantry project argocd enable shop
+  gantry project argocd enable shop --sso --sso-host https://argocd.example.com --role project-admin=role:admin --role project-viewer=role:readonly
+  gantry project argocd enable shop --app-project --source-repo https://github.com/shop/*`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if sso && ssoHost == "" {
+				return fmt.Errorf("--sso needs --sso-host, Argo CD's URL (e.g. https://argocd.example.com)")
+			}
+			var assigned []platformv1alpha1.ArgoCDRoleAssignment
+			for _, r := range roles {
+				projectRole, argoRole, ok := strings.Cut(r, "=")
+				if !ok {
+					projectRole, argoRole = "", r
+				}
+				if projectRole != "" && !validRole(projectRole) {
+					return fmt.Errorf("--role %q: %q is not project-admin, project-member or project-viewer", r, projectRole)
+				}
+				if argoRole == "" {
+					return fmt.Errorf("--role %q: give [PROJECT-ROLE=]ARGO-ROLE, e.g. project-admin=role:admin", r)
+				}
+				assigned = append(assigned, platformv1alpha1.ArgoCDRoleAssignment{ProjectRole: platformv1alpha1.ProjectRole(projectRole), Role: argoRole})
+			}
+			return g.patchProject(cmd, args[0], func(p *platformv1alpha1.Project) {
+				a := p.Spec.ArgoCD
+				if a == nil {
+					a = &platformv1alpha1.ArgoCDIntegration{}
+				}
+				a.Enabled = true
+				if cmd.Flags().Changed("cluster") {
+					a.Cluster = cluster
+				}
+				if cmd.Flags().Changed("namespace") {
+					a.Namespace = namespace
+				}
+				if cmd.Flags().Changed("direct") {
+					a.Direct = direct
+				}
+				if cmd.Flags().Changed("no-import") {
+					imp := !noImport
+					a.ImportVirtualClusters = &imp
+				}
+				if sso {
+					a.SSO = &platformv1alpha1.ArgoCDSSO{Enabled: true, Host: strings.TrimRight(ssoHost, "/"), AssignedRoles: assigned}
+				}
+				if appProject {
+					a.Project = &platformv1alpha1.ArgoCDProject{Enabled: true, SourceRepos: sourceRepos}
+				}
+				p.Spec.ArgoCD = a
+			}, wait)
+		},
+	}
+	enable.Flags().StringVar(&cluster, "cluster", "", "where Argo CD runs: empty for the host, else a registered cluster's name")
+	enable.Flags().StringVar(&namespace, "namespace", "", "Argo CD's namespace (default argocd)")
+	enable.Flags().BoolVar(&direct, "direct", false, "Argo CD reaches virtual clusters at their own endpoint, not through gantry's proxy")
+	enable.Flags().BoolVar(&noImport, "no-import", false, "add only virtual clusters that ask for it (spec.argoCD or label gantry.dev/import-argocd=true)")
+	enable.Flags().BoolVar(&sso, "sso", false, "Argo CD users sign in with gantry")
+	enable.Flags().StringVar(&ssoHost, "sso-host", "", "Argo CD's URL, for --sso")
+	enable.Flags().StringSliceVar(&roles, "role", nil, "[PROJECT-ROLE=]ARGO-ROLE given in Argo CD to the project's people (repeatable), e.g. project-admin=role:admin")
+	enable.Flags().BoolVar(&appProject, "app-project", false, "keep an Argo CD AppProject for the project")
+	enable.Flags().StringSliceVar(&sourceRepos, "source-repo", nil, "repositories the AppProject allows (repeatable; default *)")
+	enable.Flags().BoolVar(&wait, "wait", true, "wait until gantry reports the result")
+
+	var ssoOnly, appProjectOnly bool
+	disable := &cobra.Command{
+		Use:   "disable PROJECT",
+		Short: "Turn the integration (or only --sso / --app-project) off: gantry removes exactly what it wrote",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.patchProject(cmd, args[0], func(p *platformv1alpha1.Project) {
+				a := p.Spec.ArgoCD
+				if a == nil {
+					return
+				}
+				switch {
+				case ssoOnly || appProjectOnly:
+					if sso := a.SSO; sso != nil && ssoOnly {
+						sso.Enabled = false
+					}
+					if ap := a.Project; ap != nil && appProjectOnly {
+						ap.Enabled = false
+					}
+				default:
+					a.Enabled = false
+				}
+			}, wait)
+		},
+	}
+	disable.Flags().BoolVar(&ssoOnly, "sso", false, "turn off only SSO")
+	disable.Flags().BoolVar(&appProjectOnly, "app-project", false, "turn off only the AppProject")
+	disable.Flags().BoolVar(&wait, "wait", true, "wait until gantry reports the result")
+
+	status := &cobra.Command{
+		Use:   "status PROJECT",
+		Short: "Show the integration's settings and what gantry reports",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.hostClient()
+			if err != nil {
+				return err
+			}
+			p := &platformv1alpha1.Project{}
+			if err := c.Get(cmd.Context(), client.ObjectKey{Name: args[0]}, p); err != nil {
+				return err
+			}
+			printArgoStatus(cmd, p)
+			return nil
+		},
+	}
+	cmd.AddCommand(enable, disable, status)
+	return cmd
+}
+
+func validRole(r string) bool {
+	switch platformv1alpha1.ProjectRole(r) {
+	case platformv1alpha1.RoleProjectAdmin, platformv1alpha1.RoleProjectMember, platformv1alpha1.RoleProjectViewer:
+		return true
+	}
+	return false
+}
+
+// patchProject changes a project's spec and, with wait, waits until the Argo CD
+// integration has reported on this generation, and prints its report. A report
+// of failure is an error (exit status 1).
+func (g *globals) patchProject(cmd *cobra.Command, name string, change func(*platformv1alpha1.Project), wait bool) error {
+	c, err := g.hostClient()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	p := &platformv1alpha1.Project{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+		return fmt.Errorf("project %s: %w", name, err)
+	}
+	patch := client.MergeFromWithOptions(p.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	change(p)
+	if err := c.Patch(ctx, p, patch); err != nil {
+		return err
+	}
+	if !wait {
+		return nil
+	}
+	off := p.Spec.ArgoCD == nil || !p.Spec.ArgoCD.Enabled
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+			return err
+		}
+		// Turned off, the integration removes what it wrote, then its condition
+		// and finalizer.
+		if off && meta.FindStatusCondition(p.Status.Conditions, argoSyncedCondition) == nil &&
+			!slices.Contains(p.Finalizers, argoFinalizer) {
+			printArgoStatus(cmd, p)
+			return nil
+		}
+		if cond := meta.FindStatusCondition(p.Status.Conditions, argoSyncedCondition); !off && cond != nil && cond.ObservedGeneration >= p.Generation {
+			printArgoStatus(cmd, p)
+			if cond.Status != "True" {
+				return fmt.Errorf("the Argo CD integration of project %s: %s", name, cond.Message)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gantry has not reported on project %s's Argo CD integration within a minute: is gantry running? (gantry status)", name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func printArgoStatus(cmd *cobra.Command, p *platformv1alpha1.Project) {
+	out := cmd.OutOrStdout()
+	a := p.Spec.ArgoCD
+	if a == nil || !a.Enabled {
+		fmt.Fprintf(out, "project %s: Argo CD integration off\n", p.Name)
+	} else {
+		ns := a.Namespace
+		if ns == "" {
+			ns = "argocd"
+		}
+		where := a.Cluster
+		if where == "" {
+			where = "the host"
+		}
+		fmt.Fprintf(out, "project %s: Argo CD in namespace %s on %s\n", p.Name, ns, where)
+		if a.SSO != nil && a.SSO.Enabled {
+			fmt.Fprintf(out, "  SSO: on, Argo CD at %s\n", a.SSO.Host)
+		}
+		if a.Project != nil && a.Project.Enabled {
+			fmt.Fprintf(out, "  AppProject: %s\n", p.Name)
+		}
+	}
+	if cond := meta.FindStatusCondition(p.Status.Conditions, argoSyncedCondition); cond != nil {
+		fmt.Fprintf(out, "  %s=%s (%s): %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	}
+}
