@@ -33,6 +33,7 @@ import (
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/supervisor"
 	"gantry.dev/gantry/internal/syncer"
+	"gantry.dev/gantry/internal/vcapi"
 	"gantry.dev/gantry/internal/vcluster"
 	"gantry.dev/gantry/internal/vcproxy"
 )
@@ -163,7 +164,7 @@ func New(opts Options) (*Platform, error) {
 		return nil, err
 	}
 	opts.Server.Handle(vcproxy.Prefix, &vcproxy.Proxy{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper})
-	opts.Server.Handle(vcproxy.CredentialPrefix, &vcproxy.Credentials{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper,
+	credentials := &vcproxy.Credentials{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper,
 		Mint: func(ctx context.Context, user string, groups []string, audience string, ttl time.Duration) (string, time.Time, error) {
 			prov := id.provider.Load()
 			if prov == nil {
@@ -174,7 +175,9 @@ func New(opts Options) (*Platform, error) {
 		Audience: func(projectName, name string) string {
 			return vcluster.Audience(types.NamespacedName{Namespace: project.Namespace(projectName), Name: name})
 		},
-	})
+	}
+	(&vcapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: id.enforcer.Authorize, Informers: mgr.GetCache(),
+		ExternalURL: p.externalURL(), ServerCA: opts.ServerCA, Credential: credentials}).Register(opts.Server)
 	if err := p.setupGitOps(mgr, id); err != nil {
 		return nil, err
 	}

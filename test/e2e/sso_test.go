@@ -222,6 +222,27 @@ func TestVirtualClusterSSO(t *testing.T) {
 		}
 	}
 
+	// The REST API (what the web UI uses): alice, a member, makes a cluster and
+	// watches it start; bob, a viewer, may not.
+	aliceToken := g.login(t, "alice", "alice-secret-pw")
+	if code, resp := g.apiCall(t, "POST", "/api/v1/virtualclusters/default", aliceToken, `{"name":"api-made","sleepAfter":"30m"}`); code != 201 {
+		t.Fatalf("a member creating a virtual cluster through the API: %d %v", code, resp)
+	}
+	eventually(t, time.Minute, "the API-made cluster Running", func() error {
+		code, v := g.apiCall(t, "GET", "/api/v1/virtualclusters/default/api-made", aliceToken, "")
+		if code != 200 || v["phase"] != "Running" {
+			return fmt.Errorf("%d phase %v", code, v["phase"])
+		}
+		return nil
+	})
+	bobToken := g.login(t, "bob", "bob-secret-pw")
+	if code, _ := g.apiCall(t, "DELETE", "/api/v1/virtualclusters/default/api-made", bobToken, ""); code != 403 {
+		t.Errorf("a viewer deleting a virtual cluster through the API: %d, want 403", code)
+	}
+	if code, list := g.apiCall(t, "GET", "/api/v1/virtualclusters", bobToken, ""); code != 200 || len(list["items"].([]any)) != 3 {
+		t.Errorf("a viewer listing the project's virtual clusters: %d %v", code, list)
+	}
+
 	// bob, a viewer: reads, and the virtual cluster's RBAC refuses his delete.
 	cliLogin(t, dataDir, "bob", "bob-secret-pw")
 	bob, _ := ssoClient(t, dataDir, "dev")
