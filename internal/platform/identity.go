@@ -26,6 +26,8 @@ import (
 	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
+	"gantry.dev/gantry/internal/projectapi"
+	"gantry.dev/gantry/internal/userapi"
 	"gantry.dev/gantry/internal/vcproxy"
 )
 
@@ -94,6 +96,14 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 		Auth: id.auth, Authorize: enforcer.Authorize}
 	p.opts.Server.Handle(oidcprovider.ClientsPrefix, clientsAPI)
 	p.opts.Server.Handle(oidcprovider.ClientsPrefix+"/", clientsAPI)
+	projects := &projectapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace}
+	for _, prefix := range []string{projectapi.Prefix, projectapi.Prefix + "/", projectapi.ClustersPrefix, projectapi.ClustersPrefix + "/"} {
+		p.opts.Server.Handle(prefix, projects)
+	}
+	people := &userapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace, Limiter: id.limiter}
+	for _, prefix := range []string{userapi.UsersPrefix, userapi.UsersPrefix + "/", userapi.TeamsPrefix, userapi.TeamsPrefix + "/"} {
+		p.opts.Server.Handle(prefix, people)
+	}
 	p.sso = &upstreamSSO{p: p, client: mgr.GetClient()}
 	p.opts.Server.Handle(sso.Prefix, p.sso)
 	if err := p.sso.SetupWithManager(mgr); err != nil {

@@ -158,6 +158,25 @@ func TestIdentity(t *testing.T) {
 	if code, _ := g.apiCall(t, "POST", "/api/v1/oidc-clients", alice, `{"id":"mine","redirectURIs":["https://x.example.com/cb"]}`); code != 403 {
 		t.Errorf("a non-admin registering an OIDC client: %d, want 403", code)
 	}
+	// The REST API for projects and users (what the web UI uses) shows her
+	// only her project and herself.
+	eventually(t, 20*time.Second, "alice lists only her project", func() error {
+		code, list := g.apiCall(t, "GET", "/api/v1/projects", alice, "")
+		if code != 200 || len(list["items"].([]any)) != 1 || list["items"].([]any)[0].(map[string]any)["name"] != "default" {
+			return fmt.Errorf("%d %v", code, list)
+		}
+		return nil
+	})
+	if code, me := g.apiCall(t, "GET", "/api/v1/users/alice", alice, ""); code != 200 || me["passwordSet"] != true || fmt.Sprint(me) == "" ||
+		strings.Contains(fmt.Sprint(me), "alice-secret-pw") {
+		t.Errorf("alice reading herself: %d %v", code, me)
+	}
+	if code, _ := g.apiCall(t, "POST", "/api/v1/users", alice, `{"name":"mallory","password":"mallory-secret-pw"}`); code != 403 {
+		t.Errorf("a non-admin creating a user: %d, want 403", code)
+	}
+	if code, _ := g.apiCall(t, "POST", "/api/v1/projects/default/members", alice, `{"kind":"User","name":"alice","role":"project-admin"}`); code != 403 {
+		t.Errorf("a viewer making herself project-admin: %d, want 403", code)
+	}
 	// No token for a virtual cluster of a project she is not in.
 	if code, _ := g.apiCall(t, "POST", "/api/v1/virtualclusters/other/any/credential", alice, ""); code != 403 {
 		t.Errorf("a credential for another project's virtual cluster: %d, want 403", code)

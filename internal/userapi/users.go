@@ -1,0 +1,409 @@
+package userapi
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/identity/users"
+)
+
+// User is a user as the API shows it: never a password or its hash.
+type User struct {
+	Name        string   `json:"name"`
+	Username    string   `json:"username"`
+	DisplayName string   `json:"displayName,omitempty"`
+	Email       string   `json:"email,omitempty"`
+	Groups      []string `json:"groups"`
+	Disabled    bool     `json:"disabled"`
+	// Teams the user is in, directly or through one of their groups.
+	Teams []string `json:"teams"`
+	// PasswordSet says whether the user has a local password; without one
+	// they sign in through SSO only.
+	PasswordSet bool        `json:"passwordSet"`
+	Created     metav1.Time `json:"created"`
+}
+
+// userInfo is what views need beyond the User: teams and password Secrets.
+type userInfo struct {
+	teams        []platformv1alpha1.Team
+	withPassword map[string]bool
+}
+
+func (a *API) info(ctx context.Context) (userInfo, error) {
+	var teams platformv1alpha1.TeamList
+	if err := a.Client.List(ctx, &teams); err != nil {
+		return userInfo{}, err
+	}
+	var secrets corev1.SecretList
+	if err := a.Client.List(ctx, &secrets, client.InNamespace(a.Namespace), client.HasLabels{users.LabelUser}); err != nil {
+		return userInfo{}, err
+	}
+	in := userInfo{teams: teams.Items, withPassword: map[string]bool{}}
+	for _, s := range secrets.Items {
+		// The label says whose; the name must agree, as users.CheckPassword reads it.
+		if u := s.Labels[users.LabelUser]; s.Name == users.SecretName(u) {
+			in.withPassword[u] = true
+		}
+	}
+	return in, nil
+}
+
+func (in userInfo) view(u *platformv1alpha1.User) User {
+	v := User{Name: u.Name, Username: u.Spec.Username, DisplayName: u.Spec.DisplayName, Email: u.Spec.Email,
+		Groups: u.Spec.Groups, Disabled: u.Spec.Disabled, Teams: []string{}, PasswordSet: in.withPassword[u.Name],
+		Created: u.CreationTimestamp}
+	if v.Username == "" {
+		v.Username = u.Name
+	}
+	if v.Groups == nil {
+		v.Groups = []string{}
+	}
+	// As authn.Groups decides membership.
+	for _, t := range in.teams {
+		member := slices.Contains(t.Spec.Users, u.Name)
+		for _, g := range t.Spec.Groups {
+			member = member || slices.Contains(u.Spec.Groups, g)
+		}
+		if member {
+			v.Teams = append(v.Teams, t.Name)
+		}
+	}
+	slices.Sort(v.Teams)
+	return v
+}
+
+func (a *API) viewUser(ctx context.Context, u *platformv1alpha1.User) (User, error) {
+	in, err := a.info(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	return in.view(u), nil
+}
+
+// mayGetUser: anyone may read themselves, a scoped key included.
+func (a *API) mayGetUser(id authn.Identity, name string) error {
+	if name == id.User {
+		return nil
+	}
+	return a.can(id, rbac.ResourceUsers, rbac.ActionGet, name)
+}
+
+func (a *API) listUsers(ctx context.Context, id authn.Identity) (any, error) {
+	var list platformv1alpha1.UserList
+	if err := a.Client.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	in, err := a.info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	items := []User{}
+	for i := range list.Items {
+		if a.mayGetUser(id, list.Items[i].Name) == nil {
+			items = append(items, in.view(&list.Items[i]))
+		}
+	}
+	slices.SortFunc(items, func(x, y User) int { return strings.Compare(x.Name, y.Name) })
+	return map[string]any{"items": items}, nil
+}
+
+func (a *API) fetchUser(ctx context.Context, name string) (*platformv1alpha1.User, error) {
+	u := &platformv1alpha1.User{}
+	if err := a.Client.Get(ctx, client.ObjectKey{Name: name}, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, errorf(http.StatusNotFound, "user %s not found (GET %s lists users)", name, UsersPrefix)
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+func (a *API) getUser(ctx context.Context, id authn.Identity, name string) (any, error) {
+	if err := a.mayGetUser(id, name); err != nil {
+		return nil, err
+	}
+	u, err := a.fetchUser(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return a.viewUser(ctx, u)
+}
+
+// CreateUserRequest is the body of POST /api/v1/users. Without a password
+// the user signs in through SSO only, until one is set.
+type CreateUserRequest struct {
+	Name        string   `json:"name"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"displayName"`
+	Groups      []string `json:"groups"`
+	Password    string   `json:"password"`
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, id authn.Identity) (any, error) {
+	var req CreateUserRequest
+	if _, err := decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.Name == "" {
+		return nil, errorf(http.StatusBadRequest, `request body has no "name": send {"name": "alice", "email": …, "displayName": …, "groups": […], "password": …}`)
+	}
+	if err := a.can(id, rbac.ResourceUsers, rbac.ActionCreate, req.Name); err != nil {
+		return nil, err
+	}
+	if err := validName("user", req.Name); err != nil {
+		return nil, err
+	}
+	if err := validEmail(req.Email); err != nil {
+		return nil, err
+	}
+	groups, err := validGroups(req.Groups)
+	if err != nil {
+		return nil, err
+	}
+	if req.Password != "" {
+		if err := users.CheckPolicy(req.Name, req.Password); err != nil {
+			return nil, errorf(http.StatusBadRequest, "%v", err)
+		}
+	}
+	ctx := r.Context()
+	u := &platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: req.Name},
+		Spec: platformv1alpha1.UserSpec{Username: req.Name, Email: req.Email, DisplayName: req.DisplayName, Groups: groups}}
+	if err := a.Client.Create(ctx, u); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, errorf(http.StatusConflict, "user %s already exists (POST %s/%s/password to change the password)", req.Name, UsersPrefix, req.Name)
+		}
+		return nil, err
+	}
+	if req.Password != "" {
+		if err := users.SetPassword(ctx, a.Client, a.Namespace, req.Name, req.Password); err != nil {
+			_ = a.Client.Delete(ctx, u) // nothing half-made
+			return nil, fmt.Errorf("storing the password of %s: %w", req.Name, err)
+		}
+	} else if err := a.deleteSecret(ctx, req.Name); err != nil {
+		// A Secret left by an earlier user of this name would let its
+		// password into the new account.
+		_ = a.Client.Delete(ctx, u)
+		return nil, err
+	}
+	return a.viewUser(ctx, u)
+}
+
+func (a *API) deleteSecret(ctx context.Context, user string) error {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: users.SecretName(user), Namespace: a.Namespace}}
+	if err := a.Client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting the password Secret of %s: %w", user, err)
+	}
+	return nil
+}
+
+func validEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+		return errorf(http.StatusBadRequest, "email %q is not an email address: write it as name@example.com", email)
+	}
+	return nil
+}
+
+// validGroups refuses the prefixes of RBAC's own subjects: a group
+// "gantry:project:shop:project-admin" or "role:admin" would hand out a role
+// past the project members and policy.csv where such grants are looked for.
+func validGroups(groups []string) ([]string, error) {
+	out, err := set("groups", groups)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range out {
+		for _, p := range []string{"role:", "proj:", "team:", "gantry:"} {
+			if strings.HasPrefix(g, p) {
+				return nil, errorf(http.StatusBadRequest, "group %q has the reserved prefix %q: give project roles as project members, teams through the team's users, and roles in policy.csv", g, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+// UpdateUserRequest is the body of PUT and PATCH /api/v1/users/{u}; both
+// merge: a field left out stays, a field sent replaces (groups as a whole),
+// null clears.
+type UpdateUserRequest struct {
+	Email       *string  `json:"email"`
+	DisplayName *string  `json:"displayName"`
+	Groups      []string `json:"groups"`
+	Disabled    *bool    `json:"disabled"`
+}
+
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request, id authn.Identity, name string) (any, error) {
+	if err := a.can(id, rbac.ResourceUsers, rbac.ActionUpdate, name); err != nil {
+		return nil, err
+	}
+	var req UpdateUserRequest
+	present, err := decode(w, r, &req)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := present["email"]; ok {
+		if err := validEmail(deref(req.Email)); err != nil {
+			return nil, err
+		}
+	}
+	groups, err := validGroups(req.Groups)
+	if err != nil {
+		return nil, err
+	}
+	if req.Disabled != nil && *req.Disabled && name == id.User {
+		return nil, errorf(http.StatusBadRequest, "you cannot disable yourself: ask another administrator")
+	}
+	ctx := r.Context()
+	u, err := patch(ctx, a.Client, func() (*platformv1alpha1.User, error) { return a.fetchUser(ctx, name) }, func(u *platformv1alpha1.User) error {
+		if _, ok := present["email"]; ok {
+			u.Spec.Email = deref(req.Email)
+		}
+		if _, ok := present["displayName"]; ok {
+			u.Spec.DisplayName = deref(req.DisplayName)
+		}
+		if _, ok := present["groups"]; ok {
+			u.Spec.Groups = groups
+		}
+		if _, ok := present["disabled"]; ok {
+			u.Spec.Disabled = req.Disabled != nil && *req.Disabled
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a.viewUser(ctx, u)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (a *API) deleteUser(ctx context.Context, id authn.Identity, name string) (any, error) {
+	if err := a.can(id, rbac.ResourceUsers, rbac.ActionDelete, name); err != nil {
+		return nil, err
+	}
+	switch name {
+	case users.Admin:
+		return nil, errorf(http.StatusBadRequest, `the admin user cannot be deleted (disable it instead: PATCH %s/admin {"disabled": true})`, UsersPrefix)
+	case id.User:
+		return nil, errorf(http.StatusBadRequest, "you cannot delete yourself: ask another administrator")
+	}
+	u, err := a.fetchUser(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	// The password first: a User deleted with its Secret left behind would
+	// give the old password to whoever is next created with the name.
+	if err := a.deleteSecret(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := a.Client.Delete(ctx, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, errorf(http.StatusNotFound, "user %s not found (GET %s lists users)", name, UsersPrefix)
+		}
+		return nil, err
+	}
+	return map[string]any{}, nil
+}
+
+// PasswordRequest is the body of POST /api/v1/users/{u}/password.
+// CurrentPassword is needed when users change their own password (as Argo
+// CD's account API), so that a stolen session cannot take the account over.
+type PasswordRequest struct {
+	Password        string `json:"password"`
+	CurrentPassword string `json:"currentPassword"`
+}
+
+func (a *API) setPassword(w http.ResponseWriter, r *http.Request, id authn.Identity, name string) (any, error) {
+	self := name == id.User
+	if id.Scope.Project != "" {
+		return nil, errorf(http.StatusForbidden, "this access key is scoped to %s: it cannot set passwords (log in)", scope(id))
+	}
+	if !self {
+		if err := a.Authorize(id.Subjects(), rbac.ResourceUsers, rbac.ActionUpdate, name); err != nil {
+			return nil, errorf(http.StatusForbidden, "%v: only %s themselves or an administrator may set this password", err, name)
+		}
+	}
+	var req PasswordRequest
+	if _, err := decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	u, err := a.fetchUser(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	// The local admin token stands for the data directory's owner, who may
+	// have lost the password: that is what the token is for.
+	if self && id.Via != "admin-token" {
+		if err := a.checkCurrent(r, name, req.CurrentPassword); err != nil {
+			return nil, err
+		}
+	}
+	if req.Password == "" {
+		return nil, errorf(http.StatusBadRequest, `request body has no "password": send {"password": …} (and "currentPassword" for your own)`)
+	}
+	if err := users.CheckPolicy(name, req.Password); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if err := users.SetPassword(ctx, a.Client, a.Namespace, name, req.Password); err != nil {
+		return nil, fmt.Errorf("storing the password of %s: %w", name, err)
+	}
+	return a.viewUser(ctx, u)
+}
+
+func (a *API) checkCurrent(r *http.Request, name, current string) error {
+	ip := clientIP(r)
+	if a.Limiter != nil {
+		if ok, wait := a.Limiter.Allow(name, ip); !ok {
+			return &httpError{code: http.StatusTooManyRequests, msg: fmt.Sprintf("too many wrong passwords: try again in %s", wait.Round(time.Second)),
+				retryAfter: int(math.Ceil(wait.Seconds()))}
+		}
+	}
+	if current == "" {
+		return errorf(http.StatusBadRequest, `request body has no "currentPassword": changing your own password needs the current one too`)
+	}
+	ok, err := users.CheckPassword(r.Context(), a.Client, a.Namespace, name, current)
+	if err != nil {
+		return fmt.Errorf("checking the current password of %s: %w", name, err)
+	}
+	if !ok {
+		if a.Limiter != nil {
+			a.Limiter.Failed(name, ip)
+		}
+		return errorf(http.StatusForbidden, "currentPassword is not your current password (a user without one asks an administrator to set it)")
+	}
+	if a.Limiter != nil {
+		a.Limiter.Succeeded(name, ip)
+	}
+	return nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
