@@ -230,10 +230,8 @@ func validGroups(groups []string) ([]string, error) {
 		return nil, err
 	}
 	for _, g := range out {
-		for _, p := range []string{"role:", "proj:", "team:", "gantry:"} {
-			if strings.HasPrefix(g, p) {
-				return nil, errorf(http.StatusBadRequest, "group %q has the reserved prefix %q: give project roles as project members, teams through the team's users, and roles in policy.csv", g, p)
-			}
+		if p, ok := rbac.ReservedPrefix(g); ok {
+			return nil, errorf(http.StatusBadRequest, "group %q has the reserved prefix %q: give project roles as project members, teams through the team's users, and roles in policy.csv", g, p)
 		}
 	}
 	return out, nil

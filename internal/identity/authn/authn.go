@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/identity/sessions"
 )
 
@@ -137,7 +138,15 @@ func (a *Authenticator) Groups(ctx context.Context, user string) ([]string, erro
 	if u.Spec.Disabled {
 		return nil, errors.New("user " + user + " is disabled")
 	}
-	groups := append([]string(nil), u.Spec.Groups...)
+	// A user's own groups (set by an admin, or by SSO from the identity
+	// provider) never carry gantry's reserved prefixes: those come only from
+	// teams and project membership below.
+	var groups []string
+	for _, g := range u.Spec.Groups {
+		if _, reserved := rbac.ReservedPrefix(g); !reserved {
+			groups = append(groups, g)
+		}
+	}
 	var teams platformv1alpha1.TeamList
 	if err := a.Users.List(ctx, &teams); err != nil {
 		return nil, err

@@ -156,10 +156,8 @@ func memberSubject(m Member) (string, error) {
 	}
 	switch m.Kind {
 	case MemberUser:
-		for _, prefix := range []string{"role:", "proj:", "team:", "gantry:"} {
-			if strings.HasPrefix(m.Name, prefix) {
-				return "", fmt.Errorf("user name has reserved prefix %q", prefix)
-			}
+		if prefix, ok := ReservedPrefix(m.Name); ok {
+			return "", fmt.Errorf("user name has reserved prefix %q", prefix)
 		}
 		return m.Name, nil
 	case MemberTeam:
@@ -226,4 +224,17 @@ func checkProjectLine(project string, l policyLine) error {
 		return l.errorf("resource %q is not project-scoped", res)
 	}
 	return nil
+}
+
+// ReservedPrefix reports whether name starts with a prefix of gantry's own
+// subjects ("role:", "proj:", "team:", "gantry:"), and which. A user name or a
+// user's group with one would alias a role or a project role: an identity
+// provider's group named gantry:project:prod:project-admin must grant nothing.
+func ReservedPrefix(name string) (string, bool) {
+	for _, prefix := range []string{"role:", "proj:", "team:", "gantry:"} {
+		if strings.HasPrefix(name, prefix) {
+			return prefix, true
+		}
+	}
+	return "", false
 }
