@@ -17,9 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -27,10 +25,9 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/controlplane"
-	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/oidcprovider"
-	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/kubetest"
 	"gantry.dev/gantry/internal/project"
 )
 
@@ -39,9 +36,8 @@ import (
 // for direct mode), with gantry's CRDs and Argo CD's AppProject CRD. Each test
 // makes its own Argo CD namespace holding Argo CD's stock ConfigMaps.
 type testEnv struct {
-	cp   *controlplane.ControlPlane
-	c    client.Client
-	stop []func()
+	cp *controlplane.ControlPlane
+	c  client.Client
 }
 
 const (
@@ -63,84 +59,34 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	// client.New logs through controller-runtime's root logger.
 	ctrllog.SetLogger(logr.Discard())
-	code := m.Run()
-	if sharedEnv != nil {
-		for i := len(sharedEnv.stop) - 1; i >= 0; i-- {
-			sharedEnv.stop[i]()
-		}
-	}
-	os.Exit(code)
+	os.Exit(kubetest.Main(m))
 }
 
+// env returns the package's control plane (kubetest's, shared) with the
+// AppProject CRD and gantry's namespace added once.
 func env(t *testing.T) *testEnv {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the Kubernetes binaries; runs without -short")
-	}
-	envOnce.Do(func() { sharedEnv, envErr = startEnv() })
+	k := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	envOnce.Do(func() { sharedEnv, envErr = setupEnv(k) })
 	if envErr != nil {
 		t.Fatal(envErr)
 	}
 	return sharedEnv
 }
 
-func startEnv() (_ *testEnv, err error) {
-	binDir := os.Getenv(kubebin.EnvDir)
-	if binDir == "" {
-		binDir, _ = filepath.Abs("../../bin")
-	}
-	bins, err := kubebin.Find(context.Background(), []string{binDir}, kubebin.All...)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "gantry-argocd-test-")
-	if err != nil {
-		return nil, err
-	}
-	e := &testEnv{stop: []func(){func() { os.RemoveAll(dir) }}}
-	defer func() {
-		if err != nil {
-			for i := len(e.stop) - 1; i >= 0; i-- {
-				e.stop[i]()
-			}
-		}
-	}()
-	cp, err := controlplane.New(controlplane.Options{Name: "argocd-test", Dir: dir, Binaries: bins})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cp.Run(ctx) }()
-	e.stop = append(e.stop, func() { cancel(); <-done })
-	if err := cp.WaitReady(ctx, 90*time.Second); err != nil {
-		return nil, err
-	}
-	e.cp = cp
-	cfg := cp.RESTConfig()
-	cfg.QPS, cfg.Burst = 500, 1000 // many reconciles in a row: no client-side throttling
-	ictx, icancel := context.WithTimeout(ctx, time.Minute)
-	defer icancel()
-	if err := crds.Install(ictx, cfg); err != nil {
-		return nil, err
-	}
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = platformv1alpha1.AddToScheme(scheme)
-	_ = apiextensionsv1.AddToScheme(scheme)
-	if e.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		return nil, err
-	}
+func setupEnv(k *kubetest.Env) (*testEnv, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	if err := readYAML("appproject-crd.yaml", crd); err != nil {
 		return nil, err
 	}
-	if err := e.c.Create(ictx, crd); err != nil {
+	if err := k.Client.Create(ctx, crd); err != nil {
 		return nil, err
 	}
-	err = wait.PollUntilContextCancel(ictx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		got := &apiextensionsv1.CustomResourceDefinition{}
-		if err := e.c.Get(ctx, client.ObjectKeyFromObject(crd), got); err != nil {
+		if err := k.Client.Get(ctx, client.ObjectKeyFromObject(crd), got); err != nil {
 			return false, nil
 		}
 		for _, c := range got.Status.Conditions {
@@ -154,13 +100,14 @@ func startEnv() (_ *testEnv, err error) {
 		return nil, fmt.Errorf("AppProject CRD not established: %w", err)
 	}
 	// A fresh client: its REST mapper must see the AppProject kind.
-	if e.c, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	c, err := client.New(k.Config, client.Options{Scheme: kubetest.Scheme()})
+	if err != nil {
 		return nil, err
 	}
-	if err := e.c.Create(ictx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gantryNS}}); err != nil {
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gantryNS}}); err != nil {
 		return nil, err
 	}
-	return e, nil
+	return &testEnv{cp: k.CP, c: c}, nil
 }
 
 func readYAML(name string, into any) error {

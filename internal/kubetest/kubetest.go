@@ -22,6 +22,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -85,7 +86,8 @@ func Shared(t testing.TB, opts Options) *Env {
 // Scheme has the types gantry's controllers use.
 func Scheme() *k8sruntime.Scheme {
 	s := k8sruntime.NewScheme()
-	for _, add := range []func(*k8sruntime.Scheme) error{clientgoscheme.AddToScheme, platformv1alpha1.AddToScheme, gitopsv1alpha1.AddToScheme} {
+	for _, add := range []func(*k8sruntime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme,
+		platformv1alpha1.AddToScheme, gitopsv1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}
@@ -126,6 +128,8 @@ func start(opts Options) (*Env, error) {
 		return nil, err
 	}
 	cfg := cp.RESTConfig()
+	// Tests make many requests in a row: no client-side throttling.
+	cfg.QPS, cfg.Burst = 500, 1000
 	if opts.CRDs {
 		ictx, icancel := context.WithTimeout(ctx, time.Minute)
 		err := crds.Install(ictx, cfg)
