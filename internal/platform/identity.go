@@ -80,7 +80,7 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	}
 	// OIDC clients are read and written uncached: a client registered a moment
 	// ago must be found by the next authorization request.
-	direct, err := client.New(p.opts.Host, client.Options{Scheme: mgr.GetScheme()})
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
 	if err != nil {
 		return nil, err
 	}

@@ -201,7 +201,9 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("installing gantry's CRDs into the host cluster: %w", err)
 	}
-	direct, err := client.New(p.opts.Host, client.Options{Scheme: p.mgr.GetScheme()})
+	// The manager's configuration: not throttled to client-go's default 5 requests/s, which
+	// made every login wait for its refresh token's write.
+	direct, err := client.New(p.mgr.GetConfig(), client.Options{Scheme: p.mgr.GetScheme()})
 	if err != nil {
 		return err
 	}
