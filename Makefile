@@ -15,14 +15,31 @@ GANTRY_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 25m
 ARGS ?=
 
-.PHONY: all build run test test-unit bench kube-binaries generate verify-generated clean
+.PHONY: all build run test test-unit test-ui test-browser ui bench kube-binaries generate verify-generated clean
 
 all: build
 
 build: bin/gantry kube-binaries
 
+# The web UI (ui/, React + Vite) is built into internal/webui/dist/app, which the
+# binary embeds. npm ci runs when the lock file changed, vite build when a UI
+# source did; a binary built without it serves a page saying to run make ui.
+UI_OUT := internal/webui/dist/app/index.html
+UI_DEPS := ui/node_modules/.ci-stamp
+UI_SRC := $(shell find ui/src ui/public -type f ! -name '*.test.ts' ! -name '*.test.tsx' 2>/dev/null) \
+	ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package.json
+
+ui: $(UI_OUT)
+
+$(UI_DEPS): ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_OUT): $(UI_DEPS) $(UI_SRC)
+	cd ui && npm run --silent build
+
 # Always handed to go build: its cache decides what is stale.
-bin/gantry: FORCE
+bin/gantry: $(UI_OUT) FORCE
 	$(GO) build -ldflags "-X gantry.dev/gantry/internal/cli.Version=$(GANTRY_VERSION)" -o $@ ./cmd/gantry
 
 # Rebuilt only when the pinned version changes (the stamp names it) or a binary is gone.
@@ -44,8 +61,20 @@ run: build
 # on a 2-core machine.
 test: build
 	$(GO) vet ./...
+	$(MAKE) --no-print-directory test-ui
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/e2e)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
+	$(MAKE) --no-print-directory test-browser
+
+# The UI's component tests (Vitest, jsdom).
+test-ui: $(UI_DEPS)
+	cd ui && npx vitest run
+
+# The UI in real headless Chromium against a real `gantry up` (test/browser);
+# screenshots land in test/artifacts/browser/. Needs /usr/bin/chromium
+# (apt-get install -y chromium) or CHROMIUM=<path>.
+test-browser: bin/gantry kube-binaries $(UI_DEPS)
+	node --test --test-reporter=spec test/browser/
 
 test-unit:
 	$(GO) test -short -count=1 ./...
@@ -61,6 +90,6 @@ verify-generated: generate
 	git diff --exit-code -- api config
 
 clean:
-	rm -rf bin
+	rm -rf bin internal/webui/dist/app ui/node_modules
 
 FORCE:

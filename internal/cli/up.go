@@ -32,6 +32,7 @@ import (
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/supervisor"
+	"gantry.dev/gantry/internal/webui"
 )
 
 type upOptions struct {
@@ -148,6 +149,8 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The web UI at /; the API, OIDC and proxy routes are more specific and win.
+	srv.Handle("/", webui.Handler())
 
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,137 @@
+import { useEffect, useRef } from 'react';
+import { AuthProvider, loginURL, useAuth } from './auth';
+import { ErrorBanner } from './components/ErrorBanner';
+import { Icon } from './components/Icon';
+import { Link, matchPath, navigate, useLocation } from './router';
+import { AppDetailPage } from './views/AppDetail';
+import { AppListPage } from './views/AppList';
+import { LoginPage } from './views/Login';
+
+const nav = [
+  { to: '/applications', label: 'Applications' },
+  // Phase 2: their REST APIs (/api/v1/projects, /api/v1/virtualclusters) are being written.
+  { to: '/projects', label: 'Projects' },
+  { to: '/virtualclusters', label: 'Virtual clusters' },
+];
+
+function ComingSoon({ title, api }: { title: string; api: string }) {
+  useEffect(() => {
+    document.title = `${title} · gantry`;
+  }, [title]);
+  return (
+    <section>
+      <h1 id="page-title" tabIndex={-1}>
+        {title}
+      </h1>
+      <p className="muted">
+        This view is coming. Meanwhile use the CLI (<code>gantry {api}</code>).
+      </p>
+    </section>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <h1 id="page-title" tabIndex={-1}>
+        Page not found
+      </h1>
+      <p>
+        <Link to="/applications">Go to Applications</Link>
+      </p>
+    </section>
+  );
+}
+
+function Routes() {
+  const { pathname } = useLocation();
+  let m: Record<string, string> | null;
+  if (pathname === '/' || pathname === '/applications') return <AppListPage />;
+  if ((m = matchPath('/applications/:namespace/:name', pathname))) {
+    return <AppDetailPage key={m.namespace + '/' + m.name} namespace={m.namespace} name={m.name} />;
+  }
+  if (pathname === '/projects') return <ComingSoon title="Projects" api="project list" />;
+  if (pathname === '/virtualclusters') return <ComingSoon title="Virtual clusters" api="vcluster list -A" />;
+  return <NotFound />;
+}
+
+function Shell() {
+  const { user, error, logout } = useAuth();
+  const loc = useLocation();
+  const mainRef = useRef<HTMLElement>(null);
+  const first = useRef(true);
+
+  useEffect(() => {
+    if (loc.pathname === '/') navigate('/applications', { replace: true });
+  }, [loc.pathname]);
+
+  useEffect(() => {
+    if (user && !user.loggedIn && !loc.pathname.startsWith('/login')) navigate(loginURL(), { replace: true });
+  }, [user, loc.pathname]);
+
+  // After a client-side navigation, focus the new page's heading (screen readers
+  // and keyboard users start at the top of the new view, as on a page load).
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const h = document.getElementById('page-title');
+    if (h && !mainRef.current?.contains(document.activeElement)) h.focus({ preventScroll: true });
+  }, [loc.pathname]);
+
+  if (loc.pathname.startsWith('/login')) return <LoginPage />;
+  if (!user) {
+    return (
+      <main className="boot" id="main">
+        {error ? <ErrorBanner error={error} title="Cannot reach gantry" /> : <p className="muted">Loading…</p>}
+      </main>
+    );
+  }
+  if (!user.loggedIn) return null;
+
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/applications" className="brand" aria-label="gantry home">
+          <span className="brand-mark" aria-hidden="true">
+            g
+          </span>
+          gantry
+        </Link>
+        <nav className="mainnav" aria-label="Main">
+          {nav.map((n) => {
+            const current = loc.pathname === n.to || loc.pathname.startsWith(n.to + '/');
+            return (
+              <Link key={n.to} to={n.to} aria-current={current ? 'page' : undefined} className={current ? 'active' : ''}>
+                {n.label}
+              </Link>
+            );
+          })}
+        </nav>
+        <div className="user">
+          <span className="user-name" title={user.groups?.join(', ')}>
+            {user.username}
+          </span>
+          <button type="button" className="btn btn-ghost" onClick={() => void logout()}>
+            <Icon name="logout" /> Log out
+          </button>
+        </div>
+      </header>
+      <main id="main" ref={mainRef} tabIndex={-1}>
+        <Routes />
+      </main>
+    </div>
+  );
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <Shell />
+    </AuthProvider>
+  );
+}

@@ -1,0 +1,128 @@
+// The one place the UI talks to gantry. Sessions are HttpOnly cookies set by
+// /api/v1/session, so no token is ever handled here. A 401 is answered by one
+// refresh attempt (the refresh cookie), then by the login page.
+import type { Application, ApplicationList, ApplicationTree, ResourceDiff, UserInfo } from './types';
+
+/** An error the server answered with: its status and its message ({error, message, code}). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+type UnauthorizedHandler = () => void;
+let onUnauthorized: UnauthorizedHandler = () => {};
+
+/** Called when a request stays 401 after a refresh attempt: the app sends the user to the login page. */
+export function setUnauthorizedHandler(h: UnauthorizedHandler) {
+  onUnauthorized = h;
+}
+
+let refreshing: Promise<boolean> | null = null;
+
+function refreshSession(): Promise<boolean> {
+  // Concurrent 401s (the polls) share one refresh.
+  refreshing ??= fetch('/api/v1/session/refresh', { method: 'POST', credentials: 'same-origin' })
+    .then((r) => r.ok)
+    .catch(() => false)
+    .finally(() => {
+      setTimeout(() => (refreshing = null), 0);
+    });
+  return refreshing;
+}
+
+async function errorFrom(r: Response): Promise<ApiError> {
+  let msg = `${r.status} ${r.statusText}`.trim();
+  try {
+    const text = await r.text();
+    try {
+      const body = JSON.parse(text);
+      msg = body.message || body.error || msg;
+    } catch {
+      if (text.trim()) msg = text.trim().slice(0, 500);
+    }
+  } catch {
+    /* keep the status line */
+  }
+  return new ApiError(r.status, msg);
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  signal?: AbortSignal;
+  /** Do not refresh or redirect on 401 (the session API itself). */
+  noAuthRedirect?: boolean;
+}
+
+export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const init: RequestInit = {
+    method: opts.method ?? 'GET',
+    credentials: 'same-origin',
+    signal: opts.signal,
+    headers: { Accept: 'application/json' },
+  };
+  if (opts.body !== undefined) {
+    init.body = JSON.stringify(opts.body);
+    (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
+  }
+  let r = await fetch(path, init);
+  if (r.status === 401 && !opts.noAuthRedirect) {
+    if (await refreshSession()) r = await fetch(path, init);
+    if (r.status === 401) {
+      onUnauthorized();
+      throw await errorFrom(r);
+    }
+  }
+  if (!r.ok) throw await errorFrom(r);
+  const text = await r.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+const enc = encodeURIComponent;
+
+function appPath(name: string, namespace?: string, sub = '', extra: Record<string, string> = {}) {
+  const q = new URLSearchParams(extra);
+  if (namespace) q.set('appNamespace', namespace);
+  const qs = q.toString();
+  return `/api/v1/applications/${enc(name)}${sub ? '/' + sub : ''}${qs ? '?' + qs : ''}`;
+}
+
+export const api = {
+  userinfo: (signal?: AbortSignal) =>
+    request<UserInfo>('/api/v1/session/userinfo', { signal, noAuthRedirect: true }),
+  login: (username: string, password: string) =>
+    request<unknown>('/api/v1/session', { method: 'POST', body: { username, password }, noAuthRedirect: true }),
+  logout: () => request<unknown>('/api/v1/session', { method: 'DELETE', noAuthRedirect: true }),
+
+  listApplications: async (signal?: AbortSignal) => {
+    const l = await request<ApplicationList>('/api/v1/applications', { signal });
+    return l.items ?? [];
+  },
+  getApplication: (name: string, namespace?: string, signal?: AbortSignal) =>
+    request<Application>(appPath(name, namespace), { signal }),
+  /** Argo CD's refresh: GET with ?refresh=normal|hard. */
+  refreshApplication: (name: string, namespace?: string, hard = false) =>
+    request<Application>(appPath(name, namespace, '', { refresh: hard ? 'hard' : 'normal' })),
+  resourceTree: async (name: string, namespace?: string, signal?: AbortSignal) => {
+    const t = await request<ApplicationTree>(appPath(name, namespace, 'resource-tree'), { signal });
+    return t.nodes ?? [];
+  },
+  managedResources: async (name: string, namespace?: string, signal?: AbortSignal) => {
+    const r = await request<{ items: ResourceDiff[] | null }>(appPath(name, namespace, 'managed-resources'), { signal });
+    return r.items ?? [];
+  },
+  sync: (name: string, namespace: string | undefined, body: { prune: boolean; dryRun: boolean; revision?: string }) =>
+    request<Application>(appPath(name, namespace, 'sync'), { method: 'POST', body }),
+  rollback: (name: string, namespace: string | undefined, body: { id: number; prune: boolean; dryRun: boolean }) =>
+    request<Application>(appPath(name, namespace, 'rollback'), { method: 'POST', body }),
+  deleteApplication: (name: string, namespace: string | undefined, cascade: boolean, propagationPolicy: string) =>
+    request<unknown>(
+      appPath(name, namespace, '', { cascade: String(cascade), ...(cascade ? { propagationPolicy } : {}) }),
+      { method: 'DELETE' },
+    ),
+};
