@@ -29,8 +29,25 @@ type upstreamSSO struct {
 	handler atomic.Pointer[sso.Handler]
 }
 
+// ssoInfo is GET /api/v1/sso/info, for the login page: whether to show a
+// "Sign in with <name>" button, and where it goes. It needs no credentials
+// (the login page has none) and says nothing secret.
+type ssoInfo struct {
+	Enabled  bool   `json:"enabled"`
+	Name     string `json:"name,omitempty"`
+	LoginURL string `json:"loginURL,omitempty"`
+}
+
 func (u *upstreamSSO) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := u.handler.Load()
+	if r.URL.Path == sso.Prefix+"info" && r.Method == http.MethodGet {
+		info := ssoInfo{}
+		if h != nil {
+			info = ssoInfo{Enabled: true, Name: h.Name(), LoginURL: h.LoginURL("/")}
+		}
+		jsonapi.Write(w, http.StatusOK, info)
+		return
+	}
 	if h == nil {
 		jsonapi.Error(w, http.StatusNotFound, "single sign-on is not configured: put an identity provider's settings in the Secret "+
 			sso.SecretName+" (key "+sso.SecretKey+") of namespace "+SystemNamespace)

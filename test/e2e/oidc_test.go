@@ -260,6 +260,10 @@ func TestOIDCProvider(t *testing.T) {
 		t.Error("a used refresh token worked again")
 	}
 
+	if code, info := g.apiCall(t, "GET", "/api/v1/sso/info", "", ""); code != 200 || info["enabled"] != false {
+		t.Errorf("sso/info before SSO is configured: %d %v", code, info)
+	}
+
 	// Upstream SSO: dave signs in at his company's identity provider; his
 	// group "platform" is mapped to a team that administers project default.
 	idp := ssotest.Start(t, "https://"+g.httpAddr+"/api/v1/sso/callback",
@@ -281,6 +285,14 @@ func TestOIDCProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = newBrowser(t, g, redirect, idp.RootCA)
+	// The web UI's login page learns whether to offer the button (no credentials needed).
+	eventually(t, 30*time.Second, "sso/info says SSO is on", func() error {
+		code, info := g.apiCall(t, "GET", "/api/v1/sso/info", "", "")
+		if code != 200 || info["enabled"] != true || info["name"] != "Company" {
+			return fmt.Errorf("%d %v", code, info)
+		}
+		return nil
+	})
 	var link []string
 	eventually(t, 30*time.Second, "the sign-in page offers the company's SSO", func() error {
 		form = b.get(app.authURL())
