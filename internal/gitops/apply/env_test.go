@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,85 +26,30 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"gantry.dev/gantry/internal/controlplane"
-	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/kubetest"
 )
 
-// The real-API-server tests share one control plane, started by the first test
-// that needs it. Its controller-manager runs the garbage collector (foreground
-// deletion needs it) but not the Job controller: nothing would run the pods, and
-// the tests complete hook Jobs by writing their status, as a kubelet-driven Job
-// controller would.
+// The real-API-server tests share one control plane (package kubetest). Its
+// controller-manager runs the garbage collector (foreground deletion needs it)
+// but not the Job controller: nothing would run the pods, and the tests complete
+// hook Jobs by writing their status, as a kubelet-driven Job controller would.
 type testEnv struct {
 	cp   *controlplane.ControlPlane
 	dyn  dynamic.Interface
 	kube kubernetes.Interface
 	disc discovery.DiscoveryInterface
-	stop []func()
 }
-
-var (
-	envOnce   sync.Once
-	sharedEnv *testEnv
-	envErr    error
-)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
-	if sharedEnv != nil {
-		for i := len(sharedEnv.stop) - 1; i >= 0; i-- {
-			sharedEnv.stop[i]()
-		}
-	}
-	os.Exit(code)
+	os.Exit(kubetest.Main(m))
 }
 
 // env returns the shared environment; with -short the tests that need it are skipped.
 func env(t *testing.T) *testEnv {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the Kubernetes binaries; runs without -short")
-	}
-	envOnce.Do(func() { sharedEnv, envErr = startEnv() })
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
-	return sharedEnv
-}
-
-func startEnv() (*testEnv, error) {
-	binDir := os.Getenv(kubebin.EnvDir)
-	if binDir == "" {
-		binDir, _ = filepath.Abs("../../../bin")
-	}
-	bins, err := kubebin.Find(context.Background(), []string{binDir}, kubebin.All...)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "gantry-apply-test-")
-	if err != nil {
-		return nil, err
-	}
-	e := &testEnv{stop: []func(){func() { os.RemoveAll(dir) }}}
-	cp, err := controlplane.New(controlplane.Options{Name: "apply-test", Dir: dir, Binaries: bins,
-		Controllers: slices.Concat(controlplane.TenantControllers, []string{"-job", "-cronjob"})})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cp.Run(ctx) }()
-	e.stop = append(e.stop, func() { cancel(); <-done })
-	if err := cp.WaitReady(ctx, 90*time.Second); err != nil {
-		e.stop[1]()
-		return nil, err
-	}
-	e.cp = cp
-	cfg := cp.RESTConfig()
-	e.dyn = dynamic.NewForConfigOrDie(cfg)
-	e.kube = kubernetes.NewForConfigOrDie(cfg)
-	e.disc = discovery.NewDiscoveryClientForConfigOrDie(cfg)
-	return e, nil
+	k := kubetest.Shared(t, kubetest.Options{Controllers: slices.Concat(controlplane.TenantControllers, []string{"-job", "-cronjob"})})
+	return &testEnv{cp: k.CP, dyn: dynamic.NewForConfigOrDie(k.Config), kube: k.Kube, disc: discovery.NewDiscoveryClientForConfigOrDie(k.Config)}
 }
 
 // cluster returns a handle with a fresh mapper, as a caller builds one per sync.
