@@ -139,7 +139,7 @@ func (o *appOptions) create() *cobra.Command {
 			}
 			obj.SetNamespace(projectNamespace(o.project))
 			obj.SetResourceVersion("")
-			if err := ensureProject(ctx, c, o.project); err != nil {
+			if err := ensureProjectOnHost(ctx, c, o.project); err != nil {
 				return err
 			}
 			err = c.Create(ctx, obj)

@@ -35,7 +35,7 @@ func newOIDCClient(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "client %s registered\nissuer: %s/oidc\nclient ID: %s\n", v.ID, api.base, v.ID)
+			fmt.Fprintf(out, "client %s registered\nissuer: %s/oidc\nclient ID: %s\n", v.ID, api.server, v.ID)
 			if v.Secret != "" {
 				fmt.Fprintf(out, "client secret: %s\n  (shown once: gantry keeps only its hash; gantry oidc-client rotate-secret %s makes a new one)\n", v.Secret, v.ID)
 			} else {

@@ -2,17 +2,14 @@ package cli
 
 import (
 	"fmt"
-	"slices"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/projectapi"
 )
 
 func newProject(g *globals) *cobra.Command {
@@ -25,11 +22,12 @@ func newProject(g *globals) *cobra.Command {
 	return cmd
 }
 
-func validProjectName(name string) error {
-	if msgs := validation.IsDNS1123Label("p-" + name); len(msgs) > 0 {
-		return fmt.Errorf("project name %q: %s (use at most 61 lower-case letters, digits and '-')", name, msgs[0])
+// projectNotFound says a 404 the CLI's way.
+func projectNotFound(err error, name string) error {
+	if httpStatus(err) == http.StatusNotFound {
+		return fmt.Errorf("project %s not found (gantry project list)", name)
 	}
-	return nil
+	return err
 }
 
 func projectCreate(g *globals) *cobra.Command {
@@ -40,30 +38,30 @@ func projectCreate(g *globals) *cobra.Command {
 		Short: "Create a project (its namespace is p-NAME)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validProjectName(args[0]); err != nil {
+			if err := projectapi.ValidName(args[0]); err != nil {
 				return err
 			}
-			c, err := g.hostClient()
-			if err != nil {
-				return err
-			}
-			p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: args[0]},
-				Spec: platformv1alpha1.ProjectSpec{DisplayName: display, Description: description}}
 			set := func(flag string, v int32) *int32 {
 				if cmd.Flags().Changed(flag) {
 					return &v
 				}
 				return nil
 			}
-			p.Spec.Quotas = platformv1alpha1.ProjectQuotas{VirtualClusters: set("max-vclusters", vcs),
-				RunningVirtualClusters: set("max-running-vclusters", running), Applications: set("max-apps", apps)}
-			if err := c.Create(cmd.Context(), p); err != nil {
-				if apierrors.IsAlreadyExists(err) {
+			req := projectapi.CreateRequest{Name: args[0], DisplayName: display, Description: description,
+				Quotas: platformv1alpha1.ProjectQuotas{VirtualClusters: set("max-vclusters", vcs),
+					RunningVirtualClusters: set("max-running-vclusters", running), Applications: set("max-apps", apps)}}
+			api, err := g.apiClient()
+			if err != nil {
+				return err
+			}
+			var p projectapi.Project
+			if err := api.do("POST", projectapi.Prefix, req, &p); err != nil {
+				if httpStatus(err) == http.StatusConflict {
 					return fmt.Errorf("project %s already exists", args[0])
 				}
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "project %s created (namespace %s)\n", args[0], projectNamespace(args[0]))
+			fmt.Fprintf(cmd.OutOrStdout(), "project %s created (namespace %s)\n", p.Name, p.Namespace)
 			return nil
 		},
 	}
@@ -78,27 +76,27 @@ func projectCreate(g *globals) *cobra.Command {
 func projectList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List projects with their members and usage",
+		Short: "List projects (you may see) with their members and usage",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			var list platformv1alpha1.ProjectList
-			if err := c.List(cmd.Context(), &list); err != nil {
+			var list struct{ Items []projectapi.Project }
+			if err := api.do("GET", projectapi.Prefix, nil, &list); err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tDISPLAY NAME\tNAMESPACE\tMEMBERS\tVCLUSTERS\tRUNNING\tAPPS")
 			for _, p := range list.Items {
 				var members []string
-				for _, m := range p.Spec.Members {
+				for _, m := range p.Members {
 					members = append(members, fmt.Sprintf("%s:%s=%s", strings.ToLower(string(m.Kind)), m.Name, m.Role))
 				}
-				u := p.Status.Usage
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d%s\t%d%s\t%d%s\n", p.Name, p.Spec.DisplayName, p.Status.Namespace, strings.Join(members, ","),
-					u.VirtualClusters, limit(p.Spec.Quotas.VirtualClusters), u.RunningVirtualClusters, limit(p.Spec.Quotas.RunningVirtualClusters),
-					u.Applications, limit(p.Spec.Quotas.Applications))
+				u := p.Usage
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d%s\t%d%s\t%d%s\n", p.Name, p.DisplayName, p.Namespace, strings.Join(members, ","),
+					u.VirtualClusters, limit(p.Quotas.VirtualClusters), u.RunningVirtualClusters, limit(p.Quotas.RunningVirtualClusters),
+					u.Applications, limit(p.Quotas.Applications))
 			}
 			return w.Flush()
 		},
@@ -118,16 +116,12 @@ func projectDelete(g *globals) *cobra.Command {
 		Short: "Delete a project with its namespace, virtual clusters and applications",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: args[0]}}
-			if err := c.Delete(cmd.Context(), p); err != nil {
-				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("project %s not found (gantry project list)", args[0])
-				}
-				return err
+			if err := api.do("DELETE", pathOf(projectapi.Prefix, args[0]), nil, nil); err != nil {
+				return projectNotFound(err, args[0])
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "project %s deleted\n", args[0])
 			return nil
@@ -154,32 +148,26 @@ func projectMember(g *globals, add bool) *cobra.Command {
 			if team != "" {
 				m.Kind, m.Name = platformv1alpha1.MemberTeam, team
 			}
-			if add && !slices.Contains([]platformv1alpha1.ProjectRole{platformv1alpha1.RoleProjectAdmin, platformv1alpha1.RoleProjectMember, platformv1alpha1.RoleProjectViewer}, m.Role) {
+			if add && !validRole(role) {
 				return fmt.Errorf("--role %q: use project-admin, project-member or project-viewer", role)
 			}
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			p := &platformv1alpha1.Project{}
-			if err := c.Get(cmd.Context(), client.ObjectKey{Name: args[0]}, p); err != nil {
-				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("project %s not found (gantry project list)", args[0])
-				}
-				return err
-			}
-			patch := client.MergeFrom(p.DeepCopy())
-			p.Spec.Members = slices.DeleteFunc(p.Spec.Members, func(x platformv1alpha1.Member) bool { return x.Kind == m.Kind && x.Name == m.Name })
+			kind := strings.ToLower(string(m.Kind))
 			if add {
-				p.Spec.Members = append(p.Spec.Members, m)
-			}
-			if err := c.Patch(cmd.Context(), p, patch); err != nil {
-				return err
-			}
-			if add {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s is %s of project %s\n", strings.ToLower(string(m.Kind)), m.Name, m.Role, p.Name)
+				err = api.do("POST", pathOf(projectapi.Prefix, args[0], "members"), m, nil)
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s removed from project %s\n", strings.ToLower(string(m.Kind)), m.Name, p.Name)
+				err = api.do("DELETE", pathOf(projectapi.Prefix, args[0], "members", string(m.Kind), m.Name), nil, nil)
+			}
+			if err != nil {
+				return err
+			}
+			if add {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s is %s of project %s\n", kind, m.Name, m.Role, args[0])
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s removed from project %s\n", kind, m.Name, args[0])
 			}
 			return nil
 		},

@@ -2,24 +2,21 @@ package cli
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/argocd"
+	"gantry.dev/gantry/internal/projectapi"
 )
 
-// The Project condition the Argo CD integration reports on, and the finalizer
-// it holds while it has written something (package argocd).
-const (
-	argoSyncedCondition = argocd.ConditionSynced
-	argoFinalizer       = argocd.Finalizer
-)
+// argoSyncedCondition is the Project condition the Argo CD integration
+// reports on (package argocd).
+const argoSyncedCondition = argocd.ConditionSynced
 
 // projectArgoCD turns a project's Argo CD integration on and off (spec.argoCD)
 // and shows what gantry made of it.
@@ -59,8 +56,7 @@ func projectArgoCD(g *globals) *cobra.Command {
 				}
 				assigned = append(assigned, platformv1alpha1.ArgoCDRoleAssignment{ProjectRole: platformv1alpha1.ProjectRole(projectRole), Role: argoRole})
 			}
-			return g.patchProject(cmd, args[0], func(p *platformv1alpha1.Project) {
-				a := p.Spec.ArgoCD
+			return g.patchArgoCD(cmd, args[0], func(a *platformv1alpha1.ArgoCDIntegration) *platformv1alpha1.ArgoCDIntegration {
 				if a == nil {
 					a = &platformv1alpha1.ArgoCDIntegration{}
 				}
@@ -84,7 +80,7 @@ func projectArgoCD(g *globals) *cobra.Command {
 				if appProject {
 					a.Project = &platformv1alpha1.ArgoCDProject{Enabled: true, SourceRepos: sourceRepos}
 				}
-				p.Spec.ArgoCD = a
+				return a
 			}, wait)
 		},
 	}
@@ -105,10 +101,9 @@ func projectArgoCD(g *globals) *cobra.Command {
 		Short: "Turn the integration (or only --sso / --app-project) off: gantry removes exactly what it wrote",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.patchProject(cmd, args[0], func(p *platformv1alpha1.Project) {
-				a := p.Spec.ArgoCD
+			return g.patchArgoCD(cmd, args[0], func(a *platformv1alpha1.ArgoCDIntegration) *platformv1alpha1.ArgoCDIntegration {
 				if a == nil {
-					return
+					return nil
 				}
 				switch {
 				case ssoOnly || appProjectOnly:
@@ -121,6 +116,7 @@ func projectArgoCD(g *globals) *cobra.Command {
 				default:
 					a.Enabled = false
 				}
+				return a
 			}, wait)
 		},
 	}
@@ -133,13 +129,13 @@ func projectArgoCD(g *globals) *cobra.Command {
 		Short: "Show the integration's settings and what gantry reports",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			p := &platformv1alpha1.Project{}
-			if err := c.Get(cmd.Context(), client.ObjectKey{Name: args[0]}, p); err != nil {
-				return err
+			var p projectapi.Project
+			if err := api.do("GET", pathOf(projectapi.Prefix, args[0]), nil, &p); err != nil {
+				return projectNotFound(err, args[0])
 			}
 			printArgoStatus(cmd, p)
 			return nil
@@ -157,57 +153,66 @@ func validRole(r string) bool {
 	return false
 }
 
-// patchProject changes a project's spec and, with wait, waits until the Argo CD
-// integration has reported on this generation, and prints its report. A report
-// of failure is an error (exit status 1).
-func (g *globals) patchProject(cmd *cobra.Command, name string, change func(*platformv1alpha1.Project), wait bool) error {
-	c, err := g.hostClient()
+// patchArgoCD changes a project's Argo CD settings (spec.argoCD) and, with
+// wait, waits until the integration has reported on the change, and prints
+// its report. A report of failure is an error (exit status 1).
+//
+// The API shows no generation, so "reported on the change" is a report newer
+// than the one before it (its observedGeneration greater), or, when nothing
+// changed, the report there is.
+func (g *globals) patchArgoCD(cmd *cobra.Command, name string, change func(*platformv1alpha1.ArgoCDIntegration) *platformv1alpha1.ArgoCDIntegration, wait bool) error {
+	api, err := g.apiClient()
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	p := &platformv1alpha1.Project{}
-	if err := c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
-		return fmt.Errorf("project %s: %w", name, err)
+	var p projectapi.Project
+	if err := api.do("GET", pathOf(projectapi.Prefix, name), nil, &p); err != nil {
+		return projectNotFound(err, name)
 	}
-	patch := client.MergeFromWithOptions(p.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	change(p)
-	if err := c.Patch(ctx, p, patch); err != nil {
-		return err
+	var before int64 = -1
+	if cond := meta.FindStatusCondition(p.Conditions, argoSyncedCondition); cond != nil {
+		before = cond.ObservedGeneration
+	}
+	old := p.ArgoCD.DeepCopy()
+	next := change(p.ArgoCD.DeepCopy())
+	if !equality.Semantic.DeepEqual(old, next) {
+		if err := api.do("PUT", pathOf(projectapi.Prefix, name), map[string]any{"argoCD": next}, &p); err != nil {
+			return err
+		}
+	} else if before >= 0 {
+		before-- // nothing changed: the report there is the answer
 	}
 	if !wait {
 		return nil
 	}
-	off := p.Spec.ArgoCD == nil || !p.Spec.ArgoCD.Enabled
+	off := next == nil || !next.Enabled
 	deadline := time.Now().Add(time.Minute)
-	for {
-		if err := c.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
-			return err
+	return poll(cmd, func() (bool, error) {
+		if err := api.do("GET", pathOf(projectapi.Prefix, name), nil, &p); err != nil {
+			return false, err
 		}
-		// Turned off, the integration removes what it wrote, then its condition
-		// and finalizer.
-		if off && meta.FindStatusCondition(p.Status.Conditions, argoSyncedCondition) == nil &&
-			!slices.Contains(p.Finalizers, argoFinalizer) {
+		cond := meta.FindStatusCondition(p.Conditions, argoSyncedCondition)
+		switch {
+		case off && cond == nil:
+			// Turned off, the integration removes what it wrote, then its condition.
 			printArgoStatus(cmd, p)
-			return nil
-		}
-		if cond := meta.FindStatusCondition(p.Status.Conditions, argoSyncedCondition); !off && cond != nil && cond.ObservedGeneration >= p.Generation {
+			return true, nil
+		case !off && cond != nil && cond.ObservedGeneration > before:
 			printArgoStatus(cmd, p)
 			if cond.Status != "True" {
-				return fmt.Errorf("the Argo CD integration of project %s: %s", name, cond.Message)
+				return false, fmt.Errorf("the Argo CD integration of project %s: %s", name, cond.Message)
 			}
-			return nil
+			return true, nil
+		case time.Now().After(deadline):
+			return false, fmt.Errorf("gantry has not reported on project %s's Argo CD integration within a minute: is gantry running? (gantry status)", name)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("gantry has not reported on project %s's Argo CD integration within a minute: is gantry running? (gantry status)", name)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return false, nil
+	})
 }
 
-func printArgoStatus(cmd *cobra.Command, p *platformv1alpha1.Project) {
+func printArgoStatus(cmd *cobra.Command, p projectapi.Project) {
 	out := cmd.OutOrStdout()
-	a := p.Spec.ArgoCD
+	a := p.ArgoCD
 	if a == nil || !a.Enabled {
 		fmt.Fprintf(out, "project %s: Argo CD integration off\n", p.Name)
 	} else {
@@ -227,7 +232,7 @@ func printArgoStatus(cmd *cobra.Command, p *platformv1alpha1.Project) {
 			fmt.Fprintf(out, "  AppProject: %s\n", p.Name)
 		}
 	}
-	if cond := meta.FindStatusCondition(p.Status.Conditions, argoSyncedCondition); cond != nil {
+	if cond := meta.FindStatusCondition(p.Conditions, argoSyncedCondition); cond != nil {
 		fmt.Fprintf(out, "  %s=%s (%s): %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
 	}
 }

@@ -18,12 +18,24 @@ var Version = "dev"
 // EnvDataDir overrides the default data directory.
 const EnvDataDir = "GANTRY_DATA_DIR"
 
+// EnvServer names the gantry the REST commands talk to, as --server does.
+const EnvServer = "GANTRY_SERVER"
+
 type globals struct {
 	dataDir string
+	// server is --server: a gantry's URL, for the REST commands.
+	server string
+	// root is the command tree, to tell whether --data-dir was given.
+	root *cobra.Command
 }
 
 // NewRoot returns the gantry command tree.
 func NewRoot() *cobra.Command {
+	root, _ := newRoot()
+	return root
+}
+
+func newRoot() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "gantry",
@@ -31,9 +43,11 @@ func NewRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(), "gantry's data directory (env "+EnvDataDir+")")
+	g.root = root
+	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(), "gantry's data directory (env "+EnvDataDir+"); given, the REST commands talk to the gantry running on it")
+	root.PersistentFlags().StringVar(&g.server, "server", "", "the gantry the REST commands talk to, e.g. https://gantry.example.com (env "+EnvServer+"; default: the context of gantry login, else the gantry of --data-dir)")
 	root.AddCommand(newUp(g), newStatus(g), newLogs(g), newStop(g), newVCluster(g), newApp(g), newProject(g), newUser(g), newTeam(g), newLogin(g), newLogout(g), newAccessKey(g), newOIDCClient(g), newVersion())
-	return root
+	return root, g
 }
 
 func defaultDataDir() string {
@@ -45,6 +59,13 @@ func defaultDataDir() string {
 		return ".gantry"
 	}
 	return filepath.Join(home, ".gantry")
+}
+
+// dataDirGiven says whether --data-dir is on the command line: then the REST
+// commands talk to the gantry running on that data directory.
+func (g *globals) dataDirGiven() bool {
+	f := g.root.PersistentFlags().Lookup("data-dir")
+	return f != nil && f.Changed
 }
 
 func (g *globals) absDataDir() string {

@@ -3,21 +3,18 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/identity/users"
-	"gantry.dev/gantry/internal/platform"
+	"gantry.dev/gantry/internal/userapi"
 )
 
 func newUser(g *globals) *cobra.Command {
@@ -42,6 +39,14 @@ func readPassword(cmd *cobra.Command, fromStdin bool) (string, bool, error) {
 	}
 	pw, err := users.Generate()
 	return pw, true, err
+}
+
+// notFoundAs says a 404 the CLI's way: "user alice not found (gantry user list)".
+func notFoundAs(err error, what, name string) error {
+	if httpStatus(err) == http.StatusNotFound {
+		return fmt.Errorf("%s %s not found (gantry %s list)", what, name, what)
+	}
+	return err
 }
 
 func userCreate(g *globals) *cobra.Command {
@@ -71,14 +76,13 @@ func userCreate(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			u := &platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: name},
-				Spec: platformv1alpha1.UserSpec{Username: name, Email: email, DisplayName: display, Groups: groups}}
-			if err := c.Create(cmd.Context(), u); err != nil {
-				if apierrors.IsAlreadyExists(err) {
+			req := userapi.CreateUserRequest{Name: name, Email: email, DisplayName: display, Groups: groups, Password: pw}
+			if err := api.do("POST", userapi.UsersPrefix, req, nil); err != nil {
+				if httpStatus(err) == http.StatusConflict {
 					return fmt.Errorf("user %s already exists (gantry user set-password %s to change the password)", name, name)
 				}
 				return err
@@ -86,10 +90,6 @@ func userCreate(g *globals) *cobra.Command {
 			if ssoOnly {
 				fmt.Fprintf(cmd.OutOrStdout(), "user %s created; they sign in through single sign-on, which binds the account on first login\n", name)
 				return nil
-			}
-			if err := users.SetPassword(cmd.Context(), c, platform.SystemNamespace, name, pw); err != nil {
-				_ = c.Delete(cmd.Context(), u) // nothing half-made
-				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s created\n", name)
 			if generated {
@@ -109,28 +109,20 @@ func userCreate(g *globals) *cobra.Command {
 func userList(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List users",
+		Short: "List users (you may see)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			var list platformv1alpha1.UserList
-			if err := c.List(cmd.Context(), &list); err != nil {
+			var list struct{ Items []userapi.User }
+			if err := api.do("GET", userapi.UsersPrefix, nil, &list); err != nil {
 				return err
-			}
-			var secrets corev1.SecretList
-			if err := c.List(cmd.Context(), &secrets, client.InNamespace(platform.SystemNamespace), client.HasLabels{users.LabelUser}); err != nil {
-				return err
-			}
-			withPassword := map[string]bool{}
-			for _, s := range secrets.Items {
-				withPassword[s.Labels[users.LabelUser]] = true
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tEMAIL\tGROUPS\tPASSWORD\tDISABLED")
 			for _, u := range list.Items {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\n", u.Name, u.Spec.Email, strings.Join(u.Spec.Groups, ","), withPassword[u.Name], u.Spec.Disabled)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\n", u.Name, u.Email, strings.Join(u.Groups, ","), u.PasswordSet, u.Disabled)
 			}
 			return w.Flush()
 		},
@@ -141,25 +133,35 @@ func userSetPassword(g *globals) *cobra.Command {
 	var stdin bool
 	cmd := &cobra.Command{
 		Use:   "set-password NAME",
-		Short: "Set a user's password (from --password-stdin, or generated and shown once)",
+		Short: "Set a user's password (from --password-stdin, or generated and shown once); your own needs your current one too",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			if err := c.Get(cmd.Context(), client.ObjectKey{Name: args[0]}, &platformv1alpha1.User{}); err != nil {
-				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("user %s not found (gantry user list)", args[0])
+			req := userapi.PasswordRequest{}
+			if api.session && api.username == args[0] {
+				// Your own password: gantry wants the current one too, so that a
+				// stolen session cannot take the account over.
+				if !term.IsTerminal(int(os.Stdin.Fd())) || stdin {
+					return fmt.Errorf("changing your own password needs your current one: run gantry user set-password %s in a terminal, without --password-stdin", args[0])
 				}
-				return err
+				fmt.Fprint(cmd.ErrOrStderr(), "current password: ")
+				cur, err := term.ReadPassword(int(os.Stdin.Fd()))
+				fmt.Fprintln(cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				req.CurrentPassword = string(cur)
 			}
 			pw, generated, err := readPassword(cmd, stdin)
 			if err != nil {
 				return err
 			}
-			if err := users.SetPassword(cmd.Context(), c, platform.SystemNamespace, args[0], pw); err != nil {
-				return err
+			req.Password = pw
+			if err := api.do("POST", pathOf(userapi.UsersPrefix, args[0], "password"), req, nil); err != nil {
+				return notFoundAs(err, "user", args[0])
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\n", args[0])
 			if generated {
@@ -181,19 +183,12 @@ func userDelete(g *globals) *cobra.Command {
 			if args[0] == users.Admin {
 				return fmt.Errorf("the admin user cannot be deleted (disable it with kubectl patch user admin --type merge -p '{\"spec\":{\"disabled\":true}}')")
 			}
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			if err := c.Delete(cmd.Context(), &platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: args[0]}}); err != nil {
-				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("user %s not found (gantry user list)", args[0])
-				}
-				return err
-			}
-			s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: users.SecretName(args[0]), Namespace: platform.SystemNamespace}}
-			if err := c.Delete(cmd.Context(), s); err != nil && !apierrors.IsNotFound(err) {
-				return err
+			if err := api.do("DELETE", pathOf(userapi.UsersPrefix, args[0]), nil, nil); err != nil {
+				return notFoundAs(err, "user", args[0])
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "user %s deleted\n", args[0])
 			return nil
@@ -213,14 +208,13 @@ func newTeam(g *globals) *cobra.Command {
 		Short: "Create a team of users, and SSO groups mapped to it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			t := &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: args[0]},
-				Spec: platformv1alpha1.TeamSpec{Users: usersFlag, Groups: groups}}
-			if err := c.Create(cmd.Context(), t); err != nil {
-				if apierrors.IsAlreadyExists(err) {
+			req := userapi.CreateTeamRequest{Name: args[0], Users: usersFlag, Groups: groups}
+			if err := api.do("POST", userapi.TeamsPrefix, req, nil); err != nil {
+				if httpStatus(err) == http.StatusConflict {
 					return fmt.Errorf("team %s already exists", args[0])
 				}
 				return err
@@ -233,20 +227,20 @@ func newTeam(g *globals) *cobra.Command {
 	create.Flags().StringSliceVar(&groups, "group", nil, "SSO group mapped to the team (repeatable)")
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List teams",
+		Short: "List teams (you may see)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			var l platformv1alpha1.TeamList
-			if err := c.List(cmd.Context(), &l); err != nil {
+			var l struct{ Items []userapi.Team }
+			if err := api.do("GET", userapi.TeamsPrefix, nil, &l); err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tUSERS\tGROUPS")
 			for _, t := range l.Items {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", t.Name, strings.Join(t.Spec.Users, ","), strings.Join(t.Spec.Groups, ","))
+				fmt.Fprintf(w, "%s\t%s\t%s\n", t.Name, strings.Join(t.Users, ","), strings.Join(t.Groups, ","))
 			}
 			return w.Flush()
 		},
@@ -256,47 +250,44 @@ func newTeam(g *globals) *cobra.Command {
 		Short: "Delete a team",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.hostClient()
+			api, err := g.apiClient()
 			if err != nil {
 				return err
 			}
-			if err := c.Delete(cmd.Context(), &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: args[0]}}); err != nil {
-				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("team %s not found (gantry team list)", args[0])
-				}
-				return err
+			if err := api.do("DELETE", pathOf(userapi.TeamsPrefix, args[0]), nil, nil); err != nil {
+				return notFoundAs(err, "team", args[0])
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "team %s deleted\n", args[0])
 			return nil
 		},
 	}
 	member := func(add bool) *cobra.Command {
-		use := "add-user TEAM USER"
+		use, done := "add-user TEAM USER", "added to"
 		if !add {
-			use = "remove-user TEAM USER"
+			use, done = "remove-user TEAM USER", "removed from"
 		}
 		return &cobra.Command{
 			Use:   use,
 			Short: strings.Split(use, " ")[0] + " a user to or from a team",
 			Args:  cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := g.hostClient()
+				api, err := g.apiClient()
 				if err != nil {
 					return err
 				}
-				t := &platformv1alpha1.Team{}
-				if err := c.Get(cmd.Context(), client.ObjectKey{Name: args[0]}, t); err != nil {
-					if apierrors.IsNotFound(err) {
-						return fmt.Errorf("team %s not found (gantry team list)", args[0])
-					}
+				var t userapi.Team
+				if err := api.do("GET", pathOf(userapi.TeamsPrefix, args[0]), nil, &t); err != nil {
+					return notFoundAs(err, "team", args[0])
+				}
+				members := slices.DeleteFunc(t.Users, func(u string) bool { return u == args[1] })
+				if add {
+					members = append(members, args[1])
+				}
+				if err := api.do("PATCH", pathOf(userapi.TeamsPrefix, args[0]), map[string]any{"users": members}, nil); err != nil {
 					return err
 				}
-				patch := client.MergeFrom(t.DeepCopy())
-				t.Spec.Users = slices.DeleteFunc(t.Spec.Users, func(u string) bool { return u == args[1] })
-				if add {
-					t.Spec.Users = append(t.Spec.Users, args[1])
-				}
-				return c.Patch(cmd.Context(), t, patch)
+				fmt.Fprintf(cmd.OutOrStdout(), "user %s %s team %s\n", args[1], done, args[0])
+				return nil
 			},
 		}
 	}

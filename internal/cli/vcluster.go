@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,19 +14,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/kubeconfig"
-	projectpkg "gantry.dev/gantry/internal/project"
-	"gantry.dev/gantry/internal/runstate"
-	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/projectapi"
+	"gantry.dev/gantry/internal/vcapi"
 	"gantry.dev/gantry/internal/vcluster"
-	"gantry.dev/gantry/internal/vcproxy"
 )
 
 type vcOptions struct {
@@ -47,8 +43,10 @@ func newVCluster(g *globals) *cobra.Command {
 	return cmd
 }
 
-func (o *vcOptions) key(name string) client.ObjectKey {
-	return client.ObjectKey{Namespace: projectNamespace(o.project), Name: name}
+// path is the REST path of the project's virtual clusters, or of one and
+// what follows it (sleep, wake, credential).
+func (o *vcOptions) path(segments ...string) string {
+	return pathOf(vcapi.Prefix, append([]string{o.project}, segments...)...)
 }
 
 func (o *vcOptions) create() *cobra.Command {
@@ -66,44 +64,53 @@ func (o *vcOptions) create() *cobra.Command {
 			if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
 				return fmt.Errorf("invalid virtual cluster name %q: %s", name, strings.Join(errs, "; "))
 			}
-			vc := &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: projectNamespace(o.project)}}
+			req := vcapi.CreateRequest{Name: name}
 			if sleepAfter > 0 {
-				vc.Spec.SleepAfter = &metav1.Duration{Duration: sleepAfter}
+				req.SleepAfter = sleepAfter.String()
 			}
 			if storage != "" {
-				vc.Spec.Storage = &platformv1alpha1.StorageSpec{DSN: storage}
+				req.Storage = &platformv1alpha1.StorageSpec{DSN: storage}
 			}
 			for _, l := range labels {
 				k, v, ok := strings.Cut(l, "=")
 				if !ok {
 					return fmt.Errorf("label %q is not key=value", l)
 				}
-				if vc.Spec.Labels == nil {
-					vc.Spec.Labels = map[string]string{}
+				if req.Labels == nil {
+					req.Labels = map[string]string{}
 				}
-				vc.Spec.Labels[k] = v
+				req.Labels[k] = v
 			}
-			c, err := o.hostClient()
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if err := ensureProject(ctx, c, o.project); err != nil {
+			out := cmd.OutOrStdout()
+			madeProject, err := ensureProject(api, o.project, out)
+			if err != nil {
 				return err
 			}
 			start := time.Now()
-			if err := c.Create(ctx, vc); err != nil {
-				if apierrors.IsAlreadyExists(err) {
-					return fmt.Errorf("virtual cluster %s already exists in project %s; choose another name", name, o.project)
+			for {
+				err = api.do("POST", o.path(), req, nil)
+				// A project just made takes a moment to be seen and to get its namespace.
+				code := httpStatus(err)
+				if code != http.StatusServiceUnavailable && !(madeProject && code == http.StatusNotFound) || time.Since(start) > 30*time.Second {
+					break
 				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			switch {
+			case httpStatus(err) == http.StatusConflict:
+				return err // already exists, over quota: the message says it all
+			case err != nil:
 				return fmt.Errorf("creating virtual cluster %s: %w", name, err)
 			}
-			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "virtual cluster %s created in project %s\n", name, o.project)
 			if !wait {
 				return nil
 			}
-			return waitPhase(ctx, c, o.key(name), timeout, out, start)
+			return o.waitPhase(cmd, api, name, timeout, start)
 		},
 	}
 	f := cmd.Flags()
@@ -115,61 +122,75 @@ func (o *vcOptions) create() *cobra.Command {
 	return cmd
 }
 
-// waitPhase prints each phase change until the virtual cluster runs or fails.
-func waitPhase(ctx context.Context, c client.Client, key client.ObjectKey, timeout time.Duration, out io.Writer, start time.Time) error {
-	deadline := time.Now().Add(timeout)
-	last := platformv1alpha1.VirtualClusterPhase("")
+// ensureProject creates the project when it does not exist yet, as the CLI
+// always did for its default project, and says whether it did: callers who
+// may not create projects learn it from the answer.
+func ensureProject(api *apiClient, project string, out io.Writer) (bool, error) {
+	if err := api.do("GET", pathOf(projectapi.Prefix, project), nil, nil); httpStatus(err) != http.StatusNotFound {
+		return false, nil // there, or not for this caller to see: the create tells
+	}
+	err := api.do("POST", projectapi.Prefix, map[string]string{"name": project}, nil)
+	switch {
+	case err == nil:
+		fmt.Fprintf(out, "project %s created\n", project)
+		return true, nil
+	case httpStatus(err) == http.StatusConflict:
+		return true, nil // made meanwhile
+	}
+	return false, fmt.Errorf("project %s does not exist, and creating it failed: %w", project, err)
+}
+
+// poll calls fn every 100ms until it says done or fails, or the command is
+// cancelled.
+func poll(cmd *cobra.Command, fn func() (bool, error)) error {
 	for {
-		vc := &platformv1alpha1.VirtualCluster{}
-		if err := c.Get(ctx, key, vc); err != nil {
+		if done, err := fn(); done || err != nil {
 			return err
 		}
-		if p := vc.Status.Phase; p != last && p != "" {
-			fmt.Fprintf(out, "  %-9s %5.1fs  %s\n", p, time.Since(start).Seconds(), readyMessage(vc))
-			last = p
-		}
-		switch vc.Status.Phase {
-		case platformv1alpha1.PhaseRunning:
-			fmt.Fprintf(out, "ready: gantry vcluster connect %s --project %s\n", key.Name, strings.TrimPrefix(key.Namespace, "p-"))
-			return nil
-		case platformv1alpha1.PhaseFailed:
-			return fmt.Errorf("virtual cluster %s failed: %s", key.Name, conditionMessage(vc, platformv1alpha1.ConditionDeployed))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("virtual cluster %s not Running after %s (phase %q): %s", key.Name, timeout, vc.Status.Phase, readyMessage(vc))
-		}
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-cmd.Context().Done():
+			return cmd.Context().Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func readyMessage(vc *platformv1alpha1.VirtualCluster) string {
-	return conditionMessage(vc, platformv1alpha1.ConditionReady)
+// waitPhase prints each phase change until the virtual cluster runs or fails.
+func (o *vcOptions) waitPhase(cmd *cobra.Command, api *apiClient, name string, timeout time.Duration, start time.Time) error {
+	out := cmd.OutOrStdout()
+	deadline := time.Now().Add(timeout)
+	last := platformv1alpha1.VirtualClusterPhase("")
+	return poll(cmd, func() (bool, error) {
+		var v vcapi.View
+		err := api.do("GET", o.path(name), nil, &v)
+		if httpStatus(err) == http.StatusNotFound && time.Since(start) < 10*time.Second {
+			return false, nil // gantry answers reads from its cache, which sees the new cluster a moment later
+		} else if err != nil {
+			return false, err
+		}
+		if p := v.Phase; p != last && p != "" {
+			fmt.Fprintf(out, "  %-9s %5.1fs  %s\n", p, time.Since(start).Seconds(), conditionMessage(v, platformv1alpha1.ConditionReady))
+			last = p
+		}
+		switch v.Phase {
+		case platformv1alpha1.PhaseRunning:
+			fmt.Fprintf(out, "ready: gantry vcluster connect %s --project %s\n", name, o.project)
+			return true, nil
+		case platformv1alpha1.PhaseFailed:
+			return false, fmt.Errorf("virtual cluster %s failed: %s", name, conditionMessage(v, platformv1alpha1.ConditionDeployed))
+		}
+		if time.Now().After(deadline) {
+			return false, fmt.Errorf("virtual cluster %s not Running after %s (phase %q): %s", name, timeout, v.Phase, conditionMessage(v, platformv1alpha1.ConditionReady))
+		}
+		return false, nil
+	})
 }
 
-func conditionMessage(vc *platformv1alpha1.VirtualCluster, t string) string {
-	if c := meta.FindStatusCondition(vc.Status.Conditions, t); c != nil {
+func conditionMessage(v vcapi.View, t string) string {
+	if c := meta.FindStatusCondition(v.Conditions, t); c != nil {
 		return c.Message
 	}
 	return ""
-}
-
-// ensureProject makes sure the project exists, creating it (and its namespace, so
-// that objects can go in at once; the project controller adopts it) if not.
-func ensureProject(ctx context.Context, c client.Client, project string) error {
-	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: project}}
-	if err := c.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating project %s: %w", project, err)
-	}
-	name := projectNamespace(project)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{projectpkg.LabelProject: project}}}
-	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating the project namespace %s: %w", name, err)
-	}
-	return nil
 }
 
 func (o *vcOptions) list() *cobra.Command {
@@ -178,29 +199,37 @@ func (o *vcOptions) list() *cobra.Command {
 		Short: "List virtual clusters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := o.hostClient()
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			list := &platformv1alpha1.VirtualClusterList{}
-			var opts []client.ListOption
+			path := vcapi.Prefix
 			if !o.all {
-				opts = append(opts, client.InNamespace(projectNamespace(o.project)))
+				path += "?project=" + url.QueryEscape(o.project)
 			}
-			if err := c.List(cmd.Context(), list, opts...); err != nil {
+			var list vcapi.List
+			if err := api.do("GET", path, nil, &list); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tPROJECT\tPHASE\tENDPOINT\tAGE")
-			for _, vc := range list.Items {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", vc.Name, strings.TrimPrefix(vc.Namespace, "p-"), vc.Status.Phase,
-					vc.Status.Endpoint, time.Since(vc.CreationTimestamp.Time).Round(time.Second))
+			for _, v := range list.Items {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Name, v.Project, v.Phase, v.DirectEndpoint, time.Since(v.Created).Round(time.Second))
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().BoolVarP(&o.all, "all-projects", "A", false, "list the virtual clusters of every project")
+	cmd.Flags().BoolVarP(&o.all, "all-projects", "A", false, "list the virtual clusters of every project (you may see)")
 	return cmd
+}
+
+// view reads one virtual cluster.
+func (o *vcOptions) view(api *apiClient, name string) (vcapi.View, error) {
+	var v vcapi.View
+	if err := api.do("GET", o.path(name), nil, &v); err != nil {
+		return v, o.notFound(err, name)
+	}
+	return v, nil
 }
 
 func (o *vcOptions) get() *cobra.Command {
@@ -210,37 +239,40 @@ func (o *vcOptions) get() *cobra.Command {
 		Short: "Show a virtual cluster: phase, conditions, endpoint",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.hostClient()
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			vc := &platformv1alpha1.VirtualCluster{}
-			if err := c.Get(cmd.Context(), o.key(args[0]), vc); err != nil {
-				return notFound(err, args[0], o.project)
+			v, err := o.view(api, args[0])
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			switch output {
 			case "json":
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(vc)
+				return enc.Encode(v.Object)
 			case "yaml":
-				data, err := yaml.Marshal(vc)
+				data, err := yaml.Marshal(v.Object)
 				if err != nil {
 					return err
 				}
 				_, err = out.Write(data)
 				return err
 			}
-			fmt.Fprintf(out, "Name:            %s\nProject:         %s\nPhase:           %s\nEndpoint:        %s\nHost namespace:  %s\nKubeconfig:      Secret %s/%s\n",
-				vc.Name, o.project, vc.Status.Phase, vc.Status.Endpoint, vc.Status.HostNamespace, vc.Namespace, vc.Status.KubeconfigSecret)
-			if vc.Spec.SleepAfter != nil {
-				fmt.Fprintf(out, "Sleep after:     %s\n", vc.Spec.SleepAfter.Duration)
+			fmt.Fprintf(out, "Name:            %s\nProject:         %s\nPhase:           %s\nEndpoint:        %s\nProxy:           %s\n",
+				v.Name, v.Project, v.Phase, v.DirectEndpoint, v.Endpoint)
+			if vc := v.Object; vc != nil {
+				fmt.Fprintf(out, "Host namespace:  %s\nKubeconfig:      Secret %s/%s\n", vc.Status.HostNamespace, vc.Namespace, vc.Status.KubeconfigSecret)
+			}
+			if v.SleepAfter != "" {
+				fmt.Fprintf(out, "Sleep after:     %s\n", v.SleepAfter)
 			}
 			fmt.Fprintln(out, "Conditions:")
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tMESSAGE")
-			for _, c := range vc.Status.Conditions {
+			for _, c := range v.Conditions {
 				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, c.Message)
 			}
 			return tw.Flush()
@@ -250,9 +282,10 @@ func (o *vcOptions) get() *cobra.Command {
 	return cmd
 }
 
-func notFound(err error, name, project string) error {
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("virtual cluster %s not found in project %s (gantry vcluster list -A shows all)", name, project)
+// notFound says a 404 the CLI's way.
+func (o *vcOptions) notFound(err error, name string) error {
+	if httpStatus(err) == http.StatusNotFound {
+		return fmt.Errorf("virtual cluster %s not found in project %s (gantry vcluster list -A shows all)", name, o.project)
 	}
 	return err
 }
@@ -264,25 +297,23 @@ func (o *vcOptions) delete() *cobra.Command {
 		Short: "Delete a virtual cluster, its data and every host object it made",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.hostClient()
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			vc := &platformv1alpha1.VirtualCluster{}
-			if err := c.Get(cmd.Context(), o.key(args[0]), vc); err != nil {
-				return notFound(err, args[0], o.project)
+			if err := api.do("DELETE", o.path(args[0]), nil, nil); err != nil {
+				return o.notFound(err, args[0])
 			}
-			if err := c.Delete(cmd.Context(), vc); err != nil {
-				return err
-			}
-			for wait {
-				if err := c.Get(cmd.Context(), o.key(args[0]), vc); apierrors.IsNotFound(err) {
-					break
-				}
-				select {
-				case <-cmd.Context().Done():
-					return cmd.Context().Err()
-				case <-time.After(100 * time.Millisecond):
+			if wait {
+				err := poll(cmd, func() (bool, error) {
+					err := api.do("GET", o.path(args[0]), nil, nil)
+					if httpStatus(err) == http.StatusNotFound {
+						return true, nil
+					}
+					return false, err
+				})
+				if err != nil {
+					return err
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "virtual cluster %s deleted\n", args[0])
@@ -294,44 +325,59 @@ func (o *vcOptions) delete() *cobra.Command {
 }
 
 func (o *vcOptions) connect() *cobra.Command {
-	var print, viaProxy, sso bool
+	var print, viaProxy, sso, admin bool
 	var kubeconfigPath string
 	cmd := &cobra.Command{
 		Use:   "connect NAME",
 		Short: "Add a context for the virtual cluster to your kubeconfig (or --print it)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Add a context for the virtual cluster to your kubeconfig (or --print it).
+
+  --sso    kubectl reaches the virtual kube-apiserver directly, as you (your gantry
+           login): an exec plugin (gantry vcluster credential) fetches short-lived
+           tokens from gantry. Nothing long-lived is written.
+  --proxy  kubectl goes through gantry's proxy (wakes a sleeping cluster, counts as
+           activity), as you: with a login, an exec plugin hands kubectl your
+           session's access token (refreshed as needed); with the local admin token,
+           that token is written.
+  --admin  the virtual cluster's own admin kubeconfig (cluster-admin client
+           certificate), read from the host cluster: only on the gantry machine.
+
+Without a flag: --admin when the host cluster's kubeconfig is at hand (the gantry
+of a local data directory, as before), else --sso, so that a remote user gets a
+kubeconfig that acts as themselves.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctxName := "gantry_" + o.project + "_" + args[0]
-			if sso && viaProxy {
-				return fmt.Errorf("--sso and --proxy are two ways to connect: choose one")
-			}
-			if sso {
-				raw, err := o.ssoKubeconfig(args[0], ctxName)
-				if err != nil {
-					return err
+			name := args[0]
+			ctxName := vcapi.ContextName(o.project, name)
+			n := 0
+			for _, b := range []bool{sso, viaProxy, admin} {
+				if b {
+					n++
 				}
-				if print {
-					_, err := cmd.OutOrStdout().Write(raw)
-					return err
-				}
-				return mergeKubeconfig(cmd.OutOrStdout(), raw, kubeconfigPath, ctxName)
 			}
-			c, err := o.hostClient()
+			if n > 1 {
+				return fmt.Errorf("--sso, --proxy and --admin are ways to connect: choose one")
+			}
+			t, err := o.target()
 			if err != nil {
 				return err
 			}
-			secret := &corev1.Secret{}
-			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: projectNamespace(o.project), Name: vcluster.KubeconfigSecret(args[0])}, secret); err != nil {
-				if apierrors.IsNotFound(err) {
-					return fmt.Errorf("virtual cluster %s in project %s has no kubeconfig yet: is it Running? (gantry vcluster get %s)", args[0], o.project, args[0])
-				}
-				return err
+			if n == 0 {
+				_, err := o.hostKubeconfig()
+				admin = !t.remote() && err == nil
+				sso = !admin
 			}
-			raw := secret.Data["config"]
-			if viaProxy {
-				if raw, err = o.proxyKubeconfig(args[0]); err != nil {
-					return err
-				}
+			var raw []byte
+			switch {
+			case admin:
+				raw, err = o.adminKubeconfig(cmd, t, name)
+			case viaProxy:
+				raw, err = o.proxyKubeconfig(name, ctxName)
+			default:
+				raw, err = o.ssoKubeconfig(name, ctxName)
+			}
+			if err != nil {
+				return err
 			}
 			if print {
 				_, err := cmd.OutOrStdout().Write(raw)
@@ -343,34 +389,29 @@ func (o *vcOptions) connect() *cobra.Command {
 	cmd.Flags().BoolVar(&print, "print", false, "print the kubeconfig instead of merging it")
 	cmd.Flags().BoolVar(&sso, "sso", false, "connect directly as yourself (gantry login): kubectl gets short-lived tokens from gantry through an exec plugin")
 	cmd.Flags().BoolVar(&viaProxy, "proxy", false, "connect through gantry's proxy (wakes a sleeping virtual cluster, counts as activity) instead of directly")
+	cmd.Flags().BoolVar(&admin, "admin", false, "the virtual cluster's admin kubeconfig, read from the host cluster (on the gantry machine only)")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig to merge into (default $KUBECONFIG or ~/.kube/config)")
 	return cmd
 }
 
-// proxyKubeconfig is a kubeconfig that reaches the virtual cluster through gantry's
-// proxy with the admin token.
-func (o *vcOptions) proxyKubeconfig(name string) ([]byte, error) {
-	dir := o.absDataDir()
-	st, err := runstate.Read(dir)
-	if err != nil {
-		return nil, fmt.Errorf("gantry is not running on %s: the proxy needs it (gantry up --data-dir %s)", dir, dir)
+// adminKubeconfig is the virtual cluster's admin kubeconfig from its host
+// Secret: it needs the host's kubeconfig, so the gantry machine.
+func (o *vcOptions) adminKubeconfig(cmd *cobra.Command, t target, name string) ([]byte, error) {
+	if t.remote() {
+		return nil, fmt.Errorf("--admin reads the virtual cluster's admin kubeconfig from the host cluster, which only the gantry machine can (this CLI talks to %s): use --sso or --proxy", t.server)
 	}
-	token, err := os.ReadFile(vcproxy.AdminTokenPath(dir))
+	c, err := o.hostClient()
 	if err != nil {
 		return nil, err
 	}
-	ca, _ := os.ReadFile(server.CAPath(dir)) // absent with --tls-cert-file: the system's roots then
-	base := st.ExternalURL
-	if base == "" {
-		base = "https://" + st.HTTPAddr
+	secret := &corev1.Secret{}
+	if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: projectNamespace(o.project), Name: vcluster.KubeconfigSecret(name)}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("virtual cluster %s in project %s has no kubeconfig yet: is it Running? (gantry vcluster get %s)", name, o.project, name)
+		}
+		return nil, err
 	}
-	cfg := kubeconfig.Config{
-		Name:   name,
-		Server: base + vcproxy.Prefix + o.project + "/virtualcluster/" + name,
-		CA:     ca,
-		Token:  strings.TrimSpace(string(token)),
-	}
-	return cfg.Bytes()
+	return secret.Data["config"], nil
 }
 
 // mergeKubeconfig adds the virtual cluster as a context named ctxName and makes it current.
@@ -405,53 +446,39 @@ func mergeKubeconfig(out io.Writer, raw []byte, path, ctxName string) error {
 }
 
 func (o *vcOptions) sleepWake(sleep bool) *cobra.Command {
-	use, short := "wake NAME", "Wake a sleeping virtual cluster"
+	use, short, verb := "wake NAME", "Wake a sleeping virtual cluster", "wake"
+	want := platformv1alpha1.PhaseRunning
 	if sleep {
-		use, short = "sleep NAME", "Put a virtual cluster to sleep: stop its control plane (state kept) and its host pods"
+		use, short, verb = "sleep NAME", "Put a virtual cluster to sleep: stop its control plane (state kept) and its host pods", "sleep"
+		want = platformv1alpha1.PhaseSleeping
 	}
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.hostClient()
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			vc := &platformv1alpha1.VirtualCluster{}
-			if err := c.Get(cmd.Context(), o.key(args[0]), vc); err != nil {
-				return notFound(err, args[0], o.project)
-			}
-			patch := client.MergeFrom(vc.DeepCopy())
-			if vc.Annotations == nil {
-				vc.Annotations = map[string]string{}
-			}
-			if sleep {
-				vc.Annotations[vcluster.SleepingAnnotation] = time.Now().UTC().Format(time.RFC3339)
-			} else {
-				delete(vc.Annotations, vcluster.SleepingAnnotation)
-			}
-			if err := c.Patch(cmd.Context(), vc, patch); err != nil {
-				return err
-			}
-			want := platformv1alpha1.PhaseRunning
-			if sleep {
-				want = platformv1alpha1.PhaseSleeping
+			if err := api.do("POST", o.path(args[0], verb), nil, nil); err != nil {
+				return o.notFound(err, args[0])
 			}
 			start := time.Now()
-			for {
-				if err := c.Get(cmd.Context(), o.key(args[0]), vc); err != nil {
-					return err
+			return poll(cmd, func() (bool, error) {
+				v, err := o.view(api, args[0])
+				if err != nil {
+					return false, err
 				}
-				if vc.Status.Phase == want {
+				if v.Phase == want {
 					fmt.Fprintf(cmd.OutOrStdout(), "virtual cluster %s is %s (%.1fs)\n", args[0], want, time.Since(start).Seconds())
-					return nil
+					return true, nil
 				}
 				if time.Since(start) > 2*time.Minute {
-					return fmt.Errorf("virtual cluster %s not %s after 2m (phase %s)", args[0], want, vc.Status.Phase)
+					return false, fmt.Errorf("virtual cluster %s not %s after 2m (phase %s)", args[0], want, v.Phase)
 				}
-				time.Sleep(100 * time.Millisecond)
-			}
+				return false, nil
+			})
 		},
 	}
 }

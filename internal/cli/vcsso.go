@@ -3,8 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,17 +15,14 @@ import (
 	"gantry.dev/gantry/internal/vcproxy"
 )
 
-// credentialPath is the REST path that mints a token for one virtual cluster.
-func credentialPath(project, name string) string {
-	return vcproxy.CredentialPrefix + url.PathEscape(project) + "/" + url.PathEscape(name) + "/credential"
-}
-
 // credential is kubectl's exec credential plugin: it prints an ExecCredential
 // with a short-lived token from gantry for the virtual cluster's own
-// kube-apiserver. kubectl runs it whenever it needs a token (gantry vcluster
-// connect --sso writes the kubeconfig entry that does).
+// kube-apiserver, or with --proxy the session's access token for gantry's
+// proxy. kubectl runs it whenever it needs a token (gantry vcluster connect
+// --sso and --proxy write the kubeconfig entries that do).
 func (o *vcOptions) credential() *cobra.Command {
-	return &cobra.Command{
+	var viaProxy bool
+	cmd := &cobra.Command{
 		Use:    "credential NAME",
 		Short:  "Print an ExecCredential for the virtual cluster (kubectl's exec plugin; see connect --sso)",
 		Args:   cobra.ExactArgs(1),
@@ -35,18 +32,38 @@ func (o *vcOptions) credential() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var cred vcproxy.Credential
-			if err := api.do("POST", credentialPath(o.project, args[0]), nil, &cred); err != nil {
-				return err
+			var token string
+			var exp *metav1.Time
+			if viaProxy {
+				// Reading the cluster checks the session (refreshed if it must be)
+				// and that the caller may see the cluster at all.
+				if _, err := o.view(api, args[0]); err != nil {
+					return err
+				}
+				token = api.token
+				if api.session {
+					e := api.expires
+					if e.IsZero() {
+						e = time.Now().Add(time.Minute) // unknown: ask again soon
+					}
+					exp = &metav1.Time{Time: e}
+				}
+			} else {
+				var cred vcproxy.Credential
+				if err := api.do("POST", o.path(args[0], "credential"), nil, &cred); err != nil {
+					return err
+				}
+				token, exp = cred.Token, &metav1.Time{Time: cred.ExpirationTimestamp}
 			}
-			exp := metav1.NewTime(cred.ExpirationTimestamp)
 			out := clientauthv1.ExecCredential{
 				TypeMeta: metav1.TypeMeta{APIVersion: clientauthv1.SchemeGroupVersion.String(), Kind: "ExecCredential"},
-				Status:   &clientauthv1.ExecCredentialStatus{Token: cred.Token, ExpirationTimestamp: &exp},
+				Status:   &clientauthv1.ExecCredentialStatus{Token: token, ExpirationTimestamp: exp},
 			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 		},
 	}
+	cmd.Flags().BoolVar(&viaProxy, "proxy", false, "a token for gantry's proxy: the session's access token")
+	return cmd
 }
 
 // ssoKubeconfig is a kubeconfig that reaches the virtual cluster's kube-apiserver
@@ -59,21 +76,70 @@ func (o *vcOptions) ssoKubeconfig(name, ctxName string) ([]byte, error) {
 		return nil, err
 	}
 	var cred vcproxy.Credential
-	if err := api.do("POST", credentialPath(o.project, name), nil, &cred); err != nil {
+	if err := api.do("POST", o.path(name, "credential"), nil, &cred); err != nil {
+		return nil, o.notFound(err, name)
+	}
+	auth, err := o.execAuth(api, name)
+	if err != nil {
 		return nil, err
 	}
+	return kubeconfigOf(ctxName, &clientcmdapi.Cluster{Server: cred.Server, CertificateAuthorityData: cred.CertificateAuthorityData}, auth)
+}
+
+// proxyKubeconfig is a kubeconfig that reaches the virtual cluster through
+// gantry's proxy, at the address the CLI reaches gantry, as the CLI's caller:
+// with a login, an exec plugin hands kubectl the session's access token
+// (refreshed as needed, never written); with the local admin token, that token.
+func (o *vcOptions) proxyKubeconfig(name, ctxName string) ([]byte, error) {
+	api, err := o.apiClient()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := o.view(api, name); err != nil {
+		return nil, err
+	}
+	auth := &clientcmdapi.AuthInfo{Token: api.token}
+	if api.session {
+		if auth, err = o.execAuth(api, name, "--proxy"); err != nil {
+			return nil, err
+		}
+	}
+	// Without a CA of its own, gantry serves a certificate the system trusts.
+	cluster := &clientcmdapi.Cluster{Server: api.server + vcproxy.Prefix + o.project + "/virtualcluster/" + name, CertificateAuthorityData: api.ca}
+	return kubeconfigOf(ctxName, cluster, auth)
+}
+
+// execAuth runs `gantry vcluster credential NAME` against the same gantry as
+// this command: the local data directory's, or the remote one by URL with
+// the same config file.
+func (o *vcOptions) execAuth(api *apiClient, name string, extra ...string) (*clientcmdapi.AuthInfo, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding gantry's own path for the exec plugin: %w", err)
 	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[ctxName] = &clientcmdapi.Cluster{Server: cred.Server, CertificateAuthorityData: cred.CertificateAuthorityData}
-	cfg.AuthInfos[ctxName] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+	args := append([]string{"vcluster", "credential", name, "--project", o.project}, extra...)
+	var env []clientcmdapi.ExecEnvVar
+	if api.remote() {
+		args = append(args, "--server", api.server)
+		env = append(env, clientcmdapi.ExecEnvVar{Name: EnvConfig, Value: api.store.file})
+	} else {
+		args = append(args, "--data-dir", api.dataDir)
+	}
+	return &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
 		APIVersion:      clientauthv1.SchemeGroupVersion.String(),
 		Command:         self,
-		Args:            []string{"vcluster", "credential", name, "--project", o.project, "--data-dir", o.absDataDir()},
+		Args:            args,
+		Env:             env,
 		InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
-	}}
+	}}, nil
+}
+
+// kubeconfigOf is a kubeconfig of one cluster, user and context, all named
+// ctxName, current.
+func kubeconfigOf(ctxName string, cluster *clientcmdapi.Cluster, auth *clientcmdapi.AuthInfo) ([]byte, error) {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[ctxName] = cluster
+	cfg.AuthInfos[ctxName] = auth
 	cfg.Contexts[ctxName] = &clientcmdapi.Context{Cluster: ctxName, AuthInfo: ctxName}
 	cfg.CurrentContext = ctxName
 	return clientcmd.Write(*cfg)

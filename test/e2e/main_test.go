@@ -48,6 +48,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	gantryBin = filepath.Join(tmp, "gantry")
+	// The CLI's own config (gantry login SERVER) and server must not come
+	// from whoever runs the tests: each test names its gantry.
+	os.Setenv("GANTRY_CONFIG", filepath.Join(tmp, "no-such-dir", "config.json"))
+	os.Unsetenv("GANTRY_SERVER")
 	build := exec.Command("go", "build", "-o", gantryBin, "./cmd/gantry")
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr

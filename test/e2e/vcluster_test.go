@@ -21,11 +21,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// vclusterClient connects to a virtual cluster the way a user does:
-// `gantry vcluster connect NAME --print`.
+// vclusterClient connects to a virtual cluster the way its owner on the
+// gantry machine does: `gantry vcluster connect NAME --admin --print`.
 func vclusterClient(t *testing.T, dataDir, name string) *kubernetes.Clientset {
 	t.Helper()
-	out, err := run(t, "vcluster", "connect", name, "--print", "--data-dir", dataDir)
+	out, err := run(t, "vcluster", "connect", name, "--admin", "--print", "--data-dir", dataDir)
 	if err != nil {
 		t.Fatalf("connect %s: %v\n%s", name, err, out)
 	}
@@ -81,7 +81,7 @@ func TestVirtualClusters(t *testing.T) {
 	if _, err := a.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	outB, _ := run(t, "vcluster", "connect", "beta", "--project", "other", "--print", "--data-dir", dataDir)
+	outB, _ := run(t, "vcluster", "connect", "beta", "--project", "other", "--admin", "--print", "--data-dir", dataDir)
 	cfgB, err := clientcmd.RESTConfigFromKubeConfig([]byte(outB))
 	if err != nil {
 		t.Fatal(err)
