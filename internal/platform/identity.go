@@ -96,11 +96,14 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 		Auth: id.auth, Authorize: enforcer.Authorize}
 	p.opts.Server.Handle(oidcprovider.ClientsPrefix, clientsAPI)
 	p.opts.Server.Handle(oidcprovider.ClientsPrefix+"/", clientsAPI)
-	projects := &projectapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace}
+	// Projects, users and teams are few and written by people: read them
+	// uncached, so that a user made a moment ago can be added to a project at
+	// once (the cache would lag by a few milliseconds).
+	projects := &projectapi.API{Client: direct, Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace}
 	for _, prefix := range []string{projectapi.Prefix, projectapi.Prefix + "/", projectapi.ClustersPrefix, projectapi.ClustersPrefix + "/"} {
 		p.opts.Server.Handle(prefix, projects)
 	}
-	people := &userapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace, Limiter: id.limiter}
+	people := &userapi.API{Client: direct, Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace, Limiter: id.limiter}
 	for _, prefix := range []string{userapi.UsersPrefix, userapi.UsersPrefix + "/", userapi.TeamsPrefix, userapi.TeamsPrefix + "/"} {
 		p.opts.Server.Handle(prefix, people)
 	}
