@@ -308,6 +308,23 @@ func TestNamespaceMissing(t *testing.T) {
 	assertNothingWritten(t, e, "", "eps")
 }
 
+// Argo CD said to run in a cluster gantry cannot reach: a condition naming it
+// and the fix, and nothing written anywhere.
+func TestClusterUnreachable(t *testing.T) {
+	e := env(t)
+	r := e.reconciler()
+	argo := e.argoNamespace(t, nil)
+	a := ssoSpec(argo)
+	a.Cluster = "p-elsewhere/gone"
+	e.newProject(t, "zeta", a)
+	e.newVCluster(t, "zeta", "dev", nil)
+	c := e.failing(t, r, "zeta", ReasonClusterUnreachable)
+	if !strings.Contains(c.Message, "p-elsewhere/gone") {
+		t.Errorf("message does not name the cluster: %s", c.Message)
+	}
+	assertNothingWritten(t, e, argo, "zeta")
+}
+
 // assertNothingWritten: no Secret of the project anywhere, no key, no OIDC
 // client, no manager of it in Argo CD's ConfigMaps, no marks on the Project.
 func assertNothingWritten(t *testing.T, e *testEnv, argo, proj string) {

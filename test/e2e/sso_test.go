@@ -255,6 +255,13 @@ func TestVirtualClusterSSO(t *testing.T) {
 	if err := bob.CoreV1().ConfigMaps("default").Delete(ctx, "by-alice", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "gantry:bob") {
 		t.Errorf("a viewer's delete must be refused by the virtual cluster's RBAC as gantry:bob: %v", err)
 	}
+	// Nor may he exec into pods (the view role has no pods/exec): refused before
+	// the pod is even looked up.
+	err = bob.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Name("any").SubResource("exec").
+		Param("command", "sh").Param("stdout", "true").Do(ctx).Error()
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("a viewer's exec must be refused: %v", err)
+	}
 
 	// Someone outside the project gets no token at all.
 	cliLogin(t, dataDir, "carol", "carol-secret-pw")
