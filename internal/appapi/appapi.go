@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,6 +54,19 @@ type API struct {
 	Engine    Engine
 	// DefaultNamespace is where apps live when a request names no appNamespace.
 	DefaultNamespace string
+	// Informers feeds StreamPath: each stream adds a handler to the shared
+	// Application informer (gantry's manager cache, mgr.GetCache()). Nil
+	// answers the stream with 501.
+	Informers Informers
+	// Heartbeat is how often streams send a keep-alive comment and check the
+	// caller's credentials again (default 15s).
+	Heartbeat time.Duration
+	// RefreshTimeout bounds how long GET ?refresh= waits for the controller
+	// to compare the app again (default 30s).
+	RefreshTimeout time.Duration
+
+	// streams counts open streams (tests check they end).
+	streams atomic.Int32
 }
 
 // maxBody bounds request bodies: an Application is a few KiB.
@@ -64,6 +79,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := id.User
+	if r.URL.Path == StreamPath {
+		a.stream(w, r, id)
+		return
+	}
 	// can checks one action on one app; a refusal is answered 403 here.
 	can := func(action string, app *gitopsv1alpha1.Application) bool {
 		if !id.InScope(Project(app), "") {
@@ -93,9 +112,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.create(ctx, w, r, ns, id)
 	case len(parts) == 1 && r.Method == http.MethodGet:
 		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("get", app) {
-				jsonapi.Write(w, http.StatusOK, app)
+			if !can("get", app) {
+				return
 			}
+			// Argo CD's refresh: ?refresh=normal|hard, answered once compared again.
+			if mode := r.URL.Query().Get("refresh"); mode != "" {
+				a.refresh(ctx, w, app, mode)
+				return
+			}
+			jsonapi.Write(w, http.StatusOK, app)
 		})
 	case len(parts) == 1 && r.Method == http.MethodDelete:
 		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {

@@ -2,8 +2,13 @@
 // from ui/node_modules) against a real `gantry up`: log in, an Application made
 // through the REST API from a file:// Git repository appears in the list without
 // a reload, its resource tree reaches Healthy, a node shows its live manifest and
-// diff, sync (dry run), history, delete; 1,000 apps paint within a second; no
-// CSP violation anywhere. Screenshots go to test/artifacts/browser/ (printed at
+// diff, sync (dry run), history, delete; 1,000 apps paint within a second; then
+// the platform scenario: create a project, add and remove members, enable its
+// Argo CD integration with SSO (against Argo CD's stock ConfigMaps) until it says
+// Synced, create a virtual cluster added to Argo CD and watch its steps reach
+// Ready, connect, create an application into it from the form, its tree Healthy
+// with two pods, a new commit synced; changes show within about a second (the
+// server-sent-event streams); no CSP violation anywhere. Screenshots go to test/artifacts/browser/ (printed at
 // the end). Run: make test-browser (needs bin/gantry and the Kubernetes binaries).
 //
 // Chromium: /usr/bin/chromium (apt-get install -y chromium) or CHROMIUM=<path>.
@@ -128,6 +133,46 @@ function apiCall(g, method, p, { body, token } = {}) {
   });
 }
 
+/** kubectl against the host, as its admin (<data-dir>/kubeconfig). */
+function kubectl(g, ...args) {
+  return execFileSync(path.join(kubeBinDir, 'kubectl'), ['--kubeconfig', path.join(g.dataDir, 'kubeconfig'), ...args], {
+    stdio: 'pipe',
+  }).toString();
+}
+
+/** Whether this gantry serves Argo CD's application stream (the platform mounts it). */
+function streamStatus(g, token) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(g.url + '/api/v1/stream/applications', {
+      ca: g.ca,
+      headers: { Accept: 'text/event-stream', Authorization: `Bearer ${token}` },
+    });
+    req.on('response', (res) => {
+      resolve({ status: res.statusCode, type: res.headers['content-type'] });
+      res.destroy();
+      req.destroy();
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Polls fn until it returns truthy or the time is up. */
+async function until(what, fn, ms = 30000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    let v, err;
+    try {
+      v = await fn();
+    } catch (e) {
+      err = e;
+    }
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}` + (err ? `: ${err.message}` : ''));
+    await sleep(200);
+  }
+}
+
 function gitRepo() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-browser-git-'));
   const env = {
@@ -218,6 +263,7 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
   const repo = gitRepo();
   let browser;
   const problems = []; // console errors and CSP violations, from every page
+  const expectedErrors = []; // URLs of refusals a step provokes on purpose
   let failed = true;
   try {
     browser = await chromium.launch({
@@ -241,7 +287,11 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
     const watch = (p) => {
       p.on('console', (m) => {
         // A 401 from userinfo-less calls is expected while logged out; anything else is a problem.
-        if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`${p.url()}: ${m.text()}`);
+        // The application stream refused (a gantry without it, or the 1,000-app test's
+        // routed 404) is handled by falling back to polling.
+        const stream = /\/api\/v1\/stream\//.test(m.location()?.url ?? '') || /EventSource/.test(m.text());
+        const provoked = expectedErrors.some((re) => re.test(m.location()?.url ?? ''));
+        if (m.type() === 'error' && !/status of 401/.test(m.text()) && !stream && !provoked) problems.push(`${p.url()}: ${m.text()}`);
       });
       p.on('pageerror', (e) => problems.push(`${p.url()}: ${e.message}`));
     };
@@ -465,6 +515,8 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       assert.equal(res.status(), 200);
       const body = JSON.stringify({ metadata: {}, items: fakeApps(1000) });
       await p.route('**/api/v1/applications', (r) => r.fulfill({ status: 200, contentType: 'application/json', body }));
+      // No stream here: the list falls back to polling the (routed) list.
+      await p.route('**/api/v1/stream/applications**', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"message":"no"}' }));
       // The best of three loads: the machine may be busy (CI builds beside it).
       const times = [];
       for (let i = 0; i < 3; i++) {
@@ -496,11 +548,231 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       await page.getByText('No applications yet').waitFor({ timeout: 60000 });
     });
 
-    await step('Projects and Virtual clusters have their place; log out', async () => {
-      await page.getByRole('link', { name: 'Projects' }).click();
-      await page.getByRole('heading', { name: 'Projects' }).waitFor();
-      await page.goBack();
-      await page.waitForURL(g.url + '/applications');
+    await step('projects: validated before sending, then created', async () => {
+      const st = await streamStatus(g, g.token);
+      g.streamed = st.status === 200 && /text\/event-stream/.test(st.type ?? '');
+      console.log(`application stream: ${st.status} ${st.type} (${g.streamed ? 'streamed' : 'not mounted: the UI polls'})`);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+      await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+      await page.locator('tr[data-project="default"]').waitFor();
+      await page.getByRole('button', { name: 'New project' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New project' });
+      await dialog.getByRole('button', { name: 'Create project' }).click();
+      await dialog.getByText('Enter a name.').waitFor();
+      await dialog.getByLabel('Name', { exact: true }).fill('Shop!');
+      await dialog.getByRole('button', { name: 'Create project' }).click();
+      await dialog.getByText(/project name "Shop!": must consist of lower case/).waitFor();
+      await dialog.getByLabel('Name', { exact: true }).fill('shop');
+      await dialog.getByLabel('Display name').fill('The shop');
+      await dialog.getByLabel('Description').fill('Web shop and its environments');
+      await shot(page, '14-project-create');
+      await dialog.getByRole('button', { name: 'Create project' }).click();
+      await page.waitForURL(g.url + '/projects/shop');
+      await page.getByRole('heading', { name: 'The shop', level: 1 }).waitFor();
+      await page.getByText('No virtual clusters yet').waitFor();
+      await page.getByRole('link', { name: 'Projects' }).first().click();
+      await page.locator('tr[data-project="shop"]').waitFor();
+      await shot(page, '15-projects');
+      await page.getByRole('link', { name: 'shop', exact: true }).click();
+      await page.waitForURL(g.url + '/projects/shop');
+    });
+
+    await step('members: an unknown user is refused with the reason; a team is added and removed', async () => {
+      const team = await apiCall(g, 'POST', '/api/v1/teams', { token: g.token, body: { name: 'ops', users: [] } });
+      assert.equal(team.status, 201, team.text);
+      await page.getByRole('tab', { name: 'Members' }).click();
+      expectedErrors.push(/\/api\/v1\/projects\/shop\/members$/); // the refusal of nobody: 404
+      await page.getByLabel('User', { exact: true }).fill('nobody');
+      await page.getByRole('button', { name: 'Add member' }).click();
+      await page.getByRole('alert').filter({ hasText: 'user nobody does not exist' }).waitFor();
+      await page.getByLabel('Kind').selectOption('Team');
+      await page.getByLabel('Team', { exact: true }).fill('ops');
+      await page.getByLabel('Role').selectOption('project-viewer');
+      await page.getByRole('button', { name: 'Add member' }).click();
+      await page.locator('tr[data-member="ops"]').getByText('project-viewer').waitFor();
+      await shot(page, '16-members');
+      await page.getByRole('button', { name: 'Remove team ops' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+      await page.locator('tr[data-member="ops"]').waitFor({ state: 'detached' });
+    });
+
+    await step("Argo CD integration with SSO, against Argo CD's stock ConfigMaps: Synced", async () => {
+      kubectl(g, 'create', 'namespace', 'argocd');
+      const testdata = path.join(root, 'internal/argocd/testdata');
+      kubectl(g, 'apply', '-n', 'argocd', '-f', path.join(testdata, 'argocd-cm.yaml'), '-f', path.join(testdata, 'argocd-rbac-cm.yaml'));
+      await page.getByRole('tab', { name: 'Settings' }).click();
+      await page.getByLabel('Display name').waitFor();
+      await shot(page, '17-settings-general');
+      await page.getByRole('tab', { name: 'Argo CD' }).click();
+      await page.waitForURL(/section=argocd/);
+      await page.locator('[data-argo-condition="Not enabled"]').waitFor();
+      await page.getByRole('switch', { name: 'Argo CD Integration' }).check();
+      await page.getByRole('option', { name: 'in-cluster (the host)' }).waitFor({ state: 'attached' });
+      assert.equal(await page.getByLabel('Namespace', { exact: true }).inputValue(), 'argocd');
+      await page.getByRole('switch', { name: 'Enable SSO Integration' }).check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText(/Enter a URL such as/).waitFor();
+      await page.getByLabel('Argo CD URL').fill('https://argocd.example.com');
+      await page.getByRole('group', { name: 'project-admin' }).getByRole('checkbox', { name: /Admin/ }).check();
+      await page.getByRole('group', { name: 'project-member' }).getByRole('checkbox', { name: /Read Only/ }).check();
+      await page.getByRole('group', { name: 'project-viewer' }).getByRole('checkbox', { name: /Read Only/ }).check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText(/^Saved/).waitFor();
+      await page.locator('[data-argo-condition^="Synced"]').waitFor({ timeout: 30000 });
+      const rbac = kubectl(g, 'get', 'configmap', 'argocd-rbac-cm', '-n', 'argocd', '-o', 'jsonpath={.data}');
+      assert.match(rbac, /policy\.gantry-shop\.csv/);
+      assert.match(kubectl(g, 'get', 'configmap', 'argocd-cm', '-n', 'argocd', '-o', 'jsonpath={.data.oidc\\.config}'), /clientID/);
+      await shot(page, '18-settings-argocd-synced');
+    });
+
+    await step('a virtual cluster added to Argo CD: its creation steps reach Ready', async () => {
+      await page.getByRole('tab', { name: 'Virtual Clusters' }).click();
+      await page.getByRole('button', { name: 'New virtual cluster' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New virtual cluster' });
+      await dialog.getByLabel('Name', { exact: true }).fill('Dev');
+      await dialog.getByRole('button', { name: 'Create' }).click();
+      await dialog.getByText(/invalid virtual cluster name "Dev"/).waitFor();
+      await dialog.getByLabel('Name', { exact: true }).fill('dev');
+      await dialog.getByLabel('Labels').fill('env=dev');
+      await dialog.getByRole('radio', { name: 'Yes' }).check();
+      await shot(page, '19-vcluster-create');
+      const t0 = Date.now();
+      await dialog.getByRole('button', { name: 'Create' }).click();
+      const progress = page.getByRole('dialog', { name: 'Virtual cluster dev' });
+      await progress.getByRole('list', { name: 'Creation progress' }).waitFor();
+      await shot(page, '20-vcluster-progress');
+      const seen = new Set();
+      await until('the creation steps to reach Online', async () => {
+        for (const s of await progress.locator('[data-state="done"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-step')))) seen.add(s);
+        return seen.has('online');
+      }, 60000);
+      await progress.getByText('dev is ready.').waitFor();
+      console.log(`virtual cluster ready in the UI ${Date.now() - t0} ms after Create; steps seen done: ${[...seen].join(', ')}`);
+      await shot(page, '21-vcluster-ready');
+      await progress.getByRole('button', { name: 'Open dev' }).click();
+      await page.waitForURL(g.url + '/virtualclusters/shop/dev');
+      for (const c of ['Deployed', 'Ready', 'Online']) await page.locator(`tr[data-condition="${c}"] [data-status="True"]`).waitFor();
+      // The integration registers it in Argo CD: a cluster Secret in argocd.
+      await until('the Argo CD cluster Secret', () => kubectl(g, 'get', 'secret', '-n', 'argocd', 'gantry-shop-vcluster-dev', '-o', 'name'));
+    });
+
+    await step('the virtual cluster: live within a second, connect, sleep and wake', async () => {
+      const t0 = Date.now();
+      const patched = await apiCall(g, 'PATCH', '/api/v1/virtualclusters/shop/dev', { token: g.token, body: { labels: { env: 'dev', tier: 'web' } } });
+      assert.equal(patched.status, 200, patched.text);
+      await page.getByText('env=dev, tier=web').waitFor();
+      const ms = Date.now() - t0;
+      console.log(`a virtual cluster change shown ${ms} ms after the API call (stream)`);
+      assert.ok(ms < 1500, `the change took ${ms} ms to show`);
+      await shot(page, '22-vcluster-detail');
+      await page.getByRole('button', { name: 'Connect' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Connect to dev' });
+      assert.equal(await dialog.getByLabel('CLI command').inputValue(), 'gantry vcluster connect dev --project shop --sso');
+      const [download] = await Promise.all([page.waitForEvent('download'), dialog.getByRole('button', { name: 'Download kubeconfig' }).click()]);
+      assert.equal(download.suggestedFilename(), 'gantry_shop_dev.kubeconfig');
+      const kc = fs.readFileSync(await download.path(), 'utf8');
+      assert.match(kc, /server: https:\/\/127\.0\.0\.1:\d+\/kubernetes\/project\/shop\/virtualcluster\/dev/);
+      await shot(page, '23-vcluster-connect');
+      await dialog.getByRole('button', { name: 'Close' }).click();
+      await page.getByRole('button', { name: 'Sleep' }).click();
+      await page.locator('.status-row [data-status="Sleeping"]').waitFor({ timeout: 30000 });
+      await page.getByRole('button', { name: 'Wake' }).click();
+      await page.locator('.status-row [data-status="Running"]').waitFor({ timeout: 30000 });
+    });
+
+    await step('an application into the virtual cluster from the form: tree Healthy with two pods', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Applications' }).click();
+      await page.getByRole('link', { name: 'New application' }).click();
+      await page.waitForURL(g.url + '/applications/new');
+      await page.getByRole('option', { name: 'dev (virtual cluster in shop)' }).waitFor({ state: 'attached' });
+      await page.getByRole('button', { name: 'Create' }).click();
+      await page.getByText('Enter the repository URL.').waitFor();
+      await page.getByLabel('Application name').fill('web');
+      await page.getByLabel('Project').selectOption('shop');
+      await page.getByLabel('Repository URL').fill(repo.url);
+      await page.getByLabel('Revision').fill('main');
+      await page.getByLabel('Path').fill('guestbook');
+      await page.getByLabel('Cluster').selectOption('p-shop/dev');
+      await page.getByLabel('Namespace', { exact: true }).fill('guestbook');
+      await shot(page, '24-application-create');
+      await page.getByRole('button', { name: 'Create' }).click();
+      await page.waitForURL(g.url + '/applications/p-shop/web');
+      const status = page.locator('.status-row');
+      await status.locator('[data-status="OutOfSync"]').waitFor({ timeout: 30000 });
+      await page.getByRole('button', { name: 'Sync', exact: true }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Synchronize' }).click();
+      await page.getByRole('dialog').waitFor({ state: 'detached' });
+      await status.locator('[data-status="Synced"]').waitFor({ timeout: 60000 });
+      await page.waitForFunction(
+        () => {
+          const pods = document.querySelectorAll('[data-kind="Pod"]');
+          return pods.length === 2 && [...pods].every((p) => p.getAttribute('data-health') === 'Healthy');
+        },
+        null,
+        { timeout: 60000 },
+      );
+      await status.locator('[data-status="Healthy"]').waitFor({ timeout: 60000 });
+      assert.match(await page.locator('.summary div').filter({ hasText: 'Destination' }).textContent(), /p-shop\/dev \/ guestbook/);
+      await shot(page, '25-application-vcluster-tree');
+    });
+
+    await step('a new commit: OutOfSync, sync, the new revision deployed', async () => {
+      const next = repo.commitGreeting('hallo');
+      const status = page.locator('.status-row');
+      await status.locator('[data-status="OutOfSync"]').waitFor({ timeout: 30000 });
+      await page.getByRole('button', { name: 'Sync', exact: true }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Synchronize' }).click();
+      await page.getByRole('dialog').waitFor({ state: 'detached' });
+      await page.locator('.summary div').filter({ hasText: 'Deployed' }).locator(`dd[title="${next}"]`).waitFor({ timeout: 60000 });
+      await status.locator('[data-status="Synced"]').waitFor({ timeout: 60000 });
+      await shot(page, '26-application-new-commit');
+    });
+
+    await step('the applications list follows changes within about a second', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Applications' }).click();
+      await page.locator('tr[data-app="web"]').waitFor();
+      const t0 = Date.now();
+      const created = await apiCall(g, 'POST', '/api/v1/applications', {
+        token: g.token,
+        body: {
+          metadata: { name: 'web2', namespace: 'p-shop' },
+          spec: { project: 'shop', source: { repoURL: repo.url, path: 'guestbook' }, destination: { name: 'p-shop/dev', namespace: 'web2' } },
+        },
+      });
+      assert.equal(created.status, 200, created.text);
+      await page.locator('tr[data-app="web2"]').waitFor();
+      const ms = Date.now() - t0;
+      console.log(`a new application listed ${ms} ms after the API call (${g.streamed ? 'stream' : 'polling'})`);
+      assert.ok(ms < (g.streamed ? 1500 : 3000), `the new application took ${ms} ms to show`);
+      await shot(page, '27-applications-with-vcluster-app');
+      const del = await apiCall(g, 'DELETE', '/api/v1/applications/web2?appNamespace=p-shop&cascade=false', { token: g.token });
+      assert.equal(del.status, 200, del.text);
+      await page.locator('tr[data-app="web2"]').waitFor({ state: 'detached', timeout: 10000 });
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Virtual clusters' }).click();
+      await page.locator('tr[data-vc="dev"] [data-status="Running"]').waitFor();
+      await shot(page, '28-virtualclusters');
+    });
+
+    await step('dark mode: the Argo CD settings', async () => {
+      const dark = await newContext({ colorScheme: 'dark' });
+      const p = await dark.newPage();
+      const res = await dark.request.post(g.url + '/api/v1/session', { data: { username: 'admin', password: g.password } });
+      assert.equal(res.status(), 200);
+      await p.goto(g.url + '/projects/shop?tab=settings&section=argocd');
+      await p.locator('[data-argo-condition^="Synced"]').waitFor({ timeout: 15000 });
+      await p.screenshot({ path: path.join(artifacts, '29-dark-argocd.png'), fullPage: true });
+      await dark.close();
+    });
+
+    await step('delete the virtual cluster with confirmation; log out', async () => {
+      await page.getByRole('link', { name: 'dev', exact: true }).click();
+      await page.waitForURL(g.url + '/virtualclusters/shop/dev');
+      await page.getByRole('button', { name: 'Delete', exact: true }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel(/to confirm/).fill('dev');
+      await dialog.getByRole('button', { name: 'Delete' }).click();
+      await page.waitForURL(g.url + '/projects/shop');
+      await page.locator('tr[data-vc="dev"]').waitFor({ state: 'detached', timeout: 30000 });
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.waitForURL(/\/login/);
       await page.goto(g.url + '/applications/x/y');

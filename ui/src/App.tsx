@@ -3,32 +3,19 @@ import { AuthProvider, loginURL, useAuth } from './auth';
 import { ErrorBanner } from './components/ErrorBanner';
 import { Icon } from './components/Icon';
 import { Link, matchPath, navigate, useLocation } from './router';
+import { AppCreatePage } from './views/AppCreate';
 import { AppDetailPage } from './views/AppDetail';
 import { AppListPage } from './views/AppList';
 import { LoginPage } from './views/Login';
+import { ProjectPage } from './views/ProjectDetail';
+import { ProjectListPage } from './views/Projects';
+import { VCDetailPage, VCListPage } from './views/VirtualClusters';
 
 const nav = [
   { to: '/applications', label: 'Applications' },
-  // Phase 2: their REST APIs (/api/v1/projects, /api/v1/virtualclusters) are being written.
   { to: '/projects', label: 'Projects' },
   { to: '/virtualclusters', label: 'Virtual clusters' },
 ];
-
-function ComingSoon({ title, api }: { title: string; api: string }) {
-  useEffect(() => {
-    document.title = `${title} · gantry`;
-  }, [title]);
-  return (
-    <section>
-      <h1 id="page-title" tabIndex={-1}>
-        {title}
-      </h1>
-      <p className="muted">
-        This view is coming. Meanwhile use the CLI (<code>gantry {api}</code>).
-      </p>
-    </section>
-  );
-}
 
 function NotFound() {
   return (
@@ -47,11 +34,16 @@ function Routes() {
   const { pathname } = useLocation();
   let m: Record<string, string> | null;
   if (pathname === '/' || pathname === '/applications') return <AppListPage />;
+  if (pathname === '/applications/new') return <AppCreatePage />;
   if ((m = matchPath('/applications/:namespace/:name', pathname))) {
     return <AppDetailPage key={m.namespace + '/' + m.name} namespace={m.namespace} name={m.name} />;
   }
-  if (pathname === '/projects') return <ComingSoon title="Projects" api="project list" />;
-  if (pathname === '/virtualclusters') return <ComingSoon title="Virtual clusters" api="vcluster list -A" />;
+  if (pathname === '/projects') return <ProjectListPage />;
+  if ((m = matchPath('/projects/:name', pathname))) return <ProjectPage key={m.name} name={m.name} />;
+  if (pathname === '/virtualclusters') return <VCListPage />;
+  if ((m = matchPath('/virtualclusters/:project/:name', pathname))) {
+    return <VCDetailPage key={m.project + '/' + m.name} project={m.project} name={m.name} />;
+  }
   return <NotFound />;
 }
 

@@ -1,7 +1,18 @@
 // The one place the UI talks to gantry. Sessions are HttpOnly cookies set by
 // /api/v1/session, so no token is ever handled here. A 401 is answered by one
 // refresh attempt (the refresh cookie), then by the login page.
-import type { Application, ApplicationList, ApplicationTree, ResourceDiff, UserInfo } from './types';
+import type {
+  Application,
+  ApplicationList,
+  ApplicationTree,
+  Cluster,
+  Member,
+  Project,
+  ResourceDiff,
+  SSOInfo,
+  UserInfo,
+  VirtualCluster,
+} from './types';
 
 /** An error the server answered with: its status and its message ({error, message, code}). */
 export class ApiError extends Error {
@@ -59,12 +70,12 @@ export interface RequestOptions {
   noAuthRedirect?: boolean;
 }
 
-export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+async function send(path: string, opts: RequestOptions, accept: string): Promise<Response> {
   const init: RequestInit = {
     method: opts.method ?? 'GET',
     credentials: 'same-origin',
     signal: opts.signal,
-    headers: { Accept: 'application/json' },
+    headers: { Accept: accept },
   };
   if (opts.body !== undefined) {
     init.body = JSON.stringify(opts.body);
@@ -79,8 +90,18 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
     }
   }
   if (!r.ok) throw await errorFrom(r);
+  return r;
+}
+
+export async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const r = await send(path, opts, 'application/json');
   const text = await r.text();
   return (text ? JSON.parse(text) : {}) as T;
+}
+
+/** A GET whose answer is text (a kubeconfig), with the same session handling. */
+export async function requestText(path: string, opts: RequestOptions = {}): Promise<string> {
+  return (await send(path, opts, '*/*')).text();
 }
 
 const enc = encodeURIComponent;
@@ -92,6 +113,22 @@ function appPath(name: string, namespace?: string, sub = '', extra: Record<strin
   return `/api/v1/applications/${enc(name)}${sub ? '/' + sub : ''}${qs ? '?' + qs : ''}`;
 }
 
+const vcPath = (project: string, name: string, sub = '') =>
+  `/api/v1/virtualclusters/${enc(project)}/${enc(name)}${sub ? '/' + sub : ''}`;
+
+export interface CreateVirtualCluster {
+  name: string;
+  labels?: Record<string, string>;
+  sleepAfter?: string;
+  argoCD?: boolean;
+}
+
+export interface CreateProject {
+  name: string;
+  displayName?: string;
+  description?: string;
+}
+
 export const api = {
   userinfo: (signal?: AbortSignal) =>
     request<UserInfo>('/api/v1/session/userinfo', { signal, noAuthRedirect: true }),
@@ -99,10 +136,13 @@ export const api = {
     request<unknown>('/api/v1/session', { method: 'POST', body: { username, password }, noAuthRedirect: true }),
   logout: () => request<unknown>('/api/v1/session', { method: 'DELETE', noAuthRedirect: true }),
 
-  listApplications: async (signal?: AbortSignal) => {
-    const l = await request<ApplicationList>('/api/v1/applications', { signal });
+  ssoInfo: (signal?: AbortSignal) => request<SSOInfo>('/api/v1/sso/info', { signal, noAuthRedirect: true }),
+
+  listApplications: async (signal?: AbortSignal, project?: string) => {
+    const l = await request<ApplicationList>('/api/v1/applications' + (project ? '?projects=' + enc(project) : ''), { signal });
     return l.items ?? [];
   },
+  createApplication: (app: Application) => request<Application>('/api/v1/applications', { method: 'POST', body: app }),
   getApplication: (name: string, namespace?: string, signal?: AbortSignal) =>
     request<Application>(appPath(name, namespace), { signal }),
   /** Argo CD's refresh: GET with ?refresh=normal|hard. */
@@ -125,4 +165,28 @@ export const api = {
       appPath(name, namespace, '', { cascade: String(cascade), ...(cascade ? { propagationPolicy } : {}) }),
       { method: 'DELETE' },
     ),
+
+  listProjects: async (signal?: AbortSignal) => (await request<{ items: Project[] | null }>('/api/v1/projects', { signal })).items ?? [],
+  getProject: (name: string, signal?: AbortSignal) => request<Project>(`/api/v1/projects/${enc(name)}`, { signal }),
+  createProject: (p: CreateProject) => request<Project>('/api/v1/projects', { method: 'POST', body: p }),
+  /** PUT merges: only the fields sent change; null clears one. */
+  updateProject: (name: string, changes: Record<string, unknown>) =>
+    request<Project>(`/api/v1/projects/${enc(name)}`, { method: 'PUT', body: changes }),
+  deleteProject: (name: string) => request<unknown>(`/api/v1/projects/${enc(name)}`, { method: 'DELETE' }),
+  addMember: (project: string, m: Member) =>
+    request<Project>(`/api/v1/projects/${enc(project)}/members`, { method: 'POST', body: m }),
+  removeMember: (project: string, kind: string, name: string) =>
+    request<Project>(`/api/v1/projects/${enc(project)}/members/${enc(kind)}/${enc(name)}`, { method: 'DELETE' }),
+  listClusters: async (signal?: AbortSignal) => (await request<{ items: Cluster[] | null }>('/api/v1/clusters', { signal })).items ?? [],
+
+  listVirtualClusters: async (project?: string, signal?: AbortSignal) =>
+    (await request<{ items: VirtualCluster[] | null }>('/api/v1/virtualclusters' + (project ? '?project=' + enc(project) : ''), { signal }))
+      .items ?? [],
+  getVirtualCluster: (project: string, name: string, signal?: AbortSignal) => request<VirtualCluster>(vcPath(project, name), { signal }),
+  createVirtualCluster: (project: string, body: CreateVirtualCluster) =>
+    request<VirtualCluster>(`/api/v1/virtualclusters/${enc(project)}`, { method: 'POST', body }),
+  deleteVirtualCluster: (project: string, name: string) => request<VirtualCluster>(vcPath(project, name), { method: 'DELETE' }),
+  sleepVirtualCluster: (project: string, name: string) => request<VirtualCluster>(vcPath(project, name, 'sleep'), { method: 'POST' }),
+  wakeVirtualCluster: (project: string, name: string) => request<VirtualCluster>(vcPath(project, name, 'wake'), { method: 'POST' }),
+  kubeconfig: (project: string, name: string) => requestText(vcPath(project, name, 'kubeconfig')),
 };

@@ -1,8 +1,8 @@
-// Live data for the views. Today every source is polled (gantry has no watch
-// API yet); the seam for Server-Sent Events is `Live`: a view subscribes and
-// receives values, and does not know how they arrive. When gantry serves Argo
-// CD's /api/v1/stream/applications, add `streamed()` below (an EventSource that
-// calls onData per event) and switch the sources in `sources.ts`; no view changes.
+// Live data for the views. A view subscribes to a `Live` and receives values,
+// and does not know how they arrive: `streamed()` follows gantry's
+// server-sent-event streams (an EventSource), falling back to `polled()` when
+// the stream is not there (an older gantry, a proxy that buffers) or fails;
+// which source each view uses is wired in `sources.ts`.
 import { useCallback, useEffect, useRef, useState } from 'react';
 
 export interface Live<T> {
@@ -110,4 +110,164 @@ export function useLive<T>(make: () => Live<T> | null, deps: unknown[]): LiveSta
   }, deps);
   const reload = useCallback(() => liveRef.current?.kick?.(), []);
   return { ...state, reload };
+}
+
+/** One change a stream message stands for. */
+export type StreamOp<T> =
+  | { op: 'reset'; items: T[] } // the full list: replaces everything (and means ready)
+  | { op: 'put'; item: T }
+  | { op: 'delete'; item: T }
+  | { op: 'ready' } // every item that existed when the stream opened has been sent
+  | { op: 'error'; message: string }; // the server ended the stream
+
+/** An SSE message: its event name ('message' for unnamed ones) and data. */
+export interface StreamMessage {
+  event: string;
+  data: string;
+}
+
+export interface StreamSpec<T, R> {
+  url: string;
+  /** Named SSE events to listen to besides unnamed messages. */
+  events?: string[];
+  decode: (m: StreamMessage) => StreamOp<T>[];
+  key: (item: T) => string;
+  /** What subscribers get from the current items (sorted by key). */
+  select: (items: T[]) => R;
+  /** What takes over when the stream is unavailable. */
+  fallback: () => Live<R>;
+}
+
+/** How long after a failed stream it is tried again (polling meanwhile). */
+export const STREAM_RETRY_MS = 30000;
+
+/** The stream sources use EventSource where the browser has it (not jsdom). */
+export function hasEventSource(): boolean {
+  return typeof EventSource !== 'undefined';
+}
+
+/**
+ * streamed follows a server-sent-event stream of a keyed collection. Values
+ * are delivered once the stream says its initial list is complete, then after
+ * each change. When the stream cannot be opened or the server ends it, the
+ * fallback (polling) delivers instead, and the stream is tried again after
+ * STREAM_RETRY_MS; polling stops once the stream is back.
+ */
+export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
+  const kicks = new Set<() => void>();
+  return {
+    subscribe(onData, onError) {
+      let stopped = false;
+      let es: EventSource | undefined;
+      let stopPoll: (() => void) | undefined;
+      let poll: Live<R> | undefined;
+      let retry: ReturnType<typeof setTimeout> | undefined;
+      let store = new Map<string, T>();
+      let next: Map<string, T> | undefined; // being filled until ready
+      let ready = false;
+
+      const emit = () => {
+        const items = [...store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+        let out: R;
+        try {
+          out = spec.select(items);
+        } catch (e) {
+          onError(e);
+          return;
+        }
+        onData(out);
+      };
+      const fail = () => {
+        es?.close();
+        es = undefined;
+        if (stopped) return;
+        if (!stopPoll) {
+          poll = spec.fallback();
+          stopPoll = poll.subscribe(
+            (v) => !stopped && !es && onData(v),
+            (e) => !stopped && !es && onError(e),
+          );
+        }
+        clearTimeout(retry);
+        retry = setTimeout(open, STREAM_RETRY_MS);
+      };
+      const handle = (m: StreamMessage) => {
+        if (stopped) return;
+        let ops: StreamOp<T>[];
+        try {
+          ops = spec.decode(m);
+        } catch {
+          return fail();
+        }
+        let changed = false;
+        for (const o of ops) {
+          const target = next ?? store;
+          switch (o.op) {
+            case 'reset':
+              next = undefined;
+              store = new Map(o.items.map((i) => [spec.key(i), i]));
+              ready = true;
+              changed = true;
+              break;
+            case 'put':
+              target.set(spec.key(o.item), o.item);
+              changed = changed || target === store;
+              break;
+            case 'delete':
+              changed = (target.delete(spec.key(o.item)) && target === store) || changed;
+              break;
+            case 'ready':
+              if (next) store = next;
+              next = undefined;
+              ready = true;
+              changed = true;
+              break;
+            case 'error':
+              return fail();
+          }
+        }
+        if (!ready || !changed) return;
+        // The stream delivers: polling is no longer needed.
+        if (stopPoll) {
+          stopPoll();
+          stopPoll = undefined;
+          poll = undefined;
+        }
+        emit();
+      };
+      const open = () => {
+        if (stopped) return;
+        if (!hasEventSource()) return fail();
+        const src = new EventSource(spec.url);
+        es = src;
+        // (Re)connected: the server sends everything again; keep showing the
+        // old values until it has.
+        src.onopen = () => {
+          next = new Map();
+        };
+        src.onmessage = (e) => handle({ event: 'message', data: String(e.data) });
+        for (const name of spec.events ?? []) {
+          src.addEventListener(name, (e) => handle({ event: name, data: String((e as MessageEvent).data) }));
+        }
+        src.onerror = () => {
+          // CONNECTING: EventSource reconnects by itself. CLOSED: refused (not
+          // 200, not an event stream): give up on it for now.
+          if (src.readyState === 2) fail();
+        };
+      };
+      const kick = () => poll?.kick?.();
+      kicks.add(kick);
+      open();
+      return () => {
+        stopped = true;
+        clearTimeout(retry);
+        es?.close();
+        stopPoll?.();
+        kicks.delete(kick);
+      };
+    },
+    kick() {
+      kicks.forEach((k) => k());
+    },
+  };
 }

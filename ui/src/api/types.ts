@@ -139,3 +139,116 @@ export interface UserInfo {
   username?: string;
   groups?: string[];
 }
+
+/** A Kubernetes condition (metav1.Condition). */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown' | string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+export type ProjectRole = 'project-admin' | 'project-member' | 'project-viewer';
+export const PROJECT_ROLES: ProjectRole[] = ['project-admin', 'project-member', 'project-viewer'];
+
+export interface Member {
+  kind: 'User' | 'Team';
+  name: string;
+  role: ProjectRole;
+}
+
+export interface ProjectQuotas {
+  virtualClusters?: number;
+  runningVirtualClusters?: number;
+  applications?: number;
+}
+
+export interface ArgoCDRoleAssignment {
+  projectRole?: ProjectRole | '';
+  role: string;
+}
+
+export interface ArgoCDProjectRole {
+  name: string;
+  description?: string;
+  policies?: string[];
+  projectRoles?: ProjectRole[];
+  groups?: string[];
+}
+
+export interface ArgoCDIntegration {
+  enabled?: boolean;
+  cluster?: string;
+  namespace?: string;
+  direct?: boolean;
+  importVirtualClusters?: boolean;
+  sso?: { enabled?: boolean; host?: string; assignedRoles?: ArgoCDRoleAssignment[] };
+  project?: { enabled?: boolean; sourceRepos?: string[]; roles?: ArgoCDProjectRole[] };
+}
+
+/** A project as /api/v1/projects shows it (projectapi.Project). */
+export interface Project {
+  name: string;
+  displayName?: string;
+  description?: string;
+  namespace: string;
+  members: Member[];
+  quotas: ProjectQuotas;
+  usage?: { virtualClusters: number; runningVirtualClusters: number; applications: number };
+  allowedDestinations: { server?: string; name?: string; namespace?: string }[];
+  argoCD?: ArgoCDIntegration;
+  conditions: Condition[];
+  created: string;
+  deleting?: boolean;
+  resourceVersion?: string;
+}
+
+/** A cluster an Application or the Argo CD integration may name (/api/v1/clusters). */
+export interface Cluster {
+  name: string;
+  server: string;
+  project?: string;
+  virtualCluster?: string;
+}
+
+/** A virtual cluster as /api/v1/virtualclusters shows it (vcapi.View). */
+export interface VirtualCluster {
+  project: string;
+  name: string;
+  phase: 'Pending' | 'Starting' | 'Running' | 'Sleeping' | 'Failed' | 'Deleting' | '' | string;
+  conditions: Condition[];
+  message?: string;
+  labels: Record<string, string>;
+  sleepAfter?: string;
+  sleepIgnoreUserAgents?: string[];
+  sleeping: boolean;
+  deleting: boolean;
+  argoCD: boolean | null;
+  kubernetesVersion?: string;
+  created: string;
+  lastActivity?: string;
+  endpoint: string;
+  directEndpoint?: string;
+}
+
+/** A message of the virtual-cluster stream (vcapi.Event). */
+export interface VirtualClusterEvent {
+  type: 'LIST' | 'ADDED' | 'MODIFIED' | 'DELETED' | 'ERROR';
+  items?: VirtualCluster[];
+  object?: VirtualCluster;
+  message?: string;
+}
+
+/** A message of Argo CD's application stream (appapi.StreamEvent). */
+export interface ApplicationStreamEvent {
+  result?: { type: 'ADDED' | 'MODIFIED' | 'DELETED'; application: Application };
+  error?: { code: number; message: string; http_code: number };
+}
+
+export interface SSOInfo {
+  enabled: boolean;
+  name?: string;
+  loginURL?: string;
+}

@@ -1,4 +1,5 @@
 import { healthView, operationView, syncView, type StatusView } from '../lib/status';
+import { phaseView } from '../lib/vcluster';
 import { Icon } from './Icon';
 
 function Badge({ view, prefix, title }: { view: StatusView; prefix: string; title?: string }) {
@@ -23,4 +24,16 @@ export function OperationBadge({ phase, message }: { phase?: string; message?: s
   const v = operationView(phase);
   if (!v) return null;
   return <Badge view={v} prefix="Last operation" title={message ? `${v.label}: ${message}` : undefined} />;
+}
+
+export function PhaseBadge({ phase, message }: { phase?: string; message?: string }) {
+  const v = phaseView(phase);
+  return <Badge view={v} prefix="Phase" title={message ? `Phase: ${v.label}: ${message}` : undefined} />;
+}
+
+/** A condition's status as a small badge: True (ok), False (bad), Unknown. */
+export function ConditionBadge({ status }: { status: string }) {
+  const tone = status === 'True' ? 'ok' : status === 'False' ? 'bad' : 'muted';
+  const icon = status === 'True' ? 'check' : status === 'False' ? 'x' : 'question';
+  return <Badge view={{ label: status, tone, icon, rank: 0 }} prefix="Status" />;
 }

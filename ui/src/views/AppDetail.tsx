@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../api/client';
 import { useLive } from '../api/live';
 import { applicationSource, resourceTreeSource } from '../api/sources';
@@ -59,6 +59,16 @@ export function AppDetailPage({ namespace, name }: { namespace: string; name: st
   useEffect(() => {
     document.title = `${name} · Applications · gantry`;
   }, [name]);
+
+  // The app comes live from the stream; its tree is polled. When the app
+  // changes (sync, health, an operation), fetch the tree at once too.
+  const treeVersion = version + '|' + st?.operationState?.phase + '|' + (st?.resources ?? []).map((r) => r.health?.status ?? '').join(',');
+  const reloadTree = tree.reload;
+  const seenTree = useRef('');
+  useEffect(() => {
+    if (seenTree.current && seenTree.current !== treeVersion) reloadTree();
+    seenTree.current = treeVersion;
+  }, [treeVersion, reloadTree]);
 
   const a = app.data;
   const notFound = app.error instanceof ApiError && app.error.status === 404;

@@ -177,6 +177,9 @@ export function AppListView({ apps, error, loading }: AppListViewProps) {
               onChange={(e) => setSearch(e.target.value)}
             />
           </div>
+          <Link to="/applications/new" className="btn btn-primary">
+            <Icon name="plus" /> New application
+          </Link>
         </div>
         <ErrorBanner error={error} title="Could not load applications" />
         {loading && !apps ? (
@@ -187,7 +190,8 @@ export function AppListView({ apps, error, loading }: AppListViewProps) {
           <div className="empty">
             <h2>No applications yet</h2>
             <p>
-              Create one with <code>gantry app create</code> or <code>POST /api/v1/applications</code>.
+              <Link to="/applications/new">Create one here</Link>, with <code>gantry app create</code> or{' '}
+              <code>POST /api/v1/applications</code>.
             </p>
           </div>
         ) : (

@@ -57,3 +57,31 @@ describe('login form', () => {
     expect(screen.getByRole('navigation', { name: 'Main' }).textContent).toContain('Virtual clusters');
   });
 });
+
+describe('single sign-on', () => {
+  it('offers "Sign in with <provider>" when gantry has one, returning to where the user was going', async () => {
+    mockFetch((u) => {
+      if (u.pathname === '/api/v1/session/userinfo') return { body: { loggedIn: false } };
+      if (u.pathname === '/api/v1/sso/info') return { body: { enabled: true, name: 'Dex', loginURL: '/api/v1/sso/login?return=%2F' } };
+      return undefined;
+    });
+    window.history.replaceState(null, '', '/projects/shop?tab=members');
+    render(<App />);
+    const link = await screen.findByRole('link', { name: 'Sign in with Dex' });
+    const href = new URL(link.getAttribute('href')!, 'http://localhost');
+    expect(href.pathname).toBe('/api/v1/sso/login');
+    expect(href.searchParams.get('return')).toBe('/projects/shop?tab=members');
+  });
+
+  it('shows no SSO button when gantry has none', async () => {
+    mockFetch((u) => {
+      if (u.pathname === '/api/v1/session/userinfo') return { body: { loggedIn: false } };
+      if (u.pathname === '/api/v1/sso/info') return { body: { enabled: false } };
+      return undefined;
+    });
+    render(<App />);
+    await screen.findByRole('heading', { name: 'Log in' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(screen.queryByRole('link', { name: /Sign in with/ })).toBeNull();
+  });
+});

@@ -1,4 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api } from '../api/client';
+import type { SSOInfo } from '../api/types';
 import { useAuth } from '../auth';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { navigate, safeNext, useLocation } from '../router';
@@ -6,6 +8,16 @@ import { navigate, safeNext, useLocation } from '../router';
 export interface LoginErrors {
   username?: string;
   password?: string;
+}
+
+/**
+ * Where "Sign in with <provider>" goes: the server's loginURL (which has
+ * ?return=/) with return set to where the user was going.
+ */
+export function ssoHref(loginURL: string, next: string): string {
+  const u = new URL(loginURL, window.location.origin);
+  u.searchParams.set('return', next);
+  return u.origin === window.location.origin ? u.pathname + u.search : u.toString();
 }
 
 /** Checks the form before anything is sent. */
@@ -29,6 +41,17 @@ export function LoginPage() {
   const [busy, setBusy] = useState(false);
   const userRef = useRef<HTMLInputElement>(null);
   const passRef = useRef<HTMLInputElement>(null);
+  const [sso, setSSO] = useState<SSOInfo>();
+
+  // Whether to offer single sign-on (needs no credentials; off when it fails).
+  useEffect(() => {
+    const ctrl = new AbortController();
+    api
+      .ssoInfo(ctrl.signal)
+      .then((i) => setSSO(i))
+      .catch(() => {});
+    return () => ctrl.abort();
+  }, []);
 
   useEffect(() => {
     document.title = 'Log in · gantry';
@@ -108,6 +131,16 @@ export function LoginPage() {
         <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
           {busy ? 'Logging in…' : 'Log in'}
         </button>
+        {sso?.enabled && sso.loginURL && (
+          <>
+            <p className="login-or" aria-hidden="true">
+              <span>or</span>
+            </p>
+            <a className="btn btn-block" href={ssoHref(sso.loginURL, next)}>
+              Sign in with {sso.name || 'single sign-on'}
+            </a>
+          </>
+        )}
       </form>
     </main>
   );

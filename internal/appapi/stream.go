@@ -1,0 +1,366 @@
+package appapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/jsonapi"
+)
+
+// StreamPath is Argo CD's stream of application changes. It is not under
+// Prefix: mount the API there too (Register does both).
+const StreamPath = "/api/v1/stream/applications"
+
+// Informers hands out shared informers: gantry's manager cache
+// (mgr.GetCache()) in production.
+type Informers interface {
+	GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error)
+}
+
+// Register mounts the API on mux: Prefix, everything under it, and StreamPath.
+func (a *API) Register(mux interface{ Handle(string, http.Handler) }) {
+	mux.Handle(Prefix, a)
+	mux.Handle(Prefix+"/", a)
+	mux.Handle(StreamPath, a)
+}
+
+// Event types of the stream, Argo CD's watch.EventType values.
+const (
+	EventAdded    = "ADDED"
+	EventModified = "MODIFIED"
+	EventDeleted  = "DELETED"
+)
+
+// StreamEvent is Argo CD's ApplicationWatchEvent, as its API server sends it
+// on /api/v1/stream/applications: each server-sent event's data is
+// {"result": {"type": ..., "application": {...}}}.
+type StreamEvent struct {
+	Result *WatchEvent `json:"result,omitempty"`
+	// Error ends the stream (credentials expired): grpc-gateway's error shape.
+	Error *StreamError `json:"error,omitempty"`
+}
+
+// WatchEvent is one change of one application.
+type WatchEvent struct {
+	Type        string                      `json:"type"`
+	Application *gitopsv1alpha1.Application `json:"application"`
+}
+
+// StreamError is the last message of a stream that ends on an error.
+type StreamError struct {
+	Code     int    `json:"code"`
+	Message  string `json:"message"`
+	HTTPCode int    `json:"http_code"`
+}
+
+// SyncedEvent names the server-sent event sent once every application that
+// exists when the stream opens has been sent as ADDED (its data is {}).
+// Argo CD's own clients ignore it (EventSource delivers named events only to
+// listeners of that name); gantry's UI uses it to tell "no applications" from
+// "not loaded yet".
+const SyncedEvent = "synced"
+
+// writeTimeout bounds one write to a stream: a client that stops reading is
+// dropped instead of piling events up in the informer's buffer.
+const writeTimeout = 10 * time.Second
+
+// streamFilter is what a stream's query asks for (Argo CD's
+// ApplicationQuery: name, projects, appNamespace, selector).
+type streamFilter struct {
+	name      string
+	projects  []string
+	namespace string
+	selector  labels.Selector
+}
+
+func parseStreamFilter(r *http.Request) (streamFilter, error) {
+	q := r.URL.Query()
+	f := streamFilter{name: q.Get("name"), namespace: q.Get("appNamespace")}
+	// Argo CD repeats the parameter (?projects=a&projects=b); a comma list is taken too.
+	for _, p := range q["projects"] {
+		for _, s := range strings.Split(p, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				f.projects = append(f.projects, s)
+			}
+		}
+	}
+	if sel := q.Get("selector"); sel != "" {
+		s, err := labels.Parse(sel)
+		if err != nil {
+			return f, fmt.Errorf("selector: %w", err)
+		}
+		f.selector = s
+	}
+	return f, nil
+}
+
+func (f streamFilter) matches(app *gitopsv1alpha1.Application) bool {
+	if f.name != "" && app.Name != f.name {
+		return false
+	}
+	if f.namespace != "" && app.Namespace != f.namespace {
+		return false
+	}
+	if len(f.projects) > 0 && !slices.Contains(f.projects, app.Spec.Project) && !slices.Contains(f.projects, Project(app)) {
+		return false
+	}
+	if f.selector != nil && !f.selector.Matches(labels.Set(app.Labels)) {
+		return false
+	}
+	return true
+}
+
+// appChange is what the informer handler passes to the stream.
+type appChange struct {
+	deleted bool
+	app     *gitopsv1alpha1.Application
+}
+
+// stream serves Argo CD's GET /api/v1/stream/applications as server-sent
+// events: every matching application the caller may get as ADDED (then the
+// named event SyncedEvent), then ADDED, MODIFIED and DELETED as they change,
+// and a comment line every Heartbeat, until the client goes. Each event is
+// authorized again, so an application the caller may no longer see goes as
+// DELETED; at each heartbeat the caller's credentials are checked again (an
+// expired session ends the stream with an error message; EventSource then
+// reconnects, which asks for them anew).
+//
+// Events come from a handler on the shared Application informer: an open UI
+// costs the host no request.
+func (a *API) stream(w http.ResponseWriter, r *http.Request, id authn.Identity) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		jsonapi.Error(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not supported: use GET")
+		return
+	}
+	if a.Informers == nil {
+		jsonapi.Error(w, http.StatusNotImplemented, "watching is not available on this gantry: poll GET "+Prefix+" instead")
+		return
+	}
+	filter, err := parseStreamFilter(r)
+	if err != nil {
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rc := http.NewResponseController(w)
+	ctx, cancel := context.WithCancel(r.Context())
+	inf, err := a.Informers.GetInformer(ctx, &gitopsv1alpha1.Application{})
+	if err != nil {
+		cancel()
+		jsonapi.Error(w, http.StatusServiceUnavailable, "the application cache is not ready: "+err.Error()+"; try again in a moment")
+		return
+	}
+	// Unbuffered: the informer's per-handler buffer holds what the stream has
+	// not taken yet, so "initial list delivered" means "received here".
+	changes := make(chan appChange)
+	send := func(ch appChange) {
+		if ch.app == nil {
+			return
+		}
+		select {
+		case changes <- ch:
+		case <-ctx.Done():
+		}
+	}
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { send(appChange{app: asApp(o)}) },
+		UpdateFunc: func(_, o any) { send(appChange{app: asApp(o)}) },
+		DeleteFunc: func(o any) { send(appChange{deleted: true, app: asApp(o)}) },
+	})
+	if err != nil {
+		cancel()
+		jsonapi.Error(w, http.StatusServiceUnavailable, "watching applications: "+err.Error())
+		return
+	}
+	a.streams.Add(1)
+	defer func() {
+		cancel() // first: it unblocks a handler call waiting in send
+		_ = inf.RemoveEventHandler(reg)
+		a.streams.Add(-1)
+	}()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	write := func(s string) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := fmt.Fprint(w, s); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	emit := func(ev StreamEvent) bool {
+		data, _ := json.Marshal(ev)
+		return write("data: " + string(data) + "\n\n")
+	}
+	if !write("retry: 3000\n\n") {
+		return
+	}
+
+	visible := func(app *gitopsv1alpha1.Application) bool {
+		return id.InScope(Project(app), "") && a.Authorize(id.Subjects(), "applications", "get", Project(app)+"/"+app.Name) == nil
+	}
+	initial := map[string]*gitopsv1alpha1.Application{} // until the informer's first list is in
+	synced := reg.HasSyncedChecker().Done()
+	sent := map[string]bool{} // what the client holds
+	heartbeat := a.Heartbeat
+	if heartbeat <= 0 {
+		heartbeat = 15 * time.Second
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ch := <-changes:
+			key := ch.app.Namespace + "/" + ch.app.Name
+			if initial != nil {
+				if ch.deleted {
+					delete(initial, key)
+				} else {
+					initial[key] = ch.app
+				}
+				continue
+			}
+			var typ string
+			show := !ch.deleted && filter.matches(ch.app) && visible(ch.app)
+			switch {
+			case show && sent[key]:
+				typ = EventModified
+			case show:
+				typ = EventAdded
+			case sent[key]:
+				typ = EventDeleted // gone, moved out of the filter, or no longer allowed
+			default:
+				continue
+			}
+			sent[key] = typ != EventDeleted
+			if !emit(StreamEvent{Result: &WatchEvent{Type: typ, Application: forStream(ch.app)}}) {
+				return
+			}
+		case <-synced:
+			synced = nil
+			keys := make([]string, 0, len(initial))
+			for k := range initial {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			for _, k := range keys {
+				app := initial[k]
+				if !filter.matches(app) || !visible(app) {
+					continue
+				}
+				sent[k] = true
+				if !emit(StreamEvent{Result: &WatchEvent{Type: EventAdded, Application: forStream(app)}}) {
+					return
+				}
+			}
+			initial = nil
+			if !write("event: " + SyncedEvent + "\ndata: {}\n\n") {
+				return
+			}
+		case <-tick.C:
+			nid, err := a.Auth.Authenticate(r)
+			if err != nil {
+				emit(StreamEvent{Error: &StreamError{Code: 16, HTTPCode: http.StatusUnauthorized, Message: "Unauthorized: " + err.Error()}})
+				return
+			}
+			id = nid // groups may have changed
+			if !write(": heartbeat\n\n") {
+				return
+			}
+		}
+	}
+}
+
+// forStream is a copy of an informer's application fit to send: the
+// informer's object is shared and must not change; managedFields are noise.
+func forStream(app *gitopsv1alpha1.Application) *gitopsv1alpha1.Application {
+	out := app.DeepCopy()
+	out.ManagedFields = nil
+	out.APIVersion, out.Kind = gitopsv1alpha1.GroupVersion.String(), "Application"
+	return out
+}
+
+// asApp unwraps what an informer hands a handler, tombstones included.
+func asApp(o any) *gitopsv1alpha1.Application {
+	if t, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+		o = t.Obj
+	}
+	app, _ := o.(*gitopsv1alpha1.Application)
+	return app
+}
+
+// refreshModes are the values of GET ?refresh=, Argo CD's.
+var refreshModes = []string{"normal", "hard"}
+
+// refresh asks the controller to compare app again (Argo CD's annotation
+// argocd.argoproj.io/refresh, as `gantry app get --refresh` sets it) and
+// waits until it has: the controller removes the annotation once the new
+// comparison is recorded. The answer is the app then, as in Argo CD.
+func (a *API) refresh(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, mode string) {
+	if !slices.Contains(refreshModes, mode) {
+		jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("refresh %q: use normal (ask Git again) or hard (also render again)", mode))
+		return
+	}
+	// A merge patch of the annotation alone, with the UID as a precondition
+	// (a namesake created meanwhile is not touched).
+	before := app.ResourceVersion
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		"uid":         app.UID,
+		"annotations": map[string]any{RefreshAnnotation: mode},
+	}})
+	if err := a.Client.Patch(ctx, app, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	wait := a.RefreshTimeout
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	key := client.ObjectKeyFromObject(app)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			jsonapi.Error(w, http.StatusGatewayTimeout, fmt.Sprintf("application %s was not refreshed within %s: the refresh is asked for (annotation %s) and happens when the GitOps controller gets to it",
+				app.Name, wait, RefreshAnnotation))
+			return
+		case <-poll.C:
+			cur := &gitopsv1alpha1.Application{}
+			if err := a.Client.Get(ctx, key, cur); err != nil {
+				writeK8sError(w, err)
+				return
+			}
+			// Done when the annotation is gone from a newer version than the one
+			// read before the patch (the cached client may still hold that one).
+			if _, pending := cur.Annotations[RefreshAnnotation]; !pending && cur.UID == app.UID && cur.ResourceVersion != before {
+				jsonapi.Write(w, http.StatusOK, cur)
+				return
+			}
+		}
+	}
+}
+
+// RefreshAnnotation is Argo CD's: "normal" or "hard"; the controller removes it.
+const RefreshAnnotation = "argocd.argoproj.io/refresh"

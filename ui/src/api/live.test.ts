@@ -1,0 +1,104 @@
+import { afterEach, vi } from 'vitest';
+import { FakeEventSource } from '../test/eventsource';
+import { mockFetch } from '../test/fetchmock';
+import { STREAM_RETRY_MS } from './live';
+import { applicationsSource, virtualClustersSource } from './sources';
+import type { Application, VirtualCluster } from './types';
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
+
+const app = (name: string, health = 'Healthy'): Application => ({
+  metadata: { name, namespace: 'p-shop' },
+  spec: { project: 'shop', destination: {} },
+  status: { health: { status: health } },
+});
+const vc = (name: string, phase: string) => ({ project: 'shop', name, phase }) as VirtualCluster;
+
+function collect<T>(live: { subscribe: (d: (v: T) => void, e: (e: unknown) => void) => () => void }) {
+  const values: T[] = [];
+  const errors: unknown[] = [];
+  const stop = live.subscribe(
+    (v) => values.push(v),
+    (e) => errors.push(e),
+  );
+  return { values, errors, stop };
+}
+
+describe('streamed sources', () => {
+  it("follow Argo CD's application stream: the initial ADDEDs once synced, then each change", () => {
+    FakeEventSource.install();
+    const c = collect(applicationsSource('shop'));
+    const es = FakeEventSource.last();
+    expect(es.url).toBe('/api/v1/stream/applications?projects=shop');
+    es.open();
+    es.send({ result: { type: 'ADDED', application: app('b') } });
+    es.send({ result: { type: 'ADDED', application: app('a') } });
+    expect(c.values).toHaveLength(0); // not complete yet
+    es.send({}, 'synced');
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['a', 'b']);
+    es.send({ result: { type: 'MODIFIED', application: app('a', 'Degraded') } });
+    expect(c.values.at(-1)![0].status?.health?.status).toBe('Degraded');
+    es.send({ result: { type: 'DELETED', application: app('b') } });
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['a']);
+    // Reconnected: the old list stays until the new one is complete, then replaces it.
+    es.open();
+    es.send({ result: { type: 'ADDED', application: app('c') } });
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['a']);
+    es.send({}, 'synced');
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['c']);
+    c.stop();
+    expect(es.readyState).toBe(2);
+  });
+
+  it('follow the virtual-cluster stream: LIST, then changes', () => {
+    FakeEventSource.install();
+    const c = collect(virtualClustersSource());
+    const es = FakeEventSource.last();
+    expect(es.url).toBe('/api/v1/virtualclusters?watch=true');
+    es.open();
+    es.send({ type: 'LIST', items: [] });
+    expect(c.values).toEqual([[]]);
+    es.send({ type: 'ADDED', object: vc('dev', 'Pending') });
+    es.send({ type: 'MODIFIED', object: vc('dev', 'Running') });
+    expect(c.values.at(-1)).toEqual([vc('dev', 'Running')]);
+    c.stop();
+  });
+
+  it('fall back to polling when the stream is refused, and try it again later', async () => {
+    vi.useFakeTimers();
+    FakeEventSource.install();
+    const { calls } = mockFetch((u) => (u.pathname === '/api/v1/applications' ? { body: { items: [app('polled')] } } : undefined));
+    const c = collect(applicationsSource());
+    FakeEventSource.last().refuse(); // e.g. 404: this gantry has no stream
+    await vi.advanceTimersByTimeAsync(10);
+    expect(calls).toEqual(['GET /api/v1/applications']);
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['polled']);
+    await vi.advanceTimersByTimeAsync(STREAM_RETRY_MS);
+    const again = FakeEventSource.last();
+    expect(FakeEventSource.all).toHaveLength(2);
+    again.open();
+    again.send({ result: { type: 'ADDED', application: app('streamed') } });
+    again.send({}, 'synced');
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['streamed']);
+    // Polling has stopped.
+    const n = calls.length;
+    await vi.advanceTimersByTimeAsync(10000);
+    expect(calls.length).toBe(n);
+    c.stop();
+  });
+
+  it('an error message from the server (session expired) hands over to polling', async () => {
+    FakeEventSource.install();
+    const { calls } = mockFetch((u) => (u.pathname === '/api/v1/applications' ? { body: { items: [] } } : undefined));
+    const c = collect(applicationsSource());
+    const es = FakeEventSource.last();
+    es.open();
+    es.send({ error: { code: 16, http_code: 401, message: 'Unauthorized: token expired' } });
+    expect(es.readyState).toBe(2);
+    await vi.waitFor(() => expect(calls).toContain('GET /api/v1/applications'));
+    c.stop();
+  });
+});
