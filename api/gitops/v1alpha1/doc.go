@@ -1,5 +1,5 @@
 // Package v1alpha1 holds the gitops.gantry.dev API of the GitOps engine:
-// Application, shaped field for field like Argo CD's argoproj.io Application.
+// Application and ApplicationSet, shaped field for field like Argo CD's argoproj.io ones.
 //
 // +kubebuilder:object:generate=true
 // +groupName=gitops.gantry.dev
