@@ -193,6 +193,7 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 
 	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, Logger: logr.FromSlogHandler(log.Handler()),
 		DataDir: dir.Path, Binaries: bins, GitPollInterval: o.gitPoll, ExternalURL: o.externalURL, ServerCA: serverCA,
+		SimulatedNodes: state.Nodes, Version: Version,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)

@@ -28,6 +28,7 @@ import (
 	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/users"
+	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/server"
@@ -55,6 +56,11 @@ type Options struct {
 	// ExternalURL is how gantry is reached (the issuer of its tokens); default the
 	// server's own URL.
 	ExternalURL string
+	// SimulatedNodes is how many of the host's nodes KWOK simulates (the
+	// embedded host); 0 for an external host. The UI says so.
+	SimulatedNodes int
+	// Version is gantry's version, for /api/v1/settings.
+	Version string
 	// ServerCA verifies the server's certificate (gantry's own CA); nil when the
 	// certificate was given (--tls-cert-file) and the system's roots verify it.
 	ServerCA []byte
@@ -188,6 +194,7 @@ func New(opts Options) (*Platform, error) {
 		_, err := id.auth.Authenticate(r)
 		return err
 	}, ctrlmetrics.Registry)
+	opts.Server.Handle("GET /api/v1/settings", http.HandlerFunc(p.settings))
 	opts.Server.AddCheck("controllers", p.checkStarted)
 	return p, nil
 }
@@ -275,4 +282,23 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		}
 	}
 	return syncer.Run(ctx, o)
+}
+
+// settings is GET /api/v1/settings, as Argo CD's: what a client (the UI's
+// login page and shell) needs before and after signing in. Public, and
+// nothing in it is secret.
+func (p *Platform) settings(w http.ResponseWriter, _ *http.Request) {
+	host := "external"
+	if p.opts.SimulatedNodes > 0 {
+		host = "embedded"
+	}
+	jsonapi.Write(w, http.StatusOK, map[string]any{
+		"version": p.opts.Version,
+		"url":     p.externalURL(),
+		"host":    host,
+		// Honest about simulation: pods on these nodes are scheduled and
+		// reported Running, but no container runs.
+		"simulatedNodes": p.opts.SimulatedNodes,
+		"oidcIssuer":     p.issuer(),
+	})
 }

@@ -344,6 +344,9 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       await page.waitForURL(g.url + '/applications');
       await page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
       await page.getByText('No applications yet').waitFor();
+      // Honest about the embedded host: its nodes are simulated, on every page.
+      const notice = await page.getByRole('note').textContent();
+      assert.match(notice, /1 node simulated by KWOK.*no container runs/s);
       await shot(page, '02-applications-empty');
     });
 

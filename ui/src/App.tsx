@@ -1,4 +1,5 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { api, type Settings } from './api/client';
 import { AuthProvider, loginURL, useAuth } from './auth';
 import { ErrorBanner } from './components/ErrorBanner';
 import { Icon } from './components/Icon';
@@ -47,8 +48,29 @@ function Routes() {
   return <NotFound />;
 }
 
+/**
+ * SimulationNotice says, on every page, that the embedded host's nodes are
+ * simulated: pods are scheduled and reported Running, but no container runs.
+ */
+export function SimulationNotice({ settings }: { settings: Settings | null }) {
+  const n = settings?.simulatedNodes ?? 0;
+  if (n <= 0) return null;
+  return (
+    <footer className="sim-notice" role="note">
+      Embedded host: {n} {n === 1 ? 'node' : 'nodes'} simulated by KWOK. Pods are scheduled and reported Running, but
+      no container runs.
+    </footer>
+  );
+}
+
 function Shell() {
   const { user, error, logout } = useAuth();
+  const [settings, setSettings] = useState<Settings | null>(null);
+  useEffect(() => {
+    const ac = new AbortController();
+    api.settings(ac.signal).then(setSettings, () => setSettings(null));
+    return () => ac.abort();
+  }, []);
   const loc = useLocation();
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
@@ -116,6 +138,7 @@ function Shell() {
       <main id="main" ref={mainRef} tabIndex={-1}>
         <Routes />
       </main>
+      <SimulationNotice settings={settings} />
     </div>
   );
 }

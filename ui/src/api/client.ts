@@ -116,6 +116,16 @@ function appPath(name: string, namespace?: string, sub = '', extra: Record<strin
 const vcPath = (project: string, name: string, sub = '') =>
   `/api/v1/virtualclusters/${enc(project)}/${enc(name)}${sub ? '/' + sub : ''}`;
 
+/** GET /api/v1/settings: what the UI shows about this gantry. */
+export interface Settings {
+  version?: string;
+  url?: string;
+  host?: 'embedded' | 'external';
+  /** Nodes simulated by KWOK (the embedded host): no container runs on them. */
+  simulatedNodes?: number;
+  oidcIssuer?: string;
+}
+
 export interface CreateVirtualCluster {
   name: string;
   labels?: Record<string, string>;
@@ -137,6 +147,7 @@ export const api = {
   logout: () => request<unknown>('/api/v1/session', { method: 'DELETE', noAuthRedirect: true }),
 
   ssoInfo: (signal?: AbortSignal) => request<SSOInfo>('/api/v1/sso/info', { signal, noAuthRedirect: true }),
+  settings: (signal?: AbortSignal) => request<Settings>('/api/v1/settings', { signal, noAuthRedirect: true }),
 
   listApplications: async (signal?: AbortSignal, project?: string) => {
     const l = await request<ApplicationList>('/api/v1/applications' + (project ? '?projects=' + enc(project) : ''), { signal });
