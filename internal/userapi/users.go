@@ -20,6 +20,7 @@ import (
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/identity/users"
+	"gantry.dev/gantry/internal/jsonapi"
 )
 
 // User is a user as the API shows it: never a password or its hash.
@@ -375,8 +376,8 @@ func (a *API) checkCurrent(r *http.Request, name, current string) error {
 	ip := clientIP(r)
 	if a.Limiter != nil {
 		if ok, wait := a.Limiter.Allow(name, ip); !ok {
-			return &httpError{code: http.StatusTooManyRequests, msg: fmt.Sprintf("too many wrong passwords: try again in %s", wait.Round(time.Second)),
-				retryAfter: int(math.Ceil(wait.Seconds()))}
+			return &jsonapi.StatusError{Code: http.StatusTooManyRequests, Msg: fmt.Sprintf("too many wrong passwords: try again in %s", wait.Round(time.Second)),
+				RetryAfter: int(math.Ceil(wait.Seconds()))}
 		}
 	}
 	if current == "" {
