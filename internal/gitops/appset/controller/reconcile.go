@@ -142,7 +142,7 @@ func (r *Reconciler) reconcile(ctx context.Context, set *gitopsv1alpha1.Applicat
 type state struct {
 	set    *gitopsv1alpha1.ApplicationSet
 	policy gitopsv1alpha1.ApplicationsSyncPolicy
-	apps   map[string]*gitopsv1alpha1.Application     // owned, by name; updated as written
+	apps   map[string]*gitopsv1alpha1.Application      // owned, by name; updated as written
 	vcs    map[string]*platformv1alpha1.VirtualCluster // owned, by name; updated as written
 
 	generated []string     // Applications generated (existing or created), in element order
