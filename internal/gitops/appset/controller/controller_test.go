@@ -408,3 +408,30 @@ func TestGeneratorRefs(t *testing.T) {
 		t.Errorf("RequeueAfter = 0 for git generators")
 	}
 }
+
+// An Application of the same name that the set does not own is left alone
+// and reported; the other elements go on.
+func TestForeignApplication(t *testing.T) {
+	f := newFixture(t)
+	foreign := &gitopsv1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: "a-web", Namespace: f.ns},
+		Spec: gitopsv1alpha1.ApplicationSpec{Project: "default",
+			Source:      &gitopsv1alpha1.ApplicationSource{RepoURL: "https://example.com/other.git", Path: "."},
+			Destination: gitopsv1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "other"}}}
+	if err := f.env.Client.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	f.create(listSet([]string{"a", "b"}, "{{name}}", ""))
+	f.reconcile("web")
+	apps := f.apps()
+	if apps["b-web"] == nil || apps["a-web"].Spec.Destination.Namespace != "other" || len(apps["a-web"].OwnerReferences) != 0 {
+		t.Errorf("a-web = %+v, b-web = %v", apps["a-web"], apps["b-web"])
+	}
+	set := f.get("web")
+	if c := condition(set, gitopsv1alpha1.ApplicationSetConditionErrorOccurred); c.Status != "True" ||
+		c.Reason != gitopsv1alpha1.ApplicationSetReasonCreateApplicationError || !strings.Contains(c.Message, "not owned") {
+		t.Errorf("ErrorOccurred = %+v", c)
+	}
+	if c := condition(set, gitopsv1alpha1.ApplicationSetConditionParametersGenerated); c.Status != "True" {
+		t.Errorf("ParametersGenerated = %+v", c)
+	}
+}

@@ -104,8 +104,8 @@ func (r *Reconciler) reconcile(ctx context.Context, set *gitopsv1alpha1.Applicat
 			wantVCs[vcName] = true
 			vc, err := r.ensureVirtualCluster(ctx, s, rd.VirtualCluster)
 			if err != nil {
-				if apierrors.IsConflict(err) {
-					return reconcile.Result{Requeue: true}, nil
+				if apierrors.IsConflict(err) || errors.Is(err, errStale) {
+					return reconcile.Result{RequeueAfter: time.Second}, nil
 				}
 				s.elementError(gitopsv1alpha1.ApplicationSetReasonCreateApplicationError, err)
 				continue
@@ -117,8 +117,8 @@ func (r *Reconciler) reconcile(ctx context.Context, set *gitopsv1alpha1.Applicat
 			}
 		}
 		if err := r.ensureApplication(ctx, s, rd.Application, vcName); err != nil {
-			if apierrors.IsConflict(err) {
-				return reconcile.Result{Requeue: true}, nil
+			if apierrors.IsConflict(err) || errors.Is(err, errStale) {
+				return reconcile.Result{RequeueAfter: time.Second}, nil
 			}
 			s.elementError(gitopsv1alpha1.ApplicationSetReasonCreateApplicationError, err)
 		}
@@ -268,7 +268,7 @@ func (r *Reconciler) ensureVirtualCluster(ctx context.Context, s *state, tmpl *g
 	}
 	if err := r.opts.Client.Create(ctx, vc); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("VirtualCluster %s/%s already exists and is not owned by ApplicationSet %s: rename one of them", vc.Namespace, vc.Name, s.set.Name)
+			return nil, r.existing(ctx, s.set, &platformv1alpha1.VirtualCluster{}, vc.Namespace, vc.Name, "VirtualCluster")
 		}
 		return nil, fmt.Errorf("creating VirtualCluster %s: %w", tmpl.Name, err)
 	}
@@ -327,7 +327,7 @@ func (r *Reconciler) ensureApplication(ctx context.Context, s *state, want *gito
 	}
 	if err := r.opts.Client.Create(ctx, want); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("Application %s/%s already exists and is not owned by ApplicationSet %s: rename one of them", want.Namespace, want.Name, s.set.Name)
+			return r.existing(ctx, s.set, &gitopsv1alpha1.Application{}, want.Namespace, want.Name, "Application")
 		}
 		return fmt.Errorf("creating Application %s: %w", want.Name, err)
 	}
@@ -390,6 +390,26 @@ func (r *Reconciler) prune(ctx context.Context, s *state, wantApps, wantVCs map[
 		vc.DeletionTimestamp = &now
 	}
 	return nil
+}
+
+// errStale says the cache has not seen an object this set owns yet (it
+// was created moments ago): the reconcile is retried.
+var errStale = errors.New("the cache is behind")
+
+// existing explains why a create found the object already there: not the
+// set's (an error for the element), or the set's but not yet in the cache
+// (errStale).
+func (r *Reconciler) existing(ctx context.Context, set *gitopsv1alpha1.ApplicationSet, obj client.Object, ns, name, kind string) error {
+	err := r.opts.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		return errStale
+	case err != nil:
+		return err
+	case metav1.IsControlledBy(obj, set):
+		return errStale
+	}
+	return fmt.Errorf("%s %s/%s already exists and is not owned by ApplicationSet %s: rename one of them", kind, ns, name, set.Name)
 }
 
 var cascadeFinalizers = []string{
