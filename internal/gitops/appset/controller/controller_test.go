@@ -435,3 +435,55 @@ func TestForeignApplication(t *testing.T) {
 		t.Errorf("ParametersGenerated = %+v", c)
 	}
 }
+
+// A deleted set with VirtualClusters lets them go only after its
+// Applications, whose resources finalizers need the cluster.
+func TestDeleteSetWithVirtualCluster(t *testing.T) {
+	f := newFixture(t)
+	f.create(`
+metadata: {name: preview}
+spec:
+  generators:
+    - list: {elements: [{name: pr1}]}
+  virtualCluster: {name: 'vc-{{name}}'}
+  template:
+    metadata: {name: '{{name}}-app'}
+    spec:
+      project: default
+      source: {repoURL: 'https://example.com/x.git', path: x}
+      destination: {name: '{{virtualCluster.clusterName}}', namespace: x}
+`)
+	f.reconcile("preview")
+	vc := f.vcs()["vc-pr1"]
+	vc.Status.Phase = platformv1alpha1.PhaseRunning
+	if err := f.env.Client.Status().Update(context.Background(), vc); err != nil {
+		t.Fatal(err)
+	}
+	f.reconcile("preview")
+	if f.apps()["pr1-app"] == nil {
+		t.Fatal("no Application")
+	}
+	if err := f.env.Client.Delete(context.Background(), f.get("preview")); err != nil {
+		t.Fatal(err)
+	}
+	f.reconcile("preview")
+	app := f.apps()["pr1-app"]
+	if app == nil || app.DeletionTimestamp.IsZero() {
+		t.Fatalf("the Application is not being deleted: %+v", app)
+	}
+	if v := f.vcs()["vc-pr1"]; v == nil || !v.DeletionTimestamp.IsZero() {
+		t.Fatal("the VirtualCluster went before its Application")
+	}
+	controllerutil.RemoveFinalizer(app, gitopsv1alpha1.ApplicationFinalizer)
+	if err := f.env.Client.Update(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	f.reconcile("preview")
+	if v := f.vcs()["vc-pr1"]; v != nil && v.DeletionTimestamp.IsZero() {
+		t.Error("the VirtualCluster was not deleted after the Application")
+	}
+	set := &gitopsv1alpha1.ApplicationSet{}
+	if err := f.env.Client.Get(context.Background(), types.NamespacedName{Namespace: f.ns, Name: "preview"}, set); err == nil {
+		t.Errorf("the ApplicationSet is still there, finalizers %v", set.Finalizers)
+	}
+}

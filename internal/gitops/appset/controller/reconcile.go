@@ -31,12 +31,19 @@ const refreshAnnotation = "argocd.argoproj.io/refresh"
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	set := &gitopsv1alpha1.ApplicationSet{}
 	if err := r.opts.Client.Get(ctx, req.NamespacedName, set); err != nil {
-		// Deleted: its Applications and VirtualClusters go with it by their
-		// owner references (garbage collection), as in Argo CD.
+		// Deleted: its Applications (and VirtualClusters) go with it by
+		// their owner references (garbage collection), as in Argo CD.
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !set.DeletionTimestamp.IsZero() {
-		return reconcile.Result{}, nil
+		return r.finalize(ctx, set)
+	}
+	if set.Spec.VirtualCluster != nil && !controllerutil.ContainsFinalizer(set, Finalizer) {
+		patch := client.MergeFrom(set.DeepCopy())
+		controllerutil.AddFinalizer(set, Finalizer)
+		if err := r.opts.Client.Patch(ctx, set, patch); err != nil {
+			return reconcile.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	before := set.DeepCopy()
 	result, err := r.reconcile(ctx, set)
@@ -47,6 +54,46 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	return result, err
+}
+
+// Finalizer keeps an ApplicationSet with a virtualCluster template until
+// its Applications are gone, and then deletes its VirtualClusters: garbage
+// collection would delete both at once, and an Application whose cluster is
+// gone cannot remove what it deployed (its resources finalizer would hold
+// it forever).
+const Finalizer = "gantry.dev/applicationset-virtualclusters"
+
+// finalize deletes a deleted set's Applications, waits until they are
+// gone, deletes its VirtualClusters and lets the set go.
+func (r *Reconciler) finalize(ctx context.Context, set *gitopsv1alpha1.ApplicationSet) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(set, Finalizer) {
+		return reconcile.Result{}, nil
+	}
+	apps, vcs, err := r.owned(ctx, set)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	s := &state{set: set, apps: apps, vcs: map[string]*platformv1alpha1.VirtualCluster{}, policy: gitopsv1alpha1.ApplicationsSyncPolicySync}
+	if err := r.prune(ctx, s, nil, nil); err != nil {
+		return reconcile.Result{}, err
+	}
+	if len(s.apps) > 0 {
+		// Their deletion brings the set back (Owns); this is a safety net.
+		return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	for name, vc := range vcs {
+		if !vc.DeletionTimestamp.IsZero() {
+			continue
+		}
+		uid := vc.UID
+		if err := r.opts.Client.Delete(ctx, vc, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return reconcile.Result{}, fmt.Errorf("deleting VirtualCluster %s: %w", name, err)
+		}
+		r.opts.Logger.Info("deleted VirtualCluster", "applicationset", set.Name, "namespace", set.Namespace, "virtualcluster", name)
+	}
+	patch := client.MergeFrom(set.DeepCopy())
+	controllerutil.RemoveFinalizer(set, Finalizer)
+	return reconcile.Result{}, client.IgnoreNotFound(r.opts.Client.Patch(ctx, set, patch))
 }
 
 // reconcile does the work and fills set.Status; the caller writes it.
