@@ -7,8 +7,10 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -135,6 +137,15 @@ spec:
 		t.Fatal(err)
 	}
 	eventually(t, "the VirtualCluster deleted", func() bool { return f.vcs()["vc-pr1"] == nil })
+
+	// The set deleted: its finalizer is removed once nothing of it is left.
+	if err := f.env.Client.Delete(ctx, f.get("preview")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the ApplicationSet gone", func() bool {
+		err := f.env.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "preview"}, &gitopsv1alpha1.ApplicationSet{})
+		return apierrors.IsNotFound(err)
+	})
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -71,7 +71,10 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		Named("applicationset").
 		For(&gitopsv1alpha1.ApplicationSet{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
-			predicate.AnnotationChangedPredicate{}))).
+			predicate.AnnotationChangedPredicate{},
+			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+				return !e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
+			}}))).
 		Owns(&gitopsv1alpha1.Application{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: appChanged})).
 		Owns(&platformv1alpha1.VirtualCluster{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: vcChanged})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.setsForClusterSecret),
