@@ -48,6 +48,7 @@ func TestWatches(t *testing.T) {
 		Generator: &generate.Generator{Sources: generate.CacheSources{Cache: cache},
 			Clusters: generate.RegistryClusters{Registry: &cluster.Registry{Reader: mgr.GetClient(), Namespace: f.ns}}},
 		Namespace: f.ns,
+		APIReader: mgr.GetAPIReader(),
 		Logger:    testr.New(t),
 	})
 	if err := r.SetupWithManager(mgr); err != nil {

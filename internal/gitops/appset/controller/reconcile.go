@@ -81,6 +81,11 @@ func (r *Reconciler) finalize(ctx context.Context, set *gitopsv1alpha1.Applicati
 		// Their deletion brings the set back (Owns); this is a safety net.
 		return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
 	}
+	if live, err := r.liveVirtualClustersInUse(ctx, set); err != nil {
+		return reconcile.Result{}, err
+	} else if len(live) > 0 {
+		return reconcile.Result{RequeueAfter: time.Second}, nil // the cache is behind
+	}
 	for name, vc := range vcs {
 		if !vc.DeletionTimestamp.IsZero() {
 			continue
@@ -424,9 +429,23 @@ func (r *Reconciler) prune(ctx context.Context, s *state, wantApps, wantVCs map[
 			inUse[vc] = true
 		}
 	}
+	checked := false
 	for name, vc := range s.vcs {
 		if wantVCs[name] || inUse[name] || !vc.DeletionTimestamp.IsZero() {
 			continue
+		}
+		if !checked {
+			// The cache may not have seen an Application created moments
+			// ago: ask the API server before deleting a cluster under it.
+			live, err := r.liveVirtualClustersInUse(ctx, s.set)
+			if err != nil {
+				return err
+			}
+			maps.Copy(inUse, live)
+			checked = true
+			if inUse[name] {
+				continue
+			}
 		}
 		uid := vc.UID
 		if err := r.opts.Client.Delete(ctx, vc, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
@@ -457,6 +476,22 @@ func (r *Reconciler) existing(ctx context.Context, set *gitopsv1alpha1.Applicati
 		return errStale
 	}
 	return fmt.Errorf("%s %s/%s already exists and is not owned by ApplicationSet %s: rename one of them", kind, ns, name, set.Name)
+}
+
+// liveVirtualClustersInUse reads the set's Applications from the API server
+// and returns the VirtualClusters they name.
+func (r *Reconciler) liveVirtualClustersInUse(ctx context.Context, set *gitopsv1alpha1.ApplicationSet) (map[string]bool, error) {
+	var list gitopsv1alpha1.ApplicationList
+	if err := r.opts.APIReader.List(ctx, &list, client.InNamespace(set.Namespace), client.MatchingLabels{LabelApplicationSet: set.Name}); err != nil {
+		return nil, fmt.Errorf("listing the Applications of ApplicationSet %s/%s: %w", set.Namespace, set.Name, err)
+	}
+	out := map[string]bool{}
+	for i := range list.Items {
+		if vc := list.Items[i].Annotations[AnnotationVirtualCluster]; vc != "" && metav1.IsControlledBy(&list.Items[i], set) {
+			out[vc] = true
+		}
+	}
+	return out, nil
 }
 
 var cascadeFinalizers = []string{

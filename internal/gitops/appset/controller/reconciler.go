@@ -43,6 +43,11 @@ type Options struct {
 	// Namespace holds the cluster Secrets (gantry's system namespace):
 	// their changes re-run the sets with a clusters generator.
 	Namespace string
+	// APIReader, optional, reads past the manager's cache
+	// (mgr.GetAPIReader()) for the one check a stale cache would get wrong:
+	// that no Application still deploys into a VirtualCluster about to be
+	// deleted. Default Client.
+	APIReader client.Reader
 	Logger    logr.Logger
 	// Now is the clock of condition transition times; default time.Now.
 	Now func() time.Time
@@ -58,6 +63,9 @@ type Reconciler struct {
 func New(opts Options) *Reconciler {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.APIReader == nil {
+		opts.APIReader = opts.Client
 	}
 	return &Reconciler{opts: opts, changes: make(chan event.GenericEvent, 1024)}
 }
