@@ -116,6 +116,11 @@ func (r *Reconciler) reconcile(ctx context.Context, set *gitopsv1alpha1.Applicat
 	params, err := r.opts.Generator.Generate(ctx, set)
 	if err != nil {
 		r.fail(set, gitopsv1alpha1.ApplicationSetReasonApplicationParamsGenerationError, err.Error())
+		if result.RequeueAfter == 0 {
+			// Listing cluster Secrets can fail for a while; Git generators
+			// retry at their poll period anyway.
+			result.RequeueAfter = 30 * time.Second
+		}
 		return result, nil
 	}
 	var rendered []*template.Rendered
