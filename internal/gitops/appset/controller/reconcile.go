@@ -213,7 +213,18 @@ type waitingApp struct {
 	vc  string
 }
 
+// updateError marks a failed update (Argo CD's UpdateApplicationError)
+// rather than a failed create.
+type updateError struct{ err error }
+
+func (e *updateError) Error() string { return e.err.Error() }
+func (e *updateError) Unwrap() error { return e.err }
+
 func (s *state) elementError(reason string, err error) {
+	var ue *updateError
+	if errors.As(err, &ue) {
+		reason = gitopsv1alpha1.ApplicationSetReasonUpdateApplicationError
+	}
 	if s.errReason == "" {
 		s.errReason = reason
 	}
@@ -309,7 +320,7 @@ func (r *Reconciler) ensureVirtualCluster(ctx context.Context, s *state, tmpl *g
 			return vc, nil
 		}
 		if err := r.opts.Client.Update(ctx, upd); err != nil {
-			return nil, fmt.Errorf("updating VirtualCluster %s: %w", tmpl.Name, err)
+			return nil, &updateError{fmt.Errorf("updating VirtualCluster %s: %w", tmpl.Name, err)}
 		}
 		r.opts.Logger.Info("updated VirtualCluster", "applicationset", s.set.Name, "namespace", s.set.Namespace, "virtualcluster", upd.Name)
 		s.vcs[upd.Name] = upd
@@ -372,7 +383,7 @@ func (r *Reconciler) ensureApplication(ctx context.Context, s *state, want *gito
 			return nil
 		}
 		if err := r.opts.Client.Update(ctx, upd); err != nil {
-			return fmt.Errorf("updating Application %s: %w", want.Name, err)
+			return &updateError{fmt.Errorf("updating Application %s: %w", want.Name, err)}
 		}
 		r.opts.Logger.Info("updated Application", "applicationset", s.set.Name, "namespace", upd.Namespace, "application", upd.Name)
 		s.apps[upd.Name] = upd
