@@ -254,8 +254,8 @@ spec:
 	got := generate(t, g, set)
 	longNorm := template.NormalizeLabel(long)
 	assertParams(t, got, `
-- {branch: feature/Login_Page, branchNormalized: feature-login-page, sha: `+loginSHA+`, shortSha: `+loginSHA[:8]+`, values.host: feature-login-page.preview.example.com}
-- {branch: `+long+`, branchNormalized: `+longNorm+`, sha: `+longSHA+`, shortSha: `+longSHA[:8]+`, values.host: `+longNorm+`.preview.example.com}
+- {branch: feature/Login_Page, branchNormalized: feature-login-page, sha: '`+loginSHA+`', shortSha: '`+loginSHA[:8]+`', values.host: feature-login-page.preview.example.com}
+- {branch: `+long+`, branchNormalized: `+longNorm+`, sha: '`+longSHA+`', shortSha: '`+longSHA[:8]+`', values.host: `+longNorm+`.preview.example.com}
 `)
 	if len(longNorm) > 63 || !strings.HasPrefix(longNorm, "feature-very-long-branch-name-very-long") {
 		t.Errorf("long branch normalized to %q (%d chars)", longNorm, len(longNorm))
