@@ -20,6 +20,8 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/appapi"
+	appsetcontroller "gantry.dev/gantry/internal/gitops/appset/controller"
+	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/controller"
 	"gantry.dev/gantry/internal/gitops/livestate"
@@ -73,9 +75,10 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 			rec.Enqueue(types.NamespacedName{Namespace: ns, Name: name})
 		},
 	})
+	registry := &cluster.Registry{Reader: mgr.GetClient(), Namespace: SystemNamespace, Host: p.opts.Host}
 	rec = &controller.Reconciler{
 		Client:       mgr.GetClient(),
-		Clusters:     &cluster.Registry{Reader: mgr.GetClient(), Namespace: SystemNamespace, Host: p.opts.Host},
+		Clusters:     registry,
 		Live:         live,
 		Sources:      srcs,
 		Renderer:     renderer,
@@ -89,6 +92,31 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	if err := (&cluster.Registrar{Client: mgr.GetClient(), Namespace: SystemNamespace}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the cluster registrar: %w", err)
 	}
+	appsets := appsetcontroller.New(appsetcontroller.Options{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Generator: &generate.Generator{
+			Sources:  generate.CacheSources{Cache: srcs},
+			Clusters: generate.RegistryClusters{Registry: registry},
+		},
+		Namespace: SystemNamespace,
+		Logger:    p.opts.Logger.WithName("applicationset"),
+	})
+	if err := appsets.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the ApplicationSet controller: %w", err)
+	}
+	// A push refreshes the apps tracking that branch and the ApplicationSets
+	// generating from that repository (a new or deleted branch included).
+	onPush := func(ctx context.Context, push *webhook.Push) {
+		rec.OnPush(ctx, push)
+		seen := map[string]bool{}
+		for _, u := range push.RepoURLs {
+			if n := source.NormalizeURL(u); !seen[n] {
+				seen[n] = true
+				appsets.Refresh(u)
+			}
+		}
+	}
 	p.opts.Server.Handle("/api/webhook", webhook.NewHandler(func() webhook.Secrets {
 		s := &corev1.Secret{}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -97,7 +125,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 			return webhook.Secrets{}
 		}
 		return webhook.SecretsFromArgoCD(s.Data)
-	}, rec.OnPush))
+	}, onPush))
 	api := &appapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: id.enforcer.Authorize, Engine: rec, DefaultNamespace: "p-default",
 		// The stream (/api/v1/stream/applications) follows the manager's informer.
 		Informers: mgr.GetCache()}
