@@ -265,6 +265,8 @@ export function AppDetailPage({ namespace, name }: { namespace: string; name: st
           </div>
           {selectedNode && (
             <ResourcePanel
+              appName={name}
+              appNamespace={namespace}
               node={selectedNode}
               diff={selectedDiff}
               diffError={diffs.error}
