@@ -252,7 +252,10 @@ func (p *Provider) render(w http.ResponseWriter, code int, pg page) {
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: under it browsers send "Origin: null" with the form's
+	// post, which sameOrigin refuses. same-origin keeps the authRequestID in
+	// the URL from every other site (the upstream sign-in link included).
+	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(code)
 	if err := pageTemplate.Execute(w, pg); err != nil {
 		p.log.Error(err, "rendering the OIDC login page")

@@ -40,6 +40,9 @@ func TestLoginPageStyleAndCSP(t *testing.T) {
 				t.Errorf("page lacks %q", want)
 			}
 		}
+		if rp := rec.Header().Get("Referrer-Policy"); rp != "same-origin" {
+			t.Errorf("Referrer-Policy %q: no-referrer makes browsers post the form with Origin: null, which is refused", rp)
+		}
 		if pg.Form {
 			for _, want := range []string{"<h1 id=\"login-title\">Log in</h1>", "to continue to <strong>Argo CD</strong>", ">User name</label>",
 				">Password</label>", `name="username"`, `name="password"`, `name="csrf"`, `name="authRequestID"`,
