@@ -51,7 +51,7 @@ type Engine interface {
 
 // API is the http.Handler of /api/v1/applications.
 type API struct {
-	Client    client.Client
+	Client client.Client
 	// APIReader reads what the cache does not hold (the Application's own
 	// Events) straight from the API server; nil answers those with 503.
 	APIReader client.Reader
