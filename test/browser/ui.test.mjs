@@ -291,7 +291,7 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
         // routed 404) is handled by falling back to polling.
         const stream = /\/api\/v1\/stream\//.test(m.location()?.url ?? '') || /EventSource/.test(m.text());
         const provoked = expectedErrors.some((re) => re.test(m.location()?.url ?? ''));
-        if (m.type() === 'error' && !/status of 401/.test(m.text()) && !stream && !provoked) problems.push(`${p.url()}: ${m.text()}`);
+        if (m.type() === 'error' && !/status of 401/.test(m.text()) && !stream && !provoked) problems.push(`${p.url()}: ${m.text()}${m.location()?.url ? ` (${m.location().url})` : ''}`);
       });
       p.on('pageerror', (e) => problems.push(`${p.url()}: ${e.message}`));
     };
@@ -472,6 +472,11 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       assert.equal(await p.locator('.login-card').count(), 1);
       assert.equal(await p.getByRole('button', { name: 'Log in' }).evaluate((b) => getComputedStyle(b).backgroundColor), 'rgb(37, 99, 235)');
       await p.screenshot({ path: path.join(artifacts, '12-oidc-sign-in.png'), fullPage: true });
+      // Dark, as the SPA: the same colours from prefers-color-scheme.
+      await p.emulateMedia({ colorScheme: 'dark' });
+      assert.equal(await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(15, 20, 25)');
+      await p.screenshot({ path: path.join(artifacts, '12b-oidc-sign-in-dark.png'), fullPage: true });
+      await p.emulateMedia({ colorScheme: 'light' });
       await p.getByLabel('User name').fill('admin');
       await p.getByLabel('Password').fill(g.password);
       // The callback is the end of a redirect chain (login → /oidc/callback → client):
