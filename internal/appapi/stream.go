@@ -201,7 +201,14 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 		if _, err := fmt.Fprint(w, s); err != nil {
 			return false
 		}
-		return rc.Flush() == nil
+		if rc.Flush() != nil {
+			return false
+		}
+		// Cleared once written: over HTTP/2 a deadline left set resets the
+		// stream when it passes, even while idle, so a stream quiet for
+		// writeTimeout (shorter than Heartbeat) was cut.
+		_ = rc.SetWriteDeadline(time.Time{})
+		return true
 	}
 	emit := func(ev StreamEvent) bool {
 		data, _ := json.Marshal(ev)
