@@ -73,8 +73,9 @@ type StreamError struct {
 const SyncedEvent = "synced"
 
 // writeTimeout bounds one write to a stream: a client that stops reading is
-// dropped instead of piling events up in the informer's buffer.
-const writeTimeout = 10 * time.Second
+// dropped instead of piling events up in the informer's buffer. A variable
+// for the tests.
+var writeTimeout = 10 * time.Second
 
 // streamFilter is what a stream's query asks for (Argo CD's
 // ApplicationQuery: name, projects, appNamespace, selector).
