@@ -44,11 +44,17 @@ type Engine interface {
 	ManagedResources(ctx context.Context, app *gitopsv1alpha1.Application) (any, error)
 	// Manifests returns {"manifests": [...], "revision": ..., "sourceType": ...} at revision ("" = target).
 	Manifests(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (any, error)
+	// Destination returns clients of the app's destination cluster, from which
+	// the resource and events endpoints read the objects of its tree.
+	Destination(ctx context.Context, app *gitopsv1alpha1.Application) (*Destination, error)
 }
 
 // API is the http.Handler of /api/v1/applications.
 type API struct {
-	Client    client.Client
+	Client client.Client
+	// APIReader reads what the cache does not hold (the Application's own
+	// Events) straight from the API server; nil answers those with 503.
+	APIReader client.Reader
 	Auth      Authenticator
 	Authorize Authorize
 	Engine    Engine
@@ -156,6 +162,18 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
 			if can("get", app) {
 				a.engine(w, func() (any, error) { return a.Engine.Manifests(ctx, app, r.URL.Query().Get("revision")) })
+			}
+		})
+	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "resource":
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			if can("get", app) {
+				a.resource(ctx, w, r.URL.Query(), app)
+			}
+		})
+	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "events":
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			if can("get", app) {
+				a.events(ctx, w, r.URL.Query(), app)
 			}
 		})
 	case len(parts) <= 2:

@@ -73,6 +73,7 @@ type fixture struct {
 	enf    *rbac.Enforcer
 	auth   *tokens
 	srv    *httptest.Server
+	client *http.Client // for srv; nil is http.DefaultClient
 	A, B   string
 }
 
@@ -303,7 +304,11 @@ func (f *fixture) stream(token, path string) *sse {
 	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
+	hc := f.client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		cancel()
 		f.t.Fatal(err)

@@ -11,4 +11,15 @@
 // as server-sent events ({"result": {"type": "ADDED"|"MODIFIED"|"DELETED",
 // "application": {...}}}), fed by the manager's informer and filtered by RBAC
 // like the list; optional ?projects=, ?name=, ?appNamespace=, ?selector=.
+//
+// GET /api/v1/applications/{name}/resource?namespace=&resourceName=&version=&kind=&group=
+// answers Argo CD's {"manifest": "<the live object as JSON>"} for any node of
+// the app's resource tree (managed or a child: ReplicaSets, Pods,
+// EndpointSlices), read live from the app's destination cluster; an object
+// outside the tree is 404, so the endpoint cannot read arbitrary objects, and
+// a Secret's values are masked ("++++++++") as Argo CD does. GET
+// /api/v1/applications/{name}/events?resourceNamespace=&resourceName=&resourceUID=
+// answers {"items": [core/v1 Event...]} for one node of the tree (from the
+// destination), or for the Application itself without a resource. Both need
+// applications get on the app.
 package appapi

@@ -73,8 +73,9 @@ type StreamError struct {
 const SyncedEvent = "synced"
 
 // writeTimeout bounds one write to a stream: a client that stops reading is
-// dropped instead of piling events up in the informer's buffer.
-const writeTimeout = 10 * time.Second
+// dropped instead of piling events up in the informer's buffer. A variable
+// for the tests.
+var writeTimeout = 10 * time.Second
 
 // streamFilter is what a stream's query asks for (Argo CD's
 // ApplicationQuery: name, projects, appNamespace, selector).
@@ -201,7 +202,14 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 		if _, err := fmt.Fprint(w, s); err != nil {
 			return false
 		}
-		return rc.Flush() == nil
+		if rc.Flush() != nil {
+			return false
+		}
+		// Cleared once written: over HTTP/2 a deadline left set resets the
+		// stream when it passes, even while idle, so a stream quiet for
+		// writeTimeout (shorter than Heartbeat) was cut.
+		_ = rc.SetWriteDeadline(time.Time{})
+		return true
 	}
 	emit := func(ev StreamEvent) bool {
 		data, _ := json.Marshal(ev)

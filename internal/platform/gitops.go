@@ -126,7 +126,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 		}
 		return webhook.SecretsFromArgoCD(s.Data)
 	}, onPush))
-	api := &appapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: id.enforcer.Authorize, Engine: rec, DefaultNamespace: "p-default",
+	api := &appapi.API{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Auth: id.auth, Authorize: id.enforcer.Authorize, Engine: rec, DefaultNamespace: "p-default",
 		// The stream (/api/v1/stream/applications) follows the manager's informer.
 		Informers: mgr.GetCache()}
 	api.Register(p.opts.Server)

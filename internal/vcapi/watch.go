@@ -126,7 +126,14 @@ func (c *call) stream(p, name string) {
 		if _, err := fmt.Fprint(c.w, s); err != nil {
 			return false
 		}
-		return rc.Flush() == nil
+		if rc.Flush() != nil {
+			return false
+		}
+		// Cleared once written: over HTTP/2 a deadline left set resets the
+		// stream when it passes, even while idle, so a stream quiet for
+		// writeTimeout (shorter than Heartbeat) was cut.
+		_ = rc.SetWriteDeadline(time.Time{})
+		return true
 	}
 	emit := func(ev Event) bool {
 		data, _ := json.Marshal(ev)

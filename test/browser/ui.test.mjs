@@ -2,7 +2,7 @@
 // from ui/node_modules) against a real `gantry up`: log in, an Application made
 // through the REST API from a file:// Git repository appears in the list without
 // a reload, its resource tree reaches Healthy, a node shows its live manifest and
-// diff, sync (dry run), history, delete; 1,000 apps paint within a second; then
+// diff, a Pod its live manifest and events, an OIDC sign-in at gantry's provider, sync (dry run), history, delete; 1,000 apps paint within a second; then
 // the platform scenario: create a project, add and remove members, enable its
 // Argo CD integration with SSO (against Argo CD's stock ConfigMaps) until it says
 // Synced, create a virtual cluster added to Argo CD and watch its steps reach
@@ -291,7 +291,7 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
         // routed 404) is handled by falling back to polling.
         const stream = /\/api\/v1\/stream\//.test(m.location()?.url ?? '') || /EventSource/.test(m.text());
         const provoked = expectedErrors.some((re) => re.test(m.location()?.url ?? ''));
-        if (m.type() === 'error' && !/status of 401/.test(m.text()) && !stream && !provoked) problems.push(`${p.url()}: ${m.text()}`);
+        if (m.type() === 'error' && !/status of 401/.test(m.text()) && !stream && !provoked) problems.push(`${p.url()}: ${m.text()}${m.location()?.url ? ` (${m.location().url})` : ''}`);
       });
       p.on('pageerror', (e) => problems.push(`${p.url()}: ${e.message}`));
     };
@@ -412,6 +412,88 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       // The back button closes the panel (it is in the URL).
       await page.goBack();
       await page.getByRole('complementary').waitFor({ state: 'detached' });
+    });
+
+    await step('a Pod (not managed) shows its live manifest and its events', async () => {
+      await page.locator('[data-kind="Pod"]').first().click();
+      assert.match(page.url(), /resource=%2FPod%2Fguestbook%2Fweb-/);
+      const panel = page.getByRole('complementary');
+      await panel.getByText('Pod', { exact: true }).waitFor();
+      assert.equal(await panel.getByRole('tab', { name: /Diff/ }).count(), 0, 'a child has no diff tab');
+      await panel.getByRole('tab', { name: 'Live manifest' }).click();
+      // Read live from the destination through Argo CD's /resource.
+      await panel.getByLabel('Live manifest (YAML)').filter({ hasText: /kind: Pod\n/ }).waitFor({ timeout: 20000 });
+      assert.match(await panel.getByLabel('Live manifest (YAML)').textContent(), /ownerReferences:[\s\S]*kind: ReplicaSet/);
+      await shot(page, '05b-pod-live');
+      await panel.getByRole('tab', { name: 'Events' }).click();
+      // The scheduler's event for this pod, from /events.
+      const events = panel.getByRole('table', { name: 'Events' });
+      await events.getByRole('row').filter({ hasText: 'Scheduled' }).first().waitFor({ timeout: 20000 });
+      await shot(page, '05c-pod-events');
+      await page.goBack();
+      await page.getByRole('complementary').waitFor({ state: 'detached' });
+    });
+
+    await step("an OIDC sign-in at gantry's provider: its page names the application, and signing in redirects with a code", async () => {
+      const redirect = 'https://wiki.example.test/oauth/callback';
+      const reg = await apiCall(g, 'POST', '/api/v1/oidc-clients', {
+        token: g.token,
+        body: { id: 'team-wiki', name: 'Team Wiki', redirectURIs: [redirect], public: true },
+      });
+      assert.equal(reg.status, 200, reg.text);
+      const verifier = 'v'.repeat(20) + Date.now().toString(36) + 'x'.repeat(30);
+      const { createHash } = await import('node:crypto');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const q = new URLSearchParams({
+        client_id: 'team-wiki',
+        redirect_uri: redirect,
+        response_type: 'code',
+        scope: 'openid',
+        state: 'st-123',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
+      const fresh = await newContext();
+      const p = await fresh.newPage();
+      p.setDefaultTimeout(15000);
+      let landed;
+      await p.route(redirect + '**', (r) => {
+        landed = r.request().url();
+        return r.fulfill({ status: 200, contentType: 'text/plain', body: 'callback reached' });
+      });
+      await p.goto(g.url + '/oidc/authorize?' + q);
+      await p.waitForURL(/\/oidc\/login\?authRequestID=/);
+      await p.getByRole('heading', { name: 'Log in' }).waitFor();
+      await p.getByText('to continue to Team Wiki').waitFor();
+      const h = (await p.reload()).headers();
+      assert.match(h['content-security-policy'], /style-src 'sha256-/);
+      assert.doesNotMatch(h['content-security-policy'], /unsafe-inline/);
+      // The SPA's look: its card and its accent colour on the button.
+      assert.equal(await p.locator('.login-card').count(), 1);
+      assert.equal(await p.getByRole('button', { name: 'Log in' }).evaluate((b) => getComputedStyle(b).backgroundColor), 'rgb(37, 99, 235)');
+      await p.screenshot({ path: path.join(artifacts, '12-oidc-sign-in.png'), fullPage: true });
+      // Dark, as the SPA: the same colours from prefers-color-scheme.
+      await p.emulateMedia({ colorScheme: 'dark' });
+      assert.equal(await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(15, 20, 25)');
+      await p.screenshot({ path: path.join(artifacts, '12b-oidc-sign-in-dark.png'), fullPage: true });
+      await p.emulateMedia({ colorScheme: 'light' });
+      await p.getByLabel('User name').fill('admin');
+      await p.getByLabel('Password').fill(g.password);
+      // The callback is the end of a redirect chain (login → /oidc/callback → client):
+      // page.route answers it when Chromium hands it over; the request is seen either way.
+      const reached = p.waitForRequest((r) => r.url().startsWith(redirect + '?'), { timeout: 20000 });
+      await p.getByRole('button', { name: 'Log in' }).click();
+      try {
+        landed = (await reached).url();
+      } catch (e) {
+        await p.screenshot({ path: path.join(artifacts, 'FAILED-oidc-redirect.png'), fullPage: true }).catch(() => {});
+        throw new Error(`no redirect to ${redirect} after signing in; the page is at ${p.url()}: ${e.message}`);
+      }
+      const back = new URL(landed);
+      assert.equal(back.origin + back.pathname, redirect);
+      assert.ok(back.searchParams.get('code'), landed);
+      assert.equal(back.searchParams.get('state'), 'st-123');
+      await fresh.close();
     });
 
     await step('sync (dry run) and history', async () => {

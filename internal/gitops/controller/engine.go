@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
@@ -29,6 +30,15 @@ func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Applicat
 		return nil, err
 	}
 	return r.Live.Cluster(clusterKey(dest), dest.REST)
+}
+
+// Destination returns the clients of the app's destination cluster (appapi.Engine).
+func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (*appapi.Destination, error) {
+	cl, err := r.clusterOf(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	return &appapi.Destination{Dynamic: cl.Dynamic, Mapper: cl.Mapper}, nil
 }
 
 // ResourceDiff is Argo CD's ResourceDiff, plus the unified diff the CLI prints.

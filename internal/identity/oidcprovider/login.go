@@ -1,7 +1,9 @@
 package oidcprovider
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"math"
@@ -33,42 +35,83 @@ type page struct {
 	UpstreamName  string
 }
 
-// The page is self-contained: no scripts, no external assets, so the CSP
-// below can forbid everything but inline style.
+// pageCSS is the SPA's look (ui/src/styles.css: its colours, light and dark
+// from prefers-color-scheme, the login card, fields, buttons and alerts), so
+// that signing in at gantry's provider looks like signing in to gantry. It is
+// a constant, allowed by its hash (pageCSP); no CSS comments: html/template
+// drops them from the page, which would change the hash.
+const pageCSS = `
+:root{color-scheme:light dark;--bg:#f6f7f9;--surface:#ffffff;--surface-2:#eef1f5;--border:#d5dae1;--text:#1b2430;--muted:#5b6675;--accent:#2563eb;--accent-text:#ffffff;--focus:#1d4ed8;--bad:#c42b1c;--bad-bg:#fde8e6;--shadow:0 1px 2px rgb(0 0 0 / 8%),0 4px 16px rgb(0 0 0 / 6%);font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','Liberation Sans',sans-serif;font-size:14px;line-height:1.45;color:var(--text);background:var(--bg)}
+@media (prefers-color-scheme: dark){:root{--bg:#0f1419;--surface:#171d24;--surface-2:#1f2730;--border:#313b47;--text:#e4e8ee;--muted:#9aa5b3;--accent:#4f8cff;--accent-text:#0b1220;--focus:#8ab4ff;--bad:#ff7a6b;--bad-bg:#3d1714;--shadow:0 1px 2px rgb(0 0 0 / 40%),0 4px 16px rgb(0 0 0 / 30%)}}
+*{box-sizing:border-box}
+body{margin:0}
+a{color:var(--accent)}
+:focus-visible{outline:2px solid var(--focus);outline-offset:2px}
+.login-page{display:grid;place-items:center;min-height:100vh;padding:20px}
+.login-card{width:min(380px,100%);background:var(--surface);border:1px solid var(--border);border-radius:10px;padding:28px;box-shadow:var(--shadow)}
+.login-card h1{font-size:18px;text-align:center;margin:0 0 8px}
+.brand{display:flex;align-items:center;justify-content:center;gap:8px;font-weight:700;font-size:22px;margin-bottom:12px;color:var(--text)}
+.brand-mark{display:inline-grid;place-items:center;width:26px;height:26px;border-radius:6px;background:var(--accent);color:var(--accent-text);font-weight:800}
+.client{text-align:center;color:var(--muted);margin:0 0 8px}
+.client strong{color:var(--text)}
+.message{color:var(--muted);text-align:center;margin:8px 0 0}
+.field{display:flex;flex-direction:column;gap:4px;margin:12px 0}
+.field label{font-weight:600}
+input{font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--border);border-radius:6px;padding:7px 9px}
+input[aria-invalid='true']{border-color:var(--bad)}
+.btn{display:flex;align-items:center;justify-content:center;gap:6px;width:100%;padding:9px;border:1px solid var(--border);border-radius:6px;background:var(--surface);color:var(--text);font:inherit;cursor:pointer;text-decoration:none}
+.btn:hover{background:var(--surface-2)}
+.btn-primary{background:var(--accent);border-color:var(--accent);color:var(--accent-text);font-weight:600}
+.btn-primary:hover{background:var(--accent);filter:brightness(1.08)}
+.alert{padding:9px 12px;border-radius:6px;margin:10px 0;border:1px solid}
+.alert-error{background:var(--bad-bg);border-color:var(--bad);color:var(--text)}
+.login-or{display:flex;align-items:center;gap:10px;color:var(--muted);margin:14px 0;font-size:12.5px}
+.login-or::before,.login-or::after{content:'';flex:1;border-top:1px solid var(--border)}
+`
+
+// pageCSP allows the page's one stylesheet by its hash and nothing else: no
+// scripts, no external assets, no inline style attributes. No form-action:
+// browsers apply it to the redirects after the post, which end at the
+// client's redirect URI.
+var pageCSP = func() string {
+	sum := sha256.Sum256([]byte(pageCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+		"img-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+}()
+
+// The page is self-contained, in the SPA's words: "Log in", "User name",
+// "Password", "Sign in with <provider>", and the application's name.
 var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · gantry</title>
-<style>
-body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
-main{max-width:22rem;margin:12vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.12)}
-h1{font-size:1.3rem;margin:0 0 .3rem}
-p{margin:.3rem 0 1rem;color:#4a5263}
-label{display:block;font-size:.9rem;margin-top:.8rem}
-input{width:100%;box-sizing:border-box;padding:.5rem;margin-top:.25rem;border:1px solid #c5cad3;border-radius:4px;font-size:1rem}
-button{width:100%;margin-top:1.2rem;padding:.6rem;border:0;border-radius:4px;background:#2f5bd3;color:#fff;font-size:1rem;cursor:pointer}
-.error{color:#b3261e;background:#fdecea;padding:.5rem;border-radius:4px}
-.alt{display:block;text-align:center;margin-top:1rem}
-</style>
+<meta name="color-scheme" content="light dark">
+<title>{{.Title}}{{if .Client}} · {{.Client}}{{end}}</title>
+<style>` + pageCSS + `</style>
 </head>
 <body>
-<main>
-<h1>{{.Title}}</h1>
-{{if .Message}}<p>{{.Message}}</p>{{end}}
+<main class="login-page" id="main">
+<div class="login-card">
+<div class="brand" aria-hidden="true"><span class="brand-mark">g</span> gantry</div>
 {{if .Form}}
-<p>to continue to <strong>{{.Client}}</strong></p>
-{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
-<form method="post" action="{{.Action}}">
+<h1 id="login-title">Log in</h1>
+<p class="client">to continue to <strong>{{.Client}}</strong></p>
+{{if .Error}}<div class="alert alert-error" role="alert"><strong>Login failed: </strong><span class="alert-message">{{.Error}}</span></div>{{end}}
+<form method="post" action="{{.Action}}" aria-labelledby="login-title">
 <input type="hidden" name="authRequestID" value="{{.AuthRequestID}}">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
-<label>Username<input name="username" value="{{.Username}}" autocomplete="username" autocapitalize="none" required autofocus></label>
-<label>Password<input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button>
+<div class="field"><label for="username">User name</label><input id="username" name="username" value="{{.Username}}" autocomplete="username" autocapitalize="none" required autofocus></div>
+<div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required></div>
+<button type="submit" class="btn btn-primary">Log in</button>
 </form>
-{{if .UpstreamURL}}<a class="alt" href="{{.UpstreamURL}}">Sign in with {{.UpstreamName}}</a>{{end}}
+{{if .UpstreamURL}}<p class="login-or" aria-hidden="true"><span>or</span></p>
+<a class="btn" href="{{.UpstreamURL}}">Sign in with {{.UpstreamName}}</a>{{end}}
+{{else}}
+<h1>{{.Title}}</h1>
+{{if .Message}}<p class="message">{{.Message}}</p>{{end}}
 {{end}}
+</div>
 </main>
 </body>
 </html>
@@ -206,12 +249,13 @@ func (p *Provider) render(w http.ResponseWriter, code int, pg page) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	// No form-action: browsers apply it to the redirects after the post,
-	// which end at the client's redirect URI.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: under it browsers send "Origin: null" with the form's
+	// post, which sameOrigin refuses. same-origin keeps the authRequestID in
+	// the URL from every other site (the upstream sign-in link included).
+	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(code)
 	if err := pageTemplate.Execute(w, pg); err != nil {
 		p.log.Error(err, "rendering the OIDC login page")

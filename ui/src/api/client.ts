@@ -6,9 +6,11 @@ import type {
   ApplicationList,
   ApplicationTree,
   Cluster,
+  KubeEvent,
   Member,
   Project,
   ResourceDiff,
+  ResourceRef,
   SSOInfo,
   UserInfo,
   VirtualCluster,
@@ -165,6 +167,25 @@ export const api = {
   },
   managedResources: async (name: string, namespace?: string, signal?: AbortSignal) => {
     const r = await request<{ items: ResourceDiff[] | null }>(appPath(name, namespace, 'managed-resources'), { signal });
+    return r.items ?? [];
+  },
+  /** Argo CD's /resource: the live object of any node of the app's tree, as JSON text. */
+  resource: async (name: string, namespace: string | undefined, ref: ResourceRef, signal?: AbortSignal) => {
+    const q: Record<string, string> = { namespace: ref.namespace ?? '', resourceName: ref.name, kind: ref.kind };
+    if (ref.group) q.group = ref.group;
+    if (ref.version) q.version = ref.version;
+    const r = await request<{ manifest: string }>(appPath(name, namespace, 'resource', q), { signal });
+    return r.manifest;
+  },
+  /** Argo CD's /events: a node's core/v1 Events (the app's own without a ref). */
+  events: async (name: string, namespace: string | undefined, ref?: ResourceRef, signal?: AbortSignal) => {
+    const q: Record<string, string> = {};
+    if (ref) {
+      q.resourceNamespace = ref.namespace ?? '';
+      q.resourceName = ref.name;
+      if (ref.uid) q.resourceUID = ref.uid;
+    }
+    const r = await request<{ items: KubeEvent[] | null }>(appPath(name, namespace, 'events', q), { signal });
     return r.items ?? [];
   },
   sync: (name: string, namespace: string | undefined, body: { prune: boolean; dryRun: boolean; revision?: string }) =>

@@ -116,6 +116,21 @@ export interface ResourceNode extends ResourceRef {
   createdAt?: string;
 }
 
+/** core/v1 Event (the fields the UI reads); events.k8s.io/v1's note and series too. */
+export interface KubeEvent {
+  metadata?: { name?: string; namespace?: string; uid?: string; creationTimestamp?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  note?: string;
+  count?: number;
+  firstTimestamp?: string | null;
+  lastTimestamp?: string | null;
+  eventTime?: string | null;
+  series?: { count?: number; lastObservedTime?: string };
+  involvedObject?: { kind?: string; name?: string; namespace?: string; uid?: string };
+}
+
 export interface ApplicationTree {
   nodes: ResourceNode[] | null;
 }

@@ -1,4 +1,4 @@
-import { manifestYaml, toYaml } from './yaml';
+import { liveManifestYaml, manifestYaml, toYaml } from './yaml';
 
 describe('toYaml', () => {
   it('writes manifests as kubectl does', () => {
@@ -45,5 +45,20 @@ describe('toYaml', () => {
   it('passes non-JSON through', () => {
     expect(manifestYaml('not json')).toBe('not json');
     expect(manifestYaml(undefined)).toBe('');
+  });
+});
+
+describe('liveManifestYaml', () => {
+  it('leaves managedFields out', () => {
+    const y = liveManifestYaml(
+      JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', managedFields: [{ manager: 'kubectl' }] } }),
+    );
+    expect(y).toContain('kind: Pod');
+    expect(y).toContain('name: p');
+    expect(y).not.toContain('managedFields');
+  });
+  it('shows what is not JSON as it is', () => {
+    expect(liveManifestYaml('not json')).toBe('not json');
+    expect(liveManifestYaml(undefined)).toBe('');
   });
 });

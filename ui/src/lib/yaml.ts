@@ -78,3 +78,20 @@ export function manifestYaml(json: string | undefined): string {
     return json;
   }
 }
+
+/**
+ * A live object (Argo CD's /resource manifest) as YAML, without
+ * metadata.managedFields: server bookkeeping, hidden as Argo CD hides it.
+ */
+export function liveManifestYaml(json: string | undefined): string {
+  if (!json) return '';
+  try {
+    const obj = JSON.parse(json);
+    if (obj && typeof obj === 'object' && obj.metadata && typeof obj.metadata === 'object') {
+      delete obj.metadata.managedFields;
+    }
+    return toYaml(obj);
+  } catch {
+    return json;
+  }
+}

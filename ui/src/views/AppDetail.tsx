@@ -38,9 +38,10 @@ export function AppDetailPage({ namespace, name }: { namespace: string; name: st
   const [actionError, setActionError] = useState<unknown>();
   const [refreshing, setRefreshing] = useState(false);
 
-  // Manifests and diffs (managed-resources: a full comparison on the server, so
-  // not polled) are loaded when a resource is opened, and again when the app
-  // changes: a new sync status, revision or finished operation.
+  // Diffs (managed-resources: a full comparison on the server, so not polled)
+  // are loaded when a resource is opened, and again when the app changes: a new
+  // sync status, revision or finished operation. The panel itself loads a
+  // node's live manifest and events (/resource, /events) when their tab opens.
   const [diffs, setDiffs] = useState<{ items?: ResourceDiff[]; error?: unknown; loading: boolean }>({ loading: false });
   const st = app.data?.status;
   const version = [st?.sync?.status, st?.sync?.revision, st?.operationState?.finishedAt, st?.health?.status].join('|');
@@ -265,6 +266,8 @@ export function AppDetailPage({ namespace, name }: { namespace: string; name: st
           </div>
           {selectedNode && (
             <ResourcePanel
+              appName={name}
+              appNamespace={namespace}
               node={selectedNode}
               diff={selectedDiff}
               diffError={diffs.error}

@@ -1,11 +1,13 @@
 import { useEffect, useRef, useState } from 'react';
-import type { ResourceDiff, ResourceNode } from '../api/types';
+import { api } from '../api/client';
+import type { KubeEvent, ResourceDiff, ResourceNode } from '../api/types';
 import { HealthBadge } from '../components/Badges';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { Icon } from '../components/Icon';
-import { manifestYaml } from '../lib/yaml';
+import { eventRows } from '../lib/events';
+import { liveManifestYaml } from '../lib/yaml';
 
-type Tab = 'summary' | 'live' | 'diff';
+type Tab = 'summary' | 'live' | 'events' | 'diff';
 
 export function DiffView({ diff }: { diff: string }) {
   const lines = diff.replace(/\n$/, '').split('\n');
@@ -32,18 +34,78 @@ export function DiffView({ diff }: { diff: string }) {
   );
 }
 
+/** What is loaded for the panel: nothing yet, loading, a value or an error. */
+interface Loaded<T> {
+  key?: string;
+  value?: T;
+  error?: unknown;
+  loading: boolean;
+}
+
+/** Loads fn's value while active, again when key changes; aborted when left. */
+function useLoad<T>(active: boolean, key: string, fn: (signal: AbortSignal) => Promise<T>): Loaded<T> {
+  const [state, setState] = useState<Loaded<T>>({ loading: false });
+  const fnRef = useRef(fn);
+  fnRef.current = fn;
+  useEffect(() => {
+    if (!active) return;
+    const ctrl = new AbortController();
+    setState((s) => ({ ...(s.key === key ? s : {}), key, loading: true }));
+    fnRef.current(ctrl.signal).then(
+      (value) => !ctrl.signal.aborted && setState({ key, value, loading: false }),
+      (error) => !ctrl.signal.aborted && setState({ key, error, loading: false }),
+    );
+    return () => ctrl.abort();
+  }, [active, key]);
+  return state.key === key ? state : { loading: active };
+}
+
+/** A node's events: type, reason, message, age and count, newest first. */
+export function EventsTable({ items }: { items: KubeEvent[] }) {
+  const rows = eventRows(items);
+  if (rows.length === 0) return <p className="muted">No events: Kubernetes keeps them for an hour.</p>;
+  return (
+    <table className="apps-table events-table" aria-label="Events">
+      <thead>
+        <tr>
+          <th scope="col">Type</th>
+          <th scope="col">Reason</th>
+          <th scope="col">Message</th>
+          <th scope="col">Age</th>
+          <th scope="col">Count</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key} className={r.warning ? 'event-warning' : undefined}>
+            <td>{r.type}</td>
+            <td>{r.reason}</td>
+            <td className="event-message">{r.message}</td>
+            <td>{r.age}</td>
+            <td>{r.count}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 /**
- * The side panel of a resource: facts, its live manifest and its diff with Git.
- * Only resources the app manages have a manifest and a diff (managed-resources);
- * gantry has no API for a child's live object (Argo CD's /resource) yet.
+ * The side panel of a resource of the tree: facts, its live manifest (Argo CD's
+ * /resource, read from the destination for any node, managed or not), its events
+ * (/events), and for a managed resource its diff with Git (managed-resources).
  */
 export function ResourcePanel({
+  appName,
+  appNamespace,
   node,
   diff,
   diffError,
   diffLoading,
   onClose,
 }: {
+  appName: string;
+  appNamespace?: string;
   node: ResourceNode;
   diff: ResourceDiff | undefined;
   diffError: unknown;
@@ -64,13 +126,13 @@ export function ResourcePanel({
   const tabs: [Tab, string][] = [
     ['summary', 'Summary'],
     ['live', 'Live manifest'],
-    ['diff', 'Diff'],
+    ['events', 'Events'],
   ];
-  const noManifest = !managed
-    ? `${node.kind} ${node.name} is not managed by the application (it belongs to ${node.parentRefs!
-        .map((p) => p.kind + ' ' + p.name)
-        .join(', ')}): gantry shows manifests and diffs of managed resources only.`
-    : null;
+  if (managed) tabs.push(['diff', 'Diff']);
+  const shown = tabs.some(([t]) => t === tab) ? tab : 'summary';
+  const nodeKey = [appNamespace, appName, node.group, node.kind, node.namespace, node.name, node.uid, node.resourceVersion].join('|');
+  const live = useLoad(shown === 'live', nodeKey, (signal) => api.resource(appName, appNamespace, node, signal));
+  const events = useLoad(shown === 'events', nodeKey, (signal) => api.events(appName, appNamespace, node, signal));
   return (
     <aside className="panel" aria-labelledby="panel-title">
       <div className="panel-head">
@@ -89,10 +151,10 @@ export function ResourcePanel({
             role="tab"
             type="button"
             id={`rtab-${t}`}
-            aria-selected={tab === t}
+            aria-selected={shown === t}
             aria-controls={`rpanel-${t}`}
-            tabIndex={tab === t ? 0 : -1}
-            className={'tab' + (tab === t ? ' active' : '')}
+            tabIndex={shown === t ? 0 : -1}
+            className={'tab' + (shown === t ? ' active' : '')}
             onClick={() => setTab(t)}
             onKeyDown={(e) => {
               const i = tabs.findIndex(([x]) => x === t);
@@ -108,8 +170,8 @@ export function ResourcePanel({
           </button>
         ))}
       </div>
-      <div className="panel-body" role="tabpanel" id={`rpanel-${tab}`} aria-labelledby={`rtab-${tab}`}>
-        {tab === 'summary' && (
+      <div className="panel-body" role="tabpanel" id={`rpanel-${shown}`} aria-labelledby={`rtab-${shown}`}>
+        {shown === 'summary' && (
           <dl className="facts">
             <dt>Kind</dt>
             <dd>{[node.group, node.version, node.kind].filter(Boolean).join('/')}</dd>
@@ -134,23 +196,36 @@ export function ResourcePanel({
             {node.images?.length ? <FactRow name="Images" value={node.images.join(', ')} /> : null}
             {node.createdAt && <FactRow name="Created" value={new Date(node.createdAt).toLocaleString()} />}
             {node.uid && <FactRow name="UID" value={node.uid} />}
+            {!managed && (
+              <FactRow name="Belongs to" value={node.parentRefs!.map((p) => p.kind + ' ' + p.name).join(', ')} />
+            )}
             {managed && diff && <FactRow name="In sync with Git" value={diff.modified ? 'no' : 'yes'} />}
           </dl>
         )}
-        {tab !== 'summary' && noManifest && <p className="muted">{noManifest}</p>}
-        {tab !== 'summary' && !noManifest && (
+        {shown === 'live' && (
           <>
-            <ErrorBanner error={diffError} title="Could not load the manifests" />
+            <ErrorBanner error={live.error} title="Could not load the live manifest" />
+            {live.loading && live.value === undefined && <p className="muted">Loading…</p>}
+            {live.value !== undefined && (
+              <pre className="code" aria-label="Live manifest (YAML)">
+                {liveManifestYaml(live.value)}
+              </pre>
+            )}
+          </>
+        )}
+        {shown === 'events' && (
+          <>
+            <ErrorBanner error={events.error} title="Could not load the events" />
+            {events.loading && events.value === undefined && <p className="muted">Loading…</p>}
+            {events.value !== undefined && <EventsTable items={events.value} />}
+          </>
+        )}
+        {shown === 'diff' && (
+          <>
+            <ErrorBanner error={diffError} title="Could not load the diff" />
             {diffLoading && !diff && <p className="muted">Loading…</p>}
-            {!diffLoading && !diff && !diffError && <p className="muted">gantry reports no manifest for this resource.</p>}
-            {diff && tab === 'live' &&
-              (diff.liveState && diff.liveState !== 'null' ? (
-                <pre className="code" aria-label="Live manifest (YAML)">{manifestYaml(diff.liveState)}</pre>
-              ) : (
-                <p className="muted">The resource does not exist in the cluster yet.</p>
-              ))}
-            {diff && tab === 'diff' &&
-              (diff.diff ? <DiffView diff={diff.diff} /> : <p className="muted">No differences: the cluster matches Git.</p>)}
+            {!diffLoading && !diff && !diffError && <p className="muted">gantry reports no diff for this resource.</p>}
+            {diff && (diff.diff ? <DiffView diff={diff.diff} /> : <p className="muted">No differences: the cluster matches Git.</p>)}
           </>
         )}
       </div>

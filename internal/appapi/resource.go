@@ -1,0 +1,211 @@
+package appapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/tree"
+	"gantry.dev/gantry/internal/jsonapi"
+)
+
+// Destination is how the API reads an app's destination cluster.
+type Destination struct {
+	Dynamic dynamic.Interface
+	Mapper  meta.RESTMapper
+}
+
+// secretMask replaces a Secret's values, as Argo CD's hideSecretData does.
+const secretMask = "++++++++"
+
+// inTree finds the node of the app's tree that ref names (uid checked when
+// given); ok is false when there is none, so that the resource and events
+// endpoints read nothing outside the app.
+func (a *API) inTree(ctx context.Context, app *gitopsv1alpha1.Application, match func(tree.Node) bool) (tree.Node, bool, error) {
+	v, err := a.Engine.ResourceTree(ctx, app)
+	if err != nil {
+		return tree.Node{}, false, err
+	}
+	var t tree.Tree
+	b, err := json.Marshal(v)
+	if err != nil {
+		return tree.Node{}, false, err
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return tree.Node{}, false, err
+	}
+	for _, n := range t.Nodes {
+		if match(n) {
+			return n, true, nil
+		}
+	}
+	return tree.Node{}, false, nil
+}
+
+// resource is Argo CD's GET /applications/{name}/resource: the live object,
+// as a JSON string in {"manifest": ...}, of one node of the app's tree.
+func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) {
+	if a.Engine == nil {
+		jsonapi.Error(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
+		return
+	}
+	ns, name, kind, group, version := q.Get("namespace"), q.Get("resourceName"), q.Get("kind"), q.Get("group"), q.Get("version")
+	if name == "" || kind == "" {
+		jsonapi.Error(w, http.StatusBadRequest, "resourceName and kind are required")
+		return
+	}
+	what := fmt.Sprintf("%s %s", kind, name)
+	if group != "" {
+		what = fmt.Sprintf("%s.%s %s", kind, group, name)
+	}
+	if ns != "" {
+		what += " in namespace " + ns
+	}
+	node, ok, err := a.inTree(ctx, app, func(n tree.Node) bool {
+		return n.Group == group && n.Kind == kind && n.Namespace == ns && n.Name == name
+	})
+	if err != nil {
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !ok {
+		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s not found as part of application %s", what, app.Name))
+		return
+	}
+	if version == "" {
+		version = node.Version
+	}
+	dest, err := a.Engine.Destination(ctx, app)
+	if err != nil {
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	var versions []string
+	if version != "" {
+		versions = []string{version}
+	}
+	m, err := dest.Mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}, versions...)
+	if err != nil {
+		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s: %v", what, err))
+		return
+	}
+	var ri dynamic.ResourceInterface = dest.Dynamic.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		ri = dest.Dynamic.Resource(m.Resource).Namespace(ns)
+	}
+	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			jsonapi.Error(w, http.StatusNotFound, what+" no longer exists in the cluster")
+			return
+		}
+		writeK8sError(w, err)
+		return
+	}
+	if group == "" && kind == "Secret" {
+		HideSecretData(obj)
+	}
+	b, err := json.Marshal(obj.Object)
+	if err != nil {
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	jsonapi.Write(w, http.StatusOK, map[string]any{"manifest": string(b)})
+}
+
+// HideSecretData masks a Secret's values (data and stringData, and the copy
+// kubectl keeps in its last-applied annotation), keeping the keys.
+func HideSecretData(obj *unstructured.Unstructured) {
+	for _, field := range []string{"data", "stringData"} {
+		m, ok := obj.Object[field].(map[string]any)
+		if !ok {
+			continue
+		}
+		for k := range m {
+			m[k] = secretMask
+		}
+	}
+	const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	if ann := obj.GetAnnotations(); ann[lastApplied] != "" {
+		ann[lastApplied] = secretMask
+		obj.SetAnnotations(ann)
+	}
+}
+
+// events is Argo CD's GET /applications/{name}/events: the core/v1 Events of
+// one resource of the app's tree (from the destination cluster), or of the
+// Application itself when no resource is named.
+func (a *API) events(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) {
+	ns, name, uid := q.Get("resourceNamespace"), q.Get("resourceName"), q.Get("resourceUID")
+	if name == "" && uid == "" {
+		reader := a.APIReader
+		if reader == nil {
+			jsonapi.Error(w, http.StatusServiceUnavailable, "no reader for the application's events")
+			return
+		}
+		var list corev1.EventList
+		sel := fields.SelectorFromSet(fields.Set{"involvedObject.name": app.Name, "involvedObject.namespace": app.Namespace,
+			"involvedObject.uid": string(app.UID)})
+		if err := reader.List(ctx, &list, client.InNamespace(app.Namespace), client.MatchingFieldsSelector{Selector: sel}); err != nil {
+			writeK8sError(w, err)
+			return
+		}
+		items := list.Items
+		if items == nil {
+			items = []corev1.Event{}
+		}
+		jsonapi.Write(w, http.StatusOK, map[string]any{"items": items})
+		return
+	}
+	if a.Engine == nil {
+		jsonapi.Error(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
+		return
+	}
+	node, ok, err := a.inTree(ctx, app, func(n tree.Node) bool {
+		return n.Namespace == ns && (name == "" || n.Name == name) && (uid == "" || n.UID == uid)
+	})
+	if err != nil {
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !ok {
+		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s not found as part of application %s", name+uid, app.Name))
+		return
+	}
+	dest, err := a.Engine.Destination(ctx, app)
+	if err != nil {
+		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	set := fields.Set{"involvedObject.name": node.Name}
+	if node.Namespace != "" {
+		set["involvedObject.namespace"] = node.Namespace
+	}
+	if node.UID != "" {
+		set["involvedObject.uid"] = node.UID
+	}
+	list, err := dest.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "events"}).Namespace(node.Namespace).
+		List(ctx, metav1.ListOptions{FieldSelector: fields.SelectorFromSet(set).String()})
+	if err != nil {
+		writeK8sError(w, err)
+		return
+	}
+	items := make([]map[string]any, 0, len(list.Items))
+	for _, e := range list.Items {
+		items = append(items, e.Object)
+	}
+	jsonapi.Write(w, http.StatusOK, map[string]any{"items": items})
+}

@@ -1,0 +1,34 @@
+package appapi
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A stream that stays quiet longer than writeTimeout lives on over HTTP/2: a
+// write deadline left set after the last write reset the stream when it passed
+// (browsers: net::ERR_HTTP2_PROTOCOL_ERROR, then a reconnect).
+func TestStreamIdleOverHTTP2(t *testing.T) {
+	f := newFixture(t)
+	old := writeTimeout
+	writeTimeout = 100 * time.Millisecond
+	t.Cleanup(func() { writeTimeout = old })
+	f.api.Heartbeat = time.Hour
+	mux := http.NewServeMux()
+	f.api.Register(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	f.srv, f.client = srv, srv.Client()
+	s := f.stream("alice", StreamPath+"?projects="+f.A)
+	if got := s.initial(t); !strings.Contains(got, "/one") {
+		t.Fatalf("initial %s", got)
+	}
+	time.Sleep(5 * writeTimeout)
+	f.label(f.A, "one", "after-idle")
+	s.expect(t, EventModified, "one")
+}
