@@ -86,8 +86,11 @@ func (r *Reconciler) ManagedResources(ctx context.Context, app *gitopsv1alpha1.A
 		if err != nil {
 			return nil, err
 		}
+		// The states are shown to anyone who may read the app: a Secret's
+		// values are masked there as in the diff.
+		md, ml := diff.MaskSecrets(d, l)
 		items = append(items, ResourceDiff{Group: k.Group, Kind: k.Kind, Namespace: k.Namespace, Name: k.Name,
-			TargetState: jsonString(d), LiveState: jsonString(l),
+			TargetState: jsonString(md), LiveState: jsonString(ml),
 			NormalizedLiveState: string(res.NormalizedLive), PredictedLiveState: string(res.PredictedLive),
 			Diff: res.Unified, Modified: res.Modified})
 	}
@@ -110,7 +113,8 @@ func (r *Reconciler) Manifests(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 	manifests := make([]string, 0, len(objs))
 	for _, o := range objs {
-		manifests = append(manifests, jsonString(o))
+		masked, _ := diff.MaskSecrets(o, nil) // a Secret in Git is not for every app reader
+		manifests = append(manifests, jsonString(masked))
 	}
 	out := map[string]any{"manifests": manifests, "revision": resolved[0], "sourceType": types[0]}
 	if len(resolved) > 1 {

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -353,5 +354,36 @@ func TestOptionsFor(t *testing.T) {
 	res, err := Diff(load(t, "deployment.desired-replicas3.yaml"), deploy, got)
 	if err != nil || res.Modified {
 		t.Fatalf("with the matching rules: Modified = %v, err = %v\n%s", res.Modified, err, res.Unified)
+	}
+}
+
+// The states shown next to a diff hide a Secret's values the same way:
+// equal values one mask, different values another, stringData folded first.
+func TestMaskSecrets(t *testing.T) {
+	desired := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata":   map[string]any{"name": "s"},
+		"stringData": map[string]any{"same": "kept", "changed": "new-password"}}}
+	live := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "s", "annotations": map[string]any{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"same":"a2VwdA=="}}`}},
+		"data":     map[string]any{"same": "a2VwdA==", "changed": "b2xkLXBhc3N3b3Jk"}}}
+	d, l := MaskSecrets(desired, live)
+	dd, ld := d.Object["data"].(map[string]any), l.Object["data"].(map[string]any)
+	if dd["same"] != ld["same"] || dd["changed"] == ld["changed"] {
+		t.Errorf("masks must keep equal values equal and different ones different: desired %v live %v", dd, ld)
+	}
+	for _, o := range []*unstructured.Unstructured{d, l} {
+		b, _ := json.Marshal(o.Object)
+		for _, secret := range []string{"kept", "new-password", "a2VwdA==", "b2xkLXBhc3N3b3Jk"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("a masked Secret shows %q: %s", secret, b)
+			}
+		}
+	}
+	if _, ok := live.Object["data"].(map[string]any)["same"].(string); !ok || live.Object["data"].(map[string]any)["same"] != "a2VwdA==" {
+		t.Error("MaskSecrets changed its argument")
+	}
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]any{"k": "v"}}}
+	if got, _ := MaskSecrets(cm, nil); got.Object["data"].(map[string]any)["k"] != "v" {
+		t.Error("a ConfigMap was masked")
 	}
 }

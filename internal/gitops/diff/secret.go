@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -69,4 +70,39 @@ func maskSecretData(objs ...map[string]any) {
 			data[k] = mask
 		}
 	}
+}
+
+// MaskSecrets returns copies of desired and live (either may be nil) in which a
+// Secret's values are masked as in Diff's output, so that callers can show the
+// objects themselves (Argo CD's managed-resources targetState and liveState)
+// without showing a secret. Other kinds come back as copies, unmasked.
+func MaskSecrets(desired, live *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
+	var d, l *unstructured.Unstructured
+	var objs []map[string]any
+	if desired != nil {
+		d = desired.DeepCopy()
+		if isSecret(d.GroupVersionKind().GroupKind()) {
+			foldStringData(d.Object)
+			objs = append(objs, d.Object)
+		}
+	}
+	if live != nil {
+		l = live.DeepCopy()
+		if isSecret(l.GroupVersionKind().GroupKind()) {
+			objs = append(objs, l.Object)
+		}
+	}
+	if len(objs) > 0 {
+		maskSecretData(objs...)
+		for _, o := range []*unstructured.Unstructured{d, l} {
+			if o == nil {
+				continue
+			}
+			if ann := o.GetAnnotations(); ann["kubectl.kubernetes.io/last-applied-configuration"] != "" {
+				ann["kubectl.kubernetes.io/last-applied-configuration"] = "++++++++"
+				o.SetAnnotations(ann)
+			}
+		}
+	}
+	return d, l
 }
