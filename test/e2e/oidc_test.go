@@ -144,8 +144,8 @@ func (b *browser) get(u string) page { return b.do(b.c.Get(u)) }
 
 var (
 	hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-	formAction  = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
-	upstreamRef = regexp.MustCompile(`<a class="alt" href="([^"]+)">Sign in with ([^<]+)</a>`)
+	formAction  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	upstreamRef = regexp.MustCompile(`<a [^>]*href="([^"]+)">Sign in with ([^<]+)</a>`)
 	metaRefresh = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]+)">`)
 )
 
