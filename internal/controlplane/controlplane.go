@@ -136,6 +136,7 @@ func (cp *ControlPlane) Components() []supervisor.Status {
 // them in reverse order (scheduler and controller-manager, API server, kine). It
 // returns only when everything it started has stopped.
 func (cp *ControlPlane) Run(ctx context.Context) error {
+	defer cp.releasePorts()
 	cp.warm = cp.opts.Storage == "" && fileExists(filepath.Join(cp.opts.Dir, "kine", "state.db"))
 	etcdURL, stopKine, err := cp.startKine()
 	cp.kineErr = err
@@ -275,7 +276,7 @@ func (cp *ControlPlane) choosePort() (int, error) {
 		_ = json.Unmarshal(data, &st)
 	}
 	port := cp.opts.APIPort
-	if port == 0 && st.APIPort != 0 && portFree(cp.opts.BindAddress, st.APIPort) {
+	if port == 0 && st.APIPort != 0 && portFree(cp.opts.BindAddress, st.APIPort) && reserve(st.APIPort) {
 		port = st.APIPort
 	}
 	if port == 0 {
@@ -294,13 +295,54 @@ func (cp *ControlPlane) choosePort() (int, error) {
 	return port, nil
 }
 
+// handedOut are the ports freePort gave to control planes of this process that
+// have not bound them yet or still run: the kernel may offer a closed probe's
+// port again at once, and two control planes starting together then got the
+// same port (one's API server, the other's controller-manager health port), and
+// the API server never started. A control plane returns its ports when Run ends.
+var (
+	handedOutMu sync.Mutex
+	handedOut   = map[int]bool{}
+)
+
 func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut[port] {
+			handedOut[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port on %s that is not already handed out", host)
+}
+
+// reserve marks a port kept from an earlier run as handed out; false if another
+// control plane of this process holds it.
+func reserve(port int) bool {
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
+	if handedOut[port] {
+		return false
+	}
+	handedOut[port] = true
+	return true
+}
+
+// releasePorts returns the control plane's ports.
+func (cp *ControlPlane) releasePorts() {
+	handedOutMu.Lock()
+	defer handedOutMu.Unlock()
+	delete(handedOut, cp.apiPort)
+	for _, p := range cp.healthPorts {
+		delete(handedOut, p)
+	}
 }
 
 func portFree(host string, port int) bool {

@@ -20,6 +20,7 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/appapi"
+	"gantry.dev/gantry/internal/appsetapi"
 	appsetcontroller "gantry.dev/gantry/internal/gitops/appset/controller"
 	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/cluster"
@@ -130,6 +131,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 		// The stream (/api/v1/stream/applications) follows the manager's informer.
 		Informers: mgr.GetCache()}
 	api.Register(p.opts.Server)
+	(&appsetapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: id.enforcer.Authorize, DefaultNamespace: "p-default"}).Register(p.opts.Server)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,8 +130,11 @@ func TestApplicationSets(t *testing.T) {
 		"web/deployment.yaml": str(fmt.Sprintf(webDeployment, 2, "1.27")),
 		"web/service.yaml":    str(webService),
 	})
-	createAppSet(t, dyn, fmt.Sprintf(`
-apiVersion: gitops.gantry.dev/v1alpha1
+	// The branches set goes in through the CLI (the REST API), as Argo CD's
+	// clients write it.
+	setFile := filepath.Join(t.TempDir(), "branches.yaml")
+	if err := os.WriteFile(setFile, []byte(fmt.Sprintf(`
+apiVersion: argoproj.io/v1alpha1
 kind: ApplicationSet
 metadata: {name: branches}
 spec:
@@ -145,6 +149,31 @@ spec:
       source: {repoURL: %[1]s, targetRevision: '{{.branch}}', path: web}
       destination: {server: https://kubernetes.default.svc, namespace: '{{.branchNormalized}}'}
       syncPolicy: {automated: {prune: true}, syncOptions: [CreateNamespace=true]}
+`, repo.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "appset", "create", "-f", setFile, "--data-dir", dataDir); err != nil || !strings.Contains(out, "'branches' created") {
+		t.Fatalf("gantry appset create: %v\n%s", err, out)
+	}
+	if out, err := run(t, "appset", "create", "-f", setFile, "--data-dir", dataDir); err == nil || !strings.Contains(out, "upsert") {
+		t.Errorf("gantry appset create of an existing set: %v\n%s", err, out)
+	}
+	// Bad input: a template that renders an invalid Application name changes
+	// nothing and says why.
+	createAppSet(t, dyn, fmt.Sprintf(`
+apiVersion: gitops.gantry.dev/v1alpha1
+kind: ApplicationSet
+metadata: {name: broken}
+spec:
+  goTemplate: true
+  generators:
+  - gitBranches: {repoURL: %[1]s, branchMatch: '^feature/'}
+  template:
+    metadata: {name: 'Web_{{.branch}}'}
+    spec:
+      project: default
+      source: {repoURL: %[1]s, targetRevision: '{{.branch}}', path: web}
+      destination: {server: https://kubernetes.default.svc, namespace: broken}
 `, repo.URL))
 	createAppSet(t, dyn, fmt.Sprintf(`
 apiVersion: gitops.gantry.dev/v1alpha1
@@ -171,6 +200,36 @@ spec:
 	if d, err := host.AppsV1().Deployments("feature-login-page").Get(ctx, "web", metav1.GetOptions{}); err != nil || d.Status.AvailableReplicas != 2 {
 		t.Fatalf("deployment in namespace feature-login-page: %v", err)
 	}
+	if out, err := run(t, "appset", "list", "--data-dir", dataDir); err != nil || !strings.Contains(out, "branches") || !strings.Contains(out, "broken") {
+		t.Errorf("gantry appset list: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "gantry appset get branches to show the generated app", func() error {
+		out, err := run(t, "appset", "get", "branches", "--data-dir", dataDir)
+		if err != nil || !strings.Contains(out, "web-feature-login-page") || !strings.Contains(out, "Healthy") || !strings.Contains(out, "ResourcesUpToDate") {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, "gantry appset get broken to show the error", func() error {
+		out, err := run(t, "appset", "get", "broken", "--data-dir", dataDir)
+		if err != nil || !strings.Contains(out, "ErrorOccurred") || !strings.Contains(out, `"Web_feature/Login_Page" is not a valid Application name`) {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	})
+	apps, err := dyn.Resource(appGVR).Namespace("p-default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apps.Items {
+		if a.GetName() != "web-feature-login-page" {
+			t.Errorf("unexpected application %s (the broken set must create none)", a.GetName())
+		}
+	}
+	if out, err := run(t, "appset", "delete", "broken", "--data-dir", dataDir); err != nil {
+		t.Errorf("gantry appset delete: %v\n%s", err, out)
+	}
+	waitGone(t, dyn, appSetGVR, "p-default", "broken", 30*time.Second)
 
 	// A preview branch → its own virtual cluster, the app Healthy inside it.
 	g.pushBranch(t, host, repo, "preview/one", false)

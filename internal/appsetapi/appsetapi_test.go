@@ -1,0 +1,296 @@
+package appsetapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/kubetest"
+	"gantry.dev/gantry/internal/project"
+)
+
+func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+
+type tokens map[string]authn.Identity
+
+func (t tokens) Authenticate(r *http.Request) (authn.Identity, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return authn.Identity{}, authn.ErrNoCredentials
+	}
+	id, ok := t[tok]
+	if !ok {
+		return authn.Identity{}, errors.New("invalid token")
+	}
+	return id, nil
+}
+
+// fixture: projects A (alice admin, victor viewer) and B (bob admin), each with
+// a set; root is a global admin. A real API server and a real enforcer.
+type fixture struct {
+	t    *testing.T
+	c    client.Client
+	srv  *httptest.Server
+	A, B string
+}
+
+var fixtures atomic.Int32
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	n := strconv.Itoa(int(fixtures.Add(1)))
+	f := &fixture{t: t, c: env.Client, A: "alpha" + n, B: "beta" + n}
+	enf, err := rbac.New(rbac.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enf.SetPolicy("g, root, role:admin\n", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := enf.SetProjectPolicies(map[string]string{
+		f.A: rbac.ProjectPolicy(f.A, []rbac.Member{
+			{Kind: rbac.MemberUser, Name: "alice", Role: rbac.ProjectAdmin},
+			{Kind: rbac.MemberUser, Name: "victor", Role: rbac.ProjectViewer},
+		}),
+		f.B: rbac.ProjectPolicy(f.B, []rbac.Member{{Kind: rbac.MemberUser, Name: "bob", Role: rbac.ProjectAdmin}}),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	api := &API{Client: env.Client, Authorize: enf.Authorize, DefaultNamespace: project.Namespace(f.A), Auth: tokens{
+		"alice":   {User: "alice", Via: "session"},
+		"victor":  {User: "victor", Via: "session"},
+		"bob":     {User: "bob", Via: "session"},
+		"root":    {User: "root", Via: "session"},
+		"alice-B": {User: "alice", Via: "accesskey", Scope: sessions.Scope{Project: f.B}},
+	}}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	ctx := context.Background()
+	for _, p := range []string{f.A, f.B} {
+		if err := env.Client.Create(ctx, &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: p}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: project.Namespace(p)}}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	f.must("root", "POST", "", f.set("a1", f.A), 200)
+	f.must("root", "POST", "?appsetNamespace="+project.Namespace(f.B), f.set("b1", f.B), 200)
+	return f
+}
+
+// set is an ApplicationSet manifest as a client sends it.
+func (f *fixture) set(name, proj string) map[string]any {
+	return map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+		"metadata": map[string]any{"name": name},
+		"spec": map[string]any{
+			"generators": []any{map[string]any{"list": map[string]any{"elements": []any{map[string]any{"env": "dev"}}}}},
+			"template": map[string]any{
+				"metadata": map[string]any{"name": "web-{{env}}"},
+				"spec": map[string]any{
+					"project":     proj,
+					"source":      map[string]any{"repoURL": "https://git.example/shop.git", "path": "web"},
+					"destination": map[string]any{"server": "https://kubernetes.default.svc", "namespace": "{{env}}"},
+				},
+			},
+		},
+	}
+}
+
+// call sends a request as token ("" = none) and returns the status and body.
+func (f *fixture) call(token, method, path string, body any) (int, map[string]any) {
+	f.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, _ := json.Marshal(b)
+		r = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest(method, f.srv.URL+Prefix+path, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (f *fixture) must(token, method, path string, body any, code int) map[string]any {
+	f.t.Helper()
+	got, out := f.call(token, method, path, body)
+	if got != code {
+		f.t.Fatalf("%s %s as %q: %d %v, want %d", method, path, token, got, out, code)
+	}
+	return out
+}
+
+func names(list map[string]any) []string {
+	var out []string
+	items, _ := list["items"].([]any)
+	for _, it := range items {
+		m, _ := it.(map[string]any)["metadata"].(map[string]any)
+		out = append(out, m["name"].(string))
+	}
+	return out
+}
+
+func TestAuthn(t *testing.T) {
+	f := newFixture(t)
+	if code, body := f.call("", "GET", "", nil); code != 401 || !strings.Contains(body["message"].(string), "Unauthorized") {
+		t.Errorf("no token: %d %v", code, body)
+	}
+	if code, _ := f.call("nobody", "GET", "/a1", nil); code != 401 {
+		t.Errorf("bad token: %d", code)
+	}
+}
+
+func TestListFiltered(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct {
+		token, query string
+		want         []string
+	}{
+		{"alice", "?appsetNamespace=" + project.Namespace(f.A), []string{"a1"}},
+		{"victor", "?appsetNamespace=" + project.Namespace(f.A), []string{"a1"}},
+		{"bob", "?appsetNamespace=" + project.Namespace(f.A), nil},
+		{"bob", "?appsetNamespace=" + project.Namespace(f.B), []string{"b1"}},
+		{"alice-B", "?appsetNamespace=" + project.Namespace(f.A), nil},
+		{"root", "?projects=" + f.B, []string{"b1"}},
+	} {
+		got := names(f.must(c.token, "GET", c.query, nil, 200))
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("list%s as %s: %v, want %v", c.query, c.token, got, c.want)
+		}
+	}
+	// Across namespaces, each sees only its own project's sets.
+	for _, name := range names(f.must("bob", "GET", "", nil, 200)) {
+		if name == "a1" {
+			t.Errorf("bob sees a1")
+		}
+	}
+}
+
+func TestGet(t *testing.T) {
+	f := newFixture(t)
+	got := f.must("victor", "GET", "/a1", nil, 200)
+	if got["kind"] != "ApplicationSet" || got["apiVersion"] != "gitops.gantry.dev/v1alpha1" {
+		t.Errorf("get: %v %v", got["kind"], got["apiVersion"])
+	}
+	f.must("bob", "GET", "/a1", nil, 403)
+	f.must("alice-B", "GET", "/a1", nil, 403)
+	f.must("bob", "GET", "/b1?appsetNamespace="+project.Namespace(f.B), nil, 200)
+	if _, body := f.call("alice", "GET", "/nope", nil); !strings.Contains(body["message"].(string), `"nope" not found`) {
+		t.Errorf("missing: %v", body)
+	}
+	f.must("alice", "PUT", "/a1", nil, 405)
+	f.must("alice", "GET", "/a1/x", nil, 404)
+}
+
+func TestCreateUpsertDelete(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	set := f.set("web", f.A)
+	out := f.must("alice", "POST", "", set, 200)
+	if out["apiVersion"] != "gitops.gantry.dev/v1alpha1" {
+		t.Errorf("created as %v", out["apiVersion"])
+	}
+	stored := &gitopsv1alpha1.ApplicationSet{}
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); err != nil {
+		t.Fatal(err)
+	}
+	// Again: refused without upsert, replaced with it.
+	if code, body := f.call("alice", "POST", "", set); code != 409 || !strings.Contains(body["message"].(string), "upsert") {
+		t.Errorf("create twice: %d %v", code, body)
+	}
+	set["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["source"].(map[string]any)["path"] = "api"
+	f.must("victor", "POST", "?upsert=true", set, 403)
+	f.must("alice", "POST", "?upsert=true", set, 200)
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); err != nil || stored.Spec.Template.Spec.Source.Path != "api" {
+		t.Errorf("after upsert: %v %+v", err, stored.Spec.Template.Spec.Source)
+	}
+	// Delete: a viewer may not, the admin may.
+	f.must("victor", "DELETE", "/web", nil, 403)
+	f.must("bob", "DELETE", "/web", nil, 403)
+	f.must("alice", "DELETE", "/web", nil, 200)
+	if err := f.c.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); !apierrors.IsNotFound(err) {
+		t.Errorf("after delete: %v", err)
+	}
+	f.must("alice", "DELETE", "/web", nil, 404)
+}
+
+func TestCreateRefused(t *testing.T) {
+	f := newFixture(t)
+	withSpec := func(fn func(spec map[string]any)) map[string]any {
+		s := f.set("x", f.A)
+		fn(s["spec"].(map[string]any))
+		return s
+	}
+	tmplSpec := func(spec map[string]any) map[string]any {
+		return spec["template"].(map[string]any)["spec"].(map[string]any)
+	}
+	for _, c := range []struct {
+		name, token string
+		body        any
+		code        int
+		msg         string
+	}{
+		{"viewer", "victor", f.set("x", f.A), 403, ""},
+		{"other project", "bob", f.set("x", f.A), 403, ""},
+		{"scoped key", "alice-B", f.set("x", f.A), 403, "scoped"},
+		{"empty", "alice", "", 400, "empty"},
+		{"not JSON", "alice", "{", 400, "not a JSON object"},
+		{"kind", "alice", map[string]any{"kind": "Application", "metadata": map[string]any{"name": "x"}}, 400, `"Application", not an ApplicationSet`},
+		{"apiVersion", "alice", map[string]any{"apiVersion": "v1", "kind": "ApplicationSet"}, 400, "apiVersion"},
+		{"no name", "alice", func() any { s := f.set("", f.A); return s }(), 400, "metadata.name is required"},
+		{"bad name", "alice", f.set("Web_1", f.A), 400, "metadata.name"},
+		{"no generators", "alice", withSpec(func(s map[string]any) { delete(s, "generators") }), 400, "spec.generators"},
+		{"no project", "alice", withSpec(func(s map[string]any) { delete(tmplSpec(s), "project") }), 400, "spec.template.spec.project is required"},
+		{"templated project", "alice", withSpec(func(s map[string]any) { tmplSpec(s)["project"] = "{{p}}" }), 400, "templated"},
+		{"project of another namespace", "root", f.set("x", f.B), 400, "belongs to project"},
+		{"missing project", "root", f.set("x", "nope"), 400, ""},
+		{"wrong type", "alice", withSpec(func(s map[string]any) { s["goTemplate"] = "yes" }), 400, "goTemplate"},
+	} {
+		code, body := f.call(c.token, "POST", "", c.body)
+		msg, _ := body["message"].(string)
+		if code != c.code || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: %d %q, want %d %q", c.name, code, msg, c.code, c.msg)
+		}
+	}
+	// A project that does not exist, in a namespace that is no project's.
+	code, body := f.call("root", "POST", "?appsetNamespace=default", f.set("x", "nope"))
+	if code != 400 || !strings.Contains(body["message"].(string), `project "nope" does not exist`) {
+		t.Errorf("missing project: %d %v", code, body)
+	}
+}
