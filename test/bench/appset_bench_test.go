@@ -130,8 +130,8 @@ func BenchmarkPreviewEnvironments(b *testing.B) {
 		"apiVersion": "gitops.gantry.dev/v1alpha1", "kind": "ApplicationSet",
 		"metadata": map[string]any{"name": "previews", "namespace": "p-default"},
 		"spec": map[string]any{
-			"goTemplate": true,
-			"generators": []any{map[string]any{"gitBranches": map[string]any{"repoURL": repo.URL, "branchMatch": "^preview/"}}},
+			"goTemplate":     true,
+			"generators":     []any{map[string]any{"gitBranches": map[string]any{"repoURL": repo.URL, "branchMatch": "^preview/"}}},
 			"virtualCluster": map[string]any{"name": "pr-{{.branchNormalized}}", "sleepAfter": "1m"},
 			"template": map[string]any{
 				"metadata": map[string]any{"name": "preview-{{.branchNormalized}}"},
