@@ -59,8 +59,24 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 		return nil, err
 	}
 	id := &identity{enforcer: enforcer, limiter: sessions.NewLimiter(sessions.LimiterOptions{})}
+	// Uncached reads where a thing written a moment ago must be found by the
+	// next request: OIDC clients, new access keys, users added to projects.
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return nil, err
+	}
+	p.direct = direct
 	keys := accesskeys.Store{Client: mgr.GetClient(), Namespace: SystemNamespace}
-	id.auth = &authn.Authenticator{Admin: token, Users: mgr.GetClient(), AccessKeys: keys.Get}
+	// Keys are looked up in the cache; one made a moment ago may not be there
+	// yet, so a miss asks the API server before the key is refused.
+	fresh := accesskeys.Store{Client: direct, Namespace: SystemNamespace}
+	lookup := func(ctx context.Context, keyID string) (sessions.AccessKey, bool) {
+		if k, ok := keys.Get(ctx, keyID); ok {
+			return k, true
+		}
+		return fresh.Get(ctx, keyID)
+	}
+	id.auth = &authn.Authenticator{Admin: token, Users: mgr.GetClient(), AccessKeys: lookup}
 	// The token manager needs the signing keys from the host; made in Run.
 	p.identity = id
 	api := &sessionapi.API{
@@ -78,13 +94,6 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	if err := (&rbacConfig{Client: mgr.GetClient(), Enforcer: enforcer}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	// OIDC clients are read and written uncached: a client registered a moment
-	// ago must be found by the next authorization request.
-	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
-	if err != nil {
-		return nil, err
-	}
-	p.direct = direct
 	p.opts.Server.Handle(oidcPath+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if prov := id.provider.Load(); prov != nil {
 			prov.ServeHTTP(w, r)
