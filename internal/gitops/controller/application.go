@@ -32,6 +32,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/livestate"
 	"gantry.dev/gantry/internal/gitops/render"
+	"gantry.dev/gantry/internal/gitops/unknownfields"
 	projectpkg "gantry.dev/gantry/internal/project"
 )
 
@@ -402,9 +403,9 @@ func (r *Reconciler) unsupported(ctx context.Context, app *gitopsv1alpha1.Applic
 		return nil, client.IgnoreNotFound(err)
 	}
 	var out []string
-	out = append(out, unsupportedFields("spec", raw.Object["spec"], reflect.TypeOf(gitopsv1alpha1.ApplicationSpec{}))...)
+	out = append(out, unknownfields.List("spec", raw.Object["spec"], reflect.TypeOf(gitopsv1alpha1.ApplicationSpec{}))...)
 	if op, ok := raw.Object["operation"]; ok {
-		out = append(out, unsupportedFields("operation", op, reflect.TypeOf(gitopsv1alpha1.Operation{}))...)
+		out = append(out, unknownfields.List("operation", op, reflect.TypeOf(gitopsv1alpha1.Operation{}))...)
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/unknownfields"
 )
 
 func TestUnsupportedFields(t *testing.T) {
@@ -41,7 +42,7 @@ ignoreDifferences:
 	if err := yaml.Unmarshal([]byte(spec), &raw); err != nil {
 		t.Fatal(err)
 	}
-	got := unsupportedFields("spec", raw, reflect.TypeOf(gitopsv1alpha1.ApplicationSpec{}))
+	got := unknownfields.List("spec", raw, reflect.TypeOf(gitopsv1alpha1.ApplicationSpec{}))
 	want := []string{
 		"spec.ignoreDifferences[0].jqPathExpressions",
 		"spec.source.helm.fileParameters",

@@ -7,14 +7,13 @@ import (
 	"sort"
 	"strings"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/unknownfields"
 )
 
 // Argo CD's messages for a set whose every element was generated.
@@ -181,73 +180,5 @@ func (r *Reconciler) unsupported(ctx context.Context, set *gitopsv1alpha1.Applic
 	if err := r.opts.Client.Get(ctx, client.ObjectKeyFromObject(set), raw); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
-	return unsupportedFields("spec", raw.Object["spec"], reflect.TypeOf(gitopsv1alpha1.ApplicationSetSpec{})), nil
-}
-
-// unsupportedFields lists the paths in raw (JSON as stored) that the Go type
-// t does not know (as the Application controller does for Applications).
-func unsupportedFields(prefix string, raw any, t reflect.Type) []string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == reflect.TypeOf(runtime.RawExtension{}) || t == reflect.TypeOf(apiextensionsv1.JSON{}) {
-		return nil // free-form: helm valuesObject, list elements
-	}
-	var out []string
-	switch t.Kind() {
-	case reflect.Struct:
-		m, ok := raw.(map[string]any)
-		if !ok {
-			return nil
-		}
-		fields := jsonFields(t)
-		for k, v := range m {
-			ft, known := fields[k]
-			if !known {
-				out = append(out, prefix+"."+k)
-				continue
-			}
-			out = append(out, unsupportedFields(prefix+"."+k, v, ft)...)
-		}
-	case reflect.Slice:
-		items, ok := raw.([]any)
-		if !ok {
-			return nil
-		}
-		for i, v := range items {
-			out = append(out, unsupportedFields(fmt.Sprintf("%s[%d]", prefix, i), v, t.Elem())...)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// jsonFields maps the JSON names of a struct's fields (inline ones
-// flattened) to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" && (strings.Contains(opts, "inline") || f.Anonymous) {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				for k, v := range jsonFields(ft) {
-					out[k] = v
-				}
-			}
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out[name] = f.Type
-	}
-	return out
+	return unknownfields.List("spec", raw.Object["spec"], reflect.TypeOf(gitopsv1alpha1.ApplicationSetSpec{})), nil
 }
