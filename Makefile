@@ -4,13 +4,18 @@
 
 SHELL := /usr/bin/env bash
 GO ?= go
-KUBE_VERSION := $(shell awk '$$1=="require" && $$2=="k8s.io/kubernetes" {print $$3}' tools/kube/go.mod)
+KUBE_VERSION := $(shell awk '$$1=="k8s.io/kubernetes" && $$2 ~ /^v/ {print $$2} $$1=="require" && $$2=="k8s.io/kubernetes" {print $$3}' tools/kube/go.mod)
 KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
-KUBE_STAMP := bin/.kube-$(KUBE_VERSION)
+# The stamp names the version and a hash of kube-controlplane's source.
+KUBE_SRC := $(shell cat tools/kube/go.mod tools/kube/cmd/kube-controlplane/*.go | sha256sum | cut -c1-12)
+KUBE_STAMP := bin/.kube-$(KUBE_VERSION)-$(KUBE_SRC)
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
 	-X k8s.io/component-base/version.gitTreeState=clean
-KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
+# kube-controlplane runs kube-apiserver, kube-controller-manager and kube-scheduler
+# in one process; kubectl is for users and tests.
+KUBE_CMDS := kube-controlplane kubectl
+KUBE_PKGS := ./cmd/kube-controlplane k8s.io/kubernetes/cmd/kubectl
 GANTRY_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 25m
 ARGS ?=
@@ -42,15 +47,16 @@ $(UI_OUT): $(UI_DEPS) $(UI_SRC)
 bin/gantry: $(UI_OUT) FORCE
 	$(GO) build -ldflags "-X gantry.dev/gantry/internal/cli.Version=$(GANTRY_VERSION)" -o $@ ./cmd/gantry
 
-# Rebuilt only when the pinned version changes (the stamp names it) or a binary is gone.
+# Rebuilt only when the pinned version or kube-controlplane's source changes (the
+# stamp names both) or a binary is gone.
 kube-binaries:
 	@for c in $(KUBE_CMDS); do test -x bin/$$c || rm -f $(KUBE_STAMP); done
 	@$(MAKE) --no-print-directory $(KUBE_STAMP)
 
 $(KUBE_STAMP):
 	@echo "building Kubernetes $(KUBE_VERSION) components from source (about 7 minutes the first time)..."
-	@mkdir -p bin && rm -f bin/.kube-*
-	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o ../../bin/ $(addprefix k8s.io/kubernetes/cmd/,$(KUBE_CMDS))
+	@mkdir -p bin && rm -f bin/.kube-* bin/kube-apiserver bin/kube-controller-manager bin/kube-scheduler
+	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o ../../bin/ $(KUBE_PKGS)
 	touch $@
 
 run: build

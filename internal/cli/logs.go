@@ -16,9 +16,14 @@ import (
 )
 
 // Components that write a log file in <data-dir>/logs.
-var logComponents = []string{"gantry", "kine", "kwok", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+var logComponents = []string{"gantry", "kine", "kwok", "kube-controlplane", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 func logPath(dataDir, component string) string {
+	switch component {
+	case "kube-apiserver", "kube-controller-manager", "kube-scheduler":
+		// One process runs the three (kubebin.ControlPlane), and klog has one output.
+		component = "kube-controlplane"
+	}
 	return filepath.Join(dataDir, "logs", component+".log")
 }
 

@@ -22,6 +22,9 @@ type componentStatus struct {
 	supervisor.Status
 	RSSBytes  int64 `json:"rssBytes"`
 	InProcess bool  `json:"inProcess"`
+	// SharesProcessWith names the component listed earlier whose process this one
+	// runs in (kube-controlplane runs three); its RSS is counted there.
+	SharesProcessWith string `json:"sharesProcessWith,omitempty"`
 }
 
 type statusReport struct {
@@ -68,28 +71,46 @@ func buildReport(st runstate.State) statusReport {
 		RSSBytes: gantryRSS,
 	})
 	rep.TotalRSS = gantryRSS
-	for _, c := range st.Components {
+	// Each process's RSS is counted once, on the first component that runs in it.
+	counted := map[int]string{}
+	measure := func(c supervisor.Status) componentStatus {
 		cs := componentStatus{Status: c, InProcess: c.Pid == st.Pid}
-		if cs.InProcess {
-			cs.StartedAt = st.StartedAt
-		} else if c.Pid > 0 {
+		switch {
+		case cs.InProcess || c.Pid == 0:
+		case counted[c.Pid] != "":
+			cs.SharesProcessWith = counted[c.Pid]
+		default:
+			counted[c.Pid] = c.Name
 			cs.RSSBytes, _ = supervisor.RSS(c.Pid)
 			rep.TotalRSS += cs.RSSBytes
+		}
+		return cs
+	}
+	for _, c := range st.Components {
+		cs := measure(c)
+		if cs.InProcess {
+			cs.StartedAt = st.StartedAt
 		}
 		rep.Components = append(rep.Components, cs)
 	}
 	rep.VClusters = map[string][]componentStatus{}
 	for name, comps := range st.VClusters {
 		for _, c := range comps {
-			cs := componentStatus{Status: c, InProcess: c.Pid == st.Pid}
-			if !cs.InProcess && c.Pid > 0 {
-				cs.RSSBytes, _ = supervisor.RSS(c.Pid)
-				rep.TotalRSS += cs.RSSBytes
-			}
-			rep.VClusters[name] = append(rep.VClusters[name], cs)
+			rep.VClusters[name] = append(rep.VClusters[name], measure(c))
 		}
 	}
 	return rep
+}
+
+// rssColumn is the RSS cell of a row.
+func rssColumn(c componentStatus) string {
+	switch {
+	case c.InProcess:
+		return "(in gantry)"
+	case c.SharesProcessWith != "":
+		return "(with " + c.SharesProcessWith + ")"
+	}
+	return mib(c.RSSBytes)
 }
 
 func printStatus(w io.Writer, rep statusReport) {
@@ -112,10 +133,7 @@ func printStatus(w io.Writer, rep statusReport) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tPID\tUPTIME\tRSS\tREADY\tRESTARTS")
 	for _, c := range rep.Components {
-		rss := mib(c.RSSBytes)
-		if c.InProcess {
-			rss = "(in gantry)"
-		}
+		rss := rssColumn(c)
 		pid, uptime := fmt.Sprint(c.Pid), since(c.StartedAt)
 		if c.Pid == 0 {
 			pid, uptime = "-", "-"
@@ -132,7 +150,7 @@ func printStatus(w io.Writer, rep statusReport) {
 			if c.InProcess {
 				continue // kine of a virtual cluster lives in gantry's process
 			}
-			fmt.Fprintf(tw, "vcluster %s: %s\t%d\t%s\t%s\t%s\t%d\n", n, c.Name, c.Pid, since(c.StartedAt), mib(c.RSSBytes), yesNo(c.Ready), c.Restarts)
+			fmt.Fprintf(tw, "vcluster %s: %s\t%d\t%s\t%s\t%s\t%d\n", n, c.Name, c.Pid, since(c.StartedAt), rssColumn(c), yesNo(c.Ready), c.Restarts)
 		}
 	}
 	fmt.Fprintf(tw, "total\t\t\t%s\t\t\n", mib(rep.TotalRSS))

@@ -106,15 +106,13 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	// Everything that can be checked is checked before anything starts, so that bad
 	// input leaves nothing running.
 	var hostCfg *rest.Config
-	need := kubebin.All
 	if o.kubeconfig != "" {
 		if hostCfg, err = loadExternalHost(parent, o.kubeconfig); err != nil {
 			return err
 		}
-		// Virtual clusters run their control planes here whatever the host.
-		need = []string{kubebin.APIServer, kubebin.ControllerManager}
 	}
-	bins, err := kubebin.Find(parent, kubebin.SearchDirs(o.kubeBinDir), need...)
+	// Virtual clusters run their control planes here whatever the host.
+	bins, err := kubebin.Find(parent, kubebin.SearchDirs(o.kubeBinDir), kubebin.All...)
 	if err != nil {
 		return err
 	}

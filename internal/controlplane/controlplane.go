@@ -31,7 +31,10 @@ type ControlPlane struct {
 	creds   *credentials
 	apiPort int
 	admin   kubeconfig.Config
-	procs   []*supervisor.Process // in start order: apiserver first
+	proc    *supervisor.Process // kube-controlplane: every component, one process
+	// componentReady is each component's last probe result.
+	readyMu        sync.Mutex
+	componentReady map[string]bool
 	// healthPorts are the loopback ports where the controller-manager and the
 	// scheduler serve /healthz; chosen afresh at each New.
 	healthPorts map[string]int
@@ -74,7 +77,8 @@ func New(opts Options) (*ControlPlane, error) {
 			return nil, fmt.Errorf("control plane %s: no free port for %s: %w", opts.Name, c, err)
 		}
 	}
-	cp.procs = cp.processes()
+	cp.proc = cp.process()
+	cp.componentReady = map[string]bool{}
 	return cp, nil
 }
 
@@ -116,8 +120,8 @@ func (cp *ControlPlane) CA() []byte { return cp.creds.ca.CertPEM() }
 // Ready is closed once the API server has answered /readyz.
 func (cp *ControlPlane) Ready() <-chan struct{} { return cp.ready }
 
-// Components returns the status of each part: kine (in gantry's process) and the
-// supervised binaries.
+// Components returns the status of each part: kine (in gantry's process), then each
+// Kubernetes component with the pid of the process they share and its own readiness.
 func (cp *ControlPlane) Components() []supervisor.Status {
 	kine := supervisor.Status{Name: "kine", Pid: os.Getpid()}
 	select {
@@ -126,15 +130,21 @@ func (cp *ControlPlane) Components() []supervisor.Status {
 	default:
 	}
 	out := []supervisor.Status{kine}
-	for _, p := range cp.procs {
-		out = append(out, p.Status())
+	st := cp.proc.Status()
+	cp.readyMu.Lock()
+	defer cp.readyMu.Unlock()
+	for _, c := range cp.opts.components() {
+		cs := st
+		cs.Name = c
+		cs.Ready = st.Pid > 0 && cp.componentReady[c]
+		out = append(out, cs)
 	}
 	return out
 }
 
-// Run starts kine and the components, keeps them running and, when ctx ends, stops
-// them in reverse order (scheduler and controller-manager, API server, kine). It
-// returns only when everything it started has stopped.
+// Run starts kine and the components' process, keeps them running and, when ctx
+// ends, stops the process (the API server drains first) and then kine. It returns
+// only when everything it started has stopped.
 func (cp *ControlPlane) Run(ctx context.Context) error {
 	defer cp.releasePorts()
 	cp.warm = cp.opts.Storage == "" && fileExists(filepath.Join(cp.opts.Dir, "kine", "state.db"))
@@ -149,32 +159,16 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 		return fmt.Errorf("control plane %s: kine listens at %s, expected %s", cp.opts.Name, etcdURL, want)
 	}
 
-	// Each process runs under its own context so that the API server outlives its
-	// clients during shutdown.
-	type running struct {
-		stop context.CancelFunc
-		done chan struct{}
+	if err := cp.proc.Start(); err != nil {
+		return fmt.Errorf("control plane %s: %w", cp.opts.Name, err)
 	}
-	var started []running
-	stopAll := func() {
-		for i := len(started) - 1; i >= 0; i-- {
-			started[i].stop()
-			<-started[i].done
-		}
-	}
-	for _, p := range cp.procs {
-		if err := p.Start(); err != nil {
-			stopAll()
-			return fmt.Errorf("control plane %s: %w", cp.opts.Name, err)
-		}
-		pctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = p.Run(pctx)
-		}()
-		started = append(started, running{stop, done})
-	}
+	// The process's own context: it is stopped only after the probe, below.
+	pctx, stopProc := context.WithCancel(context.Background())
+	procDone := make(chan struct{})
+	go func() {
+		defer close(procDone)
+		_ = cp.proc.Run(pctx)
+	}()
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	probed := make(chan struct{})
 	go func() {
@@ -184,7 +178,8 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 	<-ctx.Done()
 	stopProbe()
 	<-probed
-	stopAll()
+	stopProc()
+	<-procDone
 	return nil
 }
 
@@ -207,7 +202,7 @@ func (cp *ControlPlane) WaitReady(ctx context.Context, timeout time.Duration) er
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		log := filepath.Join(cp.opts.LogDir, kubebin.APIServer+".log")
+		log := cp.LogPath()
 		return fmt.Errorf("control plane %s: kube-apiserver not ready after %s; the end of %s says:\n%s",
 			cp.opts.Name, timeout, log, tail(log, 15))
 	}
@@ -411,18 +406,22 @@ func (cp *ControlPlane) probe(ctx context.Context) {
 	}
 	for {
 		allReady := true
-		for _, p := range cp.procs {
+		running := cp.proc.Status().Pid > 0
+		for _, c := range cp.opts.components() {
 			client := anonClient
-			if p.Name() == kubebin.APIServer {
+			if c == kubebin.APIServer {
 				client = adminClient
 			}
-			ready := p.Status().Pid > 0 && get200(client, urls[p.Name()])
-			p.SetReady(ready)
+			ready := running && get200(client, urls[c])
+			cp.readyMu.Lock()
+			cp.componentReady[c] = ready
+			cp.readyMu.Unlock()
 			allReady = allReady && ready
+			if c == kubebin.APIServer && ready {
+				cp.readyOnce.Do(func() { close(cp.ready) })
+			}
 		}
-		if cp.procs[0].Status().Ready {
-			cp.readyOnce.Do(func() { close(cp.ready) })
-		}
+		cp.proc.SetReady(allReady)
 		// Fast while something is not ready (start-up, a restart), slow after.
 		interval := 50 * time.Millisecond
 		if allReady {

@@ -24,9 +24,9 @@ type Options struct {
 	Name string
 	// Dir is the control plane's own data directory; it must not be shared.
 	Dir string
-	// LogDir receives one log file per component (default Dir/logs).
+	// LogDir receives the components' log, kube-controlplane.log (default Dir/logs).
 	LogDir string
-	// Binaries are the component binaries (kubebin.Find).
+	// Binaries holds the kube-controlplane binary (kubebin.Find).
 	Binaries kubebin.Set
 	// Storage is a kine DSN; empty means SQLite in Dir/kine/state.db.
 	Storage string
@@ -44,8 +44,9 @@ type Options struct {
 	Controllers []string
 	// Flag overrides per component, applied over the defaults.
 	APIServerFlags, ControllerManagerFlags, SchedulerFlags Flags
-	// Env per component (name → KEY=VALUE list) on top of the tuned defaults.
-	Env map[string][]string
+	// Env (KEY=VALUE) is added to the control plane process's environment, after
+	// the tuned defaults.
+	Env []string
 }
 
 func (o *Options) setDefaults() error {
@@ -75,10 +76,8 @@ func (o *Options) setDefaults() error {
 	if len(o.Controllers) == 0 {
 		o.Controllers = TenantControllers
 	}
-	for _, c := range o.components() {
-		if o.Binaries[c] == "" {
-			return fmt.Errorf("control plane %s: no %s binary given", o.Name, c)
-		}
+	if o.Binaries[kubebin.ControlPlane] == "" {
+		return fmt.Errorf("control plane %s: no %s binary given", o.Name, kubebin.ControlPlane)
 	}
 	if o.Storage != "" && !strings.Contains(o.Storage, "://") {
 		return fmt.Errorf("control plane %s: storage %q is not a DSN (postgres://…, mysql://…); leave it empty for embedded SQLite", o.Name, o.Storage)

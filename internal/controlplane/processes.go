@@ -88,31 +88,43 @@ func (cp *ControlPlane) schedulerFlags() Flags {
 	}.With(cp.servingFlags(kubebin.Scheduler)).With(cp.opts.SchedulerFlags)
 }
 
-// defaultEnv tunes the Go runtime of each component: a lower GOGC trades a little CPU
-// for a smaller heap, which is what an idle control plane mostly is. No GOMEMLIMIT:
-// set below the live heap (about 100 MiB for kube-apiserver) it makes the garbage
-// collector run without pause, measured here at a quarter of a core per idle apiserver.
-var defaultEnv = map[string][]string{
-	kubebin.APIServer:         {"GOGC=50"},
-	kubebin.ControllerManager: {"GOGC=50"},
-	kubebin.Scheduler:         {"GOGC=50"},
+// defaultEnv tunes the Go runtime: a lower GOGC trades a little CPU for a smaller
+// heap, which is what an idle control plane mostly is. No GOMEMLIMIT: set below the
+// live heap (about 100 MiB for kube-apiserver) it makes the garbage collector run
+// without pause, measured here at a quarter of a core per idle apiserver.
+var defaultEnv = []string{"GOGC=50"}
+
+// process is the one supervised process of the control plane: kube-controlplane
+// runs each component in its section of the command line, in start order.
+func (cp *ControlPlane) process() *supervisor.Process {
+	return supervisor.New(supervisor.Spec{
+		Name:    kubebin.ControlPlane,
+		Path:    cp.opts.Binaries[kubebin.ControlPlane],
+		Args:    cp.args(),
+		Env:     append(append([]string{}, defaultEnv...), cp.opts.Env...),
+		LogPath: cp.LogPath(),
+	})
 }
 
-func (cp *ControlPlane) processes() []*supervisor.Process {
+// args is kube-controlplane's command line: a section per component, "---" between.
+func (cp *ControlPlane) args() []string {
 	flags := map[string]Flags{
 		kubebin.APIServer:         cp.apiServerFlags(),
 		kubebin.ControllerManager: cp.controllerManagerFlags(),
 		kubebin.Scheduler:         cp.schedulerFlags(),
 	}
-	var procs []*supervisor.Process
-	for _, c := range cp.opts.components() {
-		procs = append(procs, supervisor.New(supervisor.Spec{
-			Name:    c,
-			Path:    cp.opts.Binaries[c],
-			Args:    flags[c].Args(),
-			Env:     append(append([]string{}, defaultEnv[c]...), cp.opts.Env[c]...),
-			LogPath: filepath.Join(cp.opts.LogDir, c+".log"),
-		}))
+	var args []string
+	for i, c := range cp.opts.components() {
+		if i > 0 {
+			args = append(args, "---")
+		}
+		args = append(append(args, c), flags[c].Args()...)
 	}
-	return procs
+	return args
+}
+
+// LogPath is the file where all the components log (they share one process and
+// klog's one output).
+func (cp *ControlPlane) LogPath() string {
+	return filepath.Join(cp.opts.LogDir, kubebin.ControlPlane+".log")
 }

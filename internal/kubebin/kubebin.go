@@ -1,6 +1,6 @@
-// Package kubebin finds the Kubernetes component binaries (kube-apiserver,
-// kube-controller-manager, kube-scheduler) that gantry runs, and checks that they are
-// the version gantry was built against.
+// Package kubebin finds the Kubernetes binary that gantry runs, kube-controlplane
+// (kube-apiserver, kube-controller-manager and kube-scheduler in one process), and
+// checks that it is the version gantry was built against.
 //
 // The binaries are built from source by `make kube-binaries` (tools/kube, its own Go
 // module) because prebuilt ones cannot be downloaded everywhere gantry is built.
@@ -26,23 +26,28 @@ const Version = "v1.37.2"
 // EnvDir names the environment variable that points at a directory of binaries.
 const EnvDir = "GANTRY_KUBE_BIN_DIR"
 
-// Component names.
+// Component names, as `gantry status` and `gantry logs` show them.
 const (
 	APIServer         = "kube-apiserver"
 	ControllerManager = "kube-controller-manager"
 	Scheduler         = "kube-scheduler"
 )
 
-// All lists the components gantry needs.
-var All = []string{APIServer, ControllerManager, Scheduler}
+// ControlPlane is the binary that runs the components above in one process
+// (tools/kube/cmd/kube-controlplane), as k3s does: one Go runtime and one copy of
+// their shared code in memory instead of three.
+const ControlPlane = "kube-controlplane"
 
-// Set maps a component name to the absolute path of its binary.
+// All lists the binaries gantry needs.
+var All = []string{ControlPlane}
+
+// Set maps a binary's name to its absolute path.
 type Set map[string]string
 
 // BuildHint tells the user how to get the binaries.
-const BuildHint = "build them with `make kube-binaries` in gantry's source tree (compiles k8s.io/kubernetes " + Version +
+const BuildHint = "build it with `make kube-binaries` in gantry's source tree (compiles k8s.io/kubernetes " + Version +
 	" from the Go module proxy into bin/, about 7 minutes the first time), or point --kube-bin-dir or " + EnvDir +
-	" at a directory that holds them"
+	" at a directory that holds it"
 
 // SearchDirs returns where binaries are looked for, in order: the explicit directory
 // (flag or environment), the directory of the running executable, and ./bin.

@@ -42,7 +42,8 @@ func TestFindReportsMissingAndWrongVersion(t *testing.T) {
 	dir := t.TempDir()
 	fakeBinary(t, dir, APIServer, "Kubernetes "+Version)
 	fakeBinary(t, dir, ControllerManager, "Kubernetes v1.30.0")
-	_, err := Find(context.Background(), []string{dir}, All...)
+	all := []string{APIServer, ControllerManager, Scheduler}
+	_, err := Find(context.Background(), []string{dir}, all...)
 	if err == nil {
 		t.Fatal("incomplete set accepted")
 	}
@@ -54,7 +55,7 @@ func TestFindReportsMissingAndWrongVersion(t *testing.T) {
 	}
 	fakeBinary(t, dir, ControllerManager, "Kubernetes "+Version)
 	fakeBinary(t, dir, Scheduler, "Kubernetes "+Version)
-	set, err := Find(context.Background(), []string{dir}, All...)
+	set, err := Find(context.Background(), []string{dir}, all...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func binDir() string {
 }
 
 func start(opts Options) (*Env, error) {
-	bins, err := kubebin.Find(context.Background(), []string{binDir()}, kubebin.APIServer, kubebin.ControllerManager)
+	bins, err := kubebin.Find(context.Background(), []string{binDir()}, kubebin.All...)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"unwritable data directory", []string{"--data-dir", filepath.Join(file, "sub")}, []string{"cannot be created", "--data-dir"}},
 		{"HTTP port in use", []string{"--http-addr", busy.Addr().String()}, []string{"already in use", "--http-addr"}},
-		{"missing Kubernetes binaries", []string{"--kube-bin-dir", empty}, []string{"kube-apiserver not found", "make kube-binaries"}},
+		{"missing Kubernetes binaries", []string{"--kube-bin-dir", empty}, []string{"kube-controlplane not found", "make kube-binaries"}},
 		{"wrong-version Kubernetes binaries", []string{"--kube-bin-dir", wrong}, []string{"is v1.30.0, gantry needs " + kubebin.Version, "make kube-binaries"}},
 		{"corrupt kubeconfig", []string{"--kubeconfig", corrupt}, []string{corrupt, "--kubeconfig"}},
 		{"negative node count", []string{"--nodes", "-1"}, []string{"--nodes -1"}},
