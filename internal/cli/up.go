@@ -158,7 +158,10 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	state := runstate.State{Pid: os.Getpid(), StartedAt: began, DataDir: dir.Path, HTTPAddr: srv.Addr(), ExternalURL: o.externalURL}
 	var runners []runner
 	var components func() []supervisor.Status
-	var waitHost func(context.Context) error
+	// waitAPI waits for the host's API, waitHost for all of the host (its
+	// simulated nodes too): the platform starts on the first, in parallel with
+	// the nodes, as it needs only the API.
+	var waitAPI, waitHost func(context.Context) error
 
 	if hostCfg == nil {
 		kwokLog, err := openLog(logDir, "kwok")
@@ -173,6 +176,7 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 		hostCfg = h.RESTConfig()
 		runners = append(runners, runner{"host cluster", h.Run})
 		components = h.Components
+		waitAPI = func(ctx context.Context) error { return h.WaitAPI(ctx, o.readyTimout) }
 		waitHost = func(ctx context.Context) error { return h.WaitReady(ctx, o.readyTimout) }
 		state.Host, state.Kubeconfig, state.APIServer, state.Nodes = "embedded", host.KubeconfigPath(dir.Path), h.Endpoint(), o.nodes
 		srv.AddCheck("host", func(context.Context) error {
@@ -185,7 +189,8 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 		})
 	} else {
 		components = func() []supervisor.Status { return nil }
-		waitHost = func(context.Context) error { return nil }
+		waitAPI = func(context.Context) error { return nil }
+		waitHost = waitAPI
 		state.Host, state.Kubeconfig, state.APIServer = o.kubeconfig, o.kubeconfig, hostCfg.Host
 	}
 
@@ -224,17 +229,23 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	}
 
 	log.Info("starting", "dataDir", dir.Path, "host", state.Host)
-	if err := waitHost(rctx); err != nil {
+	if err := waitAPI(rctx); err != nil {
 		shutdown()
 		return firstErr(errs, err)
 	}
 	start(runner{"platform", plat.Run})
+	if err := waitHost(rctx); err != nil {
+		shutdown()
+		return firstErr(errs, err)
+	}
+	log.Info("host ready", "seconds", time.Since(began).Seconds())
 	select {
 	case <-plat.Started():
 	case <-rctx.Done():
 		shutdown()
 		return firstErr(errs, ctx.Err())
 	}
+	log.Info("platform started", "seconds", time.Since(began).Seconds())
 	if err := waitAllReady(rctx, srv, o.readyTimout); err != nil {
 		shutdown()
 		return firstErr(errs, err)

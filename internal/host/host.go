@@ -143,6 +143,11 @@ func countReady(nodes []corev1.Node) int {
 	return n
 }
 
+// WaitAPI waits for the API server only.
+func (h *Host) WaitAPI(ctx context.Context, timeout time.Duration) error {
+	return h.cp.WaitReady(ctx, timeout)
+}
+
 // WaitReady waits for the API server and then for every simulated node to be Ready.
 func (h *Host) WaitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

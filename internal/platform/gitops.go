@@ -21,6 +21,7 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/appsetapi"
+	"gantry.dev/gantry/internal/crds"
 	appsetcontroller "gantry.dev/gantry/internal/gitops/appset/controller"
 	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/cluster"
@@ -158,7 +159,7 @@ func ensureSystem(ctx context.Context, c client.Client) error {
 	// The default project, where virtual clusters and apps go unless told otherwise.
 	def := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "default"},
 		Spec: platformv1alpha1.ProjectSpec{DisplayName: "Default", Description: "created by gantry on first start"}}
-	if err := c.Create(ctx, def); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := crds.CreateIfMissing(ctx, c, def); err != nil {
 		return fmt.Errorf("creating the default project: %w", err)
 	}
 	return nil

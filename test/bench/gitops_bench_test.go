@@ -409,3 +409,38 @@ spec:
 	b.ReportMetric(cpuSync, "cpu-s-1000-apps")
 	b.ReportMetric(cpuRefresh, "cpu-s-refresh")
 }
+
+// BenchmarkGitOpsOneAppRSS: gantry's own resident memory with one app (a
+// 2-replica Deployment and a Service) Synced and Healthy, 30 s after, split into
+// anonymous and file-backed pages. gantry's process also runs the embedded
+// host's kine and KWOK. Twice, as BenchmarkHostIdleRSS: with gantry's binary in
+// the page cache as the build left it, and read back from disk afresh.
+func BenchmarkGitOpsOneAppRSS(b *testing.B) {
+	host := newGitHost(b)
+	repo := host.repo(b, "one")
+	repo.commit(map[string]string{"web/app.yaml": benchDeployment})
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\ngantry with one app, idle 30 s\tRSS MiB\tanon MiB\tfile MiB\t")
+	for _, dropCache := range []bool{false, true} {
+		title := "page cache as the build left it"
+		if dropCache {
+			title = "binary read from disk afresh"
+			if err := dropPageCache(gantryBin); err != nil {
+				b.Fatal(err)
+			}
+		}
+		env, stop := startGitOps(b)
+		env.createApp(b, "web", repo.URL, "web", "web")
+		env.waitApps(b, 1, nil, time.Minute)
+		time.Sleep(30 * time.Second)
+		anon, file := rssSplit(env.pid)
+		stop()
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t\n", title, float64(anon+file)/(1<<20), float64(anon)/(1<<20), float64(file)/(1<<20))
+		suffix := ""
+		if dropCache {
+			suffix = "-cold-cache"
+		}
+		b.ReportMetric(float64(anon+file)/(1<<20), "MiB"+suffix)
+	}
+	tw.Flush()
+}

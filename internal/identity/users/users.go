@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/sessions"
 )
 
@@ -75,13 +76,14 @@ func CheckPassword(ctx context.Context, c client.Reader, namespace, user, passwo
 func Bootstrap(ctx context.Context, c client.Client, namespace string) (string, error) {
 	u := &platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: Admin},
 		Spec: platformv1alpha1.UserSpec{Username: Admin, DisplayName: "Administrator"}}
-	err := c.Create(ctx, u)
-	if apierrors.IsAlreadyExists(err) {
+	created, err := crds.CreateIfMissing(ctx, c, u)
+	if err != nil {
+		return "", fmt.Errorf("creating the admin user: %w", err)
+	}
+	if !created {
 		if s := (&corev1.Secret{}); c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: SecretName(Admin)}, s) == nil {
 			return "", nil
 		}
-	} else if err != nil {
-		return "", fmt.Errorf("creating the admin user: %w", err)
 	}
 	password, err := Generate()
 	if err != nil {
