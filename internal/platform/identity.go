@@ -155,8 +155,10 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	p.sessionAPI.Tokens = m
 	prov, err := oidcprovider.New(oidcprovider.Options{
 		Issuer: p.issuer(), Signer: signer, Client: c, Namespace: SystemNamespace,
-		Users:   oidcUsers{p: p, reader: c},
-		Limiter: p.identity.limiter,
+		Users: oidcUsers{p: p, reader: c},
+		// The web UI's (ui/src/views/Login.tsx): one sign-in page for gantry.
+		LoginPage: "/login",
+		Limiter:   p.identity.limiter,
 		// A browser already signed in to gantry is not asked again.
 		Session: func(r *http.Request) (string, bool) {
 			id, err := p.identity.auth.Authenticate(r)

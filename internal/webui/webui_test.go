@@ -90,7 +90,9 @@ func TestStrictCSP(t *testing.T) {
 	h := New(testFS())
 	w := get(t, h, "GET", "/", nil)
 	csp := w.Header().Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'"} {
+	// connect-src 'self': the login page fetches the OIDC provider's sign-in
+	// endpoints (/oidc/login…), same origin.
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "connect-src 'self'", "object-src 'none'", "frame-ancestors 'none'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}

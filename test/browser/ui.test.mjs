@@ -2,7 +2,7 @@
 // from ui/node_modules) against a real `gantry up`: log in, an Application made
 // through the REST API from a file:// Git repository appears in the list without
 // a reload, its resource tree reaches Healthy, a node shows its live manifest and
-// diff, a Pod its live manifest and events, an OIDC sign-in at gantry's provider, sync (dry run), history, delete; 1,000 apps paint within a second; then
+// diff, a Pod its live manifest and events, an OIDC sign-in at gantry's provider on the UI's login page, sync (dry run), history, delete; 1,000 apps paint within a second; then
 // the platform scenario: create a project, add and remove members, enable its
 // Argo CD integration with SSO (against Argo CD's stock ConfigMaps) until it says
 // Synced, create a virtual cluster added to Argo CD and watch its steps reach
@@ -434,7 +434,7 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       await page.getByRole('complementary').waitFor({ state: 'detached' });
     });
 
-    await step("an OIDC sign-in at gantry's provider: its page names the application, and signing in redirects with a code", async () => {
+    await step("an OIDC sign-in at gantry's provider happens on the UI's login page: it names the application, and signing in redirects with a code", async () => {
       const redirect = 'https://wiki.example.test/oauth/callback';
       const reg = await apiCall(g, 'POST', '/api/v1/oidc-clients', {
         token: g.token,
@@ -462,13 +462,17 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
         return r.fulfill({ status: 200, contentType: 'text/plain', body: 'callback reached' });
       });
       await p.goto(g.url + '/oidc/authorize?' + q);
-      await p.waitForURL(/\/oidc\/login\?authRequestID=/);
+      // The provider sends the browser to the UI's login page, not a page of its own.
+      await p.waitForURL(/\/login\?oidc=/);
+      assert.equal(new URL(p.url()).pathname, '/login');
       await p.getByRole('heading', { name: 'Log in' }).waitFor();
       await p.getByText('to continue to Team Wiki').waitFor();
       const h = (await p.reload()).headers();
-      assert.match(h['content-security-policy'], /style-src 'sha256-/);
+      assert.match(h['content-security-policy'], /script-src 'self'/);
+      assert.match(h['content-security-policy'], /connect-src 'self'/);
       assert.doesNotMatch(h['content-security-policy'], /unsafe-inline/);
-      // The SPA's look: its card and its accent colour on the button.
+      await p.getByText('to continue to Team Wiki').waitFor();
+      // The SPA's card and its accent colour on the button.
       assert.equal(await p.locator('.login-card').count(), 1);
       assert.equal(await p.getByRole('button', { name: 'Log in' }).evaluate((b) => getComputedStyle(b).backgroundColor), 'rgb(37, 99, 235)');
       await p.screenshot({ path: path.join(artifacts, '12-oidc-sign-in.png'), fullPage: true });
@@ -477,9 +481,14 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       assert.equal(await p.evaluate(() => getComputedStyle(document.documentElement).backgroundColor), 'rgb(15, 20, 25)');
       await p.screenshot({ path: path.join(artifacts, '12b-oidc-sign-in-dark.png'), fullPage: true });
       await p.emulateMedia({ colorScheme: 'light' });
+      // A wrong password: the provider's refusal in the page's alert, and the page stays.
       await p.getByLabel('User name').fill('admin');
+      await p.getByLabel('Password').fill('not-the-password');
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.getByRole('alert').filter({ hasText: 'invalid username or password' }).waitFor();
+      assert.match(p.url(), /\/login\?oidc=/);
       await p.getByLabel('Password').fill(g.password);
-      // The callback is the end of a redirect chain (login → /oidc/callback → client):
+      // The callback is the end of a redirect chain (the page → /oidc/authorize/callback → client):
       // page.route answers it when Chromium hands it over; the request is seen either way.
       const reached = p.waitForRequest((r) => r.url().startsWith(redirect + '?'), { timeout: 20000 });
       await p.getByRole('button', { name: 'Log in' }).click();

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -93,8 +94,9 @@ func (r *rp) verify(tok *oauth2.Token) idClaims {
 	return c
 }
 
-// browser follows redirects until one leads to the application (redirect),
-// and reports where it stopped.
+// browser follows redirects until one leads to the application (redirect)
+// or to the web UI's login page, which it cannot run, and reports where it
+// stopped. It signs in as that page does (signIn).
 type browser struct {
 	t        *testing.T
 	c        *http.Client
@@ -113,17 +115,22 @@ func newBrowser(t *testing.T, g *gantry, redirect string, extraCA string) *brows
 			if strings.HasPrefix(req.URL.String(), redirect) {
 				return http.ErrUseLastResponse // the application's address: nothing listens there
 			}
+			if req.URL.Host == g.httpAddr && req.URL.Path == "/login" {
+				return http.ErrUseLastResponse // the web UI's login page: signIn does what its script does
+			}
 			return nil
 		}}
 	return b
 }
 
-// page is where the browser ended: the body, or the URL it was sent back to the application with.
+// page is where the browser ended: the body, the URL it was sent back to the
+// application with, or the sign-in it was sent to the login page for.
 type page struct {
 	status int
 	body   string
 	url    *url.URL
 	back   *url.URL
+	login  string // the auth request id of /login?oidc=<id>
 }
 
 func (b *browser) do(resp *http.Response, err error) page {
@@ -136,36 +143,64 @@ func (b *browser) do(resp *http.Response, err error) page {
 	p := page{status: resp.StatusCode, body: string(data), url: resp.Request.URL}
 	if loc, err := resp.Location(); err == nil && strings.HasPrefix(loc.String(), b.redirect) {
 		p.back = loc
+	} else if err == nil && loc.Path == "/login" && loc.Query().Has("oidc") {
+		p.login = loc.Query().Get("oidc")
 	}
 	return p
 }
 
 func (b *browser) get(u string) page { return b.do(b.c.Get(u)) }
 
-var (
-	hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-	formAction  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	upstreamRef = regexp.MustCompile(`<a [^>]*href="([^"]+)">Sign in with ([^<]+)</a>`)
-	metaRefresh = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]+)">`)
-)
+var metaRefresh = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]+)">`)
 
-// signIn fills in gantry's sign-in form on p.
+// loginInfo is what the login page reads for an application's sign-in.
+type loginInfo struct {
+	AuthRequestID, Client, CSRF, LoginHint string
+	SSO                                    *struct {
+		Enabled        bool
+		Name, LoginURL string
+	}
+}
+
+// loginInfo reads the sign-in the browser was sent to the login page for.
+func (b *browser) loginInfo(g *gantry, p page) loginInfo {
+	b.t.Helper()
+	if p.login == "" {
+		b.t.Fatalf("not sent to the login page (%d at %s):\n%s", p.status, p.url, p.body)
+	}
+	got := b.get("https://" + g.httpAddr + "/oidc/login/request?authRequestID=" + url.QueryEscape(p.login))
+	var info loginInfo
+	if err := json.Unmarshal([]byte(got.body), &info); err != nil || got.status != 200 || info.CSRF == "" {
+		b.t.Fatalf("the login page's sign-in (%d):\n%s", got.status, got.body)
+	}
+	return info
+}
+
+// signIn does what the login page does on p: it posts the password with the
+// sign-in's CSRF token, from gantry's origin, and goes where the answer says.
+// A refusal is returned as it came (status and JSON error).
 func (b *browser) signIn(g *gantry, p page, user, password string) page {
 	b.t.Helper()
-	action := formAction.FindStringSubmatch(p.body)
-	if action == nil {
-		b.t.Fatalf("no sign-in form (%d at %s):\n%s", p.status, p.url, p.body)
+	info := b.loginInfo(g, p)
+	body, _ := json.Marshal(map[string]string{"authRequestID": info.AuthRequestID, "csrf": info.CSRF, "username": user, "password": password})
+	req, _ := http.NewRequest(http.MethodPost, "https://"+g.httpAddr+"/oidc/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Origin", "https://"+g.httpAddr)
+	answer := b.do(b.c.Do(req))
+	answer.login = p.login
+	var next struct{ Redirect string }
+	if answer.status != 200 {
+		return answer
 	}
-	form := url.Values{"username": {user}, "password": {password}}
-	for _, m := range hiddenInput.FindAllStringSubmatch(p.body, -1) {
-		form.Set(m[1], html.UnescapeString(m[2]))
+	if err := json.Unmarshal([]byte(answer.body), &next); err != nil || !strings.HasPrefix(next.Redirect, "https://"+g.httpAddr+"/") {
+		b.t.Fatalf("signing in: want {\"redirect\": <a URL of gantry>}, got:\n%s", answer.body)
 	}
-	target, _ := p.url.Parse(html.UnescapeString(action[1]))
-	return b.do(b.c.PostForm(target.String(), form))
+	return b.get(next.Redirect)
 }
 
 // TestOIDCProvider: applications sign users in with gantry (code flow with
-// PKCE, as x/oauth2 and go-oidc do it): with a password on gantry's own page,
+// PKCE, as x/oauth2 and go-oidc do it): with a password on gantry's login page,
 // or through an upstream identity provider whose groups map to a team. Tokens
 // carry the user's teams and project roles; refresh tokens survive a restart.
 func TestOIDCProvider(t *testing.T) {
@@ -202,15 +237,15 @@ func TestOIDCProvider(t *testing.T) {
 	// alice signs in with her password.
 	app := newRP(t, g, "demo", secret, redirect)
 	b := newBrowser(t, g, redirect, "")
+	// The browser goes to the web UI's login page, which names the application.
 	form := b.get(app.authURL())
-	if form.status != 200 || !strings.Contains(form.body, "Demo app") {
-		t.Fatalf("the sign-in page (%d) does not name the application:\n%s", form.status, form.body)
+	if info := b.loginInfo(g, form); info.Client != "Demo app" || info.SSO != nil {
+		t.Fatalf("the login page's sign-in does not name the application, or offers SSO that is off: %+v", info)
 	}
-	if wrong := b.signIn(g, form, "alice", "not-her-password"); wrong.status != 401 || wrong.back != nil {
-		t.Fatalf("a wrong password: %d, back at the app: %v", wrong.status, wrong.back)
-	} else {
-		form = wrong // the form again, with its error
+	if wrong := b.signIn(g, form, "alice", "not-her-password"); wrong.status != 401 || wrong.back != nil || !strings.Contains(wrong.body, "invalid username or password") {
+		t.Fatalf("a wrong password: %d, back at the app: %v\n%s", wrong.status, wrong.back, wrong.body)
 	}
+	// The page stays, and the next try works.
 	done := b.signIn(g, form, "alice", "alice-secret-pw")
 	if done.back == nil {
 		t.Fatalf("signing in did not lead back to the application (%d at %s):\n%s", done.status, done.url, done.body)
@@ -293,18 +328,18 @@ func TestOIDCProvider(t *testing.T) {
 		}
 		return nil
 	})
-	var link []string
-	eventually(t, 30*time.Second, "the sign-in page offers the company's SSO", func() error {
-		form = b.get(app.authURL())
-		if link = upstreamRef.FindStringSubmatch(form.body); link == nil {
-			return fmt.Errorf("no upstream link on the sign-in page (%d)", form.status)
+	var offer loginInfo
+	eventually(t, 30*time.Second, "the login page offers the company's SSO", func() error {
+		if offer = b.loginInfo(g, b.get(app.authURL())); offer.SSO == nil {
+			return fmt.Errorf("no upstream sign-in for the login page: %+v", offer)
 		}
 		return nil
 	})
-	if link[2] != "Company" {
-		t.Errorf("the sign-in link names %q", link[2])
+	if offer.SSO.Name != "Company" {
+		t.Errorf("the upstream sign-in is named %q", offer.SSO.Name)
 	}
-	upstream, _ := form.url.Parse(html.UnescapeString(link[1]))
+	gantryURL, _ := url.Parse("https://" + g.httpAddr + "/")
+	upstream, _ := gantryURL.Parse(offer.SSO.LoginURL)
 	idpForm := b.get(upstream.String())
 	id := ssotest.LoginForm(idpForm.body)
 	if id == "" {

@@ -35,6 +35,14 @@ export function navigate(to: string, opts: { replace?: boolean } = {}) {
   window.dispatchEvent(new Event(NAV_EVENT));
 }
 
+/**
+ * Leaves the app for url, a full page load: where the server sends the browser
+ * next (the OIDC provider's callback, which redirects to the application).
+ */
+export function leave(url: string) {
+  window.location.assign(url);
+}
+
 /** The same path with some query parameters changed ('' or null removes one). */
 export function withQuery(loc: Location, changes: Record<string, string | null | undefined>): string {
   const q = new URLSearchParams(loc.search);

@@ -3,7 +3,9 @@
 // party can sign users in with their gantry account.
 //
 // The protocol is zitadel's op package; this package supplies what op leaves
-// to its user: storage, the login page and client registration.
+// to its user: storage, the server side of the sign-in page and client
+// registration. The page itself is the web UI's login page
+// (/login?oidc=<auth request id>), so that there is one sign-in to gantry.
 //
 //   - Clients are Secrets gantry-oidc-client-<id> in gantry's namespace,
 //     managed through [ClientStore] and /api/v1/oidc-clients ([ClientsAPI]).
@@ -20,8 +22,10 @@
 //   - Claims are read from [Users] whenever a token is made, so a refresh
 //     carries the user's current groups and a disabled user cannot refresh.
 //
-// The login page takes the browser's gantry session when there is one
-// (single sign-on), and otherwise asks for a username and password, rate
-// limited like every other gantry login. Passwords, client secrets and tokens
+// A sign-in takes the browser's gantry session when there is one (single
+// sign-on, unless the application asks prompt=login), and otherwise sends the
+// browser to the page, which reads the sign-in from …/login/request and posts
+// the username and password as JSON to …/login: rate limited like every other
+// gantry login, and answered with where the browser goes next. Passwords, client secrets and tokens
 // never appear in logs, errors or answers other than the one that issues them.
 package oidcprovider

@@ -1,12 +1,10 @@
 package oidcprovider
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
-	"html/template"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,125 +14,71 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"gantry.dev/gantry/internal/jsonapi"
 )
 
-// page is what the login template shows. Everything is escaped by
-// html/template, URLs included.
-type page struct {
-	Title   string
-	Message string // a plain page when there is no form
-	Error   string
+// The sign-in page is the web UI's (Options.LoginPage?oidc=<auth request id>);
+// this file is its server side:
+//
+//   - GET …/login?authRequestID= is where op sends the browser: it completes
+//     the sign-in with the browser's gantry session, or sends the browser to
+//     the page;
+//   - GET …/login/request?authRequestID= tells the page what to show and send;
+//   - POST …/login checks the password and answers where the browser goes next.
 
-	Form          bool
-	Action        string
-	AuthRequestID string
-	CSRF          string
-	Client        string
-	Username      string
-	UpstreamURL   string
-	UpstreamName  string
+const maxLoginBytes = 16 << 10
+
+// errLoginExpired is what the page shows for a sign-in gantry does not know:
+// expired, swept, or from before a restart (they live in memory only).
+const errLoginExpired = "this sign-in expired: go back to the application and sign in again"
+
+// loginInfo is GET …/login/request.
+type loginInfo struct {
+	AuthRequestID string `json:"authRequestID"`
+	// Client is the application's display name: "to continue to <client>".
+	Client string `json:"client"`
+	// CSRF goes back with the password; it is bound to this sign-in.
+	CSRF      string `json:"csrf"`
+	LoginHint string `json:"loginHint,omitempty"`
+	// SSO is the upstream sign-in that comes back to this one, when configured.
+	SSO *upstreamInfo `json:"sso,omitempty"`
 }
 
-// pageCSS is the SPA's look (ui/src/styles.css: its colours, light and dark
-// from prefers-color-scheme, the login card, fields, buttons and alerts), so
-// that signing in at gantry's provider looks like signing in to gantry. It is
-// a constant, allowed by its hash (pageCSP); no CSS comments: html/template
-// drops them from the page, which would change the hash.
-const pageCSS = `
-:root{color-scheme:light dark;--bg:#f6f7f9;--surface:#ffffff;--surface-2:#eef1f5;--border:#d5dae1;--text:#1b2430;--muted:#5b6675;--accent:#2563eb;--accent-text:#ffffff;--focus:#1d4ed8;--bad:#c42b1c;--bad-bg:#fde8e6;--shadow:0 1px 2px rgb(0 0 0 / 8%),0 4px 16px rgb(0 0 0 / 6%);font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','Liberation Sans',sans-serif;font-size:14px;line-height:1.45;color:var(--text);background:var(--bg)}
-@media (prefers-color-scheme: dark){:root{--bg:#0f1419;--surface:#171d24;--surface-2:#1f2730;--border:#313b47;--text:#e4e8ee;--muted:#9aa5b3;--accent:#4f8cff;--accent-text:#0b1220;--focus:#8ab4ff;--bad:#ff7a6b;--bad-bg:#3d1714;--shadow:0 1px 2px rgb(0 0 0 / 40%),0 4px 16px rgb(0 0 0 / 30%)}}
-*{box-sizing:border-box}
-body{margin:0}
-a{color:var(--accent)}
-:focus-visible{outline:2px solid var(--focus);outline-offset:2px}
-.login-page{display:grid;place-items:center;min-height:100vh;padding:20px}
-.login-card{width:min(380px,100%);background:var(--surface);border:1px solid var(--border);border-radius:10px;padding:28px;box-shadow:var(--shadow)}
-.login-card h1{font-size:18px;text-align:center;margin:0 0 8px}
-.brand{display:flex;align-items:center;justify-content:center;gap:8px;font-weight:700;font-size:22px;margin-bottom:12px;color:var(--text)}
-.brand-mark{display:inline-grid;place-items:center;width:26px;height:26px;border-radius:6px;background:var(--accent);color:var(--accent-text);font-weight:800}
-.client{text-align:center;color:var(--muted);margin:0 0 8px}
-.client strong{color:var(--text)}
-.message{color:var(--muted);text-align:center;margin:8px 0 0}
-.field{display:flex;flex-direction:column;gap:4px;margin:12px 0}
-.field label{font-weight:600}
-input{font:inherit;color:var(--text);background:var(--surface);border:1px solid var(--border);border-radius:6px;padding:7px 9px}
-input[aria-invalid='true']{border-color:var(--bad)}
-.btn{display:flex;align-items:center;justify-content:center;gap:6px;width:100%;padding:9px;border:1px solid var(--border);border-radius:6px;background:var(--surface);color:var(--text);font:inherit;cursor:pointer;text-decoration:none}
-.btn:hover{background:var(--surface-2)}
-.btn-primary{background:var(--accent);border-color:var(--accent);color:var(--accent-text);font-weight:600}
-.btn-primary:hover{background:var(--accent);filter:brightness(1.08)}
-.alert{padding:9px 12px;border-radius:6px;margin:10px 0;border:1px solid}
-.alert-error{background:var(--bad-bg);border-color:var(--bad);color:var(--text)}
-.login-or{display:flex;align-items:center;gap:10px;color:var(--muted);margin:14px 0;font-size:12.5px}
-.login-or::before,.login-or::after{content:'';flex:1;border-top:1px solid var(--border)}
-`
+// upstreamInfo has the shape of /api/v1/sso/info, which the page knows.
+type upstreamInfo struct {
+	Enabled  bool   `json:"enabled"`
+	Name     string `json:"name"`
+	LoginURL string `json:"loginURL"`
+}
 
-// pageCSP allows the page's one stylesheet by its hash and nothing else: no
-// scripts, no external assets, no inline style attributes. No form-action:
-// browsers apply it to the redirects after the post, which end at the
-// client's redirect URI.
-var pageCSP = func() string {
-	sum := sha256.Sum256([]byte(pageCSS))
-	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-		"img-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-}()
-
-// The page is self-contained, in the SPA's words: "Log in", "User name",
-// "Password", "Sign in with <provider>", and the application's name.
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>{{.Title}}{{if .Client}} · {{.Client}}{{end}}</title>
-<style>` + pageCSS + `</style>
-</head>
-<body>
-<main class="login-page" id="main">
-<div class="login-card">
-<div class="brand" aria-hidden="true"><span class="brand-mark">g</span> gantry</div>
-{{if .Form}}
-<h1 id="login-title">Log in</h1>
-<p class="client">to continue to <strong>{{.Client}}</strong></p>
-{{if .Error}}<div class="alert alert-error" role="alert"><strong>Login failed: </strong><span class="alert-message">{{.Error}}</span></div>{{end}}
-<form method="post" action="{{.Action}}" aria-labelledby="login-title">
-<input type="hidden" name="authRequestID" value="{{.AuthRequestID}}">
-<input type="hidden" name="csrf" value="{{.CSRF}}">
-<div class="field"><label for="username">User name</label><input id="username" name="username" value="{{.Username}}" autocomplete="username" autocapitalize="none" required autofocus></div>
-<div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required></div>
-<button type="submit" class="btn btn-primary">Log in</button>
-</form>
-{{if .UpstreamURL}}<p class="login-or" aria-hidden="true"><span>or</span></p>
-<a class="btn" href="{{.UpstreamURL}}">Sign in with {{.UpstreamName}}</a>{{end}}
-{{else}}
-<h1>{{.Title}}</h1>
-{{if .Message}}<p class="message">{{.Message}}</p>{{end}}
-{{end}}
-</div>
-</main>
-</body>
-</html>
-`))
-
-const maxFormBytes = 16 << 10
+// loginForm is the body of POST …/login.
+type loginForm struct {
+	AuthRequestID string `json:"authRequestID"`
+	CSRF          string `json:"csrf"`
+	Username      string `json:"username"`
+	Password      string `json:"password"`
+}
 
 func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		p.loginGet(w, r)
+		p.loginStart(w, r)
 	case http.MethodPost:
 		p.loginPost(w, r)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		p.render(w, http.StatusMethodNotAllowed, page{Title: "Sign in", Message: "Use the sign-in form."})
+		jsonapi.Error(w, http.StatusMethodNotAllowed, "sign in on gantry's sign-in page")
 	}
 }
 
-func (p *Provider) loginGet(w http.ResponseWriter, r *http.Request) {
-	req, err := p.store.mem.request(r.URL.Query().Get("authRequestID"))
+// loginStart decides whether the browser must sign in. An unknown request
+// goes to the page too, which says it expired: one place for that message.
+func (p *Provider) loginStart(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("authRequestID")
+	req, err := p.store.mem.request(id)
 	if err != nil {
-		p.render(w, http.StatusBadRequest, page{Title: "Sign in", Message: capitalize(err.Error()) + "."})
+		p.toLoginPage(w, r, id)
 		return
 	}
 	// prompt=login (op turns it into max_age=0) asks for the password even
@@ -144,8 +88,11 @@ func (p *Provider) loginGet(w http.ResponseWriter, r *http.Request) {
 	if p.opts.Session != nil && !forceLogin {
 		if user, ok := p.opts.Session(r); ok {
 			if _, err := p.opts.Users.Profile(r.Context(), user); err == nil {
-				p.finish(w, r, req, user, nil, "session")
-				return
+				// Fails only when the request ended meanwhile: the page says so.
+				if callback, err := p.complete(r, req, user, nil, "session"); err == nil {
+					http.Redirect(w, r, callback, http.StatusSeeOther)
+					return
+				}
 			}
 		}
 	}
@@ -153,44 +100,88 @@ func (p *Provider) loginGet(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(w, r, req, oidc.ErrLoginRequired(), p.op)
 		return
 	}
-	p.form(w, r, req, http.StatusOK, "", req.loginHint)
+	p.toLoginPage(w, r, req.id)
 }
 
-func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		p.render(w, http.StatusBadRequest, page{Title: "Sign in", Message: "The form could not be read: reload the sign-in page."})
+func (p *Provider) toLoginPage(w http.ResponseWriter, r *http.Request, id string) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.opts.LoginPage+"?oidc="+url.QueryEscape(id), http.StatusSeeOther)
+}
+
+// serveLoginInfo answers the page, same-origin only: it sends no CORS
+// headers, so other sites cannot read the CSRF token.
+func (p *Provider) serveLoginInfo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET")
+		jsonapi.Error(w, http.StatusMethodNotAllowed, "this call is GET only")
 		return
 	}
-	req, err := p.store.mem.request(r.PostForm.Get("authRequestID"))
+	req, err := p.store.mem.request(r.URL.Query().Get("authRequestID"))
 	if err != nil {
-		p.render(w, http.StatusBadRequest, page{Title: "Sign in", Message: capitalize(err.Error()) + "."})
+		jsonapi.Error(w, http.StatusBadRequest, errLoginExpired)
 		return
 	}
-	// The token is bound to this sign-in and only this page has it; the
+	info := loginInfo{AuthRequestID: req.id, Client: req.clientID, CSRF: req.csrf, LoginHint: req.loginHint}
+	if c, err := p.store.clients.Get(r.Context(), req.clientID); err == nil && c.Name != "" {
+		info.Client = c.Name
+	}
+	if p.opts.Upstream != nil {
+		// Back to loginStart, which finds the session the upstream sign-in
+		// started. A local path: the upstream login only returns within gantry.
+		loginURL, name := p.opts.Upstream(p.prefix + "/login?authRequestID=" + url.QueryEscape(req.id))
+		if loginURL != "" {
+			if name == "" {
+				name = "SSO"
+			}
+			info.SSO = &upstreamInfo{Enabled: true, Name: name, LoginURL: loginURL}
+		}
+	}
+	jsonapi.Write(w, http.StatusOK, info)
+}
+
+// loginPost checks a password sent by the page and answers
+// {"redirect": <op's callback>}, or an error the page shows.
+func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// JSON only: a cross-site HTML form cannot send it, and a cross-site
+	// fetch that does needs a preflight, which this endpoint never grants.
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		jsonapi.Error(w, http.StatusUnsupportedMediaType, "send the sign-in as JSON (Content-Type: application/json), as gantry's sign-in page does")
+		return
+	}
+	var in loginForm
+	if _, err := jsonapi.DecodeObject(w, r, &in, maxLoginBytes); err != nil {
+		jsonapi.WriteError(w, err)
+		return
+	}
+	req, err := p.store.mem.request(in.AuthRequestID)
+	if err != nil {
+		jsonapi.Error(w, http.StatusBadRequest, errLoginExpired)
+		return
+	}
+	// The token is bound to this sign-in and only the page reads it; the
 	// Origin check stops cross-site posts from browsers that send one.
-	csrf := r.PostForm.Get("csrf")
-	if !p.sameOrigin(r) || csrf == "" || subtle.ConstantTimeCompare([]byte(csrf), []byte(req.csrf)) != 1 {
-		p.render(w, http.StatusForbidden, page{Title: "Sign in",
-			Message: "This form was not sent by the sign-in page, or it expired: go back to the application and sign in again."})
+	if !p.sameOrigin(r) || in.CSRF == "" || subtle.ConstantTimeCompare([]byte(in.CSRF), []byte(req.csrf)) != 1 {
+		jsonapi.Error(w, http.StatusForbidden,
+			"this sign-in was not sent by gantry's sign-in page, or it expired: go back to the application and sign in again")
 		return
 	}
-	user, password := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
+	user, password := strings.TrimSpace(in.Username), in.Password
 	if user == "" || password == "" {
-		p.form(w, r, req, http.StatusBadRequest, "Enter your username and password.", user)
+		jsonapi.Error(w, http.StatusBadRequest, "enter your username and password")
 		return
 	}
 	ip := clientIP(r)
 	if ok, wait := p.opts.Limiter.Allow(user, ip); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		p.form(w, r, req, http.StatusTooManyRequests,
-			fmt.Sprintf("Too many failed sign-ins: try again in %s.", wait.Round(time.Second)), user)
+		jsonapi.Error(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed sign-ins: try again in %s", wait.Round(time.Second)))
 		return
 	}
 	ok, err := p.opts.Users.CheckPassword(r.Context(), user, password)
 	if err != nil {
 		p.log.Error(err, "OIDC sign-in: checking the password failed", "client", req.clientID)
-		p.form(w, r, req, http.StatusInternalServerError, "Checking the password failed: try again.", user)
+		jsonapi.Error(w, http.StatusInternalServerError, "checking the password failed: try again")
 		return
 	}
 	if ok {
@@ -202,67 +193,44 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		// No username in the log: people type passwords into that field.
 		p.log.Info("OIDC sign-in failed", "client", req.clientID, "ip", ip)
 		// One message for unknown users, disabled users and wrong passwords.
-		p.form(w, r, req, http.StatusUnauthorized, "invalid username or password", user)
+		jsonapi.Error(w, http.StatusUnauthorized, "invalid username or password")
 		return
 	}
 	p.opts.Limiter.Succeeded(user, ip)
+	callback, err := p.complete(r, req, user, []string{"pwd"}, "password")
+	if err != nil {
+		jsonapi.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if p.opts.SignedIn != nil {
 		p.opts.SignedIn(w, r, user)
 	}
-	p.finish(w, r, req, user, []string{"pwd"}, "password")
+	jsonapi.Write(w, http.StatusOK, map[string]string{"redirect": callback})
 }
 
-// finish marks the sign-in done and sends the browser to op's callback,
-// which issues the code and redirects to the client.
-func (p *Provider) finish(w http.ResponseWriter, r *http.Request, req *authRequest, user string, amr []string, via string) {
+// complete marks the sign-in done and returns op's callback, which issues
+// the code and redirects to the client.
+func (p *Provider) complete(r *http.Request, req *authRequest, user string, amr []string, via string) (string, error) {
 	if err := p.store.mem.complete(req.id, user, amr); err != nil {
-		p.render(w, http.StatusBadRequest, page{Title: "Sign in", Message: capitalize(err.Error()) + "."})
-		return
+		return "", err
 	}
 	p.log.Info("OIDC sign-in", "user", user, "client", req.clientID, "via", via)
-	callback := op.AuthCallbackURL(p.op)(op.ContextWithIssuer(r.Context(), p.issuer), req.id)
-	http.Redirect(w, r, callback, http.StatusSeeOther)
+	return op.AuthCallbackURL(p.op)(op.ContextWithIssuer(r.Context(), p.issuer), req.id), nil
 }
 
-func (p *Provider) form(w http.ResponseWriter, r *http.Request, req *authRequest, code int, msg, user string) {
-	name := req.clientID
-	if c, err := p.store.clients.Get(r.Context(), req.clientID); err == nil && c.Name != "" {
-		name = c.Name
-	}
-	pg := page{Title: "Sign in to gantry", Error: msg, Form: true, Action: p.prefix + "/login",
-		AuthRequestID: req.id, CSRF: req.csrf, Client: name, Username: user}
-	if p.opts.Upstream != nil {
-		// A local path: the upstream login only sends browsers back within gantry.
-		pg.UpstreamURL, pg.UpstreamName = p.opts.Upstream(p.prefix + "/login?authRequestID=" + url.QueryEscape(req.id))
-		if pg.UpstreamName == "" {
-			pg.UpstreamName = "SSO"
-		}
-	}
-	p.render(w, code, pg)
-}
-
+// serveLoggedOut is where end_session sends a browser whose application
+// named no post_logout_redirect_uri. A plain page: nothing to load, no script.
 func (p *Provider) serveLoggedOut(w http.ResponseWriter, _ *http.Request) {
-	p.render(w, http.StatusOK, page{Title: "Signed out", Message: "You have signed out of the application."})
-}
-
-func (p *Provider) render(w http.ResponseWriter, code int, pg page) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	// Not no-referrer: under it browsers send "Origin: null" with the form's
-	// post, which sameOrigin refuses. same-origin keeps the authRequestID in
-	// the URL from every other site (the upstream sign-in link included).
-	h.Set("Referrer-Policy", "same-origin")
-	w.WriteHeader(code)
-	if err := pageTemplate.Execute(w, pg); err != nil {
-		p.log.Error(err, "rendering the OIDC login page")
-	}
+	_, _ = fmt.Fprint(w, `<!doctype html><html lang="en"><meta charset="utf-8"><title>Signed out · gantry</title>`+
+		`<h1>Signed out</h1><p>You have signed out of the application.</p></html>`)
 }
 
-// sameOrigin is false when the browser says the form came from another site.
+// sameOrigin is false when the browser says the request came from another site.
 func (p *Provider) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -292,11 +260,4 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -1,56 +1,122 @@
 package oidcprovider
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
-	"net/http/httptest"
-	"strings"
+	"encoding/json"
+	"net/http"
+	"net/url"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
-// The sign-in page carries the SPA's look in one stylesheet that its CSP
-// allows by hash: no 'unsafe-inline', and the hash must match what is served.
-func TestLoginPageStyleAndCSP(t *testing.T) {
-	for _, pg := range []page{
-		{Title: "Sign in to gantry", Form: true, Action: "/oidc/login", AuthRequestID: "id", CSRF: "c", Client: "Argo CD",
-			Error: "invalid username or password", UpstreamURL: "/sso/login", UpstreamName: "Dex"},
-		{Title: "Signed out", Message: "You have signed out of the application."},
-	} {
-		rec := httptest.NewRecorder()
-		(&Provider{}).render(rec, 200, pg)
-		body, csp := rec.Body.String(), rec.Header().Get("Content-Security-Policy")
-		start, end := strings.Index(body, "<style>"), strings.Index(body, "</style>")
-		if start < 0 || end < start || strings.Count(body, "<style>") != 1 {
-			t.Fatalf("want one <style> element:\n%s", body)
+// A browser that must sign in goes to the web UI's sign-in page, with the
+// sign-in's id; so does one with an unknown id, and the page says it expired.
+func TestLoginGoesToThePage(t *testing.T) {
+	e := newEnv(t)
+	const redirect = "https://app.example.com/cb"
+	secret := e.register(ClientSpec{ID: "app", RedirectURIs: []string{redirect}})
+	r := e.rp("app", secret, redirect, "openid")
+
+	get := func(u string) *http.Response {
+		t.Helper()
+		resp, err := e.browser().Get(u)
+		if err != nil {
+			t.Fatal(err)
 		}
-		sum := sha256.Sum256([]byte(body[start+len("<style>") : end]))
-		if want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
-			t.Errorf("CSP %q does not allow the served stylesheet (%s)", csp, want)
-		}
-		for _, bad := range []string{"unsafe-inline", "script-src", "*"} {
-			if strings.Contains(csp, bad) {
-				t.Errorf("CSP %q has %s", csp, bad)
-			}
-		}
-		if !strings.Contains(csp, "default-src 'none'") || strings.Contains(body, "style=") || strings.Contains(body, "<script") {
-			t.Errorf("page is not self-contained under %q:\n%s", csp, body)
-		}
-		for _, want := range []string{"prefers-color-scheme: dark", `class="login-card"`, `<span class="brand-mark">g</span> gantry`} {
-			if !strings.Contains(body, want) {
-				t.Errorf("page lacks %q", want)
-			}
-		}
-		if rp := rec.Header().Get("Referrer-Policy"); rp != "same-origin" {
-			t.Errorf("Referrer-Policy %q: no-referrer makes browsers post the form with Origin: null, which is refused", rp)
-		}
-		if pg.Form {
-			for _, want := range []string{"<h1 id=\"login-title\">Log in</h1>", "to continue to <strong>Argo CD</strong>", ">User name</label>",
-				">Password</label>", `name="username"`, `name="password"`, `name="csrf"`, `name="authRequestID"`,
-				`class="alert alert-error" role="alert"`, ">Sign in with Dex</a>", "<title>Sign in to gantry · Argo CD</title>"} {
-				if !strings.Contains(body, want) {
-					t.Errorf("sign-in form lacks %q:\n%s", want, body)
-				}
-			}
-		}
+		read(t, resp)
+		return resp
+	}
+	resp := get(r.authURL(newFlow(), oauth2.SetAuthURLParam("login_hint", "bob")))
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Path != "/login" || loc.Host != "" || loc.Query().Get("oidc") == "" {
+		t.Fatalf("authorize: %d Location %q, want /login?oidc=<id>", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("the redirect to the page may be cached: %q", resp.Header.Get("Cache-Control"))
+	}
+	if pg := e.loginInfo(e.browser(), loc.Query().Get("oidc")); pg.LoginHint != "bob" {
+		t.Errorf("login hint %q, want bob", pg.LoginHint)
+	}
+
+	resp = get(e.issuer + "/login?authRequestID=gone")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?oidc=gone" {
+		t.Errorf("unknown sign-in: %d Location %q, want the page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// …/login/request gives the page what it shows and sends back, to the page
+// only, never cached.
+func TestLoginRequest(t *testing.T) {
+	e := newEnv(t)
+	const redirect = "https://app.example.com/cb"
+	secret := e.register(ClientSpec{ID: "wiki", Name: "Team Wiki", RedirectURIs: []string{redirect}})
+	e.register(ClientSpec{ID: "nameless", RedirectURIs: []string{redirect}, Public: true})
+
+	b := e.browser()
+	pg := e.openLogin(b, e.rp("wiki", secret, redirect, "openid").authURL(newFlow()))
+	if pg.Client != "Team Wiki" || len(pg.CSRF) < 16 || pg.SSO == nil || pg.SSO.Name != "Example <SSO>" {
+		t.Errorf("login/request: %+v", pg)
+	}
+	if pg := e.openLogin(b, e.rp("nameless", "", redirect, "openid").authURL(newFlow())); pg.Client != "nameless" {
+		t.Errorf("a client without a name is shown as %q, want its id", pg.Client)
+	}
+	e.noSSO.Store(true)
+	if pg := e.loginInfo(b, pg.AuthRequestID); pg.SSO != nil {
+		t.Errorf("SSO offered while it is off: %+v", pg.SSO)
+	}
+
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/login/request?authRequestID="+url.QueryEscape(pg.AuthRequestID), nil)
+	req.Header.Set("Origin", "https://evil.example.com")
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read(t, resp)
+	h := resp.Header
+	if h.Get("Cache-Control") != "no-store" || h.Get("Content-Type") != "application/json" || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("headers: %v", h)
+	}
+	if h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("another site may read the CSRF token: Access-Control-Allow-Origin %q", h.Get("Access-Control-Allow-Origin"))
+	}
+
+	resp, err = b.Get(e.issuer + "/login/request?authRequestID=gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := loginError(t, resp); resp.StatusCode != http.StatusBadRequest || msg != errLoginExpired {
+		t.Errorf("unknown sign-in: %d %q", resp.StatusCode, msg)
+	}
+	resp, err = b.Post(e.issuer+"/login/request", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loginError(t, resp); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST login/request: %d, want 405", resp.StatusCode)
+	}
+}
+
+// The answer to a good password is JSON naming op's callback, with the
+// session's cookies.
+func TestLoginAnswer(t *testing.T) {
+	e := newEnv(t)
+	const redirect = "https://app.example.com/cb"
+	secret := e.register(ClientSpec{ID: "app", RedirectURIs: []string{redirect}})
+	r := e.rp("app", secret, redirect, "openid")
+	b := e.browser()
+	pg := e.openLogin(b, r.authURL(newFlow()))
+
+	resp := e.postLogin(b, credentials(pg, "alice", "correct horse"))
+	body := read(t, resp)
+	var out map[string]string
+	if err := json.Unmarshal([]byte(body), &out); err != nil || resp.StatusCode != http.StatusOK || len(out) != 1 ||
+		out["redirect"] != e.issuer+"/authorize/callback?id="+url.QueryEscape(pg.AuthRequestID) {
+		t.Fatalf("good password: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q", resp.Header.Get("Cache-Control"))
+	}
+	if c := resp.Cookies(); len(c) != 1 || c[0].Name != testSessionCookie || c[0].Value != "alice" {
+		t.Errorf("SignedIn did not start the session: %v", c)
 	}
 }

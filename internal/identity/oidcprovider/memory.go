@@ -21,7 +21,7 @@ const (
 )
 
 // authRequest is one sign-in in progress. The memory store hands out copies,
-// so op and the login page never share one.
+// so op and the sign-in endpoints never share one.
 type authRequest struct {
 	id           string
 	clientID     string
@@ -35,7 +35,7 @@ type authRequest struct {
 	maxAge       *uint
 	loginHint    string
 	created      time.Time
-	csrf         string // the login form's token, bound to this request
+	csrf         string // the sign-in page's token, bound to this request
 
 	// Set when the user has signed in.
 	done     bool

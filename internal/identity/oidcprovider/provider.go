@@ -33,19 +33,23 @@ type Options struct {
 	Namespace string
 	// Users checks passwords and supplies claims.
 	Users Users
-	// Limiter slows down password guessing on the login page; a default
+	// LoginPage is the path of the sign-in page, the web UI's, to which a
+	// browser that must sign in is sent with ?oidc=<auth request id>; /login
+	// when empty.
+	LoginPage string
+	// Limiter slows down password guessing on the sign-in page; a default
 	// sessions.Limiter when nil (share gantry's, so both logins count).
 	Limiter *sessions.Limiter
 	// Session returns the gantry user already signed in through this
-	// browser, if any; then the login form is skipped (single sign-on).
+	// browser, if any; then the sign-in page is skipped (single sign-on).
 	Session func(r *http.Request) (user string, ok bool)
-	// SignedIn, when set, is called after a password sign-in on the form,
+	// SignedIn, when set, is called after a password sign-in on the page,
 	// before the browser moves on: gantry starts its own session there (sets
 	// its cookies), so that the next application, and gantry's UI, do not ask
 	// again.
 	SignedIn func(w http.ResponseWriter, r *http.Request, user string)
 	// Upstream, when set, returns the URL of the upstream SSO login that comes
-	// back to returnTo (a local path) and the provider's name; the form shows
+	// back to returnTo (a local path) and the provider's name; the page shows
 	// it as "Sign in with <name>". An empty URL means SSO is off (it can be
 	// configured while gantry runs).
 	Upstream func(returnTo string) (loginURL, name string)
@@ -108,6 +112,9 @@ func New(opts Options) (*Provider, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.LoginPage == "" {
+		opts.LoginPage = "/login"
+	}
 	if opts.Limiter == nil {
 		opts.Limiter = sessions.NewLimiter(sessions.LimiterOptions{})
 	}
@@ -139,7 +146,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	options := []op.Option{
 		// op's default CORS allows credentials from any origin; nothing here
-		// uses cookies (the login page is outside op), so allow any origin
+		// uses cookies (the sign-in endpoints are outside op), so allow any origin
 		// without credentials, which browser apps need for token calls.
 		op.WithCORSOptions(&cors.Options{
 			AllowOriginFunc: func(string) bool { return true },
@@ -159,8 +166,8 @@ func New(opts Options) (*Provider, error) {
 }
 
 // ServeHTTP serves the provider: discovery, keys, authorize, token,
-// userinfo, revoke, end_session (op), and the login page. r carries the full
-// path, the issuer's path included.
+// userinfo, revoke, end_session (op), and the sign-in page's endpoints. r
+// carries the full path, the issuer's path included.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, p.prefix)
 	if !ok || !strings.HasPrefix(rest, "/") {
@@ -170,6 +177,9 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch rest {
 	case "/login":
 		p.serveLogin(w, r)
+		return
+	case "/login/request":
+		p.serveLoginInfo(w, r)
 		return
 	case "/logged-out":
 		p.serveLoggedOut(w, r)

@@ -1,18 +1,17 @@
 package oidcprovider
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +29,9 @@ import (
 )
 
 const testNamespace = "gantry-system"
+
+// testSessionCookie stands for gantry's session: SignedIn sets it, Session reads it.
+const testSessionCookie = "test-session"
 
 // testUsers is a small user directory.
 type testUsers struct {
@@ -93,6 +95,7 @@ type env struct {
 	clients  ClientStore
 	provider atomic.Pointer[Provider]
 	session  atomic.Pointer[string] // the browser's gantry session user, if any
+	noSSO    atomic.Bool            // upstream SSO is not configured
 	now      atomic.Pointer[time.Time]
 }
 
@@ -122,13 +125,22 @@ func (e *env) restart() {
 	p, err := New(Options{
 		Issuer: e.issuer, Signer: e.signer, Client: e.kube, Namespace: testNamespace, Users: e.users,
 		Limiter: sessions.NewLimiter(sessions.LimiterOptions{MaxFailures: 3}),
-		Session: func(*http.Request) (string, bool) {
+		Session: func(r *http.Request) (string, bool) {
 			if u := e.session.Load(); u != nil {
 				return *u, true
 			}
+			if c, err := r.Cookie(testSessionCookie); err == nil {
+				return c.Value, true
+			}
 			return "", false
 		},
+		SignedIn: func(w http.ResponseWriter, _ *http.Request, user string) {
+			http.SetCookie(w, &http.Cookie{Name: testSessionCookie, Value: user, Path: "/", Secure: true, HttpOnly: true})
+		},
 		Upstream: func(returnTo string) (string, string) {
+			if e.noSSO.Load() {
+				return "", ""
+			}
 			return "https://sso.example.com/start?return=" + url.QueryEscape(returnTo), "Example <SSO>"
 		},
 		Now: func() time.Time {
@@ -149,7 +161,8 @@ func (e *env) ctx() context.Context {
 }
 
 // browser is a user agent with cookies that stops at the first redirect
-// leaving gantry, where the relying party would take over.
+// leaving gantry, where the relying party would take over, or going to the
+// web UI's sign-in page, which this server does not serve.
 func (e *env) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	host := e.srv.Listener.Addr().String()
@@ -157,7 +170,7 @@ func (e *env) browser() *http.Client {
 		Jar:       jar,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}},
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			if req.URL.Host != host {
+			if req.URL.Host != host || req.URL.Path == "/login" {
 				return http.ErrUseLastResponse
 			}
 			return nil
@@ -210,27 +223,13 @@ func newFlow() flow {
 	return flow{verifier: oauth2.GenerateVerifier(), state: randomString(12), nonce: randomString(12)}
 }
 
-type loginForm struct {
-	action, authRequestID, csrf string
-}
-
-var hiddenRE = regexp.MustCompile(`name="(authRequestID|csrf)" value="([^"]*)"`)
-
-func parseForm(t *testing.T, body string) loginForm {
-	t.Helper()
-	f := loginForm{}
-	for _, m := range hiddenRE.FindAllStringSubmatch(body, -1) {
-		v := html.UnescapeString(m[2])
-		if m[1] == "authRequestID" {
-			f.authRequestID = v
-		} else {
-			f.csrf = v
-		}
+// loginPage is what the web UI's sign-in page reads from …/login/request.
+type loginPage struct {
+	AuthRequestID, Client, CSRF, LoginHint string
+	SSO                                    *struct {
+		Enabled        bool
+		Name, LoginURL string
 	}
-	if f.authRequestID == "" || f.csrf == "" {
-		t.Fatalf("no login form in:\n%s", body)
-	}
-	return f
 }
 
 func read(t *testing.T, resp *http.Response) string {
@@ -243,30 +242,81 @@ func read(t *testing.T, resp *http.Response) string {
 	return string(b)
 }
 
-// openLogin follows the authorization request to the login page.
-func (e *env) openLogin(b *http.Client, authURL string) (loginForm, string) {
+// openLogin follows the authorization request to the web UI's sign-in page
+// and reads what the page reads.
+func (e *env) openLogin(b *http.Client, authURL string) loginPage {
 	e.t.Helper()
 	resp, err := b.Get(authURL)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	body := read(e.t, resp)
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/oidc/login") {
-		e.t.Fatalf("authorize: %d at %s, want the login page:\n%s", resp.StatusCode, resp.Request.URL, body)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != "/login" || loc.Query().Get("oidc") == "" {
+		e.t.Fatalf("authorize: %d at %s, Location %q, want the web UI's sign-in page:\n%s", resp.StatusCode, resp.Request.URL, resp.Header.Get("Location"), body)
 	}
-	return parseForm(e.t, body), body
+	return e.loginInfo(b, loc.Query().Get("oidc"))
 }
 
-func (e *env) postLogin(b *http.Client, f loginForm, values url.Values) *http.Response {
+// loginInfo is the page's GET …/login/request.
+func (e *env) loginInfo(b *http.Client, id string) loginPage {
 	e.t.Helper()
-	if values.Get("authRequestID") == "" {
-		values.Set("authRequestID", f.authRequestID)
+	resp, err := b.Get(e.issuer + "/login/request?authRequestID=" + url.QueryEscape(id))
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	resp, err := b.PostForm(e.srv.URL+"/oidc/login", values)
+	body := read(e.t, resp)
+	var pg loginPage
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &pg) != nil || pg.AuthRequestID != id || pg.CSRF == "" {
+		e.t.Fatalf("login/request %s: %d\n%s", id, resp.StatusCode, body)
+	}
+	return pg
+}
+
+// postLogin sends what the page's fetch sends: JSON, from gantry's origin.
+func (e *env) postLogin(b *http.Client, body map[string]string) *http.Response {
+	e.t.Helper()
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/login", bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Origin", e.srv.URL)
+	resp, err := b.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return resp
+}
+
+func credentials(pg loginPage, user, password string) map[string]string {
+	return map[string]string{"authRequestID": pg.AuthRequestID, "csrf": pg.CSRF, "username": user, "password": password}
+}
+
+// loginError reads an error answer of the sign-in endpoints.
+func loginError(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	body := read(t, resp)
+	var out struct{ Error string }
+	if err := json.Unmarshal([]byte(body), &out); err != nil || out.Error == "" || resp.Header.Get("Location") != "" {
+		t.Fatalf("%d, want a JSON error and no redirect:\n%s", resp.StatusCode, body)
+	}
+	return out.Error
+}
+
+// follow goes where the answer to a good password says, as the page does
+// (window.location), and returns the redirect to the client.
+func (e *env) follow(b *http.Client, resp *http.Response) *http.Response {
+	e.t.Helper()
+	body := read(e.t, resp)
+	var out struct{ Redirect string }
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || !strings.HasPrefix(out.Redirect, e.issuer+"/") {
+		e.t.Fatalf("signing in: %d, want {\"redirect\": <a URL of the provider>}:\n%s", resp.StatusCode, body)
+	}
+	next, err := b.Get(out.Redirect)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return next
 }
 
 // callback returns the query the browser brings to the redirect URI.
@@ -285,9 +335,8 @@ func callback(t *testing.T, resp *http.Response, redirectURI string) url.Values 
 func (e *env) signIn(r *rp, f flow, user, password string, opts ...oauth2.AuthCodeOption) string {
 	e.t.Helper()
 	b := e.browser()
-	form, _ := e.openLogin(b, r.authURL(f, opts...))
-	resp := e.postLogin(b, form, url.Values{"csrf": {form.csrf}, "username": {user}, "password": {password}})
-	q := callback(e.t, resp, r.conf.RedirectURL)
+	pg := e.openLogin(b, r.authURL(f, opts...))
+	q := callback(e.t, e.follow(b, e.postLogin(b, credentials(pg, user, password))), r.conf.RedirectURL)
 	if q.Get("state") != f.state || q.Get("code") == "" {
 		e.t.Fatalf("callback %v: want state %q and a code", q, f.state)
 	}
@@ -403,14 +452,14 @@ func TestConfidentialClient(t *testing.T) {
 	f := newFlow()
 
 	b := e.browser()
-	form, page := e.openLogin(b, r.authURL(f))
-	for _, want := range []string{"Sign in to gantry", "Argo CD", "Sign in with Example &lt;SSO&gt;", "https://sso.example.com/start?return="} {
-		if !strings.Contains(page, want) {
-			t.Errorf("login page lacks %q:\n%s", want, page)
-		}
+	pg := e.openLogin(b, r.authURL(f))
+	// The page names the application and offers the upstream sign-in, which
+	// comes back to this sign-in.
+	if pg.Client != "Argo CD" || pg.SSO == nil || !pg.SSO.Enabled || pg.SSO.Name != "Example <SSO>" ||
+		pg.SSO.LoginURL != "https://sso.example.com/start?return="+url.QueryEscape("/oidc/login?authRequestID="+pg.AuthRequestID) {
+		t.Errorf("login/request: %+v %+v", pg, pg.SSO)
 	}
-	resp := e.postLogin(b, form, url.Values{"csrf": {form.csrf}, "username": {"alice"}, "password": {"correct horse"}})
-	q := callback(t, resp, redirect)
+	q := callback(t, e.follow(b, e.postLogin(b, credentials(pg, "alice", "correct horse"))), redirect)
 	if q.Get("state") != f.state {
 		t.Fatalf("state %q, want %q", q.Get("state"), f.state)
 	}
@@ -623,57 +672,78 @@ func TestLoginRefusals(t *testing.T) {
 
 	t.Run("wrong password, then rate limited", func(t *testing.T) {
 		b := e.browser()
-		form, _ := e.openLogin(b, r.authURL(newFlow()))
+		pg := e.openLogin(b, r.authURL(newFlow()))
 		for i := range 4 {
-			resp := e.postLogin(b, form, url.Values{"csrf": {form.csrf}, "username": {"alice"}, "password": {"wrong"}})
-			body := read(t, resp)
-			if resp.Header.Get("Location") != "" {
-				t.Fatalf("wrong password redirected to %s", resp.Header.Get("Location"))
-			}
+			resp := e.postLogin(b, credentials(pg, "alice", "wrong"))
+			msg := loginError(t, resp)
 			switch {
-			case i < 3 && (resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "invalid username or password")):
-				t.Errorf("attempt %d: %d\n%s", i, resp.StatusCode, body)
-			case i < 3 && !strings.Contains(body, `value="alice"`):
-				t.Errorf("the form lost the username")
-			case i == 3 && (resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == ""):
-				t.Errorf("attempt %d: %d Retry-After %q, want 429", i, resp.StatusCode, resp.Header.Get("Retry-After"))
+			case i < 3 && (resp.StatusCode != http.StatusUnauthorized || msg != "invalid username or password"):
+				t.Errorf("attempt %d: %d %q, want 401", i, resp.StatusCode, msg)
+			case i == 3 && (resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(msg, "try again in")):
+				t.Errorf("attempt %d: %d Retry-After %q %q, want 429", i, resp.StatusCode, resp.Header.Get("Retry-After"), msg)
 			}
-			if strings.Contains(body, "wrong") {
-				t.Error("the page shows the password")
-			}
+		}
+		// Limited before the password is checked: the right one waits too.
+		if resp := e.postLogin(b, credentials(pg, "alice", "correct horse")); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("the right password while limited: %d, want 429", resp.StatusCode)
 		}
 		e.restart() // a fresh limiter: this address is blocked now
 	})
 
-	t.Run("missing or wrong CSRF token", func(t *testing.T) {
+	t.Run("empty fields", func(t *testing.T) {
 		b := e.browser()
-		form, _ := e.openLogin(b, r.authURL(newFlow()))
+		pg := e.openLogin(b, r.authURL(newFlow()))
+		for _, c := range [][2]string{{"", "battery staple"}, {"bob", ""}, {"  ", "x"}} {
+			resp := e.postLogin(b, credentials(pg, c[0], c[1]))
+			if msg := loginError(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(msg, "username and password") {
+				t.Errorf("%q/%q: %d %q, want 400", c[0], c[1], resp.StatusCode, msg)
+			}
+		}
+	})
+
+	t.Run("missing or wrong CSRF token, another origin", func(t *testing.T) {
+		b := e.browser()
+		pg := e.openLogin(b, r.authURL(newFlow()))
 		for _, csrf := range []string{"", "forged"} {
-			resp := e.postLogin(b, form, url.Values{"csrf": {csrf}, "username": {"bob"}, "password": {"battery staple"}})
-			read(t, resp)
-			if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
-				t.Errorf("csrf %q: %d %q, want 403", csrf, resp.StatusCode, resp.Header.Get("Location"))
+			body := credentials(pg, "bob", "battery staple")
+			body["csrf"] = csrf
+			if resp := e.postLogin(b, body); resp.StatusCode != http.StatusForbidden || loginError(t, resp) == "" {
+				t.Errorf("csrf %q: %d, want 403", csrf, resp.StatusCode)
 			}
 		}
 		// Another sign-in's token does not fit this one.
-		other, _ := e.openLogin(b, r.authURL(newFlow()))
-		resp := e.postLogin(b, form, url.Values{"csrf": {other.csrf}, "username": {"bob"}, "password": {"battery staple"}})
-		read(t, resp)
-		if resp.StatusCode != http.StatusForbidden {
+		other := e.openLogin(b, r.authURL(newFlow()))
+		body := credentials(pg, "bob", "battery staple")
+		body["csrf"] = other.CSRF
+		if resp := e.postLogin(b, body); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("a CSRF token of another sign-in: %d, want 403", resp.StatusCode)
 		}
-		// A cross-site post is refused even with the token.
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oidc/login", strings.NewReader(url.Values{
-			"authRequestID": {form.authRequestID}, "csrf": {form.csrf}, "username": {"bob"}, "password": {"battery staple"}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", "https://evil.example.com")
-		resp, err := b.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		post := func(contentType, origin, body string) *http.Response {
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+"/login", strings.NewReader(body))
+			req.Header.Set("Content-Type", contentType)
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			resp, err := b.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
 		}
-		read(t, resp)
-		if resp.StatusCode != http.StatusForbidden {
+		good, _ := json.Marshal(credentials(pg, "bob", "battery staple"))
+		// A cross-site fetch is refused even with the token.
+		if resp := post("application/json", "https://evil.example.com", string(good)); resp.StatusCode != http.StatusForbidden || loginError(t, resp) == "" {
 			t.Errorf("cross-site post: %d, want 403", resp.StatusCode)
+		}
+		// So is what a cross-site HTML form can send, which browsers of old
+		// send without an Origin.
+		form := url.Values{"authRequestID": {pg.AuthRequestID}, "csrf": {pg.CSRF}, "username": {"bob"}, "password": {"battery staple"}}.Encode()
+		if resp := post("application/x-www-form-urlencoded", "", form); resp.StatusCode != http.StatusUnsupportedMediaType || loginError(t, resp) == "" {
+			t.Errorf("form post: %d, want 415", resp.StatusCode)
+		}
+		// The request is still good for the page.
+		if resp := post("application/json", e.srv.URL, string(good)); resp.StatusCode != http.StatusOK {
+			t.Errorf("the page's own post after refusals: %d, want 200", resp.StatusCode)
 		}
 	})
 
@@ -703,14 +773,13 @@ func TestLoginRefusals(t *testing.T) {
 
 	t.Run("expired sign-in", func(t *testing.T) {
 		b := e.browser()
-		form, _ := e.openLogin(b, r.authURL(newFlow()))
+		pg := e.openLogin(b, r.authURL(newFlow()))
 		later := time.Now().Add(authRequestLifetime + time.Second)
 		e.now.Store(&later)
 		defer e.now.Store(nil)
-		resp := e.postLogin(b, form, url.Values{"csrf": {form.csrf}, "username": {"bob"}, "password": {"battery staple"}})
-		body := read(t, resp)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "expired") {
-			t.Errorf("expired sign-in: %d\n%s", resp.StatusCode, body)
+		resp := e.postLogin(b, credentials(pg, "bob", "battery staple"))
+		if msg := loginError(t, resp); resp.StatusCode != http.StatusBadRequest || msg != errLoginExpired {
+			t.Errorf("expired sign-in: %d %q", resp.StatusCode, msg)
 		}
 	})
 }
@@ -734,10 +803,9 @@ func TestDisabledUser(t *testing.T) {
 	}
 	// And cannot sign in: the same message as a wrong password.
 	b := e.browser()
-	form, _ := e.openLogin(b, r.authURL(newFlow()))
-	resp := e.postLogin(b, form, url.Values{"csrf": {form.csrf}, "username": {"bob"}, "password": {"battery staple"}})
-	if body := read(t, resp); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "invalid username or password") {
-		t.Errorf("disabled user sign-in: %d", resp.StatusCode)
+	resp := e.postLogin(b, credentials(e.openLogin(b, r.authURL(newFlow())), "bob", "battery staple"))
+	if msg := loginError(t, resp); resp.StatusCode != http.StatusUnauthorized || msg != "invalid username or password" {
+		t.Errorf("disabled user sign-in: %d %q", resp.StatusCode, msg)
 	}
 }
 
@@ -773,9 +841,55 @@ func TestSingleSignOnAndPrompt(t *testing.T) {
 	if _, c := r.verify(tok); c.Subject != "alice" || len(c.Groups) != 2 {
 		t.Errorf("SSO claims %+v", c)
 	}
+	// prompt=none is answered by the session.
+	resp, err = e.browser().Get(r.authURL(newFlow(), oauth2.SetAuthURLParam("prompt", "none")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := callback(t, resp, redirect); q.Get("code") == "" {
+		t.Errorf("prompt=none with a session: %v, want a code", q)
+	}
 
-	// prompt=login asks for the password despite the session.
-	e.openLogin(e.browser(), r.authURL(newFlow(), oauth2.SetAuthURLParam("prompt", "login")))
+	// prompt=login asks for the password despite the session, and the
+	// password then completes the sign-in.
+	f = newFlow()
+	b := e.browser()
+	pg := e.openLogin(b, r.authURL(f, oauth2.SetAuthURLParam("prompt", "login")))
+	q = callback(t, e.follow(b, e.postLogin(b, credentials(pg, "bob", "battery staple"))), redirect)
+	if tok, err = r.conf.Exchange(e.ctx(), q.Get("code"), oauth2.VerifierOption(f.verifier)); err != nil {
+		t.Fatal(err)
+	}
+	if _, c := r.verify(tok); c.Subject != "bob" {
+		t.Errorf("prompt=login signed in %q, want bob (who typed the password)", c.Subject)
+	}
+}
+
+// A password typed on the page starts a gantry session (SignedIn): the next
+// application's sign-in in that browser needs no page.
+func TestPasswordStartsSession(t *testing.T) {
+	e := newEnv(t)
+	const redirect = "https://app.example.com/cb"
+	secret := e.register(ClientSpec{ID: "app", RedirectURIs: []string{redirect}})
+	r := e.rp("app", secret, redirect, "openid")
+	b := e.browser()
+	callback(t, e.follow(b, e.postLogin(b, credentials(e.openLogin(b, r.authURL(newFlow())), "alice", "correct horse"))), redirect)
+	f := newFlow()
+	resp, err := b.Get(r.authURL(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := callback(t, resp, redirect)
+	tok, err := r.conf.Exchange(e.ctx(), q.Get("code"), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c := r.verify(tok); c.Subject != "alice" {
+		t.Errorf("second sign-in as %q, want alice", c.Subject)
+	}
+	// A wrong password starts none.
+	b = e.browser()
+	read(t, e.postLogin(b, credentials(e.openLogin(b, r.authURL(newFlow())), "alice", "wrong")))
+	e.openLogin(b, r.authURL(newFlow()))
 }
 
 func TestEndSession(t *testing.T) {
@@ -816,8 +930,9 @@ func TestEndSession(t *testing.T) {
 		t.Error("refresh works after end_session")
 	}
 	resp = end(url.Values{})
-	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != e.issuer+"/logged-out" {
-		t.Errorf("end_session without a client: %d at %s", resp.StatusCode, resp.Request.URL)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != e.issuer+"/logged-out" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("end_session without a client: %d at %s, CSP %q", resp.StatusCode, resp.Request.URL, resp.Header.Get("Content-Security-Policy"))
 	}
 }
 

@@ -8,6 +8,7 @@ import type {
   Cluster,
   KubeEvent,
   Member,
+  OIDCLoginRequest,
   Project,
   ResourceDiff,
   ResourceRef,
@@ -149,6 +150,12 @@ export const api = {
   logout: () => request<unknown>('/api/v1/session', { method: 'DELETE', noAuthRedirect: true }),
 
   ssoInfo: (signal?: AbortSignal) => request<SSOInfo>('/api/v1/sso/info', { signal, noAuthRedirect: true }),
+  /** An application's sign-in at gantry's OpenID Connect provider (/login?oidc=<id>). */
+  oidcLoginRequest: (authRequestID: string, signal?: AbortSignal) =>
+    request<OIDCLoginRequest>('/oidc/login/request?authRequestID=' + enc(authRequestID), { signal, noAuthRedirect: true }),
+  /** Its password check; the answer says where the browser goes next (the provider's callback). */
+  oidcLogin: (body: { authRequestID: string; csrf: string; username: string; password: string }) =>
+    request<{ redirect: string }>('/oidc/login', { method: 'POST', body, noAuthRedirect: true }),
   settings: (signal?: AbortSignal) => request<Settings>('/api/v1/settings', { signal, noAuthRedirect: true }),
 
   listApplications: async (signal?: AbortSignal, project?: string) => {

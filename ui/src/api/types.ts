@@ -267,3 +267,18 @@ export interface SSOInfo {
   name?: string;
   loginURL?: string;
 }
+
+/**
+ * GET /oidc/login/request: an application's sign-in at gantry's OpenID Connect
+ * provider, as the login page shows it and sends it back.
+ */
+export interface OIDCLoginRequest {
+  authRequestID: string;
+  /** The application's display name: "to continue to <client>". */
+  client: string;
+  /** Bound to this sign-in; sent back with the password. */
+  csrf: string;
+  loginHint?: string;
+  /** The upstream sign-in, which comes back to this one. */
+  sso?: SSOInfo;
+}

@@ -1,9 +1,9 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api } from '../api/client';
-import type { SSOInfo } from '../api/types';
+import type { OIDCLoginRequest, SSOInfo } from '../api/types';
 import { useAuth } from '../auth';
 import { ErrorBanner } from '../components/ErrorBanner';
-import { navigate, safeNext, useLocation } from '../router';
+import { leave, navigate, safeNext, useLocation } from '../router';
 
 export interface LoginErrors {
   username?: string;
@@ -30,18 +30,20 @@ export function validateLogin(username: string, password: string): LoginErrors {
   return e;
 }
 
+/**
+ * The login page: gantry's own login, or, with ?oidc=<id>, an application's
+ * sign-in at gantry's OpenID Connect provider (which sends browsers here).
+ */
 export function LoginPage() {
-  const { login, user } = useAuth();
   const loc = useLocation();
-  const next = safeNext(loc.search.get('next'));
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
-  const [errors, setErrors] = useState<LoginErrors>({});
-  const [serverError, setServerError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const userRef = useRef<HTMLInputElement>(null);
-  const passRef = useRef<HTMLInputElement>(null);
+  const oidc = loc.search.get('oidc');
+  return oidc === null ? <GantryLogin next={safeNext(loc.search.get('next'))} /> : <OIDCLogin key={oidc} authRequestID={oidc} />;
+}
+
+function GantryLogin({ next }: { next: string }) {
+  const { login, user } = useAuth();
   const [sso, setSSO] = useState<SSOInfo>();
+  const signingIn = useRef(false);
 
   // Whether to offer single sign-on (needs no credentials; off when it fails).
   useEffect(() => {
@@ -53,15 +55,102 @@ export function LoginPage() {
     return () => ctrl.abort();
   }, []);
 
-  useEffect(() => {
-    document.title = 'Log in · gantry';
-    userRef.current?.focus();
-  }, []);
-
   // Already logged in (a bookmark to /login): go on.
   useEffect(() => {
-    if (user?.loggedIn && !busy) navigate(next, { replace: true });
-  }, [user, next, busy]);
+    if (user?.loggedIn && !signingIn.current) navigate(next, { replace: true });
+  }, [user, next]);
+
+  const submit = async (username: string, password: string) => {
+    signingIn.current = true;
+    try {
+      await login(username, password);
+      navigate(next, { replace: true });
+    } finally {
+      signingIn.current = false;
+    }
+  };
+  const button = sso?.enabled && sso.loginURL ? { name: sso.name || 'single sign-on', href: ssoHref(sso.loginURL, next) } : undefined;
+  return <LoginForm onSubmit={submit} sso={button} />;
+}
+
+/**
+ * An application's sign-in: the same form, naming the application. The
+ * password goes to the provider, which answers where the browser goes next.
+ * A gantry session does not skip it: the provider sent the browser here
+ * because it must ask (none, or the application asked prompt=login).
+ */
+function OIDCLogin({ authRequestID }: { authRequestID: string }) {
+  const [req, setReq] = useState<OIDCLoginRequest>();
+  const [loadError, setLoadError] = useState<unknown>();
+
+  useEffect(() => {
+    const ctrl = new AbortController();
+    api.oidcLoginRequest(authRequestID, ctrl.signal).then(setReq, (e) => {
+      if (!ctrl.signal.aborted) setLoadError(e);
+    });
+    return () => ctrl.abort();
+  }, [authRequestID]);
+
+  if (!req) {
+    return (
+      <LoginCard>
+        <h1 id="login-title">Log in</h1>
+        {loadError ? <ErrorBanner error={loadError} title="Cannot sign in" /> : <p className="muted login-client">Loading…</p>}
+      </LoginCard>
+    );
+  }
+  const submit = async (username: string, password: string) => {
+    const { redirect } = await api.oidcLogin({ authRequestID, csrf: req.csrf, username, password });
+    // Only within gantry: the callback redirects to the application itself.
+    const to = new URL(redirect, window.location.href);
+    if (to.origin !== window.location.origin) throw new Error(`gantry answered with a redirect to another site (${to.origin})`);
+    leave(to.href);
+  };
+  const sso = req.sso?.enabled && req.sso.loginURL ? { name: req.sso.name || 'single sign-on', href: req.sso.loginURL } : undefined;
+  return <LoginForm client={req.client} initialUsername={req.loginHint} onSubmit={submit} sso={sso} />;
+}
+
+function LoginCard({ children }: { children: ReactNode }) {
+  return (
+    <main className="login-page" id="main">
+      <div className="login-card">
+        <Brand />
+        {children}
+      </div>
+    </main>
+  );
+}
+
+function Brand() {
+  return (
+    <div className="brand brand-large" aria-hidden="true">
+      <span className="brand-mark">g</span> gantry
+    </div>
+  );
+}
+
+interface LoginFormProps {
+  /** The application being signed in to, if any: "to continue to <client>". */
+  client?: string;
+  initialUsername?: string;
+  /** Rejects with what to show; resolves once the browser is on its way. */
+  onSubmit: (username: string, password: string) => Promise<void>;
+  sso?: { name: string; href: string };
+}
+
+function LoginForm({ client, initialUsername = '', onSubmit, sso }: LoginFormProps) {
+  const [username, setUsername] = useState(initialUsername);
+  const [password, setPassword] = useState('');
+  const [errors, setErrors] = useState<LoginErrors>({});
+  const [serverError, setServerError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const userRef = useRef<HTMLInputElement>(null);
+  const passRef = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    document.title = client ? `Log in to ${client} · gantry` : 'Log in · gantry';
+    (initialUsername ? passRef : userRef).current?.focus();
+  }, [client, initialUsername]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -72,24 +161,26 @@ export function LoginPage() {
     if (v.password) return passRef.current?.focus();
     setBusy(true);
     try {
-      await login(username.trim(), password);
-      navigate(next, { replace: true });
+      await onSubmit(username.trim(), password);
+      // Busy until the next page replaces this one.
     } catch (err) {
+      setBusy(false);
       setServerError(err);
       setPassword('');
       passRef.current?.focus();
-    } finally {
-      setBusy(false);
     }
   };
 
   return (
     <main className="login-page" id="main">
       <form className="login-card" onSubmit={submit} noValidate aria-labelledby="login-title">
-        <div className="brand brand-large" aria-hidden="true">
-          <span className="brand-mark">g</span> gantry
-        </div>
+        <Brand />
         <h1 id="login-title">Log in</h1>
+        {client && (
+          <p className="login-client">
+            to continue to <strong>{client}</strong>
+          </p>
+        )}
         <ErrorBanner error={serverError} title="Login failed" />
         <div className="field">
           <label htmlFor="username">User name</label>
@@ -97,6 +188,7 @@ export function LoginPage() {
             id="username"
             name="username"
             autoComplete="username"
+            autoCapitalize="none"
             ref={userRef}
             value={username}
             onChange={(e) => setUsername(e.target.value)}
@@ -131,13 +223,13 @@ export function LoginPage() {
         <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
           {busy ? 'Logging in…' : 'Log in'}
         </button>
-        {sso?.enabled && sso.loginURL && (
+        {sso && (
           <>
             <p className="login-or" aria-hidden="true">
               <span>or</span>
             </p>
-            <a className="btn btn-block" href={ssoHref(sso.loginURL, next)}>
-              Sign in with {sso.name || 'single sign-on'}
+            <a className="btn btn-block" href={sso.href}>
+              Sign in with {sso.name}
             </a>
           </>
         )}
