@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -121,11 +122,24 @@ func (u *upstreamSSO) complete(w http.ResponseWriter, r *http.Request, login sso
 		http.Error(w, "signing in: "+err.Error(), http.StatusForbidden)
 		return
 	}
+	// Back to an application's sign-in at gantry's provider: finish it here,
+	// for this sign-in is fresh (prompt=login is met).
+	next := sso.LocalPath(returnTo)
+	if prov := u.p.identity.provider.Load(); prov != nil {
+		if id, ok := prov.UpstreamReturn(next); ok {
+			if callback, err := prov.CompleteUpstream(r, id, login.Username); err == nil {
+				// op names it under the issuer, gantry's own URL: keep the path.
+				if cu, err := url.Parse(callback); err == nil {
+					next = cu.RequestURI()
+				}
+			}
+		}
+	}
 	// Not a redirect: browsers withhold SameSite=Strict cookies from a redirect
 	// chain that began at another site (the identity provider), so the next page
 	// would look logged out. A page that moves on by itself starts a same-site
 	// navigation.
-	target := template.HTMLEscapeString(sso.LocalPath(returnTo))
+	target := template.HTMLEscapeString(sso.LocalPath(next))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0;url=%s"><title>gantry</title><p>Signed in. <a href="%s">Continue</a></p>`, target, target)

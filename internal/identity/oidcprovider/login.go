@@ -103,6 +103,34 @@ func (p *Provider) loginStart(w http.ResponseWriter, r *http.Request) {
 	p.toLoginPage(w, r, req.id)
 }
 
+// UpstreamReturn reports whether returnTo, where an upstream (SSO) sign-in
+// sends the browser back, is this provider's sign-in of an auth request, and
+// which.
+func (p *Provider) UpstreamReturn(returnTo string) (authRequestID string, ok bool) {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Host != "" || u.Path != p.prefix+"/login" {
+		return "", false
+	}
+	id := u.Query().Get("authRequestID")
+	return id, id != ""
+}
+
+// CompleteUpstream finishes the sign-in of an auth request for a user who has
+// just signed in at the upstream identity provider, and returns the callback
+// to send the browser to. That sign-in is as fresh as a password typed here,
+// so it also answers prompt=login, which going back through loginStart would
+// not (the session alone does not say when it was made).
+func (p *Provider) CompleteUpstream(r *http.Request, authRequestID, user string) (string, error) {
+	req, err := p.store.mem.request(authRequestID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.opts.Users.Profile(r.Context(), user); err != nil {
+		return "", err
+	}
+	return p.complete(r, req, user, []string{"fed"}, "upstream")
+}
+
 func (p *Provider) toLoginPage(w http.ResponseWriter, r *http.Request, id string) {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.opts.LoginPage+"?oidc="+url.QueryEscape(id), http.StatusSeeOther)

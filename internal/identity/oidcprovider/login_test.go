@@ -120,3 +120,53 @@ func TestLoginAnswer(t *testing.T) {
 		t.Errorf("SignedIn did not start the session: %v", c)
 	}
 }
+
+// An upstream (SSO) sign-in that comes back to an application's sign-in
+// finishes it, prompt=login included: going back through the page would ask
+// for a password the user does not have here.
+func TestUpstreamSignInFinishesPromptLogin(t *testing.T) {
+	e := newEnv(t)
+	const redirect = "https://app.example.com/cb"
+	secret := e.register(ClientSpec{ID: "app", RedirectURIs: []string{redirect}})
+	r := e.rp("app", secret, redirect, "openid")
+	b := e.browser()
+	f := newFlow()
+	pg := e.openLogin(b, r.authURL(f, oauth2.SetAuthURLParam("prompt", "login")))
+	start, err := url.Parse(pg.SSO.LoginURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := e.provider.Load()
+	id, ok := prov.UpstreamReturn(start.Query().Get("return"))
+	if !ok || id != pg.AuthRequestID {
+		t.Fatalf("UpstreamReturn(%q) = %q, %v; want %q", start.Query().Get("return"), id, ok, pg.AuthRequestID)
+	}
+	for _, other := range []string{"/", "/applications", "https://evil.example.com/oidc/login?authRequestID=" + id, "/oidc/login"} {
+		if _, ok := prov.UpstreamReturn(other); ok {
+			t.Errorf("UpstreamReturn(%q) took it for a sign-in", other)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/sso/callback", nil)
+	if _, err := prov.CompleteUpstream(req, id, "nobody"); err == nil {
+		t.Error("an unknown user finished a sign-in")
+	}
+	cb, err := prov.CompleteUpstream(req, id, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := b.Get(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := callback(t, resp, redirect)
+	tok, err := r.conf.Exchange(e.ctx(), q.Get("code"), oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c := r.verify(tok); c.Subject != "alice" {
+		t.Errorf("signed in %q, want alice", c.Subject)
+	}
+	if _, err := prov.CompleteUpstream(req, id, "alice"); err == nil {
+		t.Error("a finished sign-in was finished again")
+	}
+}
