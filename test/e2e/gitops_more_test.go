@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -218,4 +222,101 @@ func testIgnoreDifferencesAndRetry(t *testing.T, g *gantry, dyn dynamic.Interfac
 	for _, name := range []string{"ignore", "retry"} {
 		run(t, "app", "delete", name, "--data-dir", g.dataDir)
 	}
+}
+
+const hookConfig = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {version: %q}\n"
+
+// testFileRepoAndWebhooks: an app from a file:// repository, refreshed by
+// `app get --refresh`; GitLab's and Gitea's push webhooks, each with its own
+// secret, refresh the app of the pushed repository.
+func testFileRepoAndWebhooks(t *testing.T, g *gantry, dyn dynamic.Interface, host kubernetes.Interface, srv *gitServer) {
+	ctx := context.Background()
+	settings := func(ns string) string {
+		cm, err := host.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return cm.Data["version"]
+	}
+	create := func(name, repoURL string) {
+		out, err := run(t, "app", "create", name, "--data-dir", g.dataDir, "--repo", repoURL, "--path", "cfg",
+			"--dest-namespace", name, "--sync-policy", "automated", "--sync-option", "CreateNamespace=true")
+		if err != nil {
+			t.Fatalf("app create %s: %v\n%s", name, err, out)
+		}
+		waitApp(t, dyn, "p-default", name, "Synced", "Healthy", 90*time.Second)
+	}
+
+	local := srv.newRepo("local")
+	local.commit("v1", map[string]*string{"cfg/settings.yaml": str(fmt.Sprintf(hookConfig, "1"))})
+	create("from-file", "file://"+local.bare)
+	if v := settings("from-file"); v != "1" {
+		t.Fatalf("file:// app: settings version %q, want 1", v)
+	}
+	local.commit("v2", map[string]*string{"cfg/settings.yaml": str(fmt.Sprintf(hookConfig, "2"))})
+	if out, err := run(t, "app", "get", "from-file", "--refresh", "--data-dir", g.dataDir); err != nil {
+		t.Fatalf("app get --refresh: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "the file:// commit applied after a refresh", func() error {
+		if v := settings("from-file"); v != "2" {
+			return fmt.Errorf("version %q", v)
+		}
+		return nil
+	})
+
+	hooked := srv.newRepo("hooked")
+	hooked.commit("v1", map[string]*string{"cfg/settings.yaml": str(fmt.Sprintf(hookConfig, "1"))})
+	create("hooked", hooked.URL)
+	secret, err := host.CoreV1().Secrets("gantry-system").Get(ctx, "gantry-webhook", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body []byte, headers map[string]string) int {
+		req, _ := http.NewRequest(http.MethodPost, "https://"+g.httpAddr+"/api/webhook", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := g.httpsClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	applied := func(what, want string) {
+		eventually(t, 30*time.Second, what, func() error {
+			if v := settings("hooked"); v != want {
+				return fmt.Errorf("version %q, want %s", v, want)
+			}
+			return nil
+		})
+	}
+
+	// GitLab: the X-Gitlab-Token is the secret itself.
+	sha := hooked.commit("v2", map[string]*string{"cfg/settings.yaml": str(fmt.Sprintf(hookConfig, "2"))})
+	gitlab, _ := json.Marshal(map[string]any{"object_kind": "push", "ref": "refs/heads/main", "before": strings.Repeat("0", 40), "after": sha,
+		"project": map[string]any{"web_url": hooked.URL, "git_http_url": hooked.URL, "default_branch": "main"}})
+	if code := post(gitlab, map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "wrong"}); code != http.StatusUnauthorized {
+		t.Errorf("GitLab push with a wrong token: %d, want 401", code)
+	}
+	if code := post(gitlab, map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": string(secret.Data["webhook.gitlab.secret"])}); code != http.StatusOK {
+		t.Fatalf("GitLab push: %d", code)
+	}
+	applied("the GitLab push applied", "2")
+
+	// Gitea: an HMAC-SHA256 of the body, keyed with webhook.gogs.secret as Argo CD does.
+	sha = hooked.commit("v3", map[string]*string{"cfg/settings.yaml": str(fmt.Sprintf(hookConfig, "3"))})
+	gitea, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "before": strings.Repeat("0", 40), "after": sha,
+		"repository": map[string]any{"html_url": hooked.URL, "clone_url": hooked.URL, "default_branch": "main"}})
+	mac := hmac.New(sha256.New, secret.Data["webhook.gogs.secret"])
+	mac.Write(gitea)
+	if code := post(gitea, map[string]string{"X-Gitea-Event": "push", "X-Gitea-Signature": strings.Repeat("0", 64)}); code != http.StatusUnauthorized {
+		t.Errorf("Gitea push with a wrong signature: %d, want 401", code)
+	}
+	if code := post(gitea, map[string]string{"X-Gitea-Event": "push", "X-Gitea-Signature": hex.EncodeToString(mac.Sum(nil))}); code != http.StatusOK {
+		t.Fatalf("Gitea push: %d", code)
+	}
+	applied("the Gitea push applied", "3")
 }

@@ -254,6 +254,9 @@ func TestGitOps(t *testing.T) {
 	t.Run("ignoreDifferences and retry", func(t *testing.T) {
 		testIgnoreDifferencesAndRetry(t, g, dyn, host, repo)
 	})
+	t.Run("file:// repository, GitLab and Gitea webhooks", func(t *testing.T) {
+		testFileRepoAndWebhooks(t, g, dyn, host, srv)
+	})
 	t.Run("waves and hooks", func(t *testing.T) {
 		testWavesAndHooks(t, g, dyn, repo)
 	})
