@@ -27,6 +27,7 @@ import (
 	"gantry.dev/gantry/internal/datadir"
 	"gantry.dev/gantry/internal/host"
 	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/pageout"
 	"gantry.dev/gantry/internal/kubeconfig"
 	"gantry.dev/gantry/internal/platform"
 	"gantry.dev/gantry/internal/runstate"
@@ -265,6 +266,16 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	publish(true)
 	printReady(out, state, time.Since(began))
 	log.Info("ready", "seconds", time.Since(began).Seconds())
+	// Start-up is over once the first reconciles have run: give back the code
+	// pages that only start-up read (see package pageout).
+	trim := time.AfterFunc(30*time.Second, func() {
+		if n, err := pageout.Executable(); err != nil {
+			log.Info("paging out start-up code failed; RSS stays higher", "err", err)
+		} else {
+			log.Debug("paged out start-up code", "mappedBytes", n)
+		}
+	})
+	defer trim.Stop()
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
