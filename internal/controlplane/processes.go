@@ -109,6 +109,7 @@ func (cp *ControlPlane) process() *supervisor.Process {
 		Args:    cp.args(),
 		Env:     append(append([]string{}, defaultEnv...), cp.opts.Env...),
 		LogPath: cp.LogPath(),
+		Nice:    cp.opts.Nice,
 	})
 }
 
