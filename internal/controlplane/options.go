@@ -47,6 +47,8 @@ type Options struct {
 	// Env (KEY=VALUE) is added to the control plane process's environment, after
 	// the tuned defaults.
 	Env []string
+	// Nice, when positive, lowers the process's CPU priority (supervisor.Spec.Nice).
+	Nice int
 }
 
 func (o *Options) setDefaults() error {

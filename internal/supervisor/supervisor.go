@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Spec describes one supervised program.
@@ -28,6 +30,9 @@ type Spec struct {
 	MinBackoff, MaxBackoff, StableAfter time.Duration
 	// OnStart is called with the pid each time the program starts.
 	OnStart func(pid int)
+	// Nice, when positive, is the program's nice value: background work (a spare
+	// control plane) then takes only the CPU that what a user waits for leaves.
+	Nice int
 }
 
 // Status is a snapshot of a supervised program.
@@ -156,6 +161,13 @@ func (p *Process) start() error {
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("starting %s (%s): %w", p.spec.Name, p.spec.Path, err)
+	}
+	if p.spec.Nice > 0 {
+		// Linux keeps a nice value per thread: set for the process group (the child
+		// alone), it reaches every thread started so far, and what they start inherits it.
+		if err := unix.Setpriority(unix.PRIO_PGRP, cmd.Process.Pid, p.spec.Nice); err != nil {
+			p.logf("setting the nice value of %s to %d: %v", p.spec.Name, p.spec.Nice, err)
+		}
 	}
 	exited := make(chan struct{})
 	p.mu.Lock()

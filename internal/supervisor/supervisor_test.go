@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +130,52 @@ func TestRSS(t *testing.T) {
 	if !Alive(os.Getpid()) || Alive(-1) {
 		t.Fatal("Alive is wrong")
 	}
+}
+
+// Nice lowers the priority of the program and of what it starts later.
+func TestNice(t *testing.T) {
+	p := New(Spec{Name: "nice", Path: "/bin/sh", Args: []string{"-c", "sleep 0.1; sleep 300 & wait"}, Nice: 10})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "start", func() bool { return p.Status().Pid > 0 })
+	pid := p.Status().Pid
+	if n := niceOf(t, pid); n != "10" {
+		t.Errorf("nice value of the program = %s, want 10", n)
+	}
+	var child string
+	waitFor(t, "the program's child", func() bool { child = childOf(pid); return child != "" })
+	if n := niceOf(t, child); n != "10" {
+		t.Errorf("nice value of a process it started later = %s, want 10", n)
+	}
+}
+
+// childOf returns the child of pid that sleeps 300 s, or "".
+func childOf(pid int) string {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data)[strings.LastIndexByte(string(data), ')')+2:])
+		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if len(f) > 1 && atoi(f[1]) == pid && strings.Contains(string(cmd), "300") {
+			return e.Name()
+		}
+	}
+	return ""
+}
+
+// niceOf reads a process's nice value, field 19 of /proc/<pid>/stat.
+func niceOf(t *testing.T, pid any) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%v/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	return fields[16]
 }

@@ -113,7 +113,10 @@ func (r *Runtime) bootstrapSpare(ctx context.Context, i int) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	cp, err := controlplane.New(controlplane.Options{Name: "vcluster", Dir: tmp, Binaries: r.opts.Binaries})
+	// At the lowest CPU priority: a spare is made right after a virtual cluster
+	// starts, while its controller-manager starts and its apps sync, and on two
+	// cores an equal share would make those wait for the spare.
+	cp, err := controlplane.New(controlplane.Options{Name: "vcluster", Dir: tmp, Binaries: r.opts.Binaries, Nice: 19})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,7 +113,8 @@ func (r *Reconciler) freshAfter(app *gitopsv1alpha1.Application) time.Time {
 }
 
 // SetupWithManager registers the controller. Changes of managed objects (from
-// livestate) and webhooks come in through Enqueue.
+// livestate) and webhooks come in through Enqueue; cluster Secrets wake the apps
+// deploying to their cluster (destinations.go).
 func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	if r.PollInterval == 0 {
 		r.PollInterval = 60 * time.Second
@@ -132,6 +134,8 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 				return !equality.Semantic.DeepEqual(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers()) ||
 					!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
 			}}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.appsForClusterSecret),
+			builder.WithPredicates(predicate.NewPredicateFuncs(r.isClusterSecret))).
 		WatchesRawSource(source.Channel(r.changes, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(r)
