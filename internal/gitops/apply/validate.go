@@ -86,6 +86,24 @@ func (s *syncer) dryRun(ctx context.Context, t *task, newNamespace bool) (string
 		}
 		return "", err
 	}
+	if s.opts.DryRun && !t.hook && !t.opts.Replace && live != nil && out != nil && out.GetResourceVersion() != live.GetResourceVersion() {
+		// A controller wrote the object between the read and the dry run (a
+		// Deployment's status, its revision annotation): compare with what the
+		// dry run started from, or the message would say configured for it.
+		for range 3 {
+			fresh, err := s.kube.get(ctx, t)
+			if err != nil || fresh.GetResourceVersion() == live.GetResourceVersion() {
+				break
+			}
+			live = fresh
+			if out, err = s.kube.apply(ctx, t, true); err != nil {
+				return "", err
+			}
+			if out.GetResourceVersion() == live.GetResourceVersion() {
+				break
+			}
+		}
+	}
 	return applyMessage(t, live, out, true), nil
 }
 
