@@ -103,9 +103,14 @@ func TestProxySleepWake(t *testing.T) {
 	if got.Data["a"] != "b" {
 		t.Errorf("data lost across sleep: %v", got.Data)
 	}
-	if p := phase(t, dataDir, "sleepy"); p != "Running" {
-		t.Errorf("after wake: phase %s", p)
-	}
+	// Running once the controller-manager is up too, which starts after the
+	// API server has answered.
+	eventually(t, 20*time.Second, "sleepy Running after the wake", func() error {
+		if p := phase(t, dataDir, "sleepy"); p != "Running" {
+			return fmt.Errorf("phase %s", p)
+		}
+		return nil
+	})
 	// The Deployment kept its spec; its pods run on the host again.
 	assertWebRuns(t, c, host, "default", "sleepy", "vc-p-default-sleepy")
 }
