@@ -167,15 +167,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	before := app.DeepCopy()
 	result, err := r.reconcile(ctx, app)
 	if statusChanged(&before.Status, &app.Status, r.PollInterval) {
-		// Optimistic lock: a merge patch computed from a cached copy that missed
-		// the previous reconcile's write (its sync's OutOfSync) leaves out what
-		// did not change against that copy, and the stale status stayed until the
-		// next poll. A conflict instead retries with a fresh copy.
-		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
-		if perr := r.Client.Status().Patch(ctx, app, patch); perr != nil && !apierrors.IsNotFound(perr) {
-			if apierrors.IsConflict(perr) {
-				return reconcile.Result{RequeueAfter: 50 * time.Millisecond}, err
-			}
+		if perr := r.Client.Status().Patch(ctx, app, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
 			return reconcile.Result{}, errors.Join(err, perr)
 		}
 	}
