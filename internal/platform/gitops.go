@@ -79,6 +79,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	})
 	registry := &cluster.Registry{Reader: mgr.GetClient(), Namespace: SystemNamespace, Host: p.opts.Host}
 	rec = &controller.Reconciler{
+		APIReader:    mgr.GetAPIReader(),
 		Client:       mgr.GetClient(),
 		Clusters:     registry,
 		Live:         live,

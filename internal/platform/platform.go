@@ -141,9 +141,10 @@ func New(opts Options) (*Platform, error) {
 		Trust: &vcluster.Trust{Issuer: p.issuer(), CA: opts.ServerCA},
 	})
 	if err := (&vcluster.Reconciler{
-		Client:   mgr.GetClient(),
-		Runtime:  p.vclusters,
-		Recorder: mgr.GetEventRecorderFor("gantry"),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Runtime:   p.vclusters,
+		Recorder:  mgr.GetEventRecorderFor("gantry"),
 		Cleanup: func(ctx context.Context, hostNamespace, vc string) error {
 			return syncer.Cleanup(ctx, opts.Host, hostNamespace, vc)
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -22,6 +23,7 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	projectpkg "gantry.dev/gantry/internal/project"
+	"gantry.dev/gantry/internal/statuswrite"
 )
 
 // SleepingAnnotation, when set on a VirtualCluster, puts it to sleep: its control
@@ -30,11 +32,23 @@ const SleepingAnnotation = "platform.gantry.dev/sleeping"
 
 // Reconciler reconciles VirtualCluster objects.
 type Reconciler struct {
-	Client   client.Client
-	Runtime  *Runtime
-	Recorder record.EventRecorder
+	Client client.Client
+	// APIReader reads past the manager's cache (mgr.GetAPIReader()) when the
+	// cache has not caught up with the reconciler's own writes. Default Client.
+	APIReader client.Reader
+	Runtime   *Runtime
+	Recorder  record.EventRecorder
 	// Cleanup deletes the host objects a virtual cluster's syncer made.
 	Cleanup func(ctx context.Context, hostNamespace, vcluster string) error
+
+	statusOnce sync.Once
+	status     *statuswrite.Writer
+}
+
+// writer returns the status writer, made on first use.
+func (r *Reconciler) writer() *statuswrite.Writer {
+	r.statusOnce.Do(func() { r.status = &statuswrite.Writer{Client: r.Client, Reader: r.APIReader} })
+	return r.status
 }
 
 // SetupWithManager registers the reconciler and the runtime with the manager.
@@ -55,7 +69,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // stopped; otherwise running with its kubeconfig Secret and syncer.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	vc := &platformv1alpha1.VirtualCluster{}
-	if err := r.Client.Get(ctx, req.NamespacedName, vc); err != nil {
+	if err := r.writer().Get(ctx, req.NamespacedName, vc); err != nil {
 		if apierrors.IsNotFound(err) {
 			// Deleted without our finalizer (forced): stop what may still run.
 			r.Runtime.Stop(req.NamespacedName)
@@ -63,14 +77,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	// Status is patched once, at the end, from whatever the steps recorded; a merge
-	// patch does not conflict with the finalizer update made in between.
+	// Status is patched once, at the end, from whatever the steps recorded
+	// (statuswrite keeps a finalizer update made in between).
 	before := vc.DeepCopy()
 	result, err := r.reconcile(ctx, vc)
-	if !equality.Semantic.DeepEqual(before.Status, vc.Status) {
-		if serr := r.Client.Status().Patch(ctx, vc, client.MergeFrom(before)); serr != nil && !apierrors.IsNotFound(serr) && err == nil {
-			err = serr
-		}
+	if serr := statuswrite.Patch(ctx, r.writer(), before, vc, func(server, desired *platformv1alpha1.VirtualCluster) bool {
+		return !equality.Semantic.DeepEqual(server.Status, desired.Status)
+	}); serr != nil && err == nil {
+		err = serr
 	}
 	return result, err
 }
@@ -86,6 +100,7 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 		if err := r.Client.Patch(ctx, vc, patch); err != nil {
 			return ctrl.Result{}, err
 		}
+		r.writer().Wrote(vc)
 	}
 	vc.Status.HostNamespace = HostNamespace(vc.Namespace, vc.Name)
 	vc.Status.ObservedGeneration = vc.Generation

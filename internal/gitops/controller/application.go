@@ -35,6 +35,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/render"
 	"gantry.dev/gantry/internal/gitops/unknownfields"
 	projectpkg "gantry.dev/gantry/internal/project"
+	"gantry.dev/gantry/internal/statuswrite"
 )
 
 // Sources resolves revisions and checks out commits (source.Cache).
@@ -52,12 +53,15 @@ type Renderer interface {
 
 // Reconciler reconciles Applications.
 type Reconciler struct {
-	Client   client.Client
-	Clusters *cluster.Registry
-	Live     *livestate.Cache
-	Sources  Sources
-	Renderer Renderer
-	Log      logr.Logger
+	Client client.Client
+	// APIReader reads past the manager's cache (mgr.GetAPIReader()), when the
+	// cache has not caught up with the controller's own writes. Default Client.
+	APIReader client.Reader
+	Clusters  *cluster.Registry
+	Live      *livestate.Cache
+	Sources   Sources
+	Renderer  Renderer
+	Log       logr.Logger
 	// PollInterval is how often an app's repository is asked for new commits
 	// (ls-remote); webhooks refresh at once. Default 60s.
 	PollInterval time.Duration
@@ -67,6 +71,7 @@ type Reconciler struct {
 	Workers int
 
 	changes chan event.GenericEvent
+	status  *statuswrite.Writer
 
 	seenMu sync.Mutex
 	seen   map[types.NamespacedName]seenApp // what each app was when last compared
@@ -123,6 +128,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		r.Workers = 8
 	}
 	r.changes = make(chan event.GenericEvent, 1024)
+	r.writer()
 	return builder.ControllerManagedBy(mgr).
 		Named("application").
 		// Not on the controller's own status writes: only spec and operation
@@ -158,7 +164,7 @@ func (r *Reconciler) Enqueue(app types.NamespacedName) {
 // patches its status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	app := &gitopsv1alpha1.Application{}
-	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
+	if err := r.writer().Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(req.NamespacedName)
 		}
@@ -166,20 +172,34 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	before := app.DeepCopy()
 	result, err := r.reconcile(ctx, app)
-	if statusChanged(&before.Status, &app.Status, r.PollInterval) {
-		if perr := r.Client.Status().Patch(ctx, app, client.MergeFrom(before)); perr != nil && !apierrors.IsNotFound(perr) {
-			return reconcile.Result{}, errors.Join(err, perr)
-		}
+	if perr := statuswrite.Patch(ctx, r.writer(), before, app, func(server, desired *gitopsv1alpha1.Application) bool {
+		return statusChanged(&server.Status, &desired.Status, r.PollInterval)
+	}); perr != nil {
+		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	if _, ok := before.Annotations[RefreshAnnotation]; ok && app.DeletionTimestamp.IsZero() {
 		// Removed only now that the new comparison is recorded, so whoever asked
 		// (gantry app get --refresh) reads a status that includes it.
 		patch := []byte(`{"metadata":{"annotations":{"` + RefreshAnnotation + `":null}}}`)
-		if perr := r.Client.Patch(ctx, app.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(perr) != nil {
+		done := app.DeepCopy()
+		if perr := r.Client.Patch(ctx, done, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(perr) != nil {
 			return reconcile.Result{}, errors.Join(err, perr)
+		} else if perr == nil {
+			r.writer().Wrote(done)
 		}
 	}
 	return result, err
+}
+
+// writer returns the status writer, made on first use (tests build Reconcilers
+// without SetupWithManager).
+func (r *Reconciler) writer() *statuswrite.Writer {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	if r.status == nil {
+		r.status = &statuswrite.Writer{Client: r.Client, Reader: r.APIReader}
+	}
+	return r.status
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Application) (reconcile.Result, error) {

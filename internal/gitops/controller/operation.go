@@ -32,9 +32,12 @@ func (r *Reconciler) pendingOperation(ctx context.Context, app *gitopsv1alpha1.A
 	if app.Operation != nil {
 		op = app.Operation.DeepCopy()
 		// Clear the request on a copy, so this reconcile's status is not overwritten.
-		if err := r.Client.Patch(ctx, app.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"operation":null}`))); err != nil {
+		taken := app.DeepCopy()
+		if err := r.Client.Patch(ctx, taken, client.RawPatch(types.MergePatchType, []byte(`{"operation":null}`))); err != nil {
 			return nil, fmt.Errorf("taking the app's operation: %w", client.IgnoreNotFound(err))
 		}
+		// A cache that has not seen this write would run the operation twice.
+		r.writer().Wrote(taken)
 		app.Operation = nil
 	} else {
 		op = r.automatedOperation(app, cmp)

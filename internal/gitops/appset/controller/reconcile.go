@@ -20,6 +20,7 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/appset/template"
+	"gantry.dev/gantry/internal/statuswrite"
 )
 
 // refreshAnnotation is Argo CD's refresh request on an Application, kept
@@ -30,7 +31,7 @@ const refreshAnnotation = "argocd.argoproj.io/refresh"
 // VirtualClusters and Applications match them, then records status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	set := &gitopsv1alpha1.ApplicationSet{}
-	if err := r.opts.Client.Get(ctx, req.NamespacedName, set); err != nil {
+	if err := r.status.Get(ctx, req.NamespacedName, set); err != nil {
 		// Deleted: its Applications (and VirtualClusters) go with it by
 		// their owner references (garbage collection), as in Argo CD.
 		return reconcile.Result{}, client.IgnoreNotFound(err)
@@ -44,14 +45,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if err := r.opts.Client.Patch(ctx, set, patch); err != nil {
 			return reconcile.Result{}, client.IgnoreNotFound(err)
 		}
+		r.status.Wrote(set)
 	}
 	before := set.DeepCopy()
 	result, err := r.reconcile(ctx, set)
 	sortConditions(set.Status.Conditions)
-	if !equality.Semantic.DeepEqual(before.Status, set.Status) {
-		if perr := r.opts.Client.Status().Patch(ctx, set, client.MergeFrom(before)); client.IgnoreNotFound(perr) != nil {
-			return reconcile.Result{}, errors.Join(err, perr)
-		}
+	if perr := statuswrite.Patch(ctx, r.status, before, set, func(server, desired *gitopsv1alpha1.ApplicationSet) bool {
+		return !equality.Semantic.DeepEqual(server.Status, desired.Status)
+	}); perr != nil {
+		return reconcile.Result{}, errors.Join(err, perr)
 	}
 	return result, err
 }

@@ -22,6 +22,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	gitsource "gantry.dev/gantry/internal/gitops/source"
+	"gantry.dev/gantry/internal/statuswrite"
 )
 
 // LabelApplicationSet names the ApplicationSet that generated an Application
@@ -57,6 +58,7 @@ type Options struct {
 type Reconciler struct {
 	opts    Options
 	changes chan event.GenericEvent
+	status  *statuswrite.Writer
 }
 
 // New returns a Reconciler; SetupWithManager registers it.
@@ -67,7 +69,8 @@ func New(opts Options) *Reconciler {
 	if opts.APIReader == nil {
 		opts.APIReader = opts.Client
 	}
-	return &Reconciler{opts: opts, changes: make(chan event.GenericEvent, 1024)}
+	return &Reconciler{opts: opts, changes: make(chan event.GenericEvent, 1024),
+		status: &statuswrite.Writer{Client: opts.Client, Reader: opts.APIReader}}
 }
 
 // SetupWithManager registers the controller: ApplicationSets (spec, labels,

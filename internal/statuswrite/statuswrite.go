@@ -1,0 +1,150 @@
+// Package statuswrite records a controller's computed status so that a stale
+// informer cache cannot drop part of it.
+//
+// A reconciler reads its object from the manager's cache, which may not have
+// seen the reconciler's own last write yet. A merge patch computed from such a
+// copy leaves out every field the stale copy happens to share with the new
+// status, and the server keeps the value written in between: an Application
+// stayed OutOfSync after its sync had succeeded, until the next poll. Two
+// things prevent it here:
+//
+//   - Get notices when the cache is behind this writer's last write of the
+//     object (its resourceVersion differs from the one that write returned)
+//     and then reads the API server instead;
+//   - Patch writes with an optimistic lock, and on a conflict reads the
+//     server's copy and patches the whole computed status onto it, so a write
+//     made in between (another field, a finalizer, spec.operation cleared) is
+//     kept and none of the status is lost.
+//
+// controller-runtime has the pieces (MergeFromWithOptimisticLock, the API
+// reader) but not this combination; it is small and shared by every
+// reconciler that writes a status.
+package statuswrite
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// attempts bounds the conflict retries of one Patch: each needs a write by
+// someone else between our read and our write.
+const attempts = 5
+
+// Writer reads and writes one kind's objects for one reconciler.
+type Writer struct {
+	// Client reads through the manager's cache and writes. Required.
+	Client client.Client
+	// Reader reads the API server itself (mgr.GetAPIReader()). Default Client,
+	// which gives up the protection against a stale cache (tests only).
+	Reader client.Reader
+
+	mu   sync.Mutex
+	last map[types.NamespacedName]string // resourceVersion of the latest copy seen or written
+}
+
+// Get reads key into obj from the cache, or from the API server when the cache
+// has not caught up with this writer's last write of it.
+func (w *Writer) Get(ctx context.Context, key types.NamespacedName, obj client.Object) error {
+	if err := w.Client.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			w.Forget(key)
+		}
+		return err
+	}
+	w.mu.Lock()
+	last, ok := w.last[key]
+	w.mu.Unlock()
+	if !ok || last == obj.GetResourceVersion() {
+		return nil
+	}
+	if err := w.reader().Get(ctx, key, obj); err != nil {
+		return err
+	}
+	// Whatever the server has now is what the cache will show next: remember
+	// it, so an object that someone else wrote is read from the API only once.
+	w.Wrote(obj)
+	return nil
+}
+
+// Wrote records the resourceVersion of obj as returned by a write of it (a
+// finalizer or annotation patch), so Get knows which copy is current.
+func (w *Writer) Wrote(obj client.Object) {
+	if obj.GetResourceVersion() == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last == nil {
+		w.last = map[types.NamespacedName]string{}
+	}
+	w.last[client.ObjectKeyFromObject(obj)] = obj.GetResourceVersion()
+}
+
+// Forget drops what the writer remembers of a deleted object.
+func (w *Writer) Forget(key types.NamespacedName) {
+	w.mu.Lock()
+	delete(w.last, key)
+	w.mu.Unlock()
+}
+
+// Patch writes desired's status over base (the copy Get returned, before the
+// reconcile changed it). changed says whether a status differs enough to be
+// worth writing; it is asked again against the server's copy after a conflict.
+// On success desired carries the new resourceVersion. A deleted object is not
+// an error.
+func Patch[T client.Object](ctx context.Context, w *Writer, base, desired T, changed func(server, desired T) bool) error {
+	for i := 0; ; i++ {
+		if !changed(base, desired) {
+			return nil
+		}
+		target, err := withStatusOf(base, desired)
+		if err != nil {
+			return err
+		}
+		err = w.Client.Status().Patch(ctx, target, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		switch {
+		case err == nil:
+			w.Wrote(target)
+			desired.SetResourceVersion(target.GetResourceVersion())
+			return nil
+		case apierrors.IsNotFound(err):
+			w.Forget(client.ObjectKeyFromObject(base))
+			return nil
+		case !apierrors.IsConflict(err) || i == attempts-1:
+			return err
+		}
+		fresh := base.DeepCopyObject().(T)
+		if err := w.reader().Get(ctx, client.ObjectKeyFromObject(base), fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		base = fresh
+	}
+}
+
+// withStatusOf returns a copy of base whose Status field is desired's: the
+// patch from base to it touches the status only. Every kind gantry writes has
+// its status in a field named Status, as Kubebuilder lays them out.
+func withStatusOf[T client.Object](base, desired T) (T, error) {
+	var zero T
+	out := base.DeepCopyObject().(T)
+	src := reflect.ValueOf(desired.DeepCopyObject()).Elem().FieldByName("Status")
+	dst := reflect.ValueOf(out).Elem().FieldByName("Status")
+	if !src.IsValid() || !dst.IsValid() || !dst.CanSet() {
+		return zero, fmt.Errorf("%T has no Status field", base)
+	}
+	dst.Set(src)
+	return out, nil
+}
+
+func (w *Writer) reader() client.Reader {
+	if w.Reader != nil {
+		return w.Reader
+	}
+	return w.Client
+}

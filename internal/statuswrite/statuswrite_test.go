@@ -1,0 +1,160 @@
+package statuswrite_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/kubetest"
+	"gantry.dev/gantry/internal/statuswrite"
+)
+
+func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+
+// staleCache answers Get with a copy frozen at some point, as an informer that
+// has not yet seen the latest writes does.
+type staleCache struct {
+	client.Client
+	frozen *gitopsv1alpha1.Application
+}
+
+func (c *staleCache) Get(_ context.Context, _ types.NamespacedName, obj client.Object, _ ...client.GetOption) error {
+	c.frozen.DeepCopyInto(obj.(*gitopsv1alpha1.Application))
+	return nil
+}
+
+func changed(server, desired *gitopsv1alpha1.Application) bool {
+	return !equality.Semantic.DeepEqual(server.Status, desired.Status)
+}
+
+// The race that kept Applications OutOfSync after a successful sync: the
+// controller wrote OutOfSync, its cache still showed the older Synced, and a
+// merge patch of Synced computed from that copy was empty.
+func TestStaleCacheDoesNotDropAWrite(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	app := &gitopsv1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "race"},
+		Spec: gitopsv1alpha1.ApplicationSpec{
+			Source:      &gitopsv1alpha1.ApplicationSource{RepoURL: "https://example.com/repo.git", Path: "."},
+			Destination: gitopsv1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"},
+		},
+	}
+	if err := env.Client.Create(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(app)
+	cache := &staleCache{Client: env.Client}
+	w := &statuswrite.Writer{Client: cache, Reader: env.Client}
+
+	// Reconcile 1 sees Synced at revision a (as the cache will keep showing).
+	base := &gitopsv1alpha1.Application{}
+	if err := env.Client.Get(ctx, key, base); err != nil {
+		t.Fatal(err)
+	}
+	desired := base.DeepCopy()
+	desired.Status.Sync.Status, desired.Status.Sync.Revision = gitopsv1alpha1.SyncStatusSynced, "a"
+	if err := statuswrite.Patch(ctx, w, base, desired, changed); err != nil {
+		t.Fatal(err)
+	}
+	cache.frozen = desired.DeepCopy()
+
+	// Reconcile 2 reads that copy and records OutOfSync at revision a.
+	base = &gitopsv1alpha1.Application{}
+	if err := w.Get(ctx, key, base); err != nil {
+		t.Fatal(err)
+	}
+	desired = base.DeepCopy()
+	desired.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
+	if err := statuswrite.Patch(ctx, w, base, desired, changed); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reconcile 3: the cache still shows Synced; the sync succeeded, so the
+	// status is Synced again. It must reach the server.
+	base = &gitopsv1alpha1.Application{}
+	if err := w.Get(ctx, key, base); err != nil {
+		t.Fatal(err)
+	}
+	if base.Status.Sync.Status != gitopsv1alpha1.SyncStatusOutOfSync {
+		t.Fatalf("Get returned the stale cached copy (%s), not the server's", base.Status.Sync.Status)
+	}
+	desired = base.DeepCopy()
+	desired.Status.Sync.Status = gitopsv1alpha1.SyncStatusSynced
+	if err := statuswrite.Patch(ctx, w, base, desired, changed); err != nil {
+		t.Fatal(err)
+	}
+	got := &gitopsv1alpha1.Application{}
+	if err := env.Client.Get(ctx, key, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Sync.Status != gitopsv1alpha1.SyncStatusSynced {
+		t.Fatalf("server has sync status %s, want Synced", got.Status.Sync.Status)
+	}
+}
+
+// A write by someone else between read and patch (here spec.operation cleared,
+// as a manual sync does) is kept, and the whole computed status still lands.
+func TestConflictKeepsOtherWritesAndWholeStatus(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	app := &gitopsv1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "conflict"},
+		Spec: gitopsv1alpha1.ApplicationSpec{
+			Source:      &gitopsv1alpha1.ApplicationSource{RepoURL: "https://example.com/repo.git", Path: "."},
+			Destination: gitopsv1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"},
+		},
+		Operation: &gitopsv1alpha1.Operation{Sync: &gitopsv1alpha1.SyncOperation{}},
+	}
+	if err := env.Client.Create(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(app)
+	w := &statuswrite.Writer{Client: env.Client, Reader: env.Client}
+	base := &gitopsv1alpha1.Application{}
+	if err := w.Get(ctx, key, base); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else writes: the operation is taken, and the status gets a
+	// field the computed status does not have.
+	other := base.DeepCopy()
+	other.Operation = nil
+	other.Labels = map[string]string{"team": "a"}
+	if err := env.Client.Update(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	stray := other.DeepCopy()
+	stray.Status.Summary.Images = []string{"stray:1"}
+	if err := env.Client.Status().Update(ctx, stray); err != nil {
+		t.Fatal(err)
+	}
+
+	desired := base.DeepCopy()
+	desired.Status.Sync.Status = gitopsv1alpha1.SyncStatusSynced
+	desired.Status.OperationState = &gitopsv1alpha1.OperationState{Phase: gitopsv1alpha1.OperationSucceeded, Message: "done", StartedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
+	if err := statuswrite.Patch(ctx, w, base, desired, changed); err != nil {
+		t.Fatalf("patch after a conflicting write: %v", err)
+	}
+	got := &gitopsv1alpha1.Application{}
+	if err := env.Client.Get(ctx, key, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Operation != nil || got.Labels["team"] != "a" {
+		t.Errorf("the other write was undone: operation %v, labels %v", got.Operation, got.Labels)
+	}
+	if !equality.Semantic.DeepEqual(got.Status, desired.Status) {
+		t.Errorf("server status %+v, want the computed status %+v", got.Status, desired.Status)
+	}
+	if desired.ResourceVersion != got.ResourceVersion {
+		t.Errorf("desired carries resourceVersion %s, server %s", desired.ResourceVersion, got.ResourceVersion)
+	}
+}
