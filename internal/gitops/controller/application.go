@@ -73,6 +73,10 @@ type Reconciler struct {
 	changes chan event.GenericEvent
 	status  *statuswrite.Writer
 
+	clustersMu sync.Mutex
+	appCluster map[types.NamespacedName]string // the destination key each app uses (clusters.go)
+	liveKeys   map[string]bool                 // every key taken from Live
+
 	seenMu sync.Mutex
 	seen   map[types.NamespacedName]seenApp // what each app was when last compared
 }
@@ -87,6 +91,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.seenMu.Lock()
 	delete(r.seen, key)
 	r.seenMu.Unlock()
+	r.releaseCluster(key)
 }
 
 // freshAfter says how recent the repository's answer must be for app: a new app
@@ -239,11 +244,12 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	// 2. Destination.
 	dest, err := r.Clusters.Resolve(ctx, cluster.Destination{Server: app.Spec.Destination.Server, Name: app.Spec.Destination.Name})
 	if err != nil {
+		r.releaseCluster(client.ObjectKeyFromObject(app))
 		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, err.Error())
 		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
 		return requeue, r.failPending(ctx, app, conds, err.Error())
 	}
-	cl, err := r.Live.Cluster(clusterKey(dest), dest.REST)
+	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), dest)
 	if err != nil {
 		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
 		return requeue, nil

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/appapi"
@@ -29,7 +30,7 @@ func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if err != nil {
 		return nil, err
 	}
-	return r.Live.Cluster(clusterKey(dest), dest.REST)
+	return r.liveCluster(client.ObjectKeyFromObject(app), dest)
 }
 
 // Destination returns the clients of the app's destination cluster (appapi.Engine).

@@ -43,7 +43,7 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		conds.set(gitopsv1alpha1.ConditionDeletionError, fmt.Sprintf("cannot delete the app's resources: %v; fix the destination, or remove the finalizer %s to leave them", err, fin))
 		return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	cl, err := r.Live.Cluster(clusterKey(dest), dest.REST)
+	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), dest)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

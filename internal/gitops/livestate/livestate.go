@@ -79,7 +79,8 @@ type Cluster struct {
 	Mapper  meta.ResettableRESTMapper
 
 	factory dynamicinformer.DynamicSharedInformerFactory
-	ctx     context.Context
+	ctx     context.Context // ends when the cluster is forgotten; its informers run until then
+	cancel  context.CancelFunc
 	mu      sync.Mutex
 	watched map[schema.GroupVersionResource]cache.SharedIndexInformer
 }
@@ -105,28 +106,42 @@ func (c *Cache) Cluster(key string, cfg *rest.Config) (*Cluster, error) {
 		return nil, fmt.Errorf("discovery client for %s: %w", cfg.Host, err)
 	}
 	selector := c.opts.InstanceLabel
+	ctx, cancel := context.WithCancel(c.ctx)
 	cl := &Cluster{
 		opts:    c.opts,
 		Dynamic: dyn,
 		Mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = selector }),
-		ctx:     c.ctx,
+		ctx:     ctx,
+		cancel:  cancel,
 		watched: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
 	}
 	c.clusters[key] = cl
 	return cl, nil
 }
 
-// Forget drops a cluster's watches (its Secret was removed or changed).
+// Forget stops a cluster's watches and drops its clients (no app deploys to
+// it any more). A later Cluster call with the key starts afresh.
 func (c *Cache) Forget(key string) {
 	c.mu.Lock()
 	cl := c.clusters[key]
 	delete(c.clusters, key)
 	c.mu.Unlock()
 	if cl != nil {
-		cl.factory.Shutdown()
+		cl.cancel()
 	}
+}
+
+// Keys returns the keys of the clusters held, in no particular order.
+func (c *Cache) Keys() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.clusters))
+	for k := range c.clusters {
+		out = append(out, k)
+	}
+	return out
 }
 
 const appIndex = "app"
