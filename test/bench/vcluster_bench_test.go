@@ -70,7 +70,9 @@ func BenchmarkVClusterCreate(b *testing.B) {
 			backToBack = append(backToBack, time.Since(start))
 		}
 	}
-	time.Sleep(20 * time.Second) // let them settle to idle
+	// Idle is after kube-controlplane's settle step, 30 s after its start (it
+	// frees start-up garbage and unmaps start-up code then).
+	time.Sleep(40 * time.Second)
 	gantryGrowth := processRSS(gantryPid) - gantryBefore
 	// One kube-controlplane process per virtual cluster runs its API server and
 	// controller-manager; status lists both with that one pid.

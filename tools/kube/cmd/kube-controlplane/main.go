@@ -115,11 +115,18 @@ func settle() {
 	}
 }
 
-// pageOutExecutable gives back the pages of this binary that start-up read
-// and only this process maps (MADV_PAGEOUT): init functions touch code all
-// over the file, and a binary the linker just wrote may be cached, and mapped,
-// 2 MiB at a time. Pages that other control planes map too stay. The same as
-// gantry's internal/pageout, which this module cannot import.
+// pageOutExecutable unmaps the pages of this binary that start-up read: init
+// functions touch code all over the file, and a binary the linker just wrote
+// may be cached, and mapped, 2 MiB at a time. What the components run again
+// faults back in, page by page, from the page cache.
+//
+// MADV_DONTNEED, not MADV_PAGEOUT as gantry's internal/pageout uses: every
+// virtual cluster maps this same file, and PAGEOUT leaves alone the pages
+// another process maps, which here are nearly all of them. DONTNEED only
+// removes them from this process's page tables; the page cache keeps them for
+// the next control plane's start. It would discard private copies of written
+// pages, so it is used only on read-only mappings that smaps shows without
+// any (Anonymous: 0 kB); the others get PAGEOUT as before.
 func pageOutExecutable() error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -128,23 +135,45 @@ func pageOutExecutable() error {
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
-	maps, err := os.ReadFile("/proc/self/maps")
+	smaps, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return err
 	}
-	for _, line := range strings.Split(string(maps), "\n") {
+	type mapping struct {
+		lo, hi uint64
+		anon   string
+	}
+	var maps []mapping
+	mine := false
+	for _, line := range strings.Split(string(smaps), "\n") {
 		fields := strings.Fields(line)
-		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+		// A header: start-end perms offset dev inode [path].
+		if len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			mine = len(fields) >= 6 && fields[5] == exe && !strings.Contains(fields[1], "w")
+			if !mine {
+				continue
+			}
+			start, end, _ := strings.Cut(fields[0], "-")
+			lo, err1 := strconv.ParseUint(start, 16, 64)
+			hi, err2 := strconv.ParseUint(end, 16, 64)
+			if err1 != nil || err2 != nil || hi <= lo {
+				mine = false
+				continue
+			}
+			maps = append(maps, mapping{lo: lo, hi: hi})
 			continue
 		}
-		start, end, _ := strings.Cut(fields[0], "-")
-		lo, err1 := strconv.ParseUint(start, 16, 64)
-		hi, err2 := strconv.ParseUint(end, 16, 64)
-		if err1 != nil || err2 != nil || hi <= lo {
-			continue
+		if mine && len(fields) >= 2 && fields[0] == "Anonymous:" {
+			maps[len(maps)-1].anon = fields[1]
 		}
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_PAGEOUT); errno != 0 {
-			return fmt.Errorf("madvise %s: %w", fields[0], errno)
+	}
+	for _, m := range maps {
+		advice := unix.MADV_PAGEOUT
+		if m.anon == "0" {
+			advice = unix.MADV_DONTNEED
+		}
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(m.lo), uintptr(m.hi-m.lo), uintptr(advice)); errno != 0 {
+			return fmt.Errorf("madvise %x-%x: %w", m.lo, m.hi, errno)
 		}
 	}
 	return nil
