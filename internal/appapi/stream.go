@@ -10,11 +10,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/eventstream"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/jsonapi"
 )
@@ -25,9 +24,7 @@ const StreamPath = "/api/v1/stream/applications"
 
 // Informers hands out shared informers: gantry's manager cache
 // (mgr.GetCache()) in production.
-type Informers interface {
-	GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error)
-}
+type Informers = eventstream.Informers
 
 // Register mounts the API on mux: Prefix, everything under it, and StreamPath.
 func (a *API) Register(mux interface{ Handle(string, http.Handler) }) {
@@ -38,9 +35,9 @@ func (a *API) Register(mux interface{ Handle(string, http.Handler) }) {
 
 // Event types of the stream, Argo CD's watch.EventType values.
 const (
-	EventAdded    = "ADDED"
-	EventModified = "MODIFIED"
-	EventDeleted  = "DELETED"
+	EventAdded    = string(eventstream.Added)
+	EventModified = string(eventstream.Modified)
+	EventDeleted  = string(eventstream.Deleted)
 )
 
 // StreamEvent is Argo CD's ApplicationWatchEvent, as its API server sends it
@@ -71,11 +68,6 @@ type StreamError struct {
 // listeners of that name); gantry's UI uses it to tell "no applications" from
 // "not loaded yet".
 const SyncedEvent = "synced"
-
-// writeTimeout bounds one write to a stream: a client that stops reading is
-// dropped instead of piling events up in the informer's buffer. A variable
-// for the tests.
-var writeTimeout = 10 * time.Second
 
 // streamFilter is what a stream's query asks for (Argo CD's
 // ApplicationQuery: name, projects, appNamespace, selector).
@@ -123,12 +115,6 @@ func (f streamFilter) matches(app *gitopsv1alpha1.Application) bool {
 	return true
 }
 
-// appChange is what the informer handler passes to the stream.
-type appChange struct {
-	deleted bool
-	app     *gitopsv1alpha1.Application
-}
-
 // stream serves Argo CD's GET /api/v1/stream/applications as server-sent
 // events: every matching application the caller may get as ADDED (then the
 // named event SyncedEvent), then ADDED, MODIFIED and DELETED as they change,
@@ -155,143 +141,52 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	rc := http.NewResponseController(w)
-	ctx, cancel := context.WithCancel(r.Context())
-	inf, err := a.Informers.GetInformer(ctx, &gitopsv1alpha1.Application{})
+	st, err := eventstream.Open(r.Context(), w, a.Informers, &gitopsv1alpha1.Application{}, a.Heartbeat)
 	if err != nil {
-		cancel()
-		jsonapi.Error(w, http.StatusServiceUnavailable, "the application cache is not ready: "+err.Error()+"; try again in a moment")
-		return
-	}
-	// Unbuffered: the informer's per-handler buffer holds what the stream has
-	// not taken yet, so "initial list delivered" means "received here".
-	changes := make(chan appChange)
-	send := func(ch appChange) {
-		if ch.app == nil {
-			return
-		}
-		select {
-		case changes <- ch:
-		case <-ctx.Done():
-		}
-	}
-	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { send(appChange{app: asApp(o)}) },
-		UpdateFunc: func(_, o any) { send(appChange{app: asApp(o)}) },
-		DeleteFunc: func(o any) { send(appChange{deleted: true, app: asApp(o)}) },
-	})
-	if err != nil {
-		cancel()
-		jsonapi.Error(w, http.StatusServiceUnavailable, "watching applications: "+err.Error())
+		jsonapi.Error(w, http.StatusServiceUnavailable, "applications: "+err.Error())
 		return
 	}
 	a.streams.Add(1)
 	defer func() {
-		cancel() // first: it unblocks a handler call waiting in send
-		_ = inf.RemoveEventHandler(reg)
+		st.Close()
 		a.streams.Add(-1)
 	}()
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	write := func(s string) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := fmt.Fprint(w, s); err != nil {
-			return false
-		}
-		if rc.Flush() != nil {
-			return false
-		}
-		// Cleared once written: over HTTP/2 a deadline left set resets the
-		// stream when it passes, even while idle, so a stream quiet for
-		// writeTimeout (shorter than Heartbeat) was cut.
-		_ = rc.SetWriteDeadline(time.Time{})
-		return true
-	}
-	emit := func(ev StreamEvent) bool {
-		data, _ := json.Marshal(ev)
-		return write("data: " + string(data) + "\n\n")
-	}
-	if !write("retry: 3000\n\n") {
-		return
-	}
-
 	visible := func(app *gitopsv1alpha1.Application) bool {
-		return id.InScope(Project(app), "") && a.Authorize(id.Subjects(), "applications", "get", Project(app)+"/"+app.Name) == nil
+		return filter.matches(app) && id.InScope(Project(app), "") &&
+			a.Authorize(id.Subjects(), "applications", "get", Project(app)+"/"+app.Name) == nil
 	}
-	initial := map[string]*gitopsv1alpha1.Application{} // until the informer's first list is in
-	synced := reg.HasSyncedChecker().Done()
-	sent := map[string]bool{} // what the client holds
-	heartbeat := a.Heartbeat
-	if heartbeat <= 0 {
-		heartbeat = 15 * time.Second
+	emit := func(typ eventstream.Type, app *gitopsv1alpha1.Application) bool {
+		return st.Data(StreamEvent{Result: &WatchEvent{Type: string(typ), Application: forStream(app)}})
 	}
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
+	held := eventstream.Held{}
 	for {
-		select {
-		case <-ctx.Done():
+		ev, ok := st.Next()
+		if !ok {
 			return
-		case ch := <-changes:
-			key := ch.app.Namespace + "/" + ch.app.Name
-			if initial != nil {
-				if ch.deleted {
-					delete(initial, key)
-				} else {
-					initial[key] = ch.app
-				}
-				continue
-			}
-			var typ string
-			show := !ch.deleted && filter.matches(ch.app) && visible(ch.app)
-			switch {
-			case show && sent[key]:
-				typ = EventModified
-			case show:
-				typ = EventAdded
-			case sent[key]:
-				typ = EventDeleted // gone, moved out of the filter, or no longer allowed
-			default:
-				continue
-			}
-			sent[key] = typ != EventDeleted
-			if !emit(StreamEvent{Result: &WatchEvent{Type: typ, Application: forStream(ch.app)}}) {
-				return
-			}
-		case <-synced:
-			synced = nil
-			keys := make([]string, 0, len(initial))
-			for k := range initial {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				app := initial[k]
-				if !filter.matches(app) || !visible(app) {
-					continue
-				}
-				sent[k] = true
-				if !emit(StreamEvent{Result: &WatchEvent{Type: EventAdded, Application: forStream(app)}}) {
+		}
+		switch ev.Kind {
+		case eventstream.Initial:
+			for _, app := range ev.Items {
+				if typ, ok := held.Tell(client.ObjectKeyFromObject(app).String(), visible(app)); ok && !emit(typ, app) {
 					return
 				}
 			}
-			initial = nil
-			if !write("event: " + SyncedEvent + "\ndata: {}\n\n") {
+			if !st.Named(SyncedEvent, struct{}{}) {
 				return
 			}
-		case <-tick.C:
+		case eventstream.Changed:
+			app := ev.Change.Object
+			if typ, ok := held.Tell(client.ObjectKeyFromObject(app).String(), !ev.Change.Deleted && visible(app)); ok && !emit(typ, app) {
+				return
+			}
+		case eventstream.Heartbeat:
 			nid, err := a.Auth.Authenticate(r)
 			if err != nil {
-				emit(StreamEvent{Error: &StreamError{Code: 16, HTTPCode: http.StatusUnauthorized, Message: "Unauthorized: " + err.Error()}})
+				st.Data(StreamEvent{Error: &StreamError{Code: 16, HTTPCode: http.StatusUnauthorized, Message: "Unauthorized: " + err.Error()}})
 				return
 			}
 			id = nid // groups may have changed
-			if !write(": heartbeat\n\n") {
-				return
-			}
 		}
 	}
 }
@@ -303,15 +198,6 @@ func forStream(app *gitopsv1alpha1.Application) *gitopsv1alpha1.Application {
 	out.ManagedFields = nil
 	out.APIVersion, out.Kind = gitopsv1alpha1.GroupVersion.String(), "Application"
 	return out
-}
-
-// asApp unwraps what an informer hands a handler, tombstones included.
-func asApp(o any) *gitopsv1alpha1.Application {
-	if t, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
-	app, _ := o.(*gitopsv1alpha1.Application)
-	return app
 }
 
 // refreshModes are the values of GET ?refresh=, Argo CD's.

@@ -15,10 +15,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/eventstream"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/project"
@@ -52,9 +52,7 @@ type Authorize func(subjects []string, resource, action, object string) error
 
 // Informers hands out shared informers: gantry's manager cache
 // (mgr.GetCache()) in production.
-type Informers interface {
-	GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error)
-}
+type Informers = eventstream.Informers
 
 // API is the http.Handler of Prefix.
 type API struct {
