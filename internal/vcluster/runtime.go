@@ -51,6 +51,11 @@ type RuntimeOptions struct {
 	// Trust, when set, makes every virtual kube-apiserver accept tokens from
 	// gantry's OpenID Connect issuer (see Trust).
 	Trust *Trust
+	// SparesAfter is how long after gantry starts the spare control planes are
+	// first made (spare.go), so that even the first virtual cluster starts
+	// warm. Zero means 20 s (out of the way of gantry's own start); negative
+	// means only after the first virtual cluster has started.
+	SparesAfter time.Duration
 }
 
 // Runtime keeps the control planes (and syncers) of virtual clusters running in
@@ -317,6 +322,18 @@ func (r *Runtime) Start(ctx context.Context) error {
 	r.mu.Lock()
 	r.ctx = ctx
 	r.mu.Unlock()
+	if after := r.opts.SparesAfter; after >= 0 {
+		if after == 0 {
+			after = 20 * time.Second
+		}
+		go func() {
+			select {
+			case <-time.After(after):
+				r.prepareSpare(ctx) // nothing to do when the data directory has them
+			case <-ctx.Done():
+			}
+		}()
+	}
 	<-ctx.Done()
 	r.StopAll()
 	return nil
