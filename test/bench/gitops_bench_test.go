@@ -265,11 +265,12 @@ func BenchmarkGitOpsLatency(b *testing.B) {
 	}
 	repo.commit(files)
 
-	var newApp, newSynced, deployAvailable []time.Duration
+	var newApp, newSynced, afterPost, deployAvailable []time.Duration
 	for i := range 5 {
 		name := fmt.Sprintf("web%d", i)
 		start := time.Now()
 		env.createApp(b, name, repo.URL, "web", name)
+		created := time.Since(start)
 		var synced time.Duration
 		for {
 			a, err := env.dyn.Resource(appGVR).Namespace("p-default").Get(context.Background(), name, metav1.GetOptions{})
@@ -291,6 +292,10 @@ func BenchmarkGitOpsLatency(b *testing.B) {
 		}
 		newApp = append(newApp, time.Since(start))
 		newSynced = append(newSynced, synced)
+		afterPost = append(afterPost, time.Since(start)-created)
+		if os.Getenv("GANTRY_BENCH_VERBOSE") != "" {
+			fmt.Printf("new app %d: created (POST answered) after %s, Synced after %s, Healthy after %s\n", i, created, synced, time.Since(start))
+		}
 		// How long the simulated cluster itself took: Deployment created → Available.
 		d, err := env.host.AppsV1().Deployments(name).Get(context.Background(), "web", metav1.GetOptions{})
 		if err != nil {
@@ -334,6 +339,10 @@ func BenchmarkGitOpsLatency(b *testing.B) {
 	fmt.Fprintln(tw, "\nGitOps latency\tp50\tp95\tmax\t")
 	fmt.Fprintf(tw, "new app (Deployment ×2 + Service) → Synced (5)\t%.2fs\t%.2fs\t%.2fs\t\n", percentile(newSynced, .5).Seconds(), percentile(newSynced, .95).Seconds(), percentile(newSynced, 1).Seconds())
 	fmt.Fprintf(tw, "new app (Deployment ×2 + Service) → Synced and Healthy (5)\t%.2fs\t%.2fs\t%.2fs\t\n", percentile(newApp, .5).Seconds(), percentile(newApp, .95).Seconds(), percentile(newApp, 1).Seconds())
+	// The API server holds every POST of a custom resource for 2 s while its
+	// CRD was Established less than 2 s ago: the first app, created right after
+	// a fresh gantry up, waits for that before gantry sees it.
+	fmt.Fprintf(tw, "    the same from the create answered (without the API server's hold of a first POST)\t%.2fs\t%.2fs\t%.2fs\t\n", percentile(afterPost, .5).Seconds(), percentile(afterPost, .95).Seconds(), percentile(afterPost, 1).Seconds())
 	if len(deployAvailable) > 0 {
 		fmt.Fprintf(tw, "  of which the host's Deployment created → Available (second resolution)\t%.0fs\t%.0fs\t%.0fs\t\n", percentile(deployAvailable, .5).Seconds(), percentile(deployAvailable, .95).Seconds(), percentile(deployAvailable, 1).Seconds())
 	}
