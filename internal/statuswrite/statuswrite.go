@@ -11,10 +11,11 @@
 //   - Get notices when the cache is behind this writer's last write of the
 //     object (its resourceVersion differs from the one that write returned)
 //     and then reads the API server instead;
-//   - Patch writes with an optimistic lock, and on a conflict reads the
-//     server's copy and patches the whole computed status onto it, so a write
-//     made in between (another field, a finalizer, spec.operation cleared) is
-//     kept and none of the status is lost.
+//   - Patch sends the reconciler's change (a merge patch from the copy it
+//     read to the status it computed) with an optimistic lock, and on a
+//     conflict sends the same change against the server's current copy: a
+//     write made in between by someone else (another status field, a
+//     finalizer, spec.operation cleared) is kept, and the change is not lost.
 //
 // controller-runtime has the pieces (MergeFromWithOptimisticLock, the API
 // reader) but not this combination; it is small and shared by every
@@ -23,6 +24,7 @@ package statuswrite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sync"
@@ -93,38 +95,64 @@ func (w *Writer) Forget(key types.NamespacedName) {
 	w.mu.Unlock()
 }
 
-// Patch writes desired's status over base (the copy Get returned, before the
-// reconcile changed it). changed says whether a status differs enough to be
-// worth writing; it is asked again against the server's copy after a conflict.
-// On success desired carries the new resourceVersion. A deleted object is not
-// an error.
+// Patch writes the change from base (the copy Get returned, before the
+// reconcile changed it) to desired's status. changed says whether the two
+// statuses differ enough to be worth a write. On success desired carries the
+// new resourceVersion. A deleted object is not an error.
 func Patch[T client.Object](ctx context.Context, w *Writer, base, desired T, changed func(server, desired T) bool) error {
+	if !changed(base, desired) {
+		return nil
+	}
+	target, err := withStatusOf(base, desired)
+	if err != nil {
+		return err
+	}
+	change, err := client.MergeFrom(base).Data(target)
+	if err != nil {
+		return err
+	}
+	key := client.ObjectKeyFromObject(base)
+	rv := base.GetResourceVersion()
 	for i := 0; ; i++ {
-		if !changed(base, desired) {
-			return nil
-		}
-		target, err := withStatusOf(base, desired)
+		locked, err := withResourceVersion(change, rv)
 		if err != nil {
 			return err
 		}
-		err = w.Client.Status().Patch(ctx, target, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		answer := base.DeepCopyObject().(T)
+		err = w.Client.Status().Patch(ctx, answer, client.RawPatch(types.MergePatchType, locked))
 		switch {
 		case err == nil:
-			w.Wrote(target)
-			desired.SetResourceVersion(target.GetResourceVersion())
+			w.Wrote(answer)
+			desired.SetResourceVersion(answer.GetResourceVersion())
 			return nil
 		case apierrors.IsNotFound(err):
-			w.Forget(client.ObjectKeyFromObject(base))
+			w.Forget(key)
 			return nil
 		case !apierrors.IsConflict(err) || i == attempts-1:
 			return err
 		}
 		fresh := base.DeepCopyObject().(T)
-		if err := w.reader().Get(ctx, client.ObjectKeyFromObject(base), fresh); err != nil {
+		if err := w.reader().Get(ctx, key, fresh); err != nil {
 			return client.IgnoreNotFound(err)
 		}
-		base = fresh
+		rv = fresh.GetResourceVersion()
 	}
+}
+
+// withResourceVersion adds metadata.resourceVersion to a merge patch: the API
+// server then refuses it (409) if the object changed since that version.
+func withResourceVersion(patch []byte, rv string) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(patch, &m); err != nil {
+		return nil, err
+	}
+	meta, _ := m["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["resourceVersion"] = rv
+	m["metadata"] = meta
+	return json.Marshal(m)
 }
 
 // withStatusOf returns a copy of base whose Status field is desired's: the
