@@ -173,11 +173,11 @@ func compare(app *gitopsv1alpha1.Application, desired []*unstructured.Unstructur
 		if rs.Hook {
 			return nil // hooks are run by syncs, not compared (Argo CD)
 		}
-		res, err := diff.Diff(d, l, diff.OptionsFor(diff.Options{FieldManager: FieldManager}, rules, firstNonNil(d, l)))
+		modified, err := diff.Modified(d, l, diff.OptionsFor(diff.Options{FieldManager: FieldManager}, rules, firstNonNil(d, l)))
 		if err != nil {
 			return fmt.Errorf("comparing %s: %w", k, err)
 		}
-		if res.Modified {
+		if modified {
 			rs.Status = gitopsv1alpha1.SyncStatusOutOfSync
 			c.outOfSync[k] = true
 			c.sync = gitopsv1alpha1.SyncStatusOutOfSync

@@ -45,33 +45,10 @@ type Result struct {
 // nil desired means it is in the cluster but no longer in git (to be pruned:
 // everything is removed).
 func Diff(desired, live *unstructured.Unstructured, opts Options) (*Result, error) {
-	if desired == nil && live == nil {
-		return nil, errors.New("diff: desired and live are both nil")
+	l, predicted, modified, err := compare(desired, live, opts)
+	if err != nil {
+		return nil, err
 	}
-	var d, l map[string]any
-	var info typeInfo
-	var owned []map[string]any // fieldsV1 sets of the ignored managers, from live
-	if live != nil {
-		owned = managedBy(live, opts.ManagedFieldsManagers)
-		l = ignore(normalizeLive(live), opts.IgnoreDifferences, owned)
-	}
-	if desired != nil {
-		d, info = normalizeDesired(desired)
-		d = ignore(d, opts.IgnoreDifferences, owned)
-	}
-
-	var predicted map[string]any
-	modified := true
-	switch {
-	case live == nil:
-		predicted = prune(d).(map[string]any)
-	case desired == nil:
-		// nothing to predict: the object goes
-	default:
-		prev := previouslyApplied(live, opts.FieldManager)
-		predicted, modified = merger{threeWay: prev != nil}.object(d, l, prev, info, false)
-	}
-
 	either := desired
 	if either == nil {
 		either = live
@@ -86,7 +63,6 @@ func Diff(desired, live *unstructured.Unstructured, opts Options) (*Result, erro
 	}
 
 	res := &Result{Modified: modified}
-	var err error
 	if res.NormalizedLive, err = toYAML(l); err != nil {
 		return nil, err
 	}
@@ -214,6 +190,45 @@ func nonNil(objs ...map[string]any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// Modified says whether applying desired would change live (or one side is
+// missing): Diff without its texts. The controller compares every resource of
+// every app at each refresh and needs no more; rendering both sides as YAML
+// and diffing them was most of the comparison's cost.
+func Modified(desired, live *unstructured.Unstructured, opts Options) (bool, error) {
+	_, _, modified, err := compare(desired, live, opts)
+	return modified, err
+}
+
+// compare normalizes both sides and predicts live after applying desired: the
+// normalized live object, the prediction, and whether they differ.
+func compare(desired, live *unstructured.Unstructured, opts Options) (l, predicted map[string]any, modified bool, err error) {
+	if desired == nil && live == nil {
+		return nil, nil, false, errors.New("diff: desired and live are both nil")
+	}
+	var d map[string]any
+	var info typeInfo
+	var owned []map[string]any // fieldsV1 sets of the ignored managers, from live
+	if live != nil {
+		owned = managedBy(live, opts.ManagedFieldsManagers)
+		l = ignore(normalizeLive(live), opts.IgnoreDifferences, owned)
+	}
+	if desired != nil {
+		d, info = normalizeDesired(desired)
+		d = ignore(d, opts.IgnoreDifferences, owned)
+	}
+	modified = true
+	switch {
+	case live == nil:
+		predicted = prune(d).(map[string]any)
+	case desired == nil:
+		// nothing to predict: the object goes
+	default:
+		prev := previouslyApplied(live, opts.FieldManager)
+		predicted, modified = merger{threeWay: prev != nil}.object(d, l, prev, info, false)
+	}
+	return l, predicted, modified, nil
 }
 
 func toYAML(obj map[string]any) ([]byte, error) {
