@@ -30,6 +30,24 @@ func (c *staleCache) Get(_ context.Context, _ types.NamespacedName, obj client.O
 	return nil
 }
 
+// newApp creates an Application in the test's namespace.
+func newApp(t *testing.T, op *gitopsv1alpha1.Operation) (*kubetest.Env, types.NamespacedName) {
+	t.Helper()
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	app := &gitopsv1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace(t), Name: "app"},
+		Spec: gitopsv1alpha1.ApplicationSpec{
+			Source:      &gitopsv1alpha1.ApplicationSource{RepoURL: "https://example.com/repo.git", Path: "."},
+			Destination: gitopsv1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"},
+		},
+		Operation: op,
+	}
+	if err := env.Client.Create(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	return env, client.ObjectKeyFromObject(app)
+}
+
 func changed(server, desired *gitopsv1alpha1.Application) bool {
 	return !equality.Semantic.DeepEqual(server.Status, desired.Status)
 }
@@ -38,20 +56,8 @@ func changed(server, desired *gitopsv1alpha1.Application) bool {
 // controller wrote OutOfSync, its cache still showed the older Synced, and a
 // merge patch of Synced computed from that copy was empty.
 func TestStaleCacheDoesNotDropAWrite(t *testing.T) {
-	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	env, key := newApp(t, nil)
 	ctx := context.Background()
-	ns := env.Namespace(t)
-	app := &gitopsv1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "race"},
-		Spec: gitopsv1alpha1.ApplicationSpec{
-			Source:      &gitopsv1alpha1.ApplicationSource{RepoURL: "https://example.com/repo.git", Path: "."},
-			Destination: gitopsv1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"},
-		},
-	}
-	if err := env.Client.Create(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	key := client.ObjectKeyFromObject(app)
 	cache := &staleCache{Client: env.Client}
 	w := &statuswrite.Writer{Client: cache, Reader: env.Client}
 
@@ -105,21 +111,8 @@ func TestStaleCacheDoesNotDropAWrite(t *testing.T) {
 // manual sync does, and a status field the reconciler did not touch, as the
 // sleeper's last activity time) is kept, and the reconciler's change lands.
 func TestConflictKeepsOtherWritesAndWholeStatus(t *testing.T) {
-	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	env, key := newApp(t, &gitopsv1alpha1.Operation{Sync: &gitopsv1alpha1.SyncOperation{}})
 	ctx := context.Background()
-	ns := env.Namespace(t)
-	app := &gitopsv1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "conflict"},
-		Spec: gitopsv1alpha1.ApplicationSpec{
-			Source:      &gitopsv1alpha1.ApplicationSource{RepoURL: "https://example.com/repo.git", Path: "."},
-			Destination: gitopsv1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"},
-		},
-		Operation: &gitopsv1alpha1.Operation{Sync: &gitopsv1alpha1.SyncOperation{}},
-	}
-	if err := env.Client.Create(ctx, app); err != nil {
-		t.Fatal(err)
-	}
-	key := client.ObjectKeyFromObject(app)
 	w := &statuswrite.Writer{Client: env.Client, Reader: env.Client}
 	base := &gitopsv1alpha1.Application{}
 	if err := w.Get(ctx, key, base); err != nil {
