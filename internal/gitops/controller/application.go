@@ -70,8 +70,9 @@ type Reconciler struct {
 	// Workers is the number of apps reconciled at once. Default 8.
 	Workers int
 
-	changes chan event.GenericEvent
-	status  *statuswrite.Writer
+	changes    chan event.GenericEvent
+	statusOnce sync.Once
+	status     *statuswrite.Writer
 
 	clustersMu sync.Mutex
 	appCluster map[types.NamespacedName]string // the destination key each app uses (clusters.go)
@@ -133,7 +134,6 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		r.Workers = 8
 	}
 	r.changes = make(chan event.GenericEvent, 1024)
-	r.writer()
 	return builder.ControllerManagedBy(mgr).
 		Named("application").
 		// Not on the controller's own status writes: only spec and operation
@@ -199,11 +199,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // writer returns the status writer, made on first use (tests build Reconcilers
 // without SetupWithManager).
 func (r *Reconciler) writer() *statuswrite.Writer {
-	r.seenMu.Lock()
-	defer r.seenMu.Unlock()
-	if r.status == nil {
-		r.status = &statuswrite.Writer{Client: r.Client, Reader: r.APIReader}
-	}
+	r.statusOnce.Do(func() { r.status = &statuswrite.Writer{Client: r.Client, Reader: r.APIReader} })
 	return r.status
 }
 
