@@ -1,0 +1,98 @@
+package project
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/kubetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+
+// A project's usage follows its virtual clusters (and which of them run) and
+// its applications as they come, change phase and go; an app's status changes
+// alone do not wake the reconciler.
+func TestUsageFollowsClustersAndApps(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	skip := true
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 kubetest.Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: &skip},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	c := env.Client
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "usage"}}
+	if err := c.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Delete(context.Background(), p) })
+	usage := func(want platformv1alpha1.ProjectUsage) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := &platformv1alpha1.Project{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(p), got); err == nil && got.Status.Usage == want {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("usage %+v, want %+v", got.Status.Usage, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	usage(platformv1alpha1.ProjectUsage{}) // the namespace p-usage exists once this is counted
+	ns := Namespace(p.Name)
+
+	vc := &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "dev"}}
+	app := func(name string) *gitopsv1alpha1.Application {
+		return &gitopsv1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: gitopsv1alpha1.ApplicationSpec{
+				Source:      &gitopsv1alpha1.ApplicationSource{RepoURL: "https://example.com/repo.git", Path: "."},
+				Destination: gitopsv1alpha1.ApplicationDestination{Server: "https://kubernetes.default.svc", Namespace: "default"}}}
+	}
+	a, b := app("a"), app("b")
+	for _, o := range []client.Object{vc, a, b} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usage(platformv1alpha1.ProjectUsage{VirtualClusters: 1, Applications: 2})
+
+	vc.Status.Phase = platformv1alpha1.PhaseRunning
+	if err := c.Status().Update(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	usage(platformv1alpha1.ProjectUsage{VirtualClusters: 1, RunningVirtualClusters: 1, Applications: 2})
+
+	if err := c.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	usage(platformv1alpha1.ProjectUsage{VirtualClusters: 1, RunningVirtualClusters: 1, Applications: 1})
+
+	vc.Status.Phase = platformv1alpha1.PhaseSleeping
+	if err := c.Status().Update(ctx, vc); err != nil {
+		t.Fatal(err)
+	}
+	usage(platformv1alpha1.ProjectUsage{VirtualClusters: 1, Applications: 1})
+}
