@@ -28,7 +28,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
@@ -145,6 +148,32 @@ func start(opts Options) (*Env, error) {
 		return nil, err
 	}
 	return &Env{CP: cp, Config: cfg, Kube: kubernetes.NewForConfigOrDie(cfg), Client: c, stop: stop}, nil
+}
+
+// Manager starts a controller manager on the control plane for the test
+// (gantry's types, no metrics or probe ports, controller names reusable
+// across tests) after setup has registered its reconcilers, and stops it
+// when the test ends.
+func (e *Env) Manager(t testing.TB, setup func(ctrl.Manager) error) ctrl.Manager {
+	t.Helper()
+	skip := true
+	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+		Scheme:                 Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: &skip},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return mgr
 }
 
 // Namespace creates a namespace named after the test, deleted when it ends.

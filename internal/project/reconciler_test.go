@@ -9,8 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
@@ -19,28 +17,19 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
 
+// withManager sets r up with mgr's client.
+func (r *Reconciler) withManager(mgr ctrl.Manager) error {
+	r.Client = mgr.GetClient()
+	return r.SetupWithManager(mgr)
+}
+
 // A project's usage follows its virtual clusters (and which of them run) and
 // its applications as they come, change phase and go; an app's status changes
 // alone do not wake the reconciler.
 func TestUsageFollowsClustersAndApps(t *testing.T) {
 	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
-	ctx, cancel := context.WithCancel(context.Background())
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 kubetest.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: &skip},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (&Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ctx := context.Background()
+	env.Manager(t, (&Reconciler{}).withManager)
 
 	c := env.Client
 	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "usage"}}

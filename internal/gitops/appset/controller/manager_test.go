@@ -11,16 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/source"
-	"gantry.dev/gantry/internal/kubetest"
 )
 
 // TestWatches runs the reconciler in a manager: cluster Secrets re-run sets
@@ -28,35 +25,21 @@ import (
 // Application be created, and an Application gone lets its VirtualCluster go.
 func TestWatches(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	skip := true
-	mgr, err := ctrl.NewManager(f.env.Config, ctrl.Options{
-		Scheme:                 kubetest.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: &skip},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
 	cache, err := source.NewCache(source.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := New(Options{
-		Client: mgr.GetClient(),
-		Generator: &generate.Generator{Sources: generate.CacheSources{Cache: cache},
-			Clusters: generate.RegistryClusters{Registry: &cluster.Registry{Reader: mgr.GetClient(), Namespace: f.ns}}},
-		Namespace: f.ns,
-		APIReader: mgr.GetAPIReader(),
-		Logger:    testr.New(t),
+	f.env.Manager(t, func(mgr ctrl.Manager) error {
+		return New(Options{
+			Client: mgr.GetClient(),
+			Generator: &generate.Generator{Sources: generate.CacheSources{Cache: cache},
+				Clusters: generate.RegistryClusters{Registry: &cluster.Registry{Reader: mgr.GetClient(), Namespace: f.ns}}},
+			Namespace: f.ns,
+			APIReader: mgr.GetAPIReader(),
+			Logger:    testr.New(t),
+		}).SetupWithManager(mgr)
 	})
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
 
 	f.create(`
 metadata: {name: per-cluster}
