@@ -76,7 +76,6 @@ type Reconciler struct {
 
 	clustersMu sync.Mutex
 	appCluster map[types.NamespacedName]string // the destination key each app uses (clusters.go)
-	liveKeys   map[string]bool                 // every key taken from Live
 
 	seenMu sync.Mutex
 	seen   map[types.NamespacedName]seenApp // what each app was when last compared

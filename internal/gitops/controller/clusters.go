@@ -24,10 +24,10 @@ func (r *Reconciler) liveCluster(app types.NamespacedName, dest *cluster.Cluster
 		return nil, err
 	}
 	if r.appCluster == nil {
-		r.appCluster, r.liveKeys = map[types.NamespacedName]string{}, map[string]bool{}
+		r.appCluster = map[types.NamespacedName]string{}
 	}
 	prev, had := r.appCluster[app]
-	r.appCluster[app], r.liveKeys[key] = key, true
+	r.appCluster[app] = key
 	if had && prev != key {
 		r.sweepLocked()
 	}
@@ -47,16 +47,16 @@ func (r *Reconciler) releaseCluster(app types.NamespacedName) {
 }
 
 // sweepLocked drops the destinations no app uses. Under clustersMu, so that no
-// reconcile takes a cluster between the count and the drop.
+// reconcile takes a cluster between the count and the drop (every cluster is
+// taken through liveCluster).
 func (r *Reconciler) sweepLocked() {
 	used := map[string]bool{}
 	for _, k := range r.appCluster {
 		used[k] = true
 	}
-	for k := range r.liveKeys {
+	for _, k := range r.Live.Keys() {
 		if !used[k] {
 			r.Live.Forget(k)
-			delete(r.liveKeys, k)
 		}
 	}
 }
