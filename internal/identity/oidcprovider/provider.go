@@ -129,8 +129,8 @@ func New(opts Options) (*Provider, error) {
 		now:     opts.Now,
 	}
 
-	// op encrypts codes with this key; codes live in memory only, so a key
-	// per process is all it needs.
+	// op encrypts codes and access tokens with this key; both live in
+	// memory only, so a key per process is all it needs.
 	var key [32]byte
 	_, _ = rand.Read(key[:])
 	config := &op.Config{
@@ -145,6 +145,11 @@ func New(opts Options) (*Provider, error) {
 			"c_hash", "azp", "client_id", "preferred_username", "name", "email", "groups"},
 	}
 	options := []op.Option{
+		// Only authenticated encryption. op's default also tries its legacy
+		// AES-CFB decrypter, which "decrypts" any random string; about one
+		// refresh token in ten then came out as "id:subject" and a revoke
+		// with token_type_hint=access_token revoked that garbage id instead.
+		op.WithCrypto(op.NewAES256GCMCrypto(key, "")),
 		// op's default CORS allows credentials from any origin; nothing here
 		// uses cookies (the sign-in endpoints are outside op), so allow any origin
 		// without credentials, which browser apps need for token calls.

@@ -1076,3 +1076,27 @@ func TestRevocation(t *testing.T) {
 		t.Errorf("revoking an unknown token: %v, want 200", err)
 	}
 }
+
+// TestRevocationWrongHintEveryToken revokes many refresh tokens with
+// token_type_hint=access_token. About one in ten used to slip through (op's
+// legacy decrypter turned the refresh token into a garbage token id), so a
+// single token cannot show it.
+func TestRevocationWrongHintEveryToken(t *testing.T) {
+	e := newEnv(t)
+	const redirect = "https://app.example.com/cb"
+	secret := e.register(ClientSpec{ID: "app", RedirectURIs: []string{redirect}})
+	r := e.rp("app", secret, redirect, "openid", "offline_access")
+	for i := range 40 {
+		f := newFlow()
+		tok, err := r.conf.Exchange(e.ctx(), e.signIn(r, f, "alice", "correct horse"), oauth2.VerifierOption(f.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := revoke(e, "app", secret, tok.RefreshToken, "access_token"); err != nil {
+			t.Fatalf("revoke %d: %v", i, err)
+		}
+		if _, err := r.refresh(tok.RefreshToken); err == nil {
+			t.Fatalf("sign-in %d: a refresh token revoked with token_type_hint=access_token still works", i)
+		}
+	}
+}
