@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -154,18 +153,11 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if path := os.Getenv("GANTRY_CPU_PROFILE"); path != "" {
-		// For developers: where gantry's CPU goes, from start to stop (go tool pprof).
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("GANTRY_CPU_PROFILE: %w", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("GANTRY_CPU_PROFILE: %w", err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	stopProfiles, err := startProfiles(ctx)
+	if err != nil {
+		return err
 	}
+	defer stopProfiles()
 	if o.externalURL == "" {
 		o.externalURL = srv.URL()
 	}

@@ -47,10 +47,15 @@ func BenchmarkVClusterCreate(b *testing.B) {
 		b.Fatal(err)
 	}
 	dir := b.TempDir()
+	// gantry and every kube-controlplane write heap profiles there on SIGUSR1,
+	// to split the memory by component (see heapProfile).
+	profiles := b.TempDir()
+	b.Setenv("GANTRY_HEAP_PROFILE_DIR", profiles)
 	_, stop, gantryPid := upWith(b, dir)
 	defer stop()
 	time.Sleep(20 * time.Second)
 	gantryBefore := processRSS(gantryPid)
+	gantryHeapBefore := splitHeap(heapProfile(b, profiles, "gantry", gantryPid), gantryComponents)
 	// Spaced creations (a user making one now and then: gantry has had time to
 	// prepare spare control planes) and back-to-back ones (a script making many,
 	// faster than spares are made).
@@ -77,6 +82,7 @@ func BenchmarkVClusterCreate(b *testing.B) {
 	// One kube-controlplane process per virtual cluster runs its API server and
 	// controller-manager; status lists both with that one pid.
 	var cpRSS, cpPSS, cpAnon int64
+	var pids []int
 	for _, c := range vclusterComponents(b, dir) {
 		if c.InProcess || c.SharesProcessWith != "" || c.Pid == 0 {
 			continue
@@ -85,8 +91,18 @@ func BenchmarkVClusterCreate(b *testing.B) {
 		cpPSS += pssBytes(c.Pid)
 		anon, _ := rssSplit(c.Pid)
 		cpAnon += anon
+		pids = append(pids, c.Pid)
 	}
-	// kine runs inside gantry: its share is the growth of gantry's RSS, not measured here.
+	// The split by component comes from heap profiles, taken after the RSS
+	// figures above (writing one runs a GC). kine and the syncer run inside
+	// gantry: their share is what gantry's heap grew by.
+	cpHeap := heapShare{}
+	for _, pid := range pids {
+		for k, v := range splitHeap(heapProfile(b, profiles, "kube-controlplane", pid), controlPlaneComponents) {
+			cpHeap[k] += v
+		}
+	}
+	gantryHeap := splitHeap(heapProfile(b, profiles, "gantry", gantryPid), gantryComponents).minus(gantryHeapBefore)
 	var wake []time.Duration
 	for i := range 5 {
 		name := fmt.Sprintf("vc%d", i)
@@ -109,6 +125,19 @@ func BenchmarkVClusterCreate(b *testing.B) {
 	fmt.Fprintf(tw, "kube-controlplane (API server + controller-manager)\t%.0f\t%.0f\t%.0f\t\n", float64(cpRSS)/n/(1<<20), float64(cpAnon)/n/(1<<20), float64(cpPSS)/n/(1<<20))
 	fmt.Fprintf(tw, "gantry's growth per cluster (kine, syncer, runtime)\t%.0f\t\t\t\n", float64(gantryGrowth)/n/(1<<20))
 	fmt.Fprintf(tw, "total\t%.0f\t\t\t\n", float64(cpRSS+gantryGrowth)/n/(1<<20))
+	tw.Flush()
+	mib := func(v int64) string { return fmt.Sprintf("%.1f", float64(v)/n/(1<<20)) }
+	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\nthe same, by component (live Go heap from heap profiles)\tMiB\t")
+	fmt.Fprintf(tw, "kube-controlplane: API server\t%s\t\n", mib(cpHeap["API server"]))
+	fmt.Fprintf(tw, "kube-controlplane: controller-manager\t%s\t\n", mib(cpHeap["controller-manager"]))
+	fmt.Fprintf(tw, "kube-controlplane: both (informer caches, client libraries, runtime)\t%s\t\n", mib(cpHeap["other"]))
+	fmt.Fprintf(tw, "kube-controlplane: stacks, free heap, runtime (anon - live heap)\t%s\t\n", mib(cpAnon-cpHeap.total()))
+	fmt.Fprintf(tw, "kube-controlplane: code, read from its binary (RSS - anon)\t%s\t\n", mib(cpRSS-cpAnon))
+	fmt.Fprintf(tw, "gantry: kine\t%s\t\n", mib(gantryHeap["kine"]))
+	fmt.Fprintf(tw, "gantry: syncer\t%s\t\n", mib(gantryHeap["syncer"]))
+	fmt.Fprintf(tw, "gantry: other Go heap (informer caches, controllers)\t%s\t\n", mib(gantryHeap["other"]))
+	fmt.Fprintf(tw, "gantry: outside the Go heap (SQLite's C memory, stacks, runtime)\t%s\t\n", mib(gantryGrowth-gantryHeap.total()))
 	tw.Flush()
 	b.ReportMetric(percentile(create, .5).Seconds(), "s-create-p50")
 	b.ReportMetric(percentile(wake, .5).Seconds(), "s-wake-p50")
