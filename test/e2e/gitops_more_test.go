@@ -182,20 +182,41 @@ func testIgnoreDifferencesAndRetry(t *testing.T, g *gantry, dyn dynamic.Interfac
 			t.Fatal(err)
 		}
 	}
-	app("ignore", "web", map[string]any{"ignoreDifferences": []any{
-		map[string]any{"group": "apps", "kind": "Deployment", "jsonPointers": []any{"/spec/replicas"}}}})
+	// replicas by JSON pointer, one container's image by a jq path; a sync
+	// leaves both as they are live (RespectIgnoreDifferences).
+	app("ignore", "web", map[string]any{
+		"ignoreDifferences": []any{map[string]any{"group": "apps", "kind": "Deployment",
+			"jsonPointers":      []any{"/spec/replicas"},
+			"jqPathExpressions": []any{`.spec.template.spec.containers[] | select(.name == "nginx") | .image`}}},
+		"syncPolicy": map[string]any{"automated": map[string]any{"selfHeal": true},
+			"syncOptions": []any{"CreateNamespace=true", "RespectIgnoreDifferences=true"}}})
 	waitApp(t, dyn, "p-default", "ignore", "Synced", "Healthy", 60*time.Second)
-	patch := []byte(`{"spec":{"replicas":1}}`)
-	if _, err := host.AppsV1().Deployments("ignore").Patch(ctx, "web", "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
+	patch := []byte(`{"spec":{"replicas":1,"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:hotfix"}]}}}}`)
+	if _, err := host.AppsV1().Deployments("ignore").Patch(ctx, "web", "application/strategic-merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	ignoredKept := func(after string) {
+		t.Helper()
+		d, err := host.AppsV1().Deployments("ignore").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *d.Spec.Replicas != 1 {
+			t.Errorf("%s: replicas %d, want the ignored live value 1", after, *d.Spec.Replicas)
+		}
+		if img := d.Spec.Template.Spec.Containers[0].Image; img != "nginx:hotfix" {
+			t.Errorf("%s: image %s, want the ignored live value nginx:hotfix", after, img)
+		}
 	}
 	time.Sleep(3 * time.Second) // self-heal reverts drift in well under a second
 	if s, _, _, _ := appStatus(t, dyn, "p-default", "ignore"); s != "Synced" {
-		t.Errorf("a change to an ignored field made the app %s", s)
+		t.Errorf("a change to ignored fields made the app %s", s)
 	}
-	if d, _ := host.AppsV1().Deployments("ignore").Get(ctx, "web", metav1.GetOptions{}); d == nil || *d.Spec.Replicas != 1 {
-		t.Errorf("self-heal reverted an ignored field")
+	ignoredKept("self-heal")
+	if out, err := run(t, "app", "sync", "ignore", "--data-dir", g.dataDir); err != nil {
+		t.Fatalf("app sync: %v\n%s", err, out)
 	}
+	ignoredKept("a sync with RespectIgnoreDifferences=true")
 
 	app("retry", "invalid", map[string]any{"syncPolicy": map[string]any{
 		"automated":   map[string]any{"selfHeal": true},

@@ -328,6 +328,14 @@ type ResourceIgnoreDifferences struct {
 	// JSONPointers are RFC 6901 paths, e.g. /spec/replicas.
 	// +optional
 	JSONPointers []string `json:"jsonPointers,omitempty"`
+	// JQPathExpressions are jq path expressions, e.g.
+	// .spec.template.spec.containers[] | select(.name == "app") | .image
+	// +optional
+	JQPathExpressions []string `json:"jqPathExpressions,omitempty"`
+	// ManagedFieldsManagers: fields these field managers own in the live
+	// object are ignored, e.g. kube-controller-manager for replicas an HPA sets.
+	// +optional
+	ManagedFieldsManagers []string `json:"managedFieldsManagers,omitempty"`
 }
 
 // Info is a name and value shown with the app.

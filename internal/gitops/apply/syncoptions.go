@@ -1,6 +1,8 @@
 package apply
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +31,9 @@ type SyncOptions struct {
 	NoValidate bool
 	// SkipDryRunOnMissingResource skips validation of a resource whose kind is unknown.
 	SkipDryRunOnMissingResource bool
+	// RespectIgnoreDifferences: the caller takes the fields the app's
+	// ignoreDifferences names from live before syncing (diff.RespectIgnored).
+	RespectIgnoreDifferences bool
 	// Application-level only.
 	CreateNamespace      bool
 	ApplyOutOfSyncOnly   bool
@@ -38,7 +43,8 @@ type SyncOptions struct {
 }
 
 // ParseSyncOptions reads an Application's sync options ("CreateNamespace=true", ...).
-// Unknown options are ignored, as Argo CD ignores them.
+// Unknown options are ignored, as Argo CD ignores them; CheckSyncOptions
+// reports them.
 func ParseSyncOptions(list []string) SyncOptions {
 	return SyncOptions{}.with(list)
 }
@@ -76,6 +82,8 @@ func (o SyncOptions) with(list []string) SyncOptions {
 			o.ApplyOutOfSyncOnly = on
 		case "FailOnSharedResource":
 			o.FailOnSharedResource = on
+		case "RespectIgnoreDifferences":
+			o.RespectIgnoreDifferences = on
 		case "PrunePropagationPolicy":
 			switch strings.ToLower(value) {
 			case "background":
@@ -106,4 +114,30 @@ func csv(s string) []string {
 		}
 	}
 	return out
+}
+
+// knownSyncOptions are the options with() reads. ClientSideApplyMigration is
+// known and changes nothing: gantry has always applied server-side, so there
+// is no client-side apply to migrate from.
+var knownSyncOptions = []string{"ApplyOutOfSyncOnly", "ClientSideApplyMigration", "CreateNamespace", "Delete",
+	"FailOnSharedResource", "Prune", "PruneLast", "PrunePropagationPolicy", "Replace", "RespectIgnoreDifferences",
+	"ServerSideApply", "SkipDryRunOnMissingResource", "Validate"}
+
+// CheckSyncOptions reports what ParseSyncOptions would ignore: an option
+// that is no KEY=VALUE, one Argo CD does not know (a typo, most likely), or
+// Argo CD's Force, which gantry does not implement.
+func CheckSyncOptions(list []string) error {
+	for _, entry := range list {
+		key, _, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		key = strings.TrimSpace(key)
+		switch {
+		case !ok:
+			return fmt.Errorf("sync option %q is not KEY=VALUE, e.g. CreateNamespace=true", entry)
+		case key == "Force":
+			return fmt.Errorf("sync option %q is not supported by gantry (it deletes and re-creates the resource); use Replace=true", entry)
+		case !slices.Contains(knownSyncOptions, key):
+			return fmt.Errorf("unknown sync option %q; known options: %s", entry, strings.Join(knownSyncOptions, ", "))
+		}
+	}
+	return nil
 }

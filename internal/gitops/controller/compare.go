@@ -244,7 +244,8 @@ func lessResource(a, b gitopsv1alpha1.ResourceStatus) bool {
 func ignoreRules(in []gitopsv1alpha1.ResourceIgnoreDifferences) []diff.IgnoreRule {
 	out := make([]diff.IgnoreRule, 0, len(in))
 	for _, r := range in {
-		out = append(out, diff.IgnoreRule{Group: r.Group, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace, JSONPointers: r.JSONPointers})
+		out = append(out, diff.IgnoreRule{Group: r.Group, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace,
+			JSONPointers: r.JSONPointers, JQPathExpressions: r.JQPathExpressions, ManagedFieldsManagers: r.ManagedFieldsManagers})
 	}
 	return out
 }

@@ -17,6 +17,7 @@ import (
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/apply"
 	"gantry.dev/gantry/internal/gitops/cluster"
+	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
 	"gantry.dev/gantry/internal/gitops/livestate"
 )
@@ -170,6 +171,10 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		st.Phase, st.Message, st.FinishedAt = phase, msg, &now
 		conds.set(gitopsv1alpha1.ConditionSyncError, msg)
 	}
+	if err := apply.CheckSyncOptions(so.SyncOptions); err != nil {
+		fail(gitopsv1alpha1.OperationError, "operation.sync.syncOptions: "+err.Error())
+		return
+	}
 	cmp, err := r.compareApp(ctx, app, cl, srcs, revisions)
 	if err != nil {
 		fail(gitopsv1alpha1.OperationError, err.Error())
@@ -203,6 +208,10 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 	desired := make([]*unstructured.Unstructured, len(cmp.desired))
 	for i, d := range cmp.desired {
 		desired[i] = d.DeepCopy()
+	}
+	if err := respectIgnored(app, desired, cmp.live, opts.SyncOptions); err != nil {
+		fail(gitopsv1alpha1.OperationError, err.Error())
+		return
 	}
 	if opts.SyncOptions.CreateNamespace && !so.DryRun && opts.Namespace != "" {
 		// Made before validation, so the app's objects in it are dry-run like any
@@ -305,6 +314,26 @@ func ensureNamespace(ctx context.Context, cl *livestate.Cluster, name string) er
 	_, err := cl.Dynamic.Resource(nsGVR).Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating namespace %s (CreateNamespace=true): %w", name, err)
+	}
+	return nil
+}
+
+// respectIgnored honours RespectIgnoreDifferences (the app's option, or an
+// object's own sync-options annotation, which overrides it either way): an
+// object that exists takes the fields ignoreDifferences names from live, so
+// the sync leaves them as they are. A new object is applied as Git has it.
+func respectIgnored(app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, live map[resourceKey]*unstructured.Unstructured, appOpts apply.SyncOptions) error {
+	rules := ignoreRules(app.Spec.IgnoreDifferences)
+	for i, d := range desired {
+		l := live[keyOf(d)]
+		if l == nil || isHook(d) || !apply.ResourceSyncOptions(d, appOpts).RespectIgnoreDifferences {
+			continue
+		}
+		out, err := diff.RespectIgnored(d, l, diff.OptionsFor(diff.Options{}, rules, d))
+		if err != nil {
+			return fmt.Errorf("%s: RespectIgnoreDifferences: %w", keyOf(d), err)
+		}
+		desired[i] = out
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/apply"
+	"gantry.dev/gantry/internal/gitops/diff"
 )
 
 // validateSpec checks what the CRD schema cannot: one of source and sources,
@@ -50,6 +52,18 @@ func validateSpec(spec *gitopsv1alpha1.ApplicationSpec) error {
 	}
 	if deployable == 0 {
 		return fmt.Errorf("every source only has a ref: at least one source must have a path or chart to deploy")
+	}
+	for i, r := range spec.IgnoreDifferences {
+		for _, expr := range r.JQPathExpressions {
+			if err := diff.ValidateJQ(expr); err != nil {
+				return fmt.Errorf("ignoreDifferences[%d]: %w", i, err)
+			}
+		}
+	}
+	if spec.SyncPolicy != nil {
+		if err := apply.CheckSyncOptions(spec.SyncPolicy.SyncOptions); err != nil {
+			return fmt.Errorf("syncPolicy.syncOptions: %w", err)
+		}
 	}
 	return nil
 }

@@ -37,6 +37,8 @@ ignoreDifferences:
   kind: Deployment
   jsonPointers: [/spec/replicas]
   jqPathExpressions: [.spec]
+  managedFieldsManagers: [kube-controller-manager]
+  fancyNewMatcher: [x]
 `
 	var raw map[string]any
 	if err := yaml.Unmarshal([]byte(spec), &raw); err != nil {
@@ -44,7 +46,7 @@ ignoreDifferences:
 	}
 	got := unknownfields.List("spec", raw, reflect.TypeOf(gitopsv1alpha1.ApplicationSpec{}))
 	want := []string{
-		"spec.ignoreDifferences[0].jqPathExpressions",
+		"spec.ignoreDifferences[0].fancyNewMatcher",
 		"spec.source.helm.fileParameters",
 		"spec.source.plugin",
 		"spec.syncPolicy.managedNamespaceMetadata",
@@ -67,6 +69,16 @@ func TestValidateSpec(t *testing.T) {
 		"ref + chart": {gitopsv1alpha1.ApplicationSpec{Sources: []gitopsv1alpha1.ApplicationSource{{RepoURL: "file:///r", Ref: "values"}, {RepoURL: "https://charts", Chart: "c"}}}, true},
 		"two types":   {gitopsv1alpha1.ApplicationSpec{Source: &gitopsv1alpha1.ApplicationSource{RepoURL: "x", Helm: &gitopsv1alpha1.ApplicationSourceHelm{}, Directory: &gitopsv1alpha1.ApplicationSourceDirectory{}}}, false},
 		"no repo URL": {gitopsv1alpha1.ApplicationSpec{Source: &gitopsv1alpha1.ApplicationSource{Path: "x"}}, false},
+		"jq path": {gitopsv1alpha1.ApplicationSpec{Source: src, IgnoreDifferences: []gitopsv1alpha1.ResourceIgnoreDifferences{
+			{Kind: "Deployment", JQPathExpressions: []string{`.spec.template.spec.containers[] | select(.name == "a") | .image`}}}}, true},
+		"bad jq path": {gitopsv1alpha1.ApplicationSpec{Source: src, IgnoreDifferences: []gitopsv1alpha1.ResourceIgnoreDifferences{
+			{Kind: "Deployment", JQPathExpressions: []string{`.spec.template.spec.containers[`}}}}, false},
+		"known sync options": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
+			SyncOptions: []string{"CreateNamespace=true", "RespectIgnoreDifferences=true", "ServerSideApply=true", "PrunePropagationPolicy=background"}}}, true},
+		"misspelt sync option": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
+			SyncOptions: []string{"CreateNamepsace=true"}}}, false},
+		"Force": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
+			SyncOptions: []string{"Replace=true", "Force=true"}}}, false},
 	} {
 		err := validateSpec(&tc.spec)
 		if (err == nil) != tc.ok {

@@ -15,6 +15,10 @@ type Options struct {
 	// IgnoreDifferences are RFC 6901 JSON pointers ("/spec/replicas") removed
 	// from both sides before comparing: Argo CD's ignoreDifferences.jsonPointers.
 	IgnoreDifferences []string
+	// JQPathExpressions are jq path expressions (".spec.template.spec.
+	// containers[] | select(.name == \"sidecar\")") whose fields are removed
+	// from both sides: Argo CD's ignoreDifferences.jqPathExpressions.
+	JQPathExpressions []string
 	// ManagedFieldsManagers: fields that these managers own in the live object
 	// are removed from both sides: Argo CD's ignoreDifferences.managedFieldsManagers.
 	ManagedFieldsManagers []string
@@ -107,17 +111,25 @@ func normalizeLive(live *unstructured.Unstructured) map[string]any {
 	return obj
 }
 
-// ignore removes from obj the fields at pointers and those owned by the
-// fieldsV1 sets: the same fields leave both sides, so they cannot differ.
-func ignore(obj map[string]any, pointers []string, owned []map[string]any) map[string]any {
+// ignore removes from obj the fields at the options' pointers and jq paths
+// and those owned by the fieldsV1 sets: the same fields leave both sides, so
+// they cannot differ.
+func ignore(obj map[string]any, opts Options, owned []map[string]any) (map[string]any, error) {
 	var out any = obj
-	for _, p := range pointers {
+	for _, p := range opts.IgnoreDifferences {
 		out = removePointer(out, p)
 	}
 	for _, set := range owned {
 		out = removeOwned(out, set)
 	}
-	return out.(map[string]any)
+	m := out.(map[string]any)
+	for _, expr := range opts.JQPathExpressions {
+		var err error
+		if m, err = removeJQ(m, expr); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // removeMetadata deletes metadata[field], or metadata[field][key] when key is
@@ -212,11 +224,15 @@ func compare(desired, live *unstructured.Unstructured, opts Options) (l, predict
 	var owned []map[string]any // fieldsV1 sets of the ignored managers, from live
 	if live != nil {
 		owned = managedBy(live, opts.ManagedFieldsManagers)
-		l = ignore(normalizeLive(live), opts.IgnoreDifferences, owned)
+		if l, err = ignore(normalizeLive(live), opts, owned); err != nil {
+			return nil, nil, false, err
+		}
 	}
 	if desired != nil {
 		d, info = normalizeDesired(desired)
-		d = ignore(d, opts.IgnoreDifferences, owned)
+		if d, err = ignore(d, opts, owned); err != nil {
+			return nil, nil, false, err
+		}
 	}
 	modified = true
 	switch {

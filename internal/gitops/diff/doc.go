@@ -26,10 +26,14 @@
 //     add are dropped again, and an object with fields unknown to its type is
 //     compared as written, so a typo shows as a difference);
 //   - numbers compare by value, empty maps and lists equal absent ones;
-//   - Options.IgnoreDifferences (JSON pointers) and the fields owned by
+//   - Options.IgnoreDifferences (JSON pointers), Options.JQPathExpressions
+//     (run with gojq, as in Argo CD) and the fields owned by
 //     Options.ManagedFieldsManagers are removed from both sides;
 //   - Secret stringData is folded into data, and Secret values are masked in the
 //     output (never in the comparison).
+//
+// RespectIgnored serves Argo CD's RespectIgnoreDifferences sync option: it
+// gives desired the live values of the fields the rules ignore.
 //
 // The package knows nothing of the API server, the application or its sync
 // options: the caller picks the objects and the ignore rules (IgnoreRule).

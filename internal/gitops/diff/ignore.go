@@ -9,8 +9,7 @@ import (
 )
 
 // IgnoreRule is one entry of an Application's spec.ignoreDifferences: the
-// fields to leave out of the comparison for the objects it matches. Only JSON
-// pointers and managed-fields managers are supported, not jqPathExpressions.
+// fields to leave out of the comparison for the objects it matches.
 type IgnoreRule struct {
 	// Group and Kind select objects by shell-style glob ("*", "apps"); an empty
 	// Group means the core group, as in Argo CD.
@@ -21,6 +20,9 @@ type IgnoreRule struct {
 	Namespace string `json:"namespace,omitempty"`
 	// JSONPointers are RFC 6901 pointers, e.g. "/spec/replicas".
 	JSONPointers []string `json:"jsonPointers,omitempty"`
+	// JQPathExpressions are jq path expressions, e.g.
+	// ".spec.template.spec.initContainers[] | select(.name == \"istio\")".
+	JQPathExpressions []string `json:"jqPathExpressions,omitempty"`
 	// ManagedFieldsManagers: fields these managers own in the live object are
 	// ignored, e.g. "kube-controller-manager" for replicas an HPA sets.
 	ManagedFieldsManagers []string `json:"managedFieldsManagers,omitempty"`
@@ -47,10 +49,12 @@ func OptionsFor(base Options, rules []IgnoreRule, obj *unstructured.Unstructured
 	out := base
 	out.IgnoreDifferences = append([]string(nil), base.IgnoreDifferences...)
 	out.ManagedFieldsManagers = append([]string(nil), base.ManagedFieldsManagers...)
+	out.JQPathExpressions = append([]string(nil), base.JQPathExpressions...)
 	for _, r := range rules {
 		if r.Matches(obj) {
 			out.IgnoreDifferences = append(out.IgnoreDifferences, r.JSONPointers...)
 			out.ManagedFieldsManagers = append(out.ManagedFieldsManagers, r.ManagedFieldsManagers...)
+			out.JQPathExpressions = append(out.JQPathExpressions, r.JQPathExpressions...)
 		}
 	}
 	return out
@@ -60,14 +64,24 @@ func OptionsFor(base Options, rules []IgnoreRule, obj *unstructured.Unstructured
 // obj and returns what is left. A pointer to nothing changes nothing, as a
 // JSON-patch remove that fails is skipped in Argo CD.
 func removePointer(obj any, pointer string) any {
-	if pointer == "" || pointer[0] != '/' {
+	tokens, ok := pointerTokens(pointer)
+	if !ok {
 		return obj
+	}
+	return removeTokens(obj, tokens)
+}
+
+// pointerTokens splits an RFC 6901 pointer into its unescaped tokens; a
+// pointer to the whole document ("") or without a leading "/" is refused.
+func pointerTokens(pointer string) ([]string, bool) {
+	if pointer == "" || pointer[0] != '/' {
+		return nil, false
 	}
 	tokens := strings.Split(pointer[1:], "/")
 	for i, t := range tokens {
 		tokens[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(t)
 	}
-	return removeTokens(obj, tokens)
+	return tokens, true
 }
 
 func removeTokens(obj any, tokens []string) any {

@@ -74,13 +74,9 @@ func (t typeInfo) list(name string) listKind {
 // status: {}), and leaves an object with fields its type does not know as it
 // was, so a misspelt field still shows as a difference instead of vanishing.
 func typedNormalize(obj map[string]any, gvk schema.GroupVersionKind) (map[string]any, typeInfo) {
-	typed, err := scheme.Scheme.New(gvk)
-	if err != nil {
-		return obj, typeInfo{}
-	}
-	info := typeInfo{}
-	if meta, err := strategicpatch.NewPatchMetaFromStruct(typed); err == nil {
-		info.meta = meta
+	typed, info := typeOf(gvk)
+	if typed == nil {
+		return obj, info
 	}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj, typed, true); err != nil {
 		return obj, info
@@ -119,4 +115,18 @@ func restrict(orig, converted any) any {
 		return out
 	}
 	return converted
+}
+
+// typeOf returns a new object of gvk's Go type and what its struct tags say,
+// or nil and the zero typeInfo for a kind without one (custom resources).
+func typeOf(gvk schema.GroupVersionKind) (runtime.Object, typeInfo) {
+	typed, err := scheme.Scheme.New(gvk)
+	if err != nil {
+		return nil, typeInfo{}
+	}
+	info := typeInfo{}
+	if meta, err := strategicpatch.NewPatchMetaFromStruct(typed); err == nil {
+		info.meta = meta
+	}
+	return typed, info
 }
