@@ -183,14 +183,22 @@ func testIgnoreDifferencesAndRetry(t *testing.T, g *gantry, dyn dynamic.Interfac
 		}
 	}
 	// replicas by JSON pointer, one container's image by a jq path; a sync
-	// leaves both as they are live (RespectIgnoreDifferences).
+	// leaves both as they are live (RespectIgnoreDifferences). The namespace
+	// the app creates gets its managedNamespaceMetadata.
 	app("ignore", "web", map[string]any{
 		"ignoreDifferences": []any{map[string]any{"group": "apps", "kind": "Deployment",
 			"jsonPointers":      []any{"/spec/replicas"},
 			"jqPathExpressions": []any{`.spec.template.spec.containers[] | select(.name == "nginx") | .image`}}},
 		"syncPolicy": map[string]any{"automated": map[string]any{"selfHeal": true},
-			"syncOptions": []any{"CreateNamespace=true", "RespectIgnoreDifferences=true"}}})
+			"syncOptions": []any{"CreateNamespace=true", "RespectIgnoreDifferences=true"},
+			"managedNamespaceMetadata": map[string]any{"labels": map[string]any{"team": "web"},
+				"annotations": map[string]any{"owner": "ops"}}}})
 	waitApp(t, dyn, "p-default", "ignore", "Synced", "Healthy", 60*time.Second)
+	if ns, err := host.CoreV1().Namespaces().Get(ctx, "ignore", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	} else if ns.Labels["team"] != "web" || ns.Annotations["owner"] != "ops" {
+		t.Errorf("managedNamespaceMetadata: namespace labels %v, annotations %v", ns.Labels, ns.Annotations)
+	}
 	patch := []byte(`{"spec":{"replicas":1,"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:hotfix"}]}}}}`)
 	if _, err := host.AppsV1().Deployments("ignore").Patch(ctx, "web", "application/strategic-merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)

@@ -274,6 +274,18 @@ type SyncPolicy struct {
 	// Retry retries failed syncs with backoff.
 	// +optional
 	Retry *RetryStrategy `json:"retry,omitempty"`
+	// ManagedNamespaceMetadata: labels and annotations that each sync sets on
+	// the destination namespace; needs CreateNamespace=true.
+	// +optional
+	ManagedNamespaceMetadata *ManagedNamespaceMetadata `json:"managedNamespaceMetadata,omitempty"`
+}
+
+// ManagedNamespaceMetadata is what gantry keeps on the namespace it creates.
+type ManagedNamespaceMetadata struct {
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // SyncPolicyAutomated is automated sync.

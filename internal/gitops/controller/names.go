@@ -13,6 +13,9 @@ const (
 	TrackingAnnotation = "gitops.gantry.dev/tracking-id"
 	InstanceLabel      = "gitops.gantry.dev/app-instance"
 	FieldManager       = "gantry"
+	// NamespaceFieldManager applies managedNamespaceMetadata to the
+	// destination namespace, apart from the app's own objects.
+	NamespaceFieldManager = "gantry-namespace"
 	// UserAgent marks the engine's requests; a virtual cluster does not count them
 	// as activity, so apps do not keep it awake.
 	UserAgent = "gantry/gitops"

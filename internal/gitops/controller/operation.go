@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -217,7 +218,11 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		// Made before validation, so the app's objects in it are dry-run like any
 		// other instead of passing unchecked (gitops-engine skips their dry run): an
 		// invalid manifest then fails the sync before anything of the app is applied.
-		if err := ensureNamespace(ctx, cl, opts.Namespace); err != nil {
+		var md *gitopsv1alpha1.ManagedNamespaceMetadata
+		if app.Spec.SyncPolicy != nil {
+			md = app.Spec.SyncPolicy.ManagedNamespaceMetadata
+		}
+		if err := ensureNamespace(ctx, cl, opts.Namespace, md); err != nil {
 			fail(gitopsv1alpha1.OperationError, err.Error())
 			return
 		}
@@ -307,13 +312,30 @@ func appendHistory(app *gitopsv1alpha1.Application, cmp *comparison, srcs []gito
 	}
 }
 
-func ensureNamespace(ctx context.Context, cl *livestate.Cluster, name string) error {
+func ensureNamespace(ctx context.Context, cl *livestate.Cluster, name string, md *gitopsv1alpha1.ManagedNamespaceMetadata) error {
 	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": name}}}
-	_, err := cl.Dynamic.Resource(nsGVR).Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s (CreateNamespace=true): %w", name, err)
+	if md == nil {
+		_, err := cl.Dynamic.Resource(nsGVR).Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating namespace %s (CreateNamespace=true): %w", name, err)
+		}
+		return nil
+	}
+	// Server-side apply under a field manager of its own: a label dropped
+	// from managedNamespaceMetadata leaves the namespace at the next sync,
+	// and what others set on it stays.
+	ns.SetLabels(md.Labels)
+	ns.SetAnnotations(md.Annotations)
+	data, err := json.Marshal(ns.Object)
+	if err != nil {
+		return err
+	}
+	force := true
+	if _, err := cl.Dynamic.Resource(nsGVR).Patch(ctx, name, types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: NamespaceFieldManager, Force: &force}); err != nil {
+		return fmt.Errorf("namespace %s (CreateNamespace=true, managedNamespaceMetadata): %w", name, err)
 	}
 	return nil
 }

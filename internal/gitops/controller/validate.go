@@ -64,6 +64,10 @@ func validateSpec(spec *gitopsv1alpha1.ApplicationSpec) error {
 		if err := apply.CheckSyncOptions(spec.SyncPolicy.SyncOptions); err != nil {
 			return fmt.Errorf("syncPolicy.syncOptions: %w", err)
 		}
+		if spec.SyncPolicy.ManagedNamespaceMetadata != nil && !apply.ParseSyncOptions(spec.SyncPolicy.SyncOptions).CreateNamespace {
+			// Argo CD does nothing then; say so rather than ignore it.
+			return fmt.Errorf("syncPolicy.managedNamespaceMetadata needs the sync option CreateNamespace=true")
+		}
 	}
 	return nil
 }

@@ -49,7 +49,6 @@ ignoreDifferences:
 		"spec.ignoreDifferences[0].fancyNewMatcher",
 		"spec.source.helm.fileParameters",
 		"spec.source.plugin",
-		"spec.syncPolicy.managedNamespaceMetadata",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("unsupported fields\n got %v\nwant %v", got, want)
@@ -77,6 +76,10 @@ func TestValidateSpec(t *testing.T) {
 			SyncOptions: []string{"CreateNamespace=true", "RespectIgnoreDifferences=true", "ServerSideApply=true", "PrunePropagationPolicy=background"}}}, true},
 		"misspelt sync option": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
 			SyncOptions: []string{"CreateNamepsace=true"}}}, false},
+		"namespace metadata": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
+			SyncOptions: []string{"CreateNamespace=true"}, ManagedNamespaceMetadata: &gitopsv1alpha1.ManagedNamespaceMetadata{Labels: map[string]string{"a": "b"}}}}, true},
+		"namespace metadata without CreateNamespace": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
+			ManagedNamespaceMetadata: &gitopsv1alpha1.ManagedNamespaceMetadata{Labels: map[string]string{"a": "b"}}}}, false},
 		"Force": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
 			SyncOptions: []string{"Replace=true", "Force=true"}}}, false},
 	} {
