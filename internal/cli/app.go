@@ -57,7 +57,7 @@ func (o *appOptions) getApp(ctx context.Context, c client.Client, name string) (
 
 func (o *appOptions) create() *cobra.Command {
 	var file, repo, path, revision, destServer, destName, destNS, syncPolicy, releaseName string
-	var syncOptions, valuesFiles, helmSets []string
+	var syncOptions, valuesFiles, helmSets, helmSetStrings, helmSetFiles []string
 	var prune, selfHeal, upsert bool
 	cmd := &cobra.Command{
 		Use:   "create [NAME]",
@@ -96,17 +96,11 @@ func (o *appOptions) create() *cobra.Command {
 				if destServer == "" && destName == "" {
 					app.Spec.Destination.Server = "https://kubernetes.default.svc"
 				}
-				if len(valuesFiles) > 0 || len(helmSets) > 0 || releaseName != "" {
-					h := &gitopsv1alpha1.ApplicationSourceHelm{ValueFiles: valuesFiles, ReleaseName: releaseName}
-					for _, s := range helmSets {
-						k, v, ok := strings.Cut(s, "=")
-						if !ok {
-							return fmt.Errorf("--helm-set %q: want name=value", s)
-						}
-						h.Parameters = append(h.Parameters, gitopsv1alpha1.HelmParameter{Name: k, Value: v})
-					}
-					app.Spec.Source.Helm = h
+				h, err := helmFromFlags(valuesFiles, helmSets, helmSetStrings, helmSetFiles, releaseName)
+				if err != nil {
+					return err
 				}
+				app.Spec.Source.Helm = h
 				switch syncPolicy {
 				case "":
 				case "automated", "auto", "automatic":
@@ -173,7 +167,9 @@ func (o *appOptions) create() *cobra.Command {
 	f.BoolVar(&selfHeal, "self-heal", false, "with automated sync, revert changes made in the cluster")
 	f.StringSliceVar(&syncOptions, "sync-option", nil, "sync option, e.g. CreateNamespace=true (repeatable)")
 	f.StringSliceVar(&valuesFiles, "values", nil, "Helm values file in the chart (repeatable)")
-	f.StringSliceVar(&helmSets, "helm-set", nil, "Helm parameter name=value (repeatable)")
+	f.StringArrayVar(&helmSets, "helm-set", nil, "Helm parameter name=value (repeatable)")
+	f.StringArrayVar(&helmSetStrings, "helm-set-string", nil, "Helm parameter name=value, kept a string (repeatable)")
+	f.StringArrayVar(&helmSetFiles, "helm-set-file", nil, "Helm parameter name=path, set to the file's content; path as for --values (repeatable)")
 	f.StringVar(&releaseName, "release-name", "", "Helm release name (default the app name)")
 	f.BoolVar(&upsert, "upsert", false, "replace the spec of an existing application")
 	return cmd
@@ -712,4 +708,35 @@ func (o *appOptions) wait() *cobra.Command {
 	cmd.Flags().BoolVar(&operation, "operation", false, "wait for the running operation to finish")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
 	return cmd
+}
+
+// helmFromFlags is the helm block of `app create`'s flags, nil when none is
+// given. --helm-set and --helm-set-string are parameters, --helm-set-file
+// file parameters, as with argocd app create.
+func helmFromFlags(valuesFiles, sets, setStrings, setFiles []string, releaseName string) (*gitopsv1alpha1.ApplicationSourceHelm, error) {
+	if len(valuesFiles)+len(sets)+len(setStrings)+len(setFiles) == 0 && releaseName == "" {
+		return nil, nil
+	}
+	h := &gitopsv1alpha1.ApplicationSourceHelm{ValueFiles: valuesFiles, ReleaseName: releaseName}
+	for _, set := range []struct {
+		flag        string
+		values      []string
+		forceString bool
+	}{{"--helm-set", sets, false}, {"--helm-set-string", setStrings, true}} {
+		for _, s := range set.values {
+			k, v, ok := strings.Cut(s, "=")
+			if !ok || k == "" {
+				return nil, fmt.Errorf("%s %q: want name=value", set.flag, s)
+			}
+			h.Parameters = append(h.Parameters, gitopsv1alpha1.HelmParameter{Name: k, Value: v, ForceString: set.forceString})
+		}
+	}
+	for _, s := range setFiles {
+		k, p, ok := strings.Cut(s, "=")
+		if !ok || k == "" || p == "" {
+			return nil, fmt.Errorf("--helm-set-file %q: want name=path", s)
+		}
+		h.FileParameters = append(h.FileParameters, gitopsv1alpha1.HelmFileParameter{Name: k, Path: p})
+	}
+	return h, nil
 }

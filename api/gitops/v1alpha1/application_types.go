@@ -125,6 +125,10 @@ type ApplicationSourceHelm struct {
 	// Parameters override single values (--set name=value).
 	// +optional
 	Parameters []HelmParameter `json:"parameters,omitempty"`
+	// FileParameters set a value to a file's content (--set-file
+	// name=path); paths are read as valueFiles are.
+	// +optional
+	FileParameters []HelmFileParameter `json:"fileParameters,omitempty"`
 	// ReleaseName defaults to the Application's name.
 	// +optional
 	ReleaseName string `json:"releaseName,omitempty"`
@@ -164,6 +168,12 @@ type HelmParameter struct {
 	// ForceString sets the value as a string (--set-string).
 	// +optional
 	ForceString bool `json:"forceString,omitempty"`
+}
+
+// HelmFileParameter is one --set-file value.
+type HelmFileParameter struct {
+	Name string `json:"name,omitempty"`
+	Path string `json:"path,omitempty"`
 }
 
 // ApplicationSourceKustomize overrides applied on top of a kustomization.

@@ -47,7 +47,6 @@ ignoreDifferences:
 	got := unknownfields.List("spec", raw, reflect.TypeOf(gitopsv1alpha1.ApplicationSpec{}))
 	want := []string{
 		"spec.ignoreDifferences[0].fancyNewMatcher",
-		"spec.source.helm.fileParameters",
 		"spec.source.plugin",
 	}
 	if !reflect.DeepEqual(got, want) {

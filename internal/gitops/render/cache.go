@@ -148,8 +148,8 @@ func resultBytes(res *Result) int64 {
 }
 
 // cacheKey is the key of a request, and false if it must not be cached: a
-// request without a revision, or whose value files use a ref source without
-// one, could render differently next time.
+// request without a revision, or whose value files or file parameters use a
+// ref source without one, could render differently next time.
 func cacheKey(req Request) (string, bool) {
 	if req.Revision == "" {
 		return "", false
@@ -166,7 +166,11 @@ func cacheKey(req Request) (string, bool) {
 	type ref struct{ Name, Revision string }
 	var refs []ref
 	if src.Helm != nil {
-		for _, vf := range src.Helm.ValueFiles {
+		files := slices.Clone(src.Helm.ValueFiles)
+		for _, fp := range src.Helm.FileParameters {
+			files = append(files, fp.Path)
+		}
+		for _, vf := range files {
 			if !strings.HasPrefix(vf, "$") {
 				continue
 			}

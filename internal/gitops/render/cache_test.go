@@ -138,3 +138,23 @@ func TestCacheErrorsNotCached(t *testing.T) {
 		t.Errorf("stats = %+v", s)
 	}
 }
+
+// A file parameter read from a ref source keys the cache by that source's
+// revision, as a value file does.
+func TestCacheRefSourceFileParameters(t *testing.T) {
+	root := helmRepo(t)
+	files := t.TempDir()
+	writeFiles(t, files, map[string]string{"extra.txt": "one"})
+	r := New(Options{Cache: NewCache(CacheOptions{})})
+	req := helmRequest(root, &v1alpha1.ApplicationSourceHelm{
+		FileParameters: []v1alpha1.HelmFileParameter{{Name: "extra", Path: "$files/extra.txt"}}})
+	req.RefSources = map[string]RefSource{"files": {Dir: files, Revision: "r1"}}
+	if data := configData(t, mustRender(t, r, req), "shop-web"); data["extra"] != "one" {
+		t.Fatalf("extra = %v", data["extra"])
+	}
+	writeFiles(t, files, map[string]string{"extra.txt": "two"})
+	req.RefSources["files"] = RefSource{Dir: files, Revision: "r2"}
+	if data := configData(t, mustRender(t, r, req), "shop-web"); data["extra"] != "two" {
+		t.Errorf("extra = %v after a new revision of the ref source, want two", data["extra"])
+	}
+}

@@ -182,6 +182,10 @@ func TestHelmValues(t *testing.T) {
 			KubeVersion: "1.30.0", APIVersions: []string{"example.com/v1"},
 		}, map[string]any{"kubeVersion": "v1.30.0", "hasWidgets": "true"}},
 		{"namespace", v1alpha1.ApplicationSourceHelm{Namespace: "other"}, map[string]any{"namespace": "other"}},
+		{"fileParameters set a file's content, after parameters", v1alpha1.ApplicationSourceHelm{
+			Parameters:     []v1alpha1.HelmParameter{{Name: "extra", Value: "from-parameter"}},
+			FileParameters: []v1alpha1.HelmFileParameter{{Name: "extra", Path: "/envs/${ARGOCD_APP_NAME}/values.yaml"}},
+		}, map[string]any{"extra": "extra: from-repo-root\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,6 +262,10 @@ func TestHelmErrors(t *testing.T) {
 		{"unknown function", "charts/broken", v1alpha1.ApplicationSourceHelm{}, nil, []string{"broken/templates/cm.yaml", "nosuchfunc"}},
 		{"missing value file", "charts/web", v1alpha1.ApplicationSourceHelm{ValueFiles: []string{"values-none.yaml"}},
 			nil, []string{"helm.valueFiles: values-none.yaml does not exist"}},
+		{"missing file parameter", "charts/web", v1alpha1.ApplicationSourceHelm{FileParameters: []v1alpha1.HelmFileParameter{{Name: "extra", Path: "none.txt"}}},
+			nil, []string{"helm.fileParameters: extra", "none.txt"}},
+		{"file parameter outside the repository", "charts/web", v1alpha1.ApplicationSourceHelm{FileParameters: []v1alpha1.HelmFileParameter{{Name: "extra", Path: escape}}},
+			nil, []string{"helm.fileParameters: extra", "outside"}},
 		{"value file outside the repository", "charts/web", v1alpha1.ApplicationSourceHelm{ValueFiles: []string{escape}},
 			nil, []string{"outside the repository"}},
 		{"remote value file", "charts/web", v1alpha1.ApplicationSourceHelm{ValueFiles: []string{"https://example.com/values.yaml"}},

@@ -19,10 +19,11 @@ import (
 // helmValues assembles the values of a Helm source in the order Argo CD
 // hands them to `helm template`: the value files in order, then values
 // (or valuesObject, which replaces values when set) as one more values
-// file, then parameters as --set, and those with forceString as
-// --set-string (Helm applies all --set before all --set-string). Later
-// sources win, maps merge deeply, as in Helm. Value file paths and
-// parameter values may use Argo CD's build variables (buildEnv).
+// file, then parameters as --set, those with forceString as --set-string
+// and fileParameters as --set-file (Helm applies all --set, then all
+// --set-string, then all --set-file). Later sources win, maps merge deeply,
+// as in Helm. Value file paths and parameter values may use Argo CD's build
+// variables (buildEnv).
 func helmValues(req Request, files valueFileReader) (map[string]any, error) {
 	h := req.Source.Helm
 	base := map[string]any{}
@@ -82,6 +83,18 @@ func helmValues(req Request, files valueFileReader) (map[string]any, error) {
 			if err := parse(set, base); err != nil {
 				return nil, fmt.Errorf("helm.parameters: %s: %w", p.Name, err)
 			}
+		}
+	}
+	for _, p := range h.FileParameters {
+		file := expandValueFile(env, req.RefSources, p.Path)
+		read := func([]rune) (any, error) {
+			data, err := files.read(file)
+			return string(data), err
+		}
+		// The path goes to read above, not through strvals' parsing, so a
+		// comma or an equals sign in it stays part of the path.
+		if err := strvals.ParseIntoFile(p.Name+"=file", base, read); err != nil {
+			return nil, fmt.Errorf("helm.fileParameters: %s: %w", p.Name, err)
 		}
 	}
 	return base, nil
