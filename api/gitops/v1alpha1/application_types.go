@@ -252,6 +252,31 @@ type ApplicationSourceDirectory struct {
 	// Exclude is a glob (or {a,b} list of globs) of files to leave out.
 	// +optional
 	Exclude string `json:"exclude,omitempty"`
+	// Jsonnet configures the evaluation of the directory's *.jsonnet files.
+	// +optional
+	Jsonnet *ApplicationSourceJsonnet `json:"jsonnet,omitempty"`
+}
+
+// ApplicationSourceJsonnet holds the external variables, top-level
+// arguments and library paths of a directory's Jsonnet files.
+type ApplicationSourceJsonnet struct {
+	// ExtVars are external variables (std.extVar).
+	// +optional
+	ExtVars []JsonnetVar `json:"extVars,omitempty"`
+	// TLAs are top-level arguments of the files' functions.
+	// +optional
+	TLAs []JsonnetVar `json:"tlas,omitempty"`
+	// Libs are library paths for imports, relative to the repository root.
+	// +optional
+	Libs []string `json:"libs,omitempty"`
+}
+
+// JsonnetVar is a Jsonnet variable: a string, or Jsonnet code with code.
+type JsonnetVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	// +optional
+	Code bool `json:"code,omitempty"`
 }
 
 // ApplicationDestination is a cluster (by API server URL or by the name in

@@ -22,17 +22,18 @@ const skipMarker = "+argocd:skip-file-rendering"
 
 // renderDirectory reads the manifests of a directory source the way Argo
 // CD's repo-server does: *.yaml, *.yml and *.json files of appDir (and its
-// subdirectories with recurse), filtered by the include and exclude globs
-// matched against the path relative to appDir; exclude wins.
+// subdirectories with recurse), and the objects its *.jsonnet files evaluate
+// to (evalJsonnet), filtered by the include and exclude globs matched
+// against the path relative to appDir; exclude wins.
 //
 // Like Argo CD, a file that does not parse or holds non-Kubernetes documents
 // is skipped when it does not look like a manifest at all (it lacks
 // apiVersion, kind and metadata: a Helm values file, a CI config), and is an
 // error otherwise, so that a typo in a manifest is not silently ignored.
 // Unlike Argo CD, which errors on any non-object JSON file, JSON files get
-// the same rule as YAML files, and a JSON array of objects is accepted.
-// Jsonnet files are not evaluated.
-func renderDirectory(root, appDir string, dir *v1alpha1.ApplicationSourceDirectory) ([]*unstructured.Unstructured, error) {
+// the same rule as YAML files, and a JSON array of objects is accepted. A
+// Jsonnet file that fails to evaluate is always an error.
+func renderDirectory(root, appDir string, dir *v1alpha1.ApplicationSourceDirectory, env map[string]string) ([]*unstructured.Unstructured, error) {
 	var opts v1alpha1.ApplicationSourceDirectory
 	if dir != nil {
 		opts = *dir
@@ -85,6 +86,14 @@ func renderDirectory(root, appDir string, dir *v1alpha1.ApplicationSourceDirecto
 		if bytes.Contains(data, []byte(skipMarker)) {
 			return nil
 		}
+		if isJsonnet(d.Name()) {
+			fileObjs, err := evalJsonnet(root, appDir, p, data, opts.Jsonnet, env)
+			if err != nil {
+				return err
+			}
+			objs = append(objs, fileObjs...)
+			return nil
+		}
 		fileObjs, err := decodeObjects(data, name)
 		if err != nil {
 			if len(fileObjs) == 0 && !looksLikeManifest(data) {
@@ -103,10 +112,15 @@ func renderDirectory(root, appDir string, dir *v1alpha1.ApplicationSourceDirecto
 
 func isManifestFile(name string) bool {
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
+	case ".yaml", ".yml", ".json", ".jsonnet":
 		return true
 	}
 	return false
+}
+
+// isJsonnet: Argo CD evaluates *.jsonnet files; *.libsonnet are only imported.
+func isJsonnet(name string) bool {
+	return strings.EqualFold(filepath.Ext(name), ".jsonnet")
 }
 
 // looksLikeManifest is Argo CD's test for whether a file that failed to

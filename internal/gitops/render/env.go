@@ -2,6 +2,7 @@ package render
 
 import (
 	"os"
+	"slices"
 	"strings"
 
 	"gantry.dev/gantry/api/gitops/v1alpha1"
@@ -54,6 +55,14 @@ func usesEnv(src *v1alpha1.ApplicationSource) bool {
 		fields = append(fields, h.ValueFiles...)
 		for _, p := range h.Parameters {
 			fields = append(fields, p.Value)
+		}
+		for _, p := range h.FileParameters {
+			fields = append(fields, p.Path)
+		}
+	}
+	if d := src.Directory; d != nil && d.Jsonnet != nil {
+		for _, v := range append(slices.Clone(d.Jsonnet.ExtVars), d.Jsonnet.TLAs...) {
+			fields = append(fields, v.Value)
 		}
 	}
 	if k := src.Kustomize; k != nil {

@@ -179,7 +179,7 @@ func (r *Renderer) render(ctx context.Context, req Request) (*Result, error) {
 	case SourceTypeKustomize:
 		objs, err = r.renderKustomize(root, appDir, src.Kustomize, buildEnv(req))
 	default:
-		objs, err = renderDirectory(root, appDir, src.Directory)
+		objs, err = renderDirectory(root, appDir, src.Directory, buildEnv(req))
 	}
 	if err != nil {
 		return nil, err
