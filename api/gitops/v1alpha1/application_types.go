@@ -150,6 +150,16 @@ type ApplicationSourceHelm struct {
 	// SkipTests leaves out the chart's test hooks.
 	// +optional
 	SkipTests bool `json:"skipTests,omitempty"`
+	// SkipSchemaValidation renders without checking the values against the
+	// chart's values.schema.json (helm template --skip-schema-validation).
+	// +optional
+	SkipSchemaValidation bool `json:"skipSchemaValidation,omitempty"`
+	// Version is Argo CD's Helm major version; only v3 (the default) is
+	// known, and gantry renders it with the Helm v4 SDK, which renders v3
+	// charts the same.
+	// +optional
+	// +kubebuilder:validation:Enum=v3
+	Version string `json:"version,omitempty"`
 	// Namespace overrides the release namespace (default: the destination's).
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
@@ -191,6 +201,18 @@ type ApplicationSourceKustomize struct {
 	CommonLabels map[string]string `json:"commonLabels,omitempty"`
 	// +optional
 	CommonAnnotations map[string]string `json:"commonAnnotations,omitempty"`
+	// CommonAnnotationsEnvsubst substitutes build variables ($ARGOCD_APP_NAME...)
+	// in commonAnnotations values.
+	// +optional
+	CommonAnnotationsEnvsubst bool `json:"commonAnnotationsEnvsubst,omitempty"`
+	// LabelWithoutSelector adds commonLabels to metadata only, not to
+	// selectors (kustomize's labels with includeSelectors: false).
+	// +optional
+	LabelWithoutSelector bool `json:"labelWithoutSelector,omitempty"`
+	// LabelIncludeTemplates, with labelWithoutSelector, also labels pod
+	// templates.
+	// +optional
+	LabelIncludeTemplates bool `json:"labelIncludeTemplates,omitempty"`
 	// ForceCommonLabels overrides labels already set in the manifests.
 	// +optional
 	ForceCommonLabels bool `json:"forceCommonLabels,omitempty"`
@@ -347,6 +369,10 @@ type RetryStrategy struct {
 	Limit int64 `json:"limit,omitempty"`
 	// +optional
 	Backoff *Backoff `json:"backoff,omitempty"`
+	// Refresh makes a retry sync the latest revision of targetRevision
+	// instead of the one the failed attempt used.
+	// +optional
+	Refresh bool `json:"refresh,omitempty"`
 }
 
 // Backoff is an exponential backoff.

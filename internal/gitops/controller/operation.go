@@ -124,6 +124,11 @@ func (r *Reconciler) retryDue(app *gitopsv1alpha1.Application) (*gitopsv1alpha1.
 		return nil, left
 	}
 	op := st.Operation.DeepCopy()
+	if retry.Refresh && op.Sync != nil {
+		// Resolved again when the retry runs: a fix pushed after the failure
+		// is what gets synced.
+		op.Sync.Revision, op.Sync.Revisions = "", nil
+	}
 	count := st.RetryCount + 1
 	app.Status.OperationState = &gitopsv1alpha1.OperationState{
 		Operation: *op, Phase: gitopsv1alpha1.OperationRunning, StartedAt: metav1.Now(), RetryCount: count,

@@ -24,12 +24,20 @@ source:
     valuesObject: {anything: {goes: here}}
     fileParameters: [{name: a, path: b}]
     parameters: [{name: x, value: y, forceString: true}]
+    skipSchemaValidation: true
+    version: v3
   kustomize:
     images: [nginx:1.27]
     replicas: [{name: web, count: 3}]
+    labelWithoutSelector: true
+    labelIncludeTemplates: true
+    commonAnnotationsEnvsubst: true
+  directory:
+    jsonnet: {extVars: [{name: a, value: b, code: false}], tlas: [{name: c, value: d}], libs: [vendor]}
 destination: {server: https://kubernetes.default.svc, namespace: web}
 syncPolicy:
-  automated: {prune: false, selfHeal: true}
+  automated: {prune: false, selfHeal: true, enabled: true}
+  retry: {limit: 2, refresh: true, backoff: {duration: 5s, factor: 2, maxDuration: 3m}}
   managedNamespaceMetadata: {labels: {a: b}}
   syncOptions: [CreateNamespace=true]
 ignoreDifferences:

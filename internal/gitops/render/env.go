@@ -70,6 +70,11 @@ func usesEnv(src *v1alpha1.ApplicationSource) bool {
 		for _, v := range k.CommonLabels {
 			fields = append(fields, v)
 		}
+		if k.CommonAnnotationsEnvsubst {
+			for _, v := range k.CommonAnnotations {
+				fields = append(fields, v)
+			}
+		}
 	}
 	for _, f := range fields {
 		if strings.Contains(f, "$") {

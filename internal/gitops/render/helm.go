@@ -79,6 +79,7 @@ func helmTemplate(ctx context.Context, req Request, ch *chart.Chart, values map[
 	install.Namespace = firstNonEmpty(firstNonEmpty(h.Namespace, req.Namespace), "default")
 	install.IncludeCRDs = !h.SkipCrds
 	install.SkipCRDs = h.SkipCrds
+	install.SkipSchemaValidation = h.SkipSchemaValidation
 
 	if kv := firstNonEmpty(h.KubeVersion, req.KubeVersion); kv != "" {
 		parsed, err := common.ParseKubeVersion(kv)

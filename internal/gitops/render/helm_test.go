@@ -314,3 +314,23 @@ func TestHelmLocalFileDependency(t *testing.T) {
 		t.Errorf("objects = %v", got)
 	}
 }
+
+// skipSchemaValidation renders values that the chart's values.schema.json
+// refuses, as helm template --skip-schema-validation does.
+func TestHelmSkipSchemaValidation(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"charts/strict/Chart.yaml":         "apiVersion: v2\nname: strict\nversion: 0.1.0\n",
+		"charts/strict/values.yaml":        "replicas: 1\n",
+		"charts/strict/values.schema.json": `{"type": "object", "properties": {"replicas": {"type": "integer"}}}`,
+		"charts/strict/templates/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: strict}\ndata: {replicas: {{ .Values.replicas | quote }}}\n",
+	})
+	req := helmRequest(root, &v1alpha1.ApplicationSourceHelm{Values: "replicas: many\n"})
+	req.Source.Path = "charts/strict"
+	r := New(Options{})
+	renderErr(t, r, req, "replicas")
+	req.Source.Helm.SkipSchemaValidation = true
+	if got := configData(t, mustRender(t, r, req), "strict")["replicas"]; got != "many" {
+		t.Errorf("replicas = %v, want many", got)
+	}
+}

@@ -62,10 +62,21 @@ func editKustomization(data []byte, file string, o *v1alpha1.ApplicationSourceKu
 	for key, v := range o.CommonLabels {
 		labels[key] = envsubst(env, v)
 	}
-	if err := addMetadata(k, "commonLabels", labels, o.ForceCommonLabels, "label", "forceCommonLabels", file); err != nil {
+	if o.LabelWithoutSelector {
+		if err := addLabelsWithoutSelector(k, labels, o.LabelIncludeTemplates, o.ForceCommonLabels, file); err != nil {
+			return nil, false, err
+		}
+	} else if err := addMetadata(k, "commonLabels", labels, o.ForceCommonLabels, "label", "forceCommonLabels", file); err != nil {
 		return nil, false, err
 	}
-	if err := addMetadata(k, "commonAnnotations", o.CommonAnnotations, o.ForceCommonAnnotations, "annotation", "forceCommonAnnotations", file); err != nil {
+	annotations := o.CommonAnnotations
+	if o.CommonAnnotationsEnvsubst {
+		annotations = make(map[string]string, len(o.CommonAnnotations))
+		for key, v := range o.CommonAnnotations {
+			annotations[key] = envsubst(env, v)
+		}
+	}
+	if err := addMetadata(k, "commonAnnotations", annotations, o.ForceCommonAnnotations, "annotation", "forceCommonAnnotations", file); err != nil {
 		return nil, false, err
 	}
 	if o.Namespace != "" {
@@ -232,6 +243,62 @@ func addMetadata(k map[string]any, field string, add map[string]string, force bo
 		m[key] = add[key]
 	}
 	k[field] = m
+	return nil
+}
+
+// addLabelsWithoutSelector adds labels as `kustomize edit add label
+// --without-selector [--include-templates]` does: to the entry of the
+// kustomization's labels list that has includeSelectors false and the same
+// includeTemplates, or a new one; a key the entry has already is refused
+// unless forced.
+func addLabelsWithoutSelector(k map[string]any, add map[string]string, templates, force bool, file string) error {
+	if len(add) == 0 {
+		return nil
+	}
+	existing, ok := k["labels"]
+	if ok && existing != nil {
+		if _, isList := existing.([]any); !isList {
+			return fmt.Errorf("%s: labels is not a list, so kustomize.commonLabels cannot be added to it", file)
+		}
+	}
+	list := anyList(existing)
+	var entry map[string]any
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		if m == nil {
+			continue
+		}
+		sel, _ := m["includeSelectors"].(bool)
+		tmpl, _ := m["includeTemplates"].(bool)
+		if !sel && tmpl == templates {
+			entry = m
+			break
+		}
+	}
+	if entry == nil {
+		entry = map[string]any{"pairs": map[string]any{}}
+		if templates {
+			entry["includeTemplates"] = true
+		}
+		list = append(list, entry)
+	}
+	pairs, _ := entry["pairs"].(map[string]any)
+	if pairs == nil {
+		pairs = map[string]any{}
+	}
+	keys := make([]string, 0, len(add))
+	for key := range add {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		if _, exists := pairs[key]; exists && !force {
+			return fmt.Errorf("kustomize.commonLabels: label %q is already set in %s; set kustomize.forceCommonLabels to override it", key, file)
+		}
+		pairs[key] = add[key]
+	}
+	entry["pairs"] = pairs
+	k["labels"] = list
 	return nil
 }
 

@@ -156,6 +156,43 @@ func TestKustomizeOverrides(t *testing.T) {
 				t.Errorf("service selector team = %v", got)
 			}
 		}},
+		{"labelWithoutSelector keeps selectors as they are", "base", v1alpha1.ApplicationSourceKustomize{
+			CommonLabels: map[string]string{"team": "blue"}, LabelWithoutSelector: true}, func(t *testing.T, res *Result) {
+			d := find(t, res.Objects, "Deployment", "web")
+			if got := nested(t, d, "metadata", "labels", "team"); got != "blue" {
+				t.Errorf("metadata.labels.team = %v", got)
+			}
+			for _, path := range [][]string{{"spec", "selector", "matchLabels"}, {"spec", "template", "metadata", "labels"}} {
+				if got, _ := nested(t, d, path...).(map[string]any)["team"]; got != nil {
+					t.Errorf("%v has team=%v", path, got)
+				}
+			}
+			if got, _ := nested(t, find(t, res.Objects, "Service", "web"), "spec", "selector").(map[string]any)["team"]; got != nil {
+				t.Errorf("service selector has team=%v", got)
+			}
+		}},
+		{"labelIncludeTemplates labels pod templates, not selectors", "base", v1alpha1.ApplicationSourceKustomize{
+			CommonLabels: map[string]string{"team": "blue"}, LabelWithoutSelector: true, LabelIncludeTemplates: true}, func(t *testing.T, res *Result) {
+			d := find(t, res.Objects, "Deployment", "web")
+			if got := nested(t, d, "spec", "template", "metadata", "labels", "team"); got != "blue" {
+				t.Errorf("template label team = %v", got)
+			}
+			if got, _ := nested(t, d, "spec", "selector", "matchLabels").(map[string]any)["team"]; got != nil {
+				t.Errorf("selector has team=%v", got)
+			}
+		}},
+		{"commonAnnotationsEnvsubst", "base", v1alpha1.ApplicationSourceKustomize{
+			CommonAnnotations: map[string]string{"rev": "$ARGOCD_APP_REVISION_SHORT"}, CommonAnnotationsEnvsubst: true}, func(t *testing.T, res *Result) {
+			if got := find(t, res.Objects, "Service", "web").GetAnnotations()["rev"]; got != "0123456" {
+				t.Errorf("rev = %q", got)
+			}
+		}},
+		{"commonAnnotations without envsubst are kept as written", "base", v1alpha1.ApplicationSourceKustomize{
+			CommonAnnotations: map[string]string{"rev": "$ARGOCD_APP_REVISION_SHORT"}}, func(t *testing.T, res *Result) {
+			if got := find(t, res.Objects, "Service", "web").GetAnnotations()["rev"]; got != "$ARGOCD_APP_REVISION_SHORT" {
+				t.Errorf("rev = %q", got)
+			}
+		}},
 		{"forceCommonLabels overrides the kustomization's", "overlays/prod", v1alpha1.ApplicationSourceKustomize{CommonLabels: map[string]string{"env": "staging"}, ForceCommonLabels: true}, func(t *testing.T, res *Result) {
 			if got := find(t, res.Objects, "Deployment", "prod-web").GetLabels()["env"]; got != "staging" {
 				t.Errorf("env = %q", got)
