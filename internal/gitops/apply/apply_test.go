@@ -401,3 +401,73 @@ metadata: {name: after, annotations: {argocd.argoproj.io/sync-wave: "1"}}
 		t.Fatal("the next wave ran after a timeout")
 	}
 }
+
+// Force=true deletes and re-creates: always with Replace=true, and without it
+// when the apply is refused (here, data of an immutable ConfigMap changed).
+// A dry run validates the new object and changes nothing.
+func TestForce(t *testing.T) {
+	e := env(t)
+	ns := e.namespace(t)
+	manifest := `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: frozen, annotations: {argocd.argoproj.io/sync-options: Force=true}}
+immutable: true
+data: {v: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: recreated, annotations: {argocd.argoproj.io/sync-options: "Force=true,Replace=true"}}
+data: {v: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: stuck}
+immutable: true
+data: {v: "1"}
+`
+	version := func(v string) string { return strings.ReplaceAll(manifest, `v: "1"`, `v: "`+v+`"`) }
+	opts := options("force", ns)
+	mustSucceed(t, Sync(context.Background(), e.cluster(), objects(t, manifest), nil, opts))
+	uid := map[string]string{}
+	for _, name := range []string{"frozen", "recreated", "stuck"} {
+		uid[name] = string(e.get(t, gvrConfigMap, ns, name).GetUID())
+	}
+
+	// Without Force, the immutable one fails validation and nothing changes.
+	r := Sync(context.Background(), e.cluster(), objects(t, version("2")), nil, opts)
+	if r.Phase == OperationSucceeded || !strings.Contains(result(t, r, "ConfigMap", "stuck").Message, "immutable") {
+		t.Fatalf("an immutable ConfigMap changed without Force: %s %+v", r.Phase, result(t, r, "ConfigMap", "stuck"))
+	}
+	if v := e.get(t, gvrConfigMap, ns, "recreated").Object["data"].(map[string]any)["v"]; v != "1" {
+		t.Errorf("a failed validation still changed recreated: v=%v", v)
+	}
+
+	stuckless := func(v string) string {
+		return version(v)[:strings.Index(version(v), "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: stuck}")]
+	}
+	dry := opts
+	dry.DryRun = true
+	r = Sync(context.Background(), e.cluster(), objects(t, stuckless("2")), nil, dry)
+	mustSucceed(t, r)
+	for _, name := range []string{"frozen", "recreated"} {
+		if got := result(t, r, "ConfigMap", name).Message; got != "configmap/"+name+" replaced (forced, dry run)" {
+			t.Errorf("dry run %s: %q", name, got)
+		}
+		if cm := e.get(t, gvrConfigMap, ns, name); string(cm.GetUID()) != uid[name] || cm.Object["data"].(map[string]any)["v"] != "1" {
+			t.Errorf("a dry run re-created %s", name)
+		}
+	}
+
+	r = Sync(context.Background(), e.cluster(), objects(t, stuckless("2")), nil, opts)
+	mustSucceed(t, r)
+	for _, name := range []string{"frozen", "recreated"} {
+		if got := result(t, r, "ConfigMap", name).Message; got != "configmap/"+name+" replaced (forced)" {
+			t.Errorf("%s: %q", name, got)
+		}
+		cm := e.get(t, gvrConfigMap, ns, name)
+		if string(cm.GetUID()) == uid[name] || cm.Object["data"].(map[string]any)["v"] != "2" {
+			t.Errorf("%s not re-created with the new data: uid %s (was %s), data %v", name, cm.GetUID(), uid[name], cm.Object["data"])
+		}
+	}
+}

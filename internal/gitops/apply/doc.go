@@ -58,7 +58,10 @@
 // between waves is reported SyncFailed (Argo CD keeps Synced and only fails the
 // operation). Delete=false is parsed (ResourceSyncOptions) but only matters when an
 // application is deleted, which is not this package's business. Replace=true uses
-// PUT and Force=true is not supported. Validate=false asks the server to ignore
+// PUT. Force=true deletes and re-creates an existing object, with Replace=true
+// always, without it when the apply is refused as invalid (an immutable field);
+// its validation is a dry-run create under a generated name, since the live
+// object still holds the name. Validate=false asks the server to ignore
 // unknown fields (fieldValidation=Ignore); creations and replacements honour it,
 // but server-side apply rejects unknown fields whatever the setting, exactly as
 // kubectl apply --server-side --validate=false does.

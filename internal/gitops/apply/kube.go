@@ -149,6 +149,32 @@ func (k *kube) create(ctx context.Context, t *task, obj *unstructured.Unstructur
 		FieldManager: k.manager, DryRun: dryRunOpt(dryRun), FieldValidation: fieldValidation(t)})
 }
 
+// createUnnamed dry-runs the creation of t's object under a generated name:
+// what Force=true will create after deleting the live object is validated
+// while that object still holds the name.
+func (k *kube) createUnnamed(ctx context.Context, t *task) (*unstructured.Unstructured, error) {
+	obj := t.target.DeepCopy()
+	obj.SetGenerateName(t.key.Name + "-")
+	obj.SetName("")
+	return k.create(ctx, t, obj, true)
+}
+
+// recreate deletes the live object (exactly it: UID precondition), waits
+// until it is gone and creates t's (Force=true, as kubectl replace --force).
+func (k *kube) recreate(ctx context.Context, t *task, live *unstructured.Unstructured, timeout time.Duration) (*unstructured.Unstructured, error) {
+	if err := k.delete(ctx, t, live, metav1.DeletePropagationBackground); err != nil {
+		return nil, fmt.Errorf("deleting it to re-create it (Force=true): %w", err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		cur, err := k.get(ctx, t)
+		return cur == nil || cur.GetUID() != live.GetUID(), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deleted to re-create it (Force=true), but still there after %s (a finalizer?): %w", timeout, err)
+	}
+	return k.create(ctx, t, t.target, false)
+}
+
 // replace overwrites the live object with t's (Replace=true).
 func (k *kube) replace(ctx context.Context, t *task, live *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
 	c, err := k.client(ctx, t)

@@ -86,6 +86,9 @@ func (s *syncer) applyOne(ctx context.Context, t *task) bool {
 		} else if err == nil {
 			t.created = true
 		}
+	case t.opts.Force && t.opts.Replace && before != nil:
+		after, err = s.kube.recreate(ctx, t, before, recreateTimeout)
+		msg = kubectlName(t.gvk, t.key.Name) + " replaced (forced)"
 	case t.opts.Replace && before != nil:
 		after, err = s.kube.replace(ctx, t, before, false)
 		msg = kubectlName(t.gvk, t.key.Name) + " replaced"
@@ -93,6 +96,11 @@ func (s *syncer) applyOne(ctx context.Context, t *task) bool {
 		after, err = s.kube.create(ctx, t, t.target, false)
 	default:
 		after, err = s.kube.apply(ctx, t, false)
+		if t.opts.Force && before != nil && apierrors.IsInvalid(err) {
+			// kubectl apply --force: an immutable field changed.
+			after, err = s.kube.recreate(ctx, t, before, recreateTimeout)
+			msg = kubectlName(t.gvk, t.key.Name) + " replaced (forced)"
+		}
 	}
 	if err != nil {
 		return fail(err)

@@ -29,6 +29,10 @@ const cleanupTimeout = 30 * time.Second
 // crdTimeout bounds the wait for a CRD of the sync to serve its kind.
 const crdTimeout = 30 * time.Second
 
+// recreateTimeout bounds the wait for an object deleted to be re-created
+// (Force=true): its finalizers run first.
+const recreateTimeout = 2 * time.Minute
+
 // Sync makes the cluster match desired: it validates everything, then applies in
 // phases and waves, runs hooks and prunes the live objects (those the application
 // manages, found by the caller) that are no longer desired. It blocks until the

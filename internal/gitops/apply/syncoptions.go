@@ -23,6 +23,11 @@ type SyncOptions struct {
 	PruneLast bool
 	// Replace creates or replaces (PUT) instead of applying.
 	Replace bool
+	// Force (Force=true) deletes and re-creates an existing object: always
+	// with Replace (kubectl replace --force), and without it when the apply
+	// is refused as invalid, e.g. for a changed immutable field (kubectl
+	// apply --force).
+	Force bool
 	// ServerSideApply is recorded but changes nothing: gantry always applies server-side.
 	ServerSideApply bool
 	// NoValidate (Validate=false) makes the API server ignore unknown fields instead
@@ -70,6 +75,8 @@ func (o SyncOptions) with(list []string) SyncOptions {
 			o.PruneLast = on
 		case "Replace":
 			o.Replace = on
+		case "Force":
+			o.Force = on
 		case "ServerSideApply":
 			o.ServerSideApply = on
 		case "Validate":
@@ -120,12 +127,11 @@ func csv(s string) []string {
 // known and changes nothing: gantry has always applied server-side, so there
 // is no client-side apply to migrate from.
 var knownSyncOptions = []string{"ApplyOutOfSyncOnly", "ClientSideApplyMigration", "CreateNamespace", "Delete",
-	"FailOnSharedResource", "Prune", "PruneLast", "PrunePropagationPolicy", "Replace", "RespectIgnoreDifferences",
+	"FailOnSharedResource", "Force", "Prune", "PruneLast", "PrunePropagationPolicy", "Replace", "RespectIgnoreDifferences",
 	"ServerSideApply", "SkipDryRunOnMissingResource", "Validate"}
 
 // CheckSyncOptions reports what ParseSyncOptions would ignore: an option
-// that is no KEY=VALUE, one Argo CD does not know (a typo, most likely), or
-// Argo CD's Force, which gantry does not implement.
+// that is no KEY=VALUE, or one Argo CD does not know (a typo, most likely).
 func CheckSyncOptions(list []string) error {
 	for _, entry := range list {
 		key, _, ok := strings.Cut(strings.TrimSpace(entry), "=")
@@ -133,8 +139,6 @@ func CheckSyncOptions(list []string) error {
 		switch {
 		case !ok:
 			return fmt.Errorf("sync option %q is not KEY=VALUE, e.g. CreateNamespace=true", entry)
-		case key == "Force":
-			return fmt.Errorf("sync option %q is not supported by gantry (it deletes and re-creates the resource); use Replace=true", entry)
 		case !slices.Contains(knownSyncOptions, key):
 			return fmt.Errorf("unknown sync option %q; known options: %s", entry, strings.Join(knownSyncOptions, ", "))
 		}

@@ -54,7 +54,7 @@ func (s *syncer) validate(ctx context.Context, p *plan) bool {
 // dryRun validates one object and says what applying it would do.
 func (s *syncer) dryRun(ctx context.Context, t *task, newNamespace bool) (string, error) {
 	var live *unstructured.Unstructured
-	if s.opts.DryRun || s.opts.SyncOptions.FailOnSharedResource || (t.opts.Replace && !t.hook) {
+	if s.opts.DryRun || s.opts.SyncOptions.FailOnSharedResource || ((t.opts.Replace || t.opts.Force) && !t.hook) {
 		var err error
 		if live, err = s.kube.get(ctx, t); err != nil && !(newNamespace && isNamespaceNotFound(err, t.key.Namespace)) {
 			return "", err
@@ -67,24 +67,35 @@ func (s *syncer) dryRun(ctx context.Context, t *task, newNamespace bool) (string
 	}
 	var out *unstructured.Unstructured
 	var err error
+	forced := false // validated as a new object, to replace live by deleting it (Force=true)
 	switch {
 	case t.hook:
 		out, err = s.kube.create(ctx, t, t.target, true)
 		if apierrors.IsAlreadyExists(err) {
 			err = nil
 		}
+	case t.opts.Force && t.opts.Replace && live != nil:
+		out, err = s.kube.createUnnamed(ctx, t)
+		forced = true
 	case t.opts.Replace && live != nil:
 		out, err = s.kube.replace(ctx, t, live, true)
 	case t.opts.Replace:
 		out, err = s.kube.create(ctx, t, t.target, true)
 	default:
 		out, err = s.kube.apply(ctx, t, true)
+		if t.opts.Force && live != nil && apierrors.IsInvalid(err) {
+			out, err = s.kube.createUnnamed(ctx, t)
+			forced = true
+		}
 	}
 	if err != nil {
 		if newNamespace && isNamespaceNotFound(err, t.key.Namespace) {
 			return kubectlName(t.gvk, t.key.Name) + " created (dry run)", nil
 		}
 		return "", err
+	}
+	if forced {
+		return kubectlName(t.gvk, t.key.Name) + " replaced (forced, dry run)", nil
 	}
 	if s.opts.DryRun && !t.hook && !t.opts.Replace && live != nil && out != nil && out.GetResourceVersion() != live.GetResourceVersion() {
 		// A controller wrote the object between the read and the dry run (a

@@ -88,7 +88,9 @@ func TestValidateSpec(t *testing.T) {
 		"namespace metadata without CreateNamespace": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
 			ManagedNamespaceMetadata: &gitopsv1alpha1.ManagedNamespaceMetadata{Labels: map[string]string{"a": "b"}}}}, false},
 		"Force": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
-			SyncOptions: []string{"Replace=true", "Force=true"}}}, false},
+			SyncOptions: []string{"Replace=true", "Force=true"}}}, true},
+		"not KEY=VALUE": {gitopsv1alpha1.ApplicationSpec{Source: src, SyncPolicy: &gitopsv1alpha1.SyncPolicy{
+			SyncOptions: []string{"CreateNamespace"}}}, false},
 	} {
 		err := validateSpec(&tc.spec)
 		if (err == nil) != tc.ok {
