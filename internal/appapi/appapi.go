@@ -176,7 +176,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				a.events(ctx, w, r.URL.Query(), app)
 			}
 		})
-	case len(parts) <= 2:
+	case actionPath(parts) && r.Method == http.MethodGet:
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			if can("get", app) {
+				a.listActions(ctx, w, r.URL.Query(), app)
+			}
+		})
+	case actionPath(parts) && r.Method == http.MethodPost:
+		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
+			a.runAction(ctx, w, r, app, func(action string) bool { return can(action, app) })
+		})
+	case len(parts) <= 2 || actionPath(parts):
 		jsonapi.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported", r.Method, r.URL.Path))
 	default:
 		jsonapi.Error(w, http.StatusNotFound, "no such API path: "+r.URL.Path)

@@ -22,4 +22,11 @@
 // answers {"items": [core/v1 Event...]} for one node of the tree (from the
 // destination), or for the Application itself without a resource. Both need
 // applications get on the app.
+//
+// GET /api/v1/applications/{name}/resource/actions (the same query as
+// /resource) lists a node's actions ({"actions": [{"name", "disabled"}]}:
+// restart, pause, resume, create-job; internal/gitops/actions); POST runs
+// one, named by the body ("restart", or {"action": "restart"}), and needs
+// applications action/<group>/<kind>/<action>, as in Argo CD. The change is
+// written under the field manager gantry-action, so syncs leave it be.
 package appapi

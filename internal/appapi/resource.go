@@ -55,17 +55,25 @@ func (a *API) inTree(ctx context.Context, app *gitopsv1alpha1.Application, match
 	return tree.Node{}, false, nil
 }
 
-// resource is Argo CD's GET /applications/{name}/resource: the live object,
-// as a JSON string in {"manifest": ...}, of one node of the app's tree.
-func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) {
+// located is one live object of an app's tree, and how to write it.
+type located struct {
+	obj    *unstructured.Unstructured
+	client dynamic.ResourceInterface
+	what   string // "Deployment.apps web in namespace shop", for messages
+}
+
+// locate reads the live object of the tree node that q names (namespace,
+// resourceName, kind, group, version: Argo CD's query), answering the
+// error itself when there is none; nothing outside the app's tree is read.
+func (a *API) locate(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) (*located, bool) {
 	if a.Engine == nil {
 		jsonapi.Error(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
-		return
+		return nil, false
 	}
 	ns, name, kind, group, version := q.Get("namespace"), q.Get("resourceName"), q.Get("kind"), q.Get("group"), q.Get("version")
 	if name == "" || kind == "" {
 		jsonapi.Error(w, http.StatusBadRequest, "resourceName and kind are required")
-		return
+		return nil, false
 	}
 	what := fmt.Sprintf("%s %s", kind, name)
 	if group != "" {
@@ -79,11 +87,11 @@ func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values,
 	})
 	if err != nil {
 		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return
+		return nil, false
 	}
 	if !ok {
 		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s not found as part of application %s", what, app.Name))
-		return
+		return nil, false
 	}
 	if version == "" {
 		version = node.Version
@@ -91,7 +99,7 @@ func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values,
 	dest, err := a.Engine.Destination(ctx, app)
 	if err != nil {
 		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return
+		return nil, false
 	}
 	var versions []string
 	if version != "" {
@@ -100,7 +108,7 @@ func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values,
 	m, err := dest.Mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}, versions...)
 	if err != nil {
 		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s: %v", what, err))
-		return
+		return nil, false
 	}
 	var ri dynamic.ResourceInterface = dest.Dynamic.Resource(m.Resource)
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
@@ -110,12 +118,23 @@ func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values,
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			jsonapi.Error(w, http.StatusNotFound, what+" no longer exists in the cluster")
-			return
+			return nil, false
 		}
 		writeK8sError(w, err)
+		return nil, false
+	}
+	return &located{obj: obj, client: ri, what: what}, true
+}
+
+// resource is Argo CD's GET /applications/{name}/resource: the live object,
+// as a JSON string in {"manifest": ...}, of one node of the app's tree.
+func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) {
+	l, ok := a.locate(ctx, w, q, app)
+	if !ok {
 		return
 	}
-	if group == "" && kind == "Secret" {
+	obj := l.obj
+	if obj.GroupVersionKind().Group == "" && obj.GetKind() == "Secret" {
 		HideSecretData(obj)
 	}
 	b, err := json.Marshal(obj.Object)

@@ -36,7 +36,7 @@ func newApp(g *globals) *cobra.Command {
 		Short:   "Manage GitOps Applications (Argo CD's Application, as in argocd app ...)",
 	}
 	cmd.PersistentFlags().StringVarP(&o.project, "project", "p", "default", "project of the application (its namespace is p-<project>)")
-	cmd.AddCommand(o.create(), o.list(), o.get(), o.sync(), o.diff(), o.history(), o.rollback(), o.delete(), o.wait())
+	cmd.AddCommand(o.create(), o.list(), o.get(), o.sync(), o.diff(), o.history(), o.rollback(), o.delete(), o.wait(), o.actions())
 	return cmd
 }
 
@@ -739,4 +739,85 @@ func helmFromFlags(valuesFiles, sets, setStrings, setFiles []string, releaseName
 		h.FileParameters = append(h.FileParameters, gitopsv1alpha1.HelmFileParameter{Name: k, Path: p})
 	}
 	return h, nil
+}
+
+// actions is argocd app actions: list and run a resource's actions (restart,
+// pause, resume, create-job) through the REST API, which checks
+// applications action/<group>/<kind>/<action>.
+func (o *appOptions) actions() *cobra.Command {
+	var kind, group, name, namespace string
+	query := func(app string) (string, error) {
+		if kind == "" || name == "" {
+			return "", fmt.Errorf("--kind and --resource-name name the resource (see gantry app get %s)", app)
+		}
+		q := url.Values{"appNamespace": {projectNamespace(o.project)}, "kind": {kind}, "group": {group},
+			"resourceName": {name}, "namespace": {namespace}}
+		return appapi.Prefix + "/" + url.PathEscape(app) + "/resource/actions?" + q.Encode(), nil
+	}
+	flags := func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&kind, "kind", "", "the resource's kind, e.g. Deployment")
+		cmd.Flags().StringVar(&group, "group", "", "the resource's API group, e.g. apps (empty for core kinds)")
+		cmd.Flags().StringVar(&name, "resource-name", "", "the resource's name")
+		cmd.Flags().StringVar(&namespace, "namespace", "", "the resource's namespace")
+	}
+	list := &cobra.Command{
+		Use:   "list APP --kind KIND --resource-name NAME [--group G] [--namespace NS]",
+		Short: "List the actions of one of the application's resources",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := query(args[0])
+			if err != nil {
+				return err
+			}
+			api, err := o.apiClient()
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Actions []struct {
+					Name     string
+					Disabled bool
+				}
+			}
+			if err := api.do("GET", path, nil, &res); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "GROUP\tKIND\tNAME\tACTION\tDISABLED")
+			for _, a := range res.Actions {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", group, kind, name, a.Name, a.Disabled)
+			}
+			return tw.Flush()
+		},
+	}
+	run := &cobra.Command{
+		Use:   "run APP ACTION --kind KIND --resource-name NAME [--group G] [--namespace NS]",
+		Short: "Run an action (restart, pause, resume, create-job) on one of the application's resources",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := query(args[0])
+			if err != nil {
+				return err
+			}
+			api, err := o.apiClient()
+			if err != nil {
+				return err
+			}
+			var res struct{ Created string }
+			if err := api.do("POST", path, map[string]string{"action": args[1]}, &res); err != nil {
+				return err
+			}
+			if res.Created != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s created job %s\n", kind, name, args[1], res.Created)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s done\n", kind, name, args[1])
+			}
+			return nil
+		},
+	}
+	flags(list)
+	flags(run)
+	cmd := &cobra.Command{Use: "actions", Short: "List and run resource actions, as argocd app actions"}
+	cmd.AddCommand(list, run)
+	return cmd
 }

@@ -396,7 +396,7 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       await shot(page, '04-application-tree');
     });
 
-    await step('a node shows its live manifest and diff, from the keyboard too', async () => {
+    await step('a node shows its live manifest and diff, from the keyboard too, and runs an action', async () => {
       const dep = page.locator('[data-kind="Deployment"]');
       await dep.focus();
       await page.keyboard.press('Enter');
@@ -409,6 +409,18 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       await panel.getByRole('tab', { name: /Diff/ }).click();
       await panel.getByText(/No differences|replicas|@@/).first().waitFor({ timeout: 20000 });
       await shot(page, '06-resource-diff');
+      // A resource action, confirmed, restarts the Deployment in the cluster.
+      await panel.getByRole('tab', { name: 'Summary' }).click();
+      const actions = panel.getByRole('region', { name: 'Actions' });
+      await actions.getByRole('button', { name: 'restart' }).click();
+      await actions.getByRole('button', { name: 'Run restart' }).click();
+      await actions.getByRole('status').filter({ hasText: 'restart: done' }).waitFor({ timeout: 20000 });
+      assert.match(
+        kubectl(g, 'get', 'deployment', 'web', '-n', 'guestbook', '-o', "jsonpath={.spec.template.metadata.annotations['kubectl\\.kubernetes\\.io/restartedAt']}"),
+        /^\d{4}-\d\d-\d\dT/,
+        'the Deployment was not restarted',
+      );
+      await shot(page, '06b-resource-action');
       // The back button closes the panel (it is in the URL).
       await page.goBack();
       await page.getByRole('complementary').waitFor({ state: 'detached' });

@@ -238,6 +238,30 @@ func TestGitOps(t *testing.T) {
 		return nil
 	})
 	t.Logf("drift reverted in %.2fs", time.Since(edited).Seconds())
+
+	// A resource action (argocd app actions run): restart, outside Git, is
+	// neither drift nor reverted by self-heal.
+	if out, err := run(t, "app", "actions", "run", "web", "restart", "--kind", "Deployment", "--group", "apps",
+		"--resource-name", "web", "--namespace", "demo", "--data-dir", dataDir); err != nil {
+		t.Fatalf("app actions run: %v\n%s", err, out)
+	}
+	restarted := func() string {
+		d, err := host.AppsV1().Deployments("demo").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
+	}
+	if restarted() == "" {
+		t.Fatal("app actions run restart did not restart the Deployment")
+	}
+	time.Sleep(2 * time.Second) // self-heal would revert within a second
+	if restarted() == "" {
+		t.Error("self-heal reverted the restart")
+	}
+	if s, _, _, _ := appStatus(t, dyn, "p-default", "web"); s != "Synced" {
+		t.Errorf("after a restart the app is %s", s)
+	}
 	if out, err := run(t, "app", "history", "web", "--data-dir", dataDir); err != nil || !strings.Contains(out, first) || !strings.Contains(out, second) {
 		t.Errorf("history lacks the two synced commits: %v\n%s", err, out)
 	}

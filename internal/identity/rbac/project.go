@@ -26,7 +26,8 @@ const (
 	// included) of the project itself, but not delete.
 	ProjectAdmin ProjectRole = "project-admin"
 	// ProjectMember: creates and uses virtual clusters and applications
-	// (get, create, update, sync, connect, sleep, wake, exec, logs); no
+	// (get, create, update, sync, resource actions such as restart,
+	// connect, sleep, wake, exec, logs); no
 	// deletes, no change to the project or its members.
 	ProjectMember ProjectRole = "project-member"
 	// ProjectViewer: get (logs included), and connect to the project's
@@ -77,7 +78,7 @@ func projectGrants(role ProjectRole) []grant {
 		}
 	case ProjectMember:
 		return []grant{
-			{ResourceApplications, []string{ActionGet, ActionCreate, ActionUpdate, ActionSync}},
+			{ResourceApplications, []string{ActionGet, ActionCreate, ActionUpdate, ActionSync, "action/*"}},
 			{ResourceApplicationSets, []string{ActionGet}},
 			{ResourceVirtualClusters, []string{ActionGet, ActionCreate, ActionUpdate, ActionConnect, ActionSleep, ActionWake}},
 			{ResourceLogs, []string{ActionGet}},

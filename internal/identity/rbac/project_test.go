@@ -24,6 +24,7 @@ p, proj:web:project-member, applications, get, web/*, allow
 p, proj:web:project-member, applications, create, web/*, allow
 p, proj:web:project-member, applications, update, web/*, allow
 p, proj:web:project-member, applications, sync, web/*, allow
+p, proj:web:project-member, applications, action/*, web/*, allow
 p, proj:web:project-member, applicationsets, get, web/*, allow
 p, proj:web:project-member, virtualclusters, get, web/*, allow
 p, proj:web:project-member, virtualclusters, create, web/*, allow

@@ -10,6 +10,7 @@ import type {
   Member,
   OIDCLoginRequest,
   Project,
+  ResourceAction,
   ResourceDiff,
   ResourceRef,
   SSOInfo,
@@ -109,6 +110,14 @@ export async function requestText(path: string, opts: RequestOptions = {}): Prom
 
 const enc = encodeURIComponent;
 
+/** Argo CD's query naming one node of an app's tree. */
+function refQuery(ref: ResourceRef): Record<string, string> {
+  const q: Record<string, string> = { namespace: ref.namespace ?? '', resourceName: ref.name, kind: ref.kind };
+  if (ref.group) q.group = ref.group;
+  if (ref.version) q.version = ref.version;
+  return q;
+}
+
 function appPath(name: string, namespace?: string, sub = '', extra: Record<string, string> = {}) {
   const q = new URLSearchParams(extra);
   if (namespace) q.set('appNamespace', namespace);
@@ -178,12 +187,17 @@ export const api = {
   },
   /** Argo CD's /resource: the live object of any node of the app's tree, as JSON text. */
   resource: async (name: string, namespace: string | undefined, ref: ResourceRef, signal?: AbortSignal) => {
-    const q: Record<string, string> = { namespace: ref.namespace ?? '', resourceName: ref.name, kind: ref.kind };
-    if (ref.group) q.group = ref.group;
-    if (ref.version) q.version = ref.version;
-    const r = await request<{ manifest: string }>(appPath(name, namespace, 'resource', q), { signal });
+    const r = await request<{ manifest: string }>(appPath(name, namespace, 'resource', refQuery(ref)), { signal });
     return r.manifest;
   },
+  /** Argo CD's resource actions of one node of the tree (restart, pause, resume, create-job). */
+  resourceActions: async (name: string, namespace: string | undefined, ref: ResourceRef, signal?: AbortSignal) => {
+    const r = await request<{ actions: ResourceAction[] | null }>(appPath(name, namespace, 'resource/actions', refQuery(ref)), { signal });
+    return r.actions ?? [];
+  },
+  /** Runs one; needs applications action/<group>/<kind>/<action>. create-job answers the Job's name. */
+  runResourceAction: (name: string, namespace: string | undefined, ref: ResourceRef, action: string) =>
+    request<{ created?: string }>(appPath(name, namespace, 'resource/actions', refQuery(ref)), { method: 'POST', body: { action } }),
   /** Argo CD's /events: a node's core/v1 Events (the app's own without a ref). */
   events: async (name: string, namespace: string | undefined, ref?: ResourceRef, signal?: AbortSignal) => {
     const q: Record<string, string> = {};

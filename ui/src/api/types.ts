@@ -106,6 +106,12 @@ export interface ResourceRef {
   uid?: string;
 }
 
+/** One action of a resource, as Argo CD lists them. */
+export interface ResourceAction {
+  name: string;
+  disabled?: boolean;
+}
+
 export interface ResourceNode extends ResourceRef {
   parentRefs?: ResourceRef[];
   info?: { name: string; value: string }[];

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
-import type { KubeEvent, ResourceDiff, ResourceNode } from '../api/types';
+import type { KubeEvent, ResourceAction, ResourceDiff, ResourceNode } from '../api/types';
 import { HealthBadge } from '../components/Badges';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { Icon } from '../components/Icon';
@@ -202,6 +202,7 @@ export function ResourcePanel({
             {managed && diff && <FactRow name="In sync with Git" value={diff.modified ? 'no' : 'yes'} />}
           </dl>
         )}
+        {shown === 'summary' && hasActions(node) && <ResourceActions appName={appName} appNamespace={appNamespace} node={node} />}
         {shown === 'live' && (
           <>
             <ErrorBanner error={live.error} title="Could not load the live manifest" />
@@ -239,5 +240,79 @@ function FactRow({ name, value }: { name: string; value: string }) {
       <dt>{name}</dt>
       <dd>{value}</dd>
     </>
+  );
+}
+
+/** Kinds with Argo CD's built-in actions (gantry's internal/gitops/actions). */
+const actionKinds = new Set(['apps/Deployment', 'apps/StatefulSet', 'apps/DaemonSet', 'batch/CronJob']);
+
+function hasActions(node: ResourceNode) {
+  return actionKinds.has((node.group ?? '') + '/' + node.kind);
+}
+
+/**
+ * A resource's actions (restart, pause, resume, create-job), each run after a
+ * confirmation, as Argo CD's Actions menu: the change is made outside Git, so
+ * a sync neither shows nor reverts it.
+ */
+function ResourceActions({ appName, appNamespace, node }: { appName: string; appNamespace?: string; node: ResourceNode }) {
+  const [round, setRound] = useState(0);
+  const key = [appNamespace, appName, node.group, node.kind, node.namespace, node.name, round].join('|');
+  const list = useLoad(true, key, (signal) => api.resourceActions(appName, appNamespace, node, signal));
+  const [asked, setAsked] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (action: string) => {
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const r = await api.runResourceAction(appName, appNamespace, node, action);
+      setDone(r.created ? `${action}: created job ${r.created}` : `${action}: done`);
+      setAsked(null);
+      setRound((n) => n + 1); // pause and resume swap which one is enabled
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="resource-actions" aria-label="Actions">
+      <h3>Actions</h3>
+      <ErrorBanner error={list.error} title="Could not list the actions" />
+      <ErrorBanner error={error} title="The action failed" />
+      {list.value && list.value.length === 0 && <p className="muted">No actions for this resource.</p>}
+      {list.value && list.value.length > 0 && !asked && (
+        <div className="btn-row">
+          {list.value.map((a: ResourceAction) => (
+            <button key={a.name} type="button" className="btn" disabled={a.disabled || busy} onClick={() => setAsked(a.name)}>
+              {a.name}
+            </button>
+          ))}
+        </div>
+      )}
+      {asked && (
+        <div className="confirm" role="group" aria-label="Confirm the action">
+          <p>
+            Run <strong>{asked}</strong> on {node.kind} {node.name}? The change is made outside Git.
+          </p>
+          <div className="btn-row">
+            <button type="button" className="btn btn-primary" disabled={busy} onClick={() => run(asked)}>
+              Run {asked}
+            </button>
+            <button type="button" className="btn" disabled={busy} onClick={() => setAsked(null)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
+      {done && (
+        <p className="muted" role="status">
+          {done}
+        </p>
+      )}
+    </section>
   );
 }

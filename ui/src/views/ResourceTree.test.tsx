@@ -58,10 +58,21 @@ const podLive = {
 };
 const deployLive = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { replicas: 1 } };
 let calls: string[] = [];
+let bodies: unknown[] = [];
+let paused = false;
 beforeEach(() => {
   const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
-  calls = mockFetch((u) => {
+  paused = false;
+  ({ calls, bodies } = mockFetch((u, init) => {
     const q = u.searchParams;
+    if (u.pathname === '/api/v1/applications/guestbook/resource/actions' && q.get('kind') === 'Deployment') {
+      if (init.method === 'POST') {
+        const action = JSON.parse(String(init.body)).action;
+        if (action === 'pause') paused = true;
+        return { body: {} };
+      }
+      return { body: { actions: [{ name: 'pause', disabled: paused }, { name: 'restart', disabled: paused }, { name: 'resume', disabled: !paused }] } };
+    }
     if (u.pathname === '/api/v1/applications/guestbook/resource') {
       const live = q.get('resourceName') === 'web-7d9-a' ? podLive : q.get('kind') === 'Deployment' ? deployLive : null;
       return live ? { body: { manifest: JSON.stringify(live) } } : { status: 404, body: { message: 'not found as part of application guestbook' } };
@@ -78,7 +89,7 @@ beforeEach(() => {
     }
     if (u.pathname === '/api/v1/applications/guestbook/events') return { body: { items: [] } };
     return undefined;
-  }).calls;
+  }));
 });
 afterEach(() => vi.unstubAllGlobals());
 
@@ -109,6 +120,32 @@ describe('resource tree', () => {
     expect(diff.querySelector('.diff-del')?.textContent).toContain('replicas: 1');
     await user.keyboard('{Escape}');
     expect(screen.queryByRole('complementary')).toBeNull();
+  });
+
+  it("runs a Deployment's action after a confirmation, then lists its actions again", async () => {
+    const user = userEvent.setup();
+    render(<Harness />);
+    await user.click(screen.getByRole('button', { name: /^Deployment web/ }));
+    const actions = await within(screen.getByRole('complementary')).findByRole('region', { name: 'Actions' });
+    const resume = await within(actions).findByRole('button', { name: 'resume' });
+    expect((resume as HTMLButtonElement).disabled).toBe(true);
+    await user.click(within(actions).getByRole('button', { name: 'pause' }));
+    const confirm = within(actions).getByRole('group', { name: 'Confirm the action' });
+    expect(confirm.textContent).toContain('Run pause on Deployment web?');
+    expect(calls.filter((c) => c.startsWith('POST'))).toEqual([]);
+    await user.click(within(confirm).getByRole('button', { name: 'Run pause' }));
+    expect((await within(actions).findByRole('status')).textContent).toBe('pause: done');
+    expect(calls).toContain('POST /api/v1/applications/guestbook/resource/actions?namespace=gb&resourceName=web&kind=Deployment&group=apps&version=v1&appNamespace=ns');
+    expect(bodies[calls.findIndex((c) => c.startsWith('POST'))]).toEqual({ action: 'pause' });
+    expect(((await within(actions).findByRole('button', { name: 'resume' })) as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('offers no actions for a ConfigMap', async () => {
+    const user = userEvent.setup();
+    render(<Harness />);
+    await user.click(screen.getByRole('button', { name: /^ConfigMap settings/ }));
+    expect(within(screen.getByRole('complementary')).queryByRole('region', { name: 'Actions' })).toBeNull();
+    expect(calls.some((c) => c.includes('resource/actions'))).toBe(false);
   });
 
   it("shows a child's live manifest (read from /resource) and its events, and no diff tab", async () => {
