@@ -13,15 +13,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"gantry.dev/gantry/internal/gitops/actions"
 	"gantry.dev/gantry/internal/gitops/tree"
-	"gantry.dev/gantry/internal/kubetest"
 )
 
 // Resource actions through Argo CD's paths, against a real API server:
@@ -29,10 +24,7 @@ import (
 // without the action permission and outside the app's tree.
 func TestResourceActions(t *testing.T) {
 	f := newFixture(t)
-	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
-	disco := discovery.NewDiscoveryClientForConfigOrDie(env.Config)
-	dest := &Destination{Dynamic: dynamic.NewForConfigOrDie(env.Config),
-		Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
+	dest := testDestination(t)
 	ns := "act-" + f.A
 	f.mustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	labels := map[string]string{"app": "web"}

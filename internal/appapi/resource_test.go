@@ -41,12 +41,17 @@ func (e *treeEngine) Destination(context.Context, *gitopsv1alpha1.Application) (
 	return e.dest, nil
 }
 
-func TestResourceAndEvents(t *testing.T) {
-	f := newFixture(t)
+// testDestination reads and writes the tests' API server as an app's destination.
+func testDestination(t *testing.T) *Destination {
 	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
 	disco := discovery.NewDiscoveryClientForConfigOrDie(env.Config)
-	dest := &Destination{Dynamic: dynamic.NewForConfigOrDie(env.Config),
+	return &Destination{Dynamic: dynamic.NewForConfigOrDie(env.Config),
 		Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
+}
+
+func TestResourceAndEvents(t *testing.T) {
+	f := newFixture(t)
+	dest := testDestination(t)
 
 	ns := "dest-" + f.A
 	f.mustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})

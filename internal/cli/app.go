@@ -746,13 +746,18 @@ func helmFromFlags(valuesFiles, sets, setStrings, setFiles []string, releaseName
 // applications action/<group>/<kind>/<action>.
 func (o *appOptions) actions() *cobra.Command {
 	var kind, group, name, namespace string
-	query := func(app string) (string, error) {
+	// call sends one request about the resource the flags name.
+	call := func(app, method string, body, out any) error {
 		if kind == "" || name == "" {
-			return "", fmt.Errorf("--kind and --resource-name name the resource (see gantry app get %s)", app)
+			return fmt.Errorf("--kind and --resource-name name the resource (see gantry app get %s)", app)
+		}
+		api, err := o.apiClient()
+		if err != nil {
+			return err
 		}
 		q := url.Values{"appNamespace": {projectNamespace(o.project)}, "kind": {kind}, "group": {group},
 			"resourceName": {name}, "namespace": {namespace}}
-		return appapi.Prefix + "/" + url.PathEscape(app) + "/resource/actions?" + q.Encode(), nil
+		return api.do(method, appapi.Prefix+"/"+url.PathEscape(app)+"/resource/actions?"+q.Encode(), body, out)
 	}
 	flags := func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&kind, "kind", "", "the resource's kind, e.g. Deployment")
@@ -765,21 +770,13 @@ func (o *appOptions) actions() *cobra.Command {
 		Short: "List the actions of one of the application's resources",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := query(args[0])
-			if err != nil {
-				return err
-			}
-			api, err := o.apiClient()
-			if err != nil {
-				return err
-			}
 			var res struct {
 				Actions []struct {
 					Name     string
 					Disabled bool
 				}
 			}
-			if err := api.do("GET", path, nil, &res); err != nil {
+			if err := call(args[0], "GET", nil, &res); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -795,16 +792,8 @@ func (o *appOptions) actions() *cobra.Command {
 		Short: "Run an action (restart, pause, resume, create-job) on one of the application's resources",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := query(args[0])
-			if err != nil {
-				return err
-			}
-			api, err := o.apiClient()
-			if err != nil {
-				return err
-			}
 			var res struct{ Created string }
-			if err := api.do("POST", path, map[string]string{"action": args[1]}, &res); err != nil {
+			if err := call(args[0], "POST", map[string]string{"action": args[1]}, &res); err != nil {
 				return err
 			}
 			if res.Created != "" {

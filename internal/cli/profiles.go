@@ -57,6 +57,7 @@ func startProfiles(ctx context.Context) (stop func(), err error) {
 
 // writeHeapProfile writes the profile after a GC (the profile shows the heap
 // as of the last one) and renames it into place, so a reader never sees half.
+// kube-controlplane has its own copy: the tools module cannot import gantry.
 func writeHeapProfile(path string) error {
 	runtime.GC()
 	f, err := os.CreateTemp(filepath.Dir(path), ".heap-*")
