@@ -58,6 +58,25 @@ type ProjectDestination struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
+// PodSecurityLevel is a Pod Security Standard
+// (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+// +kubebuilder:validation:Enum=privileged;baseline;restricted
+type PodSecurityLevel string
+
+const (
+	PodSecurityPrivileged PodSecurityLevel = "privileged"
+	PodSecurityBaseline   PodSecurityLevel = "baseline"
+	PodSecurityRestricted PodSecurityLevel = "restricted"
+)
+
+// ProjectNetwork says who may reach the project's workloads on the host.
+type ProjectNetwork struct {
+	// OpenIngress lets any pod of the host reach the project's virtual
+	// clusters' workloads. Only an administrator may set it.
+	// +optional
+	OpenIngress bool `json:"openIngress,omitempty"`
+}
+
 // ProjectSpec describes a project.
 type ProjectSpec struct {
 	// +optional
@@ -70,10 +89,58 @@ type ProjectSpec struct {
 	Members []Member `json:"members,omitempty"`
 	// +optional
 	Quotas ProjectQuotas `json:"quotas,omitempty"`
-	// AllowedDestinations limit where the project's apps deploy; empty means
-	// the project's own virtual clusters only.
+	// AllowedDestinations are where the project's apps may deploy besides its
+	// own virtual clusters and its namespace p-<name> on the host, which are
+	// always allowed: a server (or cluster name) and a namespace, globs
+	// allowed, as in an Argo CD AppProject's destinations. Only an
+	// administrator may widen them.
 	// +optional
 	AllowedDestinations []ProjectDestination `json:"allowedDestinations,omitempty"`
+	// SourceRepos are the repositories the project's apps may deploy from:
+	// globs of repoURL, "!" negates (Argo CD's AppProject sourceRepos). Empty
+	// means any https:// or ssh repository and any Helm chart repository.
+	// Local repositories (file:// URLs, plain paths) also need
+	// localRepositories.
+	// +optional
+	// +listType=atomic
+	SourceRepos []string `json:"sourceRepos,omitempty"`
+	// LocalRepositories lets the project's apps read file:// URLs and plain
+	// paths on gantry's machine. Off by default; only an administrator may
+	// turn it on.
+	// +optional
+	LocalRepositories bool `json:"localRepositories,omitempty"`
+	// ClusterResourceWhitelist are the cluster-scoped kinds the project's apps
+	// may deploy (group and kind, globs allowed). Unset: none on the host, any
+	// in the project's own virtual clusters. A Namespace named by an allowed
+	// destination is always allowed.
+	// +optional
+	// +listType=atomic
+	ClusterResourceWhitelist []metav1.GroupKind `json:"clusterResourceWhitelist,omitempty"`
+	// ClusterResourceBlacklist are cluster-scoped kinds the project's apps may
+	// never deploy, wherever they deploy.
+	// +optional
+	// +listType=atomic
+	ClusterResourceBlacklist []metav1.GroupKind `json:"clusterResourceBlacklist,omitempty"`
+	// NamespaceResourceWhitelist, when set, are the only namespaced kinds the
+	// project's apps may deploy.
+	// +optional
+	// +listType=atomic
+	NamespaceResourceWhitelist []metav1.GroupKind `json:"namespaceResourceWhitelist,omitempty"`
+	// NamespaceResourceBlacklist are namespaced kinds the project's apps may
+	// never deploy.
+	// +optional
+	// +listType=atomic
+	NamespaceResourceBlacklist []metav1.GroupKind `json:"namespaceResourceBlacklist,omitempty"`
+	// PodSecurity is the Pod Security Standard the project's virtual clusters
+	// enforce on their workloads (unless one sets its own): baseline when
+	// unset. Only an administrator may loosen it.
+	// +optional
+	PodSecurity PodSecurityLevel `json:"podSecurity,omitempty"`
+	// Network opens the project's host namespaces to traffic from elsewhere;
+	// by default a virtual cluster's host namespace accepts traffic only from
+	// itself and gantry.
+	// +optional
+	Network ProjectNetwork `json:"network,omitempty"`
 	// ArgoCD connects the project to a real Argo CD.
 	// +optional
 	ArgoCD *ArgoCDIntegration `json:"argoCD,omitempty"`

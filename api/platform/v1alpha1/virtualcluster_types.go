@@ -169,6 +169,14 @@ type VirtualClusterSpec struct {
 	// +optional
 	ArgoCD *bool `json:"argoCD,omitempty"`
 
+	// PodSecurity is the Pod Security Standard this cluster enforces on its
+	// workloads, inside the cluster (its own Pod Security admission) and again
+	// before they reach the host. Unset follows the project's (baseline by
+	// default); only an administrator may set a looser level than the
+	// project's.
+	// +optional
+	PodSecurity PodSecurityLevel `json:"podSecurity,omitempty"`
+
 	// Kubernetes minor version to run, e.g. "v1.37". Empty means the version
 	// bundled with gantry; a version gantry cannot run fails the cluster
 	// with reason UnsupportedVersion.
