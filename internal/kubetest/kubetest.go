@@ -179,14 +179,39 @@ func (e *Env) Manager(t testing.TB, setup func(ctrl.Manager) error) ctrl.Manager
 // Namespace creates a namespace named after the test, deleted when it ends.
 func (e *Env) Namespace(t testing.TB) string {
 	t.Helper()
-	name := "t-" + strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
-	if len(name) > 50 {
-		name = strings.TrimRight(name[:50], "-")
-	}
+	return e.namespace(t, testName(t, "t-"))
+}
+
+func (e *Env) namespace(t testing.TB, name string) string {
+	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if _, err := e.Kube.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	return name
+}
+
+// testName is a DNS label made of prefix and the test's name.
+func testName(t testing.TB, prefix string) string {
+	name := prefix + strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(name) > 50 {
+		name = strings.TrimRight(name[:50], "-")
+	}
+	return name
+}
+
+// Project creates a Project named after the test with spec, and its
+// namespace p-<name> (as the project reconciler would), both deleted when the
+// test ends. It returns the project and its namespace, where Applications and
+// ApplicationSets of the project live.
+func (e *Env) Project(t testing.TB, spec platformv1alpha1.ProjectSpec) (name, namespace string) {
+	t.Helper()
+	name = testName(t, "")
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	if err := e.Client.Create(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), p) })
+	return name, e.namespace(t, "p-"+name)
 }

@@ -103,6 +103,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 			Clusters: generate.RegistryClusters{Registry: registry},
 		},
 		Namespace: SystemNamespace,
+		Clusters:  registry,
 		Logger:    p.opts.Logger.WithName("applicationset"),
 	})
 	if err := appsets.SetupWithManager(mgr); err != nil {

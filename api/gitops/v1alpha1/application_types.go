@@ -66,9 +66,12 @@ type ApplicationSpec struct {
 	Sources []ApplicationSource `json:"sources,omitempty"`
 	// Destination is the cluster and namespace to deploy to.
 	Destination ApplicationDestination `json:"destination"`
-	// Project is the gantry project (Argo CD AppProject) the app belongs to.
-	// +kubebuilder:default=default
-	Project string `json:"project"`
+	// Project is the gantry project (Argo CD AppProject) the app belongs to:
+	// the one whose namespace (p-<project>) holds it. Empty means that one;
+	// any other name is refused, since an app cannot claim another project's
+	// rights.
+	// +optional
+	Project string `json:"project,omitempty"`
 	// SyncPolicy controls when and how a sync is performed.
 	// +optional
 	SyncPolicy *SyncPolicy `json:"syncPolicy,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/project"
 )
 
 // Labels on the cluster Secrets the Registrar writes, so it recognises its own and
@@ -70,7 +71,9 @@ func (r *Registrar) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	want, err := Secret(r.Namespace, secretKey.Name,
-		Cluster{Name: ClusterName(vc.Namespace, vc.Name), Server: vc.Status.Endpoint},
+		// The cluster belongs to the virtual cluster's project: only that
+		// project's apps deploy to it (gitops/policy).
+		Cluster{Name: ClusterName(vc.Namespace, vc.Name), Server: vc.Status.Endpoint, Project: projectOf(vc.Namespace)},
 		TLSClientConfig{
 			CAData:   kc.Data["certificate-authority"],
 			CertData: kc.Data["client-certificate"],
@@ -110,4 +113,11 @@ func (r *Registrar) deleteSecret(ctx context.Context, key, vc types.NamespacedNa
 
 func ours(s *corev1.Secret, vc types.NamespacedName) bool {
 	return s.Labels[LabelVCluster] == vc.Name && s.Labels[LabelVClusterNamespace] == vc.Namespace
+}
+
+// projectOf is the project whose namespace holds a virtual cluster ("" outside
+// project namespaces, which no project's apps may then claim).
+func projectOf(namespace string) string {
+	p, _ := project.FromNamespace(namespace)
+	return p
 }

@@ -32,6 +32,7 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/livestate"
+	"gantry.dev/gantry/internal/gitops/policy"
 	"gantry.dev/gantry/internal/gitops/render"
 	"gantry.dev/gantry/internal/gitops/unknownfields"
 	projectpkg "gantry.dev/gantry/internal/project"
@@ -79,6 +80,8 @@ type Reconciler struct {
 
 	seenMu sync.Mutex
 	seen   map[types.NamespacedName]seenApp // what each app was when last compared
+
+	policies policyCache // each project's compiled rules (scope.go)
 }
 
 type seenApp struct {
@@ -146,6 +149,9 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 			}}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.appsForClusterSecret),
 			builder.WithPredicates(predicate.NewPredicateFuncs(r.isClusterSecret))).
+		// A project's rules decide what its apps may do: a change re-checks them.
+		Watches(&platformv1alpha1.Project{}, handler.EnqueueRequestsFromMapFunc(r.appsOfProject),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.changes, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(r)
@@ -213,50 +219,55 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	app.Status.ReconciledAt = &now
 	requeue := reconcile.Result{RequeueAfter: r.PollInterval}
 
+	// fail ends the reconcile on a problem with the app itself: a condition,
+	// sync status Unknown, and a requested operation ended at once with the
+	// reason, so that whoever asked (gantry app sync) is not left waiting.
+	fail := func(condType string, err error, result reconcile.Result) (reconcile.Result, error) {
+		conds.set(condType, err.Error())
+		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
+		return result, r.failPending(ctx, app, conds, err.Error())
+	}
+
 	// 1. Validate: the spec as stored (with fields gantry does not know) and as typed.
 	if bad, err := r.unsupported(ctx, app); err != nil {
 		return reconcile.Result{}, err
 	} else if len(bad) > 0 {
-		msg := fmt.Sprintf("gantry does not support %v; remove them or the app would deploy something else than Argo CD would", bad)
-		conds.set(gitopsv1alpha1.ConditionUnsupportedField, msg)
-		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return reconcile.Result{}, r.failPending(ctx, app, conds, msg)
+		return fail(gitopsv1alpha1.ConditionUnsupportedField,
+			fmt.Errorf("gantry does not support %v; remove them or the app would deploy something else than Argo CD would", bad), reconcile.Result{})
 	}
 	if err := validateSpec(&app.Spec); err != nil {
-		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, err.Error())
-		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return reconcile.Result{}, r.failPending(ctx, app, conds, err.Error())
+		return fail(gitopsv1alpha1.ConditionInvalidSpecError, err, reconcile.Result{})
 	}
-
 	if msg, err := r.overQuota(ctx, app); err != nil {
 		return reconcile.Result{}, err
 	} else if msg != "" {
-		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, msg)
-		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return requeue, r.failPending(ctx, app, conds, msg)
+		return fail(gitopsv1alpha1.ConditionInvalidSpecError, errors.New(msg), requeue)
 	}
 
-	// 2. Destination.
-	dest, err := r.Clusters.Resolve(ctx, cluster.Destination{Server: app.Spec.Destination.Server, Name: app.Spec.Destination.Name})
+	// 2. Project and destination: where the app deploys, and whether its
+	// project lets it deploy there and read its repositories (a project
+	// change brings the app back: SetupWithManager).
+	sc, err := r.scopeOf(ctx, app)
+	if err == nil {
+		err = sc.sources(sources(&app.Spec))
+	}
 	if err != nil {
 		r.releaseCluster(client.ObjectKeyFromObject(app))
-		conds.set(gitopsv1alpha1.ConditionInvalidSpecError, err.Error())
-		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return requeue, r.failPending(ctx, app, conds, err.Error())
+		return fail(gitopsv1alpha1.ConditionInvalidSpecError, err, requeue)
 	}
-	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), dest)
+	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), sc.dest)
 	if err != nil {
 		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
 		return requeue, nil
 	}
 
-	// 3. Build, 4. compare.
+	// 3. Build, 4. compare (and check the objects against the project).
 	began := time.Now()
-	cmp, err := r.compareApp(ctx, app, cl, sources(&app.Spec), nil)
-	if err != nil {
-		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
-		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return requeue, r.failPending(ctx, app, conds, err.Error())
+	cmp, err := r.compareApp(ctx, app, sc, cl, sources(&app.Spec), nil)
+	if policy.IsRefusal(err) {
+		return fail(gitopsv1alpha1.ConditionInvalidSpecError, err, requeue)
+	} else if err != nil {
+		return fail(gitopsv1alpha1.ConditionComparisonError, err, requeue)
 	}
 	r.recordComparison(app, cmp)
 
@@ -275,7 +286,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 		return requeue, nil
 	}
 	compared := time.Since(began)
-	r.runOperation(ctx, app, cl, dest, op, conds)
+	r.runOperation(ctx, app, sc, cl, op, conds)
 	st := app.Status.OperationState
 	// One line per sync: what an operator greps for, with where the time went.
 	r.Log.Info("sync finished", "app", app.Namespace+"/"+app.Name, "phase", st.Phase, "revision", cmp.revisions,
@@ -351,14 +362,19 @@ func (r *Reconciler) failPending(ctx context.Context, app *gitopsv1alpha1.Applic
 	return nil
 }
 
-// compareApp renders the sources at revisions and compares them with the cluster.
-func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Application, cl *livestate.Cluster, srcs []gitopsv1alpha1.ApplicationSource, revisions []string) (*comparison, error) {
-	desired, resolved, types, err := r.desiredState(ctx, app, srcs, revisions)
+// compareApp renders the sources at revisions, checks the result against the
+// app's project as a whole (nothing is written when one object is refused)
+// and compares it with the cluster.
+func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Application, sc *scope, cl *livestate.Cluster, srcs []gitopsv1alpha1.ApplicationSource, revisions []string) (*comparison, error) {
+	desired, resolved, types, err := r.desiredState(ctx, app, sc, srcs, revisions)
 	if err != nil {
 		return nil, err
 	}
 	if err := prepare(cl, app.Spec.Destination.Namespace, desired); err != nil {
 		return nil, comparisonError{err}
+	}
+	if err := sc.policy.Objects(sc.target, desired); err != nil {
+		return nil, err
 	}
 	gvks := map[schema.GroupVersionKind]bool{}
 	for _, d := range desired {
@@ -382,7 +398,11 @@ func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Applica
 	appKey := app.Namespace + "/" + app.Name
 	live := map[resourceKey]*unstructured.Unstructured{}
 	for _, o := range cl.Managed(appKey) {
-		live[keyOf(o)] = o
+		// What the project may not touch is neither compared nor pruned, even
+		// when it carries the app's tracking id.
+		if sc.policy.Object(sc.target, o) == nil {
+			live[keyOf(o)] = o
+		}
 	}
 	cmp, err := compare(app, desired, live)
 	if err != nil {

@@ -39,7 +39,12 @@ func (e comparisonError) Unwrap() error { return e.err }
 
 // desiredState fetches and renders the app's sources at the revisions asked for
 // (an operation's, or the spec's).
-func (r *Reconciler) desiredState(ctx context.Context, app *gitopsv1alpha1.Application, srcs []gitopsv1alpha1.ApplicationSource, revisions []string) (objs []*unstructured.Unstructured, resolved, types []string, err error) {
+// Every repository is checked against the app's project before anything is
+// fetched: an operation (a rollback) may name sources the spec does not.
+func (r *Reconciler) desiredState(ctx context.Context, app *gitopsv1alpha1.Application, sc *scope, srcs []gitopsv1alpha1.ApplicationSource, revisions []string) (objs []*unstructured.Unstructured, resolved, types []string, err error) {
+	if err := sc.sources(srcs); err != nil {
+		return nil, nil, nil, err
+	}
 	after := r.freshAfter(app)
 	resolved = make([]string, len(srcs))
 	dirs := make([]string, len(srcs))

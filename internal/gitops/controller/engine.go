@@ -14,7 +14,6 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/appapi"
-	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
 	"gantry.dev/gantry/internal/gitops/livestate"
@@ -25,17 +24,20 @@ import (
 
 // The engine's answers for the REST API (appapi.Engine), shaped as Argo CD's.
 
-func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Application) (*livestate.Cluster, error) {
-	dest, err := r.Clusters.Resolve(ctx, cluster.Destination{Server: app.Spec.Destination.Server, Name: app.Spec.Destination.Name})
+// clusterOf returns the app's destination as its project allows it: the API
+// reads nothing through an app that the engine would refuse to deploy.
+func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Application) (*scope, *livestate.Cluster, error) {
+	sc, err := r.scopeOf(ctx, app)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r.liveCluster(client.ObjectKeyFromObject(app), dest)
+	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), sc.dest)
+	return sc, cl, err
 }
 
 // Destination returns the clients of the app's destination cluster (appapi.Engine).
 func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (*appapi.Destination, error) {
-	cl, err := r.clusterOf(ctx, app)
+	_, cl, err := r.clusterOf(ctx, app)
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +61,11 @@ type ResourceDiff struct {
 
 // ManagedResources compares the app's target state with the cluster, resource by resource.
 func (r *Reconciler) ManagedResources(ctx context.Context, app *gitopsv1alpha1.Application) (any, error) {
-	cl, err := r.clusterOf(ctx, app)
+	sc, cl, err := r.clusterOf(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	cmp, err := r.compareApp(ctx, app, cl, sources(&app.Spec), nil)
+	cmp, err := r.compareApp(ctx, app, sc, cl, sources(&app.Spec), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +110,11 @@ func (r *Reconciler) Manifests(ctx context.Context, app *gitopsv1alpha1.Applicat
 	if revision != "" {
 		revs = []string{revision}
 	}
-	objs, resolved, types, err := r.desiredState(ctx, app, sources(&app.Spec), revs)
+	sc, err := r.scopeOf(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	objs, resolved, types, err := r.desiredState(ctx, app, sc, sources(&app.Spec), revs)
 	if err != nil {
 		return nil, err
 	}
@@ -181,11 +187,16 @@ var childKinds = []schema.GroupVersionResource{
 // ResourceTree returns the app's managed resources and their children, as Argo
 // CD's /resource-tree: {"nodes": [...]}.
 func (r *Reconciler) ResourceTree(ctx context.Context, app *gitopsv1alpha1.Application) (any, error) {
-	cl, err := r.clusterOf(ctx, app)
+	sc, cl, err := r.clusterOf(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	managed := cl.Managed(app.Namespace + "/" + app.Name)
+	var managed []*unstructured.Unstructured
+	for _, o := range cl.Managed(app.Namespace + "/" + app.Name) {
+		if sc.policy.Object(sc.target, o) == nil {
+			managed = append(managed, o)
+		}
+	}
 	namespaces := map[string]bool{}
 	for _, m := range managed {
 		if m.GetNamespace() != "" {

@@ -6,13 +6,13 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
-	"gantry.dev/gantry/internal/gitops/cluster"
 )
 
 // Argo CD's cascade finalizers; the plain one deletes in the foreground.
@@ -38,14 +38,11 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 	}
 	conds := newConditions(app)
 	defer conds.apply(app)
-	dest, err := r.Clusters.Resolve(ctx, cluster.Destination{Server: app.Spec.Destination.Server, Name: app.Spec.Destination.Name})
+	// Deleting is writing: the app's project decides what it may delete.
+	sc, cl, err := r.clusterOf(ctx, app)
 	if err != nil {
 		conds.set(gitopsv1alpha1.ConditionDeletionError, fmt.Sprintf("cannot delete the app's resources: %v; fix the destination, or remove the finalizer %s to leave them", err, fin))
 		return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
-	}
-	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), dest)
-	if err != nil {
-		return reconcile.Result{}, err
 	}
 	var gvks []schema.GroupVersionKind
 	for _, rs := range app.Status.Resources {
@@ -58,17 +55,20 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		conds.set(gitopsv1alpha1.ConditionDeletionError, err.Error())
 		return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	remaining := cl.Managed(app.Namespace + "/" + app.Name)
+	// The same safety as prune: only what carries this app's tracking id, and
+	// only where its project may write; the rest is left where it is.
+	var remaining []*unstructured.Unstructured
+	for _, o := range cl.Managed(app.Namespace + "/" + app.Name) {
+		if o.GetAnnotations()[TrackingAnnotation] == trackingID(app.Namespace, app.Name, o) && sc.policy.Object(sc.target, o) == nil {
+			remaining = append(remaining, o)
+		}
+	}
 	for _, o := range remaining {
 		if o.GetDeletionTimestamp() != nil {
 			continue
 		}
 		m, err := cl.Mapping(o.GroupVersionKind())
 		if err != nil {
-			continue
-		}
-		// The same safety as prune: only what carries this app's tracking id.
-		if o.GetAnnotations()[TrackingAnnotation] != trackingID(app.Namespace, app.Name, o) {
 			continue
 		}
 		err = cl.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(),

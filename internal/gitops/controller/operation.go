@@ -17,7 +17,6 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/apply"
-	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
 	"gantry.dev/gantry/internal/gitops/livestate"
@@ -159,7 +158,7 @@ func backoff(b *gitopsv1alpha1.Backoff, attempts int64) time.Duration {
 }
 
 // runOperation performs a sync and records its result, history and conditions.
-func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Application, cl *livestate.Cluster, dest *cluster.Cluster, op *gitopsv1alpha1.Operation, conds *conditions) {
+func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Application, sc *scope, cl *livestate.Cluster, op *gitopsv1alpha1.Operation, conds *conditions) {
 	st := app.Status.OperationState
 	so := op.Sync
 	srcs := sources(&app.Spec)
@@ -181,7 +180,7 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		fail(gitopsv1alpha1.OperationError, "operation.sync.syncOptions: "+err.Error())
 		return
 	}
-	cmp, err := r.compareApp(ctx, app, cl, srcs, revisions)
+	cmp, err := r.compareApp(ctx, app, sc, cl, srcs, revisions)
 	if err != nil {
 		fail(gitopsv1alpha1.OperationError, err.Error())
 		return
@@ -247,7 +246,6 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		return
 	}
 	appendHistory(app, cmp, srcs, started, op.InitiatedBy)
-	_ = dest
 }
 
 func appSyncOptions(app *gitopsv1alpha1.Application) []string {

@@ -35,7 +35,7 @@ spec:
       labels:
         env: '{{name}}'
     spec:
-      project: default
+      project: ""
       source:
         repoURL: https://example.com/web.git
         path: deploy
@@ -200,7 +200,7 @@ spec:
     metadata:
       name: '{{branchNormalized}}'
     spec:
-      project: default
+      project: ""
       source:
         repoURL: ` + repo.url() + `
         path: deploy
@@ -330,7 +330,7 @@ spec:
   template:
     metadata: {name: '{{path.basename}}'}
     spec:
-      project: default
+      project: ""
       destination: {server: 'https://kubernetes.default.svc', namespace: x}
       source: {repoURL: 'https://example.com/x.git', path: x}
 `, reason: gitopsv1alpha1.ApplicationSetReasonApplicationParamsGenerationError, msg: "generators[0].git"},
@@ -449,7 +449,7 @@ spec:
   template:
     metadata: {name: '{{name}}-app'}
     spec:
-      project: default
+      project: ""
       source: {repoURL: 'https://example.com/x.git', path: x}
       destination: {name: '{{virtualCluster.clusterName}}', namespace: x}
 `)

@@ -43,6 +43,15 @@ func (noClusters) List(context.Context) ([]generate.Cluster, error) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	// The tests are about generation, not tenancy (policy_test.go is): their
+	// project may deploy anywhere and read local repositories.
+	return newProjectFixture(t, platformv1alpha1.ProjectSpec{LocalRepositories: true,
+		AllowedDestinations: []platformv1alpha1.ProjectDestination{{Server: "*", Namespace: "*"}, {Name: "*", Namespace: "*"}}})
+}
+
+// newProjectFixture is a fixture whose sets live in a project with spec.
+func newProjectFixture(t *testing.T, spec platformv1alpha1.ProjectSpec) *fixture {
+	t.Helper()
 	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
 	cache, err := source.NewCache(source.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -54,7 +63,8 @@ func newFixture(t *testing.T) *fixture {
 		Namespace: "gantry-system",
 		Logger:    testr.New(t),
 	})
-	return &fixture{t: t, env: env, ns: env.Namespace(t), r: r}
+	_, ns := env.Project(t, spec)
+	return &fixture{t: t, env: env, ns: ns, r: r}
 }
 
 // create makes the ApplicationSet written in YAML in the test's namespace.

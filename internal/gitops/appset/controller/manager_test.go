@@ -50,7 +50,7 @@ spec:
   template:
     metadata: {name: '{{nameNormalized}}-app'}
     spec:
-      project: default
+      project: ""
       source: {repoURL: 'https://example.com/x.git', path: x}
       destination: {server: '{{server}}', namespace: x}
 `)
@@ -64,7 +64,7 @@ spec:
   template:
     metadata: {name: '{{name}}-app'}
     spec:
-      project: default
+      project: ""
       source: {repoURL: 'https://example.com/x.git', path: x}
       destination: {name: '{{virtualCluster.clusterName}}', namespace: x}
 `)
@@ -104,7 +104,7 @@ spec:
   template:
     metadata: {name: '{{name}}-app'}
     spec:
-      project: default
+      project: ""
       source: {repoURL: 'https://example.com/x.git', path: x}
       destination: {name: '{{virtualCluster.clusterName}}', namespace: x}
 `)

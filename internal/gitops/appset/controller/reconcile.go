@@ -20,6 +20,7 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/appset/template"
+	"gantry.dev/gantry/internal/gitops/policy"
 	"gantry.dev/gantry/internal/statuswrite"
 )
 
@@ -115,6 +116,13 @@ func (r *Reconciler) reconcile(ctx context.Context, set *gitopsv1alpha1.Applicat
 			fmt.Sprintf("gantry does not support %s; remove them, or the Applications would differ from what Argo CD generates", strings.Join(bad, ", ")))
 		return result, nil
 	}
+	pol, err := r.setPolicy(ctx, set)
+	if policy.IsRefusal(err) {
+		r.fail(set, gitopsv1alpha1.ApplicationSetReasonApplicationValidationError, err.Error())
+		return result, nil
+	} else if err != nil {
+		return reconcile.Result{}, err
+	}
 	params, err := r.opts.Generator.Generate(ctx, set)
 	if err != nil {
 		r.fail(set, gitopsv1alpha1.ApplicationSetReasonApplicationParamsGenerationError, err.Error())
@@ -142,6 +150,12 @@ func (r *Reconciler) reconcile(ctx context.Context, set *gitopsv1alpha1.Applicat
 	if err := validate(set, rendered); err != nil {
 		r.fail(set, gitopsv1alpha1.ApplicationSetReasonApplicationValidationError, err.Error())
 		return result, nil
+	}
+	if err := r.checkRendered(ctx, set, pol, rendered); policy.IsRefusal(err) {
+		r.fail(set, gitopsv1alpha1.ApplicationSetReasonApplicationValidationError, err.Error())
+		return result, nil
+	} else if err != nil {
+		return reconcile.Result{}, err
 	}
 
 	// 2. What exists: the Applications and VirtualClusters this set owns.

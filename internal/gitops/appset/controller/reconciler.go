@@ -49,7 +49,11 @@ type Options struct {
 	// that no Application still deploys into a VirtualCluster about to be
 	// deleted. Default Client.
 	APIReader client.Reader
-	Logger    logr.Logger
+	// Clusters resolves generated destinations, so that the set's project is
+	// checked before an Application is made. Optional: without it only the
+	// host and the set's own preview clusters are checked here.
+	Clusters *cluster.Registry
+	Logger   logr.Logger
 	// Now is the clock of condition transition times; default time.Now.
 	Now func() time.Time
 }

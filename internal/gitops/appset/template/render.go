@@ -14,6 +14,7 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/cluster"
+	"gantry.dev/gantry/internal/project"
 )
 
 // Element is one parameter set of an ApplicationSet, with its position in
@@ -176,7 +177,8 @@ func renderApplication(set *gitopsv1alpha1.ApplicationSet, params map[string]any
 	}
 	app.Labels, app.Annotations, app.Finalizers = m.Labels, m.Annotations, m.Finalizers
 	if app.Spec.Project == "" {
-		app.Spec.Project = "default" // the Application CRD's default for an absent project
+		// The project whose namespace holds the app: the only one it may name.
+		app.Spec.Project, _ = project.FromNamespace(app.Namespace)
 	}
 	if (set.Spec.SyncPolicy == nil || !set.Spec.SyncPolicy.PreserveResourcesOnDeletion) && len(app.Finalizers) == 0 {
 		app.Finalizers = []string{gitopsv1alpha1.ApplicationFinalizer}
