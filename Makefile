@@ -20,7 +20,7 @@ GANTRY_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 25m
 ARGS ?=
 
-.PHONY: all build run test test-unit test-ui test-browser ui bench kube-binaries generate verify-generated clean
+.PHONY: all build run test test-deps test-unit test-ui test-browser ui bench kube-binaries generate verify-generated clean
 
 all: build
 
@@ -65,12 +65,17 @@ run: build
 # Unit tests, then the end-to-end tests on the real embedded host, apart: run
 # together, the packages that start real API servers starve the end-to-end ones
 # on a 2-core machine.
-test: build
+test: build test-deps
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-ui
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/e2e)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/
 	$(MAKE) --no-print-directory test-browser
+
+# What the tests start themselves (Chromium, sshd, git), from Debian's
+# packages when missing.
+test-deps:
+	@hack/test-deps.sh
 
 # The UI's component tests (Vitest, jsdom).
 test-ui: $(UI_DEPS)
@@ -78,8 +83,8 @@ test-ui: $(UI_DEPS)
 
 # The UI in real headless Chromium against a real `gantry up` (test/browser);
 # screenshots land in test/artifacts/browser/. Needs /usr/bin/chromium
-# (apt-get install -y chromium) or CHROMIUM=<path>.
-test-browser: bin/gantry kube-binaries $(UI_DEPS)
+# (make test-deps installs it) or CHROMIUM=<path>.
+test-browser: bin/gantry kube-binaries $(UI_DEPS) test-deps
 	node --test --test-reporter=spec test/browser/
 
 test-unit:

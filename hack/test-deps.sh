@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests start themselves, from Debian's packages, when it is
+# missing: Chromium for the browser test (test/browser), sshd for Git over
+# ssh (gitops/source), git for the Git servers. `make test` runs it first, so
+# a fresh Debian machine needs nothing by hand. Not root: say what to install.
+set -euo pipefail
+missing=()
+command -v chromium >/dev/null 2>&1 || [[ -n "${CHROMIUM:-}" ]] || missing+=(chromium)
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v git >/dev/null 2>&1 || missing+=(git)
+((${#missing[@]})) || exit 0
+if [[ $(id -u) -ne 0 ]]; then
+	echo "the tests need ${missing[*]}: run  sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "installing what the tests start: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
