@@ -124,6 +124,9 @@ func TestApplicationSets(t *testing.T) {
 		_, err := host.CoreV1().Namespaces().Get(ctx, "p-default", metav1.GetOptions{})
 		return err
 	})
+	// The tests deploy into host namespaces: granted to the default project,
+	// as an administrator would (tenancy_test.go tries it without).
+	g.grantProject(t, "default", hostGrant)
 	srv := newGitServer(t)
 	repo := srv.newRepo("shop")
 	repo.commit("web", map[string]*string{

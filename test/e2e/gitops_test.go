@@ -163,6 +163,9 @@ func TestGitOps(t *testing.T) {
 	dyn := dynamic.NewForConfigOrDie(cfg)
 	ctx := context.Background()
 
+	// The tests deploy into host namespaces: granted to the default project,
+	// as an administrator would (tenancy_test.go tries it without).
+	g.grantProject(t, "default", hostGrant)
 	srv := newGitServer(t)
 	repo := srv.newRepo("apps")
 	first := repo.commit("web v1", map[string]*string{

@@ -20,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -263,3 +267,21 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() er
 	}
 	t.Fatalf("%s: not true after %s: %v", what, timeout, last)
 }
+
+// grantProject merges spec into a project as an administrator would (with the
+// host's admin kubeconfig), retrying until gantry has made the project. The
+// GitOps tests deploy into host namespaces and read file:// repositories,
+// which a project may only do when granted.
+func (g *gantry) grantProject(t *testing.T, project, spec string) {
+	t.Helper()
+	dyn := dynamic.NewForConfigOrDie(g.restConfig(t))
+	gvr := schema.GroupVersionResource{Group: "platform.gantry.dev", Version: "v1alpha1", Resource: "projects"}
+	eventually(t, 30*time.Second, "granting project "+project, func() error {
+		_, err := dyn.Resource(gvr).Patch(context.Background(), project, types.MergePatchType, []byte(`{"spec":`+spec+`}`), metav1.PatchOptions{})
+		return err
+	})
+}
+
+// hostGrant lets a project deploy anywhere on the host (gantry-system and
+// kube-* only by name) and read local repositories.
+const hostGrant = `{"allowedDestinations":[{"server":"https://kubernetes.default.svc","namespace":"*"}],"localRepositories":true}`
