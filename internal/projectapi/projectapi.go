@@ -68,7 +68,8 @@ type Project struct {
 	Quotas              platformv1alpha1.ProjectQuotas        `json:"quotas"`
 	Usage               platformv1alpha1.ProjectUsage         `json:"usage"`
 	AllowedDestinations []platformv1alpha1.ProjectDestination `json:"allowedDestinations"`
-	ArgoCD              *platformv1alpha1.ArgoCDIntegration   `json:"argoCD,omitempty"`
+	Rules
+	ArgoCD *platformv1alpha1.ArgoCDIntegration `json:"argoCD,omitempty"`
 	// Conditions: Ready, WithinQuota, ArgoIntegrationSynced, ...
 	Conditions []metav1.Condition `json:"conditions"`
 	Created    metav1.Time        `json:"created"`
@@ -81,7 +82,7 @@ func view(p *platformv1alpha1.Project) Project {
 	v := Project{
 		Name: p.Name, DisplayName: p.Spec.DisplayName, Description: p.Spec.Description,
 		Namespace: p.Status.Namespace, Members: p.Spec.Members, Quotas: p.Spec.Quotas, Usage: p.Status.Usage,
-		AllowedDestinations: p.Spec.AllowedDestinations, ArgoCD: p.Spec.ArgoCD, Conditions: p.Status.Conditions,
+		AllowedDestinations: p.Spec.AllowedDestinations, Rules: rulesOf(&p.Spec), ArgoCD: p.Spec.ArgoCD, Conditions: p.Status.Conditions,
 		Created: p.CreationTimestamp, Deleting: !p.DeletionTimestamp.IsZero(), ResourceVersion: p.ResourceVersion,
 	}
 	if v.Namespace == "" {
@@ -219,7 +220,8 @@ type CreateRequest struct {
 	Quotas              platformv1alpha1.ProjectQuotas        `json:"quotas"`
 	Members             []platformv1alpha1.Member             `json:"members"`
 	AllowedDestinations []platformv1alpha1.ProjectDestination `json:"allowedDestinations"`
-	ArgoCD              *platformv1alpha1.ArgoCDIntegration   `json:"argoCD"`
+	Rules
+	ArgoCD *platformv1alpha1.ArgoCDIntegration `json:"argoCD"`
 }
 
 func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity) (any, error) {
@@ -258,6 +260,10 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 		DisplayName: req.DisplayName, Description: req.Description, Members: members, Quotas: req.Quotas,
 		AllowedDestinations: req.AllowedDestinations, ArgoCD: req.ArgoCD,
 	}}
+	setRules(&p.Spec, req.Rules, nil)
+	if err := validRules(p); err != nil {
+		return nil, err
+	}
 	if err := a.Client.Create(ctx, p); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil, errorf(http.StatusConflict, "project %s already exists: choose another name, or PUT %s/%s to change it", req.Name, Prefix, req.Name)
@@ -269,12 +275,12 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 
 // UpdateRequest is the body of PUT and PATCH /api/v1/projects/{p}; both
 // merge. A field left out stays as it is; a field sent replaces the whole
-// field (quotas, allowedDestinations and argoCD included, so send all of
-// them); null clears it. Members change through /members.
+// field (quotas, allowedDestinations, each rule and argoCD included, so send
+// all of them); null clears it. Members change through /members.
 //
 // Some fields bound what the project may do, and a project admin (who holds
-// projects update on their project) must not lift them: changing quotas or
-// allowedDestinations, or pointing an enabled Argo CD integration at a cluster
+// projects update on their project) must not lift them: changing quotas,
+// allowedDestinations or the rules (Rules), or pointing an enabled Argo CD integration at a cluster
 // and namespace (gantry writes there with its own credentials), also needs
 // projects create on the project, which administrators hold and project roles
 // do not. A project admin may still change the integration's other settings
@@ -284,7 +290,8 @@ type UpdateRequest struct {
 	Description         *string                               `json:"description"`
 	Quotas              *platformv1alpha1.ProjectQuotas       `json:"quotas"`
 	AllowedDestinations []platformv1alpha1.ProjectDestination `json:"allowedDestinations"`
-	ArgoCD              *platformv1alpha1.ArgoCDIntegration   `json:"argoCD"`
+	Rules
+	ArgoCD *platformv1alpha1.ArgoCDIntegration `json:"argoCD"`
 }
 
 // argoGrants is what an integration grants in Argo CD, one string per grant:
@@ -345,6 +352,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 		if _, ok := present["argoCD"]; ok {
 			p.Spec.ArgoCD = req.ArgoCD
 		}
+		setRules(&p.Spec, req.Rules, present)
 		// Rights first: the validation's messages name other clusters.
 		var bounds []string
 		if !equality.Semantic.DeepEqual(old.Quotas, p.Spec.Quotas) {
@@ -352,6 +360,9 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 		}
 		if !equality.Semantic.DeepEqual(old.AllowedDestinations, p.Spec.AllowedDestinations) {
 			bounds = append(bounds, "allowedDestinations")
+		}
+		if rulesChanged(old, &p.Spec) {
+			bounds = append(bounds, "its rules (sourceRepos, localRepositories, resource lists, podSecurity, network)")
 		}
 		if newArgoTarget(old.ArgoCD, p.Spec.ArgoCD) {
 			bounds = append(bounds, "where Argo CD runs (argoCD enabled, cluster, namespace)")
@@ -371,6 +382,9 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 			return err
 		}
 		if err := validDestinations(p.Spec.AllowedDestinations); err != nil {
+			return err
+		}
+		if err := validRules(p); err != nil {
 			return err
 		}
 		return a.validArgoCD(ctx, old.ArgoCD, p.Spec.ArgoCD)
