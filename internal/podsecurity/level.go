@@ -44,7 +44,8 @@ func Valid(l Level) bool {
 	return false
 }
 
-// Looser reports whether a allows more than b (privileged < baseline < restricted).
+// Looser reports whether level a allows more than level b (privileged <
+// baseline < restricted); both must be Valid.
 func Looser(a, b Level) bool {
 	return psapi.CompareLevels(psapi.Level(a), psapi.Level(b)) < 0
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
@@ -60,7 +61,11 @@ func (c *call) mayChoosePodSecurity(p string, level podsecurity.Level) bool {
 	}
 	proj := &platformv1alpha1.Project{}
 	if err := c.api.Client.Get(c.ctx(), client.ObjectKey{Name: p}, proj); err != nil {
-		c.error(http.StatusInternalServerError, fmt.Sprintf("reading project %s for its Pod Security level: %v", p, err))
+		if apierrors.IsNotFound(err) {
+			c.error(http.StatusNotFound, fmt.Sprintf("project %s does not exist", p))
+		} else {
+			c.error(http.StatusInternalServerError, fmt.Sprintf("reading project %s for its Pod Security level: %v", p, err))
+		}
 		return false
 	}
 	if msg := podSecurityRefusal(c.api.Authorize, c.id, proj, level); msg != "" {
