@@ -18,9 +18,11 @@ const Default = platformv1alpha1.PodSecurityBaseline
 // Effective is the level virtual cluster vc enforces: its own
 // spec.podSecurity, else its project's (p may be nil: no project), else
 // Default. Who may set a looser level than the project's is the REST API's
-// concern; here the spec is taken as written.
+// concern; here the spec is taken as written. A value that names no level
+// (the CRDs' enum keeps them out) counts as unset, so that the result is
+// always a level that kube-apiserver and the syncer can enforce.
 func Effective(vc *platformv1alpha1.VirtualCluster, p *platformv1alpha1.Project) Level {
-	if vc != nil && vc.Spec.PodSecurity != "" {
+	if vc != nil && Valid(vc.Spec.PodSecurity) {
 		return vc.Spec.PodSecurity
 	}
 	return ProjectLevel(p)
@@ -29,7 +31,7 @@ func Effective(vc *platformv1alpha1.VirtualCluster, p *platformv1alpha1.Project)
 // ProjectLevel is the level of a project's virtual clusters that set none,
 // and of its own namespace on the host.
 func ProjectLevel(p *platformv1alpha1.Project) Level {
-	if p != nil && p.Spec.PodSecurity != "" {
+	if p != nil && Valid(p.Spec.PodSecurity) {
 		return p.Spec.PodSecurity
 	}
 	return Default

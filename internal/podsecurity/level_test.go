@@ -35,6 +35,8 @@ func TestEffective(t *testing.T) {
 		{"the cluster's own over the project's", vc(restricted), project(baseline), restricted},
 		{"the cluster's own, looser than the project's", vc(privileged), project(restricted), privileged},
 		{"the cluster's own, no project", vc(restricted), nil, restricted},
+		{"not a level: the project's", vc("root"), project(restricted), restricted},
+		{"not a level anywhere: baseline", vc("root"), project("Privileged"), baseline},
 	} {
 		if got := Effective(c.vc, c.project); got != c.want {
 			t.Errorf("%s: Effective = %q, want %q", c.name, got, c.want)
