@@ -31,6 +31,7 @@ import (
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/supervisor"
@@ -153,6 +154,7 @@ func New(opts Options) (*Platform, error) {
 		Cleanup: func(ctx context.Context, hostNamespace, vc string) error {
 			return syncer.Cleanup(ctx, opts.Host, hostNamespace, vc)
 		},
+		SystemNamespace: SystemNamespace,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
 	}
@@ -258,8 +260,9 @@ func (p *Platform) checkStarted(context.Context) error {
 }
 
 // runSyncer runs the syncer of one ready virtual cluster with the sync settings of
-// its spec, read fresh at each start so a changed spec applies at the next restart.
-func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virtual *rest.Config, hostNamespace string) error {
+// its spec, read fresh at each start so a changed spec applies at the next restart,
+// and the Pod Security level its control plane was started with.
+func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virtual *rest.Config, hostNamespace string, podSecurity podsecurity.Level) error {
 	vc := &platformv1alpha1.VirtualCluster{}
 	if err := p.mgr.GetAPIReader().Get(ctx, key, vc); err != nil {
 		return fmt.Errorf("reading virtual cluster %s: %w", key, err)
@@ -271,6 +274,7 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		Virtual:       virtual,
 		Host:          p.opts.Host,
 		SyncEvents:    true,
+		PodSecurity:   podSecurity,
 		Logger:        p.opts.Logger.WithName("syncer"),
 	}
 	if s := vc.Spec.Sync; s != nil {

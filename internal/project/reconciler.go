@@ -23,6 +23,7 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/podsecurity"
 )
 
 // LabelProject marks a project's namespace with the project's name.
@@ -127,6 +128,7 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, p *platformv1alpha1.Pr
 	switch {
 	case apierrors.IsNotFound(err):
 		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelProject: p.Name}}}
+		podsecurity.SetNamespaceLabels(&ns.Labels, podsecurity.ProjectLevel(p))
 		if err := controllerutil.SetControllerReference(p, ns, r.Client.Scheme()); err != nil {
 			return err
 		}
@@ -141,17 +143,20 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, p *platformv1alpha1.Pr
 				fmt.Sprintf("namespace %s belongs to %s %s: rename the project or free the namespace", name, owner.Kind, owner.Name))
 			return nil
 		}
+		patch := client.MergeFrom(ns.DeepCopy())
+		// The project's Pod Security level holds for what its apps deploy to its
+		// namespace on the host, as for its virtual clusters.
+		changed := podsecurity.SetNamespaceLabels(&ns.Labels, podsecurity.ProjectLevel(p))
 		if metav1.GetControllerOf(ns) == nil || ns.Labels[LabelProject] != p.Name {
-			patch := client.MergeFrom(ns.DeepCopy())
-			if ns.Labels == nil {
-				ns.Labels = map[string]string{}
-			}
 			ns.Labels[LabelProject] = p.Name
 			if err := controllerutil.SetControllerReference(p, ns, r.Client.Scheme()); err != nil {
 				return err
 			}
+			changed = true
+		}
+		if changed {
 			if err := r.Client.Patch(ctx, ns, patch); err != nil {
-				return fmt.Errorf("adopting namespace %s: %w", name, err)
+				return fmt.Errorf("adopting or labelling namespace %s: %w", name, err)
 			}
 		}
 	}

@@ -3,9 +3,11 @@ package project
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -84,4 +86,48 @@ func TestUsageFollowsClustersAndApps(t *testing.T) {
 		t.Fatal(err)
 	}
 	usage(platformv1alpha1.ProjectUsage{VirtualClusters: 1, Applications: 1})
+}
+
+// A project's namespace on the host carries its Pod Security level (baseline
+// by default), and the host's own Pod Security admission enforces it there.
+func TestNamespaceEnforcesPodSecurity(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	env.Manager(t, (&Reconciler{}).withManager)
+	c := env.Client
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "psa"}}
+	if err := c.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Delete(context.Background(), p) })
+	ns := Namespace(p.Name)
+	level := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := &corev1.Namespace{}
+			err := c.Get(ctx, client.ObjectKey{Name: ns}, got)
+			if err == nil && got.Labels["pod-security.kubernetes.io/enforce"] == want && got.Labels["pod-security.kubernetes.io/enforce-version"] == "latest" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("namespace %s: labels %v (%v), want enforce=%s", ns, got.Labels, err, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	level("baseline")
+	privileged := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "root", Namespace: ns},
+		Spec: corev1.PodSpec{HostPID: true, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	err := c.Create(ctx, privileged)
+	if err == nil || !strings.Contains(err.Error(), `violates PodSecurity "baseline:latest": host namespaces (hostPID=true)`) {
+		t.Fatalf("a hostPID pod in %s: %v; want the host's Pod Security admission to refuse it", ns, err)
+	}
+
+	patch := client.MergeFrom(p.DeepCopy())
+	p.Spec.PodSecurity = platformv1alpha1.PodSecurityRestricted
+	if err := c.Patch(ctx, p, patch); err != nil {
+		t.Fatal(err)
+	}
+	level("restricted")
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
+
+	"gantry.dev/gantry/internal/podsecurity"
 )
 
 // Kinds the syncer can copy to the host, as named in Options.ToHost.
@@ -44,6 +46,9 @@ type Options struct {
 	SyncNodes bool
 	// SyncEvents copies host events about synced objects into the virtual cluster.
 	SyncEvents bool
+	// PodSecurity is the Pod Security Standard every host pod is checked against
+	// before it is written (podsecurity.go); empty means podsecurity.Default.
+	PodSecurity podsecurity.Level
 	// Logger receives the syncer's log.
 	Logger logr.Logger
 }
@@ -59,6 +64,9 @@ func (o Options) validate() error {
 		if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("%s %q: %s", field, v, strings.Join(msgs, "; ")))
 		}
+	}
+	if o.PodSecurity != "" && !podsecurity.Valid(o.PodSecurity) {
+		errs = append(errs, fmt.Errorf("PodSecurity %q is not privileged, baseline or restricted", o.PodSecurity))
 	}
 	if o.Virtual == nil || o.Host == nil {
 		errs = append(errs, errors.New("the virtual and host REST configs are both required"))

@@ -133,7 +133,13 @@ func (s *syncer) reconcilePod(ctx context.Context, key string) (time.Duration, e
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.pods.apply(ctx, hPod, s.t.hostPod(vPod, s.podOptions(hName)), mergePod); err != nil {
+	desired := s.t.hostPod(vPod, s.podOptions(hName))
+	if v := s.podSecurityViolation(desired); v != nil {
+		// Running from before the level was tightened: left running, not updated.
+		if err := s.warnRunning(ctx, vPod, v); err != nil {
+			return 0, err
+		}
+	} else if _, err := s.pods.apply(ctx, hPod, desired, mergePod); err != nil {
 		return 0, err
 	}
 	return renew, s.syncPodUp(ctx, vPod, hPod)
@@ -147,6 +153,13 @@ func (s *syncer) podOptions(hostName string) podOptions {
 // Secrets and ServiceAccount it uses and its token. A pod whose dependency is blocked
 // by a foreign host object is not created, so it cannot mount someone else's data.
 func (s *syncer) createHostPod(ctx context.Context, vPod *corev1.Pod) (time.Duration, error) {
+	hName := s.t.name(vPod.Name, vPod.Namespace)
+	// Checked before anything is written for it: a refused pod leaves nothing on the host.
+	desired := s.t.hostPod(vPod, s.podOptions(hName))
+	if v := s.podSecurityViolation(desired); v != nil {
+		s.log.Info("pod refused by Pod Security; not creating it on the host", "pod", vPod.Namespace+"/"+vPod.Name, "violation", v.Error())
+		return 0, s.refusePod(ctx, vPod, v.Error())
+	}
 	deps := []struct {
 		kind      string
 		names     []string
@@ -166,7 +179,6 @@ func (s *syncer) createHostPod(ctx context.Context, vPod *corev1.Pod) (time.Dura
 			}
 		}
 	}
-	hName := s.t.name(vPod.Name, vPod.Namespace)
 	renew, err := s.ensureTokenSecret(ctx, vPod, tokenSecretName(hName))
 	if err != nil {
 		return 0, err
@@ -174,7 +186,10 @@ func (s *syncer) createHostPod(ctx context.Context, vPod *corev1.Pod) (time.Dura
 	// Logged as an attempt: with the host cache behind, this may find the pod made
 	// a moment ago, which apply then adopts.
 	s.log.V(1).Info("creating host pod", "pod", vPod.Namespace+"/"+vPod.Name, "hostPod", hName)
-	if _, err := s.pods.apply(ctx, nil, s.t.hostPod(vPod, s.podOptions(hName)), mergePod); err != nil {
+	if _, err := s.pods.apply(ctx, nil, desired, mergePod); err != nil {
+		if why := hostPodSecurityRefusal(err); why != "" {
+			return 0, s.refusePod(ctx, vPod, why)
+		}
 		return 0, err
 	}
 	return renew, nil

@@ -16,6 +16,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+
+	"gantry.dev/gantry/internal/podsecurity"
 )
 
 // Run syncs the virtual cluster opts.VCluster with its host namespace until ctx ends.
@@ -60,6 +62,7 @@ type syncer struct {
 	pvcs            hostWriter[corev1.PersistentVolumeClaim, *corev1.PersistentVolumeClaim]
 
 	eventSources map[string]eventSource // events.go
+	checker      *podsecurity.Checker   // podsecurity.go
 
 	controllers []*controller
 	setupErrs   []error
@@ -76,6 +79,9 @@ func newSyncer(opts Options) (*syncer, error) {
 		t:    translator{vcluster: opts.VCluster, vclusterNamespace: opts.Namespace, hostNamespace: opts.HostNamespace},
 	}
 	var err error
+	if s.checker, err = podsecurity.NewChecker(); err != nil {
+		return nil, fmt.Errorf("syncer %s: %w", opts.VCluster, err)
+	}
 	if s.virtual, err = newClient(opts.Virtual, opts.VCluster, log.WithValues("cluster", "virtual")); err != nil {
 		return nil, fmt.Errorf("syncer %s: virtual client: %w", opts.VCluster, err)
 	}

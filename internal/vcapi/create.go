@@ -18,6 +18,7 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/jsonapi"
+	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
 )
 
@@ -35,6 +36,9 @@ type CreateRequest struct {
 	KubernetesVersion string                        `json:"kubernetesVersion,omitempty"`
 	Storage           *platformv1alpha1.StorageSpec `json:"storage,omitempty"`
 	Sync              *platformv1alpha1.SyncSpec    `json:"sync,omitempty"`
+	// PodSecurity is privileged, baseline or restricted; "" follows the
+	// project. Looser than the project's takes an administrator (podsecurity.go).
+	PodSecurity string `json:"podSecurity,omitempty"`
 }
 
 // UpdateRequest is the body of PATCH <Prefix>/<project>/<name>: the fields
@@ -47,6 +51,8 @@ type UpdateRequest struct {
 	SleepIgnoreUserAgents *[]string `json:"sleepIgnoreUserAgents,omitempty"`
 	// ArgoCD: true, false, or null to follow the project's default.
 	ArgoCD json.RawMessage `json:"argoCD,omitempty"`
+	// PodSecurity: a level, or null to follow the project's.
+	PodSecurity json.RawMessage `json:"podSecurity,omitempty"`
 }
 
 // The CRD's patterns, checked here first so that a mistake is answered with
@@ -141,6 +147,11 @@ func (req *CreateRequest) build(p string) (*platformv1alpha1.VirtualCluster, err
 			return nil, fmt.Errorf("storage.dsn must be a postgres://, postgresql:// or mysql:// URL of at most 2048 characters, or empty for embedded SQLite")
 		}
 	}
+	if req.PodSecurity != "" {
+		if vc.Spec.PodSecurity, err = podsecurity.Parse(req.PodSecurity); err != nil {
+			return nil, err
+		}
+	}
 	if s := req.Sync; s != nil {
 		for _, k := range s.ToHost {
 			if !slices.Contains(validSyncKinds, k) {
@@ -186,6 +197,10 @@ func (c *call) create(p string) {
 	}
 	if !proj.DeletionTimestamp.IsZero() {
 		c.error(http.StatusConflict, fmt.Sprintf("project %s is being deleted: it takes no new virtual clusters", p))
+		return
+	}
+	if msg := podSecurityRefusal(c.api.Authorize, c.id, proj, vc.Spec.PodSecurity); msg != "" {
+		c.error(http.StatusForbidden, msg)
 		return
 	}
 	for _, kind := range []string{"virtualClusters", "runningVirtualClusters"} {
@@ -260,11 +275,23 @@ func (c *call) update(p, name string) {
 		}
 		ops = append(ops, jsonPatchOp{"add", "/spec/argoCD", v})
 	}
-	if len(ops) == 0 {
-		c.error(http.StatusBadRequest, "nothing to change: send labels, sleepAfter, sleepIgnoreUserAgents or argoCD")
+	level, setLevel, err := parsePodSecurity(req.PodSecurity)
+	if err != nil {
+		c.error(http.StatusBadRequest, err.Error())
 		return
 	}
-	if !c.may(actionUpdate, p, name) {
+	if setLevel {
+		var v any
+		if level != "" {
+			v = level
+		}
+		ops = append(ops, jsonPatchOp{"add", "/spec/podSecurity", v})
+	}
+	if len(ops) == 0 {
+		c.error(http.StatusBadRequest, "nothing to change: send labels, sleepAfter, sleepIgnoreUserAgents, argoCD or podSecurity")
+		return
+	}
+	if !c.may(actionUpdate, p, name) || !c.mayChoosePodSecurity(p, level) {
 		return
 	}
 	patch, _ := json.Marshal(ops)

@@ -15,13 +15,18 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/podsecurity"
 	projectpkg "gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/statuswrite"
 )
@@ -29,6 +34,10 @@ import (
 // SleepingAnnotation, when set on a VirtualCluster, puts it to sleep: its control
 // plane stops (state kept on disk) and its host pods are removed.
 const SleepingAnnotation = "platform.gantry.dev/sleeping"
+
+// ReasonPodSecurityChanged: the event when a running control plane restarts
+// to enforce a new Pod Security level.
+const ReasonPodSecurityChanged = "PodSecurityChanged"
 
 // Reconciler reconciles VirtualCluster objects.
 type Reconciler struct {
@@ -40,6 +49,9 @@ type Reconciler struct {
 	Recorder  record.EventRecorder
 	// Cleanup deletes the host objects a virtual cluster's syncer made.
 	Cleanup func(ctx context.Context, hostNamespace, vcluster string) error
+	// SystemNamespace is gantry's own namespace on the host, whose pods every
+	// virtual cluster's host namespace admits (network.go); default gantry-system.
+	SystemNamespace string
 
 	statusOnce sync.Once
 	status     *statuswrite.Writer
@@ -60,6 +72,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&platformv1alpha1.VirtualCluster{}).
 		Owns(&corev1.Secret{}).
 		WatchesRawSource(source.Channel(r.Runtime.changed, &handler.EnqueueRequestForObject{})).
+		// A project's Pod Security level and network settings are its clusters'.
+		Watches(&platformv1alpha1.Project{}, handler.EnqueueRequestsFromMapFunc(r.clustersOf),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+				o, ok1 := e.ObjectOld.(*platformv1alpha1.Project)
+				n, ok2 := e.ObjectNew.(*platformv1alpha1.Project)
+				return !ok1 || !ok2 || o.Spec.PodSecurity != n.Spec.PodSecurity || o.Spec.Network != n.Spec.Network
+			}})).
 		// Several at once: one slow start or cleanup must not hold up the others.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Complete(r)
@@ -109,10 +128,24 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 		return ctrl.Result{}, r.sleep(ctx, vc)
 	}
 
+	proj, err := r.project(ctx, vc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// The reconciler computes the level from the objects, never from what a
+	// running control plane reports; a control plane started with another
+	// level is restarted to enforce this one.
+	level := podsecurity.Effective(vc, proj)
+	if cfg, ok := r.Runtime.Running(key); ok && cfg.PodSecurity != level {
+		r.Recorder.Eventf(vc, corev1.EventTypeNormal, ReasonPodSecurityChanged,
+			"Pod Security level %s (was %s): restarting the control plane to enforce it", level, cfg.PodSecurity)
+		r.Runtime.Stop(key)
+	}
+
 	before := vc.Status.Phase
 	if r.Runtime.ControlPlane(key) == nil {
 		// Not running: its project's quotas decide whether it may start.
-		if msg, err := r.overQuota(ctx, vc); err != nil {
+		if msg, err := r.overQuota(ctx, vc, proj); err != nil {
 			return ctrl.Result{}, err
 		} else if msg != "" {
 			r.setPhase(vc, platformv1alpha1.PhaseFailed)
@@ -124,7 +157,7 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 			return ctrl.Result{RequeueAfter: RetryFailedAfter}, nil
 		}
 	}
-	state, err := r.Runtime.Ensure(key, storageDSN(vc))
+	state, err := r.Runtime.Ensure(key, Config{Storage: storageDSN(vc), PodSecurity: level})
 	switch state {
 	case StateFailed:
 		// Nothing runs: the control plane's Run has returned, having stopped what it started.
@@ -154,10 +187,13 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	if cp == nil {
 		return ctrl.Result{Requeue: true}, nil
 	}
-	if err := r.ensureHostNamespace(ctx, vc); err != nil {
+	if err := r.ensureHostNamespace(ctx, vc, level); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.ensureHostLimits(ctx, vc); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.ensureNetworkPolicy(ctx, vc, proj != nil && proj.Spec.Network.OpenIngress); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.ensureKubeconfigSecret(ctx, vc); err != nil {
@@ -235,14 +271,17 @@ func (r *Reconciler) delete(ctx context.Context, vc *platformv1alpha1.VirtualClu
 	return r.Client.Patch(ctx, vc, patch)
 }
 
-// ensureHostNamespace creates the host namespace, refusing one that another owner made.
-func (r *Reconciler) ensureHostNamespace(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
+// ensureHostNamespace creates the host namespace, refusing one that another
+// owner made, and keeps its pod-security labels at level, so that the host's
+// own Pod Security admission refuses what the syncer should never send.
+func (r *Reconciler) ensureHostNamespace(ctx context.Context, vc *platformv1alpha1.VirtualCluster, level podsecurity.Level) error {
 	name := vc.Status.HostNamespace
 	ns := &corev1.Namespace{}
 	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ns)
 	if apierrors.IsNotFound(err) {
 		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
 			LabelVCluster: vc.Name, LabelVClusterNamespace: vc.Namespace, LabelManagedBy: managedBy}}}
+		podsecurity.SetNamespaceLabels(&ns.Labels, level)
 		return r.Client.Create(ctx, ns)
 	}
 	if err != nil {
@@ -250,6 +289,12 @@ func (r *Reconciler) ensureHostNamespace(ctx context.Context, vc *platformv1alph
 	}
 	if ns.Labels[LabelVCluster] != vc.Name || ns.Labels[LabelVClusterNamespace] != vc.Namespace {
 		return fmt.Errorf("host namespace %s exists and does not belong to virtual cluster %s/%s; gantry will not take it over", name, vc.Namespace, vc.Name)
+	}
+	patch := client.MergeFrom(ns.DeepCopy())
+	if podsecurity.SetNamespaceLabels(&ns.Labels, level) {
+		if err := r.Client.Patch(ctx, ns, patch); err != nil {
+			return fmt.Errorf("labelling host namespace %s with Pod Security level %s: %w", name, level, err)
+		}
 	}
 	return nil
 }
@@ -336,15 +381,11 @@ func (r *Reconciler) condition(vc *platformv1alpha1.VirtualCluster, t string, ok
 // overQuota returns why vc may not start under its project's quotas, or "". The
 // oldest virtual clusters of a project are the ones within its quota of defined
 // clusters; a running quota counts the others that run now.
-func (r *Reconciler) overQuota(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (string, error) {
-	project, ok := projectpkg.FromNamespace(vc.Namespace)
-	if !ok {
+func (r *Reconciler) overQuota(ctx context.Context, vc *platformv1alpha1.VirtualCluster, p *platformv1alpha1.Project) (string, error) {
+	if p == nil {
 		return "", nil
 	}
-	p := &platformv1alpha1.Project{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: project}, p); err != nil {
-		return "", client.IgnoreNotFound(err)
-	}
+	project := p.Name
 	q := p.Spec.Quotas
 	if q.VirtualClusters == nil && q.RunningVirtualClusters == nil {
 		return "", nil
@@ -378,4 +419,34 @@ func (r *Reconciler) overQuota(ctx context.Context, vc *platformv1alpha1.Virtual
 			project, *q.RunningVirtualClusters, running), nil
 	}
 	return "", nil
+}
+
+// project returns the Project whose namespace vc is in, or nil when there is
+// none (not a project namespace, or no such Project).
+func (r *Reconciler) project(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (*platformv1alpha1.Project, error) {
+	name, ok := projectpkg.FromNamespace(vc.Namespace)
+	if !ok {
+		return nil, nil
+	}
+	p := &platformv1alpha1.Project{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading project %s of virtual cluster %s/%s: %w", name, vc.Namespace, vc.Name, err)
+	}
+	return p, nil
+}
+
+// clustersOf maps a Project to its virtual clusters.
+func (r *Reconciler) clustersOf(ctx context.Context, o client.Object) []reconcile.Request {
+	var list platformv1alpha1.VirtualClusterList
+	if err := r.Client.List(ctx, &list, client.InNamespace(projectpkg.Namespace(o.GetName()))); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, vc := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name}})
+	}
+	return out
 }

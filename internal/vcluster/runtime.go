@@ -17,6 +17,7 @@ import (
 	"gantry.dev/gantry/internal/controlplane"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/kubeconfig"
+	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/supervisor"
 )
 
@@ -38,8 +39,20 @@ const (
 	StateFailed   State = "Failed"
 )
 
-// SyncFunc runs the syncer of one virtual cluster until ctx ends.
-type SyncFunc func(ctx context.Context, vc types.NamespacedName, virtual *rest.Config, hostNamespace string) error
+// SyncFunc runs the syncer of one virtual cluster until ctx ends, holding its
+// pods to podSecurity, the level its control plane was started with.
+type SyncFunc func(ctx context.Context, vc types.NamespacedName, virtual *rest.Config, hostNamespace string, podSecurity podsecurity.Level) error
+
+// Config is what a virtual cluster's control plane is started with; a change
+// takes a restart (the reconciler decides when).
+type Config struct {
+	// Storage is a kine DSN; empty means SQLite in the cluster's directory.
+	Storage string
+	// PodSecurity is the level its kube-apiserver's Pod Security admission
+	// enforces by default and its syncer enforces on every host pod; empty
+	// means podsecurity.Default.
+	PodSecurity podsecurity.Level
+}
 
 // RuntimeOptions configure the runtime.
 type RuntimeOptions struct {
@@ -75,6 +88,7 @@ type Runtime struct {
 
 type instance struct {
 	cp     *controlplane.ControlPlane
+	cfg    Config
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -111,9 +125,14 @@ func (r *Runtime) notify(key types.NamespacedName) {
 // before Ensure tries again.
 const RetryFailedAfter = 30 * time.Second
 
-// Ensure starts the control plane of key unless it runs, and returns its state. A
-// control plane that failed stays Failed (with its error) for RetryFailedAfter.
-func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error) {
+// Ensure starts the control plane of key with cfg unless it runs (with whatever
+// config it was started: see Running), and returns its state. A control plane
+// that failed stays Failed (with its error) for RetryFailedAfter.
+func (r *Runtime) Ensure(key types.NamespacedName, cfg Config) (State, error) {
+	if cfg.PodSecurity == "" {
+		cfg.PodSecurity = podsecurity.Default
+	}
+	storage := cfg.Storage
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if in, ok := r.instances[key]; ok {
@@ -133,13 +152,17 @@ func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error
 			r.takeSpare(dir)
 		}
 	}
-	var flags controlplane.Flags
+	admission, err := writeAdmissionConfig(dir, cfg.PodSecurity)
+	if err != nil {
+		return StateFailed, err
+	}
+	flags := controlplane.Flags{"admission-control-config-file": admission}
 	if r.opts.Trust != nil {
 		path, err := writeAuthenticationConfig(dir, *r.opts.Trust, Audience(key))
 		if err != nil {
 			return StateFailed, err
 		}
-		flags = controlplane.Flags{"authentication-config": path}
+		flags["authentication-config"] = path
 	}
 	cp, err := controlplane.New(controlplane.Options{
 		Name:           "vcluster " + key.String(),
@@ -153,7 +176,7 @@ func (r *Runtime) Ensure(key types.NamespacedName, storage string) (State, error
 		return StateFailed, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{cp: cp, cancel: cancel, done: make(chan struct{}), state: StateStarting}
+	in := &instance{cp: cp, cfg: cfg, cancel: cancel, done: make(chan struct{}), state: StateStarting}
 	r.instances[key] = in
 	go func() {
 		defer close(in.done)
@@ -196,6 +219,17 @@ func (r *Runtime) ControlPlane(key types.NamespacedName) *controlplane.ControlPl
 		return in.cp
 	}
 	return nil
+}
+
+// Running returns the config the control plane of key was started with, if it
+// runs (or starts, or failed and is not yet retried).
+func (r *Runtime) Running(key types.NamespacedName) (Config, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if in, ok := r.instances[key]; ok {
+		return in.cfg, true
+	}
+	return Config{}, false
 }
 
 // Admin returns the admin kubeconfig of a running virtual cluster.
@@ -252,7 +286,7 @@ func (r *Runtime) EnsureSyncer(key types.NamespacedName, hostNamespace string) {
 	go func() {
 		defer close(in.syncDone)
 		for ctx.Err() == nil {
-			if err := r.opts.Sync(ctx, key, in.cp.RESTConfig(), hostNamespace); err != nil && ctx.Err() == nil {
+			if err := r.opts.Sync(ctx, key, in.cp.RESTConfig(), hostNamespace, in.cfg.PodSecurity); err != nil && ctx.Err() == nil {
 				r.opts.Logger.Error(err, "syncer stopped; restarting", "vcluster", key)
 				select {
 				case <-ctx.Done():

@@ -19,14 +19,7 @@ func TestFirstVirtualClusterTakesASpare(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Kubernetes binaries; runs without -short")
 	}
-	binDir, _ := filepath.Abs("../../bin")
-	if d := os.Getenv(kubebin.EnvDir); d != "" {
-		binDir = d
-	}
-	bins, err := kubebin.Find(context.Background(), []string{binDir}, kubebin.All...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := binaries(t)
 	dir := t.TempDir()
 	r := NewRuntime(RuntimeOptions{DataDir: dir, Binaries: bins, Logger: logr.Discard(), SparesAfter: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -43,7 +36,7 @@ func TestFirstVirtualClusterTakesASpare(t *testing.T) {
 	}
 	// Made and stopped: a spare holds disk, no process.
 	key := types.NamespacedName{Namespace: "p-default", Name: "first"}
-	if _, err := r.Ensure(key, ""); err != nil {
+	if _, err := r.Ensure(key, Config{}); err != nil {
 		t.Fatal(err)
 	}
 	if r.readySpare() < 0 || r.missingSpare() < 0 {
@@ -56,4 +49,18 @@ func TestFirstVirtualClusterTakesASpare(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Stop(key)
+}
+
+// binaries finds the Kubernetes binaries: <repo>/bin, or $GANTRY_KUBE_BIN_DIR.
+func binaries(t *testing.T) kubebin.Set {
+	t.Helper()
+	binDir, _ := filepath.Abs("../../bin")
+	if d := os.Getenv(kubebin.EnvDir); d != "" {
+		binDir = d
+	}
+	bins, err := kubebin.Find(context.Background(), []string{binDir}, kubebin.All...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bins
 }
