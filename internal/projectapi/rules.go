@@ -9,6 +9,7 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/policy"
+	"gantry.dev/gantry/internal/podsecurity"
 )
 
 // Rules are what a project's apps and virtual clusters may do besides its
@@ -35,7 +36,7 @@ func rulesOf(s *platformv1alpha1.ProjectSpec) Rules {
 	r := Rules{SourceRepos: s.SourceRepos, LocalRepositories: s.LocalRepositories,
 		ClusterResourceWhitelist: s.ClusterResourceWhitelist, ClusterResourceBlacklist: s.ClusterResourceBlacklist,
 		NamespaceResourceWhitelist: s.NamespaceResourceWhitelist, NamespaceResourceBlacklist: s.NamespaceResourceBlacklist,
-		PodSecurity: policy.Level(s.PodSecurity), Network: s.Network}
+		PodSecurity: podsecurity.ProjectLevel(&platformv1alpha1.Project{Spec: *s}), Network: s.Network}
 	if r.SourceRepos == nil {
 		r.SourceRepos = []string{} // [] for clients, as every list here
 	}
@@ -82,10 +83,10 @@ func rulesChanged(prev, next *platformv1alpha1.ProjectSpec) bool {
 // validRules checks the rules as the engine will compile them, so that a
 // project never holds rules its apps would all be refused for.
 func validRules(p *platformv1alpha1.Project) error {
-	switch p.Spec.PodSecurity {
-	case "", platformv1alpha1.PodSecurityPrivileged, platformv1alpha1.PodSecurityBaseline, platformv1alpha1.PodSecurityRestricted:
-	default:
-		return errorf(http.StatusBadRequest, "podSecurity %q is not a Pod Security Standard: use privileged, baseline or restricted", p.Spec.PodSecurity)
+	if p.Spec.PodSecurity != "" {
+		if _, err := podsecurity.Parse(string(p.Spec.PodSecurity)); err != nil {
+			return errorf(http.StatusBadRequest, "%v", err)
+		}
 	}
 	if _, err := policy.New(p); err != nil {
 		return errorf(http.StatusBadRequest, "%v", err)

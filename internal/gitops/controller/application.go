@@ -400,7 +400,7 @@ func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Applica
 	for _, o := range cl.Managed(appKey) {
 		// What the project may not touch is neither compared nor pruned, even
 		// when it carries the app's tracking id.
-		if sc.policy.Object(sc.target, o) == nil {
+		if sc.policy.Reaches(sc.target, o) == nil {
 			live[keyOf(o)] = o
 		}
 	}

@@ -193,7 +193,7 @@ func (r *Reconciler) ResourceTree(ctx context.Context, app *gitopsv1alpha1.Appli
 	}
 	var managed []*unstructured.Unstructured
 	for _, o := range cl.Managed(app.Namespace + "/" + app.Name) {
-		if sc.policy.Object(sc.target, o) == nil {
+		if sc.policy.Reaches(sc.target, o) == nil {
 			managed = append(managed, o)
 		}
 	}

@@ -59,7 +59,7 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 	// only where its project may write; the rest is left where it is.
 	var remaining []*unstructured.Unstructured
 	for _, o := range cl.Managed(app.Namespace + "/" + app.Name) {
-		if o.GetAnnotations()[TrackingAnnotation] == trackingID(app.Namespace, app.Name, o) && sc.policy.Object(sc.target, o) == nil {
+		if o.GetAnnotations()[TrackingAnnotation] == trackingID(app.Namespace, app.Name, o) && sc.policy.Reaches(sc.target, o) == nil {
 			remaining = append(remaining, o)
 		}
 	}

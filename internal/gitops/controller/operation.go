@@ -20,6 +20,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
 	"gantry.dev/gantry/internal/gitops/livestate"
+	"gantry.dev/gantry/internal/podsecurity"
 )
 
 // defaultHistoryLimit is Argo CD's default revisionHistoryLimit.
@@ -226,7 +227,14 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		if app.Spec.SyncPolicy != nil {
 			md = app.Spec.SyncPolicy.ManagedNamespaceMetadata
 		}
-		if err := ensureNamespace(ctx, cl, opts.Namespace, md); err != nil {
+		// On a cluster the project shares, a namespace it creates enforces
+		// the project's Pod Security level (an existing one is left as its
+		// owner labelled it; the engine checks the app's workloads anyway).
+		var psa map[string]string
+		if !sc.policy.Own(sc.target) {
+			psa = podsecurity.NamespaceLabels(sc.policy.PodSecurity())
+		}
+		if err := ensureNamespace(ctx, cl, opts.Namespace, md, psa); err != nil {
 			fail(gitopsv1alpha1.OperationError, err.Error())
 			return
 		}
@@ -315,16 +323,22 @@ func appendHistory(app *gitopsv1alpha1.Application, cmp *comparison, srcs []gito
 	}
 }
 
-func ensureNamespace(ctx context.Context, cl *livestate.Cluster, name string, md *gitopsv1alpha1.ManagedNamespaceMetadata) error {
+// ensureNamespace creates namespace name (with labels, when it is new) and
+// applies managedNamespaceMetadata to it.
+func ensureNamespace(ctx context.Context, cl *livestate.Cluster, name string, md *gitopsv1alpha1.ManagedNamespaceMetadata, labels map[string]string) error {
 	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": name}}}
-	if md == nil {
-		_, err := cl.Dynamic.Resource(nsGVR).Create(ctx, ns, metav1.CreateOptions{FieldManager: FieldManager})
+	if md == nil || len(labels) > 0 {
+		created := ns.DeepCopy()
+		created.SetLabels(labels)
+		_, err := cl.Dynamic.Resource(nsGVR).Create(ctx, created, metav1.CreateOptions{FieldManager: FieldManager})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating namespace %s (CreateNamespace=true): %w", name, err)
 		}
-		return nil
+		if md == nil {
+			return nil
+		}
 	}
 	// Server-side apply under a field manager of its own: a label dropped
 	// from managedNamespaceMetadata leaves the namespace at the next sync,

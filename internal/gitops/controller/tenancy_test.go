@@ -183,3 +183,30 @@ func TestPruneLeavesWhatTheProjectMayNotTouch(t *testing.T) {
 		}
 	}
 }
+
+func TestNamespaceAProjectCreatesOnTheHostEnforcesItsLevel(t *testing.T) {
+	e := newEngine(t)
+	ns := e.project(platformv1alpha1.ProjectSpec{LocalRepositories: true, PodSecurity: "restricted",
+		AllowedDestinations: []platformv1alpha1.ProjectDestination{{Server: "https://kubernetes.default.svc", Namespace: "made-*"}}})
+	target := "made-" + strings.TrimPrefix(ns, "p-")
+	t.Cleanup(func() {
+		_ = e.env.Kube.CoreV1().Namespaces().Delete(context.Background(), target, metav1.DeleteOptions{})
+	})
+	key := e.app(ns, "web", e.repo(map[string]string{"deploy/cm.yaml": configMap}), target)
+	app := &gitopsv1alpha1.Application{}
+	if err := e.env.Client.Get(context.Background(), key, app); err != nil {
+		t.Fatal(err)
+	}
+	app.Spec.SyncPolicy.SyncOptions = []string{"CreateNamespace=true"}
+	if err := e.env.Client.Update(context.Background(), app); err != nil {
+		t.Fatal(err)
+	}
+	app = e.reconcile(key, 5)
+	got, err := e.env.Kube.CoreV1().Namespaces().Get(context.Background(), target, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("namespace %s: %v (app conditions %+v)", target, err, app.Status.Conditions)
+	}
+	if l := got.Labels["pod-security.kubernetes.io/enforce"]; l != "restricted" {
+		t.Errorf("namespace labels %v: want pod-security.kubernetes.io/enforce=restricted, the project's level", got.Labels)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
 )
 
@@ -44,7 +45,7 @@ type Policy struct {
 	clusterDeny  []kindRule
 	nsAllow      []kindRule // nil: any
 	nsDeny       []kindRule
-	level        platformv1alpha1.PodSecurityLevel
+	level        podsecurity.Level
 }
 
 type globRule struct {
@@ -67,7 +68,7 @@ func (k kindRule) match(group, kind string) bool { return k.group.Match(group) &
 
 // New compiles p's rules. An invalid glob is an error naming the field.
 func New(p *platformv1alpha1.Project) (*Policy, error) {
-	pol := &Policy{project: p.Name, spec: &p.Spec, level: Level(p.Spec.PodSecurity)}
+	pol := &Policy{project: p.Name, spec: &p.Spec, level: podsecurity.ProjectLevel(p)}
 	var errs []error
 	for i, d := range p.Spec.AllowedDestinations {
 		field := fmt.Sprintf("spec.allowedDestinations[%d]", i)
@@ -118,6 +119,10 @@ func New(p *platformv1alpha1.Project) (*Policy, error) {
 
 // Project is the name of the project whose rules these are.
 func (p *Policy) Project() string { return p.project }
+
+// PodSecurity is the level the project's pods meet outside its own virtual
+// clusters.
+func (p *Policy) PodSecurity() podsecurity.Level { return p.level }
 
 // Own says whether t belongs to the project (one of its virtual clusters, or
 // a cluster Secret scoped to it).

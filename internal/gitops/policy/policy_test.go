@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 )
@@ -176,24 +177,86 @@ func TestObjects(t *testing.T) {
 	}
 }
 
-func TestLooser(t *testing.T) {
-	for _, c := range []struct {
-		a, b platformv1alpha1.PodSecurityLevel
-		want bool
-	}{
-		{"privileged", "baseline", true}, {"baseline", "", false}, {"", "restricted", true},
-		{"restricted", "baseline", false}, {"bogus", "privileged", true},
-	} {
-		if got := Looser(c.a, c.b); got != c.want {
-			t.Errorf("Looser(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
-		}
-	}
-}
-
 func TestInvalidGlobNamesTheField(t *testing.T) {
 	_, err := New(&platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "a"},
 		Spec: platformv1alpha1.ProjectSpec{SourceRepos: []string{"https://[x"}}})
 	if err == nil || !strings.Contains(err.Error(), "spec.sourceRepos[0]") {
 		t.Fatalf("err = %v, want it to name spec.sourceRepos[0]", err)
+	}
+}
+
+func parse(t *testing.T, y string) *unstructured.Unstructured {
+	t.Helper()
+	o := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(y), &o.Object); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestWorkloadsMeetTheProjectsPodSecurityOnSharedClusters(t *testing.T) {
+	hostPathDeployment := parse(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: root, namespace: p-a}
+spec:
+  selector: {matchLabels: {app: root}}
+  template:
+    metadata: {labels: {app: root}}
+    spec:
+      containers: [{name: c, image: busybox}]
+      volumes: [{name: root, hostPath: {path: /}}]
+`)
+	privilegedCronJob := parse(t, `
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: p-a}
+spec:
+  schedule: "@daily"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          hostPID: true
+          restartPolicy: Never
+          containers: [{name: c, image: busybox, securityContext: {privileged: true}}]
+`)
+	plain := parse(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: p-a}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx}]}
+`)
+	vc := obj("platform.gantry.dev/v1alpha1", "VirtualCluster", "p-a", "loose")
+	p := mustNew(t, platformv1alpha1.ProjectSpec{})
+	for _, o := range []*unstructured.Unstructured{hostPathDeployment, privilegedCronJob} {
+		err := p.Object(host, o)
+		if err == nil || err.(*Refusal).Rule != "spec.podSecurity" || !strings.Contains(err.Error(), "baseline") {
+			t.Errorf("%s on the host: %v, want refused by spec.podSecurity", o.GetName(), err)
+		}
+		if err := p.Reaches(host, o); err != nil {
+			t.Errorf("%s: Reaches = %v; a live workload stays the app's to prune", o.GetName(), err)
+		}
+		if err := p.Object(ownVC, o); err != nil {
+			t.Errorf("%s in the project's own virtual cluster: %v; it enforces its own level", o.GetName(), err)
+		}
+	}
+	if err := p.Object(host, plain); err != nil {
+		t.Errorf("a baseline Deployment was refused: %v", err)
+	}
+	if err := mustNew(t, platformv1alpha1.ProjectSpec{PodSecurity: "restricted"}).Object(host, plain); err == nil {
+		t.Error("a Deployment without a restricted securityContext passed a restricted project")
+	}
+	if err := mustNew(t, platformv1alpha1.ProjectSpec{PodSecurity: "privileged"}).Object(host, privilegedCronJob); err != nil {
+		t.Errorf("a privileged project's CronJob was refused: %v", err)
+	}
+	// A VirtualCluster written by an app would skip the API's checks (its
+	// pod security level, its storage): gantry's own kinds go through gantry.
+	if err := p.Object(host, vc); err == nil || !strings.Contains(err.Error(), "gantry vcluster create") {
+		t.Errorf("a VirtualCluster from an app: %v, want refused", err)
 	}
 }
