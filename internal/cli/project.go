@@ -18,7 +18,8 @@ func newProject(g *globals) *cobra.Command {
 		Aliases: []string{"projects", "proj"},
 		Short:   "Create, list and delete projects; manage their members",
 	}
-	cmd.AddCommand(projectCreate(g), projectList(g), projectDelete(g), projectMember(g, true), projectMember(g, false), projectArgoCD(g))
+	cmd.AddCommand(projectCreate(g), projectList(g), projectGet(g), projectDelete(g), projectMember(g, true), projectMember(g, false),
+		projectRules(g, true), projectRules(g, false), projectArgoCD(g))
 	return cmd
 }
 
