@@ -68,7 +68,13 @@ func (c Credentials) withAuthFrom(t Credentials) Credentials {
 // Secrets change.
 type CredentialSet struct {
 	repos     map[string]Credentials // by credentialKey(url)
-	templates []Credentials          // longest url first
+	templates []template             // longest path first
+}
+
+// template is a repo-creds Secret with the location its url covers.
+type template struct {
+	Credentials
+	loc location
 }
 
 // NewCredentialSet reads the Git repository Secrets and repo-creds templates
@@ -99,7 +105,13 @@ func NewCredentialSet(secrets []corev1.Secret) (*CredentialSet, error) {
 			continue
 		}
 		if kind == SecretTypeRepoCreds {
-			set.templates = append(set.templates, c)
+			loc, ok := parseLocation(c.URL)
+			if !ok {
+				errs = append(errs, fmt.Errorf("secret %s: url %s is not a repository URL prefix a template can match: "+
+					"write scheme://host[:port][/path] (https, http, ssh or git) or user@host:path, without \".\" or \"..\" segments or %%-escapes", c.Source, c.URL))
+				continue
+			}
+			set.templates = append(set.templates, template{c, loc})
 			continue
 		}
 		key := credentialKey(c.URL)
@@ -109,18 +121,21 @@ func NewCredentialSet(secrets []corev1.Secret) (*CredentialSet, error) {
 		}
 		set.repos[key] = c
 	}
-	slices.SortStableFunc(set.templates, func(a, b Credentials) int {
-		return cmp.Compare(len(templatePrefix(b.URL)), len(templatePrefix(a.URL)))
+	slices.SortStableFunc(set.templates, func(a, b template) int {
+		return cmp.Compare(len(b.loc.path), len(a.loc.path))
 	})
 	return set, errors.Join(errs...)
 }
 
 // Lookup returns the credentials for repoURL: the repository Secret whose url
 // equals it (ignoring case, a trailing "/" and ".git") if that Secret has
-// credentials of its own, else those of the repo-creds template whose url is
-// the longest prefix of repoURL. A prefix must end at a "/" or ":" boundary,
-// so that the template for https://git.example.com is not sent to
-// https://git.example.com.evil.org.
+// credentials of its own, else those of the repo-creds template that covers
+// it with the longest path. A template covers a URL of exactly its scheme,
+// host and port whose path is at or below its own at a "/" boundary, so that
+// the template for https://github.com/org is not sent to
+// https://github.com:x@other.example/org, https://github.com.evil.org/org,
+// http://github.com/org, https://github.com:8443/org nor
+// https://github.com/org-evil.
 func (s *CredentialSet) Lookup(repoURL string) (Credentials, bool) {
 	if s == nil {
 		return Credentials{}, false
@@ -129,15 +144,17 @@ func (s *CredentialSet) Lookup(repoURL string) (Credentials, bool) {
 	if exact && repo.hasAuth() {
 		return repo, true
 	}
+	loc, ok := parseLocation(repoURL)
 	for _, t := range s.templates {
-		if !matchesPrefix(repoURL, t.URL) {
+		if !ok || !t.loc.covers(loc) {
 			continue
 		}
 		if exact {
-			return repo.withAuthFrom(t), true
+			return repo.withAuthFrom(t.Credentials), true
 		}
-		t.URL = repoURL
-		return t, true
+		c := t.Credentials
+		c.URL = repoURL
+		return c, true
 	}
 	return repo, exact
 }
@@ -194,23 +211,4 @@ func credentialKey(repoURL string) string {
 	s = strings.TrimRight(s, "/")
 	s = strings.TrimSuffix(s, ".git")
 	return strings.TrimRight(s, "/")
-}
-
-func templatePrefix(u string) string {
-	return strings.TrimRight(strings.ToLower(strings.TrimSpace(u)), "/")
-}
-
-// matchesPrefix reports whether template URL prefix covers repoURL at a path
-// or host boundary.
-func matchesPrefix(repoURL, prefix string) bool {
-	u := strings.ToLower(strings.TrimSpace(repoURL))
-	p := templatePrefix(prefix)
-	if p == "" || !strings.HasPrefix(u, p) {
-		return false
-	}
-	if len(u) == len(p) || strings.HasSuffix(p, ":") {
-		return true
-	}
-	next := u[len(p)]
-	return next == '/' || next == ':'
 }
