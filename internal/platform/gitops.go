@@ -47,7 +47,10 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	srcs, err := source.NewCache(source.Options{
 		Dir:    filepath.Join(p.opts.DataDir, "gitops"),
 		MaxAge: p.opts.GitPollInterval,
-		Credentials: func(repoURL string) (source.Credentials, bool) {
+		// Repository Secrets are read from gantry-system only, which only
+		// administrators write: one without a project is an admin's global
+		// credential, one with a project serves that project's apps only.
+		Credentials: func(repoURL, project string) (source.Credentials, bool) {
 			var list corev1.SecretList
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -55,7 +58,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 				return source.Credentials{}, false
 			}
 			set, _ := source.NewCredentialSet(list.Items)
-			return set.Lookup(repoURL)
+			return set.Lookup(repoURL, project)
 		},
 	})
 	if err != nil {

@@ -70,12 +70,12 @@ func TestTemplateMatchesExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, u := range tc.match {
-			if _, ok := set.Lookup(u); !ok {
+			if _, ok := set.Lookup(u, ""); !ok {
 				t.Errorf("template %s does not match %s", tc.template, u)
 			}
 		}
 		for _, u := range tc.noMatch {
-			if c, ok := set.Lookup(u); ok {
+			if c, ok := set.Lookup(u, ""); ok {
 				t.Errorf("template %s matches %s (credentials %s would be sent there)", tc.template, u, c.Source)
 			}
 		}
@@ -106,7 +106,7 @@ func FuzzTemplateMatch(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if _, ok := set.Lookup(s); !ok {
+		if _, ok := set.Lookup(s, ""); !ok {
 			return
 		}
 		u, err := url.Parse(strings.TrimSpace(s))

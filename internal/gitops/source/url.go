@@ -235,3 +235,18 @@ func (t location) covers(r location) bool {
 	}
 	return t.path == "" || r.path == t.path || strings.HasPrefix(r.path, t.path+"/")
 }
+
+// exactKey names a repository exactly, for what is cached of it: a local one
+// by its path, a remote one by the scheme, user, host, port and path
+// parseLocation reads (so the forms of one URL share it, and two servers on
+// one host do not), anything else by its own text.
+func exactKey(repoURL string) string {
+	s := strings.TrimSpace(repoURL)
+	if p, ok := localPath(s); ok {
+		return "file://" + p
+	}
+	if loc, ok := parseLocation(s); ok {
+		return loc.scheme + "://" + loc.user + "@" + loc.host + ":" + loc.port + loc.path
+	}
+	return s
+}
