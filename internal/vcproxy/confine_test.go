@@ -121,3 +121,53 @@ func TestProxiedResponsesConfined(t *testing.T) {
 	defer mu.Unlock()
 	t.Logf("paths the upstream saw: %q", seen)
 }
+
+// Upgraded streams (exec, attach, port-forward) still pass through the
+// confining transport, with the headers set on the 101 too.
+func TestUpgradeThroughConfiningTransport(t *testing.T) {
+	upstream := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want Upgrade: echo", http.StatusBadRequest)
+			return
+		}
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nSet-Cookie: gantry.token=x\r\n\r\n")
+		line, _ := buf.ReadString('\n')
+		io.WriteString(conn, "echo: "+line)
+	}))
+	defer upstream.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upstream.Certificate().Raw})
+	p := &Proxy{Auth: anyone{}, Backend: oneCluster{&rest.Config{Host: upstream.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}}}
+	gantry := httptest.NewServer(p)
+	defer gantry.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, gantry.URL+"/kubernetes/project/a/virtualcluster/v1/api/v1/namespaces/default/pods/web-0/exec", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d %s, want 101", resp.StatusCode, b)
+	}
+	if resp.Header.Get("Set-Cookie") != "" || resp.Header.Get("Content-Security-Policy") != "sandbox" {
+		t.Errorf("101 headers %v", resp.Header)
+	}
+	rw, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		t.Fatalf("upgraded body %T is not writable", resp.Body)
+	}
+	io.WriteString(rw, "hello\n")
+	got := make([]byte, len("echo: hello\n"))
+	if _, err := io.ReadFull(rw, got); err != nil || string(got) != "echo: hello\n" {
+		t.Errorf("stream answered %q, %v", got, err)
+	}
+}
