@@ -47,7 +47,10 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	srcs, err := source.NewCache(source.Options{
 		Dir:    filepath.Join(p.opts.DataDir, "gitops"),
 		MaxAge: p.opts.GitPollInterval,
-		Credentials: func(repoURL string) (source.Credentials, bool) {
+		// Repository Secrets are read from gantry-system only, which only
+		// administrators write: one without a project is an admin's global
+		// credential, one with a project serves that project's apps only.
+		Credentials: func(repoURL, project string) (source.Credentials, bool) {
 			var list corev1.SecretList
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -55,7 +58,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 				return source.Credentials{}, false
 			}
 			set, _ := source.NewCredentialSet(list.Items)
-			return set.Lookup(repoURL)
+			return set.Lookup(repoURL, project)
 		},
 	})
 	if err != nil {
@@ -121,14 +124,14 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 			}
 		}
 	}
-	p.opts.Server.Handle("/api/webhook", webhook.NewHandler(func() webhook.Secrets {
-		s := &corev1.Secret{}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	p.opts.Server.Handle("/api/webhook", webhook.NewHandler(func(ctx context.Context) (webhook.Secrets, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if err := reader.Get(ctx, types.NamespacedName{Namespace: SystemNamespace, Name: WebhookSecret}, s); err != nil {
-			return webhook.Secrets{}
+		s, err := webhook.ReadSecret(ctx, reader, types.NamespacedName{Namespace: SystemNamespace, Name: WebhookSecret})
+		if err != nil {
+			p.opts.Logger.Error(err, "webhook refused: its secrets cannot be read")
 		}
-		return webhook.SecretsFromArgoCD(s.Data)
+		return s, err
 	}, onPush))
 	api := &appapi.API{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Auth: id.auth, Authorize: id.enforcer.Authorize, Engine: rec, DefaultNamespace: "p-default",
 		// The stream (/api/v1/stream/applications) follows the manager's informer.
@@ -147,7 +150,7 @@ func ensureSystem(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("creating namespace %s: %w", SystemNamespace, err)
 	}
 	data := map[string][]byte{}
-	for _, k := range []string{"webhook.github.secret", "webhook.gitlab.secret", "webhook.gogs.secret"} {
+	for _, k := range webhook.SecretKeys {
 		b := make([]byte, 24)
 		if _, err := rand.Read(b); err != nil {
 			return err

@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"path"
 	"strings"
@@ -213,12 +215,69 @@ func reverseProxy(cfg *rest.Config) (*httputil.ReverseProxy, error) {
 			// client's before setting them).
 			pr.Out.Header.Del("Authorization")
 		},
-		Transport:     transport,
+		ModifyResponse: func(resp *http.Response) error {
+			confine(resp.Header)
+			return nil
+		},
+		Transport:     confining{transport},
 		FlushInterval: -1, // stream watches and logs as they come
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			status(w, http.StatusBadGateway, "virtual cluster API: "+err.Error())
 		},
 	}, nil
+}
+
+// confine keeps whatever a virtual cluster answers from acting as the user
+// who opened it in a browser. The proxy serves on gantry's own origin, and a
+// tenant controls what its services, pods and nodes answer through their
+// proxy subresources (/api/v1/namespaces/<ns>/services/<svc>/proxy/..., pods
+// likewise, /api/v1/nodes/<n>/proxy/...): HTML with scripts, cookies.
+//
+// Every response gets the same treatment, not only those whose path names a
+// proxy subresource: deciding by path would mean decoding it exactly as the
+// virtual kube-apiserver does (%2F, %252F, "..", "//", case, port suffixes
+// such as svc:8080 or https:svc:443), and any difference would fail open.
+// Nor is content type a safe test: for a proxy subresource the tenant sets it.
+// The cost is nil for API clients: kubectl and client-go ignore CSP and
+// nosniff, and kube-apiserver sets no cookies.
+//
+//   - Content-Security-Policy: sandbox (replacing any the upstream sent): the
+//     page gets an opaque origin, no scripts, forms, popups or top navigation,
+//     so it can neither read gantry's storage nor call gantry as the user.
+//   - X-Content-Type-Options: nosniff: a JSON or text answer holding markup is
+//     never rendered as HTML.
+//   - No Set-Cookie (nor the obsolete Set-Cookie2): a tenant cannot plant
+//     cookies on gantry's origin (say, a gantry.token of its choosing).
+//   - No Clear-Site-Data: a tenant cannot wipe the user's gantry session.
+//
+// Informational answers (103 Early Hints) bypass ModifyResponse: the reverse
+// proxy forwards them as they arrive, so confining strips them in the
+// transport.
+func confine(h http.Header) {
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("X-Content-Type-Options", "nosniff")
+	dropStateHeaders(h)
+}
+
+// dropStateHeaders removes the headers with which an answer changes what the
+// browser keeps for gantry's origin.
+func dropStateHeaders(h http.Header) {
+	h.Del("Set-Cookie")
+	h.Del("Set-Cookie2")
+	h.Del("Clear-Site-Data")
+}
+
+// confining is the upstream transport with dropStateHeaders applied to 1xx
+// answers before the reverse proxy forwards them (its own trace hook runs
+// after this one and copies the header map this one cleaned).
+type confining struct{ rt http.RoundTripper }
+
+func (c confining) RoundTrip(r *http.Request) (*http.Response, error) {
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+		dropStateHeaders(http.Header(h))
+		return nil
+	}}
+	return c.rt.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
 }
 
 // status writes a Kubernetes-style Status so that kubectl prints the message.

@@ -34,16 +34,18 @@ import (
 	"gantry.dev/gantry/internal/gitops/livestate"
 	"gantry.dev/gantry/internal/gitops/policy"
 	"gantry.dev/gantry/internal/gitops/render"
+	gitsource "gantry.dev/gantry/internal/gitops/source"
 	"gantry.dev/gantry/internal/gitops/unknownfields"
 	projectpkg "gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/statuswrite"
 )
 
-// Sources resolves revisions and checks out commits (source.Cache).
+// Sources resolves revisions and checks out commits (source.Cache), as the
+// app's project reads them: with its credentials and global ones only.
 type Sources interface {
-	Resolve(ctx context.Context, repoURL, revision string) (string, error)
-	ResolveAfter(ctx context.Context, repoURL, revision string, after time.Time) (string, error)
-	Checkout(ctx context.Context, repoURL, sha string) (string, error)
+	Resolve(ctx context.Context, repo gitsource.Repo, revision string) (string, error)
+	ResolveAfter(ctx context.Context, repo gitsource.Repo, revision string, after time.Time) (string, error)
+	Checkout(ctx context.Context, repo gitsource.Repo, sha string) (string, error)
 	Invalidate(repoURL string)
 }
 

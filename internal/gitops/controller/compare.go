@@ -15,6 +15,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/health"
 	"gantry.dev/gantry/internal/gitops/livestate"
 	"gantry.dev/gantry/internal/gitops/render"
+	"gantry.dev/gantry/internal/gitops/source"
 )
 
 // comparison is the result of comparing Git with the cluster for one app.
@@ -49,6 +50,7 @@ func (r *Reconciler) desiredState(ctx context.Context, app *gitopsv1alpha1.Appli
 	resolved = make([]string, len(srcs))
 	dirs := make([]string, len(srcs))
 	refs := map[string]render.RefSource{}
+	project := sc.policy.Project() // whose repository credentials may be used
 	for i, s := range srcs {
 		rev := s.TargetRevision
 		if i < len(revisions) && revisions[i] != "" {
@@ -58,11 +60,11 @@ func (r *Reconciler) desiredState(ctx context.Context, app *gitopsv1alpha1.Appli
 			resolved[i] = rev // a chart version; the renderer fetches the chart
 			continue
 		}
-		sha, err := r.Sources.ResolveAfter(ctx, s.RepoURL, rev, after)
+		sha, err := r.Sources.ResolveAfter(ctx, source.Repo{URL: s.RepoURL, Project: project}, rev, after)
 		if err != nil {
 			return nil, nil, nil, comparisonError{err}
 		}
-		dir, err := r.Sources.Checkout(ctx, s.RepoURL, sha)
+		dir, err := r.Sources.Checkout(ctx, source.Repo{URL: s.RepoURL, Project: project}, sha)
 		if err != nil {
 			return nil, nil, nil, comparisonError{err}
 		}

@@ -46,9 +46,9 @@ type countingSources struct {
 	resolved []string
 }
 
-func (c *countingSources) ResolveAfter(ctx context.Context, repoURL, revision string, after time.Time) (string, error) {
-	c.resolved = append(c.resolved, repoURL)
-	return c.Cache.ResolveAfter(ctx, repoURL, revision, after)
+func (c *countingSources) ResolveAfter(ctx context.Context, repo source.Repo, revision string, after time.Time) (string, error) {
+	c.resolved = append(c.resolved, repo.URL)
+	return c.Cache.ResolveAfter(ctx, repo, revision, after)
 }
 
 func newEngine(t *testing.T) *engine {

@@ -66,7 +66,7 @@ func TestSSHAuth(t *testing.T) {
 		if err == nil {
 			t.Fatal("a different host key was accepted")
 		}
-		if got := classify(err, "git@github.com:org/repo.git", true); ReasonOf(got) != ReasonHostKey {
+		if got := classify(err, "git@github.com:org/repo.git", true, ""); ReasonOf(got) != ReasonHostKey {
 			t.Errorf("a changed host key classifies as %v, want %s", got, ReasonHostKey)
 		}
 	})
@@ -148,14 +148,14 @@ func TestParseKnownHosts(t *testing.T) {
 // Application, before any connection.
 func TestCacheSSHKnownHostsErrors(t *testing.T) {
 	_, clientPEM := newKey(t)
-	set := func(string) (Credentials, bool) { return Credentials{SSHPrivateKey: clientPEM}, true }
+	set := func(string, string) (Credentials, bool) { return Credentials{SSHPrivateKey: clientPEM}, true }
 	c := newTestCache(t, Options{Credentials: set, KnownHosts: func() string { return "github.com ssh-ed25519 !!!\n" }})
-	_, err := c.Resolve(t.Context(), "git@github.com:org/repo.git", "main")
+	_, err := c.Resolve(t.Context(), Repo{URL: "git@github.com:org/repo.git"}, "main")
 	if ReasonOf(err) != ReasonInvalidCredentials || !strings.Contains(err.Error(), "fix argocd-ssh-known-hosts-cm") {
 		t.Fatalf("got %v, want %s about argocd-ssh-known-hosts-cm", err, ReasonInvalidCredentials)
 	}
 	c = newTestCache(t, Options{Credentials: set})
-	_, err = c.Resolve(t.Context(), "git@github.com:org/repo.git", "main")
+	_, err = c.Resolve(t.Context(), Repo{URL: "git@github.com:org/repo.git"}, "main")
 	if ReasonOf(err) != ReasonHostKey {
 		t.Fatalf("no known hosts: got %v, want %s", err, ReasonHostKey)
 	}

@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// Branches returns every branch of repoURL (the short name, e.g.
+// Branches returns every branch of repo (the short name, e.g.
 // "feature/login") with the commit it points at, from the same ls-remote
 // answer Resolve uses: reused for MaxAge, renewed early by Invalidate.
-func (c *Cache) Branches(ctx context.Context, repoURL string) (map[string]string, error) {
-	refs, err := c.lsRemote(ctx, repoURL)
+func (c *Cache) Branches(ctx context.Context, repo Repo) (map[string]string, error) {
+	refs, err := c.lsRemote(ctx, c.view(repo))
 	if err != nil {
 		return nil, err
 	}

@@ -31,39 +31,88 @@ type Options struct {
 	MaxAge time.Duration
 	// Timeout bounds each ls-remote and fetch. Default DefaultTimeout.
 	Timeout time.Duration
-	// Credentials returns the credentials for a repository URL; nil means
-	// none are configured. CredentialSet.Lookup fits; to follow Secret
-	// changes, pass a function that reads the current set.
-	Credentials func(repoURL string) (Credentials, bool)
+	// Credentials returns the credentials an app of project uses for a
+	// repository URL; nil means none are configured. CredentialSet.Lookup
+	// fits; to follow Secret changes, pass a function that reads the current
+	// set.
+	Credentials func(repoURL, project string) (Credentials, bool)
 	// KnownHosts returns the SSH known_hosts text (argocd-ssh-known-hosts-cm's
 	// ssh_known_hosts). Nil means none: SSH repositories then need insecure.
 	KnownHosts func() string
 }
 
 // Cache resolves revisions and checks out commits of Git repositories,
-// sharing one mirror per repository among all callers. It is safe for
-// concurrent use; one Cache serves a whole gantry process.
+// sharing one mirror per repository and credential among all callers. It is
+// safe for concurrent use; one Cache serves a whole gantry process.
+//
+// What was fetched with one project's credentials is never handed to another
+// project: mirrors and ls-remote answers are kept per view (the repository's
+// exact URL and the credentials used, see view), and a checked-out tree,
+// shared by commit, is handed out only to a caller whose own view has that
+// commit.
 type Cache struct {
 	dir         string
 	maxAge      time.Duration
 	timeout     time.Duration
-	credentials func(string) (Credentials, bool)
+	credentials func(repoURL, project string) (Credentials, bool)
 	knownHosts  func() string
 	now         func() time.Time // replaced in tests to age ls-remote answers
 	hosts       knownHostsCache
 
-	lsRemotes singleflight.Group // by normalised URL and generation
-	fetches   singleflight.Group // by normalised URL
+	lsRemotes singleflight.Group // by view key and generation
+	fetches   singleflight.Group // by view key
 	trees     singleflight.Group // by commit SHA
 
-	mu    sync.Mutex
-	refs  map[string]*remoteRefs   // ls-remote answers by normalised URL
-	gens  map[string]uint64        // bumped by Invalidate
-	locks map[string]*sync.RWMutex // mirror locks by normalised URL
+	mu       sync.Mutex
+	refs     map[string]map[string]*remoteRefs // ls-remote answers by normalised URL, then view key
+	gens     map[string]uint64                 // by normalised URL, bumped by Invalidate
+	locks    map[string]*sync.RWMutex          // mirror locks by view key
+	verified map[string]struct{}               // view key + "\x00" + SHA: commits seen in that view's mirror
 
 	// treesMu keeps Prune from removing a tree while Checkout hands it out.
 	treesMu sync.RWMutex
 }
+
+// Repo is a repository as one app (or ApplicationSet) reads it: its URL and
+// the project the app belongs to, which decides the credentials used.
+type Repo struct {
+	URL     string
+	Project string
+}
+
+// view is a repository read with the credentials one project uses for it.
+// Everything fetched is kept per view key: the repository's exact URL
+// (scheme, user, host, port and path: two servers on one host are two
+// repositories) and, when credentials are used, the Secret they come from,
+// its project and whether it is insecure. So the private repository project A
+// fetched with A's credential is not what project B's app, without one, reads:
+// B's ls-remote and fetch go to the server themselves, anonymously, and fail.
+type view struct {
+	Repo
+	norm  string // NormalizeURL: the repository as Invalidate and webhooks name it
+	key   string
+	creds Credentials
+	found bool
+}
+
+func (c *Cache) view(repo Repo) view {
+	v := view{Repo: repo, norm: NormalizeURL(repo.URL), key: exactKey(repo.URL)}
+	if c.credentials != nil {
+		v.creds, v.found = c.credentials(repo.URL, repo.Project)
+	}
+	if v.found && v.creds.hasAuth() {
+		// Names only, never secret values.
+		v.key += "\x00" + v.creds.Source + "\x00" + v.creds.Project
+	}
+	if v.found && v.creds.Insecure {
+		v.key += "\x00insecure" // a fetch open to a man in the middle does not feed verified readers
+	}
+	return v
+}
+
+// maxVerified bounds the memory of verified commits; past it they are
+// forgotten and checked in the mirror again.
+const maxVerified = 100000
 
 // NewCache returns a Cache storing its data under opts.Dir, which it creates.
 func NewCache(opts Options) (*Cache, error) {
@@ -86,9 +135,10 @@ func NewCache(opts Options) (*Cache, error) {
 		credentials: opts.Credentials,
 		knownHosts:  opts.KnownHosts,
 		now:         time.Now,
-		refs:        map[string]*remoteRefs{},
+		refs:        map[string]map[string]*remoteRefs{},
 		gens:        map[string]uint64{},
 		locks:       map[string]*sync.RWMutex{},
+		verified:    map[string]struct{}{},
 	}
 	if c.maxAge <= 0 {
 		c.maxAge = DefaultMaxAge
@@ -99,7 +149,7 @@ func NewCache(opts Options) (*Cache, error) {
 	return c, nil
 }
 
-// Resolve returns the full commit SHA that revision names in repoURL now.
+// Resolve returns the full commit SHA that revision names in repo now.
 // revision is a branch, a tag, a full ref name (refs/heads/main), a full or
 // abbreviated commit SHA, "HEAD" or empty (the default branch). A name that
 // is both a branch and a tag resolves to the branch, as in Argo CD.
@@ -108,17 +158,21 @@ func NewCache(opts Options) (*Cache, error) {
 // Applications of one repository cost one round trip per period. A full SHA
 // already in the mirror needs no network at all; a SHA the repository does
 // not advertise (an older commit) is looked up after fetching.
-func (c *Cache) Resolve(ctx context.Context, repoURL, revision string) (string, error) {
+func (c *Cache) Resolve(ctx context.Context, repo Repo, revision string) (string, error) {
+	return c.resolve(ctx, c.view(repo), revision)
+}
+
+func (c *Cache) resolve(ctx context.Context, v view, revision string) (string, error) {
 	rev := strings.TrimSpace(revision)
 	if rev == "" {
 		rev = "HEAD"
 	}
 	if isHash(rev) && len(rev) == 40 {
-		if sha, ok := c.localCommit(repoURL, rev); ok {
+		if sha, ok := c.localCommit(v, rev); ok {
 			return sha, nil
 		}
 	}
-	refs, err := c.lsRemote(ctx, repoURL)
+	refs, err := c.lsRemote(ctx, v)
 	if err != nil {
 		return "", err
 	}
@@ -126,33 +180,33 @@ func (c *Cache) Resolve(ctx context.Context, repoURL, revision string) (string, 
 		return sha, nil
 	}
 	if !isHash(rev) || len(rev) < 4 {
-		return "", revisionNotFound(repoURL, rev)
+		return "", revisionNotFound(v.URL, rev)
 	}
 	if sha, ok := refs.commitWithPrefix(rev); ok {
 		return sha, nil
 	}
-	return c.findCommit(ctx, repoURL, rev)
+	return c.findCommit(ctx, v, rev)
 }
 
 // ResolveAfter is Resolve with an ls-remote answer obtained after the given time:
 // a new or changed Application must see the repository as it is now, not as the
 // cache saw it up to MaxAge ago. Answers fetched after `after` are still shared, so
 // a burst of new Applications of one repository costs about one ls-remote.
-func (c *Cache) ResolveAfter(ctx context.Context, repoURL, revision string, after time.Time) (string, error) {
-	key := NormalizeURL(repoURL)
+func (c *Cache) ResolveAfter(ctx context.Context, repo Repo, revision string, after time.Time) (string, error) {
+	v := c.view(repo)
 	c.mu.Lock()
-	cached := c.refs[key]
+	cached := c.refs[v.norm][v.key]
 	c.mu.Unlock()
 	if cached != nil && cached.at.Before(after) {
-		c.Invalidate(repoURL)
+		c.Invalidate(repo.URL)
 	}
-	return c.Resolve(ctx, repoURL, revision)
+	return c.resolve(ctx, v, revision)
 }
 
-// Invalidate forgets the ls-remote answer for repoURL (any URL form of it),
-// so that the next Resolve asks the repository. A webhook calls it on push.
-// A Resolve that joins after Invalidate never receives an answer requested
-// before it.
+// Invalidate forgets the ls-remote answers for repoURL (any URL form of it,
+// read with any credentials), so that the next Resolve asks the repository.
+// A webhook calls it on push. A Resolve that joins after Invalidate never
+// receives an answer requested before it.
 func (c *Cache) Invalidate(repoURL string) {
 	key := NormalizeURL(repoURL)
 	c.mu.Lock()
@@ -161,23 +215,25 @@ func (c *Cache) Invalidate(repoURL string) {
 	c.gens[key]++
 }
 
-// lsRemote returns the refs of repoURL, from cache when younger than maxAge.
-func (c *Cache) lsRemote(ctx context.Context, repoURL string) (*remoteRefs, error) {
-	key := NormalizeURL(repoURL)
+// lsRemote returns the refs of v, from cache when younger than maxAge.
+func (c *Cache) lsRemote(ctx context.Context, v view) (*remoteRefs, error) {
 	c.mu.Lock()
-	cached, gen := c.refs[key], c.gens[key]
+	cached, gen := c.refs[v.norm][v.key], c.gens[v.norm]
 	c.mu.Unlock()
 	if cached != nil && c.now().Sub(cached.at) < c.maxAge {
 		return cached, nil
 	}
-	v, err := c.shared(ctx, &c.lsRemotes, fmt.Sprintf("%s\x00%d", key, gen), func(ctx context.Context) (any, error) {
-		refs, err := c.listRemote(ctx, repoURL)
+	res, err := c.shared(ctx, &c.lsRemotes, fmt.Sprintf("%s\x00%d", v.key, gen), func(ctx context.Context) (any, error) {
+		refs, err := c.listRemote(ctx, v)
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.gens[key] == gen {
-			c.refs[key] = refs
+		if c.gens[v.norm] == gen {
+			if c.refs[v.norm] == nil {
+				c.refs[v.norm] = map[string]*remoteRefs{}
+			}
+			c.refs[v.norm][v.key] = refs
 		}
 		c.mu.Unlock()
 		return refs, nil
@@ -185,7 +241,7 @@ func (c *Cache) lsRemote(ctx context.Context, repoURL string) (*remoteRefs, erro
 	if err != nil {
 		return nil, err
 	}
-	return v.(*remoteRefs), nil
+	return res.(*remoteRefs), nil
 }
 
 // shared runs fn once for all concurrent callers with the same key. fn runs
@@ -206,18 +262,30 @@ func (c *Cache) shared(ctx context.Context, g *singleflight.Group, key string, f
 	}
 }
 
-// access looks up the credentials for repoURL and builds transport settings.
-func (c *Cache) access(repoURL string) (access, error) {
-	var creds Credentials
-	var found bool
-	if c.credentials != nil {
-		creds, found = c.credentials(repoURL)
-	}
+// access builds the transport settings of v.
+func (c *Cache) access(v view) (access, error) {
 	var known string
 	if c.knownHosts != nil {
 		known = c.knownHosts()
 	}
-	return newAccess(repoURL, creds, found, &c.hosts, known)
+	return newAccess(v.URL, v.creds, v.found, &c.hosts, known)
+}
+
+// isVerified reports whether sha was seen in the mirror of view key.
+func (c *Cache) isVerified(key, sha string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.verified[key+"\x00"+sha]
+	return ok
+}
+
+func (c *Cache) markVerified(key, sha string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.verified) >= maxVerified {
+		clear(c.verified)
+	}
+	c.verified[key+"\x00"+sha] = struct{}{}
 }
 
 // repoLock returns the lock of one mirror: fetches write, reads share.

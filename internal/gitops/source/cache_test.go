@@ -63,7 +63,7 @@ func TestResolve(t *testing.T) {
 				{h.dev[:8], h.dev},     // abbreviated, advertised
 			}
 			for _, tc := range cases {
-				got, err := c.Resolve(context.Background(), repoURL, tc.revision)
+				got, err := c.Resolve(context.Background(), Repo{URL: repoURL}, tc.revision)
 				if err != nil {
 					t.Errorf("Resolve(%q): %v", tc.revision, err)
 					continue
@@ -76,7 +76,7 @@ func TestResolve(t *testing.T) {
 				t.Fatal("fixture: v2 should be an annotated tag object")
 			}
 			for _, rev := range []string{"nope", "refs/heads/nope", "deadbeef", strings.Repeat("a", 40)} {
-				_, err := c.Resolve(context.Background(), repoURL, rev)
+				_, err := c.Resolve(context.Background(), Repo{URL: repoURL}, rev)
 				if ReasonOf(err) != ReasonRevisionNotFound {
 					t.Fatalf("Resolve(%q): got %v, want a %s error", rev, err, ReasonRevisionNotFound)
 				}
@@ -99,11 +99,11 @@ func TestCheckout(t *testing.T) {
 
 	c := newTestCache(t, Options{})
 	ctx := context.Background()
-	sha, err := c.Resolve(ctx, srv.url("app"), "main")
+	sha, err := c.Resolve(ctx, Repo{URL: srv.url("app")}, "main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := c.Checkout(ctx, srv.url("app"), sha)
+	dir, err := c.Checkout(ctx, Repo{URL: srv.url("app")}, sha)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +126,11 @@ func TestCheckout(t *testing.T) {
 	}
 
 	// An older commit, by the tag that names it.
-	old, err := c.Resolve(ctx, srv.url("app"), "v1")
+	old, err := c.Resolve(ctx, Repo{URL: srv.url("app")}, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldDir, err := c.Checkout(ctx, srv.url("app"), old)
+	oldDir, err := c.Checkout(ctx, Repo{URL: srv.url("app")}, old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestCheckout(t *testing.T) {
 
 	// Checking out again costs no request and gives the same directory.
 	before := srv.infoRefs.Load() + srv.uploadPacks.Load()
-	again, err := c.Checkout(ctx, srv.url("app"), sha)
+	again, err := c.Checkout(ctx, Repo{URL: srv.url("app")}, sha)
 	if err != nil || again != dir {
 		t.Fatalf("second Checkout = %s, %v; want %s", again, err, dir)
 	}
@@ -148,7 +148,7 @@ func TestCheckout(t *testing.T) {
 		t.Errorf("second Checkout made %d requests, want 0", after-before)
 	}
 
-	if _, err := c.Checkout(ctx, srv.url("app"), "main"); err == nil || !strings.Contains(err.Error(), "not a full commit SHA") {
+	if _, err := c.Checkout(ctx, Repo{URL: srv.url("app")}, "main"); err == nil || !strings.Contains(err.Error(), "not a full commit SHA") {
 		t.Errorf("Checkout of a branch name: got %v, want a 'not a full commit SHA' error", err)
 	}
 }
@@ -166,7 +166,7 @@ func TestNewCommitVisibleAfterInvalidateOrMaxAge(t *testing.T) {
 
 	resolve := func() string {
 		t.Helper()
-		sha, err := c.Resolve(ctx, srv.url("app"), "main")
+		sha, err := c.Resolve(ctx, Repo{URL: srv.url("app")}, "main")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,12 +215,12 @@ func TestConcurrentCallersShareLsRemoteAndFetch(t *testing.T) {
 		dirs := make(chan string, 20)
 		for range 20 {
 			wg.Go(func() {
-				sha, err := c.Resolve(ctx, srv.url("app"), "HEAD")
+				sha, err := c.Resolve(ctx, Repo{URL: srv.url("app")}, "HEAD")
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				dir, err := c.Checkout(ctx, srv.url("app"), sha)
+				dir, err := c.Checkout(ctx, Repo{URL: srv.url("app")}, sha)
 				if err != nil {
 					t.Error(err)
 					return
@@ -274,11 +274,11 @@ func TestPrune(t *testing.T) {
 	b := r.commit("main", "b", map[string]string{"f": "b"})
 	c := newTestCache(t, Options{})
 	ctx := context.Background()
-	dirA, err := c.Checkout(ctx, r.bare, a)
+	dirA, err := c.Checkout(ctx, Repo{URL: r.bare}, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirB, err := c.Checkout(ctx, r.bare, b)
+	dirB, err := c.Checkout(ctx, Repo{URL: r.bare}, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestPrune(t *testing.T) {
 	}
 	assertFile(t, dirB, "f", "b")
 	// A pruned commit can be checked out again, from the mirror.
-	if _, err := c.Checkout(ctx, r.bare, a); err != nil {
+	if _, err := c.Checkout(ctx, Repo{URL: r.bare}, a); err != nil {
 		t.Fatal(err)
 	}
 	assertFile(t, dirA, "f", "a")
@@ -326,7 +326,7 @@ func TestCheckoutRefusesSymlinksOutOfTheTree(t *testing.T) {
 			}
 			sha := r.commit("main", "links", nil)
 			c := newTestCache(t, Options{})
-			dir, err := c.Checkout(context.Background(), "file://"+r.bare, sha)
+			dir, err := c.Checkout(context.Background(), Repo{URL: "file://" + r.bare}, sha)
 			if tc.ok {
 				if err != nil {
 					t.Fatal(err)

@@ -27,7 +27,7 @@ type Credentials struct {
 	URL     string // url: the repository URL, or a URL prefix for repo-creds
 	Type    string // type: "git" (the default); "helm" and "oci" are not Git
 	Name    string // name: a display name
-	Project string // project: the AppProject the repository is scoped to
+	Project string // project: the gantry project whose apps may use them; "" for all
 
 	Username string // username
 	Password string // password: a password or an access token
@@ -60,15 +60,30 @@ func (c Credentials) withAuthFrom(t Credentials) Credentials {
 	c.Username, c.Password, c.SSHPrivateKey = t.Username, t.Password, t.SSHPrivateKey
 	c.TLSClientCertData, c.TLSClientCertKey = t.TLSClientCertData, t.TLSClientCertKey
 	c.Source = c.Source + " + " + t.Source
+	if t.Project != "" {
+		c.Project = t.Project
+	}
 	return c
 }
 
 // CredentialSet answers which credentials a repository URL uses. Build it
 // with NewCredentialSet; it is immutable, so rebuild and swap it when the
 // Secrets change.
+//
+// Credentials belong to one project (data key project) or to all: a Secret
+// with project X is used only for the apps and ApplicationSets of project X,
+// one without a project for everybody's. The Secrets live in gantry-system,
+// which only administrators may write, so a global credential is always an
+// administrator's decision.
 type CredentialSet struct {
-	repos     map[string]Credentials // by credentialKey(url)
-	templates []Credentials          // longest url first
+	repos     map[string]Credentials // by credentialKey(url) + "\x00" + project
+	templates []template             // longest path first, a project's before global ones
+}
+
+// template is a repo-creds Secret with the location its url covers.
+type template struct {
+	Credentials
+	loc location
 }
 
 // NewCredentialSet reads the Git repository Secrets and repo-creds templates
@@ -99,47 +114,79 @@ func NewCredentialSet(secrets []corev1.Secret) (*CredentialSet, error) {
 			continue
 		}
 		if kind == SecretTypeRepoCreds {
-			set.templates = append(set.templates, c)
+			loc, ok := parseLocation(c.URL)
+			if !ok {
+				errs = append(errs, fmt.Errorf("secret %s: url %s is not a repository URL prefix a template can match: "+
+					"write scheme://host[:port][/path] (https, http, ssh or git) or user@host:path, without \".\" or \"..\" segments or %%-escapes", c.Source, c.URL))
+				continue
+			}
+			set.templates = append(set.templates, template{c, loc})
 			continue
 		}
-		key := credentialKey(c.URL)
+		key := credentialKey(c.URL) + "\x00" + c.Project
 		if prev, dup := set.repos[key]; dup {
-			errs = append(errs, fmt.Errorf("secret %s: url %s is already configured by secret %s, which wins: delete one of them", c.Source, c.URL, prev.Source))
+			errs = append(errs, fmt.Errorf("secret %s: url %s is already configured by secret %s%s, which wins: delete one of them",
+				c.Source, c.URL, prev.Source, forProject(c.Project)))
 			continue
 		}
 		set.repos[key] = c
 	}
-	slices.SortStableFunc(set.templates, func(a, b Credentials) int {
-		return cmp.Compare(len(templatePrefix(b.URL)), len(templatePrefix(a.URL)))
+	scoped := func(t template) int {
+		if t.Project != "" {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(set.templates, func(a, b template) int {
+		return cmp.Or(cmp.Compare(len(b.loc.path), len(a.loc.path)), cmp.Compare(scoped(b), scoped(a)))
 	})
 	return set, errors.Join(errs...)
 }
 
-// Lookup returns the credentials for repoURL: the repository Secret whose url
-// equals it (ignoring case, a trailing "/" and ".git") if that Secret has
-// credentials of its own, else those of the repo-creds template whose url is
-// the longest prefix of repoURL. A prefix must end at a "/" or ":" boundary,
-// so that the template for https://git.example.com is not sent to
-// https://git.example.com.evil.org.
-func (s *CredentialSet) Lookup(repoURL string) (Credentials, bool) {
+// Lookup returns the credentials an app of project uses for repoURL (project
+// "" for an app outside any project: global credentials only). Among the
+// credentials of that project and the global ones: the repository Secret
+// whose url equals repoURL (ignoring case, a trailing "/" and ".git"), the
+// project's own before a global one, if it has credentials of its own; else
+// those of the repo-creds template that covers repoURL with the longest path,
+// the project's own first at equal length. A template covers a URL of exactly
+// its scheme, host and port whose path is at or below its own at a "/"
+// boundary, so that the template for https://github.com/org is not sent to
+// https://github.com:x@other.example/org, https://github.com.evil.org/org,
+// http://github.com/org, https://github.com:8443/org nor
+// https://github.com/org-evil.
+func (s *CredentialSet) Lookup(repoURL, project string) (Credentials, bool) {
 	if s == nil {
 		return Credentials{}, false
 	}
-	repo, exact := s.repos[credentialKey(repoURL)]
+	key := credentialKey(repoURL)
+	repo, exact := s.repos[key+"\x00"+project]
+	if !exact && project != "" {
+		repo, exact = s.repos[key+"\x00"]
+	}
 	if exact && repo.hasAuth() {
 		return repo, true
 	}
+	loc, ok := parseLocation(repoURL)
 	for _, t := range s.templates {
-		if !matchesPrefix(repoURL, t.URL) {
+		if !ok || t.Project != "" && t.Project != project || !t.loc.covers(loc) {
 			continue
 		}
 		if exact {
-			return repo.withAuthFrom(t), true
+			return repo.withAuthFrom(t.Credentials), true
 		}
-		t.URL = repoURL
-		return t, true
+		c := t.Credentials
+		c.URL = repoURL
+		return c, true
 	}
 	return repo, exact
+}
+
+func forProject(project string) string {
+	if project == "" {
+		return ""
+	}
+	return " for project " + project
 }
 
 func credentialsFromSecret(s *corev1.Secret) (Credentials, error) {
@@ -194,23 +241,4 @@ func credentialKey(repoURL string) string {
 	s = strings.TrimRight(s, "/")
 	s = strings.TrimSuffix(s, ".git")
 	return strings.TrimRight(s, "/")
-}
-
-func templatePrefix(u string) string {
-	return strings.TrimRight(strings.ToLower(strings.TrimSpace(u)), "/")
-}
-
-// matchesPrefix reports whether template URL prefix covers repoURL at a path
-// or host boundary.
-func matchesPrefix(repoURL, prefix string) bool {
-	u := strings.ToLower(strings.TrimSpace(repoURL))
-	p := templatePrefix(prefix)
-	if p == "" || !strings.HasPrefix(u, p) {
-		return false
-	}
-	if len(u) == len(p) || strings.HasSuffix(p, ":") {
-		return true
-	}
-	next := u[len(p)]
-	return next == '/' || next == ':'
 }

@@ -51,7 +51,7 @@ func TestCredentialSetLookup(t *testing.T) {
 		{url: "https://x.example.com"},
 	}
 	for _, tc := range cases {
-		got, found := set.Lookup(tc.url)
+		got, found := set.Lookup(tc.url, "")
 		if found != tc.found || got.Password != tc.password || got.SSHPrivateKey != tc.key || got.Insecure != tc.insecure {
 			t.Errorf("Lookup(%s) = {password %q key %q insecure %v}, %v; want {%q %q %v}, %v",
 				tc.url, got.Password, got.SSHPrivateKey, got.Insecure, found, tc.password, tc.key, tc.insecure, tc.found)
@@ -77,7 +77,7 @@ func TestNewCredentialSetReportsBadSecrets(t *testing.T) {
 			t.Errorf("error %v\nlacks %q", err, want)
 		}
 	}
-	if c, ok := set.Lookup("https://git.example.com/a"); !ok || c.Password != "p" {
+	if c, ok := set.Lookup("https://git.example.com/a", ""); !ok || c.Password != "p" {
 		t.Errorf("valid Secret lost next to invalid ones: %+v, %v", c, ok)
 	}
 }
@@ -98,14 +98,14 @@ func TestHTTPCredentials(t *testing.T) {
 	}
 
 	t.Run("none", func(t *testing.T) {
-		_, err := cacheWith().Resolve(ctx, repoURL, "main")
+		_, err := cacheWith().Resolve(ctx, Repo{URL: repoURL}, "main")
 		if ReasonOf(err) != ReasonAuthRequired || !strings.Contains(err.Error(), "repository "+repoURL+" needs credentials: add a repository Secret") {
 			t.Fatalf("got %v, want %s saying to add a Secret", err, ReasonAuthRequired)
 		}
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		c := cacheWith(secret("repo", SecretTypeRepository, map[string]string{"url": repoURL, "username": "alice", "password": "guess"}))
-		_, err := c.Resolve(ctx, repoURL, "main")
+		_, err := c.Resolve(ctx, Repo{URL: repoURL}, "main")
 		if ReasonOf(err) != ReasonAuthFailed || !strings.Contains(err.Error(), "refused the configured credentials") {
 			t.Fatalf("got %v, want %s", err, ReasonAuthFailed)
 		}
@@ -113,7 +113,7 @@ func TestHTTPCredentials(t *testing.T) {
 			t.Errorf("error leaks the password: %v", err)
 		}
 		// Checkout fetches with the same credentials and fails the same way.
-		_, err = c.Checkout(ctx, repoURL, want)
+		_, err = c.Checkout(ctx, Repo{URL: repoURL}, want)
 		if ReasonOf(err) != ReasonAuthFailed {
 			t.Fatalf("Checkout: got %v, want %s", err, ReasonAuthFailed)
 		}
@@ -132,11 +132,11 @@ func TestHTTPCredentials(t *testing.T) {
 	for name, secrets := range ok {
 		t.Run(name, func(t *testing.T) {
 			c := cacheWith(secrets...)
-			sha, err := c.Resolve(ctx, repoURL, "main")
+			sha, err := c.Resolve(ctx, Repo{URL: repoURL, Project: "team-a"}, "main")
 			if err != nil || sha != want {
 				t.Fatalf("Resolve = %s, %v; want %s", sha, err, want)
 			}
-			dir, err := c.Checkout(ctx, repoURL, sha)
+			dir, err := c.Checkout(ctx, Repo{URL: repoURL, Project: "team-a"}, sha)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,19 +151,19 @@ func TestUnreachableAndNotFound(t *testing.T) {
 
 	closed := httptest.NewServer(nil)
 	closed.Close()
-	_, err := c.Resolve(ctx, closed.URL+"/org/app.git", "main")
+	_, err := c.Resolve(ctx, Repo{URL: closed.URL + "/org/app.git"}, "main")
 	if ReasonOf(err) != ReasonUnreachable || !strings.Contains(err.Error(), "repository "+closed.URL+"/org/app.git unreachable: ") ||
 		!strings.HasSuffix(err.Error(), "check the URL and the network") {
 		t.Fatalf("closed port: got %v, want %s", err, ReasonUnreachable)
 	}
 
 	srv := newGitServer(t, "", "")
-	_, err = c.Resolve(ctx, srv.url("missing"), "main")
+	_, err = c.Resolve(ctx, Repo{URL: srv.url("missing")}, "main")
 	if ReasonOf(err) != ReasonNotFound {
 		t.Fatalf("missing repository: got %v, want %s", err, ReasonNotFound)
 	}
 
-	_, err = c.Resolve(ctx, "https://user:tok3n@"+strings.TrimPrefix(closed.URL, "http://")+"/x.git", "main")
+	_, err = c.Resolve(ctx, Repo{URL: "https://user:tok3n@" + strings.TrimPrefix(closed.URL, "http://") + "/x.git"}, "main")
 	if err == nil || strings.Contains(err.Error(), "tok3n") {
 		t.Fatalf("error leaks a token from the URL: %v", err)
 	}

@@ -75,9 +75,10 @@ func revisionNotFound(repoURL, revision string) *Error {
 
 // classify turns an error from a go-git transport into an *Error that says
 // what the user should do. withCreds tells whether credentials were sent, to
-// tell "add a Secret" from "fix the Secret". A canceled context is returned
-// as it is: the caller went away, the repository did nothing wrong.
-func classify(err error, repoURL string, withCreds bool) error {
+// tell "add a Secret" from "fix the Secret"; project is whose app asked, for
+// the advice. A canceled context is returned as it is: the caller went away,
+// the repository did nothing wrong.
+func classify(err error, repoURL string, withCreds bool, project string) error {
 	if err == nil {
 		return nil
 	}
@@ -101,8 +102,14 @@ func classify(err error, repoURL string, withCreds bool) error {
 			return newError(ReasonAuthFailed, repoURL, err,
 				"repository %s refused the configured credentials: %v; check the username and password (or token) or sshPrivateKey in its repository Secret", u, err)
 		}
+		scope := ""
+		if project != "" {
+			// Saying whether another project has a credential would tell
+			// this one what the other reads: the advice is the same either way.
+			scope = fmt.Sprintf(" usable by project %s (data key project: %s, or none for all projects; the credentials of other projects are never used)", project, project)
+		}
 		return newError(ReasonAuthRequired, repoURL, err,
-			"repository %s needs credentials: add a repository Secret (label argocd.argoproj.io/secret-type: repository or repo-creds) with username and password, or sshPrivateKey", u)
+			"repository %s needs credentials: add a repository Secret (label argocd.argoproj.io/secret-type: repository or repo-creds) with username and password, or sshPrivateKey%s", u, scope)
 	case strings.Contains(msg, "knownhosts: key mismatch"):
 		return newError(ReasonHostKey, repoURL, err,
 			"repository %s presented an SSH host key that differs from the one in known hosts: %v; if the host really changed its key, update argocd-ssh-known-hosts-cm", u, err)

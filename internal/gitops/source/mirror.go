@@ -80,52 +80,56 @@ func (c *Cache) initMirror(path, repoURL string) error {
 	return nil
 }
 
-// localCommit looks rev (a full or abbreviated SHA) up in the mirror
+// localCommit looks rev (a full or abbreviated SHA) up in the mirror of v
 // without any network access.
-func (c *Cache) localCommit(repoURL, rev string) (string, bool) {
-	key := NormalizeURL(repoURL)
-	l := c.repoLock(key)
+func (c *Cache) localCommit(v view, rev string) (string, bool) {
+	rev = strings.ToLower(rev)
+	if len(rev) == 40 && c.isVerified(v.key, rev) {
+		return rev, true
+	}
+	l := c.repoLock(v.key)
 	l.RLock()
 	defer l.RUnlock()
-	repo, err := c.openMirror(key, repoURL, false)
+	repo, err := c.openMirror(v.key, v.URL, false)
 	if err != nil || repo == nil {
 		return "", false
 	}
-	rev = strings.ToLower(rev)
+	sha := rev
 	if len(rev) == 40 {
 		if _, err := repo.CommitObject(plumbing.NewHash(rev)); err != nil {
 			return "", false
 		}
-		return rev, true
+	} else {
+		h, err := repo.ResolveRevision(plumbing.Revision(rev))
+		if err != nil || !strings.HasPrefix(h.String(), rev) {
+			return "", false
+		}
+		sha = h.String()
 	}
-	h, err := repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil || !strings.HasPrefix(h.String(), rev) {
-		return "", false
-	}
-	return h.String(), true
+	c.markVerified(v.key, sha)
+	return sha, true
 }
 
-// findCommit returns the full SHA of rev, fetching when the mirror lacks
-// it. Fetches are shared per repository, so however many callers want new
+// findCommit returns the full SHA of rev, fetching when the mirror of v
+// lacks it. Fetches are shared per view, so however many callers want new
 // commits of one repository at once, it is fetched once.
-func (c *Cache) findCommit(ctx context.Context, repoURL, rev string) (string, error) {
-	if sha, ok := c.localCommit(repoURL, rev); ok {
+func (c *Cache) findCommit(ctx context.Context, v view, rev string) (string, error) {
+	if sha, ok := c.localCommit(v, rev); ok {
 		return sha, nil
 	}
-	key := NormalizeURL(repoURL)
 	// A caller may join a fetch that started before its commit was pushed;
 	// the second round then starts (or joins) one that began after.
 	for range 2 {
-		_, err := c.shared(ctx, &c.fetches, key, func(ctx context.Context) (any, error) {
-			if _, ok := c.localCommit(repoURL, rev); ok {
+		_, err := c.shared(ctx, &c.fetches, v.key, func(ctx context.Context) (any, error) {
+			if _, ok := c.localCommit(v, rev); ok {
 				return nil, nil
 			}
-			return nil, c.fetch(ctx, repoURL, key, mirrorRefSpecs())
+			return nil, c.fetch(ctx, v, mirrorRefSpecs())
 		})
 		if err != nil {
 			return "", err
 		}
-		if sha, ok := c.localCommit(repoURL, rev); ok {
+		if sha, ok := c.localCommit(v, rev); ok {
 			return sha, nil
 		}
 	}
@@ -134,35 +138,35 @@ func (c *Cache) findCommit(ctx context.Context, repoURL, rev string) (string, er
 		// GitLab) still serve a commit asked for by SHA.
 		// Its failure (typically: the server does not allow it) only means
 		// the answer is "not found".
-		_, err := c.shared(ctx, &c.fetches, key+"\x00"+rev, func(ctx context.Context) (any, error) {
+		_, err := c.shared(ctx, &c.fetches, v.key+"\x00"+rev, func(ctx context.Context) (any, error) {
 			spec := config.RefSpec("+" + rev + ":refs/gantry/" + rev)
-			return nil, c.fetch(ctx, repoURL, key, []config.RefSpec{spec})
+			return nil, c.fetch(ctx, v, []config.RefSpec{spec})
 		})
 		if err != nil && ctx.Err() != nil {
-			return "", fmt.Errorf("fetch %s from %s: %w", rev, redactURL(repoURL), ctx.Err())
+			return "", fmt.Errorf("fetch %s from %s: %w", rev, redactURL(v.URL), ctx.Err())
 		}
-		if sha, ok := c.localCommit(repoURL, rev); ok {
+		if sha, ok := c.localCommit(v, rev); ok {
 			return sha, nil
 		}
 	}
-	return "", revisionNotFound(repoURL, rev)
+	return "", revisionNotFound(v.URL, rev)
 }
 
-// fetch brings the mirror of key up to date with repoURL for refSpecs. Only
-// objects the mirror lacks are transferred: its refs are sent as haves.
-func (c *Cache) fetch(ctx context.Context, repoURL, key string, refSpecs []config.RefSpec) error {
-	acc, err := c.access(repoURL)
+// fetch brings the mirror of v up to date for refSpecs. Only objects the
+// mirror lacks are transferred: its refs are sent as haves.
+func (c *Cache) fetch(ctx context.Context, v view, refSpecs []config.RefSpec) error {
+	acc, err := c.access(v)
 	if err != nil {
 		return err
 	}
-	l := c.repoLock(key)
+	l := c.repoLock(v.key)
 	l.Lock()
 	defer l.Unlock()
-	repo, err := c.openMirror(key, repoURL, true)
+	repo, err := c.openMirror(v.key, v.URL, true)
 	if err != nil {
 		return err
 	}
-	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{repoURL}})
+	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{v.URL}})
 	err = remote.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs:        refSpecs,
 		Tags:            git.NoTags, // tags come through the refspec
@@ -175,5 +179,5 @@ func (c *Cache) fetch(ctx context.Context, repoURL, key string, refSpecs []confi
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
-	return classify(err, repoURL, acc.withCreds)
+	return classify(err, v.URL, acc.withCreds, v.Project)
 }

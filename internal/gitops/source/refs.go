@@ -19,14 +19,14 @@ type remoteRefs struct {
 	at      time.Time
 }
 
-// listRemote runs ls-remote against repoURL. It needs no local repository:
-// the remote is bound to an in-memory storer that never receives objects.
-func (c *Cache) listRemote(ctx context.Context, repoURL string) (*remoteRefs, error) {
-	acc, err := c.access(repoURL)
+// listRemote runs ls-remote against v. It needs no local repository: the
+// remote is bound to an in-memory storer that never receives objects.
+func (c *Cache) listRemote(ctx context.Context, v view) (*remoteRefs, error) {
+	acc, err := c.access(v)
 	if err != nil {
 		return nil, err
 	}
-	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{repoURL}})
+	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{v.URL}})
 	list, err := remote.ListContext(ctx, &git.ListOptions{
 		Auth:            acc.auth,
 		InsecureSkipTLS: acc.insecure,
@@ -35,7 +35,7 @@ func (c *Cache) listRemote(ctx context.Context, repoURL string) (*remoteRefs, er
 		PeelingOption:   git.AppendPeeled,
 	})
 	if err != nil {
-		return nil, classify(err, repoURL, acc.withCreds)
+		return nil, classify(err, v.URL, acc.withCreds, v.Project)
 	}
 	return newRemoteRefs(list, c.now()), nil
 }

@@ -133,18 +133,18 @@ func TestSSHRepository(t *testing.T) {
 
 	cache := func(creds Credentials, knownHosts string) *Cache {
 		return newTestCache(t, Options{
-			Credentials: func(string) (Credentials, bool) { return creds, true },
+			Credentials: func(string, string) (Credentials, bool) { return creds, true },
 			KnownHosts:  func() string { return knownHosts },
 		})
 	}
 
 	t.Run("key and known host", func(t *testing.T) {
 		c := cache(Credentials{SSHPrivateKey: clientPEM}, srv.knownHosts(srv.hostKey))
-		sha, err := c.Resolve(ctx, repoURL, "main")
+		sha, err := c.Resolve(ctx, Repo{URL: repoURL}, "main")
 		if err != nil || sha != want {
 			t.Fatalf("Resolve = %s, %v; want %s", sha, err, want)
 		}
-		dir, err := c.Checkout(ctx, repoURL, sha)
+		dir, err := c.Checkout(ctx, Repo{URL: repoURL}, sha)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,14 +152,14 @@ func TestSSHRepository(t *testing.T) {
 	})
 	t.Run("insecure without known hosts", func(t *testing.T) {
 		c := cache(Credentials{SSHPrivateKey: clientPEM, Insecure: true}, "")
-		if _, err := c.Resolve(ctx, repoURL, "main"); err != nil {
+		if _, err := c.Resolve(ctx, Repo{URL: repoURL}, "main"); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("host key changed", func(t *testing.T) {
 		other, _ := newKey(t)
 		c := cache(Credentials{SSHPrivateKey: clientPEM}, srv.knownHosts(other.PublicKey()))
-		_, err := c.Resolve(ctx, repoURL, "main")
+		_, err := c.Resolve(ctx, Repo{URL: repoURL}, "main")
 		if ReasonOf(err) != ReasonHostKey || !strings.Contains(err.Error(), "differs from the one in known hosts") {
 			t.Fatalf("got %v, want %s", err, ReasonHostKey)
 		}
@@ -167,7 +167,7 @@ func TestSSHRepository(t *testing.T) {
 	t.Run("key not authorized", func(t *testing.T) {
 		_, strangerPEM := newKey(t)
 		c := cache(Credentials{SSHPrivateKey: strangerPEM, Source: "argocd/repo"}, srv.knownHosts(srv.hostKey))
-		_, err := c.Resolve(ctx, repoURL, "main")
+		_, err := c.Resolve(ctx, Repo{URL: repoURL}, "main")
 		if ReasonOf(err) != ReasonAuthFailed {
 			t.Fatalf("got %v, want %s", err, ReasonAuthFailed)
 		}

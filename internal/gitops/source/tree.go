@@ -17,11 +17,14 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// Checkout returns a directory holding the files of commit sha of repoURL,
-// at the stable path <Dir>/trees/<sha>. The tree is written once (into a
+// Checkout returns a directory holding the files of commit sha of repo, at
+// the stable path <Dir>/trees/<sha>. The tree is written once (into a
 // temporary directory renamed into place, so nobody sees half of it) and
 // reused by every caller and every repository with that commit; concurrent
-// callers for one sha share one fetch and one extraction.
+// callers for one sha share one fetch and one extraction. It is handed out
+// only when the mirror this caller's project reads (its credentials, or none)
+// has the commit, fetching if needed: naming another project's private
+// commit with a public repository gives "revision not found", not its files.
 //
 // The directory is read-only and shared: callers must not modify it (copy
 // it first, e.g. to run `helm dependency build`). Submodules are not
@@ -30,10 +33,14 @@ import (
 // never be led to read files of the gantry host.
 //
 // sha must be a full commit SHA, normally from Resolve.
-func (c *Cache) Checkout(ctx context.Context, repoURL, sha string) (string, error) {
+func (c *Cache) Checkout(ctx context.Context, repo Repo, sha string) (string, error) {
 	sha = strings.ToLower(strings.TrimSpace(sha))
 	if len(sha) != 40 || !isHash(sha) {
-		return "", fmt.Errorf("checkout of %s: %q is not a full commit SHA: resolve the revision with Resolve first", redactURL(repoURL), sha)
+		return "", fmt.Errorf("checkout of %s: %q is not a full commit SHA: resolve the revision with Resolve first", redactURL(repo.URL), sha)
+	}
+	v := c.view(repo)
+	if _, err := c.findCommit(ctx, v, sha); err != nil {
+		return "", err
 	}
 	dir := filepath.Join(c.dir, "trees", sha)
 	ok, err := c.useTree(dir)
@@ -47,10 +54,7 @@ func (c *Cache) Checkout(ctx context.Context, repoURL, sha string) (string, erro
 		if _, err := os.Stat(dir); err == nil {
 			return nil, nil
 		}
-		if _, err := c.findCommit(ctx, repoURL, sha); err != nil {
-			return nil, err
-		}
-		return nil, c.extract(repoURL, sha, dir)
+		return nil, c.extract(v, sha, dir)
 	})
 	if err != nil {
 		return "", err
@@ -60,7 +64,7 @@ func (c *Cache) Checkout(ctx context.Context, repoURL, sha string) (string, erro
 		return "", err
 	}
 	if !ok {
-		return "", fmt.Errorf("checkout of %s at %s: the tree was pruned while it was being written: call Checkout again", redactURL(repoURL), sha)
+		return "", fmt.Errorf("checkout of %s at %s: the tree was pruned while it was being written: call Checkout again", redactURL(repo.URL), sha)
 	}
 	return dir, nil
 }
@@ -79,13 +83,13 @@ func (c *Cache) useTree(dir string) (bool, error) {
 	return true, nil
 }
 
-// extract writes the files of commit sha from the mirror into dir.
-func (c *Cache) extract(repoURL, sha, dir string) error {
-	key := NormalizeURL(repoURL)
-	l := c.repoLock(key)
+// extract writes the files of commit sha from the mirror of v into dir.
+func (c *Cache) extract(v view, sha, dir string) error {
+	repoURL := v.URL
+	l := c.repoLock(v.key)
 	l.RLock()
 	defer l.RUnlock()
-	repo, err := c.openMirror(key, repoURL, false)
+	repo, err := c.openMirror(v.key, repoURL, false)
 	if err != nil {
 		return err
 	}

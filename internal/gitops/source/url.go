@@ -148,3 +148,105 @@ func redactURL(repoURL string) string {
 	}
 	return u.String()
 }
+
+// location is where a repository URL leads: scheme, host and port exactly,
+// and the path, as credential templates are matched. scp-like URLs
+// (user@host:path) are ssh on port 22, like ssh://user@host/path.
+type location struct {
+	scheme string // http, https, ssh (git+ssh and scp-like too) or git
+	user   string // as written; not part of where the URL leads
+	host   string // lower case
+	port   string // explicit, or the scheme's default
+	path   string // lower case, "/a/b": no trailing "/" nor ".git"; "" for the root
+}
+
+var defaultPorts = map[string]string{"http": "80", "https": "443", "ssh": "22", "git": "9418"}
+
+// parseLocation parses a remote repository URL with net/url (or as the
+// scp-like form), so that userinfo, port and host are told apart exactly as
+// Git's own URL parsing does: in https://github.com:x@other.example/ the host
+// is other.example, in https://a@github.com@evil.org/ it is evil.org. It
+// refuses (ok false) what a template must never match by accident: local
+// paths, other schemes, and paths with dot segments, empty segments or
+// percent-escapes, which a server may resolve to another repository than
+// the prefix suggests.
+func parseLocation(raw string) (location, bool) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return location{}, false
+	}
+	if _, local := localPath(s); local {
+		return location{}, false
+	}
+	var loc location
+	var p string
+	if user, host, path, ok := parseSCP(s); ok {
+		loc = location{scheme: "ssh", user: user, host: host, port: "22"}
+		p = "/" + path
+		if strings.Contains(path, "%") {
+			return location{}, false
+		}
+	} else {
+		u, err := url.Parse(s)
+		if err != nil || u.Opaque != "" || u.Hostname() == "" {
+			return location{}, false
+		}
+		loc.scheme = strings.ToLower(u.Scheme)
+		if loc.scheme == "git+ssh" {
+			loc.scheme = "ssh"
+		}
+		def, known := defaultPorts[loc.scheme]
+		if !known {
+			return location{}, false
+		}
+		if u.User != nil {
+			loc.user = u.User.String()
+		}
+		loc.host, loc.port = u.Hostname(), u.Port()
+		if loc.port == "" {
+			loc.port = def
+		}
+		if u.RawPath != "" || strings.Contains(u.Path, "%") {
+			return location{}, false // escapes: what the server decodes them to is its business
+		}
+		p = u.Path
+	}
+	loc.host = strings.ToLower(loc.host)
+	p = strings.ToLower(strings.TrimRight(p, "/"))
+	p = strings.TrimRight(strings.TrimSuffix(p, ".git"), "/")
+	if p != "" {
+		for _, seg := range strings.Split(p[1:], "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return location{}, false
+			}
+		}
+	}
+	loc.path = p
+	return loc, true
+}
+
+// covers reports whether template location t covers repository location r:
+// the same scheme, host and port, and r's path equal to t's or below it at a
+// "/" boundary (https://github.com/org covers .../org/app, not .../org-x).
+// The user part is ignored: it says who logs in, not where.
+func (t location) covers(r location) bool {
+	if t.scheme != r.scheme || t.host != r.host || t.port != r.port {
+		return false
+	}
+	return t.path == "" || r.path == t.path || strings.HasPrefix(r.path, t.path+"/")
+}
+
+// exactKey names a repository exactly, for what is cached of it: a local one
+// by its path, a remote one by the scheme, user, host, port and path
+// parseLocation reads (so the forms of one URL share it, and two servers on
+// one host do not), anything else by its own text.
+func exactKey(repoURL string) string {
+	s := strings.TrimSpace(repoURL)
+	if p, ok := localPath(s); ok {
+		return "file://" + p
+	}
+	if loc, ok := parseLocation(s); ok {
+		return loc.scheme + "://" + loc.user + "@" + loc.host + ":" + loc.port + loc.path
+	}
+	return s
+}

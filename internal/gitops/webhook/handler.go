@@ -8,20 +8,24 @@ import (
 )
 
 // NewHandler returns the webhook endpoint (Argo CD serves it at
-// /api/webhook). secrets is asked on every request, so that a changed
-// argocd-secret takes effect at once; nil means no secrets. onPush is called
-// for every verified push, before the answer is written: it must only record
-// the work (invalidate the source cache, enqueue refreshes) and return, as
-// Git hosts time out slow webhooks (GitHub after 10 s).
+// /api/webhook). secrets is asked on every request, so that a changed Secret
+// takes effect at once; when it fails, every webhook is refused with 503 and
+// its error (which must name what to fix): the endpoint fails closed rather
+// than accepting unsigned pushes. onPush is called for every verified push,
+// before the answer is written: it must only record the work (invalidate the
+// source cache, enqueue refreshes) and return, as Git hosts time out slow
+// webhooks (GitHub after 10 s).
 //
 // Answers: 200 for a push handled or an event ignored, 400 for a malformed
 // request, 401 for a wrong or missing signature, 405 for a method other
-// than POST, 413 for a body over MaxPayloadBytes.
-func NewHandler(secrets func() Secrets, onPush func(context.Context, *Push)) http.Handler {
+// than POST, 413 for a body over MaxPayloadBytes, 503 when the secrets
+// cannot be read.
+func NewHandler(secrets func(context.Context) (Secrets, error), onPush func(context.Context, *Push)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var s Secrets
-		if secrets != nil {
-			s = secrets()
+		s, err := secrets(r.Context())
+		if err != nil {
+			http.Error(w, "webhooks are refused until their secrets can be read: "+err.Error(), http.StatusServiceUnavailable)
+			return
 		}
 		push, err := Parse(r, s)
 		if err != nil {

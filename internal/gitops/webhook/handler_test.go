@@ -11,7 +11,7 @@ import (
 
 func TestHandler(t *testing.T) {
 	var pushes []*Push
-	h := NewHandler(func() Secrets { return Secrets{GitHub: "s3cret"} }, func(_ context.Context, p *Push) {
+	h := NewHandler(func(context.Context) (Secrets, error) { return Secrets{GitHub: "s3cret"}, nil }, func(_ context.Context, p *Push) {
 		pushes = append(pushes, p)
 	})
 	srv := httptest.NewServer(h)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"gantry.dev/gantry/internal/identity/sessions"
 	"gantry.dev/gantry/internal/jsonapi"
 )
 
@@ -200,7 +200,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		jsonapi.Error(w, http.StatusBadRequest, "enter your username and password")
 		return
 	}
-	ip := clientIP(r)
+	ip := sessions.SourceAddress(r)
 	if ok, wait := p.opts.Limiter.Allow(user, ip); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		jsonapi.Error(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed sign-ins: try again in %s", wait.Round(time.Second)))
@@ -280,12 +280,4 @@ func port(u *url.URL) string {
 		return "80"
 	}
 	return "443"
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -232,7 +232,7 @@ func checkProjectLine(project string, l policyLine) error {
 // user's group with one would alias a role or a project role: an identity
 // provider's group named gantry:project:prod:project-admin must grant nothing.
 func ReservedPrefix(name string) (string, bool) {
-	for _, prefix := range []string{"role:", "proj:", "team:", "gantry:"} {
+	for _, prefix := range []string{"role:", "proj:", "team:", "gantry:", "system:"} {
 		if strings.HasPrefix(name, prefix) {
 			return prefix, true
 		}

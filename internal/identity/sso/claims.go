@@ -10,6 +10,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"gantry.dev/gantry/internal/identity/rbac"
 )
 
 // claims merges the ID token's claims with userinfo's. The ID token wins;
@@ -65,7 +67,14 @@ func (h *Handler) login(m map[string]any, idt *oidc.IDToken) (Login, *pageError)
 	if err != nil {
 		return Login{}, &pageError{status: http.StatusForbidden, title: "Not a valid gantry user name", msg: err.Error()}
 	}
-	l := Login{Username: name, Groups: groupsOf(m[h.cfg.GroupsClaim]), Issuer: idt.Issuer, Subject: idt.Subject}
+	groups, dropped := withoutReserved(groupsOf(m[h.cfg.GroupsClaim]))
+	for _, g := range dropped {
+		// The group's name only: it is not a secret, and it says what the
+		// provider tried to give.
+		h.log.Info("SSO: group from the identity provider dropped: its prefix is reserved (system:, or gantry's own)",
+			"user", name, "group", g)
+	}
+	l := Login{Username: name, Groups: groups, Issuer: idt.Issuer, Subject: idt.Subject}
 	l.Email, _ = m["email"].(string)
 	l.Name, _ = m["name"].(string)
 	if v, ok := m["email_verified"].(bool); ok && !v {
@@ -104,6 +113,23 @@ func groupsOf(v any) []string {
 	out = clean(out)
 	slices.Sort(out)
 	return out
+}
+
+// withoutReserved splits an identity provider's groups into those gantry
+// keeps and those it drops: Kubernetes' system: groups (system:masters is
+// cluster-admin in every virtual cluster the user is impersonated into) and
+// gantry's own prefixes (a group named gantry:project:prod:project-admin must
+// grant nothing). Whoever runs the provider, or can name groups in it, must
+// not be able to hand out either.
+func withoutReserved(groups []string) (kept, dropped []string) {
+	for _, g := range groups {
+		if _, reserved := rbac.ReservedPrefix(g); reserved {
+			dropped = append(dropped, g)
+			continue
+		}
+		kept = append(kept, g)
+	}
+	return kept, dropped
 }
 
 // allowed says whether groups meets AllowedGroups.

@@ -58,7 +58,9 @@ func Provision(ctx context.Context, c client.Client, cfg Config, login Login) er
 	if login.Username == "" || login.Issuer == "" || login.Subject == "" {
 		return errors.New("sso.Provision needs the login's username, issuer and subject")
 	}
-	groups := slices.Clone(login.Groups)
+	// Reserved groups were dropped (and logged) when the login was read;
+	// dropped here again because this is where they would be stored.
+	groups, _ := withoutReserved(login.Groups)
 	slices.Sort(groups)
 	groups = slices.Compact(groups)
 	for attempt := 0; ; attempt++ {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
+	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,6 +46,7 @@ type env struct {
 
 	mu     sync.Mutex
 	logins []completed
+	logs   []string
 }
 
 type envOptions struct {
@@ -87,7 +88,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.config(&cfg)
 	}
 	e.c = fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(o.objects...).Build()
-	h, err := New(context.Background(), Options{Config: cfg, ExternalURL: e.gantry.URL, Client: e.c, Logger: testr.New(t),
+	// The handler's log goes to the test's and is kept for tests to read.
+	logger := funcr.New(func(prefix, args string) {
+		t.Log(prefix, args)
+		e.mu.Lock()
+		e.logs = append(e.logs, args)
+		e.mu.Unlock()
+	}, funcr.Options{})
+	h, err := New(context.Background(), Options{Config: cfg, ExternalURL: e.gantry.URL, Client: e.c, Logger: logger,
 		Complete: func(w http.ResponseWriter, r *http.Request, login Login, returnTo string) {
 			e.mu.Lock()
 			e.logins = append(e.logins, completed{login, returnTo})
@@ -446,5 +454,64 @@ func TestProviderDownAtStart(t *testing.T) {
 	}
 	if r := e.completed()[0].returnTo; r != "/apps" {
 		t.Errorf("returnTo %q", r)
+	}
+}
+
+// An identity provider (or whoever can name groups in it) must not hand out
+// Kubernetes' system: groups nor gantry's own: they are dropped, with a log
+// line naming each, when the user is created and when it is updated.
+func TestReservedGroupsFromProviderDropped(t *testing.T) {
+	evil := []string{"system:masters", "system:serviceaccounts", "gantry:admins", "gantry:project:prod:project-admin", "role:admin", "team:ops", "proj:prod:project-admin"}
+	e := newEnv(t, envOptions{users: []idpUser{{ID: "id1", Username: "alice", Email: "alice@example.com",
+		Groups: append([]string{"dev"}, evil...)}}})
+	check := func(when string) {
+		t.Helper()
+		if g := e.user("alice").Spec.Groups; !slices.Equal(g, []string{"dev"}) {
+			t.Errorf("%s: stored groups %v, want [dev]", when, g)
+		}
+		c := e.completed()
+		if g := c[len(c)-1].login.Groups; !slices.Equal(g, []string{"dev"}) {
+			t.Errorf("%s: the login carries groups %v, want [dev]", when, g)
+		}
+		e.mu.Lock()
+		logs := strings.Join(e.logs, "\n")
+		e.logs = nil
+		e.mu.Unlock()
+		for _, g := range evil {
+			if !strings.Contains(logs, `"group"="`+g+`"`) {
+				t.Errorf("%s: no log line names the dropped group %s", when, g)
+			}
+		}
+	}
+	if status, body := e.signIn("/", "alice", nil); status != http.StatusOK {
+		t.Fatalf("%d %s", status, body)
+	}
+	check("created")
+	// An admin (or an earlier gantry) stored a reserved group: the next login
+	// replaces the groups with the provider's, reserved ones dropped again.
+	u := e.user("alice")
+	u.Spec.Groups = []string{"system:masters", "stale"}
+	if err := e.c.Update(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := e.signIn("/", "alice", nil); status != http.StatusOK {
+		t.Fatalf("%d %s", status, body)
+	}
+	check("updated")
+}
+
+// Provision is where groups are stored: it drops reserved ones whoever calls it.
+func TestProvisionDropsReservedGroups(t *testing.T) {
+	c := fake.NewClientBuilder().WithScheme(newScheme(t)).Build()
+	login := Login{Username: "bob", Issuer: "https://idp", Subject: "s1", Groups: []string{"system:masters", "ops", "gantry:admins"}}
+	if err := Provision(context.Background(), c, Config{CreateUsers: true}, login); err != nil {
+		t.Fatal(err)
+	}
+	u := &platformv1alpha1.User{}
+	if err := c.Get(context.Background(), client.ObjectKey{Name: "bob"}, u); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(u.Spec.Groups, []string{"ops"}) {
+		t.Errorf("stored groups %v, want [ops]", u.Spec.Groups)
 	}
 }

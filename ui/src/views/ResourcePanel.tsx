@@ -5,6 +5,7 @@ import { HealthBadge } from '../components/Badges';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { Icon } from '../components/Icon';
 import { eventRows } from '../lib/events';
+import { portForwardCommand } from '../lib/portforward';
 import { liveManifestYaml } from '../lib/yaml';
 
 type Tab = 'summary' | 'live' | 'events' | 'diff';
@@ -131,6 +132,7 @@ export function ResourcePanel({
   if (managed) tabs.push(['diff', 'Diff']);
   const shown = tabs.some(([t]) => t === tab) ? tab : 'summary';
   const nodeKey = [appNamespace, appName, node.group, node.kind, node.namespace, node.name, node.uid, node.resourceVersion].join('|');
+  const forward = portForwardCommand(node);
   const live = useLoad(shown === 'live', nodeKey, (signal) => api.resource(appName, appNamespace, node, signal));
   const events = useLoad(shown === 'events', nodeKey, (signal) => api.events(appName, appNamespace, node, signal));
   return (
@@ -200,6 +202,19 @@ export function ResourcePanel({
               <FactRow name="Belongs to" value={node.parentRefs!.map((p) => p.kind + ' ' + p.name).join(', ')} />
             )}
             {managed && diff && <FactRow name="In sync with Git" value={diff.modified ? 'no' : 'yes'} />}
+            {forward && (
+              <>
+                <dt>Open it</dt>
+                <dd>
+                  <code className="code">{forward}</code>
+                  <div className="subtle">
+                    With the destination cluster's kubeconfig (gantry vcluster connect), put its port for PORT, then open
+                    http://localhost:8080. gantry does not serve a workload's own pages on its address: they could act as you
+                    there.
+                  </div>
+                </dd>
+              </>
+            )}
           </dl>
         )}
         {shown === 'summary' && hasActions(node) && <ResourceActions appName={appName} appNamespace={appNamespace} node={node} />}

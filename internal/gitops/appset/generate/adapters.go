@@ -25,12 +25,12 @@ type CacheSources struct {
 var _ Sources = CacheSources{}
 
 // Tree implements Sources.
-func (s CacheSources) Tree(ctx context.Context, repoURL, revision string) (fs.FS, string, error) {
-	sha, err := s.Cache.Resolve(ctx, repoURL, revision)
+func (s CacheSources) Tree(ctx context.Context, repo source.Repo, revision string) (fs.FS, string, error) {
+	sha, err := s.Cache.Resolve(ctx, repo, revision)
 	if err != nil {
 		return nil, "", err
 	}
-	dir, err := s.Cache.Checkout(ctx, repoURL, sha)
+	dir, err := s.Cache.Checkout(ctx, repo, sha)
 	if err != nil {
 		return nil, "", err
 	}
@@ -39,8 +39,8 @@ func (s CacheSources) Tree(ctx context.Context, repoURL, revision string) (fs.FS
 }
 
 // Branches implements Sources.
-func (s CacheSources) Branches(ctx context.Context, repoURL string) (map[string]string, error) {
-	return s.Cache.Branches(ctx, repoURL)
+func (s CacheSources) Branches(ctx context.Context, repo source.Repo) (map[string]string, error) {
+	return s.Cache.Branches(ctx, repo)
 }
 
 // RegistryClusters lists the clusters of a cluster.Registry with their

@@ -12,15 +12,19 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/appset/template"
+	"gantry.dev/gantry/internal/gitops/source"
+	"gantry.dev/gantry/internal/project"
 )
 
-// Sources is what the git and gitBranches generators need of Git.
+// Sources is what the git and gitBranches generators need of Git. A
+// repository is read as the ApplicationSet's project: with its credentials
+// and global ones only.
 type Sources interface {
-	// Tree returns the files of repoURL at revision (a branch, tag, commit or
+	// Tree returns the files of repo at revision (a branch, tag, commit or
 	// HEAD) and the commit it resolved to.
-	Tree(ctx context.Context, repoURL, revision string) (fs.FS, string, error)
-	// Branches returns every branch name of repoURL with its commit SHA.
-	Branches(ctx context.Context, repoURL string) (map[string]string, error)
+	Tree(ctx context.Context, repo source.Repo, revision string) (fs.FS, string, error)
+	// Branches returns every branch name of repo with its commit SHA.
+	Branches(ctx context.Context, repo source.Repo) (map[string]string, error)
 }
 
 // Cluster is one registered cluster, as the clusters generator sees it.
@@ -51,6 +55,8 @@ const DefaultRequeueAfter = 3 * time.Minute
 type Generator struct {
 	Sources  Sources
 	Clusters Clusters
+
+	project string // of the ApplicationSet being generated, set on a copy per Generate
 }
 
 // Generate runs every generator of the ApplicationSet and returns their
@@ -59,6 +65,11 @@ type Generator struct {
 // goTemplate, nested maps with it. An error names the generator, e.g.
 // "generators[0].matrix.generators[1].git: ...".
 func (g *Generator) Generate(ctx context.Context, set *gitopsv1alpha1.ApplicationSet) ([]map[string]any, error) {
+	scoped := *g
+	if p, ok := project.FromNamespace(set.Namespace); ok {
+		scoped.project = p
+	}
+	g = &scoped
 	opts := template.OptionsOf(&set.Spec)
 	if len(set.Spec.Generators) == 0 {
 		return nil, errors.New("spec.generators is empty: add at least one generator")

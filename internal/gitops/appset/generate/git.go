@@ -16,6 +16,7 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/appset/template"
+	"gantry.dev/gantry/internal/gitops/source"
 )
 
 // gitParams is Argo CD's git generator, directories or files.
@@ -32,7 +33,7 @@ func (g *Generator) gitParams(ctx context.Context, git *gitopsv1alpha1.GitGenera
 	if git.RepoURL == "" {
 		return nil, errors.New("repoURL is empty")
 	}
-	fsys, _, err := g.Sources.Tree(ctx, git.RepoURL, git.Revision)
+	fsys, _, err := g.Sources.Tree(ctx, source.Repo{URL: git.RepoURL, Project: g.project}, git.Revision)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +280,7 @@ func (g *Generator) branchParams(ctx context.Context, b *gitopsv1alpha1.GitBranc
 			return nil, fmt.Errorf("branchMatch %q is not a regular expression: %w", b.BranchMatch, err)
 		}
 	}
-	branches, err := g.Sources.Branches(ctx, b.RepoURL)
+	branches, err := g.Sources.Branches(ctx, source.Repo{URL: b.RepoURL, Project: g.project})
 	if err != nil {
 		return nil, err
 	}
