@@ -213,15 +213,12 @@ func printRules(out io.Writer, p projectapi.Project) error {
 	}
 	fmt.Fprintf(w, "Source repositories:\t%s\n", repos)
 	kinds := "none on shared clusters, any in its own virtual clusters"
-	if p.ClusterResourceWhitelist != nil {
+	if len(p.ClusterResourceWhitelist) > 0 {
 		var ks []string
 		for _, gk := range p.ClusterResourceWhitelist {
 			ks = append(ks, gk.Group+"/"+gk.Kind)
 		}
 		kinds = strings.Join(ks, ", ")
-		if kinds == "" {
-			kinds = "none"
-		}
 	}
 	fmt.Fprintf(w, "Cluster-scoped kinds:\t%s\n", kinds)
 	fmt.Fprintf(w, "Pod security:\t%s\n", p.PodSecurity)

@@ -92,10 +92,20 @@ func DecodeObject(w http.ResponseWriter, r *http.Request, v any, limit int64) (m
 
 // fieldNames are the JSON names of the struct v points to.
 func fieldNames(v any) []string {
-	t := reflect.TypeOf(v).Elem()
+	return structFields(reflect.TypeOf(v).Elem())
+}
+
+// structFields lists t's JSON names, those of embedded structs included (as
+// encoding/json flattens them).
+func structFields(t reflect.Type) []string {
 	var out []string
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, structFields(f.Type)...)
+			continue
+		}
 		if name != "" && name != "-" {
 			out = append(out, name)
 		}

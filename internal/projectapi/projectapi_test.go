@@ -302,3 +302,51 @@ func TestRoutes(t *testing.T) {
 	f.call(t, http.MethodGet, Prefix+"/x/y/z", tAdmin, nil).want(t, http.StatusNotFound, "no such API path")
 	f.call(t, http.MethodPost, ClustersPrefix, tAdmin, "{}").want(t, http.StatusMethodNotAllowed, "")
 }
+
+// A project's rules bound what its apps may touch: an administrator sets
+// them, a project admin may not, and rules the engine could not compile are
+// refused before they are stored.
+func TestRules(t *testing.T) {
+	f := setup(t)
+	t.Cleanup(func() {
+		_ = f.c.Delete(context.Background(), &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "ru-shop"}})
+	})
+	f.call(t, http.MethodPost, Prefix, tAdmin, map[string]any{"name": "ru-shop",
+		"members":     []any{map[string]any{"kind": "User", "name": "alice", "role": "project-admin"}},
+		"sourceRepos": []any{"https://github.com/acme/*"}, "podSecurity": "restricted",
+		"clusterResourceWhitelist": []any{map[string]any{"group": "", "kind": "Namespace"}}}).want(t, http.StatusCreated, "")
+	p := f.get(t, "ru-shop")
+	if len(p.Spec.SourceRepos) != 1 || p.Spec.PodSecurity != "restricted" || len(p.Spec.ClusterResourceWhitelist) != 1 {
+		t.Fatalf("stored: %+v", p.Spec)
+	}
+	r := f.call(t, http.MethodGet, Prefix+"/ru-shop", tAlice, nil)
+	r.want(t, http.StatusOK, "")
+	if r.body["podSecurity"] != "restricted" || r.body["localRepositories"] != false {
+		t.Errorf("the project admin's view: %s", r.raw)
+	}
+
+	path := Prefix + "/ru-shop"
+	before := f.get(t, "ru-shop").ResourceVersion
+	for _, body := range []map[string]any{
+		{"localRepositories": true},
+		{"sourceRepos": []any{"*"}},
+		{"podSecurity": "privileged"},
+		{"clusterResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}}},
+		{"network": map[string]any{"openIngress": true}},
+		{"namespaceResourceBlacklist": []any{map[string]any{"group": "", "kind": "Secret"}}}, // narrowing too: it can break running apps
+	} {
+		f.call(t, http.MethodPut, path, tAlice, body).want(t, http.StatusForbidden, "its rules")
+	}
+	if f.get(t, "ru-shop").ResourceVersion != before {
+		t.Fatal("a refused change of rules wrote the project")
+	}
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"sourceRepos": []any{"https://[broken"}}).want(t, http.StatusBadRequest, "spec.sourceRepos[0]")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"podSecurity": "lax"}).want(t, http.StatusBadRequest, "not a Pod Security Standard")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"allowedDestinations": []any{map[string]any{"server": "*"}}}).want(t, http.StatusBadRequest, "no namespace")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"localRepositories": true}).want(t, http.StatusOK, "")
+	if p := f.get(t, "ru-shop"); !p.Spec.LocalRepositories || p.Spec.PodSecurity != "restricted" || len(p.Spec.SourceRepos) != 1 {
+		t.Errorf("a PUT of one rule changed others: %+v", p.Spec)
+	}
+	// A project admin may still change what is theirs.
+	f.call(t, http.MethodPut, path, tAlice, map[string]any{"displayName": "Shop"}).want(t, http.StatusOK, "")
+}

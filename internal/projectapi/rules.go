@@ -37,8 +37,16 @@ func rulesOf(s *platformv1alpha1.ProjectSpec) Rules {
 		ClusterResourceWhitelist: s.ClusterResourceWhitelist, ClusterResourceBlacklist: s.ClusterResourceBlacklist,
 		NamespaceResourceWhitelist: s.NamespaceResourceWhitelist, NamespaceResourceBlacklist: s.NamespaceResourceBlacklist,
 		PodSecurity: podsecurity.ProjectLevel(&platformv1alpha1.Project{Spec: *s}), Network: s.Network}
+	// [] for clients, as every list here. An empty list means unset: the
+	// CRD does not store it apart from an absent one.
+	for _, l := range []*[]metav1.GroupKind{&r.ClusterResourceWhitelist, &r.ClusterResourceBlacklist,
+		&r.NamespaceResourceWhitelist, &r.NamespaceResourceBlacklist} {
+		if *l == nil {
+			*l = []metav1.GroupKind{}
+		}
+	}
 	if r.SourceRepos == nil {
-		r.SourceRepos = []string{} // [] for clients, as every list here
+		r.SourceRepos = []string{}
 	}
 	return r
 }

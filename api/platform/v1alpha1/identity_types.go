@@ -110,9 +110,10 @@ type ProjectSpec struct {
 	// +optional
 	LocalRepositories bool `json:"localRepositories,omitempty"`
 	// ClusterResourceWhitelist are the cluster-scoped kinds the project's apps
-	// may deploy (group and kind, globs allowed). Unset: none on the host, any
-	// in the project's own virtual clusters. A Namespace named by an allowed
-	// destination is always allowed.
+	// may deploy (group and kind, globs allowed). Unset or empty: none on the
+	// host, any in the project's own virtual clusters (deny those with
+	// clusterResourceBlacklist). A Namespace named by an allowed destination
+	// is always allowed.
 	// +optional
 	// +listType=atomic
 	ClusterResourceWhitelist []metav1.GroupKind `json:"clusterResourceWhitelist,omitempty"`
@@ -121,8 +122,8 @@ type ProjectSpec struct {
 	// +optional
 	// +listType=atomic
 	ClusterResourceBlacklist []metav1.GroupKind `json:"clusterResourceBlacklist,omitempty"`
-	// NamespaceResourceWhitelist, when set, are the only namespaced kinds the
-	// project's apps may deploy.
+	// NamespaceResourceWhitelist, when not empty, are the only namespaced
+	// kinds the project's apps may deploy.
 	// +optional
 	// +listType=atomic
 	NamespaceResourceWhitelist []metav1.GroupKind `json:"namespaceResourceWhitelist,omitempty"`

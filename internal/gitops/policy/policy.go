@@ -88,8 +88,8 @@ func New(p *platformv1alpha1.Project) (*Policy, error) {
 		pol.sourceRepos = append(pol.sourceRepos, r)
 	}
 	kinds := func(field string, list []metav1.GroupKind) []kindRule {
-		if list == nil {
-			return nil
+		if len(list) == 0 {
+			return nil // unset: an empty list is not stored apart from none
 		}
 		out := []kindRule{}
 		for i, gk := range list {
