@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/projectapi"
 	"gantry.dev/gantry/internal/vcapi"
 	"gantry.dev/gantry/internal/vcluster"
 )
@@ -91,15 +90,7 @@ func (o *vcOptions) create() *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			for {
-				err = api.do("POST", o.path(), req, nil)
-				// A project just made takes a moment to be seen and to get its namespace.
-				code := httpStatus(err)
-				if code != http.StatusServiceUnavailable && !(madeProject && code == http.StatusNotFound) || time.Since(start) > 30*time.Second {
-					break
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+			err = createInProject(madeProject, func() error { return api.do("POST", o.path(), req, nil) })
 			switch {
 			case httpStatus(err) == http.StatusConflict:
 				return err // already exists, over quota: the message says it all
@@ -120,24 +111,6 @@ func (o *vcOptions) create() *cobra.Command {
 	f.BoolVar(&wait, "wait", true, "wait until the virtual cluster is Running")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	return cmd
-}
-
-// ensureProject creates the project when it does not exist yet, as the CLI
-// always did for its default project, and says whether it did: callers who
-// may not create projects learn it from the answer.
-func ensureProject(api *apiClient, project string, out io.Writer) (bool, error) {
-	if err := api.do("GET", pathOf(projectapi.Prefix, project), nil, nil); httpStatus(err) != http.StatusNotFound {
-		return false, nil // there, or not for this caller to see: the create tells
-	}
-	err := api.do("POST", projectapi.Prefix, map[string]string{"name": project}, nil)
-	switch {
-	case err == nil:
-		fmt.Fprintf(out, "project %s created\n", project)
-		return true, nil
-	case httpStatus(err) == http.StatusConflict:
-		return true, nil // made meanwhile
-	}
-	return false, fmt.Errorf("project %s does not exist, and creating it failed: %w", project, err)
 }
 
 // poll calls fn every 100ms until it says done or fails, or the command is
