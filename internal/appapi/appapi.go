@@ -336,6 +336,10 @@ type syncRequest struct {
 		Items []string `json:"items"`
 	} `json:"syncOptions"`
 	Retry *gitopsv1alpha1.RetryStrategy `json:"retryStrategy"`
+	// Infos are recorded in the operation (operation.info, then
+	// status.operationState.operation.info): `argocd app sync --info`, and
+	// how `gantry app sync` tells its own operation's result from an earlier one.
+	Infos []gitopsv1alpha1.Info `json:"infos"`
 }
 
 func (a *API) sync(ctx context.Context, w http.ResponseWriter, r *http.Request, app *gitopsv1alpha1.Application, user string) {
@@ -348,6 +352,7 @@ func (a *API) sync(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 		Sync: &gitopsv1alpha1.SyncOperation{Revision: req.Revision, Revisions: req.Revisions, Prune: req.Prune,
 			DryRun: req.DryRun, Resources: req.Resources},
 		InitiatedBy: gitopsv1alpha1.OperationInitiator{Username: user},
+		Info:        req.Infos,
 	}
 	if req.SyncOptions != nil {
 		op.Sync.SyncOptions = req.SyncOptions.Items
@@ -380,6 +385,8 @@ func (a *API) rollback(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		ID     int64 `json:"id"`
 		Prune  bool  `json:"prune"`
 		DryRun bool  `json:"dryRun"`
+		// Infos as in a sync request (gantry's addition to Argo CD's rollback).
+		Infos []gitopsv1alpha1.Info `json:"infos"`
 	}
 	if err := decode(r, &req); err != nil {
 		jsonapi.Error(w, http.StatusBadRequest, err.Error())
@@ -394,7 +401,7 @@ func (a *API) rollback(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		jsonapi.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	op.Sync.Prune, op.Sync.DryRun = req.Prune, req.DryRun
+	op.Sync.Prune, op.Sync.DryRun, op.Info = req.Prune, req.DryRun, req.Infos
 	a.startOperation(ctx, w, app, op)
 }
 

@@ -5,6 +5,11 @@
 // as CRDs; the answers that need the engine (tree, diff, manifests) come from an
 // Engine interface the GitOps controller implements.
 //
+// POST /api/v1/applications/{name}/sync and .../rollback record the
+// authenticated caller as operation.initiatedBy.username (never what the body
+// says) and the request's "infos" ([{"name", "value"}], Argo CD's sync field,
+// also taken on rollback) as operation.info.
+//
 // GET /api/v1/applications/{name}?refresh=normal|hard asks the controller to
 // compare the app again (annotation argocd.argoproj.io/refresh) and answers
 // once it has. GET /api/v1/stream/applications is Argo CD's stream of changes

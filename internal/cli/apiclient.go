@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gantry.dev/gantry/internal/identity/sessionapi"
+	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/vcproxy"
@@ -29,7 +30,7 @@ type target struct {
 	// store is where a login to it is kept (whether or not there is one).
 	store sessionStore
 	// dataDir is set when the target is the gantry running on this machine's
-	// data directory: its admin token and host kubeconfig may be at hand.
+	// data directory: its admin token may be at hand.
 	dataDir string
 }
 
@@ -184,9 +185,10 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// do sends body (JSON) and decodes the answer into out; an error answer becomes
-// an *apiError carrying the server's message. A login's access token is
-// refreshed when it is about to expire or is refused (they live minutes).
+// do sends body (JSON) and decodes the answer into out (a *[]byte takes it
+// as it is); an error answer becomes an *apiError carrying the server's
+// message. A login's access token is refreshed when it is about to expire or
+// is refused (they live minutes).
 func (c *apiClient) do(method, path string, body, out any) error {
 	if c.session && !c.expires.IsZero() && time.Until(c.expires) < 30*time.Second {
 		_ = c.refreshSession() // failing, the request's 401 below says so
@@ -267,11 +269,20 @@ func (c *apiClient) once(method, path string, body, out any) error {
 		}
 		return &apiError{code: resp.StatusCode, msg: msg}
 	}
-	if out != nil {
+	switch out := out.(type) {
+	case nil:
+		return nil
+	case *[]byte:
+		*out = data // an answer that is not JSON (a kubeconfig)
+		return nil
+	default:
 		return json.Unmarshal(data, out)
 	}
-	return nil
 }
+
+// projectNamespace is the host namespace of a project: where its
+// applications and sets live, the appNamespace of the REST API.
+func projectNamespace(name string) string { return project.Namespace(name) }
 
 // pathOf joins escaped path segments to an API prefix.
 func pathOf(prefix string, segments ...string) string {

@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -14,9 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/yaml"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
@@ -28,6 +26,9 @@ type appOptions struct {
 	project string
 }
 
+// newApp is `gantry app`, a client of /api/v1/applications (as argocd app
+// ...): every subcommand acts as the caller, their login or, on the gantry
+// machine without one, the local admin token, within the caller's rights.
 func newApp(g *globals) *cobra.Command {
 	o := &appOptions{globals: g}
 	cmd := &cobra.Command{
@@ -40,19 +41,36 @@ func newApp(g *globals) *cobra.Command {
 	return cmd
 }
 
-func (o *appOptions) key(name string) client.ObjectKey {
-	return client.ObjectKey{Namespace: projectNamespace(o.project), Name: name}
+// path is the REST path of application name, or of what follows it (sync,
+// managed-resources, resource/actions), in the project's namespace, with q
+// added to the query.
+func (o *appOptions) path(name, sub string, q url.Values) string {
+	v := url.Values{"appNamespace": {projectNamespace(o.project)}}
+	for k, vs := range q {
+		v[k] = vs
+	}
+	p := pathOf(appapi.Prefix, name)
+	if sub != "" {
+		p += "/" + sub
+	}
+	return p + "?" + v.Encode()
 }
 
-func (o *appOptions) getApp(ctx context.Context, c client.Client, name string) (*gitopsv1alpha1.Application, error) {
+// fetch reads one application; q adds to the query (refresh).
+func (o *appOptions) fetch(api *apiClient, name string, q url.Values) (*gitopsv1alpha1.Application, error) {
 	app := &gitopsv1alpha1.Application{}
-	if err := c.Get(ctx, o.key(name), app); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("application %q not found in project %s (gantry app list -p %s)", name, o.project, o.project)
-		}
-		return nil, err
+	if err := api.do("GET", o.path(name, "", q), nil, app); err != nil {
+		return nil, o.notFound(err, name)
 	}
 	return app, nil
+}
+
+// notFound says a 404 the CLI's way.
+func (o *appOptions) notFound(err error, name string) error {
+	if httpStatus(err) == http.StatusNotFound {
+		return fmt.Errorf("application %q not found in project %s (gantry app list -p %s)", name, o.project, o.project)
+	}
+	return err
 }
 
 func (o *appOptions) create() *cobra.Command {
@@ -67,11 +85,6 @@ func (o *appOptions) create() *cobra.Command {
   gantry app create -f application.yaml   # apiVersion argoproj.io/v1alpha1 is accepted`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := o.hostClient()
-			if err != nil {
-				return err
-			}
 			obj := &unstructured.Unstructured{Object: map[string]any{}}
 			if file != "" {
 				data, err := readFileOrStdin(file)
@@ -120,37 +133,47 @@ func (o *appOptions) create() *cobra.Command {
 					return err
 				}
 				obj.Object = m
-				obj.SetName(args[0])
 			}
-			// An Argo CD manifest: same kind, gantry's group; its project picks the namespace.
+			// An Argo CD manifest: same kind, gantry's group; its project picks
+			// the namespace (an Argo CD manifest's own, argocd, means nothing here).
 			obj.SetAPIVersion(gitopsv1alpha1.GroupVersion.String())
 			obj.SetKind("Application")
 			if len(args) == 1 {
 				obj.SetName(args[0])
+			}
+			if obj.GetName() == "" {
+				return fmt.Errorf("%s has no metadata.name: give one there, or as NAME (gantry app create NAME -f %s)", file, file)
 			}
 			if p, _, _ := unstructured.NestedString(obj.Object, "spec", "project"); p != "" && file != "" {
 				o.project = p
 			}
 			obj.SetNamespace(projectNamespace(o.project))
 			obj.SetResourceVersion("")
-			if err := ensureProjectOnHost(ctx, c, o.project); err != nil {
-				return err
-			}
-			err = c.Create(ctx, obj)
-			if apierrors.IsAlreadyExists(err) && upsert {
-				cur := &unstructured.Unstructured{}
-				cur.SetGroupVersionKind(obj.GroupVersionKind())
-				if err = c.Get(ctx, client.ObjectKeyFromObject(obj), cur); err == nil {
-					cur.Object["spec"] = obj.Object["spec"]
-					err = c.Update(ctx, cur)
-				}
-			} else if apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("application %s already exists in project %s: use --upsert to replace its spec", obj.GetName(), o.project)
-			}
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "application '%s' created\n", obj.GetName())
+			out := cmd.OutOrStdout()
+			madeProject, err := ensureProject(api, o.project, out)
+			if err != nil {
+				return err
+			}
+			q := url.Values{"appNamespace": {projectNamespace(o.project)}}
+			if upsert {
+				q.Set("upsert", "true")
+			}
+			var created gitopsv1alpha1.Application
+			err = createInProject(madeProject, func() error {
+				return api.do("POST", appapi.Prefix+"?"+q.Encode(), obj.Object, &created)
+			})
+			switch {
+			case httpStatus(err) == http.StatusConflict:
+				return fmt.Errorf("application %s already exists in project %s: use --upsert to replace its spec", obj.GetName(), o.project)
+			case err != nil:
+				return err
+			}
+			o.settle(api, &created)
+			fmt.Fprintf(out, "application '%s' created\n", obj.GetName())
 			return nil
 		},
 	}
@@ -175,6 +198,31 @@ func (o *appOptions) create() *cobra.Command {
 	return cmd
 }
 
+// settle waits, a few seconds at most, until gantry's reads show the app as
+// written: gantry answers them from its cache, and the next command of a
+// script (sync, wait) must find the app and its new spec.
+func (o *appOptions) settle(api *apiClient, written *gitopsv1alpha1.Application) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		var cur gitopsv1alpha1.Application
+		err := api.do("GET", o.path(written.Name, "", nil), nil, &cur)
+		if err != nil && httpStatus(err) != http.StatusNotFound {
+			return // not for this caller to read, or gantry is away: nothing to wait for
+		}
+		if err == nil && !olderThan(cur.ResourceVersion, written.ResourceVersion) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// olderThan says whether resource version a is known to come before b
+// (Kubernetes' resource versions of one resource compare as integers).
+func olderThan(a, b string) bool {
+	c, err := resourceversion.CompareResourceVersion(a, b)
+	return err == nil && c < 0
+}
+
 func readFileOrStdin(path string) ([]byte, error) {
 	if path == "-" {
 		return io.ReadAll(os.Stdin)
@@ -195,14 +243,14 @@ func (o *appOptions) list() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List applications (all projects)",
+		Short: "List applications (all projects you may see)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.hostClient()
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
 			var list gitopsv1alpha1.ApplicationList
-			if err := c.List(cmd.Context(), &list); err != nil {
+			if err := api.do("GET", appapi.Prefix, nil, &list); err != nil {
 				return err
 			}
 			sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
@@ -212,65 +260,12 @@ func (o *appOptions) list() *cobra.Command {
 				}
 				return nil
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tCLUSTER\tNAMESPACE\tPROJECT\tSTATUS\tHEALTH\tSYNCPOLICY\tCONDITIONS\tREPO\tPATH\tTARGET")
-			for _, a := range list.Items {
-				src := firstSource(&a)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, destination(&a), a.Spec.Destination.Namespace,
-					a.Spec.Project, orUnknown(string(a.Status.Sync.Status)), orUnknown(string(a.Status.Health.Status)), syncPolicyName(&a),
-					conditionTypes(&a), src.RepoURL, src.Path, src.TargetRevision)
-			}
-			return w.Flush()
+			printAppList(cmd.OutOrStdout(), list.Items)
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "wide", "wide or name")
 	return cmd
-}
-
-func firstSource(a *gitopsv1alpha1.Application) gitopsv1alpha1.ApplicationSource {
-	if a.Spec.Source != nil {
-		return *a.Spec.Source
-	}
-	if len(a.Spec.Sources) > 0 {
-		return a.Spec.Sources[0]
-	}
-	return gitopsv1alpha1.ApplicationSource{}
-}
-
-func destination(a *gitopsv1alpha1.Application) string {
-	if a.Spec.Destination.Name != "" {
-		return a.Spec.Destination.Name
-	}
-	return a.Spec.Destination.Server
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "Unknown"
-	}
-	return s
-}
-
-func syncPolicyName(a *gitopsv1alpha1.Application) string {
-	if p := a.Spec.SyncPolicy; p != nil && p.Automated != nil && (p.Automated.Enabled == nil || *p.Automated.Enabled) {
-		s := "Auto"
-		if p.Automated.Prune {
-			s += "-Prune"
-		}
-		return s
-	}
-	return "Manual"
-}
-
-func conditionTypes(a *gitopsv1alpha1.Application) string {
-	if len(a.Status.Conditions) == 0 {
-		return "<none>"
-	}
-	var t []string
-	for _, c := range a.Status.Conditions {
-		t = append(t, c.Type)
-	}
-	return strings.Join(t, ",")
 }
 
 func (o *appOptions) get() *cobra.Command {
@@ -281,227 +276,32 @@ func (o *appOptions) get() *cobra.Command {
 		Short: "Show an application: source, destination, sync and health, its resources",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := o.hostClient()
+			if output != "" && output != "yaml" && output != "json" {
+				return fmt.Errorf("-o %q: use yaml or json, or leave it out for the summary", output)
+			}
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			app, err := o.getApp(ctx, c, args[0])
+			// Argo CD's refresh: gantry answers once the controller compared again.
+			q := url.Values{}
+			switch {
+			case hardRefresh:
+				q.Set("refresh", "hard")
+			case refresh:
+				q.Set("refresh", "normal")
+			}
+			app, err := o.fetch(api, args[0], q)
 			if err != nil {
 				return err
 			}
-			if refresh || hardRefresh {
-				mode := "normal"
-				if hardRefresh {
-					mode = "hard"
-				}
-				patch := client.MergeFrom(app.DeepCopy())
-				if app.Annotations == nil {
-					app.Annotations = map[string]string{}
-				}
-				app.Annotations["argocd.argoproj.io/refresh"] = mode
-				if err := c.Patch(ctx, app, patch); err != nil {
-					return err
-				}
-				// Wait for the controller to take the refresh and compare again.
-				if app, err = o.waitFor(ctx, c, args[0], 30*time.Second, func(a *gitopsv1alpha1.Application) bool {
-					_, pending := a.Annotations["argocd.argoproj.io/refresh"]
-					return !pending
-				}); err != nil {
-					return err
-				}
-			}
-			switch output {
-			case "yaml":
-				return printYAML(cmd.OutOrStdout(), app)
-			case "json":
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(app)
-			}
-			printApp(cmd.OutOrStdout(), app)
-			return nil
+			return printAppAs(cmd.OutOrStdout(), app, output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml or json (default: a summary like argocd app get)")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "ask Git for new commits first")
 	cmd.Flags().BoolVar(&hardRefresh, "hard-refresh", false, "also re-render manifests first")
 	return cmd
-}
-
-func printYAML(w io.Writer, v any) error {
-	data, err := yaml.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(data)
-	return err
-}
-
-func printApp(out io.Writer, a *gitopsv1alpha1.Application) {
-	src := firstSource(a)
-	w := tabwriter.NewWriter(out, 0, 4, 1, ' ', 0)
-	fmt.Fprintf(w, "Name:\t%s/%s\n", a.Namespace, a.Name)
-	fmt.Fprintf(w, "Project:\t%s\n", a.Spec.Project)
-	fmt.Fprintf(w, "Server:\t%s\n", destination(a))
-	fmt.Fprintf(w, "Namespace:\t%s\n", a.Spec.Destination.Namespace)
-	fmt.Fprintf(w, "Repo:\t%s\n", src.RepoURL)
-	fmt.Fprintf(w, "Target:\t%s\n", src.TargetRevision)
-	fmt.Fprintf(w, "Path:\t%s\n", src.Path)
-	fmt.Fprintf(w, "Sync Policy:\t%s\n", syncPolicyName(a))
-	rev := a.Status.Sync.Revision
-	if len(rev) > 7 {
-		rev = rev[:7]
-	}
-	target := src.TargetRevision
-	if target == "" {
-		target = "HEAD"
-	}
-	fmt.Fprintf(w, "Sync Status:\t%s to %s (%s)\n", orUnknown(string(a.Status.Sync.Status)), target, rev)
-	fmt.Fprintf(w, "Health Status:\t%s\n", orUnknown(string(a.Status.Health.Status)))
-	w.Flush()
-	if len(a.Status.Conditions) > 0 {
-		fmt.Fprintln(out, "\nCONDITION\tMESSAGE")
-		for _, c := range a.Status.Conditions {
-			fmt.Fprintf(out, "%s\t%s\n", c.Type, c.Message)
-		}
-	}
-	if st := a.Status.OperationState; st != nil {
-		fmt.Fprintf(out, "\nOperation:          Sync\nPhase:              %s\nMessage:            %s\n", st.Phase, st.Message)
-	}
-	fmt.Fprintln(out)
-	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "GROUP\tKIND\tNAMESPACE\tNAME\tSTATUS\tHEALTH\tHOOK\tMESSAGE")
-	msgs := map[string]string{}
-	if st := a.Status.OperationState; st != nil && st.SyncResult != nil {
-		for _, r := range st.SyncResult.Resources {
-			msgs[r.Group+"/"+r.Kind+"/"+r.Namespace+"/"+r.Name] = r.Message
-		}
-	}
-	for _, r := range a.Status.Resources {
-		h := ""
-		if r.Health != nil {
-			h = string(r.Health.Status)
-		}
-		hook := ""
-		if r.Hook {
-			hook = "true"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.Kind, r.Namespace, r.Name, r.Status, h, hook,
-			msgs[r.Group+"/"+r.Kind+"/"+r.Namespace+"/"+r.Name])
-	}
-	w.Flush()
-}
-
-func (o *appOptions) sync() *cobra.Command {
-	var revision string
-	var prune, dryRun, async bool
-	var resources []string
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:   "sync NAME",
-		Short: "Sync an application to its target revision (or --revision) and wait for the result",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := o.hostClient()
-			if err != nil {
-				return err
-			}
-			app, err := o.getApp(ctx, c, args[0])
-			if err != nil {
-				return err
-			}
-			op := &gitopsv1alpha1.Operation{
-				Sync:        &gitopsv1alpha1.SyncOperation{Revision: revision, Prune: prune, DryRun: dryRun},
-				InitiatedBy: gitopsv1alpha1.OperationInitiator{Username: "admin"},
-			}
-			for _, r := range resources {
-				// GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME, as argocd --resource.
-				parts := strings.SplitN(r, ":", 3)
-				if len(parts) != 3 {
-					return fmt.Errorf("--resource %q: want GROUP:KIND:NAME (GROUP empty for core kinds, e.g. :Service:web)", r)
-				}
-				ns, name, ok := strings.Cut(parts[2], "/")
-				if !ok {
-					ns, name = "", parts[2]
-				}
-				op.Sync.Resources = append(op.Sync.Resources, gitopsv1alpha1.SyncOperationResource{Group: parts[0], Kind: parts[1], Namespace: ns, Name: name})
-			}
-			return o.runOperation(cmd, c, app, op, async, timeout)
-		},
-	}
-	cmd.Flags().StringVar(&revision, "revision", "", "sync to this revision instead of the target")
-	cmd.Flags().BoolVar(&prune, "prune", false, "delete resources that left Git")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate and report, change nothing")
-	cmd.Flags().BoolVar(&async, "async", false, "do not wait for the sync to finish")
-	cmd.Flags().StringSliceVar(&resources, "resource", nil, "sync only GROUP:KIND:[NAMESPACE/]NAME (repeatable)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
-	return cmd
-}
-
-// runOperation starts op on app and, unless async, waits for its result.
-func (o *appOptions) runOperation(cmd *cobra.Command, c client.Client, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation, async bool, timeout time.Duration) error {
-	ctx := cmd.Context()
-	if app.Operation != nil || app.Status.OperationState != nil && app.Status.OperationState.Phase == gitopsv1alpha1.OperationRunning {
-		return fmt.Errorf("another operation is already in progress on %s", app.Name)
-	}
-	// A request id in the operation's info tells our operation's state from an
-	// earlier one (start times have only second resolution).
-	id := strconv.FormatInt(time.Now().UnixNano(), 36)
-	op.Info = append(op.Info, gitopsv1alpha1.Info{Name: "request", Value: id})
-	patch := client.MergeFrom(app.DeepCopy())
-	app.Operation = op
-	if err := c.Patch(ctx, app, patch); err != nil {
-		return err
-	}
-	if async {
-		fmt.Fprintf(cmd.OutOrStdout(), "sync of '%s' requested\n", app.Name)
-		return nil
-	}
-	done, err := o.waitFor(ctx, c, app.Name, timeout, func(a *gitopsv1alpha1.Application) bool {
-		st := a.Status.OperationState
-		return a.Operation == nil && st != nil && hasInfo(st.Operation.Info, "request", id) && st.Phase != gitopsv1alpha1.OperationRunning
-	})
-	if err != nil {
-		return err
-	}
-	printApp(cmd.OutOrStdout(), done)
-	if st := done.Status.OperationState; st.Phase != gitopsv1alpha1.OperationSucceeded {
-		return fmt.Errorf("sync %s: %s", st.Phase, st.Message)
-	}
-	return nil
-}
-
-func hasInfo(info []gitopsv1alpha1.Info, name, value string) bool {
-	for _, i := range info {
-		if i.Name == name && i.Value == value {
-			return true
-		}
-	}
-	return false
-}
-
-func (o *appOptions) waitFor(ctx context.Context, c client.Client, name string, timeout time.Duration, ok func(*gitopsv1alpha1.Application) bool) (*gitopsv1alpha1.Application, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		app, err := o.getApp(ctx, c, name)
-		if err != nil {
-			return nil, err
-		}
-		if ok(app) {
-			return app, nil
-		}
-		if time.Now().After(deadline) {
-			return app, fmt.Errorf("timed out after %s waiting for application %s (sync %s, health %s)", timeout, name,
-				orUnknown(string(app.Status.Sync.Status)), orUnknown(string(app.Status.Health.Status)))
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func (o *appOptions) diff() *cobra.Command {
@@ -520,9 +320,8 @@ func (o *appOptions) diff() *cobra.Command {
 					Modified                           bool
 				}
 			}
-			path := appapi.Prefix + "/" + url.PathEscape(args[0]) + "/managed-resources?appNamespace=" + url.QueryEscape(projectNamespace(o.project))
-			if err := api.do("GET", path, nil, &res); err != nil {
-				return err
+			if err := api.do("GET", o.path(args[0], "managed-resources", nil), nil, &res); err != nil {
+				return o.notFound(err, args[0])
 			}
 			differs := false
 			for _, it := range res.Items {
@@ -556,11 +355,11 @@ func (o *appOptions) history() *cobra.Command {
 		Short: "Show the application's deployment history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.hostClient()
+			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
-			app, err := o.getApp(cmd.Context(), c, args[0])
+			app, err := o.fetch(api, args[0], nil)
 			if err != nil {
 				return err
 			}
@@ -582,42 +381,6 @@ func (o *appOptions) history() *cobra.Command {
 	}
 }
 
-func (o *appOptions) rollback() *cobra.Command {
-	var prune bool
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:   "rollback NAME ID",
-		Short: "Sync the application back to a history entry (automated sync must be off)",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[1], 10, 64)
-			if err != nil {
-				return fmt.Errorf("history ID %q is not a number (see gantry app history %s)", args[1], args[0])
-			}
-			c, err := o.hostClient()
-			if err != nil {
-				return err
-			}
-			app, err := o.getApp(cmd.Context(), c, args[0])
-			if err != nil {
-				return err
-			}
-			if p := app.Spec.SyncPolicy; p != nil && p.Automated != nil && (p.Automated.Enabled == nil || *p.Automated.Enabled) {
-				return fmt.Errorf("rollback cannot be initiated when auto-sync is enabled: disable it first (spec.syncPolicy.automated)")
-			}
-			op, err := appapi.RollbackOperation(app, id, "admin")
-			if err != nil {
-				return err
-			}
-			op.Sync.Prune = prune
-			return o.runOperation(cmd, c, app, op, false, timeout)
-		},
-	}
-	cmd.Flags().BoolVar(&prune, "prune", false, "delete resources not in the rolled-back revision")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
-	return cmd
-}
-
 func (o *appOptions) delete() *cobra.Command {
 	var cascade bool
 	var policy string
@@ -627,36 +390,34 @@ func (o *appOptions) delete() *cobra.Command {
 		Short: "Delete an application and, with --cascade (default), its resources",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := o.hostClient()
-			if err != nil {
-				return err
-			}
-			app, err := o.getApp(ctx, c, args[0])
-			if err != nil {
-				return err
-			}
-			patch := client.MergeFrom(app.DeepCopy())
-			if err := app.SetCascade(cascade, policy); err != nil {
+			// Checked here too, so that a typo is not sent at all.
+			if err := (&gitopsv1alpha1.Application{}).SetCascade(cascade, policy); err != nil {
 				return fmt.Errorf("--propagation-policy: %w", err)
 			}
-			if err := c.Patch(ctx, app, patch); err != nil {
+			api, err := o.apiClient()
+			if err != nil {
 				return err
 			}
-			if err := c.Delete(ctx, app); err != nil {
-				return err
+			q := url.Values{"cascade": {strconv.FormatBool(cascade)}, "propagationPolicy": {policy}}
+			if err := api.do("DELETE", o.path(args[0], "", q), nil, nil); err != nil {
+				return o.notFound(err, args[0])
 			}
 			if wait {
 				deadline := time.Now().Add(5 * time.Minute)
-				for {
-					err := c.Get(ctx, o.key(args[0]), &gitopsv1alpha1.Application{})
-					if apierrors.IsNotFound(err) {
-						break
+				err := poll(cmd, func() (bool, error) {
+					err := api.do("GET", o.path(args[0], "", nil), nil, nil)
+					switch {
+					case httpStatus(err) == http.StatusNotFound:
+						return true, nil
+					case err != nil:
+						return false, err
+					case time.Now().After(deadline):
+						return false, fmt.Errorf("application %s still being deleted after 5m: gantry app get %s shows why", args[0], args[0])
 					}
-					if time.Now().After(deadline) {
-						return fmt.Errorf("application %s still being deleted after 5m: gantry app get %s shows why", args[0], args[0])
-					}
-					time.Sleep(200 * time.Millisecond)
+					return false, nil
+				})
+				if err != nil {
+					return err
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "application '%s' deleted\n", args[0])
@@ -666,47 +427,6 @@ func (o *appOptions) delete() *cobra.Command {
 	cmd.Flags().BoolVar(&cascade, "cascade", true, "also delete the application's resources")
 	cmd.Flags().StringVar(&policy, "propagation-policy", "foreground", "foreground or background")
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the application (and with --cascade its resources) is gone")
-	return cmd
-}
-
-func (o *appOptions) wait() *cobra.Command {
-	var health, synced, operation bool
-	var timeout time.Duration
-	cmd := &cobra.Command{
-		Use:   "wait NAME",
-		Short: "Wait until the application is Synced and Healthy (or as --sync / --health / --operation say)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.hostClient()
-			if err != nil {
-				return err
-			}
-			if !health && !synced && !operation {
-				health, synced, operation = true, true, true
-			}
-			app, err := o.waitFor(cmd.Context(), c, args[0], timeout, func(a *gitopsv1alpha1.Application) bool {
-				if synced && a.Status.Sync.Status != gitopsv1alpha1.SyncStatusSynced {
-					return false
-				}
-				if health && a.Status.Health.Status != gitopsv1alpha1.HealthHealthy {
-					return false
-				}
-				if operation && (a.Operation != nil || a.Status.OperationState != nil && a.Status.OperationState.Phase == gitopsv1alpha1.OperationRunning) {
-					return false
-				}
-				return true
-			})
-			if err != nil {
-				return err
-			}
-			printApp(cmd.OutOrStdout(), app)
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&health, "health", false, "wait for Healthy")
-	cmd.Flags().BoolVar(&synced, "sync", false, "wait for Synced")
-	cmd.Flags().BoolVar(&operation, "operation", false, "wait for the running operation to finish")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
 	return cmd
 }
 
@@ -755,9 +475,9 @@ func (o *appOptions) actions() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		q := url.Values{"appNamespace": {projectNamespace(o.project)}, "kind": {kind}, "group": {group},
-			"resourceName": {name}, "namespace": {namespace}}
-		return api.do(method, appapi.Prefix+"/"+url.PathEscape(app)+"/resource/actions?"+q.Encode(), body, out)
+		q := url.Values{"kind": {kind}, "group": {group}, "resourceName": {name}, "namespace": {namespace}}
+		// Not o.notFound: a 404 here may be the resource's (not in the app's tree).
+		return api.do(method, o.path(app, "resource/actions", q), body, out)
 	}
 	flags := func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&kind, "kind", "", "the resource's kind, e.g. Deployment")

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +31,40 @@ func projectNotFound(err error, name string) error {
 		return fmt.Errorf("project %s not found (gantry project list)", name)
 	}
 	return err
+}
+
+// ensureProject creates the project when it does not exist yet, as the CLI
+// always did for its default project, and says whether it did: callers who
+// may not create projects learn it from the answer.
+func ensureProject(api *apiClient, project string, out io.Writer) (bool, error) {
+	if err := api.do("GET", pathOf(projectapi.Prefix, project), nil, nil); httpStatus(err) != http.StatusNotFound {
+		return false, nil // there, or not for this caller to see: the create tells
+	}
+	err := api.do("POST", projectapi.Prefix, map[string]string{"name": project}, nil)
+	switch {
+	case err == nil:
+		fmt.Fprintf(out, "project %s created\n", project)
+		return true, nil
+	case httpStatus(err) == http.StatusConflict:
+		return true, nil // made meanwhile
+	}
+	return false, fmt.Errorf("project %s does not exist, and creating it failed: %w", project, err)
+}
+
+// createInProject sends a create (of a virtual cluster, an application) into
+// a project's namespace, again for up to 30s while a project ensureProject
+// just made is not ready for it: its namespace comes a moment later, and
+// gantry answers 503 until its caches see it.
+func createInProject(madeProject bool, create func() error) error {
+	start := time.Now()
+	for {
+		err := create()
+		code := httpStatus(err)
+		if code != http.StatusServiceUnavailable && !(madeProject && code == http.StatusNotFound) || time.Since(start) > 30*time.Second {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func projectCreate(g *globals) *cobra.Command {

@@ -11,18 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/projectapi"
 	"gantry.dev/gantry/internal/vcapi"
-	"gantry.dev/gantry/internal/vcluster"
 )
 
 type vcOptions struct {
@@ -91,15 +86,7 @@ func (o *vcOptions) create() *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			for {
-				err = api.do("POST", o.path(), req, nil)
-				// A project just made takes a moment to be seen and to get its namespace.
-				code := httpStatus(err)
-				if code != http.StatusServiceUnavailable && !(madeProject && code == http.StatusNotFound) || time.Since(start) > 30*time.Second {
-					break
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+			err = createInProject(madeProject, func() error { return api.do("POST", o.path(), req, nil) })
 			switch {
 			case httpStatus(err) == http.StatusConflict:
 				return err // already exists, over quota: the message says it all
@@ -120,24 +107,6 @@ func (o *vcOptions) create() *cobra.Command {
 	f.BoolVar(&wait, "wait", true, "wait until the virtual cluster is Running")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	return cmd
-}
-
-// ensureProject creates the project when it does not exist yet, as the CLI
-// always did for its default project, and says whether it did: callers who
-// may not create projects learn it from the answer.
-func ensureProject(api *apiClient, project string, out io.Writer) (bool, error) {
-	if err := api.do("GET", pathOf(projectapi.Prefix, project), nil, nil); httpStatus(err) != http.StatusNotFound {
-		return false, nil // there, or not for this caller to see: the create tells
-	}
-	err := api.do("POST", projectapi.Prefix, map[string]string{"name": project}, nil)
-	switch {
-	case err == nil:
-		fmt.Fprintf(out, "project %s created\n", project)
-		return true, nil
-	case httpStatus(err) == http.StatusConflict:
-		return true, nil // made meanwhile
-	}
-	return false, fmt.Errorf("project %s does not exist, and creating it failed: %w", project, err)
 }
 
 // poll calls fn every 100ms until it says done or fails, or the command is
@@ -329,52 +298,37 @@ func (o *vcOptions) connect() *cobra.Command {
 	var kubeconfigPath string
 	cmd := &cobra.Command{
 		Use:   "connect NAME",
-		Short: "Add a context for the virtual cluster to your kubeconfig (or --print it)",
+		Short: "Add a context for the virtual cluster to your kubeconfig (or --print it): kubectl acts as you",
 		Long: `Add a context for the virtual cluster to your kubeconfig (or --print it).
+kubectl then acts as you (your gantry login; on the gantry machine without a
+login, gantry's admin): inside the virtual cluster you are gantry:<user> with
+your project roles bound to its admin, edit and view roles, and gantry's
+administrators are cluster-admin (group gantry:admins).
 
-  --sso    kubectl reaches the virtual kube-apiserver directly, as you (your gantry
-           login): an exec plugin (gantry vcluster credential) fetches short-lived
-           tokens from gantry. Nothing long-lived is written.
-  --proxy  kubectl goes through gantry's proxy (wakes a sleeping cluster, counts as
-           activity), as you: with a login, an exec plugin hands kubectl your
-           session's access token (refreshed as needed); with the local admin token,
-           that token is written.
-  --admin  the virtual cluster's own admin kubeconfig (cluster-admin client
-           certificate), read from the host cluster: only on the gantry machine.
-
-Without a flag: --admin when the host cluster's kubeconfig is at hand (the gantry
-of a local data directory, as before), else --sso, so that a remote user gets a
-kubeconfig that acts as themselves.`,
+  (default)  kubectl goes through gantry's proxy, which checks that you may
+             connect, wakes a sleeping cluster and counts as activity. With a
+             login, an exec plugin hands kubectl your session's access token
+             (refreshed as needed); with the local admin token, that token is
+             written.
+  --sso      kubectl reaches the virtual kube-apiserver directly: an exec plugin
+             (gantry vcluster credential) fetches short-lived tokens from gantry.
+             Nothing long-lived is written.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			ctxName := vcapi.ContextName(o.project, name)
-			n := 0
-			for _, b := range []bool{sso, viaProxy, admin} {
-				if b {
-					n++
-				}
-			}
-			if n > 1 {
-				return fmt.Errorf("--sso, --proxy and --admin are ways to connect: choose one")
-			}
-			t, err := o.target()
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				_, err := o.hostKubeconfig()
-				admin = !t.remote() && err == nil
-				sso = !admin
-			}
-			var raw []byte
 			switch {
 			case admin:
-				raw, err = o.adminKubeconfig(cmd, t, name)
-			case viaProxy:
-				raw, err = o.proxyKubeconfig(name, ctxName)
-			default:
+				return fmt.Errorf("--admin is gone: connect acts as you, and gantry's administrators are cluster-admin inside every virtual cluster; use gantry vcluster connect %s (through gantry's proxy) or --sso (directly)", name)
+			case sso && viaProxy:
+				return fmt.Errorf("--sso and --proxy are ways to connect: choose one")
+			}
+			var raw []byte
+			var err error
+			if sso {
 				raw, err = o.ssoKubeconfig(name, ctxName)
+			} else {
+				raw, err = o.proxyKubeconfig(name)
 			}
 			if err != nil {
 				return err
@@ -387,31 +341,12 @@ kubeconfig that acts as themselves.`,
 		},
 	}
 	cmd.Flags().BoolVar(&print, "print", false, "print the kubeconfig instead of merging it")
-	cmd.Flags().BoolVar(&sso, "sso", false, "connect directly as yourself (gantry login): kubectl gets short-lived tokens from gantry through an exec plugin")
-	cmd.Flags().BoolVar(&viaProxy, "proxy", false, "connect through gantry's proxy (wakes a sleeping virtual cluster, counts as activity) instead of directly")
-	cmd.Flags().BoolVar(&admin, "admin", false, "the virtual cluster's admin kubeconfig, read from the host cluster (on the gantry machine only)")
+	cmd.Flags().BoolVar(&sso, "sso", false, "connect directly to the virtual kube-apiserver: kubectl gets short-lived tokens from gantry through an exec plugin")
+	cmd.Flags().BoolVar(&viaProxy, "proxy", false, "connect through gantry's proxy (the default)")
+	cmd.Flags().BoolVar(&admin, "admin", false, "gone: connect acts as you")
+	_ = cmd.Flags().MarkHidden("admin")
 	cmd.Flags().StringVar(&kubeconfigPath, "kubeconfig", "", "kubeconfig to merge into (default $KUBECONFIG or ~/.kube/config)")
 	return cmd
-}
-
-// adminKubeconfig is the virtual cluster's admin kubeconfig from its host
-// Secret: it needs the host's kubeconfig, so the gantry machine.
-func (o *vcOptions) adminKubeconfig(cmd *cobra.Command, t target, name string) ([]byte, error) {
-	if t.remote() {
-		return nil, fmt.Errorf("--admin reads the virtual cluster's admin kubeconfig from the host cluster, which only the gantry machine can (this CLI talks to %s): use --sso or --proxy", t.server)
-	}
-	c, err := o.hostClient()
-	if err != nil {
-		return nil, err
-	}
-	secret := &corev1.Secret{}
-	if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: projectNamespace(o.project), Name: vcluster.KubeconfigSecret(name)}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("virtual cluster %s in project %s has no kubeconfig yet: is it Running? (gantry vcluster get %s)", name, o.project, name)
-		}
-		return nil, err
-	}
-	return secret.Data["config"], nil
 }
 
 // mergeKubeconfig adds the virtual cluster as a context named ctxName and makes it current.

@@ -87,16 +87,27 @@ func (o *vcOptions) ssoKubeconfig(name, ctxName string) ([]byte, error) {
 }
 
 // proxyKubeconfig is a kubeconfig that reaches the virtual cluster through
-// gantry's proxy, at the address the CLI reaches gantry, as the CLI's caller:
-// with a login, an exec plugin hands kubectl the session's access token
-// (refreshed as needed, never written); with the local admin token, that token.
-func (o *vcOptions) proxyKubeconfig(name, ctxName string) ([]byte, error) {
+// gantry's proxy as the CLI's caller. gantry serves it (the proxy's address
+// and CA, after checking that the caller may connect) with no credential;
+// this adds the caller's: with a login, an exec plugin that hands kubectl the
+// session's access token (refreshed as needed, never written); with the
+// local admin token, that token.
+func (o *vcOptions) proxyKubeconfig(name string) ([]byte, error) {
 	api, err := o.apiClient()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := o.view(api, name); err != nil {
-		return nil, err
+	var raw []byte
+	if err := api.do("GET", o.path(name, "kubeconfig"), nil, &raw); err != nil {
+		return nil, o.notFound(err, name)
+	}
+	cfg, err := clientcmd.Load(raw)
+	if err != nil {
+		return nil, fmt.Errorf("gantry answered no usable kubeconfig for %s: %w", name, err)
+	}
+	cur := cfg.Contexts[cfg.CurrentContext]
+	if cur == nil || cfg.Clusters[cur.Cluster] == nil {
+		return nil, fmt.Errorf("gantry answered a kubeconfig for %s without a current context and cluster", name)
 	}
 	auth := &clientcmdapi.AuthInfo{Token: api.token}
 	if api.session {
@@ -104,9 +115,8 @@ func (o *vcOptions) proxyKubeconfig(name, ctxName string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	// Without a CA of its own, gantry serves a certificate the system trusts.
-	cluster := &clientcmdapi.Cluster{Server: api.server + vcproxy.Prefix + o.project + "/virtualcluster/" + name, CertificateAuthorityData: api.ca}
-	return kubeconfigOf(ctxName, cluster, auth)
+	cfg.AuthInfos[cur.AuthInfo] = auth
+	return clientcmd.Write(*cfg)
 }
 
 // execAuth runs `gantry vcluster credential NAME` against the same gantry as

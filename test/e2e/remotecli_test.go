@@ -15,6 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -98,8 +100,8 @@ func kubeClient(t *testing.T, kubeconfig string) (*kubernetes.Clientset, string)
 
 // TestRemoteCLI: a platform user on another machine logs in to gantry by URL
 // (its CA given, no insecure option) and uses the CLI within gantry's RBAC:
-// virtual clusters in her project, refusals elsewhere, kubectl as herself,
-// sessions refreshed and revoked.
+// virtual clusters and applications in her project, refusals elsewhere,
+// kubectl and syncs as herself, sessions refreshed and revoked.
 func TestRemoteCLI(t *testing.T) {
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
@@ -180,8 +182,9 @@ func TestRemoteCLI(t *testing.T) {
 			t.Errorf("gantry %s as alice: exit %d, want 1 and one line saying permission denied:\n%s", strings.Join(c.args, " "), code, out)
 		}
 	}
-	if out, code := alice.run("", "vcluster", "connect", "dev", "--project", "shop", "--admin", "--print"); code != 1 || !strings.Contains(out, "--sso") {
-		t.Errorf("connect --admin from afar: exit %d\n%s", code, out)
+	// No admin kubeconfig for anyone: connect acts as the caller.
+	if out, code := alice.run("", "vcluster", "connect", "dev", "--project", "shop", "--admin", "--print"); code != 1 || !strings.Contains(out, "--admin is gone") {
+		t.Errorf("connect --admin: exit %d\n%s", code, out)
 	}
 
 	// kubectl as herself, straight to the virtual cluster (--sso): a project
@@ -207,18 +210,22 @@ func TestRemoteCLI(t *testing.T) {
 		_, err := direct.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-alice"}}, metav1.CreateOptions{})
 		return err
 	})
-	// Without a flag, a remote user connects as with --sso.
-	if _, host := kubeClient(t, alice.must("vcluster", "connect", "dev", "--project", "shop", "--print")); host != directHost {
-		t.Errorf("plain connect from afar reaches %s, want %s as --sso does", host, directHost)
+	// Without a flag (or with --proxy): through gantry's proxy, with her
+	// session's token from the exec plugin.
+	for _, flags := range [][]string{{}, {"--proxy"}} {
+		proxied, host := kubeClient(t, alice.must(append([]string{"vcluster", "connect", "dev", "--project", "shop", "--print"}, flags...)...))
+		if host != server+"/kubernetes/project/shop/virtualcluster/dev" {
+			t.Errorf("connect %v reaches %s", flags, host)
+		}
+		if _, err := proxied.CoreV1().ConfigMaps("default").Get(ctx, "by-alice", metav1.GetOptions{}); err != nil {
+			t.Errorf("alice through the proxy: %v", err)
+		}
+		if info, err := whoami(ctx, proxied); err != nil || info.Username != "gantry:alice" {
+			t.Errorf("through the proxy alice is %+v (%v)", info, err)
+		}
 	}
-	// Through gantry's proxy, with her session's token from the exec plugin.
-	proxied, host := kubeClient(t, alice.must("vcluster", "connect", "dev", "--project", "shop", "--proxy", "--print"))
-	if host != server+"/kubernetes/project/shop/virtualcluster/dev" {
-		t.Errorf("connect --proxy reaches %s", host)
-	}
-	if _, err := proxied.CoreV1().ConfigMaps("default").Get(ctx, "by-alice", metav1.GetOptions{}); err != nil {
-		t.Errorf("alice through the proxy: %v", err)
-	}
+
+	testRemoteAppSync(t, g, alice, direct)
 
 	// An access token gantry refuses is refreshed with the refresh token, and
 	// the new pair saved.
@@ -247,5 +254,59 @@ func TestRemoteCLI(t *testing.T) {
 	}
 	if out, code := alice.run("", "vcluster", "list", "--server", server); code != 1 || !strings.Contains(out, "not logged in") {
 		t.Errorf("after logout: exit %d\n%s", code, out)
+	}
+}
+
+// testRemoteAppSync: alice (project-member of shop, logged in from afar)
+// creates and syncs an application into her virtual cluster; the sync is
+// recorded as hers. An application of a project she is not in is refused
+// to her, with the reason, and nothing of it changes.
+func testRemoteAppSync(t *testing.T, g *gantry, alice *remoteCLI, vc *kubernetes.Clientset) {
+	ctx := context.Background()
+	repo := newGitServer(t).newRepo("cfg")
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\ndata:\n  by: git\n"
+	repo.commit("a ConfigMap", map[string]*string{"cfg/cm.yaml": &cm})
+	alice.must("app", "create", "cfg", "-p", "shop", "--repo", repo.URL, "--path", "cfg", "--dest-name", "p-shop/dev", "--dest-namespace", "default")
+	if out := alice.must("app", "sync", "cfg", "-p", "shop"); !strings.Contains(out, "Succeeded") {
+		t.Errorf("alice's sync:\n%s", out)
+	}
+	if _, err := vc.CoreV1().ConfigMaps("default").Get(ctx, "from-git", metav1.GetOptions{}); err != nil {
+		t.Errorf("the synced ConfigMap inside alice's virtual cluster: %v", err)
+	}
+	dyn := dynamic.NewForConfigOrDie(g.restConfig(t))
+	app, err := dyn.Resource(appGVR).Namespace("p-shop").Get(ctx, "cfg", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "operation", "initiatedBy", "username")
+	history, _, _ := unstructured.NestedSlice(app.Object, "status", "history")
+	var last any
+	if len(history) > 0 {
+		last, _, _ = unstructured.NestedString(history[len(history)-1].(map[string]any), "initiatedBy", "username")
+	}
+	if by != "alice" || last != "alice" {
+		t.Errorf("alice's sync is recorded as %q (operationState) and %v (history), want alice", by, last)
+	}
+
+	// Another project's application: refused, with the reason, untouched.
+	if out, err := run(t, "app", "create", "ledger", "-p", "other", "--repo", repo.URL, "--path", "cfg",
+		"--dest-name", "p-other/hidden", "--dest-namespace", "default", "--data-dir", g.dataDir); err != nil {
+		t.Fatalf("the admin's app create in other: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"app", "sync", "ledger", "-p", "other"}, {"app", "get", "ledger", "-p", "other"}, {"app", "delete", "ledger", "-p", "other"}} {
+		out, code := alice.run("", args...)
+		if code != 1 || !strings.Contains(out, "permission denied: alice cannot") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+			t.Errorf("gantry %s as alice: exit %d, want 1 and one line saying permission denied:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if out := alice.must("app", "list", "-o", "name"); strings.TrimSpace(out) != "cfg" {
+		t.Errorf("alice's app list:\n%s", out)
+	}
+	ledger, err := dyn.Resource(appGVR).Namespace("p-other").Get(ctx, "ledger", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("ledger after alice's attempts: %v", err)
+	}
+	if op, ok := ledger.Object["operation"]; ok || ledger.GetDeletionTimestamp() != nil {
+		t.Errorf("alice's refused commands changed ledger: operation %v, deleting %v", op, ledger.GetDeletionTimestamp())
 	}
 }

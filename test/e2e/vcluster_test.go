@@ -21,11 +21,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// vclusterClient connects to a virtual cluster the way its owner on the
-// gantry machine does: `gantry vcluster connect NAME --admin --print`.
-func vclusterClient(t *testing.T, dataDir, name string) *kubernetes.Clientset {
+// vclusterClient connects to a virtual cluster the way gantry's
+// administrator on the gantry machine does: `gantry vcluster connect NAME
+// --print`, through gantry's proxy as the admin (cluster-admin inside).
+func vclusterClient(t *testing.T, dataDir, name string, extra ...string) *kubernetes.Clientset {
 	t.Helper()
-	out, err := run(t, "vcluster", "connect", name, "--admin", "--print", "--data-dir", dataDir)
+	out, err := run(t, append([]string{"vcluster", "connect", name, "--print", "--data-dir", dataDir}, extra...)...)
 	if err != nil {
 		t.Fatalf("connect %s: %v\n%s", name, err, out)
 	}
@@ -81,12 +82,7 @@ func TestVirtualClusters(t *testing.T) {
 	if _, err := a.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	outB, _ := run(t, "vcluster", "connect", "beta", "--project", "other", "--admin", "--print", "--data-dir", dataDir)
-	cfgB, err := clientcmd.RESTConfigFromKubeConfig([]byte(outB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := kubernetes.NewForConfigOrDie(cfgB)
+	b := vclusterClient(t, dataDir, "beta", "--project", "other")
 	if _, err := b.CoreV1().Namespaces().Get(ctx, "only-in-alpha", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("namespace made in alpha is visible in beta: %v", err)
 	}
