@@ -605,7 +605,7 @@ func (o *appOptions) rollback() *cobra.Command {
 			if p := app.Spec.SyncPolicy; p != nil && p.Automated != nil && (p.Automated.Enabled == nil || *p.Automated.Enabled) {
 				return fmt.Errorf("rollback cannot be initiated when auto-sync is enabled: disable it first (spec.syncPolicy.automated)")
 			}
-			op, err := appapi.RollbackOperation(app, id, "admin")
+			op, err := app.RollbackOperation(id, "admin")
 			if err != nil {
 				return err
 			}

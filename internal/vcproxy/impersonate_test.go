@@ -1,26 +1,26 @@
 package vcproxy
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"testing"
 
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/vcluster"
 )
+
+var _ Backend = (*vcluster.Sleeper)(nil)
 
 // A client must not choose whom the virtual cluster sees: whatever Impersonate-*
 // headers it sends are replaced by the authenticated caller's.
 func TestImpersonateReplacesClientHeaders(t *testing.T) {
-	deny := func(_ []string, _, _, _ string) error { return errors.New("no") }
-	p := &Proxy{Authorize: deny}
 	r, _ := http.NewRequest("GET", "https://gantry/kubernetes/project/p/virtualcluster/v/api", nil)
 	r.Header.Set("Authorization", "Bearer gantry-token")
 	r.Header.Set("Impersonate-User", "system:admin")
 	r.Header.Add("Impersonate-Group", "system:masters")
 	r.Header.Set("Impersonate-Extra-Scopes", "x")
 	r.Header.Set("impersonate-uid", "0")
-	p.impersonate(r, authn.Identity{User: "alice", Groups: []string{"gantry:project:p:project-viewer"}})
+	impersonate(r, authn.Identity{User: "alice", Groups: []string{"gantry:project:p:project-viewer"}}, false)
 	if got := r.Header.Get("Impersonate-User"); got != "gantry:alice" {
 		t.Errorf("Impersonate-User %q", got)
 	}
@@ -32,10 +32,9 @@ func TestImpersonateReplacesClientHeaders(t *testing.T) {
 			t.Errorf("%s survived: %q", h, r.Header.Get(h))
 		}
 	}
-	// An administrator (allowed to delete projects) also acts as gantry:admins.
-	p.Authorize = func(_ []string, _, _, _ string) error { return nil }
-	p.impersonate(r, authn.Identity{User: "admin"})
-	if got := r.Header.Values("Impersonate-Group"); !slices.Contains(got, GroupAdmins) {
-		t.Errorf("admin groups %v lack %s", got, GroupAdmins)
+	// An administrator also acts as gantry:admins.
+	impersonate(r, authn.Identity{User: "admin"}, true)
+	if got := r.Header.Values("Impersonate-Group"); !slices.Contains(got, authn.GroupAdmins) {
+		t.Errorf("admin groups %v lack %s", got, authn.GroupAdmins)
 	}
 }

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
-	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
@@ -24,6 +25,8 @@ import (
 )
 
 // The engine's answers for the REST API (appapi.Engine), shaped as Argo CD's.
+// The engine knows nothing of HTTP: the API asks, the engine answers in its
+// own terms and in client-go's.
 
 func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Application) (*livestate.Cluster, error) {
 	dest, err := r.Clusters.Resolve(ctx, cluster.Destination{Server: app.Spec.Destination.Server, Name: app.Spec.Destination.Name})
@@ -33,13 +36,13 @@ func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Applicat
 	return r.liveCluster(client.ObjectKeyFromObject(app), dest)
 }
 
-// Destination returns the clients of the app's destination cluster (appapi.Engine).
-func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (*appapi.Destination, error) {
+// Destination returns the clients of the app's destination cluster.
+func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error) {
 	cl, err := r.clusterOf(ctx, app)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &appapi.Destination{Dynamic: cl.Dynamic, Mapper: cl.Mapper}, nil
+	return cl.Dynamic, cl.Mapper, nil
 }
 
 // ResourceDiff is Argo CD's ResourceDiff, plus the unified diff the CLI prints.
