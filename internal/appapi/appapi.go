@@ -182,7 +182,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, c *api.Caller) error 
 
 // create stores the app as sent, unknown fields included, so that the
 // controller reports Argo CD fields gantry does not support instead of losing
-// them here.
+// them here. The app lands in its project's namespace (project.Place).
 func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	obj := &unstructured.Unstructured{}
 	if err := api.Decode(r, &obj.Object); err != nil {
@@ -191,23 +191,27 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) erro
 	// Argo CD clients send argoproj.io/v1alpha1; the kind is the same.
 	obj.SetAPIVersion(gitopsv1alpha1.GroupVersion.String())
 	obj.SetKind("Application")
-	if obj.GetNamespace() == "" {
-		ns := r.URL.Query().Get("appNamespace")
-		if ns == "" {
-			ns = a.DefaultNamespace
-		}
-		obj.SetNamespace(ns)
+	proj, _, _ := unstructured.NestedString(obj.Object, "spec", "project")
+	ns := obj.GetNamespace()
+	if ns == "" {
+		ns = r.URL.Query().Get("appNamespace")
 	}
-	probe := &gitopsv1alpha1.Application{}
-	probe.Namespace, probe.Name = obj.GetNamespace(), obj.GetName()
-	probe.Spec.Project, _, _ = unstructured.NestedString(obj.Object, "spec", "project")
-	if err := can(c, rbac.ActionCreate, probe); err != nil {
+	proj, ns, err := project.Place(proj, ns)
+	if err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest, "application %q: %v", obj.GetName(), err)
+	}
+	obj.SetNamespace(ns)
+	if err := unstructured.SetNestedField(obj.Object, proj, "spec", "project"); err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest, "spec: %v", err)
+	}
+	name := obj.GetName()
+	if err := c.Can(rbac.ResourceApplications, rbac.ActionCreate, api.InProject(proj, name)); err != nil {
 		return err
 	}
 	upsert, _ := strconv.ParseBool(r.URL.Query().Get("upsert"))
-	err := a.Client.Create(r.Context(), obj)
+	err = a.Client.Create(r.Context(), obj)
 	if apierrors.IsAlreadyExists(err) && upsert {
-		obj, err = a.replace(r.Context(), obj)
+		obj, err = a.replace(r.Context(), c, obj, proj)
 	}
 	if err != nil {
 		return err
@@ -216,8 +220,21 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) erro
 	return nil
 }
 
-// replace is create's upsert of an existing app: its spec becomes the one sent.
-func (a *API) replace(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// replace is create's upsert of an existing app: its spec becomes the one
+// sent. That needs update on the app, and may not change its project: the
+// app would leave its project's namespace, or claim another project's rights.
+func (a *API) replace(ctx context.Context, c *api.Caller, obj *unstructured.Unstructured, proj string) (*unstructured.Unstructured, error) {
+	cur := &gitopsv1alpha1.Application{}
+	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+		return nil, err
+	}
+	if err := can(c, rbac.ActionUpdate, cur); err != nil {
+		return nil, err
+	}
+	if was := cur.Spec.Project; was != "" && was != proj {
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "application %s belongs to project %q, not %q: an upsert cannot move it to another project; delete it and create it in the other project",
+			cur.Name, was, proj)
+	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(obj.GroupVersionKind())
 	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {

@@ -2,7 +2,10 @@
 // shapes of Argo CD's ApplicationSetService: list, get, create (with upsert)
 // and delete, each call authenticated and authorized on RBAC resource
 // "applicationsets", object "<project>/<name>", the project being the
-// template's spec.project as in Argo CD.
+// template's spec.project as in Argo CD. A set lives in its project's
+// namespace, p-<project>, as its applications do: created there when the
+// request names no namespace or Argo CD's, refused in any other; an upsert
+// needs update on the set and cannot move it to another project.
 package appsetapi
 
 import (
@@ -139,7 +142,8 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, c *api.Caller) error 
 // create stores the set as sent, unknown fields included, so that the
 // controller reports Argo CD fields gantry does not support instead of losing
 // them here. It is checked first: the kind, the name, the template's project
-// (it must exist, and the caller must be allowed to create sets in it).
+// (it must exist, and the caller must be allowed to create sets in it), and
+// the namespace, which is the project's (project.Place).
 func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	obj := &unstructured.Unstructured{}
 	if err := api.Decode(r, &obj.Object); err != nil || obj.Object == nil {
@@ -188,13 +192,16 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) erro
 	if strings.Contains(proj, "{{") {
 		return jsonapi.Errorf(http.StatusBadRequest, "spec.template.spec.project %q is templated: it must name one project, which the set's permissions are checked against", proj)
 	}
-	if obj.GetNamespace() == "" {
-		obj.SetNamespace(a.namespace(r))
-	}
+	// The set lives in its project's namespace, as its applications do.
 	ns := obj.GetNamespace()
-	if p, ok := project.FromNamespace(ns); ok && p != proj {
-		return jsonapi.Errorf(http.StatusBadRequest, "spec.template.spec.project is %q but namespace %s belongs to project %q: create the set in %s", proj, ns, p, project.Namespace(proj))
+	if ns == "" {
+		ns = r.URL.Query().Get("appsetNamespace")
 	}
+	proj, ns, err := project.Place(proj, ns)
+	if err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest, "applicationset %q (spec.template.spec.project): %v", name, err)
+	}
+	obj.SetNamespace(ns)
 	if err := can(c, rbac.ActionCreate, proj, name); err != nil {
 		return err
 	}
@@ -206,7 +213,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) erro
 		return err
 	}
 	upsert, _ := strconv.ParseBool(r.URL.Query().Get("upsert"))
-	err := a.Client.Create(ctx, obj)
+	err = a.Client.Create(ctx, obj)
 	switch {
 	case apierrors.IsAlreadyExists(err) && !upsert:
 		return jsonapi.Errorf(http.StatusConflict, "applicationset %s already exists in namespace %s: use upsert=true (gantry appset create --upsert) to replace its spec", name, ns)
@@ -226,7 +233,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) erro
 
 // replace is create's upsert of an existing set: its spec becomes the one
 // sent, its labels are added to. That changes what the set generates, so the
-// caller needs update on the set as it is and as it will be.
+// caller needs update on the set, and it may not move to another project.
 func (a *API) replace(ctx context.Context, c *api.Caller, obj *unstructured.Unstructured, proj string) (*unstructured.Unstructured, error) {
 	cur := &gitopsv1alpha1.ApplicationSet{}
 	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
@@ -235,8 +242,9 @@ func (a *API) replace(ctx context.Context, c *api.Caller, obj *unstructured.Unst
 	if err := can(c, rbac.ActionUpdate, Project(cur), cur.Name); err != nil {
 		return nil, err
 	}
-	if err := can(c, rbac.ActionUpdate, proj, cur.Name); err != nil {
-		return nil, err
+	if was := Project(cur); was != proj {
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "applicationset %s belongs to project %q, not %q: an upsert cannot move it to another project; delete it and create it in the other project",
+			cur.Name, was, proj)
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(obj.GroupVersionKind())

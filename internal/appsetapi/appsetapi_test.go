@@ -210,6 +210,8 @@ func TestCreateRefused(t *testing.T) {
 		{"no project", "alice", withSpec(func(s map[string]any) { delete(tmplSpec(s), "project") }), 400, "spec.template.spec.project is required"},
 		{"templated project", "alice", withSpec(func(s map[string]any) { tmplSpec(s)["project"] = "{{p}}" }), 400, "templated"},
 		{"project of another namespace", "root", withNamespace(f.set("x", f.B), project.Namespace(f.A)), 400, "belongs to project"},
+		{"namespace of another project", "root", withNamespace(f.set("x", f.A), project.Namespace(f.B)), 400, "belongs to project \"" + f.B + "\", not to project \"" + f.A + "\""},
+		{"namespace of no project", "root", withNamespace(f.set("x", f.A), "gantry-system"), 400, "namespace gantry-system belongs to no project"},
 		{"missing project", "root", f.set("x", "nope"), 400, ""},
 		{"wrong type", "alice", withSpec(func(s map[string]any) { s["goTemplate"] = "yes" }), 400, "goTemplate"},
 	} {
@@ -219,14 +221,56 @@ func TestCreateRefused(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", c.name, code, msg, c.code, c.msg)
 		}
 	}
-	// A project that does not exist, in a namespace that is no project's.
-	code, body := f.call("root", "POST", "?appsetNamespace=default", f.set("x", "nope"))
-	if code != 400 || !strings.Contains(body["message"].(string), `project "nope" does not exist`) {
-		t.Errorf("missing project: %d %v", code, body)
+	// A namespace that is no project's, named in the query.
+	code, body := f.call("root", "POST", "?appsetNamespace=default", f.set("x", f.A))
+	if code != 400 || !strings.Contains(body["message"].(string), "namespace default belongs to no project") {
+		t.Errorf("namespace default: %d %v", code, body)
+	}
+	for _, p := range []string{f.A, f.B} {
+		if err := f.Direct.Get(context.Background(), types.NamespacedName{Namespace: project.Namespace(p), Name: "x"}, &gitopsv1alpha1.ApplicationSet{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a refused set was stored in %s: %v", p, err)
+		}
 	}
 }
 
 func withNamespace(set map[string]any, ns string) map[string]any {
 	set["metadata"].(map[string]any)["namespace"] = ns
 	return set
+}
+
+// A set lands in its project's namespace when the request names none or
+// Argo CD's, and an upsert cannot move one to another project.
+func TestProjectNamespace(t *testing.T) {
+	f := newFixture(t)
+	nsA, nsB := project.Namespace(f.A), project.Namespace(f.B)
+	get := func(ns, name string) (*gitopsv1alpha1.ApplicationSet, error) {
+		set := &gitopsv1alpha1.ApplicationSet{}
+		return set, f.Direct.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, set)
+	}
+	// The default namespace is A's, but the set is B's.
+	f.must("bob", "POST", "", f.set("own", f.B), 200)
+	if _, err := get(nsB, "own"); err != nil {
+		t.Fatalf("bob's set is not in %s: %v", nsB, err)
+	}
+	f.must("alice", "POST", "", withNamespace(f.set("argo", f.A), "argocd"), 200)
+	if _, err := get(nsA, "argo"); err != nil {
+		t.Fatalf("an Argo CD manifest's set is not in %s: %v", nsA, err)
+	}
+
+	// Made before sets were bound to their namespace: in A's, of project B.
+	legacy := &gitopsv1alpha1.ApplicationSet{}
+	if err := f.Direct.Get(context.Background(), types.NamespacedName{Namespace: nsA, Name: "a1"}, legacy); err != nil {
+		t.Fatal(err)
+	}
+	legacy.Name, legacy.ResourceVersion, legacy.UID = "legacy", "", ""
+	legacy.Spec.Template.Spec.Project = f.B
+	f.MustCreate(legacy)
+	f.must("alice", "POST", "?upsert=true", f.set("legacy", f.A), 403) // update on B's set
+	code, body := f.call("root", "POST", "?upsert=true", f.set("legacy", f.A))
+	if code != 400 || !strings.Contains(body["message"].(string), "delete it and create it in the other project") {
+		t.Errorf("moving legacy to %s: %d %v", f.A, code, body)
+	}
+	if set, err := get(nsA, "legacy"); err != nil || set.Spec.Template.Spec.Project != f.B {
+		t.Errorf("legacy after a refused upsert: %v %v", err, set.Spec.Template.Spec.Project)
+	}
 }
