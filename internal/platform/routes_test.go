@@ -88,6 +88,25 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	if after := w.snapshot(); after != before {
 		t.Errorf("the walk changed the victim's objects:\nbefore %s\nafter  %s", before, after)
 	}
+
+	// The browser's session cookie works on the API, never on the proxy,
+	// whose answers may be a tenant's pages: 401 there, not 403.
+	withCookie := func(path string) int {
+		req, _ := http.NewRequest("GET", w.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: authn.CookieName, Value: w.viewer})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := withCookie("/api/v1/projects"); code != http.StatusOK {
+		t.Errorf("the session cookie on the API: %d", code)
+	}
+	if code := withCookie("/kubernetes/project/" + victim + "/virtualcluster/" + target + "/api"); code != http.StatusUnauthorized {
+		t.Errorf("the session cookie on the proxy: %d, want 401", code)
+	}
 }
 
 // methods are the methods to try on a route: its own, or a few for a route

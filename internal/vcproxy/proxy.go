@@ -5,7 +5,10 @@
 // cluster wakes it and is held until its API answers. Requests that count as
 // activity keep it awake.
 //
-// The caller needs "virtualclusters connect" on the cluster;
+// The routes authenticate by bearer token only (api.BearerOnly): the browser's
+// session cookie is not accepted, and gantry's own cookies are not passed on,
+// so that a tenant's page served through a service or pod proxy cannot act as
+// whoever opens it. The caller needs "virtualclusters connect" on the cluster;
 // the upstream connection uses the virtual cluster's admin identity and
 // impersonates the caller (gantry:<user> with their groups), so that the
 // virtual cluster's own RBAC decides.
@@ -20,6 +23,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,12 +109,12 @@ func ParsePath(p string) (Route, error) {
 }
 
 // Register mounts the proxy: every method, anything under a virtual
-// cluster's path, errors as Kubernetes Status objects (kubectl prints their
-// message), bodies as large as kubectl sends.
+// cluster's path, bearer tokens only, errors as Kubernetes Status objects
+// (kubectl prints their message), bodies as large as kubectl sends.
 func (p *Proxy) Register(r *api.Router) {
 	cluster := Prefix + "{project}/virtualcluster/{name}"
 	for _, pattern := range []string{cluster, cluster + "/{path...}"} {
-		r.Handle(pattern, p.serve, api.ErrorWriter(status), api.BodyLimit(0))
+		r.HandleBearer(pattern, p.serve, api.ErrorWriter(status), api.BodyLimit(0))
 	}
 }
 
@@ -207,16 +211,33 @@ func status(w http.ResponseWriter, code int, msg string) {
 // impersonate makes the virtual API server act as the caller: their user name and
 // groups (project roles, teams), so that its own RBAC decides. Whatever
 // impersonation headers the client sent are dropped first: only gantry says who
-// the caller is. gantry's administrators also get authn.GroupAdmins.
+// the caller is. gantry's administrators also get authn.GroupAdmins. gantry's
+// credentials go no further: not the bearer token, nor gantry's cookies, which
+// a browser may send along.
 func impersonate(r *http.Request, id authn.Identity, admin bool) {
 	for h := range r.Header {
 		if strings.HasPrefix(strings.ToLower(h), "impersonate-") {
 			r.Header.Del(h)
 		}
 	}
-	r.Header.Del("Authorization") // gantry's credential is not for the virtual cluster
+	r.Header.Del("Authorization")
+	dropCookies(r, authn.CookieName)
 	r.Header.Set("Impersonate-User", authn.UserPrefix+id.User)
 	for _, g := range authn.ForwardedGroups(id.Groups, admin) {
 		r.Header.Add("Impersonate-Group", g)
+	}
+}
+
+// dropCookies removes the named cookies from r, keeping the others.
+func dropCookies(r *http.Request, names ...string) {
+	cookies := r.Cookies()
+	if len(cookies) == 0 {
+		return
+	}
+	r.Header.Del("Cookie")
+	for _, c := range cookies {
+		if !slices.Contains(names, c.Name) {
+			r.AddCookie(c)
+		}
 	}
 }
