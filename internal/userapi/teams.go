@@ -104,7 +104,7 @@ func (a *API) createTeam(r *http.Request, c *api.Caller) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	groups, err := set("groups", req.Groups)
+	groups, err := validGroups(req.Groups)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (a *API) updateTeam(r *http.Request, c *api.Caller, name string) (any, erro
 			return nil, err
 		}
 	}
-	groups, err := set("groups", req.Groups)
+	groups, err := validGroups(req.Groups)
 	if err != nil {
 		return nil, err
 	}

@@ -126,6 +126,7 @@ func TestCreateUser(t *testing.T) {
 		{"password is the name", map[string]any{"name": "u-xxxxxxxx", "password": "u-xxxxxxxx"}, http.StatusBadRequest, "user name"},
 		{"unknown field", `{"name": "u-x", "pasword": "0123456789ab"}`, http.StatusBadRequest, `unknown field "pasword"`},
 		{"reserved group", map[string]any{"name": "u-x", "groups": []any{"gantry:project:shop:project-admin"}}, http.StatusBadRequest, `reserved prefix "gantry:"`},
+		{"Kubernetes' group", map[string]any{"name": "u-x", "groups": []any{"dev", "system:masters"}}, http.StatusBadRequest, `group "system:masters": groups starting with "system:" are Kubernetes' own`},
 		{"empty group", map[string]any{"name": "u-x", "groups": []any{""}}, http.StatusBadRequest, "groups[0]"},
 		{"bad email", map[string]any{"name": "u-x", "email": "carol at example"}, http.StatusBadRequest, "not an email address"},
 	} {
@@ -165,6 +166,7 @@ func TestUpdateUser(t *testing.T) {
 	f.call(t, http.MethodPatch, UsersPrefix+"/u-dave", tAdminKey, map[string]any{"disabled": true}).Want(t, http.StatusForbidden, "scoped")
 	f.call(t, http.MethodPatch, UsersPrefix+"/u-dave", tAdmin, `{"Disabled": true}`).Want(t, http.StatusBadRequest, `unknown field "Disabled"`)
 	f.call(t, http.MethodPatch, UsersPrefix+"/u-dave", tAdmin, map[string]any{"groups": []any{"role:admin"}}).Want(t, http.StatusBadRequest, "reserved prefix")
+	f.call(t, http.MethodPatch, UsersPrefix+"/u-dave", tAdmin, map[string]any{"groups": []any{"system:authenticated"}}).Want(t, http.StatusBadRequest, `group "system:authenticated"`)
 	f.call(t, http.MethodPatch, UsersPrefix+"/admin", tAdmin, map[string]any{"disabled": true}).Want(t, http.StatusBadRequest, "cannot disable yourself")
 	if u := f.user(t, "u-dave"); u.Spec.Disabled || len(u.Spec.Groups) != 0 {
 		t.Fatalf("a refused update wrote: %+v", u.Spec)
@@ -291,6 +293,8 @@ func TestTeams(t *testing.T) {
 		{map[string]any{"name": "T X"}, http.StatusBadRequest, `team name "T X"`},
 		{`{"name": "t-x", "members": ["alice"]}`, http.StatusBadRequest, `unknown field "members"`},
 		{map[string]any{"users": []any{"alice"}}, http.StatusBadRequest, `no "name"`},
+		{map[string]any{"name": "t-x", "groups": []any{"system:masters"}}, http.StatusBadRequest, `group "system:masters": groups starting with "system:"`},
+		{map[string]any{"name": "t-x", "groups": []any{"gantry:admins"}}, http.StatusBadRequest, `group "gantry:admins" has the reserved prefix "gantry:"`},
 	} {
 		f.call(t, http.MethodPost, TeamsPrefix, tAdmin, c.body).Want(t, c.code, c.msg)
 	}
@@ -324,6 +328,7 @@ func TestTeams(t *testing.T) {
 
 	f.call(t, http.MethodPut, TeamsPrefix+"/t-web", tAlice, map[string]any{"users": []any{"alice", "bob"}}).Want(t, http.StatusForbidden, "alice cannot update teams t-web")
 	f.call(t, http.MethodPut, TeamsPrefix+"/t-web", tAdmin, map[string]any{"users": []any{"bob", "nobody"}}).Want(t, http.StatusNotFound, "user nobody does not exist")
+	f.call(t, http.MethodPatch, TeamsPrefix+"/t-web", tAdmin, map[string]any{"groups": []any{"system:masters"}}).Want(t, http.StatusBadRequest, `group "system:masters"`)
 	r = f.call(t, http.MethodPut, TeamsPrefix+"/t-web", tAdmin, map[string]any{"users": []any{"bob", "alice", "bob"}, "displayName": "The web team"})
 	r.Want(t, http.StatusOK, "")
 	if tm := team(); !slices.Equal(tm.Spec.Users, []string{"bob", "alice"}) || tm.Spec.DisplayName != "The web team" || !slices.Equal(tm.Spec.Groups, []string{"sso:web"}) {

@@ -224,20 +224,36 @@ func validEmail(email string) error {
 	return nil
 }
 
-// validGroups refuses the prefixes of RBAC's own subjects: a group
-// "gantry:project:shop:project-admin" or "role:admin" would hand out a role
-// past the project members and policy.csv where such grants are looked for.
+// validGroups refuses reserved groups (reservedGroup) and checks the list.
 func validGroups(groups []string) ([]string, error) {
 	out, err := set("groups", groups)
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range out {
-		if p, ok := rbac.ReservedPrefix(g); ok {
-			return nil, jsonapi.Errorf(http.StatusBadRequest, "group %q has the reserved prefix %q: give project roles as project members, teams through the team's users, and roles in policy.csv", g, p)
+		if err := reservedGroup(g); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// reservedGroup refuses a group with a reserved prefix (rbac.ReservedPrefix):
+// Kubernetes' own ("system:masters" is cluster-admin inside every virtual
+// cluster the proxy hands the groups to), and those of RBAC's own subjects (a
+// group "gantry:project:shop:project-admin" or "role:admin" would hand out a
+// role past the project members and policy.csv where such grants are looked
+// for). The same rule holds for a team's groups.
+func reservedGroup(g string) error {
+	p, ok := rbac.ReservedPrefix(g)
+	switch {
+	case !ok:
+		return nil
+	case p == rbac.SystemPrefix:
+		return jsonapi.Errorf(http.StatusBadRequest, "group %q: groups starting with %q are Kubernetes' own and never given by gantry (system:masters would be cluster-admin in every virtual cluster): use a group name of your own", g, p)
+	default:
+		return jsonapi.Errorf(http.StatusBadRequest, "group %q has the reserved prefix %q: give project roles as project members, teams through the team's users, and roles in policy.csv", g, p)
+	}
 }
 
 // UpdateUserRequest is the body of PUT and PATCH /api/v1/users/{u}; both

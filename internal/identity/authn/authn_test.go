@@ -18,7 +18,9 @@ func TestGroups(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(
 		&platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "alice"}, Spec: platformv1alpha1.UserSpec{Groups: []string{"sso:devs",
 			// From an identity provider that lets anyone name a group: grants nothing.
-			"gantry:project:prod:project-admin", "role:admin", "team:ops", "proj:prod:project-admin"}}},
+			"gantry:project:prod:project-admin", "role:admin", "team:ops", "proj:prod:project-admin",
+			// Kubernetes' own: would be cluster-admin inside every virtual cluster.
+			"system:masters", "system:authenticated"}}},
 		&platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "bob"}, Spec: platformv1alpha1.UserSpec{Disabled: true}},
 		&platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: platformv1alpha1.TeamSpec{Groups: []string{"sso:devs"}}},
 		&platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "ops"}, Spec: platformv1alpha1.TeamSpec{Users: []string{"carol"}}},
