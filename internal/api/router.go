@@ -107,6 +107,8 @@ type Router struct {
 	auth      Authenticator
 	authorize Authorize
 	routes    []Route
+	// fallback serves what no route matches, outside /api/.
+	fallback http.Handler
 }
 
 // NewRouter returns a router that authenticates with auth and authorizes
@@ -141,6 +143,19 @@ func (rt *Router) Public(pattern, reason string, h http.Handler, opts ...Option)
 	rt.routes = append(rt.routes, ro.Route)
 }
 
+// Fallback makes h answer every request outside /api/ that no route matches
+// (the web UI: its files and client-side routes), public for reason. It is
+// not a ServeMux pattern: "/" for every method would take the methods a
+// route does not serve, and "GET /" would conflict with the routes that
+// take every method (the proxy, the OpenID Connect provider).
+func (rt *Router) Fallback(reason string, h http.Handler) {
+	if strings.TrimSpace(reason) == "" {
+		panic("api: the fallback needs a reason")
+	}
+	rt.fallback = h
+	rt.routes = append(rt.routes, Route{Pattern: "/", Auth: Public, Reason: reason})
+}
+
 func (rt *Router) handle(r Route, h HandlerFunc, opts []Option) {
 	ro := newRoute(r, opts)
 	rt.mux.Handle(r.Pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -172,10 +187,15 @@ func (rt *Router) Routes() []Route { return slices.Clone(rt.routes) }
 
 // ServeHTTP routes r. On API paths the ServeMux's own plain-text 404 and 405
 // become JSON errors, and a trailing slash is ignored (as before the router:
-// /api/v1/applications/ lists too).
+// /api/v1/applications/ lists too); elsewhere the Fallback answers what no
+// route matches.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if !strings.HasPrefix(p, "/api/") {
+		if _, pattern := rt.mux.Handler(r); pattern == "" && rt.fallback != nil {
+			rt.fallback.ServeHTTP(w, r)
+			return
+		}
 		rt.mux.ServeHTTP(w, r)
 		return
 	}

@@ -283,3 +283,36 @@ func TestDecodeObjectTellsWhatWasSent(t *testing.T) {
 		t.Fatalf("empty: %v", err)
 	}
 }
+
+// The web UI answers what no route matches outside /api/, beside routes that
+// take every method (the proxy, the OpenID Connect provider) and routes
+// with a method; API paths stay JSON.
+func TestFallback(t *testing.T) {
+	r := NewRouter(tokens{"a": {User: "alice"}}, allow())
+	text := func(s string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, s) })
+	}
+	r.Public("/oidc/", "provider", text("oidc"))
+	r.Public("GET /api/v1/settings", "settings", text("settings"))
+	r.Fallback("the UI", text("ui"))
+	for _, c := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{"GET", "/", 200, "ui"},
+		{"GET", "/applications/web", 200, "ui"},
+		{"POST", "/oidc/token", 200, "oidc"},
+		{"GET", "/api/v1/settings", 200, "settings"},
+		{"GET", "/api/v1/nothing", 404, "no such API path"},
+		{"POST", "/api/v1/settings", 405, "use GET"},
+	} {
+		a := do(t, r, request(c.method, c.path, "", ""))
+		if a.code != c.code || !strings.Contains(a.body, c.body) {
+			t.Errorf("%s %s: %d %s, want %d %q", c.method, c.path, a.code, a.body, c.code, c.body)
+		}
+	}
+	if got := r.Routes(); got[len(got)-1] != (Route{Pattern: "/", Auth: Public, Reason: "the UI"}) {
+		t.Errorf("the fallback is not listed: %+v", got)
+	}
+}

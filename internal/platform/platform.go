@@ -204,8 +204,7 @@ func New(opts Options) (*Platform, error) {
 	}
 	p.router.Public("GET /api/v1/settings", "what the login page needs before signing in; nothing secret", http.HandlerFunc(p.settings))
 	if opts.UI != nil {
-		// The API, OIDC and proxy routes are more specific and win.
-		p.router.Public("GET /", "the web UI: static files; its API calls authenticate", opts.UI)
+		p.router.Fallback("the web UI: static files and client-side routes; its API calls authenticate", opts.UI)
 	}
 	opts.Server.Route(p.router, ctrlmetrics.Registry)
 	opts.Server.AddCheck("controllers", p.checkStarted)

@@ -24,6 +24,7 @@ import (
 	"gantry.dev/gantry/internal/kubetest"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/vcluster"
+	"gantry.dev/gantry/internal/webui"
 )
 
 func TestMain(m *testing.M) {
@@ -140,7 +141,7 @@ func startWalk(t *testing.T) *walk {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	p, err := New(Options{Host: env.Config, Server: srv, Logger: logr.Discard(), DataDir: dataDir, GitPollInterval: time.Hour})
+	p, err := New(Options{Host: env.Config, Server: srv, UI: webui.Handler(), Logger: logr.Discard(), DataDir: dataDir, GitPollInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
