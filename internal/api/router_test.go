@@ -95,7 +95,10 @@ func TestAuthenticatedByDefault(t *testing.T) {
 
 func TestBearerOnlyIgnoresCookies(t *testing.T) {
 	r := NewRouter(tokens{"a": {User: "alice"}}, allow())
-	ok := func(w http.ResponseWriter, _ *http.Request, _ *Caller) error { w.WriteHeader(http.StatusNoContent); return nil }
+	ok := func(w http.ResponseWriter, _ *http.Request, _ *Caller) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	r.Handle("GET /api/v1/ui", ok)
 	r.HandleBearer("GET /kubernetes/x", ok)
 	withCookie := func(path string) *http.Request {
