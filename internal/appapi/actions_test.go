@@ -2,7 +2,6 @@ package appapi
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,7 +25,7 @@ func TestResourceActions(t *testing.T) {
 	f := newFixture(t)
 	dest := testDestination(t)
 	ns := "act-" + f.A
-	f.mustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	f.MustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	labels := map[string]string{"app": "web"}
 	podSpec := corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Image: "nginx:1.27"}}}
 	web := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: appsv1.DeploymentSpec{
@@ -39,7 +38,7 @@ func TestResourceActions(t *testing.T) {
 	other := web.DeepCopy()
 	other.Name = "other"
 	for _, o := range []client.Object{web, report, other} {
-		f.mustCreate(o)
+		f.MustCreate(o)
 	}
 	f.api.Engine = &treeEngine{dest: dest, nodes: []tree.Node{
 		{ResourceRef: tree.ResourceRef{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: ns, Name: "web"}},
@@ -50,19 +49,12 @@ func TestResourceActions(t *testing.T) {
 			"group": {group}, "kind": {kind}, "version": {"v1"}}.Encode()
 	}
 	post := func(token, path, body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		r := f.Do(token, http.MethodPost, path, body)
+		return r.Code, r.Body
 	}
 	get := func(name string) *appsv1.Deployment {
 		d := &appsv1.Deployment{}
-		if err := f.direct.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+		if err := f.Direct.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
 			t.Fatal(err)
 		}
 		return d
@@ -104,7 +96,7 @@ func TestResourceActions(t *testing.T) {
 		t.Fatalf("create-job: %d %s", code, body)
 	}
 	var jobs batchv1.JobList
-	if err := f.direct.List(context.Background(), &jobs, client.InNamespace(ns)); err != nil || len(jobs.Items) != 1 ||
+	if err := f.Direct.List(context.Background(), &jobs, client.InNamespace(ns)); err != nil || len(jobs.Items) != 1 ||
 		jobs.Items[0].OwnerReferences[0].Name != "report" {
 		t.Fatalf("jobs: %v %+v", err, jobs.Items)
 	}

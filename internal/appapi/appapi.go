@@ -2,39 +2,29 @@ package appapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/project"
 )
 
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1/applications"
-
-// Authenticator checks a request's credentials (authn.Authenticator).
-type Authenticator interface {
-	Authenticate(r *http.Request) (authn.Identity, error)
-}
-
-// Authorize says whether subjects may act on an object; an error means 403
-// (rbac.Enforcer.Authorize).
-type Authorize func(subjects []string, resource, action, object string) error
 
 // Engine answers what only the GitOps engine knows.
 type Engine interface {
@@ -46,19 +36,18 @@ type Engine interface {
 	Manifests(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (any, error)
 	// Destination returns clients of the app's destination cluster, from which
 	// the resource and events endpoints read the objects of its tree.
-	Destination(ctx context.Context, app *gitopsv1alpha1.Application) (*Destination, error)
+	Destination(ctx context.Context, app *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error)
 }
 
-// API is the http.Handler of /api/v1/applications.
+// API serves /api/v1/applications on an api.Router (Register).
 type API struct {
 	Client client.Client
 	// APIReader reads what the cache does not hold (the Application's own
 	// Events) straight from the API server; nil answers those with 503.
 	APIReader client.Reader
-	Auth      Authenticator
-	Authorize Authorize
 	Engine    Engine
-	// DefaultNamespace is where apps live when a request names no appNamespace.
+	// DefaultNamespace is where apps are looked up when a request names no
+	// appNamespace.
 	DefaultNamespace string
 	// Informers feeds StreamPath: each stream adds a handler to the shared
 	// Application informer (gantry's manager cache, mgr.GetCache()). Nil
@@ -75,122 +64,69 @@ type API struct {
 	streams atomic.Int32
 }
 
-// maxBody bounds request bodies: an Application is a few KiB.
-const maxBody = 1 << 20
+// Register mounts the API: Argo CD's paths, each call authorized on the app
+// ("applications <action> <project>/<name>").
+func (a *API) Register(r *api.Router) {
+	r.Handle("GET "+Prefix, a.list)
+	r.Handle("POST "+Prefix, a.create)
+	r.Handle("GET "+StreamPath, a.stream)
+	one := Prefix + "/{name}"
+	r.Handle("GET "+one, a.withApp(rbac.ActionGet, a.get))
+	r.Handle("DELETE "+one, a.withApp(rbac.ActionDelete, a.delete))
+	r.Handle("POST "+one+"/sync", a.withApp(rbac.ActionSync, a.sync))
+	r.Handle("POST "+one+"/rollback", a.withApp(rbac.ActionSync, a.rollback))
+	r.Handle("GET "+one+"/resource-tree", a.withApp(rbac.ActionGet, a.engine(func(ctx context.Context, _ *http.Request, app *gitopsv1alpha1.Application) (any, error) {
+		return a.Engine.ResourceTree(ctx, app)
+	})))
+	r.Handle("GET "+one+"/managed-resources", a.withApp(rbac.ActionGet, a.engine(func(ctx context.Context, _ *http.Request, app *gitopsv1alpha1.Application) (any, error) {
+		return a.Engine.ManagedResources(ctx, app)
+	})))
+	r.Handle("GET "+one+"/manifests", a.withApp(rbac.ActionGet, a.engine(func(ctx context.Context, r *http.Request, app *gitopsv1alpha1.Application) (any, error) {
+		return a.Engine.Manifests(ctx, app, r.URL.Query().Get("revision"))
+	})))
+	r.Handle("GET "+one+"/resource", a.withApp(rbac.ActionGet, a.resource))
+	r.Handle("GET "+one+"/events", a.withApp(rbac.ActionGet, a.events))
+	r.Handle("GET "+one+"/resource/actions", a.withApp(rbac.ActionGet, a.listActions))
+	// The action's own right (action/<group>/<kind>/<name>) is checked once
+	// the body has named it.
+	r.Handle("POST "+one+"/resource/actions", a.withApp("", a.runAction))
+}
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, err := a.Auth.Authenticate(r)
-	if err != nil {
-		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
-		return
-	}
-	user := id.User
-	if r.URL.Path == StreamPath {
-		a.stream(w, r, id)
-		return
-	}
-	// can checks one action on one app; a refusal is answered 403 here.
-	can := func(action string, app *gitopsv1alpha1.Application) bool {
-		if !id.InScope(Project(app), "") {
-			jsonapi.Error(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
-			return false
+// appHandler serves a call on one app the caller may act on.
+type appHandler func(w http.ResponseWriter, r *http.Request, c *api.Caller, app *gitopsv1alpha1.Application) error
+
+// withApp reads the app named by the path (in ?appNamespace=, default
+// DefaultNamespace) and checks action on it first ("" leaves the check to h).
+// In a project's namespace the check comes before the read, so that a 404
+// does not tell a caller without rights which apps exist there.
+func (a *API) withApp(action string, h appHandler) api.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
+		ns := r.URL.Query().Get("appNamespace")
+		if ns == "" {
+			ns = a.DefaultNamespace
 		}
-		if err := a.Authorize(id.Subjects(), "applications", action, Project(app)+"/"+app.Name); err != nil {
-			jsonapi.Error(w, http.StatusForbidden, err.Error())
-			return false
+		name := r.PathValue("name")
+		if p, ok := project.FromNamespace(ns); ok && action != "" {
+			if err := c.Can(rbac.ResourceApplications, action, api.InProject(p, name)); err != nil {
+				return err
+			}
 		}
-		return true
+		app := &gitopsv1alpha1.Application{}
+		if err := a.Client.Get(r.Context(), types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
+			return err
+		}
+		if action != "" {
+			if err := can(c, action, app); err != nil {
+				return err
+			}
+		}
+		return h(w, r, c, app)
 	}
-	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
-	parts := strings.Split(rest, "/")
-	if rest == "" {
-		parts = nil
-	}
-	ns := r.URL.Query().Get("appNamespace")
-	if ns == "" {
-		ns = a.DefaultNamespace
-	}
-	ctx := r.Context()
-	switch {
-	case len(parts) == 0 && r.Method == http.MethodGet:
-		a.list(w, r, id)
-	case len(parts) == 0 && r.Method == http.MethodPost:
-		a.create(ctx, w, r, ns, id)
-	case len(parts) == 1 && r.Method == http.MethodGet:
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if !can("get", app) {
-				return
-			}
-			// Argo CD's refresh: ?refresh=normal|hard, answered once compared again.
-			if mode := r.URL.Query().Get("refresh"); mode != "" {
-				a.refresh(ctx, w, app, mode)
-				return
-			}
-			jsonapi.Write(w, http.StatusOK, app)
-		})
-	case len(parts) == 1 && r.Method == http.MethodDelete:
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("delete", app) {
-				a.delete(ctx, w, r, ns, parts[0])
-			}
-		})
-	case len(parts) == 2 && r.Method == http.MethodPost && parts[1] == "sync":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("sync", app) {
-				a.sync(ctx, w, r, app, user)
-			}
-		})
-	case len(parts) == 2 && r.Method == http.MethodPost && parts[1] == "rollback":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("sync", app) {
-				a.rollback(ctx, w, r, app, user)
-			}
-		})
-	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "resource-tree":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("get", app) {
-				a.engine(w, func() (any, error) { return a.Engine.ResourceTree(ctx, app) })
-			}
-		})
-	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "managed-resources":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("get", app) {
-				a.engine(w, func() (any, error) { return a.Engine.ManagedResources(ctx, app) })
-			}
-		})
-	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "manifests":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("get", app) {
-				a.engine(w, func() (any, error) { return a.Engine.Manifests(ctx, app, r.URL.Query().Get("revision")) })
-			}
-		})
-	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "resource":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("get", app) {
-				a.resource(ctx, w, r.URL.Query(), app)
-			}
-		})
-	case len(parts) == 2 && r.Method == http.MethodGet && parts[1] == "events":
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("get", app) {
-				a.events(ctx, w, r.URL.Query(), app)
-			}
-		})
-	case actionPath(parts) && r.Method == http.MethodGet:
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			if can("get", app) {
-				a.listActions(ctx, w, r.URL.Query(), app)
-			}
-		})
-	case actionPath(parts) && r.Method == http.MethodPost:
-		a.withApp(w, r, ns, parts[0], func(app *gitopsv1alpha1.Application) {
-			a.runAction(ctx, w, r, app, func(action string) bool { return can(action, app) })
-		})
-	case len(parts) <= 2 || actionPath(parts):
-		jsonapi.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported", r.Method, r.URL.Path))
-	default:
-		jsonapi.Error(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
-	}
+}
+
+// can checks one action on one app.
+func can(c *api.Caller, action string, app *gitopsv1alpha1.Application) error {
+	return c.Can(rbac.ResourceApplications, action, api.InProject(Project(app), app.Name))
 }
 
 // Project is the project an app belongs to for authorization: the one whose
@@ -203,7 +139,16 @@ func Project(app *gitopsv1alpha1.Application) string {
 	return app.Spec.Project
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
+func (a *API) get(w http.ResponseWriter, r *http.Request, _ *api.Caller, app *gitopsv1alpha1.Application) error {
+	// Argo CD's refresh: ?refresh=normal|hard, answered once compared again.
+	if mode := r.URL.Query().Get("refresh"); mode != "" {
+		return a.refresh(r.Context(), w, app, mode)
+	}
+	jsonapi.Write(w, http.StatusOK, app)
+	return nil
+}
+
+func (a *API) list(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	var list gitopsv1alpha1.ApplicationList
 	opts := []client.ListOption{}
 	if ns := r.URL.Query().Get("appNamespace"); ns != "" {
@@ -212,117 +157,113 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 	if sel := r.URL.Query().Get("selector"); sel != "" {
 		s, err := metav1.ParseToLabelSelector(sel)
 		if err != nil {
-			jsonapi.Error(w, http.StatusBadRequest, "selector: "+err.Error())
-			return
+			return jsonapi.Errorf(http.StatusBadRequest, "selector: %v", err)
 		}
 		ls, err := metav1.LabelSelectorAsSelector(s)
 		if err != nil {
-			jsonapi.Error(w, http.StatusBadRequest, "selector: "+err.Error())
-			return
+			return jsonapi.Errorf(http.StatusBadRequest, "selector: %v", err)
 		}
 		opts = append(opts, client.MatchingLabelsSelector{Selector: ls})
 	}
 	if err := a.Client.List(r.Context(), &list, opts...); err != nil {
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return
+		return err
 	}
-	if p := r.URL.Query().Get("projects"); p != "" {
-		items := list.Items[:0]
-		for _, app := range list.Items {
-			if app.Spec.Project == p {
-				items = append(items, app)
-			}
-		}
-		list.Items = items
-	}
+	p := r.URL.Query().Get("projects")
 	// What the caller may not see is left out, not refused: as in Argo CD.
 	visible := []gitopsv1alpha1.Application{}
 	for _, app := range list.Items {
-		if id.InScope(Project(&app), "") && a.Authorize(id.Subjects(), "applications", "get", Project(&app)+"/"+app.Name) == nil {
+		if (p == "" || app.Spec.Project == p) && can(c, rbac.ActionGet, &app) == nil {
 			visible = append(visible, app)
 		}
 	}
-	list.Items = visible
-	jsonapi.Write(w, http.StatusOK, map[string]any{"metadata": map[string]any{"resourceVersion": list.ResourceVersion}, "items": list.Items})
+	jsonapi.Write(w, http.StatusOK, map[string]any{"metadata": map[string]any{"resourceVersion": list.ResourceVersion}, "items": visible})
+	return nil
 }
 
-// create stores the app as sent, unknown fields included, so that the controller
-// reports Argo CD fields gantry does not support instead of losing them here.
-func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request, ns string, id authn.Identity) {
+// create stores the app as sent, unknown fields included, so that the
+// controller reports Argo CD fields gantry does not support instead of losing
+// them here. The app lands in its project's namespace (project.Place).
+func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	obj := &unstructured.Unstructured{}
-	if err := decode(r, &obj.Object); err != nil {
-		jsonapi.Error(w, http.StatusBadRequest, err.Error())
-		return
+	if err := api.Decode(r, &obj.Object); err != nil {
+		return err
 	}
 	// Argo CD clients send argoproj.io/v1alpha1; the kind is the same.
 	obj.SetAPIVersion(gitopsv1alpha1.GroupVersion.String())
 	obj.SetKind("Application")
-	if obj.GetNamespace() == "" {
-		obj.SetNamespace(ns)
+	proj, _, _ := unstructured.NestedString(obj.Object, "spec", "project")
+	ns := obj.GetNamespace()
+	if ns == "" {
+		ns = r.URL.Query().Get("appNamespace")
 	}
-	probe := &gitopsv1alpha1.Application{}
-	probe.Namespace, probe.Name = obj.GetNamespace(), obj.GetName()
-	probe.Spec.Project, _, _ = unstructured.NestedString(obj.Object, "spec", "project")
-	if !id.InScope(Project(probe), "") {
-		jsonapi.Error(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
-		return
+	proj, ns, err := project.Place(proj, ns)
+	if err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest, "application %q: %v", obj.GetName(), err)
 	}
-	if err := a.Authorize(id.Subjects(), "applications", "create", Project(probe)+"/"+probe.Name); err != nil {
-		jsonapi.Error(w, http.StatusForbidden, err.Error())
-		return
+	obj.SetNamespace(ns)
+	if err := unstructured.SetNestedField(obj.Object, proj, "spec", "project"); err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest, "spec: %v", err)
+	}
+	name := obj.GetName()
+	if err := c.Can(rbac.ResourceApplications, rbac.ActionCreate, api.InProject(proj, name)); err != nil {
+		return err
 	}
 	upsert, _ := strconv.ParseBool(r.URL.Query().Get("upsert"))
-	err := a.Client.Create(ctx, obj)
+	err = a.Client.Create(r.Context(), obj)
 	if apierrors.IsAlreadyExists(err) && upsert {
-		cur := &unstructured.Unstructured{}
-		cur.SetGroupVersionKind(obj.GroupVersionKind())
-		if err = a.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err == nil {
-			cur.Object["spec"] = obj.Object["spec"]
-			if err = a.Client.Update(ctx, cur); err == nil {
-				obj = cur
-			}
-		}
+		obj, err = a.replace(r.Context(), c, obj, proj)
 	}
 	if err != nil {
-		writeK8sError(w, err)
-		return
+		return err
 	}
 	jsonapi.Write(w, http.StatusOK, obj)
+	return nil
 }
 
-func (a *API) withApp(w http.ResponseWriter, r *http.Request, ns, name string, fn func(*gitopsv1alpha1.Application)) {
-	app := &gitopsv1alpha1.Application{}
-	if err := a.Client.Get(r.Context(), types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
-		writeK8sError(w, err)
-		return
+// replace is create's upsert of an existing app: its spec becomes the one
+// sent. That needs update on the app, and may not change its project: the
+// app would leave its project's namespace, or claim another project's rights.
+func (a *API) replace(ctx context.Context, c *api.Caller, obj *unstructured.Unstructured, proj string) (*unstructured.Unstructured, error) {
+	cur := &gitopsv1alpha1.Application{}
+	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+		return nil, err
 	}
-	fn(app)
+	if err := can(c, rbac.ActionUpdate, cur); err != nil {
+		return nil, err
+	}
+	if was := cur.Spec.Project; was != "" && was != proj {
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "application %s belongs to project %q, not %q: an upsert cannot move it to another project; delete it and create it in the other project",
+			cur.Name, was, proj)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(obj.GroupVersionKind())
+	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {
+		return nil, err
+	}
+	u.Object["spec"] = obj.Object["spec"]
+	if err := a.Client.Update(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // delete follows Argo CD: cascade (default true) deletes the resources, with
 // propagationPolicy foreground (default) or background; cascade=false orphans them.
-func (a *API) delete(ctx context.Context, w http.ResponseWriter, r *http.Request, ns, name string) {
+func (a *API) delete(w http.ResponseWriter, r *http.Request, _ *api.Caller, app *gitopsv1alpha1.Application) error {
 	q := r.URL.Query()
-	cascade := q.Get("cascade") != "false"
-	app := &gitopsv1alpha1.Application{}
-	if err := a.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, app); err != nil {
-		writeK8sError(w, err)
-		return
-	}
 	patch := client.MergeFrom(app.DeepCopy())
-	if err := app.SetCascade(cascade, q.Get("propagationPolicy")); err != nil {
-		jsonapi.Error(w, http.StatusBadRequest, err.Error())
-		return
+	if err := app.SetCascade(q.Get("cascade") != "false", q.Get("propagationPolicy")); err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
+	ctx := r.Context()
 	if err := a.Client.Patch(ctx, app, patch); err != nil {
-		writeK8sError(w, err)
-		return
+		return err
 	}
 	if err := a.Client.Delete(ctx, app); err != nil {
-		writeK8sError(w, err)
-		return
+		return err
 	}
 	jsonapi.Write(w, http.StatusOK, map[string]any{})
+	return nil
 }
 
 // syncRequest is Argo CD's ApplicationSyncRequest (the fields gantry honours).
@@ -342,16 +283,16 @@ type syncRequest struct {
 	Infos []gitopsv1alpha1.Info `json:"infos"`
 }
 
-func (a *API) sync(ctx context.Context, w http.ResponseWriter, r *http.Request, app *gitopsv1alpha1.Application, user string) {
+// sync starts a sync; the body is optional (sync to the target revision).
+func (a *API) sync(w http.ResponseWriter, r *http.Request, c *api.Caller, app *gitopsv1alpha1.Application) error {
 	var req syncRequest
-	if err := decode(r, &req); err != nil && !errors.Is(err, io.EOF) {
-		jsonapi.Error(w, http.StatusBadRequest, err.Error())
-		return
+	if err := api.Decode(r, &req); err != nil && !errors.Is(err, api.ErrEmptyBody) {
+		return err
 	}
 	op := &gitopsv1alpha1.Operation{
 		Sync: &gitopsv1alpha1.SyncOperation{Revision: req.Revision, Revisions: req.Revisions, Prune: req.Prune,
 			DryRun: req.DryRun, Resources: req.Resources},
-		InitiatedBy: gitopsv1alpha1.OperationInitiator{Username: user},
+		InitiatedBy: gitopsv1alpha1.OperationInitiator{Username: c.User},
 		Info:        req.Infos,
 	}
 	if req.SyncOptions != nil {
@@ -360,27 +301,26 @@ func (a *API) sync(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	if req.Retry != nil {
 		op.Retry = *req.Retry
 	}
-	a.startOperation(ctx, w, app, op)
+	return a.startOperation(r.Context(), w, app, op)
 }
 
 // startOperation sets app.operation, refusing while another one runs.
-func (a *API) startOperation(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation) {
+func (a *API) startOperation(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation) error {
 	if app.Operation != nil || app.Status.OperationState != nil && app.Status.OperationState.Phase == gitopsv1alpha1.OperationRunning {
-		jsonapi.Error(w, http.StatusConflict, "another operation is already in progress")
-		return
+		return jsonapi.Errorf(http.StatusConflict, "another operation is already in progress")
 	}
 	patch := client.MergeFrom(app.DeepCopy())
 	app.Operation = op
 	if err := a.Client.Patch(ctx, app, patch); err != nil {
-		writeK8sError(w, err)
-		return
+		return err
 	}
 	jsonapi.Write(w, http.StatusOK, app)
+	return nil
 }
 
 // rollback is Argo CD's ApplicationRollbackRequest: sync to a history entry's
 // source and revision; refused while automated sync is on (it would undo it).
-func (a *API) rollback(ctx context.Context, w http.ResponseWriter, r *http.Request, app *gitopsv1alpha1.Application, user string) {
+func (a *API) rollback(w http.ResponseWriter, r *http.Request, c *api.Caller, app *gitopsv1alpha1.Application) error {
 	var req struct {
 		ID     int64 `json:"id"`
 		Prune  bool  `json:"prune"`
@@ -388,71 +328,33 @@ func (a *API) rollback(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		// Infos as in a sync request (gantry's addition to Argo CD's rollback).
 		Infos []gitopsv1alpha1.Info `json:"infos"`
 	}
-	if err := decode(r, &req); err != nil {
-		jsonapi.Error(w, http.StatusBadRequest, err.Error())
-		return
+	if err := api.Decode(r, &req); err != nil {
+		return err
 	}
 	if p := app.Spec.SyncPolicy; p != nil && p.Automated != nil && (p.Automated.Enabled == nil || *p.Automated.Enabled) {
-		jsonapi.Error(w, http.StatusBadRequest, "rollback cannot be initiated when auto-sync is enabled: disable spec.syncPolicy.automated first")
-		return
+		return jsonapi.Errorf(http.StatusBadRequest, "rollback cannot be initiated when auto-sync is enabled: disable spec.syncPolicy.automated first")
 	}
-	op, err := RollbackOperation(app, req.ID, user)
+	op, err := app.RollbackOperation(req.ID, c.User)
 	if err != nil {
-		jsonapi.Error(w, http.StatusBadRequest, err.Error())
-		return
+		return jsonapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	op.Sync.Prune, op.Sync.DryRun, op.Info = req.Prune, req.DryRun, req.Infos
-	a.startOperation(ctx, w, app, op)
+	return a.startOperation(r.Context(), w, app, op)
 }
 
-// RollbackOperation is the sync operation that restores history entry id.
-func RollbackOperation(app *gitopsv1alpha1.Application, id int64, user string) (*gitopsv1alpha1.Operation, error) {
-	for _, h := range app.Status.History {
-		if h.ID != id {
-			continue
+// engine answers from the GitOps engine.
+func (a *API) engine(fn func(context.Context, *http.Request, *gitopsv1alpha1.Application) (any, error)) appHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ *api.Caller, app *gitopsv1alpha1.Application) error {
+		if a.Engine == nil {
+			return errNoEngine
 		}
-		op := &gitopsv1alpha1.Operation{
-			Sync:        &gitopsv1alpha1.SyncOperation{Revision: h.Revision, Revisions: h.Revisions, Source: h.Source.DeepCopy(), Sources: h.Sources},
-			InitiatedBy: gitopsv1alpha1.OperationInitiator{Username: user},
+		v, err := fn(r.Context(), r, app)
+		if err != nil {
+			return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
 		}
-		return op, nil
+		jsonapi.Write(w, http.StatusOK, v)
+		return nil
 	}
-	ids := make([]string, 0, len(app.Status.History))
-	for _, h := range app.Status.History {
-		ids = append(ids, strconv.FormatInt(h.ID, 10))
-	}
-	return nil, fmt.Errorf("application %s has no history entry %d (ids: %s)", app.Name, id, strings.Join(ids, ", "))
 }
 
-func (a *API) engine(w http.ResponseWriter, fn func() (any, error)) {
-	if a.Engine == nil {
-		jsonapi.Error(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
-		return
-	}
-	v, err := fn()
-	if err != nil {
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	jsonapi.Write(w, http.StatusOK, v)
-}
-
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return err
-		}
-		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
-	}
-	return nil
-}
-
-func writeK8sError(w http.ResponseWriter, err error) {
-	var se apierrors.APIStatus
-	if errors.As(err, &se) {
-		jsonapi.Error(w, int(se.Status().Code), se.Status().Message)
-		return
-	}
-	jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-}
+var errNoEngine = jsonapi.Errorf(http.StatusServiceUnavailable, "the GitOps engine is not running")

@@ -5,6 +5,15 @@
 // as CRDs; the answers that need the engine (tree, diff, manifests) come from an
 // Engine interface the GitOps controller implements.
 //
+// An app lives in its project's namespace, p-<project>, and is authorized as
+// that project's ("applications <action> <project>/<name>"). POST puts a new
+// app there: the namespace follows spec.project (empty: the namespace's
+// project, or "default", which is then written into spec.project); Argo CD's
+// namespace "argocd" in a manifest is taken as "wherever it belongs", and any
+// other namespace than the project's is refused (400). ?upsert=true replaces
+// an existing app's spec only for a caller who may update it, and never moves
+// it to another project.
+//
 // POST /api/v1/applications/{name}/sync and .../rollback record the
 // authenticated caller as operation.initiatedBy.username (never what the body
 // says) and the request's "infos" ([{"name", "value"}], Argo CD's sync field,

@@ -2,7 +2,6 @@ package appapi
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,28 +16,18 @@ import (
 // post sends a JSON body as token.
 func (f *fixture) post(token, path, body string) (int, string) {
 	f.t.Helper()
-	req, err := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
+	r := f.Do(token, http.MethodPost, path, body)
+	return r.Code, r.Body
 }
 
 // clearOperation does the controller's part of taking an operation.
 func (f *fixture) clearOperation(p, name string) {
 	f.t.Helper()
 	app := f.app(p, name)
-	if err := f.direct.Patch(context.Background(), app, client.RawPatch("application/merge-patch+json", []byte(`{"operation":null}`))); err != nil {
+	if err := f.Direct.Patch(context.Background(), app, client.RawPatch("application/merge-patch+json", []byte(`{"operation":null}`))); err != nil {
 		f.t.Fatal(err)
 	}
-	f.eventually("the cache to see the operation taken", func() bool {
+	f.Eventually("the cache to see the operation taken", func() bool {
 		cur := &gitopsv1alpha1.Application{}
 		return f.api.Client.Get(context.Background(), client.ObjectKeyFromObject(app), cur) == nil && cur.Operation == nil
 	})
@@ -78,10 +67,10 @@ func TestOperationsRecordTheCaller(t *testing.T) {
 	app := f.app(f.A, "one")
 	app.Status.History = []gitopsv1alpha1.RevisionHistory{{ID: 1, Revision: "abc123", DeployedAt: metav1.Now(),
 		Source: &gitopsv1alpha1.ApplicationSource{RepoURL: "https://git.example.com/x.git", Path: "app"}}}
-	if err := f.direct.Status().Update(context.Background(), app); err != nil {
+	if err := f.Direct.Status().Update(context.Background(), app); err != nil {
 		t.Fatal(err)
 	}
-	f.eventually("the cache to see the history", func() bool {
+	f.Eventually("the cache to see the history", func() bool {
 		cur := &gitopsv1alpha1.Application{}
 		return f.api.Client.Get(context.Background(), client.ObjectKeyFromObject(app), cur) == nil && len(cur.Status.History) == 1
 	})

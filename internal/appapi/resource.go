@@ -18,15 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/gitops/tree"
 	"gantry.dev/gantry/internal/jsonapi"
 )
-
-// Destination is how the API reads an app's destination cluster.
-type Destination struct {
-	Dynamic dynamic.Interface
-	Mapper  meta.RESTMapper
-}
 
 // secretMask replaces a Secret's values, as Argo CD's hideSecretData does.
 const secretMask = "++++++++"
@@ -63,17 +58,15 @@ type located struct {
 }
 
 // locate reads the live object of the tree node that q names (namespace,
-// resourceName, kind, group, version: Argo CD's query), answering the
-// error itself when there is none; nothing outside the app's tree is read.
-func (a *API) locate(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) (*located, bool) {
+// resourceName, kind, group, version: Argo CD's query); nothing outside the
+// app's tree is read.
+func (a *API) locate(ctx context.Context, q url.Values, app *gitopsv1alpha1.Application) (*located, error) {
 	if a.Engine == nil {
-		jsonapi.Error(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
-		return nil, false
+		return nil, errNoEngine
 	}
 	ns, name, kind, group, version := q.Get("namespace"), q.Get("resourceName"), q.Get("kind"), q.Get("group"), q.Get("version")
 	if name == "" || kind == "" {
-		jsonapi.Error(w, http.StatusBadRequest, "resourceName and kind are required")
-		return nil, false
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "resourceName and kind are required")
 	}
 	what := fmt.Sprintf("%s %s", kind, name)
 	if group != "" {
@@ -86,52 +79,46 @@ func (a *API) locate(ctx context.Context, w http.ResponseWriter, q url.Values, a
 		return n.Group == group && n.Kind == kind && n.Namespace == ns && n.Name == name
 	})
 	if err != nil {
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return nil, false
+		return nil, jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
 	}
 	if !ok {
-		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s not found as part of application %s", what, app.Name))
-		return nil, false
+		return nil, jsonapi.Errorf(http.StatusNotFound, "%s not found as part of application %s", what, app.Name)
 	}
 	if version == "" {
 		version = node.Version
 	}
-	dest, err := a.Engine.Destination(ctx, app)
+	dyn, mapper, err := a.Engine.Destination(ctx, app)
 	if err != nil {
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return nil, false
+		return nil, jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
 	}
 	var versions []string
 	if version != "" {
 		versions = []string{version}
 	}
-	m, err := dest.Mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}, versions...)
+	m, err := mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}, versions...)
 	if err != nil {
-		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s: %v", what, err))
-		return nil, false
+		return nil, jsonapi.Errorf(http.StatusNotFound, "%s: %v", what, err)
 	}
-	var ri dynamic.ResourceInterface = dest.Dynamic.Resource(m.Resource)
+	var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
-		ri = dest.Dynamic.Resource(m.Resource).Namespace(ns)
+		ri = dyn.Resource(m.Resource).Namespace(ns)
 	}
 	obj, err := ri.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			jsonapi.Error(w, http.StatusNotFound, what+" no longer exists in the cluster")
-			return nil, false
+			return nil, jsonapi.Errorf(http.StatusNotFound, "%s no longer exists in the cluster", what)
 		}
-		writeK8sError(w, err)
-		return nil, false
+		return nil, err
 	}
-	return &located{obj: obj, client: ri, what: what}, true
+	return &located{obj: obj, client: ri, what: what}, nil
 }
 
 // resource is Argo CD's GET /applications/{name}/resource: the live object,
 // as a JSON string in {"manifest": ...}, of one node of the app's tree.
-func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) {
-	l, ok := a.locate(ctx, w, q, app)
-	if !ok {
-		return
+func (a *API) resource(w http.ResponseWriter, r *http.Request, _ *api.Caller, app *gitopsv1alpha1.Application) error {
+	l, err := a.locate(r.Context(), r.URL.Query(), app)
+	if err != nil {
+		return err
 	}
 	obj := l.obj
 	if obj.GroupVersionKind().Group == "" && obj.GetKind() == "Secret" {
@@ -139,10 +126,10 @@ func (a *API) resource(ctx context.Context, w http.ResponseWriter, q url.Values,
 	}
 	b, err := json.Marshal(obj.Object)
 	if err != nil {
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return
+		return err
 	}
 	jsonapi.Write(w, http.StatusOK, map[string]any{"manifest": string(b)})
+	return nil
 }
 
 // HideSecretData masks a Secret's values (data and stringData, and the copy
@@ -167,47 +154,42 @@ func HideSecretData(obj *unstructured.Unstructured) {
 // events is Argo CD's GET /applications/{name}/events: the core/v1 Events of
 // one resource of the app's tree (from the destination cluster), or of the
 // Application itself when no resource is named.
-func (a *API) events(ctx context.Context, w http.ResponseWriter, q url.Values, app *gitopsv1alpha1.Application) {
+func (a *API) events(w http.ResponseWriter, r *http.Request, _ *api.Caller, app *gitopsv1alpha1.Application) error {
+	ctx, q := r.Context(), r.URL.Query()
 	ns, name, uid := q.Get("resourceNamespace"), q.Get("resourceName"), q.Get("resourceUID")
 	if name == "" && uid == "" {
 		reader := a.APIReader
 		if reader == nil {
-			jsonapi.Error(w, http.StatusServiceUnavailable, "no reader for the application's events")
-			return
+			return jsonapi.Errorf(http.StatusServiceUnavailable, "no reader for the application's events")
 		}
 		var list corev1.EventList
 		sel := fields.SelectorFromSet(fields.Set{"involvedObject.name": app.Name, "involvedObject.namespace": app.Namespace,
 			"involvedObject.uid": string(app.UID)})
 		if err := reader.List(ctx, &list, client.InNamespace(app.Namespace), client.MatchingFieldsSelector{Selector: sel}); err != nil {
-			writeK8sError(w, err)
-			return
+			return err
 		}
 		items := list.Items
 		if items == nil {
 			items = []corev1.Event{}
 		}
 		jsonapi.Write(w, http.StatusOK, map[string]any{"items": items})
-		return
+		return nil
 	}
 	if a.Engine == nil {
-		jsonapi.Error(w, http.StatusServiceUnavailable, "the GitOps engine is not running")
-		return
+		return errNoEngine
 	}
 	node, ok, err := a.inTree(ctx, app, func(n tree.Node) bool {
 		return n.Namespace == ns && (name == "" || n.Name == name) && (uid == "" || n.UID == uid)
 	})
 	if err != nil {
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return
+		return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
 	}
 	if !ok {
-		jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("%s not found as part of application %s", name+uid, app.Name))
-		return
+		return jsonapi.Errorf(http.StatusNotFound, "%s not found as part of application %s", name+uid, app.Name)
 	}
-	dest, err := a.Engine.Destination(ctx, app)
+	dyn, _, err := a.Engine.Destination(ctx, app)
 	if err != nil {
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
-		return
+		return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
 	}
 	set := fields.Set{"involvedObject.name": node.Name}
 	if node.Namespace != "" {
@@ -216,15 +198,15 @@ func (a *API) events(ctx context.Context, w http.ResponseWriter, q url.Values, a
 	if node.UID != "" {
 		set["involvedObject.uid"] = node.UID
 	}
-	list, err := dest.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "events"}).Namespace(node.Namespace).
+	list, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "events"}).Namespace(node.Namespace).
 		List(ctx, metav1.ListOptions{FieldSelector: fields.SelectorFromSet(set).String()})
 	if err != nil {
-		writeK8sError(w, err)
-		return
+		return err
 	}
 	items := make([]map[string]any, 0, len(list.Items))
 	for _, e := range list.Items {
 		items = append(items, e.Object)
 	}
 	jsonapi.Write(w, http.StatusOK, map[string]any{"items": items})
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
@@ -25,7 +26,7 @@ import (
 // app's destination.
 type treeEngine struct {
 	nodes []tree.Node
-	dest  *Destination
+	dest  destination
 }
 
 func (e *treeEngine) ResourceTree(context.Context, *gitopsv1alpha1.Application) (any, error) {
@@ -37,16 +38,21 @@ func (e *treeEngine) ManagedResources(context.Context, *gitopsv1alpha1.Applicati
 func (e *treeEngine) Manifests(context.Context, *gitopsv1alpha1.Application, string) (any, error) {
 	return map[string]any{}, nil
 }
-func (e *treeEngine) Destination(context.Context, *gitopsv1alpha1.Application) (*Destination, error) {
-	return e.dest, nil
+func (e *treeEngine) Destination(context.Context, *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error) {
+	return e.dest.dynamic, e.dest.mapper, nil
+}
+
+type destination struct {
+	dynamic dynamic.Interface
+	mapper  meta.RESTMapper
 }
 
 // testDestination reads and writes the tests' API server as an app's destination.
-func testDestination(t *testing.T) *Destination {
+func testDestination(t *testing.T) destination {
 	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
 	disco := discovery.NewDiscoveryClientForConfigOrDie(env.Config)
-	return &Destination{Dynamic: dynamic.NewForConfigOrDie(env.Config),
-		Mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
+	return destination{dynamic: dynamic.NewForConfigOrDie(env.Config),
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))}
 }
 
 func TestResourceAndEvents(t *testing.T) {
@@ -54,11 +60,11 @@ func TestResourceAndEvents(t *testing.T) {
 	dest := testDestination(t)
 
 	ns := "dest-" + f.A
-	f.mustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	f.MustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	// Pods need the namespace's default ServiceAccount; the shared API server's
 	// controllers may or may not have made it yet.
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}
-	if err := f.direct.Create(context.Background(), sa); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := f.Direct.Create(context.Background(), sa); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	pod := func(name string) *corev1.Pod {
@@ -66,22 +72,22 @@ func TestResourceAndEvents(t *testing.T) {
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx:1.27"}}}}
 	}
 	web, stranger := pod("web-1"), pod("stranger")
-	f.mustCreate(web)
-	f.mustCreate(stranger)
+	f.MustCreate(web)
+	f.MustCreate(stranger)
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns,
 		Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"data":{"password":"aHVudGVyMg=="}}`}},
 		Data: map[string][]byte{"password": []byte("hunter2")}}
-	f.mustCreate(secret)
+	f.MustCreate(secret)
 	for _, e := range []struct{ name, reason string }{{"web-1.a", "Scheduled"}, {"web-1.b", "Pulled"}} {
-		f.mustCreate(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: e.name, Namespace: ns},
+		f.MustCreate(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: e.name, Namespace: ns},
 			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "web-1", UID: web.UID, APIVersion: "v1"},
 			Reason:         e.reason, Message: e.reason + " it", Type: "Normal", Count: 1})
 	}
-	f.mustCreate(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "stranger.a", Namespace: ns},
+	f.MustCreate(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "stranger.a", Namespace: ns},
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "stranger", UID: stranger.UID, APIVersion: "v1"},
 		Reason:         "Secret", Message: "not yours", Type: "Warning"})
 	app := f.app(f.A, "one")
-	f.mustCreate(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "one.a", Namespace: app.Namespace},
+	f.MustCreate(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "one.a", Namespace: app.Namespace},
 		InvolvedObject: corev1.ObjectReference{Kind: "Application", Namespace: app.Namespace, Name: "one", UID: app.UID},
 		Reason:         "ResourceUpdated", Message: "synced", Type: "Normal"})
 
@@ -91,7 +97,7 @@ func TestResourceAndEvents(t *testing.T) {
 		{ResourceRef: tree.ResourceRef{Version: "v1", Kind: "Secret", Namespace: ns, Name: "creds", UID: string(secret.UID)}},
 		{ResourceRef: tree.ResourceRef{Version: "v1", Kind: "ConfigMap", Namespace: ns, Name: "gone"}},
 	}}
-	f.api.APIReader = f.direct
+	f.api.APIReader = f.Direct
 	base := "/api/v1/applications/one/"
 	res := func(kind, name string) string {
 		return base + "resource?" + url.Values{"namespace": {ns}, "resourceName": {name}, "version": {"v1"}, "kind": {kind}}.Encode()

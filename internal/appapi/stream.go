@@ -13,25 +13,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/eventstream"
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/jsonapi"
 )
 
-// StreamPath is Argo CD's stream of application changes. It is not under
-// Prefix: mount the API there too (Register does both).
+// StreamPath is Argo CD's stream of application changes (not under Prefix).
 const StreamPath = "/api/v1/stream/applications"
 
 // Informers hands out shared informers: gantry's manager cache
 // (mgr.GetCache()) in production.
 type Informers = eventstream.Informers
-
-// Register mounts the API on mux: Prefix, everything under it, and StreamPath.
-func (a *API) Register(mux interface{ Handle(string, http.Handler) }) {
-	mux.Handle(Prefix, a)
-	mux.Handle(Prefix+"/", a)
-	mux.Handle(StreamPath, a)
-}
 
 // Event types of the stream, Argo CD's watch.EventType values.
 const (
@@ -126,25 +119,17 @@ func (f streamFilter) matches(app *gitopsv1alpha1.Application) bool {
 //
 // Events come from a handler on the shared Application informer: an open UI
 // costs the host no request.
-func (a *API) stream(w http.ResponseWriter, r *http.Request, id authn.Identity) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		jsonapi.Error(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not supported: use GET")
-		return
-	}
+func (a *API) stream(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	if a.Informers == nil {
-		jsonapi.Error(w, http.StatusNotImplemented, "watching is not available on this gantry: poll GET "+Prefix+" instead")
-		return
+		return jsonapi.Errorf(http.StatusNotImplemented, "watching is not available on this gantry: poll GET %s instead", Prefix)
 	}
 	filter, err := parseStreamFilter(r)
 	if err != nil {
-		jsonapi.Error(w, http.StatusBadRequest, err.Error())
-		return
+		return jsonapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	st, err := eventstream.Open(r.Context(), w, a.Informers, &gitopsv1alpha1.Application{}, a.Heartbeat)
 	if err != nil {
-		jsonapi.Error(w, http.StatusServiceUnavailable, "applications: "+err.Error())
-		return
+		return jsonapi.Errorf(http.StatusServiceUnavailable, "applications: %v", err)
 	}
 	a.streams.Add(1)
 	defer func() {
@@ -153,8 +138,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 	}()
 
 	visible := func(app *gitopsv1alpha1.Application) bool {
-		return filter.matches(app) && id.InScope(Project(app), "") &&
-			a.Authorize(id.Subjects(), "applications", "get", Project(app)+"/"+app.Name) == nil
+		return filter.matches(app) && can(c, rbac.ActionGet, app) == nil
 	}
 	emit := func(typ eventstream.Type, app *gitopsv1alpha1.Application) bool {
 		return st.Data(StreamEvent{Result: &WatchEvent{Type: string(typ), Application: forStream(app)}})
@@ -163,30 +147,29 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, id authn.Identity) 
 	for {
 		ev, ok := st.Next()
 		if !ok {
-			return
+			return nil
 		}
 		switch ev.Kind {
 		case eventstream.Initial:
 			for _, app := range ev.Items {
 				if typ, ok := held.Tell(client.ObjectKeyFromObject(app).String(), visible(app)); ok && !emit(typ, app) {
-					return
+					return nil
 				}
 			}
 			if !st.Named(SyncedEvent, struct{}{}) {
-				return
+				return nil
 			}
 		case eventstream.Changed:
 			app := ev.Change.Object
 			if typ, ok := held.Tell(client.ObjectKeyFromObject(app).String(), !ev.Change.Deleted && visible(app)); ok && !emit(typ, app) {
-				return
+				return nil
 			}
 		case eventstream.Heartbeat:
-			nid, err := a.Auth.Authenticate(r)
-			if err != nil {
+			// Groups may have changed; credentials may have expired.
+			if err := c.Refresh(r); err != nil {
 				st.Data(StreamEvent{Error: &StreamError{Code: 16, HTTPCode: http.StatusUnauthorized, Message: "Unauthorized: " + err.Error()}})
-				return
+				return nil
 			}
-			id = nid // groups may have changed
 		}
 	}
 }
@@ -207,10 +190,9 @@ var refreshModes = []string{"normal", "hard"}
 // argocd.argoproj.io/refresh, as `gantry app get --refresh` sets it) and
 // waits until it has: the controller removes the annotation once the new
 // comparison is recorded. The answer is the app then, as in Argo CD.
-func (a *API) refresh(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, mode string) {
+func (a *API) refresh(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, mode string) error {
 	if !slices.Contains(refreshModes, mode) {
-		jsonapi.Error(w, http.StatusBadRequest, fmt.Sprintf("refresh %q: use normal (ask Git again) or hard (also render again)", mode))
-		return
+		return jsonapi.Errorf(http.StatusBadRequest, "refresh %q: use normal (ask Git again) or hard (also render again)", mode)
 	}
 	// A merge patch of the annotation alone, with the UID as a precondition
 	// (a namesake created meanwhile is not touched).
@@ -220,8 +202,7 @@ func (a *API) refresh(ctx context.Context, w http.ResponseWriter, app *gitopsv1a
 		"annotations": map[string]any{RefreshAnnotation: mode},
 	}})
 	if err := a.Client.Patch(ctx, app, client.RawPatch("application/merge-patch+json", patch)); err != nil {
-		writeK8sError(w, err)
-		return
+		return err
 	}
 	wait := a.RefreshTimeout
 	if wait <= 0 {
@@ -235,22 +216,20 @@ func (a *API) refresh(ctx context.Context, w http.ResponseWriter, app *gitopsv1a
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-deadline.C:
-			jsonapi.Error(w, http.StatusGatewayTimeout, fmt.Sprintf("application %s was not refreshed within %s: the refresh is asked for (annotation %s) and happens when the GitOps controller gets to it",
-				app.Name, wait, RefreshAnnotation))
-			return
+			return jsonapi.Errorf(http.StatusGatewayTimeout, "application %s was not refreshed within %s: the refresh is asked for (annotation %s) and happens when the GitOps controller gets to it",
+				app.Name, wait, RefreshAnnotation)
 		case <-poll.C:
 			cur := &gitopsv1alpha1.Application{}
 			if err := a.Client.Get(ctx, key, cur); err != nil {
-				writeK8sError(w, err)
-				return
+				return err
 			}
 			// Done when the annotation is gone from a newer version than the one
 			// read before the patch (the cached client may still hold that one).
 			if _, pending := cur.Annotations[RefreshAnnotation]; !pending && cur.UID == app.UID && cur.ResourceVersion != before {
 				jsonapi.Write(w, http.StatusOK, cur)
-				return
+				return nil
 			}
 		}
 	}

@@ -1,12 +1,11 @@
 package appapi
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"gantry.dev/gantry/internal/api/apitest"
 	"gantry.dev/gantry/internal/eventstream"
 )
 
@@ -14,18 +13,11 @@ import (
 // write deadline left set after the last write reset the stream when it passed
 // (browsers: net::ERR_HTTP2_PROTOCOL_ERROR, then a reconnect).
 func TestStreamIdleOverHTTP2(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureWith(t, apitest.Options{HTTP2: true})
 	old := eventstream.WriteTimeout
 	eventstream.WriteTimeout = 100 * time.Millisecond
 	t.Cleanup(func() { eventstream.WriteTimeout = old })
 	f.api.Heartbeat = time.Hour
-	mux := http.NewServeMux()
-	f.api.Register(mux)
-	srv := httptest.NewUnstartedServer(mux)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	f.srv, f.client = srv, srv.Client()
 	s := f.stream("alice", StreamPath+"?projects="+f.A)
 	if got := s.initial(t); !strings.Contains(got, "/one") {
 		t.Fatalf("initial %s", got)

@@ -2,17 +2,18 @@
 // shapes of Argo CD's ApplicationSetService: list, get, create (with upsert)
 // and delete, each call authenticated and authorized on RBAC resource
 // "applicationsets", object "<project>/<name>", the project being the
-// template's spec.project as in Argo CD.
+// template's spec.project as in Argo CD. A set lives in its project's
+// namespace, p-<project>, as its applications do: created there when the
+// request names no namespace or Argo CD's, refused in any other; an upsert
+// needs update on the set and cannot move it to another project.
 package appsetapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,7 +25,7 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/project"
@@ -33,31 +34,20 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1/applicationsets"
 
-// Authenticator checks a request's credentials (authn.Authenticator).
-type Authenticator interface {
-	Authenticate(r *http.Request) (authn.Identity, error)
-}
-
-// Authorize says whether subjects may act on an object; an error means 403
-// (rbac.Enforcer.Authorize).
-type Authorize func(subjects []string, resource, action, object string) error
-
-// API is the http.Handler of /api/v1/applicationsets.
+// API serves /api/v1/applicationsets on an api.Router (Register).
 type API struct {
-	Client    client.Client
-	Auth      Authenticator
-	Authorize Authorize
-	// DefaultNamespace is where sets live when a request names no appsetNamespace.
+	Client client.Client
+	// DefaultNamespace is where sets are looked up when a request names no
+	// appsetNamespace.
 	DefaultNamespace string
 }
 
-// maxBody bounds request bodies: an ApplicationSet is a few KiB.
-const maxBody = 1 << 20
-
-// Register mounts the API on mux.
-func (a *API) Register(mux interface{ Handle(string, http.Handler) }) {
-	mux.Handle(Prefix, a)
-	mux.Handle(Prefix+"/", a)
+// Register mounts the API.
+func (a *API) Register(r *api.Router) {
+	r.Handle("GET "+Prefix, a.list)
+	r.Handle("POST "+Prefix, a.create)
+	r.Handle("GET "+Prefix+"/{name}", a.getOne)
+	r.Handle("DELETE "+Prefix+"/{name}", a.delete)
 }
 
 // Project is the project an ApplicationSet belongs to for authorization: its
@@ -71,61 +61,44 @@ func Project(set *gitopsv1alpha1.ApplicationSet) string {
 	return p
 }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, err := a.Auth.Authenticate(r)
-	if err != nil {
-		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
-		return
+// namespace is the namespace a call names, ?appsetNamespace= or the default.
+func (a *API) namespace(r *http.Request) string {
+	if ns := r.URL.Query().Get("appsetNamespace"); ns != "" {
+		return ns
 	}
-	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
-	ns := r.URL.Query().Get("appsetNamespace")
-	if ns == "" {
-		ns = a.DefaultNamespace
-	}
-	ctx := r.Context()
-	switch {
-	case rest == "" && r.Method == http.MethodGet:
-		a.list(w, r, id)
-	case rest == "" && r.Method == http.MethodPost:
-		err = a.create(ctx, w, r, ns, id)
-	case rest != "" && !strings.Contains(rest, "/") && r.Method == http.MethodGet:
-		var set *gitopsv1alpha1.ApplicationSet
-		if set, err = a.get(ctx, ns, rest, id, "get"); err == nil {
-			set.APIVersion, set.Kind = gitopsv1alpha1.GroupVersion.String(), "ApplicationSet"
-			jsonapi.Write(w, http.StatusOK, set)
-		}
-	case rest != "" && !strings.Contains(rest, "/") && r.Method == http.MethodDelete:
-		var set *gitopsv1alpha1.ApplicationSet
-		if set, err = a.get(ctx, ns, rest, id, "delete"); err == nil {
-			if err = a.Client.Delete(ctx, set); err == nil || apierrors.IsNotFound(err) {
-				err = nil
-				jsonapi.Write(w, http.StatusOK, map[string]any{})
-			}
-		}
-	case !strings.Contains(rest, "/"):
-		err = jsonapi.Errorf(http.StatusMethodNotAllowed, "%s %s is not supported", r.Method, r.URL.Path)
-	default:
-		err = jsonapi.Errorf(http.StatusNotFound, "no such API path: %s", r.URL.Path)
-	}
-	if err != nil {
-		jsonapi.WriteError(w, err)
-	}
+	return a.DefaultNamespace
 }
 
-// allowed checks one action on one set: the access key's scope, then RBAC.
-func (a *API) allowed(id authn.Identity, action, proj, name string) error {
-	if !id.InScope(proj, "") {
-		return jsonapi.Errorf(http.StatusForbidden, "this access key is scoped to %s/%s", id.Scope.Project, id.Scope.VirtualCluster)
+func (a *API) getOne(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
+	set, err := a.get(r.Context(), a.namespace(r), r.PathValue("name"), c, rbac.ActionGet)
+	if err != nil {
+		return err
 	}
-	if err := a.Authorize(id.Subjects(), rbac.ResourceApplicationSets, action, proj+"/"+name); err != nil {
-		return jsonapi.Errorf(http.StatusForbidden, "%s", err.Error())
-	}
+	set.APIVersion, set.Kind = gitopsv1alpha1.GroupVersion.String(), "ApplicationSet"
+	jsonapi.Write(w, http.StatusOK, set)
 	return nil
+}
+
+func (a *API) delete(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
+	set, err := a.get(r.Context(), a.namespace(r), r.PathValue("name"), c, rbac.ActionDelete)
+	if err != nil {
+		return err
+	}
+	if err := a.Client.Delete(r.Context(), set); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	jsonapi.Write(w, http.StatusOK, map[string]any{})
+	return nil
+}
+
+// can checks one action on one set of project proj.
+func can(c *api.Caller, action, proj, name string) error {
+	return c.Can(rbac.ResourceApplicationSets, action, api.InProject(proj, name))
 }
 
 // get reads a set the caller may act on. A set the caller may not see is
 // answered 403, as Argo CD does (permission denied).
-func (a *API) get(ctx context.Context, ns, name string, id authn.Identity, action string) (*gitopsv1alpha1.ApplicationSet, error) {
+func (a *API) get(ctx context.Context, ns, name string, c *api.Caller, action string) (*gitopsv1alpha1.ApplicationSet, error) {
 	set := &gitopsv1alpha1.ApplicationSet{}
 	if err := a.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, set); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -133,21 +106,20 @@ func (a *API) get(ctx context.Context, ns, name string, id authn.Identity, actio
 		}
 		return nil, err
 	}
-	if err := a.allowed(id, action, Project(set), set.Name); err != nil {
+	if err := can(c, action, Project(set), set.Name); err != nil {
 		return nil, err
 	}
 	return set, nil
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
+func (a *API) list(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	var list gitopsv1alpha1.ApplicationSetList
 	opts := []client.ListOption{}
 	if ns := r.URL.Query().Get("appsetNamespace"); ns != "" {
 		opts = append(opts, client.InNamespace(ns))
 	}
 	if err := a.Client.List(r.Context(), &list, opts...); err != nil {
-		jsonapi.WriteError(w, err)
-		return
+		return err
 	}
 	projects := r.URL.Query()["projects"]
 	// What the caller may not see is left out, not refused: as in Argo CD.
@@ -155,40 +127,32 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, id authn.Identity) {
 	for i := range list.Items {
 		set := &list.Items[i]
 		p := Project(set)
-		if len(projects) > 0 && !contains(projects, p) {
+		if len(projects) > 0 && !slices.Contains(projects, p) {
 			continue
 		}
-		if a.allowed(id, "get", p, set.Name) == nil {
+		if can(c, rbac.ActionGet, p, set.Name) == nil {
 			set.APIVersion, set.Kind = gitopsv1alpha1.GroupVersion.String(), "ApplicationSet"
 			visible = append(visible, *set)
 		}
 	}
 	jsonapi.Write(w, http.StatusOK, map[string]any{"metadata": map[string]any{"resourceVersion": list.ResourceVersion}, "items": visible})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // create stores the set as sent, unknown fields included, so that the
 // controller reports Argo CD fields gantry does not support instead of losing
 // them here. It is checked first: the kind, the name, the template's project
-// (it must exist, and the caller must be allowed to create sets in it).
-func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request, ns string, id authn.Identity) error {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		return jsonapi.Errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d KiB", maxBody>>10)
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return jsonapi.Errorf(http.StatusBadRequest, "request body is empty: send an ApplicationSet (apiVersion, kind, metadata.name, spec.generators, spec.template)")
-	}
+// (it must exist, and the caller must be allowed to create sets in it), and
+// the namespace, which is the project's (project.Place).
+func (a *API) create(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	obj := &unstructured.Unstructured{}
-	if err := json.Unmarshal(data, &obj.Object); err != nil || obj.Object == nil {
+	if err := api.Decode(r, &obj.Object); err != nil || obj.Object == nil {
+		if errors.Is(err, api.ErrEmptyBody) {
+			return jsonapi.Errorf(http.StatusBadRequest, "request body is empty: send an ApplicationSet (apiVersion, kind, metadata.name, spec.generators, spec.template)")
+		}
+		if code, _ := jsonapi.StatusOf(err); err != nil && code != http.StatusBadRequest {
+			return err // too large
+		}
 		return jsonapi.Errorf(http.StatusBadRequest, "request body is not a JSON object: send an ApplicationSet")
 	}
 	if k := obj.GetKind(); k != "" && k != "ApplicationSet" {
@@ -202,10 +166,8 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 	// Argo CD clients send argoproj.io/v1alpha1; the kind is the same.
 	obj.SetAPIVersion(gitopsv1alpha1.GroupVersion.String())
 	obj.SetKind("ApplicationSet")
-	if obj.GetNamespace() == "" {
-		obj.SetNamespace(ns)
-	}
 	set := &gitopsv1alpha1.ApplicationSet{}
+	data, _ := json.Marshal(obj.Object)
 	if err := json.Unmarshal(data, set); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -213,7 +175,6 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 		}
 		return jsonapi.Errorf(http.StatusBadRequest, "not a valid ApplicationSet: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	set.Namespace = obj.GetNamespace()
 	name := obj.GetName()
 	if name == "" {
 		return jsonapi.Errorf(http.StatusBadRequest, "metadata.name is required")
@@ -231,12 +192,20 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 	if strings.Contains(proj, "{{") {
 		return jsonapi.Errorf(http.StatusBadRequest, "spec.template.spec.project %q is templated: it must name one project, which the set's permissions are checked against", proj)
 	}
-	if p, ok := project.FromNamespace(set.Namespace); ok && p != proj {
-		return jsonapi.Errorf(http.StatusBadRequest, "spec.template.spec.project is %q but namespace %s belongs to project %q: create the set in %s", proj, set.Namespace, p, project.Namespace(proj))
+	// The set lives in its project's namespace, as its applications do.
+	ns := obj.GetNamespace()
+	if ns == "" {
+		ns = r.URL.Query().Get("appsetNamespace")
 	}
-	if err := a.allowed(id, "create", proj, name); err != nil {
+	proj, ns, err := project.Place(proj, ns)
+	if err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest, "applicationset %q (spec.template.spec.project): %v", name, err)
+	}
+	obj.SetNamespace(ns)
+	if err := can(c, rbac.ActionCreate, proj, name); err != nil {
 		return err
 	}
+	ctx := r.Context()
 	if err := a.Client.Get(ctx, types.NamespacedName{Name: proj}, &platformv1alpha1.Project{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return jsonapi.Errorf(http.StatusBadRequest, "spec.template.spec.project: project %q does not exist", proj)
@@ -245,54 +214,54 @@ func (a *API) create(ctx context.Context, w http.ResponseWriter, r *http.Request
 	}
 	upsert, _ := strconv.ParseBool(r.URL.Query().Get("upsert"))
 	err = a.Client.Create(ctx, obj)
-	if apierrors.IsAlreadyExists(err) {
-		if !upsert {
-			return jsonapi.Errorf(http.StatusConflict, "applicationset %s already exists in namespace %s: use upsert=true (gantry appset create --upsert) to replace its spec", name, obj.GetNamespace())
-		}
-		cur := &gitopsv1alpha1.ApplicationSet{}
-		if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+	switch {
+	case apierrors.IsAlreadyExists(err) && !upsert:
+		return jsonapi.Errorf(http.StatusConflict, "applicationset %s already exists in namespace %s: use upsert=true (gantry appset create --upsert) to replace its spec", name, ns)
+	case apierrors.IsAlreadyExists(err):
+		if obj, err = a.replace(ctx, c, obj, proj); err != nil {
 			return err
 		}
-		// Replacing a set changes what it generates: the caller needs update on
-		// the set as it is and as it will be.
-		if err := a.allowed(id, "update", Project(cur), name); err != nil {
-			return err
-		}
-		if err := a.allowed(id, "update", proj, name); err != nil {
-			return err
-		}
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(obj.GroupVersionKind())
-		if err = a.Client.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {
-			return err
-		}
-		u.Object["spec"] = obj.Object["spec"]
-		for k, v := range obj.GetLabels() {
-			labels := u.GetLabels()
-			if labels == nil {
-				labels = map[string]string{}
-			}
-			labels[k] = v
-			u.SetLabels(labels)
-		}
-		if err = a.Client.Update(ctx, u); err != nil {
-			return err
-		}
-		obj = u
-	} else if err != nil {
-		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) {
-			return jsonapi.Errorf(http.StatusBadRequest, "%s", apiMessage(err))
-		}
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		_, msg := jsonapi.StatusOf(err)
+		return jsonapi.Errorf(http.StatusBadRequest, "%s", msg)
+	case err != nil:
 		return err
 	}
 	jsonapi.Write(w, http.StatusOK, obj)
 	return nil
 }
 
-func apiMessage(err error) string {
-	var se apierrors.APIStatus
-	if errors.As(err, &se) {
-		return se.Status().Message
+// replace is create's upsert of an existing set: its spec becomes the one
+// sent, its labels are added to. That changes what the set generates, so the
+// caller needs update on the set, and it may not move to another project.
+func (a *API) replace(ctx context.Context, c *api.Caller, obj *unstructured.Unstructured, proj string) (*unstructured.Unstructured, error) {
+	cur := &gitopsv1alpha1.ApplicationSet{}
+	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+		return nil, err
 	}
-	return fmt.Sprint(err)
+	if err := can(c, rbac.ActionUpdate, Project(cur), cur.Name); err != nil {
+		return nil, err
+	}
+	if was := Project(cur); was != proj {
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "applicationset %s belongs to project %q, not %q: an upsert cannot move it to another project; delete it and create it in the other project",
+			cur.Name, was, proj)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(obj.GroupVersionKind())
+	if err := a.Client.Get(ctx, client.ObjectKeyFromObject(obj), u); err != nil {
+		return nil, err
+	}
+	u.Object["spec"] = obj.Object["spec"]
+	labels := u.GetLabels()
+	for k, v := range obj.GetLabels() {
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[k] = v
+	}
+	u.SetLabels(labels)
+	if err := a.Client.Update(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

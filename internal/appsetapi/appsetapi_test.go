@@ -1,104 +1,58 @@
 package appsetapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/api/apitest"
+	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
-	"gantry.dev/gantry/internal/identity/sessions"
-	"gantry.dev/gantry/internal/kubetest"
 	"gantry.dev/gantry/internal/project"
 )
 
-func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
-
-type tokens map[string]authn.Identity
-
-func (t tokens) Authenticate(r *http.Request) (authn.Identity, error) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return authn.Identity{}, authn.ErrNoCredentials
-	}
-	id, ok := t[tok]
-	if !ok {
-		return authn.Identity{}, errors.New("invalid token")
-	}
-	return id, nil
-}
+func TestMain(m *testing.M) { os.Exit(apitest.Main(m)) }
 
 // fixture: projects A (alice admin, victor viewer) and B (bob admin), each with
 // a set; root is a global admin. A real API server and a real enforcer.
 type fixture struct {
+	*apitest.Env
 	t    *testing.T
-	c    client.Client
-	srv  *httptest.Server
 	A, B string
 }
 
-var fixtures atomic.Int32
-
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
-	n := strconv.Itoa(int(fixtures.Add(1)))
-	f := &fixture{t: t, c: env.Client, A: "alpha" + n, B: "beta" + n}
-	enf, err := rbac.New(rbac.Options{})
-	if err != nil {
-		t.Fatal(err)
+	A, B := apitest.Unique("alpha"), apitest.Unique("beta")
+	f := &fixture{t: t, A: A, B: B, Env: apitest.New(t, apitest.Options{
+		Policy: "g, root, role:admin\n",
+		Projects: map[string][]rbac.Member{
+			A: {{Kind: rbac.MemberUser, Name: "alice", Role: rbac.ProjectAdmin}, {Kind: rbac.MemberUser, Name: "victor", Role: rbac.ProjectViewer}},
+			B: {{Kind: rbac.MemberUser, Name: "bob", Role: rbac.ProjectAdmin}},
+		},
+	})}
+	for _, u := range []string{"alice", "victor", "bob", "root"} {
+		f.Tokens.Set(u, authn.Identity{User: u, Via: "session"})
 	}
-	if err := enf.SetPolicy("g, root, role:admin\n", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := enf.SetProjectPolicies(map[string]string{
-		f.A: rbac.ProjectPolicy(f.A, []rbac.Member{
-			{Kind: rbac.MemberUser, Name: "alice", Role: rbac.ProjectAdmin},
-			{Kind: rbac.MemberUser, Name: "victor", Role: rbac.ProjectViewer},
-		}),
-		f.B: rbac.ProjectPolicy(f.B, []rbac.Member{{Kind: rbac.MemberUser, Name: "bob", Role: rbac.ProjectAdmin}}),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	api := &API{Client: env.Client, Authorize: enf.Authorize, DefaultNamespace: project.Namespace(f.A), Auth: tokens{
-		"alice":   {User: "alice", Via: "session"},
-		"victor":  {User: "victor", Via: "session"},
-		"bob":     {User: "bob", Via: "session"},
-		"root":    {User: "root", Via: "session"},
-		"alice-B": {User: "alice", Via: "accesskey", Scope: sessions.Scope{Project: f.B}},
-	}}
-	mux := http.NewServeMux()
-	api.Register(mux)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
-	ctx := context.Background()
-	for _, p := range []string{f.A, f.B} {
-		if err := env.Client.Create(ctx, &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: p}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: project.Namespace(p)}}); err != nil && !apierrors.IsAlreadyExists(err) {
+	f.Tokens.Set("alice-B", authn.Identity{User: "alice", Via: "accesskey", Scope: accesskeys.Scope{Project: B}})
+	(&API{Client: f.Direct, DefaultNamespace: project.Namespace(A)}).Register(f.Router)
+	for _, p := range []string{A, B} {
+		f.MustCreate(&platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: p}})
+		if err := f.Direct.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: project.Namespace(p)}}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
 	}
-	f.must("root", "POST", "", f.set("a1", f.A), 200)
-	f.must("root", "POST", "?appsetNamespace="+project.Namespace(f.B), f.set("b1", f.B), 200)
+	f.must("root", "POST", "", f.set("a1", A), 200)
+	f.must("root", "POST", "?appsetNamespace="+project.Namespace(B), f.set("b1", B), 200)
 	return f
 }
 
@@ -124,36 +78,13 @@ func (f *fixture) set(name, proj string) map[string]any {
 // call sends a request as token ("" = none) and returns the status and body.
 func (f *fixture) call(token, method, path string, body any) (int, map[string]any) {
 	f.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		data, _ := json.Marshal(b)
-		r = bytes.NewReader(data)
-	}
-	req, _ := http.NewRequest(method, f.srv.URL+Prefix+path, r)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	r := f.Do(token, method, Prefix+path, body)
+	return r.Code, r.JSON
 }
 
 func (f *fixture) must(token, method, path string, body any, code int) map[string]any {
 	f.t.Helper()
-	got, out := f.call(token, method, path, body)
-	if got != code {
-		f.t.Fatalf("%s %s as %q: %d %v, want %d", method, path, token, got, out, code)
-	}
-	return out
+	return f.Expect(token, method, Prefix+path, body, code).JSON
 }
 
 func names(list map[string]any) []string {
@@ -227,7 +158,7 @@ func TestCreateUpsertDelete(t *testing.T) {
 		t.Errorf("created as %v", out["apiVersion"])
 	}
 	stored := &gitopsv1alpha1.ApplicationSet{}
-	if err := f.c.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); err != nil {
+	if err := f.Direct.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); err != nil {
 		t.Fatal(err)
 	}
 	// Again: refused without upsert, replaced with it.
@@ -237,14 +168,14 @@ func TestCreateUpsertDelete(t *testing.T) {
 	set["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["source"].(map[string]any)["path"] = "api"
 	f.must("victor", "POST", "?upsert=true", set, 403)
 	f.must("alice", "POST", "?upsert=true", set, 200)
-	if err := f.c.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); err != nil || stored.Spec.Template.Spec.Source.Path != "api" {
+	if err := f.Direct.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); err != nil || stored.Spec.Template.Spec.Source.Path != "api" {
 		t.Errorf("after upsert: %v %+v", err, stored.Spec.Template.Spec.Source)
 	}
 	// Delete: a viewer may not, the admin may.
 	f.must("victor", "DELETE", "/web", nil, 403)
 	f.must("bob", "DELETE", "/web", nil, 403)
 	f.must("alice", "DELETE", "/web", nil, 200)
-	if err := f.c.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); !apierrors.IsNotFound(err) {
+	if err := f.Direct.Get(ctx, types.NamespacedName{Namespace: project.Namespace(f.A), Name: "web"}, stored); !apierrors.IsNotFound(err) {
 		t.Errorf("after delete: %v", err)
 	}
 	f.must("alice", "DELETE", "/web", nil, 404)
@@ -278,7 +209,9 @@ func TestCreateRefused(t *testing.T) {
 		{"no generators", "alice", withSpec(func(s map[string]any) { delete(s, "generators") }), 400, "spec.generators"},
 		{"no project", "alice", withSpec(func(s map[string]any) { delete(tmplSpec(s), "project") }), 400, "spec.template.spec.project is required"},
 		{"templated project", "alice", withSpec(func(s map[string]any) { tmplSpec(s)["project"] = "{{p}}" }), 400, "templated"},
-		{"project of another namespace", "root", f.set("x", f.B), 400, "belongs to project"},
+		{"project of another namespace", "root", withNamespace(f.set("x", f.B), project.Namespace(f.A)), 400, "belongs to project"},
+		{"namespace of another project", "root", withNamespace(f.set("x", f.A), project.Namespace(f.B)), 400, "belongs to project \"" + f.B + "\", not to project \"" + f.A + "\""},
+		{"namespace of no project", "root", withNamespace(f.set("x", f.A), "gantry-system"), 400, "namespace gantry-system belongs to no project"},
 		{"missing project", "root", f.set("x", "nope"), 400, ""},
 		{"wrong type", "alice", withSpec(func(s map[string]any) { s["goTemplate"] = "yes" }), 400, "goTemplate"},
 	} {
@@ -288,9 +221,56 @@ func TestCreateRefused(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", c.name, code, msg, c.code, c.msg)
 		}
 	}
-	// A project that does not exist, in a namespace that is no project's.
-	code, body := f.call("root", "POST", "?appsetNamespace=default", f.set("x", "nope"))
-	if code != 400 || !strings.Contains(body["message"].(string), `project "nope" does not exist`) {
-		t.Errorf("missing project: %d %v", code, body)
+	// A namespace that is no project's, named in the query.
+	code, body := f.call("root", "POST", "?appsetNamespace=default", f.set("x", f.A))
+	if code != 400 || !strings.Contains(body["message"].(string), "namespace default belongs to no project") {
+		t.Errorf("namespace default: %d %v", code, body)
+	}
+	for _, p := range []string{f.A, f.B} {
+		if err := f.Direct.Get(context.Background(), types.NamespacedName{Namespace: project.Namespace(p), Name: "x"}, &gitopsv1alpha1.ApplicationSet{}); !apierrors.IsNotFound(err) {
+			t.Errorf("a refused set was stored in %s: %v", p, err)
+		}
+	}
+}
+
+func withNamespace(set map[string]any, ns string) map[string]any {
+	set["metadata"].(map[string]any)["namespace"] = ns
+	return set
+}
+
+// A set lands in its project's namespace when the request names none or
+// Argo CD's, and an upsert cannot move one to another project.
+func TestProjectNamespace(t *testing.T) {
+	f := newFixture(t)
+	nsA, nsB := project.Namespace(f.A), project.Namespace(f.B)
+	get := func(ns, name string) (*gitopsv1alpha1.ApplicationSet, error) {
+		set := &gitopsv1alpha1.ApplicationSet{}
+		return set, f.Direct.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, set)
+	}
+	// The default namespace is A's, but the set is B's.
+	f.must("bob", "POST", "", f.set("own", f.B), 200)
+	if _, err := get(nsB, "own"); err != nil {
+		t.Fatalf("bob's set is not in %s: %v", nsB, err)
+	}
+	f.must("alice", "POST", "", withNamespace(f.set("argo", f.A), "argocd"), 200)
+	if _, err := get(nsA, "argo"); err != nil {
+		t.Fatalf("an Argo CD manifest's set is not in %s: %v", nsA, err)
+	}
+
+	// Made before sets were bound to their namespace: in A's, of project B.
+	legacy := &gitopsv1alpha1.ApplicationSet{}
+	if err := f.Direct.Get(context.Background(), types.NamespacedName{Namespace: nsA, Name: "a1"}, legacy); err != nil {
+		t.Fatal(err)
+	}
+	legacy.Name, legacy.ResourceVersion, legacy.UID = "legacy", "", ""
+	legacy.Spec.Template.Spec.Project = f.B
+	f.MustCreate(legacy)
+	f.must("alice", "POST", "?upsert=true", f.set("legacy", f.A), 403) // update on B's set
+	code, body := f.call("root", "POST", "?upsert=true", f.set("legacy", f.A))
+	if code != 400 || !strings.Contains(body["message"].(string), "delete it and create it in the other project") {
+		t.Errorf("moving legacy to %s: %d %v", f.A, code, body)
+	}
+	if set, err := get(nsA, "legacy"); err != nil || set.Spec.Template.Spec.Project != f.B {
+		t.Errorf("legacy after a refused upsert: %v %v", err, set.Spec.Template.Spec.Project)
 	}
 }

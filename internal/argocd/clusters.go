@@ -15,7 +15,7 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/cluster"
-	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/project"
 )
 
@@ -293,10 +293,10 @@ func (w *wantCluster) existingKey() string {
 // the existing Secret while it still verifies (not revoked, expired, deleted
 // or edited), else a new system access key.
 func (r *Reconciler) accessKey(ctx context.Context, proj string, w *wantCluster) (token, id string, err error) {
-	scope := sessions.Scope{Project: proj, VirtualCluster: w.vc.Name}
+	scope := accesskeys.Scope{Project: proj, VirtualCluster: w.vc.Name}
 	if w.existing != nil && w.existing.Annotations[AnnotationCredential] == CredentialAccessKey {
 		old := bearerToken(w.existing)
-		rec, err := sessions.VerifyAccessKey(old, func(id string) (sessions.AccessKey, bool) { return r.Keys.Get(ctx, id) })
+		rec, err := accesskeys.Verify(old, func(id string) (accesskeys.Key, bool) { return r.Keys.Get(ctx, id) })
 		if err == nil && rec.ID == w.existing.Annotations[AnnotationAccessKey] && rec.System && rec.Owner == KeyOwner(proj) && rec.Scope == scope {
 			return old, rec.ID, nil
 		}

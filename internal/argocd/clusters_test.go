@@ -12,13 +12,13 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/cluster"
-	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/identity/accesskeys"
 )
 
 // checkClusterSecret checks a cluster Secret key by key against Argo CD's
 // declarative-setup.md ("Clusters") and returns the access key record its
 // token verifies as.
-func checkClusterSecret(t *testing.T, e *testEnv, s *corev1.Secret, proj, vc string, vcLabels map[string]string, appProject string) sessions.AccessKey {
+func checkClusterSecret(t *testing.T, e *testEnv, s *corev1.Secret, proj, vc string, vcLabels map[string]string, appProject string) accesskeys.Key {
 	t.Helper()
 	wantLabels := maps.Clone(vcLabels)
 	if wantLabels == nil {
@@ -80,7 +80,7 @@ func checkClusterSecret(t *testing.T, e *testEnv, s *corev1.Secret, proj, vc str
 		t.Error("cluster.Parse reads other credentials")
 	}
 	store := e.reconciler().Keys
-	rec, err := sessions.VerifyAccessKey(cfg.BearerToken, func(id string) (sessions.AccessKey, bool) { return store.Get(context.Background(), id) })
+	rec, err := accesskeys.Verify(cfg.BearerToken, func(id string) (accesskeys.Key, bool) { return store.Get(context.Background(), id) })
 	if err != nil {
 		t.Fatalf("the bearer token is not a working access key: %v", err)
 	}
@@ -89,7 +89,7 @@ func checkClusterSecret(t *testing.T, e *testEnv, s *corev1.Secret, proj, vc str
 	}
 	if !rec.System || !rec.Passive || rec.Owner != "argocd_"+proj ||
 		!slices.Equal(rec.Groups, []string{"gantry:project:" + proj + ":project-admin"}) ||
-		rec.Scope != (sessions.Scope{Project: proj, VirtualCluster: vc}) {
+		rec.Scope != (accesskeys.Scope{Project: proj, VirtualCluster: vc}) {
 		t.Errorf("key record = %+v", rec)
 	}
 	return rec

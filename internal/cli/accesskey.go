@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"gantry.dev/gantry/internal/identity/accesskeys"
+	"gantry.dev/gantry/internal/identity/accesskeyapi"
 )
 
 func newAccessKey(g *globals) *cobra.Command {
@@ -26,9 +26,9 @@ func newAccessKey(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v accesskeys.View
+			var v accesskeyapi.View
 			body := map[string]string{"name": args[0], "project": project, "virtualCluster": vcluster, "expiresIn": expiresIn}
-			if err := api.do("POST", accesskeys.Prefix, body, &v); err != nil {
+			if err := api.do("POST", accesskeyapi.Prefix, body, &v); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "access key %s (%s) created, expires %s\nkey: %s\n  (shown once: gantry keeps only its hash; use it as a bearer token)\n",
@@ -48,8 +48,8 @@ func newAccessKey(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var res struct{ Items []accesskeys.View }
-			path := accesskeys.Prefix
+			var res struct{ Items []accesskeyapi.View }
+			path := accesskeyapi.Prefix
 			if all {
 				path += "?all=true"
 			}
@@ -85,7 +85,7 @@ func newAccessKey(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := api.do("DELETE", accesskeys.Prefix+"/"+url.PathEscape(args[0]), nil, nil); err != nil {
+			if err := api.do("DELETE", accesskeyapi.Prefix+"/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "access key %s revoked\n", args[0])

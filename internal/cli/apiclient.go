@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
-	"gantry.dev/gantry/internal/vcproxy"
 )
 
 // target is the gantry the REST commands talk to.
@@ -139,7 +139,7 @@ func (g *globals) apiClient() (*apiClient, error) {
 	case t.remote():
 		return nil, fmt.Errorf("not logged in to %s: log in first (gantry login %s)", t.server, t.server)
 	}
-	token, err := os.ReadFile(vcproxy.AdminTokenPath(t.dataDir))
+	token, err := os.ReadFile(authn.AdminTokenPath(t.dataDir))
 	if err != nil {
 		return nil, fmt.Errorf("not logged in, and the admin token of %s cannot be read (%v): log in first (gantry login)", t.dataDir, err)
 	}

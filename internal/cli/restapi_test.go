@@ -24,6 +24,7 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
@@ -33,7 +34,6 @@ import (
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/vcapi"
-	"gantry.dev/gantry/internal/vcproxy"
 )
 
 func TestMain(m *testing.M) {
@@ -108,17 +108,15 @@ func newRESTFixture(t *testing.T) *restFixture {
 	auth := tokens{"alice": {User: "alice", Via: "session"}, "bob": {User: "bob", Via: "session"},
 		adminToken: {User: authn.AdminUser, Via: "admin-token"}}
 
-	mux := http.NewServeMux()
-	f.srv = httptest.NewUnstartedServer(mux)
+	router := api.NewRouter(auth, enf.Authorize)
+	f.srv = httptest.NewUnstartedServer(router)
 	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
-	(&appapi.API{Client: cached, Auth: auth, Authorize: enf.Authorize, Informers: informers,
-		DefaultNamespace: project.Namespace("default"), RefreshTimeout: 5 * time.Second}).Register(mux)
-	(&vcapi.API{Client: cached, Auth: auth, Authorize: enf.Authorize, ExternalURL: f.srv.URL, ServerCA: ca}).Register(mux)
-	projects := &projectapi.API{Client: env.Client, Auth: auth, Authorize: enf.Authorize, Namespace: "gantry-system"}
-	mux.Handle(projectapi.Prefix, projects)
-	mux.Handle(projectapi.Prefix+"/", projects)
+	(&appapi.API{Client: cached, Informers: informers,
+		DefaultNamespace: project.Namespace("default"), RefreshTimeout: 5 * time.Second}).Register(router)
+	(&vcapi.API{Client: cached, ExternalURL: f.srv.URL, ServerCA: ca}).Register(router)
+	(&projectapi.API{Client: env.Client, Namespace: "gantry-system"}).Register(router)
 
 	for _, p := range []string{f.A, f.B} {
 		f.create(&platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: p}})
@@ -140,7 +138,7 @@ func newRESTFixture(t *testing.T) *restFixture {
 	}
 	must(t, os.MkdirAll(filepath.Dir(server.CAPath(f.dataDir)), 0o700))
 	must(t, os.WriteFile(server.CAPath(f.dataDir), ca, 0o600))
-	must(t, os.WriteFile(vcproxy.AdminTokenPath(f.dataDir), []byte(adminToken+"\n"), 0o600))
+	must(t, os.WriteFile(authn.AdminTokenPath(f.dataDir), []byte(adminToken+"\n"), 0o600))
 	return f
 }
 

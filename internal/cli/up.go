@@ -148,8 +148,6 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The web UI at /; the API, OIDC and proxy routes are more specific and win.
-	srv.Handle("/", webui.Handler())
 
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -200,7 +198,7 @@ func (o *upOptions) run(parent context.Context, out io.Writer) error {
 		state.Host, state.Kubeconfig, state.APIServer = o.kubeconfig, o.kubeconfig, hostCfg.Host
 	}
 
-	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, Logger: logr.FromSlogHandler(log.Handler()),
+	plat, err := platform.New(platform.Options{Host: hostCfg, Server: srv, UI: webui.Handler(), Logger: logr.FromSlogHandler(log.Handler()),
 		DataDir: dir.Path, Binaries: bins, GitPollInterval: o.gitPoll, ExternalURL: o.externalURL, ServerCA: serverCA,
 		SimulatedNodes: state.Nodes, Version: Version,
 		// To the terminal only, never to a log file: only its hash is kept.

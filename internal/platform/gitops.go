@@ -19,6 +19,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/appsetapi"
 	"gantry.dev/gantry/internal/crds"
@@ -124,7 +125,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 			}
 		}
 	}
-	p.opts.Server.Handle("/api/webhook", webhook.NewHandler(func(ctx context.Context) (webhook.Secrets, error) {
+	p.router.Public("/api/webhook", "a Git host's push: the handler checks its signature (gantry-webhook Secret) and bounds its body", webhook.NewHandler(func(ctx context.Context) (webhook.Secrets, error) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		s, err := webhook.ReadSecret(ctx, reader, types.NamespacedName{Namespace: SystemNamespace, Name: WebhookSecret})
@@ -132,12 +133,11 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 			p.opts.Logger.Error(err, "webhook refused: its secrets cannot be read")
 		}
 		return s, err
-	}, onPush))
-	api := &appapi.API{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Auth: id.auth, Authorize: id.enforcer.Authorize, Engine: rec, DefaultNamespace: "p-default",
+	}, onPush), api.BodyLimit(0))
+	(&appapi.API{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Engine: rec, DefaultNamespace: "p-default",
 		// The stream (/api/v1/stream/applications) follows the manager's informer.
-		Informers: mgr.GetCache()}
-	api.Register(p.opts.Server)
-	(&appsetapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: id.enforcer.Authorize, DefaultNamespace: "p-default"}).Register(p.opts.Server)
+		Informers: mgr.GetCache()}).Register(p.router)
+	(&appsetapi.API{Client: mgr.GetClient(), DefaultNamespace: "p-default"}).Register(p.router)
 	return nil
 }
 

@@ -17,18 +17,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/identity/accesskeyapi"
 	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/oidcprovider"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sessions"
-	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/projectapi"
 	"gantry.dev/gantry/internal/userapi"
-	"gantry.dev/gantry/internal/vcproxy"
 )
 
 // RBACConfigMap holds the user part of the RBAC policy, as Argo CD's
@@ -51,9 +51,11 @@ type identity struct {
 }
 
 // setupIdentity builds authentication (sessions, the admin token) and
-// authorization (casbin), and serves /api/v1/session. Signing keys are loaded
-// lazily on first use because the manager's client cannot read before it starts.
-func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken) (*identity, error) {
+// authorization (casbin), the router every HTTP route goes through, and the
+// routes of identity: session, access keys, OpenID Connect, projects, users
+// and teams, SSO. Signing keys are loaded lazily on first use because the
+// manager's client cannot read before it starts.
+func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (*identity, error) {
 	enforcer, err := rbac.New(rbac.Options{})
 	if err != nil {
 		return nil, err
@@ -70,7 +72,7 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	// Keys are looked up in the cache; one made a moment ago may not be there
 	// yet, so a miss asks the API server before the key is refused.
 	fresh := accesskeys.Store{Client: direct, Namespace: SystemNamespace}
-	lookup := func(ctx context.Context, keyID string) (sessions.AccessKey, bool) {
+	lookup := func(ctx context.Context, keyID string) (accesskeys.Key, bool) {
 		if k, ok := keys.Get(ctx, keyID); ok {
 			return k, true
 		}
@@ -79,45 +81,34 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *vcproxy.AdminToken)
 	id.auth = &authn.Authenticator{Admin: token, Users: mgr.GetClient(), AccessKeys: lookup}
 	// The token manager needs the signing keys from the host; made in Run.
 	p.identity = id
-	api := &sessionapi.API{
+	p.router = api.NewRouter(id.auth, enforcer.Authorize)
+	p.sessionAPI = &sessionapi.API{
 		Passwords: passwordChecker{reader: mgr.GetClient()},
 		Limiter:   id.limiter,
 		Auth:      id.auth,
 		Secure:    true,
 	}
-	p.sessionAPI = api
-	p.opts.Server.Handle(sessionapi.Prefix, api)
-	p.opts.Server.Handle(sessionapi.Prefix+"/", api)
-	keysAPI := &accesskeys.API{Store: keys, Auth: id.auth, Authorize: enforcer.Authorize}
-	p.opts.Server.Handle(accesskeys.Prefix, keysAPI)
-	p.opts.Server.Handle(accesskeys.Prefix+"/", keysAPI)
+	p.sessionAPI.Register(p.router)
+	(&accesskeyapi.API{Store: keys}).Register(p.router)
 	if err := (&rbacConfig{Client: mgr.GetClient(), Enforcer: enforcer}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	p.opts.Server.Handle(oidcPath+"/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if prov := id.provider.Load(); prov != nil {
-			prov.ServeHTTP(w, r)
-			return
-		}
-		jsonapi.Error(w, http.StatusServiceUnavailable, "gantry's OpenID Connect provider is starting: try again in a moment")
-	}))
-	clientsAPI := &oidcprovider.ClientsAPI{Store: oidcprovider.ClientStore{Client: direct, Namespace: SystemNamespace},
-		Auth: id.auth, Authorize: enforcer.Authorize}
-	p.opts.Server.Handle(oidcprovider.ClientsPrefix, clientsAPI)
-	p.opts.Server.Handle(oidcprovider.ClientsPrefix+"/", clientsAPI)
+	p.router.Public(oidcPath+"/", "gantry's OpenID Connect provider: clients, codes and tokens are its credentials; the sign-in page posts passwords",
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if prov := id.provider.Load(); prov != nil {
+				prov.ServeHTTP(w, r)
+				return
+			}
+			jsonapi.Error(w, http.StatusServiceUnavailable, "gantry's OpenID Connect provider is starting: try again in a moment")
+		}))
+	(&oidcprovider.ClientsAPI{Store: oidcprovider.ClientStore{Client: direct, Namespace: SystemNamespace}}).Register(p.router)
 	// Projects, users and teams are few and written by people: read them
 	// uncached, so that a user made a moment ago can be added to a project at
 	// once (the cache would lag by a few milliseconds).
-	projects := &projectapi.API{Client: direct, Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace}
-	for _, prefix := range []string{projectapi.Prefix, projectapi.Prefix + "/", projectapi.ClustersPrefix, projectapi.ClustersPrefix + "/"} {
-		p.opts.Server.Handle(prefix, projects)
-	}
-	people := &userapi.API{Client: direct, Auth: id.auth, Authorize: enforcer.Authorize, Namespace: SystemNamespace, Limiter: id.limiter}
-	for _, prefix := range []string{userapi.UsersPrefix, userapi.UsersPrefix + "/", userapi.TeamsPrefix, userapi.TeamsPrefix + "/"} {
-		p.opts.Server.Handle(prefix, people)
-	}
+	(&projectapi.API{Client: direct, Namespace: SystemNamespace}).Register(p.router)
+	(&userapi.API{Client: direct, Namespace: SystemNamespace, Limiter: id.limiter}).Register(p.router)
 	p.sso = &upstreamSSO{p: p, client: mgr.GetClient()}
-	p.opts.Server.Handle(sso.Prefix, p.sso)
+	p.sso.Register(p.router)
 	if err := p.sso.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
@@ -212,9 +203,8 @@ func (u oidcUsers) Profile(ctx context.Context, user string) (oidcprovider.Profi
 	if err != nil {
 		return oidcprovider.Profile{}, err
 	}
-	if u.p.identity.enforcer.Authorize(append([]string{user}, groups...), "projects", "delete", "*") == nil {
-		groups = append(groups, vcproxy.GroupAdmins)
-	}
+	admin := u.p.identity.enforcer.Authorize(append([]string{user}, groups...), rbac.ResourceProjects, rbac.ActionDelete, "*") == nil
+	groups = authn.ForwardedGroups(groups, admin)
 	obj := &platformv1alpha1.User{}
 	if err := u.reader.Get(ctx, client.ObjectKey{Name: user}, obj); err != nil {
 		return oidcprovider.Profile{}, err

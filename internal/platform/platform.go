@@ -26,7 +26,9 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/crds"
+	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
@@ -45,8 +47,10 @@ import (
 type Options struct {
 	// Host is an admin client configuration for the host cluster.
 	Host *rest.Config
-	// Server is gantry's HTTP server; the platform adds its checks and handlers.
+	// Server is gantry's HTTP server; the platform adds its checks and routes.
 	Server *server.Server
+	// UI serves the web UI at / (webui.Handler); nil serves none.
+	UI     http.Handler
 	Logger logr.Logger
 	// DataDir is gantry's data directory; virtual clusters live under DataDir/vclusters.
 	DataDir string
@@ -84,11 +88,13 @@ func Scheme() (*runtime.Scheme, error) {
 
 // Platform is gantry's controllers and API, running against one host cluster.
 type Platform struct {
-	opts       Options
-	mgr        manager.Manager
-	started    chan struct{}
-	vclusters  *vcluster.Runtime
-	identity   *identity
+	opts      Options
+	mgr       manager.Manager
+	started   chan struct{}
+	vclusters *vcluster.Runtime
+	identity  *identity
+	// router is every HTTP route; the server serves it.
+	router     *api.Router
 	sessionAPI *sessionapi.API
 	sso        *upstreamSSO
 	// direct reads and writes the host uncached, where a write must be seen
@@ -158,7 +164,7 @@ func New(opts Options) (*Platform, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
 	}
-	token, err := vcproxy.LoadOrCreateAdminToken(opts.DataDir)
+	token, err := authn.LoadOrCreateAdminToken(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +183,8 @@ func New(opts Options) (*Platform, error) {
 	if err := mgr.Add(sleeper); err != nil {
 		return nil, err
 	}
-	opts.Server.Handle(vcproxy.Prefix, &vcproxy.Proxy{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper})
-	credentials := &vcproxy.Credentials{Auth: id.auth, Authorize: id.enforcer.Authorize, Backend: sleeper,
+	(&vcproxy.Proxy{Backend: sleeper}).Register(p.router)
+	(&vcproxy.Credentials{Backend: sleeper,
 		Mint: func(ctx context.Context, user string, groups []string, audience string, ttl time.Duration) (string, time.Time, error) {
 			prov := id.provider.Load()
 			if prov == nil {
@@ -189,20 +195,20 @@ func New(opts Options) (*Platform, error) {
 		Audience: func(projectName, name string) string {
 			return vcluster.Audience(types.NamespacedName{Namespace: project.Namespace(projectName), Name: name})
 		},
-	}
-	(&vcapi.API{Client: mgr.GetClient(), Auth: id.auth, Authorize: id.enforcer.Authorize, Informers: mgr.GetCache(),
-		ExternalURL: p.externalURL(), ServerCA: opts.ServerCA, Credential: credentials}).Register(opts.Server)
+	}).Register(p.router)
+	(&vcapi.API{Client: mgr.GetClient(), Informers: mgr.GetCache(),
+		ExternalURL: p.externalURL(), ServerCA: opts.ServerCA}).Register(p.router)
 	if err := p.setupGitOps(mgr, id); err != nil {
 		return nil, err
 	}
 	if err := p.setupArgoCD(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Argo CD integration: %w", err)
 	}
-	opts.Server.ServeMetrics(func(r *http.Request) error {
-		_, err := id.auth.Authenticate(r)
-		return err
-	}, ctrlmetrics.Registry)
-	opts.Server.Handle("GET /api/v1/settings", http.HandlerFunc(p.settings))
+	p.router.Public("GET /api/v1/settings", "what the login page needs before signing in; nothing secret", http.HandlerFunc(p.settings))
+	if opts.UI != nil {
+		p.router.Fallback("the web UI: static files and client-side routes; its API calls authenticate", opts.UI)
+	}
+	opts.Server.Route(p.router, ctrlmetrics.Registry)
 	opts.Server.AddCheck("controllers", p.checkStarted)
 	return p, nil
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/jsonapi"
 )
@@ -39,16 +40,25 @@ type ssoInfo struct {
 	LoginURL string `json:"loginURL,omitempty"`
 }
 
+// Register mounts SSO's public routes: the login page's question, and the
+// sign-in through the upstream provider, whose answer carries its own proof
+// (state, PKCE, the provider's signed ID token).
+func (u *upstreamSSO) Register(r *api.Router) {
+	r.Public("GET "+sso.Prefix+"info", "the login page asks whether to show an SSO button; nothing secret", http.HandlerFunc(u.info))
+	r.Public("GET "+sso.Prefix+"login", "starts a sign-in at the upstream identity provider", u)
+	r.Public("GET "+sso.Prefix+"callback", "the upstream identity provider's answer: checked against the sign-in's state, nonce and PKCE", u)
+}
+
+func (u *upstreamSSO) info(w http.ResponseWriter, _ *http.Request) {
+	info := ssoInfo{}
+	if h := u.handler.Load(); h != nil {
+		info = ssoInfo{Enabled: true, Name: h.Name(), LoginURL: h.LoginURL("/")}
+	}
+	jsonapi.Write(w, http.StatusOK, info)
+}
+
 func (u *upstreamSSO) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := u.handler.Load()
-	if r.URL.Path == sso.Prefix+"info" && r.Method == http.MethodGet {
-		info := ssoInfo{}
-		if h != nil {
-			info = ssoInfo{Enabled: true, Name: h.Name(), LoginURL: h.LoginURL("/")}
-		}
-		jsonapi.Write(w, http.StatusOK, info)
-		return
-	}
 	if h == nil {
 		jsonapi.Error(w, http.StatusNotFound, "single sign-on is not configured: put an identity provider's settings in the Secret "+
 			sso.SecretName+" (key "+sso.SecretKey+") of namespace "+SystemNamespace)

@@ -10,10 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/gitops/cluster"
-	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
-	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/project"
 )
 
@@ -38,39 +37,28 @@ type Cluster struct {
 	VirtualCluster string `json:"virtualCluster,omitempty"`
 }
 
-func (a *API) serveClusters(w http.ResponseWriter, r *http.Request, id authn.Identity) {
-	switch {
-	case strings.Trim(strings.TrimPrefix(r.URL.Path, ClustersPrefix), "/") != "":
-		jsonapi.Error(w, http.StatusNotFound, "no such API path: "+r.URL.Path+" (GET "+ClustersPrefix+" lists the clusters)")
-		return
-	case r.Method != http.MethodGet:
-		jsonapi.Error(w, http.StatusMethodNotAllowed, r.Method+" "+r.URL.Path+" is not supported: clusters are registered with Argo CD cluster Secrets")
-		return
-	}
+// clusters is GET /api/v1/clusters: the clusters the caller may see.
+// Clusters are registered with Argo CD cluster Secrets, not through here.
+func (a *API) clusters(r *http.Request, id *api.Caller) (any, error) {
 	all, err := a.allClusters(r.Context())
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	items := []Cluster{}
 	for _, c := range all {
-		if a.mayGetCluster(id, c) {
+		if mayGetCluster(id, c) {
 			items = append(items, c)
 		}
 	}
-	jsonapi.Write(w, http.StatusOK, map[string]any{"items": items})
+	return map[string]any{"items": items}, nil
 }
 
-func (a *API) mayGetCluster(id authn.Identity, c Cluster) bool {
-	if c.VirtualCluster != "" && id.InScope(c.Project, c.VirtualCluster) &&
-		a.Authorize(id.Subjects(), rbac.ResourceVirtualClusters, rbac.ActionGet, rbac.ProjectObject(c.Project, c.VirtualCluster)) == nil {
+func mayGetCluster(id *api.Caller, c Cluster) bool {
+	if c.VirtualCluster != "" && id.May(rbac.ResourceVirtualClusters, rbac.ActionGet, api.VirtualCluster(c.Project, c.VirtualCluster)) {
 		return true
 	}
-	if id.Scope.Project != "" {
-		return false
-	}
-	return a.Authorize(id.Subjects(), rbac.ResourceClusters, rbac.ActionGet, c.Name) == nil ||
-		a.Authorize(id.Subjects(), rbac.ResourceClusters, rbac.ActionGet, c.Server) == nil
+	return id.May(rbac.ResourceClusters, rbac.ActionGet, api.Global(c.Name)) ||
+		id.May(rbac.ResourceClusters, rbac.ActionGet, api.Global(c.Server))
 }
 
 // allClusters is the host, then the cluster Secrets by name. A Secret that

@@ -40,24 +40,24 @@ func TestClusters(t *testing.T) {
 		tAdminKey + "cl": {"p-cl/dev"}, // a scoped key: its project's only
 	} {
 		r := f.call(t, http.MethodGet, ClustersPrefix, tok, nil)
-		r.want(t, http.StatusOK, "")
-		if got := names(r); !slices.Equal(got, want) {
+		r.Want(t, http.StatusOK, "")
+		if got := r.Names(); !slices.Equal(got, want) {
 			t.Errorf("%s sees %v, want %v", tok, got, want)
 		}
-		if strings.Contains(r.raw, token) || strings.Contains(r.raw, "config") {
-			t.Fatalf("credentials in the answer: %s", r.raw)
+		if strings.Contains(r.Body, token) || strings.Contains(r.Body, "config") {
+			t.Fatalf("credentials in the answer: %s", r.Body)
 		}
 	}
 	r := f.call(t, http.MethodGet, ClustersPrefix, tAdmin, nil)
-	items := r.body["items"].([]any)
+	items := r.JSON["items"].([]any)
 	if dev := items[2].(map[string]any); dev["server"] != "https://127.0.0.1:7443" || dev["project"] != "cl" || dev["virtualCluster"] != "dev" {
 		t.Errorf("virtual cluster entry: %v", dev)
 	}
 	if prod := items[3].(map[string]any); prod["server"] != "https://prod.example.com" {
 		t.Errorf("prod entry: %v", prod)
 	}
-	f.call(t, http.MethodGet, ClustersPrefix+"/prod", tAdmin, nil).want(t, http.StatusNotFound, "")
+	f.call(t, http.MethodGet, ClustersPrefix+"/prod", tAdmin, nil).Want(t, http.StatusNotFound, "")
 
 	// A registered cluster may be where a project's Argo CD runs.
-	f.call(t, http.MethodPut, Prefix+"/cl", tAdmin, map[string]any{"argoCD": map[string]any{"enabled": true, "cluster": "prod"}}).want(t, http.StatusOK, "")
+	f.call(t, http.MethodPut, Prefix+"/cl", tAdmin, map[string]any{"argoCD": map[string]any{"enabled": true, "cluster": "prod"}}).Want(t, http.StatusOK, "")
 }

@@ -14,9 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/rbac"
-	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/project"
 )
 
@@ -27,16 +26,7 @@ const (
 	ClustersPrefix = "/api/v1/clusters"
 )
 
-// Authenticator checks a request's credentials (authn.Authenticator).
-type Authenticator interface {
-	Authenticate(r *http.Request) (authn.Identity, error)
-}
-
-// Authorize says whether subjects may act on an object; an error means 403
-// (rbac.Enforcer.Authorize).
-type Authorize func(subjects []string, resource, action, object string) error
-
-// API is the http.Handler of /api/v1/projects and /api/v1/clusters.
+// API serves /api/v1/projects and /api/v1/clusters on an api.Router (Register).
 //
 //	GET    /api/v1/projects                            list        (projects get <p>, per project)
 //	POST   /api/v1/projects                            create      (projects create <p>)
@@ -49,9 +39,7 @@ type Authorize func(subjects []string, resource, action, object string) error
 //	GET    /api/v1/clusters                            clusters    (see Cluster)
 type API struct {
 	// Client reads and writes the host's Projects, Users, Teams and cluster Secrets.
-	Client    client.Client
-	Auth      Authenticator
-	Authorize Authorize
+	Client client.Client
 	// Namespace is gantry's namespace (gantry-system), which holds the
 	// cluster Secrets.
 	Namespace string
@@ -101,80 +89,49 @@ func view(p *platformv1alpha1.Project) Project {
 	return v
 }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, err := a.Auth.Authenticate(r)
-	if err != nil {
-		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
-		return
+// Register mounts the API.
+func (a *API) Register(r *api.Router) {
+	handle := func(pattern string, code int, fn func(r *http.Request, id *api.Caller) (any, error)) {
+		r.Handle(pattern, api.Reply(code, fn), api.BodyLimit(maxBody))
 	}
-	if r.URL.Path == ClustersPrefix || strings.HasPrefix(r.URL.Path, ClustersPrefix+"/") {
-		a.serveClusters(w, r, id)
-		return
+	one := Prefix + "/{name}"
+	handle("GET "+Prefix, http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) { return a.list(r.Context(), id) })
+	handle("POST "+Prefix, http.StatusCreated, a.create)
+	handle("GET "+one, http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) {
+		return a.get(r.Context(), id, r.PathValue("name"))
+	})
+	for _, method := range []string{http.MethodPut, http.MethodPatch} {
+		handle(method+" "+one, http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) {
+			return a.update(r, id, r.PathValue("name"))
+		})
 	}
-	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
-	var parts []string
-	if rest != "" {
-		parts = strings.Split(rest, "/")
-	}
-	ctx := r.Context()
-	var (
-		code = http.StatusOK
-		out  any
-	)
-	switch {
-	case len(parts) == 0 && r.Method == http.MethodGet:
-		out, err = a.list(ctx, id)
-	case len(parts) == 0 && r.Method == http.MethodPost:
-		code = http.StatusCreated
-		out, err = a.create(w, r, id)
-	case len(parts) == 1 && r.Method == http.MethodGet:
-		out, err = a.get(ctx, id, parts[0])
-	case len(parts) == 1 && (r.Method == http.MethodPut || r.Method == http.MethodPatch):
-		out, err = a.update(w, r, id, parts[0])
-	case len(parts) == 1 && r.Method == http.MethodDelete:
-		out, err = a.delete(ctx, id, parts[0])
-	case len(parts) == 2 && parts[1] == "members" && r.Method == http.MethodGet:
-		var p Project
-		if p, err = a.get(ctx, id, parts[0]); err == nil {
-			out = map[string]any{"items": p.Members}
+	handle("DELETE "+one, http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) {
+		return a.delete(r.Context(), id, r.PathValue("name"))
+	})
+	handle("GET "+one+"/members", http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) {
+		p, err := a.get(r.Context(), id, r.PathValue("name"))
+		if err != nil {
+			return nil, err
 		}
-	case len(parts) == 2 && parts[1] == "members" && r.Method == http.MethodPost:
-		out, err = a.addMember(w, r, id, parts[0])
-	case len(parts) == 4 && parts[1] == "members" && r.Method == http.MethodDelete:
-		out, err = a.removeMember(ctx, id, parts[0], parts[2], parts[3])
-	case len(parts) <= 2 || len(parts) == 4 && parts[1] == "members":
-		err = errorf(http.StatusMethodNotAllowed, "%s %s is not supported", r.Method, r.URL.Path)
-	default:
-		err = errorf(http.StatusNotFound, "no such API path: %s", r.URL.Path)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	jsonapi.Write(w, code, out)
+		return map[string]any{"items": p.Members}, nil
+	})
+	handle("POST "+one+"/members", http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) {
+		return a.addMember(r, id, r.PathValue("name"))
+	})
+	handle("DELETE "+one+"/members/{kind}/{member}", http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) {
+		return a.removeMember(r.Context(), id, r.PathValue("name"), r.PathValue("kind"), r.PathValue("member"))
+	})
+	handle("GET "+ClustersPrefix, http.StatusOK, a.clusters)
 }
 
 // can checks one action on one project: the key's scope first, then RBAC.
 // It needs only the name, so a refusal does not tell whether the project exists.
-func (a *API) can(id authn.Identity, action, name string) error {
-	if !id.InScope(name, "") {
-		return errorf(http.StatusForbidden, "this access key is scoped to %s: it cannot %s project %s", scope(id), action, name)
-	}
-	if err := a.Authorize(id.Subjects(), rbac.ResourceProjects, action, name); err != nil {
-		return errorf(http.StatusForbidden, "%v", err)
-	}
-	return nil
-}
-
-func scope(id authn.Identity) string {
-	if id.Scope.VirtualCluster != "" {
-		return "virtual cluster " + id.Scope.Project + "/" + id.Scope.VirtualCluster
-	}
-	return "project " + id.Scope.Project
+func (a *API) can(id *api.Caller, action, name string) error {
+	return id.Can(rbac.ResourceProjects, action, api.ProjectItself(name))
 }
 
 // list answers the projects the caller may get; the others are left out, not refused.
-func (a *API) list(ctx context.Context, id authn.Identity) (any, error) {
+func (a *API) list(ctx context.Context, id *api.Caller) (any, error) {
 	var list platformv1alpha1.ProjectList
 	if err := a.Client.List(ctx, &list); err != nil {
 		return nil, err
@@ -190,7 +147,7 @@ func (a *API) list(ctx context.Context, id authn.Identity) (any, error) {
 	return map[string]any{"items": items}, nil
 }
 
-func (a *API) get(ctx context.Context, id authn.Identity, name string) (Project, error) {
+func (a *API) get(ctx context.Context, id *api.Caller, name string) (Project, error) {
 	if err := a.can(id, rbac.ActionGet, name); err != nil {
 		return Project{}, err
 	}
@@ -224,9 +181,9 @@ type CreateRequest struct {
 	ArgoCD *platformv1alpha1.ArgoCDIntegration `json:"argoCD"`
 }
 
-func (a *API) create(w http.ResponseWriter, r *http.Request, id authn.Identity) (any, error) {
+func (a *API) create(r *http.Request, id *api.Caller) (any, error) {
 	var req CreateRequest
-	if _, err := decode(w, r, &req); err != nil {
+	if _, err := decode(r, &req); err != nil {
 		return nil, err
 	}
 	if req.Name == "" {
@@ -322,12 +279,12 @@ func subset(a, b []string) bool {
 	return true
 }
 
-func (a *API) update(w http.ResponseWriter, r *http.Request, id authn.Identity, name string) (any, error) {
+func (a *API) update(r *http.Request, id *api.Caller, name string) (any, error) {
 	if err := a.can(id, rbac.ActionUpdate, name); err != nil {
 		return nil, err
 	}
 	var req UpdateRequest
-	present, err := decode(w, r, &req)
+	present, err := decode(r, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +330,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, id authn.Identity, 
 			bounds = append(bounds, "the Argo CD roles it grants (sso.assignedRoles, project.roles)")
 		}
 		if len(bounds) > 0 {
-			if err := a.Authorize(id.Subjects(), rbac.ResourceProjects, rbac.ActionCreate, name); err != nil {
+			if err := a.can(id, rbac.ActionCreate, name); err != nil {
 				return errorf(http.StatusForbidden, "changing %s of project %s needs the right to create it (projects create %s), which project roles do not give: ask an administrator",
 					strings.Join(bounds, " and "), name, name)
 			}
@@ -431,7 +388,7 @@ func (a *API) mutate(ctx context.Context, name string, fn func(*platformv1alpha1
 	return view(out), nil
 }
 
-func (a *API) delete(ctx context.Context, id authn.Identity, name string) (any, error) {
+func (a *API) delete(ctx context.Context, id *api.Caller, name string) (any, error) {
 	if err := a.can(id, rbac.ActionDelete, name); err != nil {
 		return nil, err
 	}
@@ -445,12 +402,12 @@ func (a *API) delete(ctx context.Context, id authn.Identity, name string) (any, 
 	return map[string]any{}, nil
 }
 
-func (a *API) addMember(w http.ResponseWriter, r *http.Request, id authn.Identity, name string) (any, error) {
+func (a *API) addMember(r *http.Request, id *api.Caller, name string) (any, error) {
 	if err := a.can(id, rbac.ActionUpdate, name); err != nil {
 		return nil, err
 	}
 	var m platformv1alpha1.Member
-	if _, err := decode(w, r, &m); err != nil {
+	if _, err := decode(r, &m); err != nil {
 		return nil, err
 	}
 	ctx := r.Context()
@@ -464,7 +421,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request, id authn.Identit
 	})
 }
 
-func (a *API) removeMember(ctx context.Context, id authn.Identity, name, kind, member string) (any, error) {
+func (a *API) removeMember(ctx context.Context, id *api.Caller, name, kind, member string) (any, error) {
 	if err := a.can(id, rbac.ActionUpdate, name); err != nil {
 		return nil, err
 	}

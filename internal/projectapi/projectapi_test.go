@@ -22,10 +22,10 @@ func TestUnauthenticated(t *testing.T) {
 	f := setup(t)
 	f.project(t, "unauth")
 	for _, tok := range []string{"", "not-a-token"} {
-		f.call(t, http.MethodGet, Prefix, tok, nil).want(t, http.StatusUnauthorized, "Unauthorized")
-		f.call(t, http.MethodGet, Prefix+"/unauth", tok, nil).want(t, http.StatusUnauthorized, "")
-		f.call(t, http.MethodDelete, Prefix+"/unauth", tok, nil).want(t, http.StatusUnauthorized, "")
-		f.call(t, http.MethodGet, ClustersPrefix, tok, nil).want(t, http.StatusUnauthorized, "")
+		f.call(t, http.MethodGet, Prefix, tok, nil).Want(t, http.StatusUnauthorized, "Unauthorized")
+		f.call(t, http.MethodGet, Prefix+"/unauth", tok, nil).Want(t, http.StatusUnauthorized, "")
+		f.call(t, http.MethodDelete, Prefix+"/unauth", tok, nil).Want(t, http.StatusUnauthorized, "")
+		f.call(t, http.MethodGet, ClustersPrefix, tok, nil).Want(t, http.StatusUnauthorized, "")
 	}
 	if !f.exists(t, "unauth") {
 		t.Fatal("an unauthenticated DELETE deleted the project")
@@ -40,8 +40,8 @@ func TestListFiltered(t *testing.T) {
 
 	mine := func(tok string) []string {
 		r := f.call(t, http.MethodGet, Prefix, tok, nil)
-		r.want(t, http.StatusOK, "")
-		return slices.DeleteFunc(names(r), func(n string) bool { return len(n) < 5 || n[:5] != "list-" })
+		r.Want(t, http.StatusOK, "")
+		return slices.DeleteFunc(r.Names(), func(n string) bool { return len(n) < 5 || n[:5] != "list-" })
 	}
 	for tok, want := range map[string][]string{
 		tAlice:               {"list-a"},
@@ -74,32 +74,32 @@ func TestGet(t *testing.T) {
 	}
 
 	r := f.call(t, http.MethodGet, Prefix+"/get-a", tAlice, nil)
-	r.want(t, http.StatusOK, "")
-	if r.body["name"] != "get-a" || r.body["namespace"] != "p-get-a" {
-		t.Errorf("name/namespace: %s", r.raw)
+	r.Want(t, http.StatusOK, "")
+	if r.JSON["name"] != "get-a" || r.JSON["namespace"] != "p-get-a" {
+		t.Errorf("name/namespace: %s", r.Body)
 	}
-	if q := r.body["quotas"].(map[string]any); q["virtualClusters"] != float64(3) {
-		t.Errorf("quotas: %s", r.raw)
+	if q := r.JSON["quotas"].(map[string]any); q["virtualClusters"] != float64(3) {
+		t.Errorf("quotas: %s", r.Body)
 	}
-	if u := r.body["usage"].(map[string]any); u["virtualClusters"] != float64(2) {
-		t.Errorf("usage: %s", r.raw)
+	if u := r.JSON["usage"].(map[string]any); u["virtualClusters"] != float64(2) {
+		t.Errorf("usage: %s", r.Body)
 	}
-	conds := r.body["conditions"].([]any)
+	conds := r.JSON["conditions"].([]any)
 	if len(conds) != 1 || conds[0].(map[string]any)["type"] != "ArgoIntegrationSynced" {
-		t.Errorf("conditions: %s", r.raw)
+		t.Errorf("conditions: %s", r.Body)
 	}
-	ms := r.body["members"].([]any)
+	ms := r.JSON["members"].([]any)
 	if len(ms) != 1 || ms[0].(map[string]any)["name"] != "alice" || ms[0].(map[string]any)["role"] != "project-admin" {
-		t.Errorf("members: %s", r.raw)
+		t.Errorf("members: %s", r.Body)
 	}
-	f.call(t, http.MethodGet, Prefix+"/get-a/members", tAlice, nil).want(t, http.StatusOK, "")
+	f.call(t, http.MethodGet, Prefix+"/get-a/members", tAlice, nil).Want(t, http.StatusOK, "")
 
-	f.call(t, http.MethodGet, Prefix+"/get-a", tMallory, nil).want(t, http.StatusForbidden, "mallory cannot get projects get-a")
+	f.call(t, http.MethodGet, Prefix+"/get-a", tMallory, nil).Want(t, http.StatusForbidden, "mallory cannot get projects get-a")
 	// Refused the same whether it exists or not: a refusal tells nothing.
-	f.call(t, http.MethodGet, Prefix+"/get-nothing", tMallory, nil).want(t, http.StatusForbidden, "")
-	f.call(t, http.MethodGet, Prefix+"/get-nothing", tAdmin, nil).want(t, http.StatusNotFound, "project get-nothing not found")
-	f.call(t, http.MethodGet, Prefix+"/get-a", tAdminKey+"get-b", nil).want(t, http.StatusForbidden, "scoped to project get-b")
-	f.call(t, http.MethodGet, Prefix+"/get-b", tAdminKey+"get-b", nil).want(t, http.StatusOK, "")
+	f.call(t, http.MethodGet, Prefix+"/get-nothing", tMallory, nil).Want(t, http.StatusForbidden, "")
+	f.call(t, http.MethodGet, Prefix+"/get-nothing", tAdmin, nil).Want(t, http.StatusNotFound, "project get-nothing not found")
+	f.call(t, http.MethodGet, Prefix+"/get-a", tAdminKey+"get-b", nil).Want(t, http.StatusForbidden, "scoped to project get-b")
+	f.call(t, http.MethodGet, Prefix+"/get-b", tAdminKey+"get-b", nil).Want(t, http.StatusOK, "")
 }
 
 func TestCreate(t *testing.T) {
@@ -111,16 +111,16 @@ func TestCreate(t *testing.T) {
 	body := map[string]any{"name": "cr-shop", "displayName": "Shop", "description": "the shop",
 		"quotas":  map[string]any{"virtualClusters": 5, "applications": 20},
 		"members": []any{map[string]any{"kind": "User", "name": "alice", "role": "project-admin"}}}
-	f.call(t, http.MethodPost, Prefix, tAlice, body).want(t, http.StatusForbidden, "alice cannot create projects cr-shop")
-	f.call(t, http.MethodPost, Prefix, tAdminKey+"cr-other", body).want(t, http.StatusForbidden, "scoped to project cr-other")
+	f.call(t, http.MethodPost, Prefix, tAlice, body).Want(t, http.StatusForbidden, "alice cannot create projects cr-shop")
+	f.call(t, http.MethodPost, Prefix, tAdminKey+"cr-other", body).Want(t, http.StatusForbidden, "scoped to project cr-other")
 	if f.exists(t, "cr-shop") {
 		t.Fatal("a refused create wrote the project")
 	}
 
 	r := f.call(t, http.MethodPost, Prefix, tAdmin, body)
-	r.want(t, http.StatusCreated, "")
-	if r.body["namespace"] != "p-cr-shop" {
-		t.Errorf("answer: %s", r.raw)
+	r.Want(t, http.StatusCreated, "")
+	if r.JSON["namespace"] != "p-cr-shop" {
+		t.Errorf("answer: %s", r.Body)
 	}
 	p := f.get(t, "cr-shop")
 	if p.Spec.DisplayName != "Shop" || p.Spec.Description != "the shop" || *p.Spec.Quotas.VirtualClusters != 5 ||
@@ -128,7 +128,7 @@ func TestCreate(t *testing.T) {
 		len(p.Spec.Members) != 1 || p.Spec.Members[0] != user("alice", admin) {
 		t.Errorf("stored spec: %+v", p.Spec)
 	}
-	f.call(t, http.MethodPost, Prefix, tAdmin, body).want(t, http.StatusConflict, "project cr-shop already exists")
+	f.call(t, http.MethodPost, Prefix, tAdmin, body).Want(t, http.StatusConflict, "project cr-shop already exists")
 
 	for _, c := range []struct {
 		name string
@@ -152,7 +152,7 @@ func TestCreate(t *testing.T) {
 		{"destination", map[string]any{"name": "cr-x", "allowedDestinations": []any{map[string]any{"namespace": "x"}}}, http.StatusBadRequest, "allowedDestinations[0]"},
 		{"too large", `{"name": "cr-x", "description": "` + string(make([]byte, 70<<10)) + `"}`, http.StatusRequestEntityTooLarge, "larger than"},
 	} {
-		f.call(t, http.MethodPost, Prefix, tAdmin, c.body).want(t, c.code, c.msg)
+		f.call(t, http.MethodPost, Prefix, tAdmin, c.body).Want(t, c.code, c.msg)
 		if f.exists(t, "cr-x") {
 			t.Fatalf("%s: the project was written", c.name)
 		}
@@ -165,36 +165,36 @@ func TestUpdate(t *testing.T) {
 	path := Prefix + "/up"
 
 	r := f.call(t, http.MethodPut, path, tAlice, map[string]any{"displayName": "Up", "description": "d"})
-	r.want(t, http.StatusOK, "")
-	if r.body["displayName"] != "Up" {
-		t.Errorf("answer: %s", r.raw)
+	r.Want(t, http.StatusOK, "")
+	if r.JSON["displayName"] != "Up" {
+		t.Errorf("answer: %s", r.Body)
 	}
 	if p := f.get(t, "up"); p.Spec.DisplayName != "Up" || p.Spec.Description != "d" {
 		t.Errorf("stored: %+v", p.Spec)
 	}
 	// PATCH: what is left out stays; null clears.
-	f.call(t, http.MethodPatch, path, tAlice, `{"description": null}`).want(t, http.StatusOK, "")
+	f.call(t, http.MethodPatch, path, tAlice, `{"description": null}`).Want(t, http.StatusOK, "")
 	if p := f.get(t, "up"); p.Spec.DisplayName != "Up" || p.Spec.Description != "" {
 		t.Errorf("after PATCH: %+v", p.Spec)
 	}
 
 	before := f.get(t, "up").ResourceVersion
-	f.call(t, http.MethodPut, path, tVictor, map[string]any{"displayName": "V"}).want(t, http.StatusForbidden, "victor cannot update projects up")
-	f.call(t, http.MethodPut, path, tMallory, map[string]any{"displayName": "M"}).want(t, http.StatusForbidden, "")
+	f.call(t, http.MethodPut, path, tVictor, map[string]any{"displayName": "V"}).Want(t, http.StatusForbidden, "victor cannot update projects up")
+	f.call(t, http.MethodPut, path, tMallory, map[string]any{"displayName": "M"}).Want(t, http.StatusForbidden, "")
 	// A project admin cannot lift their own limits.
-	f.call(t, http.MethodPut, path, tAlice, map[string]any{"quotas": map[string]any{"applications": 1000}}).want(t, http.StatusForbidden, "changing quotas")
+	f.call(t, http.MethodPut, path, tAlice, map[string]any{"quotas": map[string]any{"applications": 1000}}).Want(t, http.StatusForbidden, "changing quotas")
 	f.call(t, http.MethodPut, path, tAlice, map[string]any{"allowedDestinations": []any{map[string]any{"server": "*", "namespace": "*"}}}).
-		want(t, http.StatusForbidden, "allowedDestinations")
-	f.call(t, http.MethodPut, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": true}}).want(t, http.StatusForbidden, "where Argo CD runs")
+		Want(t, http.StatusForbidden, "allowedDestinations")
+	f.call(t, http.MethodPut, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": true}}).Want(t, http.StatusForbidden, "where Argo CD runs")
 	f.call(t, http.MethodPut, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": true, "cluster": "p-nope/dev"}}).
-		want(t, http.StatusForbidden, "where Argo CD runs") // not 400 listing the clusters
-	f.call(t, http.MethodPut, path, tAlice, `{"displayName": "x", "members": []}`).want(t, http.StatusBadRequest, `unknown field "members"`)
+		Want(t, http.StatusForbidden, "where Argo CD runs") // not 400 listing the clusters
+	f.call(t, http.MethodPut, path, tAlice, `{"displayName": "x", "members": []}`).Want(t, http.StatusBadRequest, `unknown field "members"`)
 	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"argoCD": map[string]any{"enabled": true, "cluster": "p-nope/dev"}}).
-		want(t, http.StatusBadRequest, `argoCD.cluster "p-nope/dev" is not a cluster registered with gantry (known: in-cluster`)
+		Want(t, http.StatusBadRequest, `argoCD.cluster "p-nope/dev" is not a cluster registered with gantry (known: in-cluster`)
 	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"argoCD": map[string]any{"enabled": true, "sso": map[string]any{"enabled": true, "host": "argocd"}}}).
-		want(t, http.StatusBadRequest, "argoCD.sso.host")
+		Want(t, http.StatusBadRequest, "argoCD.sso.host")
 	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"argoCD": map[string]any{"enabled": true, "namespace": "Argo CD"}}).
-		want(t, http.StatusBadRequest, "argoCD.namespace")
+		Want(t, http.StatusBadRequest, "argoCD.namespace")
 	if p := f.get(t, "up"); p.ResourceVersion != before {
 		t.Fatalf("a refused update wrote the project: %+v", p.Spec)
 	}
@@ -204,7 +204,7 @@ func TestUpdate(t *testing.T) {
 		"quotas":              map[string]any{"applications": 10},
 		"allowedDestinations": []any{map[string]any{"server": "https://kubernetes.default.svc", "namespace": "shop-*"}},
 		"argoCD":              map[string]any{"enabled": true, "cluster": "in-cluster", "namespace": "argocd"},
-	}).want(t, http.StatusOK, "")
+	}).Want(t, http.StatusOK, "")
 	p := f.get(t, "up")
 	if *p.Spec.Quotas.Applications != 10 || len(p.Spec.AllowedDestinations) != 1 || p.Spec.ArgoCD == nil || !p.Spec.ArgoCD.Enabled {
 		t.Fatalf("stored: %+v", p.Spec)
@@ -214,20 +214,20 @@ func TestUpdate(t *testing.T) {
 		return map[string]any{"argoCD": map[string]any{"enabled": true, "cluster": "in-cluster", "namespace": "argocd",
 			"sso": map[string]any{"enabled": true, "host": host, "assignedRoles": []any{map[string]any{"projectRole": "project-admin", "role": "role:admin"}}}}}
 	}
-	f.call(t, http.MethodPatch, path, tAlice, withSSO("https://argocd.example.com")).want(t, http.StatusForbidden, "Argo CD roles")
-	f.call(t, http.MethodPatch, path, tAdmin, withSSO("https://argocd.old.example.com")).want(t, http.StatusOK, "")
+	f.call(t, http.MethodPatch, path, tAlice, withSSO("https://argocd.example.com")).Want(t, http.StatusForbidden, "Argo CD roles")
+	f.call(t, http.MethodPatch, path, tAdmin, withSSO("https://argocd.old.example.com")).Want(t, http.StatusOK, "")
 	// The same grants, another host: a project admin may.
-	f.call(t, http.MethodPatch, path, tAlice, withSSO("https://argocd.example.com")).want(t, http.StatusOK, "")
+	f.call(t, http.MethodPatch, path, tAlice, withSSO("https://argocd.example.com")).Want(t, http.StatusOK, "")
 	if p := f.get(t, "up"); p.Spec.ArgoCD.SSO == nil || p.Spec.ArgoCD.SSO.Host != "https://argocd.example.com" {
 		t.Fatalf("sso not stored: %+v", p.Spec.ArgoCD)
 	}
 	f.call(t, http.MethodPatch, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": true, "namespace": "elsewhere"}}).
-		want(t, http.StatusForbidden, "where Argo CD runs")
-	f.call(t, http.MethodPatch, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": false}}).want(t, http.StatusOK, "")
+		Want(t, http.StatusForbidden, "where Argo CD runs")
+	f.call(t, http.MethodPatch, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": false}}).Want(t, http.StatusOK, "")
 	if p := f.get(t, "up"); p.Spec.ArgoCD.Enabled || *p.Spec.Quotas.Applications != 10 {
 		t.Fatalf("after turning off: %+v", p.Spec)
 	}
-	f.call(t, http.MethodPut, Prefix+"/up-nothing", tAdmin, map[string]any{"displayName": "x"}).want(t, http.StatusNotFound, "project up-nothing not found")
+	f.call(t, http.MethodPut, Prefix+"/up-nothing", tAdmin, map[string]any{"displayName": "x"}).Want(t, http.StatusNotFound, "project up-nothing not found")
 }
 
 func TestMembers(t *testing.T) {
@@ -236,18 +236,18 @@ func TestMembers(t *testing.T) {
 	path := Prefix + "/mem/members"
 	members := func() []platformv1alpha1.Member { return f.get(t, "mem").Spec.Members }
 
-	f.call(t, http.MethodPost, path, tAlice, map[string]any{"kind": "User", "name": "bob", "role": "project-member"}).want(t, http.StatusOK, "")
-	f.call(t, http.MethodPost, path, tAlice, map[string]any{"kind": "Team", "name": "web", "role": "project-viewer"}).want(t, http.StatusOK, "")
+	f.call(t, http.MethodPost, path, tAlice, map[string]any{"kind": "User", "name": "bob", "role": "project-member"}).Want(t, http.StatusOK, "")
+	f.call(t, http.MethodPost, path, tAlice, map[string]any{"kind": "Team", "name": "web", "role": "project-viewer"}).Want(t, http.StatusOK, "")
 	// Again, with another role: replaced, not duplicated.
 	r := f.call(t, http.MethodPost, path, tAlice, map[string]any{"kind": "User", "name": "bob", "role": "project-viewer"})
-	r.want(t, http.StatusOK, "")
+	r.Want(t, http.StatusOK, "")
 	want := []platformv1alpha1.Member{user("alice", admin), user("victor", viewer),
 		{Kind: platformv1alpha1.MemberTeam, Name: "web", Role: viewer}, user("bob", viewer)}
 	if got := members(); !slices.Equal(got, want) {
 		t.Fatalf("members %v, want %v", got, want)
 	}
-	if len(r.body["members"].([]any)) != 4 {
-		t.Errorf("answer: %s", r.raw)
+	if len(r.JSON["members"].([]any)) != 4 {
+		t.Errorf("answer: %s", r.Body)
 	}
 
 	for _, c := range []struct {
@@ -265,16 +265,16 @@ func TestMembers(t *testing.T) {
 		{tAlice, map[string]any{"kind": "User", "role": "project-member"}, http.StatusBadRequest, "no name"},
 		{tAlice, `{"kind": "User", "name": "bob", "role": "project-member", "extra": 1}`, http.StatusBadRequest, `unknown field "extra"`},
 	} {
-		f.call(t, http.MethodPost, path, c.tok, c.body).want(t, c.code, c.msg)
+		f.call(t, http.MethodPost, path, c.tok, c.body).Want(t, c.code, c.msg)
 	}
 	if got := members(); !slices.Equal(got, want) {
 		t.Fatalf("refused calls changed members: %v", got)
 	}
-	f.call(t, http.MethodDelete, path+"/User/bob", tVictor, nil).want(t, http.StatusForbidden, "")
-	f.call(t, http.MethodDelete, path+"/user/bob", tAlice, nil).want(t, http.StatusOK, "")
-	f.call(t, http.MethodDelete, path+"/Team/web", tAlice, nil).want(t, http.StatusOK, "")
-	f.call(t, http.MethodDelete, path+"/User/bob", tAlice, nil).want(t, http.StatusNotFound, "user bob is not a member of project mem")
-	f.call(t, http.MethodDelete, path+"/Robot/bob", tAlice, nil).want(t, http.StatusBadRequest, "User or Team")
+	f.call(t, http.MethodDelete, path+"/User/bob", tVictor, nil).Want(t, http.StatusForbidden, "")
+	f.call(t, http.MethodDelete, path+"/user/bob", tAlice, nil).Want(t, http.StatusOK, "")
+	f.call(t, http.MethodDelete, path+"/Team/web", tAlice, nil).Want(t, http.StatusOK, "")
+	f.call(t, http.MethodDelete, path+"/User/bob", tAlice, nil).Want(t, http.StatusNotFound, "user bob is not a member of project mem")
+	f.call(t, http.MethodDelete, path+"/Robot/bob", tAlice, nil).Want(t, http.StatusBadRequest, "User or Team")
 	if got := members(); !slices.Equal(got, want[:2]) {
 		t.Fatalf("members after removals %v", got)
 	}
@@ -284,23 +284,23 @@ func TestDelete(t *testing.T) {
 	f := setup(t, "del-other")
 	f.project(t, "del", user("alice", admin))
 	f.project(t, "del-other")
-	f.call(t, http.MethodDelete, Prefix+"/del", tAlice, nil).want(t, http.StatusForbidden, "alice cannot delete projects del")
-	f.call(t, http.MethodDelete, Prefix+"/del", tAdminKey+"del-other", nil).want(t, http.StatusForbidden, "scoped")
+	f.call(t, http.MethodDelete, Prefix+"/del", tAlice, nil).Want(t, http.StatusForbidden, "alice cannot delete projects del")
+	f.call(t, http.MethodDelete, Prefix+"/del", tAdminKey+"del-other", nil).Want(t, http.StatusForbidden, "scoped")
 	if !f.exists(t, "del") {
 		t.Fatal("a refused delete deleted")
 	}
-	f.call(t, http.MethodDelete, Prefix+"/del", tAdmin, nil).want(t, http.StatusOK, "")
+	f.call(t, http.MethodDelete, Prefix+"/del", tAdmin, nil).Want(t, http.StatusOK, "")
 	if f.exists(t, "del") {
 		t.Fatal("still there")
 	}
-	f.call(t, http.MethodDelete, Prefix+"/del", tAdmin, nil).want(t, http.StatusNotFound, "project del not found")
+	f.call(t, http.MethodDelete, Prefix+"/del", tAdmin, nil).Want(t, http.StatusNotFound, "project del not found")
 }
 
 func TestRoutes(t *testing.T) {
 	f := setup(t)
-	f.call(t, http.MethodPost, Prefix+"/x", tAdmin, "{}").want(t, http.StatusMethodNotAllowed, "not supported")
-	f.call(t, http.MethodGet, Prefix+"/x/y/z", tAdmin, nil).want(t, http.StatusNotFound, "no such API path")
-	f.call(t, http.MethodPost, ClustersPrefix, tAdmin, "{}").want(t, http.StatusMethodNotAllowed, "")
+	f.call(t, http.MethodPost, Prefix+"/x", tAdmin, "{}").Want(t, http.StatusMethodNotAllowed, "not supported")
+	f.call(t, http.MethodGet, Prefix+"/x/y/z", tAdmin, nil).Want(t, http.StatusNotFound, "no such API path")
+	f.call(t, http.MethodPost, ClustersPrefix, tAdmin, "{}").Want(t, http.StatusMethodNotAllowed, "")
 }
 
 // A project's rules bound what its apps may touch: an administrator sets
@@ -314,15 +314,15 @@ func TestRules(t *testing.T) {
 	f.call(t, http.MethodPost, Prefix, tAdmin, map[string]any{"name": "ru-shop",
 		"members":     []any{map[string]any{"kind": "User", "name": "alice", "role": "project-admin"}},
 		"sourceRepos": []any{"https://github.com/acme/*"}, "podSecurity": "restricted",
-		"clusterResourceWhitelist": []any{map[string]any{"group": "", "kind": "Namespace"}}}).want(t, http.StatusCreated, "")
+		"clusterResourceWhitelist": []any{map[string]any{"group": "", "kind": "Namespace"}}}).Want(t, http.StatusCreated, "")
 	p := f.get(t, "ru-shop")
 	if len(p.Spec.SourceRepos) != 1 || p.Spec.PodSecurity != "restricted" || len(p.Spec.ClusterResourceWhitelist) != 1 {
 		t.Fatalf("stored: %+v", p.Spec)
 	}
 	r := f.call(t, http.MethodGet, Prefix+"/ru-shop", tAlice, nil)
-	r.want(t, http.StatusOK, "")
-	if r.body["podSecurity"] != "restricted" || r.body["localRepositories"] != false {
-		t.Errorf("the project admin's view: %s", r.raw)
+	r.Want(t, http.StatusOK, "")
+	if r.JSON["podSecurity"] != "restricted" || r.JSON["localRepositories"] != false {
+		t.Errorf("the project admin's view: %s", r.Body)
 	}
 
 	path := Prefix + "/ru-shop"
@@ -335,18 +335,18 @@ func TestRules(t *testing.T) {
 		{"network": map[string]any{"openIngress": true}},
 		{"namespaceResourceBlacklist": []any{map[string]any{"group": "", "kind": "Secret"}}}, // narrowing too: it can break running apps
 	} {
-		f.call(t, http.MethodPut, path, tAlice, body).want(t, http.StatusForbidden, "its rules")
+		f.call(t, http.MethodPut, path, tAlice, body).Want(t, http.StatusForbidden, "its rules")
 	}
 	if f.get(t, "ru-shop").ResourceVersion != before {
 		t.Fatal("a refused change of rules wrote the project")
 	}
-	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"sourceRepos": []any{"https://[broken"}}).want(t, http.StatusBadRequest, "spec.sourceRepos[0]")
-	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"podSecurity": "lax"}).want(t, http.StatusBadRequest, "not a Pod Security Standard")
-	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"allowedDestinations": []any{map[string]any{"server": "*"}}}).want(t, http.StatusBadRequest, "no namespace")
-	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"localRepositories": true}).want(t, http.StatusOK, "")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"sourceRepos": []any{"https://[broken"}}).Want(t, http.StatusBadRequest, "spec.sourceRepos[0]")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"podSecurity": "lax"}).Want(t, http.StatusBadRequest, "not a Pod Security Standard")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"allowedDestinations": []any{map[string]any{"server": "*"}}}).Want(t, http.StatusBadRequest, "no namespace")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"localRepositories": true}).Want(t, http.StatusOK, "")
 	if p := f.get(t, "ru-shop"); !p.Spec.LocalRepositories || p.Spec.PodSecurity != "restricted" || len(p.Spec.SourceRepos) != 1 {
 		t.Errorf("a PUT of one rule changed others: %+v", p.Spec)
 	}
 	// A project admin may still change what is theirs.
-	f.call(t, http.MethodPut, path, tAlice, map[string]any{"displayName": "Shop"}).want(t, http.StatusOK, "")
+	f.call(t, http.MethodPut, path, tAlice, map[string]any{"displayName": "Shop"}).Want(t, http.StatusOK, "")
 }

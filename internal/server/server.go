@@ -1,6 +1,8 @@
-// Package server is gantry's HTTP server: health and readiness probes, Prometheus
-// metrics, and (as later parts land) the REST API, the virtual-cluster proxy and the
-// UI. It binds loopback unless told otherwise.
+// Package server is gantry's HTTP server: the listener (bound before anything
+// starts, loopback unless told otherwise), TLS, the health and readiness
+// probes and Prometheus metrics. It serves one api.Router, on which the
+// platform registers everything else (the REST API, the virtual-cluster proxy,
+// the UI); the server has no mux of its own.
 package server
 
 import (
@@ -18,6 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gantry.dev/gantry/internal/api"
 )
 
 // Check reports whether one part of gantry is ready; nil means ready.
@@ -26,7 +30,7 @@ type Check func(ctx context.Context) error
 // Server serves gantry's HTTP endpoints.
 type Server struct {
 	listener net.Listener
-	mux      *http.ServeMux
+	handler  http.Handler
 	scheme   string
 
 	mu     sync.RWMutex
@@ -43,12 +47,10 @@ func Listen(addr string, tlsConfig *tls.Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("cannot listen on HTTP address %s: %w; choose another with --http-addr", addr, err)
 	}
-	s := &Server{listener: l, mux: http.NewServeMux(), checks: map[string]Check{}, scheme: "http"}
+	s := &Server{listener: l, checks: map[string]Check{}, scheme: "http"}
 	if tlsConfig != nil {
 		s.listener, s.scheme = tls.NewListener(l, tlsConfig), "https"
 	}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	s.mux.HandleFunc("GET /readyz", s.readyz)
 	return s, nil
 }
 
@@ -58,23 +60,19 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 // URL is the server's base URL.
 func (s *Server) URL() string { return s.scheme + "://" + s.Addr() }
 
-// Handle registers a handler (http.ServeMux patterns).
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
-
-// ServeMetrics exposes the given registries at /metrics to callers that auth
-// accepts (any authenticated caller: scrape with a bearer token, such as an
-// access key); nil auth leaves them open.
-func (s *Server) ServeMetrics(auth func(*http.Request) error, gatherers ...prometheus.Gatherer) {
-	h := promhttp.HandlerFor(prometheus.Gatherers(gatherers), promhttp.HandlerOpts{})
-	s.mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if auth != nil {
-			if err := auth(r); err != nil {
-				http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	}))
+// Route makes the server serve r, adding the probes (public) and the given
+// registries at /metrics (for any authenticated caller: scrape with a bearer
+// token, such as an access key). Call it once, before Serve.
+func (s *Server) Route(r *api.Router, gatherers ...prometheus.Gatherer) {
+	r.Public("GET /healthz", "liveness probe: says only that the process answers",
+		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }))
+	r.Public("GET /readyz", "readiness probe: says which part is not ready, never a secret", http.HandlerFunc(s.readyz))
+	metrics := promhttp.HandlerFor(prometheus.Gatherers(gatherers), promhttp.HandlerOpts{})
+	r.Handle("GET /metrics", func(w http.ResponseWriter, req *http.Request, _ *api.Caller) error {
+		metrics.ServeHTTP(w, req)
+		return nil
+	})
+	s.handler = r
 }
 
 // AddCheck registers a readiness check under a name shown by /readyz?verbose.
@@ -128,7 +126,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Serve serves until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	if s.handler == nil {
+		return errors.New("the HTTP server has no routes: call Route before Serve")
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(s.listener) }()
 	select {

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/identity/authn"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -32,7 +35,8 @@ func TestProbesAndMetrics(t *testing.T) {
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "gantry_test_total", Help: "test"})
 	reg.MustRegister(c)
 	c.Inc()
-	s.ServeMetrics(nil, reg)
+	// One caller, "scraper", with the token "t".
+	s.Route(api.NewRouter(bearer("t"), nil), reg)
 	ready := errors.New("host not ready")
 	s.AddCheck("host", func(context.Context) error { return ready })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,8 +53,38 @@ func TestProbesAndMetrics(t *testing.T) {
 	if code, body := get(t, s.URL()+"/readyz"); code != 200 || !strings.Contains(body, "ok") {
 		t.Fatalf("readyz when ready: %d %q", code, body)
 	}
-	if _, body := get(t, s.URL()+"/metrics"); !strings.Contains(body, "gantry_test_total 1") {
+	if code, body := get(t, s.URL()+"/metrics"); code != 401 {
+		t.Fatalf("metrics without credentials: %d %q", code, body)
+	}
+	req, _ := http.NewRequest("GET", s.URL()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer t")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if body, _ := io.ReadAll(resp.Body); !strings.Contains(string(body), "gantry_test_total 1") {
 		t.Fatalf("metrics: %q", body)
+	}
+}
+
+// bearer accepts one token.
+type bearer string
+
+func (b bearer) Authenticate(r *http.Request) (authn.Identity, error) {
+	if r.Header.Get("Authorization") != "Bearer "+string(b) {
+		return authn.Identity{}, authn.ErrNoCredentials
+	}
+	return authn.Identity{User: "scraper"}, nil
+}
+
+func TestServeNeedsRoutes(t *testing.T) {
+	s, err := Listen("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(context.Background()); err == nil || !strings.Contains(err.Error(), "call Route") {
+		t.Fatalf("serving without routes: %v", err)
 	}
 }
 

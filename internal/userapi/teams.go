@@ -11,8 +11,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/jsonapi"
 )
 
 // Team is a team as the API shows it.
@@ -37,14 +38,15 @@ func teamView(t *platformv1alpha1.Team) Team {
 	return v
 }
 
-func (a *API) listTeams(ctx context.Context, id authn.Identity) (any, error) {
+func (a *API) listTeams(r *http.Request, c *api.Caller) (any, error) {
+	ctx := r.Context()
 	var list platformv1alpha1.TeamList
 	if err := a.Client.List(ctx, &list); err != nil {
 		return nil, err
 	}
 	items := []Team{}
 	for i := range list.Items {
-		if a.can(id, rbac.ResourceTeams, rbac.ActionGet, list.Items[i].Name) == nil {
+		if can(c, rbac.ResourceTeams, rbac.ActionGet, list.Items[i].Name) == nil {
 			items = append(items, teamView(&list.Items[i]))
 		}
 	}
@@ -56,15 +58,16 @@ func (a *API) fetchTeam(ctx context.Context, name string) (*platformv1alpha1.Tea
 	t := &platformv1alpha1.Team{}
 	if err := a.Client.Get(ctx, client.ObjectKey{Name: name}, t); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, errorf(http.StatusNotFound, "team %s not found (GET %s lists teams)", name, TeamsPrefix)
+			return nil, jsonapi.Errorf(http.StatusNotFound, "team %s not found (GET %s lists teams)", name, TeamsPrefix)
 		}
 		return nil, err
 	}
 	return t, nil
 }
 
-func (a *API) getTeam(ctx context.Context, id authn.Identity, name string) (any, error) {
-	if err := a.can(id, rbac.ResourceTeams, rbac.ActionGet, name); err != nil {
+func (a *API) getTeam(r *http.Request, c *api.Caller, name string) (any, error) {
+	ctx := r.Context()
+	if err := can(c, rbac.ResourceTeams, rbac.ActionGet, name); err != nil {
 		return nil, err
 	}
 	t, err := a.fetchTeam(ctx, name)
@@ -82,15 +85,15 @@ type CreateTeamRequest struct {
 	Groups      []string `json:"groups"`
 }
 
-func (a *API) createTeam(w http.ResponseWriter, r *http.Request, id authn.Identity) (any, error) {
+func (a *API) createTeam(r *http.Request, c *api.Caller) (any, error) {
 	var req CreateTeamRequest
-	if _, err := decode(w, r, &req); err != nil {
+	if _, err := api.DecodeObject(r, &req); err != nil {
 		return nil, err
 	}
 	if req.Name == "" {
-		return nil, errorf(http.StatusBadRequest, `request body has no "name": send {"name": "web", "users": […], "groups": […]}`)
+		return nil, jsonapi.Errorf(http.StatusBadRequest, `request body has no "name": send {"name": "web", "users": […], "groups": […]}`)
 	}
-	if err := a.can(id, rbac.ResourceTeams, rbac.ActionCreate, req.Name); err != nil {
+	if err := can(c, rbac.ResourceTeams, rbac.ActionCreate, req.Name); err != nil {
 		return nil, err
 	}
 	if err := validName("team", req.Name); err != nil {
@@ -101,7 +104,7 @@ func (a *API) createTeam(w http.ResponseWriter, r *http.Request, id authn.Identi
 	if err != nil {
 		return nil, err
 	}
-	groups, err := set("groups", req.Groups)
+	groups, err := validGroups(req.Groups)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +112,7 @@ func (a *API) createTeam(w http.ResponseWriter, r *http.Request, id authn.Identi
 		Spec: platformv1alpha1.TeamSpec{DisplayName: req.DisplayName, Users: members, Groups: groups}}
 	if err := a.Client.Create(ctx, t); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil, errorf(http.StatusConflict, "team %s already exists (PUT %s/%s to change it)", req.Name, TeamsPrefix, req.Name)
+			return nil, jsonapi.Errorf(http.StatusConflict, "team %s already exists (PUT %s/%s to change it)", req.Name, TeamsPrefix, req.Name)
 		}
 		return nil, err
 	}
@@ -125,11 +128,11 @@ func (a *API) teamUsers(ctx context.Context, names []string) ([]string, error) {
 	}
 	for _, n := range out {
 		if err := validName("user", n); err != nil {
-			return nil, errorf(http.StatusNotFound, "user %q does not exist: it is not a valid user name", n)
+			return nil, jsonapi.Errorf(http.StatusNotFound, "user %q does not exist: it is not a valid user name", n)
 		}
 		if err := a.Client.Get(ctx, client.ObjectKey{Name: n}, &platformv1alpha1.User{}); err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, errorf(http.StatusNotFound, "user %s does not exist: create it first (POST %s), or map the team to their SSO group in \"groups\"", n, UsersPrefix)
+				return nil, jsonapi.Errorf(http.StatusNotFound, "user %s does not exist: create it first (POST %s), or map the team to their SSO group in \"groups\"", n, UsersPrefix)
 			}
 			return nil, err
 		}
@@ -146,12 +149,12 @@ type UpdateTeamRequest struct {
 	Groups      []string `json:"groups"`
 }
 
-func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, id authn.Identity, name string) (any, error) {
-	if err := a.can(id, rbac.ResourceTeams, rbac.ActionUpdate, name); err != nil {
+func (a *API) updateTeam(r *http.Request, c *api.Caller, name string) (any, error) {
+	if err := can(c, rbac.ResourceTeams, rbac.ActionUpdate, name); err != nil {
 		return nil, err
 	}
 	var req UpdateTeamRequest
-	present, err := decode(w, r, &req)
+	present, err := api.DecodeObject(r, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +165,7 @@ func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, id authn.Identi
 			return nil, err
 		}
 	}
-	groups, err := set("groups", req.Groups)
+	groups, err := validGroups(req.Groups)
 	if err != nil {
 		return nil, err
 	}
@@ -184,13 +187,14 @@ func (a *API) updateTeam(w http.ResponseWriter, r *http.Request, id authn.Identi
 	return teamView(t), nil
 }
 
-func (a *API) deleteTeam(ctx context.Context, id authn.Identity, name string) (any, error) {
-	if err := a.can(id, rbac.ResourceTeams, rbac.ActionDelete, name); err != nil {
+func (a *API) deleteTeam(r *http.Request, c *api.Caller, name string) (any, error) {
+	ctx := r.Context()
+	if err := can(c, rbac.ResourceTeams, rbac.ActionDelete, name); err != nil {
 		return nil, err
 	}
 	if err := a.Client.Delete(ctx, &platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, errorf(http.StatusNotFound, "team %s not found (GET %s lists teams)", name, TeamsPrefix)
+			return nil, jsonapi.Errorf(http.StatusNotFound, "team %s not found (GET %s lists teams)", name, TeamsPrefix)
 		}
 		return nil, err
 	}

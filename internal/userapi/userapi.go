@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/jsonapi"
 )
 
@@ -22,15 +22,6 @@ const (
 	TeamsPrefix = "/api/v1/teams"
 )
 
-// Authenticator checks a request's credentials (authn.Authenticator).
-type Authenticator interface {
-	Authenticate(r *http.Request) (authn.Identity, error)
-}
-
-// Authorize says whether subjects may act on an object; an error means 403
-// (rbac.Enforcer.Authorize).
-type Authorize func(subjects []string, resource, action, object string) error
-
 // Limiter slows down guessing of the current password when users change
 // their own (sessions.Limiter, the one the login uses).
 type Limiter interface {
@@ -39,7 +30,7 @@ type Limiter interface {
 	Succeeded(user, ip string)
 }
 
-// API is the http.Handler of /api/v1/users and /api/v1/teams.
+// API serves /api/v1/users and /api/v1/teams on an api.Router (Register).
 //
 //	GET       /api/v1/users                  list          (users get <u>, per user; everyone sees themselves)
 //	POST      /api/v1/users                  create        (users create <u>)
@@ -58,9 +49,7 @@ type Limiter interface {
 // but its own user, read-only: users and teams are outside every project.
 type API struct {
 	// Client reads and writes the host's Users, Teams and password Secrets.
-	Client    client.Client
-	Auth      Authenticator
-	Authorize Authorize
+	Client client.Client
 	// Namespace is gantry's namespace (gantry-system), which holds the
 	// password Secrets.
 	Namespace string
@@ -69,109 +58,48 @@ type API struct {
 	Limiter Limiter
 }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, err := a.Auth.Authenticate(r)
-	if err != nil {
-		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
-		return
-	}
+// maxBody bounds request bodies: a user or team is well under 1 KiB.
+const maxBody = 64 << 10
+
+// Register mounts the API. An empty Namespace would read the password
+// Secrets of every namespace: that is a mistake in gantry's set-up (panic).
+func (a *API) Register(r *api.Router) {
 	if a.Namespace == "" {
-		// An empty namespace would read password Secrets of every namespace.
-		jsonapi.Error(w, http.StatusInternalServerError, "gantry is set up wrong: userapi.API.Namespace is empty; it must be gantry's namespace (gantry-system)")
-		return
+		panic("userapi: API.Namespace is empty; it must be gantry's namespace (gantry-system)")
 	}
-	teams := r.URL.Path == TeamsPrefix || strings.HasPrefix(r.URL.Path, TeamsPrefix+"/")
-	prefix := UsersPrefix
-	if teams {
-		prefix = TeamsPrefix
+	handle := func(pattern string, code int, fn func(r *http.Request, c *api.Caller) (any, error)) {
+		r.Handle(pattern, api.Reply(code, fn), api.BodyLimit(maxBody))
 	}
-	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, prefix), "/")
-	var parts []string
-	if rest != "" {
-		parts = strings.Split(rest, "/")
+	name := func(fn func(r *http.Request, c *api.Caller, name string) (any, error)) func(*http.Request, *api.Caller) (any, error) {
+		return func(r *http.Request, c *api.Caller) (any, error) { return fn(r, c, r.PathValue("name")) }
 	}
-	code, out, err := http.StatusOK, any(nil), error(nil)
-	if r.Method == http.MethodPost && len(parts) == 0 {
-		code = http.StatusCreated
-	}
-	switch {
-	case teams:
-		out, err = a.serveTeams(w, r, id, parts)
-	default:
-		out, err = a.serveUsers(w, r, id, parts)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	jsonapi.Write(w, code, out)
+	user, team := UsersPrefix+"/{name}", TeamsPrefix+"/{name}"
+	handle("GET "+UsersPrefix, http.StatusOK, a.listUsers)
+	handle("POST "+UsersPrefix, http.StatusCreated, a.createUser)
+	handle("GET "+user, http.StatusOK, name(a.getUser))
+	handle("PUT "+user, http.StatusOK, name(a.updateUser))
+	handle("PATCH "+user, http.StatusOK, name(a.updateUser))
+	handle("DELETE "+user, http.StatusOK, name(a.deleteUser))
+	handle("POST "+user+"/password", http.StatusOK, name(a.setPassword))
+	handle("GET "+TeamsPrefix, http.StatusOK, a.listTeams)
+	handle("POST "+TeamsPrefix, http.StatusCreated, a.createTeam)
+	handle("GET "+team, http.StatusOK, name(a.getTeam))
+	handle("PUT "+team, http.StatusOK, name(a.updateTeam))
+	handle("PATCH "+team, http.StatusOK, name(a.updateTeam))
+	handle("DELETE "+team, http.StatusOK, name(a.deleteTeam))
 }
 
-func (a *API) serveUsers(w http.ResponseWriter, r *http.Request, id authn.Identity, parts []string) (any, error) {
-	ctx := r.Context()
-	switch {
-	case len(parts) == 0 && r.Method == http.MethodGet:
-		return a.listUsers(ctx, id)
-	case len(parts) == 0 && r.Method == http.MethodPost:
-		return a.createUser(w, r, id)
-	case len(parts) == 1 && r.Method == http.MethodGet:
-		return a.getUser(ctx, id, parts[0])
-	case len(parts) == 1 && (r.Method == http.MethodPut || r.Method == http.MethodPatch):
-		return a.updateUser(w, r, id, parts[0])
-	case len(parts) == 1 && r.Method == http.MethodDelete:
-		return a.deleteUser(ctx, id, parts[0])
-	case len(parts) == 2 && parts[1] == "password" && r.Method == http.MethodPost:
-		return a.setPassword(w, r, id, parts[0])
-	case len(parts) == 1 || len(parts) == 2 && parts[1] == "password" || len(parts) == 0:
-		return nil, errorf(http.StatusMethodNotAllowed, "%s %s is not supported", r.Method, r.URL.Path)
-	}
-	return nil, errorf(http.StatusNotFound, "no such API path: %s", r.URL.Path)
-}
-
-func (a *API) serveTeams(w http.ResponseWriter, r *http.Request, id authn.Identity, parts []string) (any, error) {
-	ctx := r.Context()
-	switch {
-	case len(parts) == 0 && r.Method == http.MethodGet:
-		return a.listTeams(ctx, id)
-	case len(parts) == 0 && r.Method == http.MethodPost:
-		return a.createTeam(w, r, id)
-	case len(parts) == 1 && r.Method == http.MethodGet:
-		return a.getTeam(ctx, id, parts[0])
-	case len(parts) == 1 && (r.Method == http.MethodPut || r.Method == http.MethodPatch):
-		return a.updateTeam(w, r, id, parts[0])
-	case len(parts) == 1 && r.Method == http.MethodDelete:
-		return a.deleteTeam(ctx, id, parts[0])
-	case len(parts) <= 1:
-		return nil, errorf(http.StatusMethodNotAllowed, "%s %s is not supported", r.Method, r.URL.Path)
-	}
-	return nil, errorf(http.StatusNotFound, "no such API path: %s", r.URL.Path)
-}
-
-// can checks an action on a user or team (resource "users" or "teams"):
-// refused outright for a scoped access key.
-func (a *API) can(id authn.Identity, resource, action, name string) error {
-	if id.Scope.Project != "" {
-		return errorf(http.StatusForbidden, "this access key is scoped to %s: it cannot %s %s, which belong to no project (use a key without a scope, or log in)",
-			scope(id), action, resource)
-	}
-	if err := a.Authorize(id.Subjects(), resource, action, name); err != nil {
-		return errorf(http.StatusForbidden, "%v", err)
-	}
-	return nil
-}
-
-func scope(id authn.Identity) string {
-	if id.Scope.VirtualCluster != "" {
-		return "virtual cluster " + id.Scope.Project + "/" + id.Scope.VirtualCluster
-	}
-	return "project " + id.Scope.Project
+// can checks an action on a user or team (resource "users" or "teams"),
+// which belong to no project: refused outright for a scoped access key.
+func can(c *api.Caller, resource, action, name string) error {
+	return c.Can(resource, action, api.Global(name))
 }
 
 // validName: users and teams are Kubernetes objects, so their names are DNS
 // subdomains. The message is the CLI's (gantry user create).
 func validName(what, name string) error {
 	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
-		return errorf(http.StatusBadRequest, "%s name %q: %s", what, name, msgs[0])
+		return jsonapi.Errorf(http.StatusBadRequest, "%s name %q: %s", what, name, msgs[0])
 	}
 	return nil
 }
@@ -182,7 +110,7 @@ func set(field string, in []string) ([]string, error) {
 	var out []string
 	for i, s := range in {
 		if s == "" || strings.TrimSpace(s) != s {
-			return nil, errorf(http.StatusBadRequest, "%s[%d] %q is empty or has surrounding space", field, i, s)
+			return nil, jsonapi.Errorf(http.StatusBadRequest, "%s[%d] %q is empty or has surrounding space", field, i, s)
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)

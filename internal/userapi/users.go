@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
@@ -97,14 +97,15 @@ func (a *API) viewUser(ctx context.Context, u *platformv1alpha1.User) (User, err
 }
 
 // mayGetUser: anyone may read themselves, a scoped key included.
-func (a *API) mayGetUser(id authn.Identity, name string) error {
-	if name == id.User {
+func mayGetUser(c *api.Caller, name string) error {
+	if name == c.User {
 		return nil
 	}
-	return a.can(id, rbac.ResourceUsers, rbac.ActionGet, name)
+	return can(c, rbac.ResourceUsers, rbac.ActionGet, name)
 }
 
-func (a *API) listUsers(ctx context.Context, id authn.Identity) (any, error) {
+func (a *API) listUsers(r *http.Request, c *api.Caller) (any, error) {
+	ctx := r.Context()
 	var list platformv1alpha1.UserList
 	if err := a.Client.List(ctx, &list); err != nil {
 		return nil, err
@@ -115,7 +116,7 @@ func (a *API) listUsers(ctx context.Context, id authn.Identity) (any, error) {
 	}
 	items := []User{}
 	for i := range list.Items {
-		if a.mayGetUser(id, list.Items[i].Name) == nil {
+		if mayGetUser(c, list.Items[i].Name) == nil {
 			items = append(items, in.view(&list.Items[i]))
 		}
 	}
@@ -127,15 +128,16 @@ func (a *API) fetchUser(ctx context.Context, name string) (*platformv1alpha1.Use
 	u := &platformv1alpha1.User{}
 	if err := a.Client.Get(ctx, client.ObjectKey{Name: name}, u); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, errorf(http.StatusNotFound, "user %s not found (GET %s lists users)", name, UsersPrefix)
+			return nil, jsonapi.Errorf(http.StatusNotFound, "user %s not found (GET %s lists users)", name, UsersPrefix)
 		}
 		return nil, err
 	}
 	return u, nil
 }
 
-func (a *API) getUser(ctx context.Context, id authn.Identity, name string) (any, error) {
-	if err := a.mayGetUser(id, name); err != nil {
+func (a *API) getUser(r *http.Request, c *api.Caller, name string) (any, error) {
+	ctx := r.Context()
+	if err := mayGetUser(c, name); err != nil {
 		return nil, err
 	}
 	u, err := a.fetchUser(ctx, name)
@@ -155,15 +157,15 @@ type CreateUserRequest struct {
 	Password    string   `json:"password"`
 }
 
-func (a *API) createUser(w http.ResponseWriter, r *http.Request, id authn.Identity) (any, error) {
+func (a *API) createUser(r *http.Request, c *api.Caller) (any, error) {
 	var req CreateUserRequest
-	if _, err := decode(w, r, &req); err != nil {
+	if _, err := api.DecodeObject(r, &req); err != nil {
 		return nil, err
 	}
 	if req.Name == "" {
-		return nil, errorf(http.StatusBadRequest, `request body has no "name": send {"name": "alice", "email": …, "displayName": …, "groups": […], "password": …}`)
+		return nil, jsonapi.Errorf(http.StatusBadRequest, `request body has no "name": send {"name": "alice", "email": …, "displayName": …, "groups": […], "password": …}`)
 	}
-	if err := a.can(id, rbac.ResourceUsers, rbac.ActionCreate, req.Name); err != nil {
+	if err := can(c, rbac.ResourceUsers, rbac.ActionCreate, req.Name); err != nil {
 		return nil, err
 	}
 	if err := validName("user", req.Name); err != nil {
@@ -178,7 +180,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, id authn.Identi
 	}
 	if req.Password != "" {
 		if err := users.CheckPolicy(req.Name, req.Password); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%v", err)
+			return nil, jsonapi.Errorf(http.StatusBadRequest, "%v", err)
 		}
 	}
 	ctx := r.Context()
@@ -186,7 +188,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, id authn.Identi
 		Spec: platformv1alpha1.UserSpec{Username: req.Name, Email: req.Email, DisplayName: req.DisplayName, Groups: groups}}
 	if err := a.Client.Create(ctx, u); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil, errorf(http.StatusConflict, "user %s already exists (POST %s/%s/password to change the password)", req.Name, UsersPrefix, req.Name)
+			return nil, jsonapi.Errorf(http.StatusConflict, "user %s already exists (POST %s/%s/password to change the password)", req.Name, UsersPrefix, req.Name)
 		}
 		return nil, err
 	}
@@ -217,25 +219,41 @@ func validEmail(email string) error {
 		return nil
 	}
 	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
-		return errorf(http.StatusBadRequest, "email %q is not an email address: write it as name@example.com", email)
+		return jsonapi.Errorf(http.StatusBadRequest, "email %q is not an email address: write it as name@example.com", email)
 	}
 	return nil
 }
 
-// validGroups refuses the prefixes of RBAC's own subjects: a group
-// "gantry:project:shop:project-admin" or "role:admin" would hand out a role
-// past the project members and policy.csv where such grants are looked for.
+// validGroups refuses reserved groups (reservedGroup) and checks the list.
 func validGroups(groups []string) ([]string, error) {
 	out, err := set("groups", groups)
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range out {
-		if p, ok := rbac.ReservedPrefix(g); ok {
-			return nil, errorf(http.StatusBadRequest, "group %q has the reserved prefix %q: give project roles as project members, teams through the team's users, and roles in policy.csv", g, p)
+		if err := reservedGroup(g); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// reservedGroup refuses a group with a reserved prefix (rbac.ReservedPrefix):
+// Kubernetes' own ("system:masters" is cluster-admin inside every virtual
+// cluster the proxy hands the groups to), and those of RBAC's own subjects (a
+// group "gantry:project:shop:project-admin" or "role:admin" would hand out a
+// role past the project members and policy.csv where such grants are looked
+// for). The same rule holds for a team's groups.
+func reservedGroup(g string) error {
+	p, ok := rbac.ReservedPrefix(g)
+	switch {
+	case !ok:
+		return nil
+	case p == rbac.SystemPrefix:
+		return jsonapi.Errorf(http.StatusBadRequest, "group %q: groups starting with %q are Kubernetes' own and never given by gantry (system:masters would be cluster-admin in every virtual cluster): use a group name of your own", g, p)
+	default:
+		return jsonapi.Errorf(http.StatusBadRequest, "group %q has the reserved prefix %q: give project roles as project members, teams through the team's users, and roles in policy.csv", g, p)
+	}
 }
 
 // UpdateUserRequest is the body of PUT and PATCH /api/v1/users/{u}; both
@@ -248,12 +266,12 @@ type UpdateUserRequest struct {
 	Disabled    *bool    `json:"disabled"`
 }
 
-func (a *API) updateUser(w http.ResponseWriter, r *http.Request, id authn.Identity, name string) (any, error) {
-	if err := a.can(id, rbac.ResourceUsers, rbac.ActionUpdate, name); err != nil {
+func (a *API) updateUser(r *http.Request, c *api.Caller, name string) (any, error) {
+	if err := can(c, rbac.ResourceUsers, rbac.ActionUpdate, name); err != nil {
 		return nil, err
 	}
 	var req UpdateUserRequest
-	present, err := decode(w, r, &req)
+	present, err := api.DecodeObject(r, &req)
 	if err != nil {
 		return nil, err
 	}
@@ -266,8 +284,8 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, id authn.Identi
 	if err != nil {
 		return nil, err
 	}
-	if req.Disabled != nil && *req.Disabled && name == id.User {
-		return nil, errorf(http.StatusBadRequest, "you cannot disable yourself: ask another administrator")
+	if req.Disabled != nil && *req.Disabled && name == c.User {
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "you cannot disable yourself: ask another administrator")
 	}
 	ctx := r.Context()
 	u, err := patch(ctx, a.Client, func() (*platformv1alpha1.User, error) { return a.fetchUser(ctx, name) }, func(u *platformv1alpha1.User) error {
@@ -298,15 +316,16 @@ func deref(s *string) string {
 	return *s
 }
 
-func (a *API) deleteUser(ctx context.Context, id authn.Identity, name string) (any, error) {
-	if err := a.can(id, rbac.ResourceUsers, rbac.ActionDelete, name); err != nil {
+func (a *API) deleteUser(r *http.Request, c *api.Caller, name string) (any, error) {
+	ctx := r.Context()
+	if err := can(c, rbac.ResourceUsers, rbac.ActionDelete, name); err != nil {
 		return nil, err
 	}
 	switch name {
 	case users.Admin:
-		return nil, errorf(http.StatusBadRequest, `the admin user cannot be deleted (disable it instead: PATCH %s/admin {"disabled": true})`, UsersPrefix)
-	case id.User:
-		return nil, errorf(http.StatusBadRequest, "you cannot delete yourself: ask another administrator")
+		return nil, jsonapi.Errorf(http.StatusBadRequest, `the admin user cannot be deleted (disable it instead: PATCH %s/admin {"disabled": true})`, UsersPrefix)
+	case c.User:
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "you cannot delete yourself: ask another administrator")
 	}
 	u, err := a.fetchUser(ctx, name)
 	if err != nil {
@@ -319,7 +338,7 @@ func (a *API) deleteUser(ctx context.Context, id authn.Identity, name string) (a
 	}
 	if err := a.Client.Delete(ctx, u); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, errorf(http.StatusNotFound, "user %s not found (GET %s lists users)", name, UsersPrefix)
+			return nil, jsonapi.Errorf(http.StatusNotFound, "user %s not found (GET %s lists users)", name, UsersPrefix)
 		}
 		return nil, err
 	}
@@ -334,18 +353,19 @@ type PasswordRequest struct {
 	CurrentPassword string `json:"currentPassword"`
 }
 
-func (a *API) setPassword(w http.ResponseWriter, r *http.Request, id authn.Identity, name string) (any, error) {
-	self := name == id.User
-	if id.Scope.Project != "" {
-		return nil, errorf(http.StatusForbidden, "this access key is scoped to %s: it cannot set passwords (log in)", scope(id))
+func (a *API) setPassword(r *http.Request, c *api.Caller, name string) (any, error) {
+	self := name == c.User
+	if c.Scope.Project != "" {
+		// Refused: users belong to no project, so no scoped key reaches one.
+		return nil, can(c, rbac.ResourceUsers, rbac.ActionUpdate, name)
 	}
 	if !self {
-		if err := a.Authorize(id.Subjects(), rbac.ResourceUsers, rbac.ActionUpdate, name); err != nil {
-			return nil, errorf(http.StatusForbidden, "%v: only %s themselves or an administrator may set this password", err, name)
+		if err := can(c, rbac.ResourceUsers, rbac.ActionUpdate, name); err != nil {
+			return nil, jsonapi.Errorf(http.StatusForbidden, "%v: only %s themselves or an administrator may set this password", err, name)
 		}
 	}
 	var req PasswordRequest
-	if _, err := decode(w, r, &req); err != nil {
+	if _, err := api.DecodeObject(r, &req); err != nil {
 		return nil, err
 	}
 	ctx := r.Context()
@@ -355,16 +375,16 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request, id authn.Ident
 	}
 	// The local admin token stands for the data directory's owner, who may
 	// have lost the password: that is what the token is for.
-	if self && id.Via != "admin-token" {
+	if self && c.Via != "admin-token" {
 		if err := a.checkCurrent(r, name, req.CurrentPassword); err != nil {
 			return nil, err
 		}
 	}
 	if req.Password == "" {
-		return nil, errorf(http.StatusBadRequest, `request body has no "password": send {"password": …} (and "currentPassword" for your own)`)
+		return nil, jsonapi.Errorf(http.StatusBadRequest, `request body has no "password": send {"password": …} (and "currentPassword" for your own)`)
 	}
 	if err := users.CheckPolicy(name, req.Password); err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+		return nil, jsonapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	if err := users.SetPassword(ctx, a.Client, a.Namespace, name, req.Password); err != nil {
 		return nil, fmt.Errorf("storing the password of %s: %w", name, err)
@@ -381,7 +401,7 @@ func (a *API) checkCurrent(r *http.Request, name, current string) error {
 		}
 	}
 	if current == "" {
-		return errorf(http.StatusBadRequest, `request body has no "currentPassword": changing your own password needs the current one too`)
+		return jsonapi.Errorf(http.StatusBadRequest, `request body has no "currentPassword": changing your own password needs the current one too`)
 	}
 	ok, err := users.CheckPassword(r.Context(), a.Client, a.Namespace, name, current)
 	if err != nil {
@@ -391,7 +411,7 @@ func (a *API) checkCurrent(r *http.Request, name, current string) error {
 		if a.Limiter != nil {
 			a.Limiter.Failed(name, ip)
 		}
-		return errorf(http.StatusForbidden, "currentPassword is not your current password (a user without one asks an administrator to set it)")
+		return jsonapi.Errorf(http.StatusForbidden, "currentPassword is not your current password (a user without one asks an administrator to set it)")
 	}
 	if a.Limiter != nil {
 		a.Limiter.Succeeded(name, ip)

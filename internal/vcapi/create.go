@@ -199,7 +199,7 @@ func (c *call) create(p string) {
 		c.error(http.StatusConflict, fmt.Sprintf("project %s is being deleted: it takes no new virtual clusters", p))
 		return
 	}
-	if msg := podSecurityRefusal(c.api.Authorize, c.id, proj, vc.Spec.PodSecurity); msg != "" {
+	if msg := podSecurityRefusal(c.caller.IsAdmin(), proj, vc.Spec.PodSecurity); msg != "" {
 		c.error(http.StatusForbidden, msg)
 		return
 	}

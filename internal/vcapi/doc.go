@@ -11,6 +11,6 @@
 // credentials an object may hold (a storage DSN's password) are redacted and
 // the admin kubeconfig Secret is never read.
 //
-// The credential endpoint under the same prefix belongs to vcproxy; API hands
-// it its requests unchanged.
+// The credential endpoint under the same prefix belongs to vcproxy, which
+// registers it itself.
 package vcapi

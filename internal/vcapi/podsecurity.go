@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
-	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/podsecurity"
 )
 
@@ -18,17 +17,13 @@ import (
 // project's; a level looser than the project's (privileged under a baseline
 // project) takes a gantry administrator, as the project's own level does.
 
-// isAdmin is gantry's administrator check (as vcproxy's): the right to delete
-// every project, which only administrators hold.
-func isAdmin(authorize Authorize, id authn.Identity) bool {
-	return authorize(id.Subjects(), "projects", "delete", "*") == nil
-}
-
-// podSecurityRefusal says why id may not give a virtual cluster of project p
-// the level (already valid; "" follows the project), or "" when they may.
-func podSecurityRefusal(authorize Authorize, id authn.Identity, p *platformv1alpha1.Project, level podsecurity.Level) string {
+// podSecurityRefusal says why a caller may not give a virtual cluster of
+// project p the level (already valid; "" follows the project), or "" when they
+// may. admin is api.Caller.IsAdmin: the right to delete every project, which
+// only administrators hold.
+func podSecurityRefusal(admin bool, p *platformv1alpha1.Project, level podsecurity.Level) string {
 	projectLevel := podsecurity.ProjectLevel(p)
-	if level == "" || !podsecurity.Looser(level, projectLevel) || isAdmin(authorize, id) {
+	if level == "" || !podsecurity.Looser(level, projectLevel) || admin {
 		return ""
 	}
 	return fmt.Sprintf("podSecurity %s is looser than project %s's level, %s: only a gantry administrator may set it; "+
@@ -68,7 +63,7 @@ func (c *call) mayChoosePodSecurity(p string, level podsecurity.Level) bool {
 		}
 		return false
 	}
-	if msg := podSecurityRefusal(c.api.Authorize, c.id, proj, level); msg != "" {
+	if msg := podSecurityRefusal(c.caller.IsAdmin(), proj, level); msg != "" {
 		c.error(http.StatusForbidden, msg)
 		return false
 	}

@@ -62,14 +62,14 @@ func TestPodSecurityLooserThanProjectNeedsAnAdmin(t *testing.T) {
 
 	// A project an administrator made restricted: baseline is looser now.
 	p := &platformv1alpha1.Project{}
-	if err := f.direct.Get(context.Background(), client.ObjectKey{Name: f.A}, p); err != nil {
+	if err := f.Direct.Get(context.Background(), client.ObjectKey{Name: f.A}, p); err != nil {
 		t.Fatal(err)
 	}
 	p.Spec.PodSecurity = platformv1alpha1.PodSecurityRestricted
-	if err := f.direct.Update(context.Background(), p); err != nil {
+	if err := f.Direct.Update(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	f.eventually("the cache to see the project restricted", func() bool {
+	f.Eventually("the cache to see the project restricted", func() bool {
 		code, body := f.do("alice", "PATCH", f.path(f.A, "two"), `{"podSecurity":"baseline"}`)
 		return code == 403 && strings.Contains(body, "looser than project "+f.A+"'s level, restricted")
 	})

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,8 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/eventstream"
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/vcluster"
@@ -28,39 +28,27 @@ import (
 // Prefix is where the API is mounted (see Register).
 const Prefix = "/api/v1/virtualclusters"
 
-// RBAC resource and actions (rbac.ResourceVirtualClusters and its actions),
-// spelled out here so that this package needs only an Authorize func.
+// RBAC resource and actions (rbac.ResourceVirtualClusters and its actions).
 const (
-	resource      = "virtualclusters"
-	actionGet     = "get"
-	actionCreate  = "create"
-	actionUpdate  = "update"
-	actionDelete  = "delete"
-	actionSleep   = "sleep"
-	actionWake    = "wake"
-	actionConnect = "connect"
+	resource      = rbac.ResourceVirtualClusters
+	actionGet     = rbac.ActionGet
+	actionCreate  = rbac.ActionCreate
+	actionUpdate  = rbac.ActionUpdate
+	actionDelete  = rbac.ActionDelete
+	actionSleep   = rbac.ActionSleep
+	actionWake    = rbac.ActionWake
+	actionConnect = rbac.ActionConnect
 )
-
-// Authenticator checks a request's credentials (authn.Authenticator).
-type Authenticator interface {
-	Authenticate(r *http.Request) (authn.Identity, error)
-}
-
-// Authorize says whether subjects may act on an object; an error means 403
-// (rbac.Enforcer.Authorize).
-type Authorize func(subjects []string, resource, action, object string) error
 
 // Informers hands out shared informers: gantry's manager cache
 // (mgr.GetCache()) in production.
 type Informers = eventstream.Informers
 
-// API is the http.Handler of Prefix.
+// API serves Prefix on an api.Router (Register).
 type API struct {
 	// Client is gantry's manager client on the host. Reads may come from a
 	// cache; writes go to the API server, which decides conflicts.
-	Client    client.Client
-	Auth      Authenticator
-	Authorize Authorize
+	Client client.Client
 	// Informers feeds the watch streams: each stream adds a handler to the
 	// shared VirtualCluster informer, so an open UI tab costs the host no
 	// request. Nil answers streams with 501.
@@ -71,9 +59,6 @@ type API struct {
 	// ServerCA verifies gantry's serving certificate (PEM); empty when gantry
 	// serves a certificate the system roots trust.
 	ServerCA []byte
-	// Credential serves POST <Prefix>/<project>/<name>/credential
-	// (vcproxy.Credentials): it is handed the request unchanged.
-	Credential http.Handler
 	// Heartbeat is how often streams send a keep-alive comment and check the
 	// caller's credentials again (default 15s).
 	Heartbeat time.Duration
@@ -82,103 +67,48 @@ type API struct {
 	streams atomic.Int32
 }
 
-// Register mounts the API on mux at Prefix and everything under it,
-// including the credential sub-path: a mux that also has vcproxy.CredentialPrefix
-// ("/api/v1/virtualclusters/") registered would panic, so register only this.
-func (a *API) Register(mux interface{ Handle(string, http.Handler) }) {
-	mux.Handle(Prefix, a)
-	mux.Handle(Prefix+"/", a)
-}
-
 // maxBody bounds request bodies: a create request is a few hundred bytes.
 const maxBody = 64 << 10
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, Prefix)
-	if !ok || rest != "" && rest[0] != '/' {
-		jsonapi.Error(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
-		return
+// Register mounts the API. The credential endpoint under the same prefix,
+// POST <Prefix>/{project}/{name}/credential, is vcproxy's.
+func (a *API) Register(r *api.Router) {
+	handle := func(pattern string, fn func(c *call, p, name string)) {
+		r.Handle(pattern, a.serve(fn), api.BodyLimit(maxBody))
 	}
-	var parts []string
-	if rest = strings.Trim(rest, "/"); rest != "" {
-		parts = strings.Split(rest, "/")
-	}
-	// The credential endpoint authenticates and authorizes on its own.
-	if len(parts) == 3 && parts[2] == "credential" {
-		if a.Credential == nil {
-			jsonapi.Error(w, http.StatusServiceUnavailable, "the credential endpoint is not configured on this gantry")
-			return
-		}
-		a.Credential.ServeHTTP(w, r)
-		return
-	}
-	id, err := a.Auth.Authenticate(r)
-	if err != nil {
-		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
-		return
-	}
-	c := &call{api: a, w: w, r: r, id: id}
-	if len(parts) >= 1 && !c.validPath("project", parts[0]) || len(parts) >= 2 && !c.validPath("virtual cluster", parts[1]) {
-		return
-	}
-	watch := isWatch(r)
-	switch len(parts) {
-	case 0:
-		switch {
-		case r.Method == http.MethodGet && watch:
-			c.watch(r.URL.Query().Get("project"))
-		case r.Method == http.MethodGet:
-			c.list(r.URL.Query().Get("project"))
-		case r.Method == http.MethodPost:
-			jsonapi.Error(w, http.StatusMethodNotAllowed, "create a virtual cluster with POST "+Prefix+"/<project>")
-		default:
-			c.methodNotAllowed(http.MethodGet)
-		}
-	case 1:
-		switch {
-		case r.Method == http.MethodGet && watch:
-			c.watch(parts[0])
-		case r.Method == http.MethodGet:
-			c.list(parts[0])
-		case r.Method == http.MethodPost:
-			c.create(parts[0])
-		default:
-			c.methodNotAllowed(http.MethodGet, http.MethodPost)
-		}
-	case 2:
-		p, n := parts[0], parts[1]
-		switch {
-		case r.Method == http.MethodGet && watch:
+	one := Prefix + "/{project}/{name}"
+	// GET answers a list, or a stream with ?watch=true (or Accept: text/event-stream).
+	handle("GET "+Prefix, func(c *call, _, _ string) { c.listOrWatch(c.r.URL.Query().Get("project")) })
+	handle("POST "+Prefix, func(c *call, _, _ string) {
+		c.error(http.StatusMethodNotAllowed, "create a virtual cluster with POST "+Prefix+"/<project>")
+	})
+	handle("GET "+Prefix+"/{project}", func(c *call, p, _ string) { c.listOrWatch(p) })
+	handle("POST "+Prefix+"/{project}", func(c *call, p, _ string) { c.create(p) })
+	handle("GET "+one, func(c *call, p, n string) {
+		if isWatch(c.r) {
 			c.watchOne(p, n)
-		case r.Method == http.MethodGet:
+		} else {
 			c.get(p, n)
-		case r.Method == http.MethodPatch:
-			c.update(p, n)
-		case r.Method == http.MethodDelete:
-			c.delete(p, n)
-		default:
-			c.methodNotAllowed(http.MethodGet, http.MethodPatch, http.MethodDelete)
 		}
-	case 3:
-		p, n := parts[0], parts[1]
-		switch sub := parts[2]; {
-		case sub == "sleep" && r.Method == http.MethodPost:
-			c.sleep(p, n)
-		case sub == "wake" && r.Method == http.MethodPost:
-			c.wake(p, n)
-		case sub == "kubeconfig" && r.Method == http.MethodGet:
-			c.kubeconfig(p, n)
-		case sub == "events" && r.Method == http.MethodGet:
-			c.watchOne(p, n)
-		case sub == "sleep" || sub == "wake":
-			c.methodNotAllowed(http.MethodPost)
-		case sub == "kubeconfig" || sub == "events":
-			c.methodNotAllowed(http.MethodGet)
-		default:
-			jsonapi.Error(w, http.StatusNotFound, fmt.Sprintf("no such API path: %s (after <project>/<name>/ come sleep, wake, kubeconfig, events, credential)", r.URL.Path))
+	})
+	handle("PATCH "+one, (*call).update)
+	handle("DELETE "+one, (*call).delete)
+	handle("POST "+one+"/sleep", (*call).sleep)
+	handle("POST "+one+"/wake", (*call).wake)
+	handle("GET "+one+"/kubeconfig", (*call).kubeconfig)
+	handle("GET "+one+"/events", (*call).watchOne)
+}
+
+// serve makes a call of the request, its path's names checked.
+func (a *API) serve(fn func(c *call, p, name string)) api.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, caller *api.Caller) error {
+		c := &call{api: a, w: w, r: r, caller: caller}
+		p, name := r.PathValue("project"), r.PathValue("name")
+		if p != "" && !c.validPath("project", p) || name != "" && !c.validPath("virtual cluster", name) {
+			return nil
 		}
-	default:
-		jsonapi.Error(w, http.StatusNotFound, "no such API path: "+r.URL.Path)
+		fn(c, p, name)
+		return nil
 	}
 }
 
@@ -194,20 +124,15 @@ func isWatch(r *http.Request) bool {
 
 // call is one request: who asked and where to answer.
 type call struct {
-	api *API
-	w   http.ResponseWriter
-	r   *http.Request
-	id  authn.Identity
+	api    *API
+	w      http.ResponseWriter
+	r      *http.Request
+	caller *api.Caller
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
 
 func (c *call) error(code int, msg string) { jsonapi.Error(c.w, code, msg) }
-
-func (c *call) methodNotAllowed(allowed ...string) {
-	c.w.Header().Set("Allow", strings.Join(allowed, ", "))
-	c.error(http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not supported: use %s", c.r.Method, c.r.URL.Path, strings.Join(allowed, " or ")))
-}
 
 // validPath refuses path segments that cannot name a project or virtual
 // cluster (DNS-1123 labels), before they reach an RBAC object or a lookup.
@@ -222,33 +147,21 @@ func (c *call) validPath(what, s string) bool {
 // visible says whether the caller may see a virtual cluster: the filter of
 // lists and streams. It answers nothing.
 func (c *call) visible(p, name string) bool {
-	return c.id.InScope(p, name) && c.api.Authorize(c.id.Subjects(), resource, actionGet, p+"/"+name) == nil
+	return c.caller.May(resource, actionGet, api.VirtualCluster(p, name))
 }
 
 // may checks one action on project/name and answers 403 when refused. A
 // create needs a key scoped to the whole project, not one virtual cluster.
 func (c *call) may(action, p, name string) bool {
-	scopeName := name
+	obj := api.VirtualCluster(p, name)
 	if action == actionCreate {
-		scopeName = ""
+		obj = api.InProject(p, name)
 	}
-	if !c.id.InScope(p, scopeName) {
-		c.error(http.StatusForbidden, fmt.Sprintf("this access key is scoped to %s: it cannot %s virtual cluster %s/%s; use a key for that project (gantry accesskey create)",
-			describeScope(c.id), action, p, name))
-		return false
-	}
-	if err := c.api.Authorize(c.id.Subjects(), resource, action, p+"/"+name); err != nil {
-		c.error(http.StatusForbidden, err.Error())
+	if err := c.caller.Can(resource, action, obj); err != nil {
+		jsonapi.WriteError(c.w, err)
 		return false
 	}
 	return true
-}
-
-func describeScope(id authn.Identity) string {
-	if id.Scope.VirtualCluster != "" {
-		return "virtual cluster " + id.Scope.Project + "/" + id.Scope.VirtualCluster
-	}
-	return "project " + id.Scope.Project
 }
 
 // fetch reads a virtual cluster, answering 404 (or 500) when it cannot.
@@ -286,13 +199,23 @@ func (c *call) k8sError(err error, p, name string) {
 	}
 }
 
+// listOrWatch answers the virtual clusters of project p ("" all) that the
+// caller may see: a list, or a stream of them when the request asks to watch.
+func (c *call) listOrWatch(p string) {
+	if p != "" && !c.validPath("project", p) {
+		return
+	}
+	if isWatch(c.r) {
+		c.stream(p, "")
+		return
+	}
+	c.list(p)
+}
+
 func (c *call) list(p string) {
 	var list platformv1alpha1.VirtualClusterList
 	var opts []client.ListOption
 	if p != "" {
-		if !c.validPath("project", p) {
-			return
-		}
 		opts = append(opts, client.InNamespace(project.Namespace(p)))
 	}
 	if err := c.api.Client.List(c.ctx(), &list, opts...); err != nil {
@@ -427,17 +350,4 @@ func (a *API) quota(ctx context.Context, p string, kinds ...string) (bool, strin
 
 // decode reads a JSON body strictly: an unknown field is an error naming it,
 // so that a typo (sleep_after) is not silently ignored.
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return errors.New("request body is empty: send a JSON object")
-		}
-		return fmt.Errorf("request body is not valid JSON for this call: %w", err)
-	}
-	if dec.More() {
-		return errors.New("request body has more than one JSON value")
-	}
-	return nil
-}
+func decode(r *http.Request, v any) error { return api.DecodeStrict(r, v) }

@@ -1,217 +1,107 @@
 package vcapi
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/api/apitest"
+	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
-	"gantry.dev/gantry/internal/identity/sessions"
-	"gantry.dev/gantry/internal/kubetest"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/vcluster"
 )
 
-func TestMain(m *testing.M) {
-	ctrllog.SetLogger(logr.Discard()) // the cache's informers log through it
-	os.Exit(kubetest.Main(m))
-}
-
-// tokens maps bearer tokens to identities: the test's Authenticator.
-type tokens map[string]authn.Identity
-
-func (t tokens) Authenticate(r *http.Request) (authn.Identity, error) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return authn.Identity{}, authn.ErrNoCredentials
-	}
-	id, ok := t[tok]
-	if !ok {
-		return authn.Identity{}, errors.New("invalid token")
-	}
-	return id, nil
-}
+func TestMain(m *testing.M) { os.Exit(apitest.Main(m)) }
 
 // fixture is two projects, A and B, with people in them, a few virtual
 // clusters, and the API served over HTTP with a cached client, as in gantry.
 type fixture struct {
-	t      *testing.T
-	direct client.Client // the host without cache: the truth
-	api    *API
-	srv    *httptest.Server
-	A, B   string
-	cred   atomic.Int32 // requests the fake credential handler saw
+	*apitest.Env
+	t    *testing.T
+	api  *API
+	A, B string
 }
-
-var fixtures atomic.Int32
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
-	n := fixtures.Add(1)
-	f := &fixture{t: t, direct: env.Client}
-	f.A, f.B = "alpha"+strconv.Itoa(int(n)), "beta"+strconv.Itoa(int(n))
-
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	informers, err := cache.New(env.Config, cache.Options{Scheme: kubetest.Scheme()})
-	if err != nil {
-		t.Fatal(err)
+	A, B := apitest.Unique("alpha"), apitest.Unique("beta")
+	f := &fixture{t: t, A: A, B: B, Env: apitest.New(t, apitest.Options{
+		Cache:  true,
+		Policy: "g, root, role:admin\n",
+		Projects: map[string][]rbac.Member{
+			A: {
+				{Kind: rbac.MemberUser, Name: "alice", Role: rbac.ProjectMember},
+				{Kind: rbac.MemberUser, Name: "victor", Role: rbac.ProjectViewer},
+				{Kind: rbac.MemberUser, Name: "paula", Role: rbac.ProjectAdmin},
+			},
+			B: {{Kind: rbac.MemberUser, Name: "bob", Role: rbac.ProjectMember}},
+		},
+	})}
+	for _, u := range []string{"alice", "victor", "paula", "bob", "root"} {
+		f.Tokens.Set(u, authn.Identity{User: u, Via: "session"})
 	}
-	go func() { _ = informers.Start(ctx) }()
-	cached, err := client.New(env.Config, client.Options{Scheme: kubetest.Scheme(), Cache: &client.CacheOptions{Reader: informers}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	enf, err := rbac.New(rbac.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := enf.SetPolicy("g, root, role:admin\n", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := enf.SetProjectPolicies(map[string]string{
-		f.A: rbac.ProjectPolicy(f.A, []rbac.Member{
-			{Kind: rbac.MemberUser, Name: "alice", Role: rbac.ProjectMember},
-			{Kind: rbac.MemberUser, Name: "victor", Role: rbac.ProjectViewer},
-			{Kind: rbac.MemberUser, Name: "paula", Role: rbac.ProjectAdmin},
-		}),
-		f.B: rbac.ProjectPolicy(f.B, []rbac.Member{{Kind: rbac.MemberUser, Name: "bob", Role: rbac.ProjectMember}}),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	auth := tokens{
-		"alice":   {User: "alice", Via: "session"},
-		"victor":  {User: "victor", Via: "session"},
-		"paula":   {User: "paula", Via: "session"},
-		"bob":     {User: "bob", Via: "session"},
-		"root":    {User: "root", Via: "session"},
-		"alice-B": {User: "alice", Via: "accesskey", Scope: sessions.Scope{Project: f.B}},
-		"alice-1": {User: "alice", Via: "accesskey", Scope: sessions.Scope{Project: f.A, VirtualCluster: "one"}},
-	}
+	f.Tokens.Set("alice-B", authn.Identity{User: "alice", Via: "accesskey", Scope: accesskeys.Scope{Project: B}})
+	f.Tokens.Set("alice-1", authn.Identity{User: "alice", Via: "accesskey", Scope: accesskeys.Scope{Project: A, VirtualCluster: "one"}})
 	f.api = &API{
-		Client: cached, Auth: auth, Authorize: enf.Authorize, Informers: informers,
+		Client: f.Cached, Informers: f.Informers,
 		ExternalURL: "https://gantry.example:8443/", ServerCA: []byte("-----BEGIN CERTIFICATE-----\nTESTCA\n-----END CERTIFICATE-----\n"),
-		Credential: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			f.cred.Add(1)
-			w.WriteHeader(http.StatusTeapot)
-			_, _ = io.WriteString(w, r.Method+" "+r.URL.Path)
-		}),
 		Heartbeat: 200 * time.Millisecond,
 	}
-	mux := http.NewServeMux()
-	f.api.Register(mux)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
+	f.api.Register(f.Router)
 
-	for _, p := range []string{f.A, f.B} {
-		f.mustCreate(&platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: p}})
-		f.mustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: project.Namespace(p)}})
+	for _, p := range []string{A, B} {
+		f.MustCreate(&platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: p}})
+		f.MustCreate(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: project.Namespace(p)}})
 	}
-	f.seed(f.A, "one")
-	f.seed(f.A, "two")
-	f.seed(f.B, "other")
+	f.seed(A, "one")
+	f.seed(A, "two")
+	f.seed(B, "other")
 	// The admin kubeconfig Secret the reconciler would write: never to be served.
-	f.mustCreate(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: vcluster.KubeconfigSecret("one"), Namespace: project.Namespace(f.A)},
+	f.MustCreate(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: vcluster.KubeconfigSecret("one"), Namespace: project.Namespace(A)},
 		StringData: map[string]string{"config": "ADMIN-KUBECONFIG-MARKER"}})
 	// Wait until the cache has what was seeded, as a running gantry would.
-	f.eventually("the cache to hold the seeded clusters", func() bool {
+	f.Eventually("the cache to hold the seeded clusters", func() bool {
 		var l platformv1alpha1.VirtualClusterList
-		return cached.List(ctx, &l, client.InNamespace(project.Namespace(f.B))) == nil && len(l.Items) == 1
+		return f.Cached.List(context.Background(), &l, client.InNamespace(project.Namespace(B))) == nil && len(l.Items) == 1
 	})
 	return f
 }
 
-func (f *fixture) mustCreate(o client.Object) {
-	f.t.Helper()
-	if err := f.direct.Create(context.Background(), o); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
 func (f *fixture) seed(p, name string) {
 	f.t.Helper()
-	f.mustCreate(&platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: project.Namespace(p)}})
+	f.MustCreate(&platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: project.Namespace(p)}})
 }
 
 func (f *fixture) vc(p, name string) (*platformv1alpha1.VirtualCluster, error) {
 	vc := &platformv1alpha1.VirtualCluster{}
-	err := f.direct.Get(context.Background(), client.ObjectKey{Namespace: project.Namespace(p), Name: name}, vc)
+	err := f.Direct.Get(context.Background(), client.ObjectKey{Namespace: project.Namespace(p), Name: name}, vc)
 	return vc, err
-}
-
-func (f *fixture) eventually(what string, cond func() bool) {
-	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // do calls the API; token "" sends no credentials.
 func (f *fixture) do(token, method, path, body string) (int, string) {
 	f.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, f.srv.URL+path, rd)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
+	r := f.Do(token, method, path, body)
+	return r.Code, r.Body
 }
 
-// expect calls the API and checks the status code and that the body holds each of contains.
+// expect calls the API and checks the answer (apitest.Env.Expect).
 func (f *fixture) expect(token, method, path, body string, code int, contains ...string) string {
 	f.t.Helper()
-	got, resp := f.do(token, method, path, body)
-	if got != code {
-		f.t.Fatalf("%s %s as %q: got %d, want %d: %s", method, path, token, got, code, resp)
-	}
-	var e struct{ Message string }
-	_ = json.Unmarshal([]byte(resp), &e) // errors: match the message unescaped
-	for _, s := range contains {
-		if !strings.Contains(resp, s) && !strings.Contains(e.Message, s) {
-			f.t.Fatalf("%s %s as %q: answer lacks %q: %s", method, path, token, s, resp)
-		}
-	}
-	return resp
+	return f.Expect(token, method, path, body, code, contains...).Body
 }
 
 func (f *fixture) list(token, query string) []string {
@@ -283,7 +173,7 @@ func TestMemberLifecycle(t *testing.T) {
 		t.Fatalf("created spec is %+v", vc.Spec)
 	}
 	// The cache catches up, then GET shows it, redacted too.
-	f.eventually("GET to find the new cluster", func() bool { code, _ := f.do("alice", "GET", f.path(f.A, "new"), ""); return code == 200 })
+	f.Eventually("GET to find the new cluster", func() bool { code, _ := f.do("alice", "GET", f.path(f.A, "new"), ""); return code == 200 })
 	if resp := f.expect("alice", "GET", f.path(f.A, "new"), "", 200, "xxxxx"); strings.Contains(resp, "hunter") {
 		t.Fatalf("the DSN's password is in GET: %s", resp)
 	}
@@ -331,7 +221,7 @@ func TestMemberLifecycle(t *testing.T) {
 	if _, err := f.vc(f.A, "new"); !apierrors.IsNotFound(err) {
 		t.Fatalf("after DELETE: %v", err)
 	}
-	f.eventually("GET to lose the deleted cluster", func() bool { code, _ := f.do("alice", "GET", f.path(f.A, "new"), ""); return code == 404 })
+	f.Eventually("GET to lose the deleted cluster", func() bool { code, _ := f.do("alice", "GET", f.path(f.A, "new"), ""); return code == 404 })
 	f.expect("paula", "DELETE", f.path(f.A, "new"), "", 404, "virtual cluster new not found in project "+f.A)
 }
 
@@ -385,7 +275,7 @@ func TestBadInput(t *testing.T) {
 	f.expect("alice", "PUT", f.path(f.A, "one"), "{}", 405)
 
 	var l platformv1alpha1.VirtualClusterList
-	if err := f.direct.List(context.Background(), &l, client.InNamespace(project.Namespace(f.A))); err != nil {
+	if err := f.Direct.List(context.Background(), &l, client.InNamespace(project.Namespace(f.A))); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.Items) != 2 {
@@ -396,19 +286,19 @@ func TestBadInput(t *testing.T) {
 func TestQuotaRefusedEarly(t *testing.T) {
 	f := newFixture(t)
 	p := &platformv1alpha1.Project{}
-	if err := f.direct.Get(context.Background(), client.ObjectKey{Name: f.A}, p); err != nil {
+	if err := f.Direct.Get(context.Background(), client.ObjectKey{Name: f.A}, p); err != nil {
 		t.Fatal(err)
 	}
 	two := int32(2)
 	p.Spec.Quotas.VirtualClusters = &two
-	if err := f.direct.Update(context.Background(), p); err != nil {
+	if err := f.Direct.Update(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	p.Status.Usage.VirtualClusters = 2
-	if err := f.direct.Status().Update(context.Background(), p); err != nil {
+	if err := f.Direct.Status().Update(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
-	f.eventually("the cache to see the usage", func() bool {
+	f.Eventually("the cache to see the usage", func() bool {
 		cached := &platformv1alpha1.Project{}
 		return f.api.Client.Get(context.Background(), client.ObjectKey{Name: f.A}, cached) == nil && cached.Status.Usage.VirtualClusters == 2
 	})
@@ -441,76 +331,18 @@ func TestScopedAccessKeys(t *testing.T) {
 	}
 }
 
-func TestCredentialIsDelegated(t *testing.T) {
-	f := newFixture(t)
-	// Without credentials too: the credential handler authenticates itself.
-	code, body := f.do("", "POST", f.path(f.A, "one", "credential"), "")
-	if code != http.StatusTeapot || body != "POST "+f.path(f.A, "one", "credential") || f.cred.Load() != 1 {
-		t.Fatalf("credential not delegated: %d %q (%d calls)", code, body, f.cred.Load())
-	}
-}
+// sse reads a watch stream.
+type sse struct{ *apitest.Stream }
 
-// sse reads a stream: events on one channel, comment lines on another.
-type sse struct {
-	events   chan Event
-	comments chan string
-	cancel   func()
-}
+func (f *fixture) stream(token, path string) sse { return sse{f.Stream(token, path)} }
 
-func (f *fixture) stream(token, path string) *sse {
-	f.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		cancel()
-		f.t.Fatal(err)
-	}
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		data, _ := io.ReadAll(resp.Body)
-		cancel()
-		f.t.Fatalf("stream %s: %d %s", path, resp.StatusCode, data)
-	}
-	s := &sse{events: make(chan Event, 100), comments: make(chan string, 100), cancel: cancel}
-	f.t.Cleanup(cancel)
-	go func() {
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "data: "):
-				var ev Event
-				if err := json.Unmarshal([]byte(line[6:]), &ev); err != nil {
-					panic(err)
-				}
-				s.events <- ev
-			case strings.HasPrefix(line, ":"):
-				select {
-				case s.comments <- line:
-				default:
-				}
-			}
-		}
-		close(s.events)
-	}()
-	return s
-}
-
-func (s *sse) next(t *testing.T, within time.Duration) Event {
+func (s sse) next(t *testing.T, within time.Duration) Event {
 	t.Helper()
-	select {
-	case ev, ok := <-s.events:
-		if !ok {
-			t.Fatal("the stream ended")
-		}
-		return ev
-	case <-time.After(within):
-		t.Fatalf("no event within %s", within)
+	var ev Event
+	if err := json.Unmarshal(s.Next(within).Data, &ev); err != nil {
+		t.Fatal(err)
 	}
-	return Event{}
+	return ev
 }
 
 func names(vs []View) string {
@@ -532,7 +364,7 @@ func (f *fixture) touch(p, name, value string) {
 		vc.Spec.Labels = map[string]string{}
 	}
 	vc.Spec.Labels["touched"] = value
-	if err := f.direct.Patch(context.Background(), vc, patch); err != nil {
+	if err := f.Direct.Patch(context.Background(), vc, patch); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -567,10 +399,10 @@ func TestWatch(t *testing.T) {
 	if ev.Type != EventAdded || ev.Object.Name != "three" {
 		t.Fatalf("got %s %s, want ADDED three", ev.Type, ev.Object.Name)
 	}
-	if err := f.direct.Delete(context.Background(), &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "hidden", Namespace: project.Namespace(f.B)}}); err != nil {
+	if err := f.Direct.Delete(context.Background(), &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "hidden", Namespace: project.Namespace(f.B)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.direct.Delete(context.Background(), &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "three", Namespace: project.Namespace(f.A)}}); err != nil {
+	if err := f.Direct.Delete(context.Background(), &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "three", Namespace: project.Namespace(f.A)}}); err != nil {
 		t.Fatal(err)
 	}
 	ev = s.next(t, time.Second)
@@ -580,25 +412,23 @@ func TestWatch(t *testing.T) {
 
 	// Heartbeats keep the stream alive.
 	select {
-	case c := <-s.comments:
+	case c := <-s.Comments():
 		if c != ": heartbeat" {
 			t.Fatalf("comment %q", c)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("no heartbeat")
 	}
-	select {
-	case ev := <-s.events:
-		t.Fatalf("unexpected event %s %+v", ev.Type, ev.Object)
-	default:
+	if ev, ok := s.TryNext(0); ok {
+		t.Fatalf("unexpected event %s", ev.Data)
 	}
 
 	// The stream ends when the client goes.
 	if n := f.api.streams.Load(); n != 1 {
 		t.Fatalf("%d streams open, want 1", n)
 	}
-	s.cancel()
-	f.eventually("the stream to end", func() bool { return f.api.streams.Load() == 0 })
+	s.Close()
+	f.Eventually("the stream to end", func() bool { return f.api.streams.Load() == 0 })
 }
 
 func TestWatchProjectAndOne(t *testing.T) {

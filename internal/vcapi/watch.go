@@ -37,14 +37,6 @@ func (c *call) watchOne(p, name string) {
 	}
 }
 
-// watch streams the virtual clusters of project p ("" all) that the caller may see.
-func (c *call) watch(p string) {
-	if p != "" && !c.validPath("project", p) {
-		return
-	}
-	c.stream(p, "")
-}
-
 // stream serves text/event-stream: a LIST of the matching clusters the caller
 // may get, then ADDED, MODIFIED and DELETED as they change, and a comment line
 // every Heartbeat, until the client goes. Each event is authorized again, so a
@@ -107,12 +99,11 @@ func (c *call) stream(p, name string) {
 				}
 			}
 		case eventstream.Heartbeat:
-			id, err := a.Auth.Authenticate(c.r)
-			if err != nil {
+			// Groups may have changed; credentials may have expired.
+			if err := c.caller.Refresh(c.r); err != nil {
 				st.Data(Event{Type: EventError, Message: "Unauthorized: " + err.Error()})
 				return
 			}
-			c.id = id // groups may have changed
 		}
 	}
 }

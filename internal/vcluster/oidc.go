@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
-	"gantry.dev/gantry/internal/vcproxy"
+	"gantry.dev/gantry/internal/identity/authn"
 )
 
 // Trust is the OpenID Connect issuer that every virtual kube-apiserver trusts:
@@ -51,7 +51,7 @@ func writeAuthenticationConfig(dir string, t Trust, audience string) (string, er
 		"jwt": []any{map[string]any{
 			"issuer": issuer,
 			"claimMappings": map[string]any{
-				"username": map[string]any{"claim": "sub", "prefix": vcproxy.UserPrefix},
+				"username": map[string]any{"claim": "sub", "prefix": authn.UserPrefix},
 				"groups":   map[string]any{"claim": "groups", "prefix": ""},
 			},
 		}},

@@ -11,8 +11,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
-	"gantry.dev/gantry/internal/vcproxy"
 )
 
 // gantry's proxy impersonates the caller inside a virtual cluster: a user acts
@@ -23,7 +23,7 @@ import (
 // roleBindings maps groups to the built-in cluster roles of every Kubernetes cluster.
 func roleBindings(project string) map[string]string {
 	return map[string]string{
-		vcproxy.GroupAdmins:                            "cluster-admin",
+		authn.GroupAdmins: "cluster-admin",
 		rbac.ProjectGroup(project, rbac.ProjectAdmin):  "cluster-admin",
 		rbac.ProjectGroup(project, rbac.ProjectMember): "edit",
 		rbac.ProjectGroup(project, rbac.ProjectViewer): "view",

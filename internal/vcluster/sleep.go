@@ -14,7 +14,6 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	projectpkg "gantry.dev/gantry/internal/project"
-	"gantry.dev/gantry/internal/vcproxy"
 )
 
 // gantryUserAgentPrefix marks gantry's own clients, whose requests never keep a
@@ -28,8 +27,6 @@ type Sleeper struct {
 	// Interval between idleness checks (default 5s).
 	Interval time.Duration
 }
-
-var _ vcproxy.Backend = (*Sleeper)(nil)
 
 // Start implements manager.Runnable.
 func (s *Sleeper) Start(ctx context.Context) error {
@@ -81,13 +78,13 @@ func (s *Sleeper) check(ctx context.Context) {
 	}
 }
 
-// Wake implements vcproxy.Backend: it wakes a sleeping virtual cluster and holds the
+// Wake is for the proxy (vcproxy.Backend): it wakes a sleeping virtual cluster and holds the
 // caller until its API answers.
 func (s *Sleeper) Wake(ctx context.Context, project, name string) (*rest.Config, error) {
 	return s.get(ctx, project, name, true)
 }
 
-// Awake implements vcproxy.Backend: as Wake, but a sleeping cluster stays asleep.
+// Awake is for passive callers of the proxy (vcproxy.Backend): as Wake, but a sleeping cluster stays asleep.
 func (s *Sleeper) Awake(ctx context.Context, project, name string) (*rest.Config, error) {
 	return s.get(ctx, project, name, false)
 }
@@ -97,7 +94,7 @@ func (s *Sleeper) get(ctx context.Context, project, name string, wake bool) (*re
 	vc := &platformv1alpha1.VirtualCluster{}
 	if err := s.Client.Get(ctx, key, vc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, vcproxy.NotFoundError{Project: project, Name: name}
+			return nil, NotFoundError{Project: project, Name: name}
 		}
 		return nil, err
 	}
@@ -105,7 +102,7 @@ func (s *Sleeper) get(ctx context.Context, project, name string, wake bool) (*re
 		return nil, fmt.Errorf("virtual cluster %s is being deleted", name)
 	}
 	if _, asleep := vc.Annotations[SleepingAnnotation]; asleep && !wake {
-		return nil, vcproxy.AsleepError{Project: project, Name: name}
+		return nil, AsleepError{Project: project, Name: name}
 	} else if asleep {
 		patch := client.MergeFrom(vc.DeepCopy())
 		delete(vc.Annotations, SleepingAnnotation)
@@ -138,7 +135,7 @@ func (s *Sleeper) get(ctx context.Context, project, name string, wake bool) (*re
 	}
 }
 
-// Activity implements vcproxy.Backend.
+// Activity is for the proxy (vcproxy.Backend).
 func (s *Sleeper) Activity(project, name, userAgent string) {
 	if strings.HasPrefix(userAgent, gantryUserAgentPrefix) {
 		return

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
 )
 
@@ -22,6 +23,14 @@ type anyone struct{}
 
 func (anyone) Authenticate(*http.Request) (authn.Identity, error) {
 	return authn.Identity{User: "alice"}, nil
+}
+
+// confinedProxy is the proxy, mounted on a router that lets anyone in, in
+// front of the upstream at url (trusting ca).
+func confinedProxy(url string, ca []byte) http.Handler {
+	router := api.NewRouter(anyone{}, func([]string, string, string, string) error { return nil })
+	(&Proxy{Backend: oneCluster{&rest.Config{Host: url, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}}}).Register(router)
+	return router
 }
 
 // oneCluster is a Backend whose every virtual cluster is the upstream at cfg.
@@ -56,8 +65,7 @@ func TestProxiedResponsesConfined(t *testing.T) {
 	}))
 	defer upstream.Close()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upstream.Certificate().Raw})
-	p := &Proxy{Auth: anyone{}, Backend: oneCluster{&rest.Config{Host: upstream.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}}}
-	gantry := httptest.NewServer(p)
+	gantry := httptest.NewServer(confinedProxy(upstream.URL, ca))
 	defer gantry.Close()
 
 	const vc = "/kubernetes/project/a/virtualcluster/v1"
@@ -95,6 +103,15 @@ func TestProxiedResponsesConfined(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			if resp.StatusCode == http.StatusTemporaryRedirect {
+				// The router sends dot segments and doubled slashes to the
+				// cleaned path: gantry's own answer, no tenant content in it.
+				if strings.Contains(string(body), "<script>") || len(resp.Header.Values("Set-Cookie")) != 0 ||
+					!strings.HasPrefix(resp.Header.Get("Location"), vc+"/") {
+					t.Fatalf("a redirect with tenant content or elsewhere: %v %s", resp.Header, body)
+				}
+				return
+			}
 			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<script>") {
 				t.Fatalf("did not reach the upstream: %d %s", resp.StatusCode, body)
 			}
@@ -141,8 +158,7 @@ func TestUpgradeThroughConfiningTransport(t *testing.T) {
 	}))
 	defer upstream.Close()
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: upstream.Certificate().Raw})
-	p := &Proxy{Auth: anyone{}, Backend: oneCluster{&rest.Config{Host: upstream.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}}}
-	gantry := httptest.NewServer(p)
+	gantry := httptest.NewServer(confinedProxy(upstream.URL, ca))
 	defer gantry.Close()
 
 	req, _ := http.NewRequest(http.MethodPost, gantry.URL+"/kubernetes/project/a/virtualcluster/v1/api/v1/namespaces/default/pods/web-0/exec", nil)

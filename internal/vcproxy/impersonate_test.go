@@ -1,26 +1,29 @@
 package vcproxy
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"testing"
 
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/vcluster"
 )
 
+var _ Backend = (*vcluster.Sleeper)(nil)
+
 // A client must not choose whom the virtual cluster sees: whatever Impersonate-*
-// headers it sends are replaced by the authenticated caller's.
+// headers it sends are replaced by the authenticated caller's, and gantry's
+// credentials (the bearer token, the session cookie) go no further.
 func TestImpersonateReplacesClientHeaders(t *testing.T) {
-	deny := func(_ []string, _, _, _ string) error { return errors.New("no") }
-	p := &Proxy{Authorize: deny}
 	r, _ := http.NewRequest("GET", "https://gantry/kubernetes/project/p/virtualcluster/v/api", nil)
 	r.Header.Set("Authorization", "Bearer gantry-token")
 	r.Header.Set("Impersonate-User", "system:admin")
 	r.Header.Add("Impersonate-Group", "system:masters")
 	r.Header.Set("Impersonate-Extra-Scopes", "x")
 	r.Header.Set("impersonate-uid", "0")
-	p.impersonate(r, authn.Identity{User: "alice", Groups: []string{"gantry:project:p:project-viewer"}})
+	r.AddCookie(&http.Cookie{Name: authn.CookieName, Value: "session-token"})
+	r.AddCookie(&http.Cookie{Name: "app", Value: "tenant-own"})
+	impersonate(r, authn.Identity{User: "alice", Groups: []string{"gantry:project:p:project-viewer"}}, false)
 	if got := r.Header.Get("Impersonate-User"); got != "gantry:alice" {
 		t.Errorf("Impersonate-User %q", got)
 	}
@@ -32,10 +35,15 @@ func TestImpersonateReplacesClientHeaders(t *testing.T) {
 			t.Errorf("%s survived: %q", h, r.Header.Get(h))
 		}
 	}
-	// An administrator (allowed to delete projects) also acts as gantry:admins.
-	p.Authorize = func(_ []string, _, _, _ string) error { return nil }
-	p.impersonate(r, authn.Identity{User: "admin"})
-	if got := r.Header.Values("Impersonate-Group"); !slices.Contains(got, GroupAdmins) {
-		t.Errorf("admin groups %v lack %s", got, GroupAdmins)
+	if _, err := r.Cookie(authn.CookieName); err == nil {
+		t.Errorf("gantry's session cookie survived: %q", r.Header.Get("Cookie"))
+	}
+	if c, err := r.Cookie("app"); err != nil || c.Value != "tenant-own" {
+		t.Errorf("the tenant's own cookie was lost: %q", r.Header.Get("Cookie"))
+	}
+	// An administrator also acts as gantry:admins.
+	impersonate(r, authn.Identity{User: "admin"}, true)
+	if got := r.Header.Values("Impersonate-Group"); !slices.Contains(got, authn.GroupAdmins) {
+		t.Errorf("admin groups %v lack %s", got, authn.GroupAdmins)
 	}
 }

@@ -5,9 +5,13 @@
 // cluster wakes it and is held until its API answers. Requests that count as
 // activity keep it awake.
 //
-// Authentication is a plug (Authenticator); until users exist it accepts gantry's
-// admin token. The upstream connection uses the virtual cluster's admin identity;
-// with users, the proxy will add impersonation headers here.
+// The routes authenticate by bearer token only (api.BearerOnly): the browser's
+// session cookie is not accepted, and gantry's own cookies are not passed on,
+// so that a tenant's page served through a service or pod proxy cannot act as
+// whoever opens it. The caller needs "virtualclusters connect" on the cluster;
+// the upstream connection uses the virtual cluster's admin identity and
+// impersonates the caller (gantry:<user> with their groups), so that the
+// virtual cluster's own RBAC decides.
 package vcproxy
 
 import (
@@ -21,29 +25,22 @@ import (
 	"net/textproto"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/client-go/rest"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/jsonapi"
+	"gantry.dev/gantry/internal/vcluster"
 )
 
 // Prefix is where the proxy is mounted.
 const Prefix = "/kubernetes/project/"
-
-// Authenticator decides who makes a request; an error means 401.
-type Authenticator interface {
-	Authenticate(r *http.Request) (authn.Identity, error)
-}
-
-// Authorize says whether subjects may act on an object; an error means 403.
-type Authorize func(subjects []string, resource, action, object string) error
-
-// GroupAdmins is impersonated for gantry administrators: bound to cluster-admin
-// in every virtual cluster (vcluster.EnsureRBAC).
-const GroupAdmins = "gantry:admins"
 
 // Backend is what the proxy needs from the virtual cluster runtime.
 type Backend interface {
@@ -58,12 +55,9 @@ type Backend interface {
 	Activity(project, name, userAgent string)
 }
 
-// Proxy is the http.Handler.
+// Proxy serves Prefix on an api.Router (Register).
 type Proxy struct {
-	Auth Authenticator
-	// Authorize, when set, must allow "connect" on virtualclusters <project>/<name>.
-	Authorize Authorize
-	Backend   Backend
+	Backend Backend
 	// WakeTimeout bounds how long a request is held while a virtual cluster wakes.
 	WakeTimeout time.Duration
 
@@ -91,8 +85,6 @@ func (p *Proxy) upstream(cfg *rest.Config) (*httputil.ReverseProxy, error) {
 	return rp, nil
 }
 
-var _ http.Handler = (*Proxy)(nil)
-
 // Route is the parsed target of a proxy request.
 type Route struct {
 	Project, Name, Path string
@@ -118,27 +110,25 @@ func ParsePath(p string) (Route, error) {
 	return r, nil
 }
 
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Register mounts the proxy: every method, anything under a virtual
+// cluster's path, bearer tokens only, errors as Kubernetes Status objects
+// (kubectl prints their message), bodies as large as kubectl sends.
+func (p *Proxy) Register(r *api.Router) {
+	cluster := Prefix + "{project}/virtualcluster/{name}"
+	for _, pattern := range []string{cluster, cluster + "/{path...}"} {
+		r.HandleBearer(pattern, p.serve, api.ErrorWriter(status), api.BodyLimit(0))
+	}
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
 	route, err := ParsePath(r.URL.Path)
 	if err != nil {
-		status(w, http.StatusNotFound, err.Error())
-		return
+		return jsonapi.Errorf(http.StatusNotFound, "%v", err)
 	}
-	id, err := p.Auth.Authenticate(r)
-	if err != nil {
-		status(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
-		return
+	if err := c.Can(rbac.ResourceVirtualClusters, rbac.ActionConnect, api.VirtualCluster(route.Project, route.Name)); err != nil {
+		return err
 	}
-	if !id.InScope(route.Project, route.Name) {
-		status(w, http.StatusForbidden, "this access key is scoped to "+id.Scope.Project+"/"+id.Scope.VirtualCluster)
-		return
-	}
-	if p.Authorize != nil {
-		if err := p.Authorize(id.Subjects(), "virtualclusters", "connect", route.Project+"/"+route.Name); err != nil {
-			status(w, http.StatusForbidden, err.Error())
-			return
-		}
-	}
+	id := c.Identity
 	timeout := p.WakeTimeout
 	if timeout == 0 {
 		timeout = time.Minute
@@ -151,40 +141,30 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cfg, err := get(wctx, route.Project, route.Name)
 	cancel()
 	if err != nil {
-		var nf NotFoundError
-		if errors.As(err, &nf) {
-			status(w, http.StatusNotFound, err.Error())
-			return
-		}
-		status(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return wakeError(err)
 	}
 	if !id.Passive {
 		p.Backend.Activity(route.Project, route.Name, r.UserAgent())
 	}
 	rp, err := p.upstream(cfg)
 	if err != nil {
-		status(w, http.StatusBadGateway, err.Error())
-		return
+		return jsonapi.Errorf(http.StatusBadGateway, "%v", err)
 	}
 	r = r.Clone(r.Context())
 	r.URL.Path, r.URL.RawPath = route.Path, ""
-	p.impersonate(r, id)
+	impersonate(r, id, c.IsAdmin())
 	rp.ServeHTTP(w, r)
+	return nil
 }
 
-// AsleepError says the virtual cluster sleeps and the caller may not wake it.
-type AsleepError struct{ Project, Name string }
-
-func (e AsleepError) Error() string {
-	return fmt.Sprintf("virtual cluster %s of project %s is asleep; passive callers do not wake it", e.Name, e.Project)
-}
-
-// NotFoundError says no such virtual cluster exists.
-type NotFoundError struct{ Project, Name string }
-
-func (e NotFoundError) Error() string {
-	return fmt.Sprintf("virtual cluster %s not found in project %s", e.Name, e.Project)
+// wakeError is the answer when a virtual cluster cannot be reached: 404 when
+// there is none, 503 otherwise (asleep for a passive caller, starting, failed).
+func wakeError(err error) error {
+	var nf vcluster.NotFoundError
+	if errors.As(err, &nf) {
+		return jsonapi.Errorf(http.StatusNotFound, "%v", err)
+	}
+	return jsonapi.Errorf(http.StatusServiceUnavailable, "%v", err)
 }
 
 func reverseProxy(cfg *rest.Config) (*httputil.ReverseProxy, error) {
@@ -290,16 +270,33 @@ func status(w http.ResponseWriter, code int, msg string) {
 // impersonate makes the virtual API server act as the caller: their user name and
 // groups (project roles, teams), so that its own RBAC decides. Whatever
 // impersonation headers the client sent are dropped first: only gantry says who
-// the caller is. gantry's administrators also get GroupAdmins.
-func (p *Proxy) impersonate(r *http.Request, id authn.Identity) {
+// the caller is. gantry's administrators also get authn.GroupAdmins. gantry's
+// credentials go no further: not the bearer token, nor gantry's cookies, which
+// a browser may send along.
+func impersonate(r *http.Request, id authn.Identity, admin bool) {
 	for h := range r.Header {
 		if strings.HasPrefix(strings.ToLower(h), "impersonate-") {
 			r.Header.Del(h)
 		}
 	}
-	r.Header.Del("Authorization") // gantry's credential is not for the virtual cluster
-	r.Header.Set("Impersonate-User", UserPrefix+id.User)
-	for _, g := range groupsFor(id, p.Authorize) {
+	r.Header.Del("Authorization")
+	dropCookies(r, authn.CookieName)
+	r.Header.Set("Impersonate-User", authn.UserPrefix+id.User)
+	for _, g := range authn.ForwardedGroups(id.Groups, admin) {
 		r.Header.Add("Impersonate-Group", g)
+	}
+}
+
+// dropCookies removes the named cookies from r, keeping the others.
+func dropCookies(r *http.Request, names ...string) {
+	cookies := r.Cookies()
+	if len(cookies) == 0 {
+		return
+	}
+	r.Header.Del("Cookie")
+	for _, c := range cookies {
+		if !slices.Contains(names, c.Name) {
+			r.AddCookie(c)
+		}
 	}
 }

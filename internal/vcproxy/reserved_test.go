@@ -2,7 +2,6 @@ package vcproxy
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -42,15 +41,13 @@ func TestStoredSystemGroupNeverImpersonated(t *testing.T) {
 	if !slices.Equal(id.Groups, []string{"devs"}) {
 		t.Errorf("Identity.Groups %v, want [devs]", id.Groups)
 	}
-	notAdmin := func(_ []string, _, _, _ string) error { return errors.New("no") }
-	p := &Proxy{Authorize: notAdmin}
-	p.impersonate(r, id)
+	impersonate(r, id, false)
 	for _, g := range r.Header.Values("Impersonate-Group") {
 		if strings.HasPrefix(g, "system:") || strings.HasPrefix(g, "gantry:") {
 			t.Errorf("impersonated with reserved group %q (all: %v)", g, r.Header.Values("Impersonate-Group"))
 		}
 	}
-	if g := groupsFor(id, notAdmin); !slices.Equal(g, []string{"devs"}) {
+	if g := authn.ForwardedGroups(id.Groups, false); !slices.Equal(g, []string{"devs"}) {
 		t.Errorf("groups of a minted token %v, want [devs]", g)
 	}
 }

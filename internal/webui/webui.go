@@ -54,8 +54,8 @@ type file struct {
 	caching string
 }
 
-// Handler serves the embedded build. Mount it at "/" (the server's more
-// specific routes win over it): srv.Handle("/", webui.Handler()).
+// Handler serves the embedded build. The platform registers it public at
+// "GET /"; the server's more specific routes win over it.
 func Handler() http.Handler {
 	sub, err := fs.Sub(dist, Dir)
 	if err != nil {

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
-	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
 	"gantry.dev/gantry/internal/gitops/livestate"
@@ -23,6 +24,8 @@ import (
 )
 
 // The engine's answers for the REST API (appapi.Engine), shaped as Argo CD's.
+// The engine knows nothing of HTTP: the API asks, the engine answers in its
+// own terms and in client-go's.
 
 // clusterOf returns the app's destination as its project allows it: the API
 // reads nothing through an app that the engine would refuse to deploy.
@@ -35,13 +38,13 @@ func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Applicat
 	return sc, cl, err
 }
 
-// Destination returns the clients of the app's destination cluster (appapi.Engine).
-func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (*appapi.Destination, error) {
+// Destination returns the clients of the app's destination cluster.
+func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error) {
 	_, cl, err := r.clusterOf(ctx, app)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &appapi.Destination{Dynamic: cl.Dynamic, Mapper: cl.Mapper}, nil
+	return cl.Dynamic, cl.Mapper, nil
 }
 
 // ResourceDiff is Argo CD's ResourceDiff, plus the unified diff the CLI prints.

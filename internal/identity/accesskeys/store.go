@@ -8,8 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"gantry.dev/gantry/internal/identity/sessions"
 )
 
 // Labels on access key Secrets.
@@ -28,7 +26,7 @@ type Store struct {
 }
 
 // Save writes a record (a new key, or a revocation).
-func (s Store) Save(ctx context.Context, k sessions.AccessKey) error {
+func (s Store) Save(ctx context.Context, k Key) error {
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: SecretName(k.ID), Namespace: s.Namespace,
 		Labels: map[string]string{LabelAccessKey: "true", LabelOwner: k.Owner}}, Data: k.ToSecretData()}
 	err := s.Client.Get(ctx, client.ObjectKeyFromObject(sec), &corev1.Secret{})
@@ -42,20 +40,20 @@ func (s Store) Save(ctx context.Context, k sessions.AccessKey) error {
 }
 
 // Get returns key id's record.
-func (s Store) Get(ctx context.Context, id string) (sessions.AccessKey, bool) {
+func (s Store) Get(ctx context.Context, id string) (Key, bool) {
 	sec := &corev1.Secret{}
 	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: SecretName(id)}, sec); err != nil {
-		return sessions.AccessKey{}, false
+		return Key{}, false
 	}
-	var k sessions.AccessKey
+	var k Key
 	if err := k.FromSecretData(sec.Data); err != nil {
-		return sessions.AccessKey{}, false
+		return Key{}, false
 	}
 	return k, true
 }
 
 // List returns the keys of owner, or every key for "".
-func (s Store) List(ctx context.Context, owner string) ([]sessions.AccessKey, error) {
+func (s Store) List(ctx context.Context, owner string) ([]Key, error) {
 	labels := client.MatchingLabels{LabelAccessKey: "true"}
 	if owner != "" {
 		labels[LabelOwner] = owner
@@ -64,9 +62,9 @@ func (s Store) List(ctx context.Context, owner string) ([]sessions.AccessKey, er
 	if err := s.Client.List(ctx, &list, client.InNamespace(s.Namespace), labels); err != nil {
 		return nil, fmt.Errorf("listing access keys: %w", err)
 	}
-	out := make([]sessions.AccessKey, 0, len(list.Items))
+	out := make([]Key, 0, len(list.Items))
 	for _, sec := range list.Items {
-		var k sessions.AccessKey
+		var k Key
 		if k.FromSecretData(sec.Data) == nil {
 			out = append(out, k)
 		}
@@ -78,11 +76,11 @@ func (s Store) List(ctx context.Context, owner string) ([]sessions.AccessKey, er
 // integration (it must not be a valid user name, e.g. "argocd_shop"), groups
 // say what the key may do, scope limits it. It returns the key, shown to no
 // one but the integration, and its record.
-func (s Store) IssueSystem(ctx context.Context, owner, name string, groups []string, scope sessions.Scope, passive bool) (string, sessions.AccessKey, error) {
-	plaintext, rec := sessions.NewAccessKey(owner, scope, time.Time{}, name)
+func (s Store) IssueSystem(ctx context.Context, owner, name string, groups []string, scope Scope, passive bool) (string, Key, error) {
+	plaintext, rec := New(owner, scope, time.Time{}, name)
 	rec.System, rec.Groups, rec.Passive = true, groups, passive
 	if err := s.Save(ctx, rec); err != nil {
-		return "", sessions.AccessKey{}, err
+		return "", Key{}, err
 	}
 	return plaintext, rec, nil
 }

@@ -20,7 +20,7 @@ func TestGroups(t *testing.T) {
 			// From an identity provider that lets anyone name a group: grants nothing.
 			"gantry:project:prod:project-admin", "role:admin", "team:ops", "proj:prod:project-admin",
 			// Kubernetes' own groups: system:masters is cluster-admin wherever the user is impersonated.
-			"system:masters", "system:nodes"}}},
+			"system:masters", "system:nodes", "system:authenticated"}}},
 		&platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "bob"}, Spec: platformv1alpha1.UserSpec{Disabled: true}},
 		&platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: platformv1alpha1.TeamSpec{Groups: []string{"sso:devs"}}},
 		&platformv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "ops"}, Spec: platformv1alpha1.TeamSpec{Users: []string{"carol"}}},

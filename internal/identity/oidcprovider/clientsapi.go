@@ -2,20 +2,18 @@ package oidcprovider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 
-	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/jsonapi"
 )
 
 // ClientsPrefix is where ClientsAPI is mounted.
 const ClientsPrefix = "/api/v1/oidc-clients"
 
-// ClientsAPI is the http.Handler of /api/v1/oidc-clients:
+// ClientsAPI serves /api/v1/oidc-clients on an api.Router (Register):
 //
 //	GET    /api/v1/oidc-clients                      list         (oidcclients, get)
 //	GET    /api/v1/oidc-clients/{id}                 one          (oidcclients, get)
@@ -26,11 +24,6 @@ const ClientsPrefix = "/api/v1/oidc-clients"
 // A client's secret is in the answer that makes it, and nowhere else.
 type ClientsAPI struct {
 	Store ClientStore
-	Auth  interface {
-		Authenticate(r *http.Request) (authn.Identity, error)
-	}
-	// Authorize says whether subjects may act on an object; an error means 403.
-	Authorize func(subjects []string, resource, action, object string) error
 }
 
 // ClientView is a client as the API shows it.
@@ -41,99 +34,97 @@ type ClientView struct {
 	Secret string `json:"secret,omitempty"`
 }
 
-func (a *ClientsAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, err := a.Auth.Authenticate(r)
-	if err != nil {
-		jsonapi.Error(w, http.StatusUnauthorized, "Unauthorized: "+err.Error())
-		return
-	}
-	sub := strings.Trim(strings.TrimPrefix(r.URL.Path, ClientsPrefix), "/")
-	clientID, verb, _ := strings.Cut(sub, "/")
-	var action string
-	switch {
-	case r.Method == http.MethodGet && verb == "":
-		action = "get"
-	case r.Method == http.MethodPost && sub == "":
-		action = "create"
-	case r.Method == http.MethodDelete && clientID != "" && verb == "":
-		action = "delete"
-	case r.Method == http.MethodPost && clientID != "" && verb == "rotate-secret":
-		action = "update"
-	default:
-		jsonapi.Error(w, http.StatusNotFound, "no such API: "+r.Method+" "+r.URL.Path)
-		return
-	}
-	if err := a.Authorize(id.Subjects(), "oidcclients", action, "*"); err != nil {
-		jsonapi.Error(w, http.StatusForbidden, "permission denied: oidcclients, "+action+": ask an administrator for it")
-		return
-	}
-	ctx := r.Context()
-	switch {
-	case action == "get" && clientID == "":
-		list, err := a.Store.List(ctx)
-		if err != nil {
-			writeStoreError(w, err)
-			return
+// Register mounts the API. Clients belong to no project: the object of
+// every check is "*", and no scoped access key reaches them.
+func (a *ClientsAPI) Register(r *api.Router) {
+	one := ClientsPrefix + "/{id}"
+	r.Handle("GET "+ClientsPrefix, a.allowed(rbac.ActionGet, a.list))
+	r.Handle("GET "+one, a.allowed(rbac.ActionGet, a.get))
+	r.Handle("POST "+ClientsPrefix, a.allowed(rbac.ActionCreate, a.create), api.BodyLimit(64<<10))
+	r.Handle("DELETE "+one, a.allowed(rbac.ActionDelete, a.delete))
+	r.Handle("POST "+one+"/rotate-secret", a.allowed(rbac.ActionUpdate, a.rotate))
+}
+
+// allowed checks action on the clients before h runs.
+func (a *ClientsAPI) allowed(action string, h func(w http.ResponseWriter, r *http.Request) error) api.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *api.Caller) error {
+		if err := c.Can(rbac.ResourceOIDCClients, action, api.Global("*")); err != nil {
+			return err
 		}
-		out := make([]ClientView, 0, len(list))
-		for _, c := range list {
-			out = append(out, ClientView{RegisteredClient: c})
-		}
-		jsonapi.Write(w, http.StatusOK, map[string]any{"items": out})
-	case action == "get":
-		c, err := a.Store.Get(ctx, clientID)
-		if err != nil {
-			writeStoreError(w, err)
-			return
-		}
-		jsonapi.Write(w, http.StatusOK, ClientView{RegisteredClient: c})
-	case action == "create":
-		var spec ClientSpec
-		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&spec); err != nil {
-			jsonapi.Error(w, http.StatusBadRequest,
-				`send {"id": …, "name": …, "redirectURIs": […], "postLogoutRedirectURIs": […], "public": false}`)
-			return
-		}
-		secret, err := a.Store.Create(ctx, spec)
-		if err != nil {
-			writeStoreError(w, err)
-			return
-		}
-		a.writeWithSecret(ctx, w, spec.ID, secret)
-	case action == "delete":
-		if err := a.Store.Delete(ctx, clientID); err != nil {
-			writeStoreError(w, err)
-			return
-		}
-		jsonapi.Write(w, http.StatusOK, map[string]any{})
-	case action == "update":
-		secret, err := a.Store.RotateSecret(ctx, clientID)
-		if err != nil {
-			writeStoreError(w, err)
-			return
-		}
-		a.writeWithSecret(ctx, w, clientID, secret)
+		return h(w, r)
 	}
 }
 
-func (a *ClientsAPI) writeWithSecret(ctx context.Context, w http.ResponseWriter, id, secret string) {
+func (a *ClientsAPI) list(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.Store.List(r.Context())
+	if err != nil {
+		return storeError(err)
+	}
+	out := make([]ClientView, 0, len(list))
+	for _, c := range list {
+		out = append(out, ClientView{RegisteredClient: c})
+	}
+	jsonapi.Write(w, http.StatusOK, map[string]any{"items": out})
+	return nil
+}
+
+func (a *ClientsAPI) get(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.Store.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return storeError(err)
+	}
+	jsonapi.Write(w, http.StatusOK, ClientView{RegisteredClient: c})
+	return nil
+}
+
+func (a *ClientsAPI) create(w http.ResponseWriter, r *http.Request) error {
+	var spec ClientSpec
+	if err := api.Decode(r, &spec); err != nil {
+		return jsonapi.Errorf(http.StatusBadRequest,
+			`send {"id": …, "name": …, "redirectURIs": […], "postLogoutRedirectURIs": […], "public": false}`)
+	}
+	secret, err := a.Store.Create(r.Context(), spec)
+	if err != nil {
+		return storeError(err)
+	}
+	return a.writeWithSecret(r.Context(), w, spec.ID, secret)
+}
+
+func (a *ClientsAPI) delete(w http.ResponseWriter, r *http.Request) error {
+	if err := a.Store.Delete(r.Context(), r.PathValue("id")); err != nil {
+		return storeError(err)
+	}
+	jsonapi.Write(w, http.StatusOK, map[string]any{})
+	return nil
+}
+
+func (a *ClientsAPI) rotate(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	secret, err := a.Store.RotateSecret(r.Context(), id)
+	if err != nil {
+		return storeError(err)
+	}
+	return a.writeWithSecret(r.Context(), w, id, secret)
+}
+
+func (a *ClientsAPI) writeWithSecret(ctx context.Context, w http.ResponseWriter, id, secret string) error {
 	c, err := a.Store.Get(ctx, id)
 	if err != nil {
-		writeStoreError(w, err)
-		return
+		return storeError(err)
 	}
 	jsonapi.Write(w, http.StatusOK, ClientView{RegisteredClient: c, Secret: secret})
+	return nil
 }
 
-func writeStoreError(w http.ResponseWriter, err error) {
+// storeError is the answer to an error of the ClientStore.
+func storeError(err error) error {
 	switch {
 	case errors.Is(err, ErrClientNotFound):
-		jsonapi.Error(w, http.StatusNotFound, err.Error())
+		return jsonapi.Errorf(http.StatusNotFound, "%v", err)
 	case errors.Is(err, ErrClientExists):
-		jsonapi.Error(w, http.StatusConflict, err.Error())
+		return jsonapi.Errorf(http.StatusConflict, "%v", err)
 	case errors.Is(err, ErrInvalidClientSpec):
-		jsonapi.Error(w, http.StatusBadRequest, err.Error())
-	default:
-		jsonapi.Error(w, http.StatusInternalServerError, err.Error())
+		return jsonapi.Errorf(http.StatusBadRequest, "%v", err)
 	}
+	return err
 }

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
 )
 
@@ -40,10 +41,12 @@ func allowAdmins(subjects []string, resource, _, object string) error {
 	return errors.New("denied")
 }
 
-func newAPI(t *testing.T) (*ClientsAPI, client.Client) {
+func newAPI(t *testing.T) (http.Handler, client.Client) {
 	t.Helper()
 	kube := fake.NewClientBuilder().Build()
-	return &ClientsAPI{Store: ClientStore{Client: kube, Namespace: testNamespace}, Auth: headerAuth{}, Authorize: allowAdmins}, kube
+	r := api.NewRouter(headerAuth{}, allowAdmins)
+	(&ClientsAPI{Store: ClientStore{Client: kube, Namespace: testNamespace}}).Register(r)
+	return r, kube
 }
 
 func call(t *testing.T, api http.Handler, user, method, path, body string) (int, map[string]any) {
@@ -120,7 +123,7 @@ func TestClientsAPI(t *testing.T) {
 	if code != http.StatusOK || newSecret == "" || newSecret == secret {
 		t.Fatalf("rotate: %d %v", code, rotated)
 	}
-	c, err := api.Store.Get(context.Background(), "argocd")
+	c, err := (ClientStore{Client: kube, Namespace: testNamespace}).Get(context.Background(), "argocd")
 	if err != nil || c.checkSecret(secret) || !c.checkSecret(newSecret) {
 		t.Errorf("after rotation: old works %v, new works %v (%v)", c.checkSecret(secret), c.checkSecret(newSecret), err)
 	}
@@ -158,8 +161,8 @@ func TestClientsAPI(t *testing.T) {
 	if code, _ := call(t, api, "root", http.MethodDelete, ClientsPrefix+"/argocd", ""); code != http.StatusNotFound {
 		t.Errorf("second delete: %d, want 404", code)
 	}
-	if code, _ := call(t, api, "root", http.MethodPut, ClientsPrefix+"/kubelogin", ""); code != http.StatusNotFound {
-		t.Errorf("PUT: %d, want 404", code)
+	if code, _ := call(t, api, "root", http.MethodPut, ClientsPrefix+"/kubelogin", ""); code != http.StatusMethodNotAllowed {
+		t.Errorf("PUT: %d, want 405", code)
 	}
 }
 

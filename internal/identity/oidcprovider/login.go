@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/jsonapi"
 )
 
@@ -179,7 +180,8 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in loginForm
-	if _, err := jsonapi.DecodeObject(w, r, &in, maxLoginBytes); err != nil {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBytes)
+	if _, err := api.DecodeObject(r, &in); err != nil {
 		jsonapi.WriteError(w, err)
 		return
 	}

@@ -227,12 +227,18 @@ func checkProjectLine(project string, l policyLine) error {
 	return nil
 }
 
+// SystemPrefix starts Kubernetes' own users and groups (system:masters is
+// cluster-admin on every API server).
+const SystemPrefix = "system:"
+
 // ReservedPrefix reports whether name starts with a prefix of gantry's own
-// subjects ("role:", "proj:", "team:", "gantry:"), and which. A user name or a
-// user's group with one would alias a role or a project role: an identity
-// provider's group named gantry:project:prod:project-admin must grant nothing.
+// subjects ("role:", "proj:", "team:", "gantry:") or Kubernetes' ("system:"),
+// and which. A user name or a user's group with one would alias a role or a
+// project role, or be handed on to a virtual cluster as a Kubernetes group: an
+// identity provider's group named gantry:project:prod:project-admin or
+// system:masters must grant nothing.
 func ReservedPrefix(name string) (string, bool) {
-	for _, prefix := range []string{"role:", "proj:", "team:", "gantry:", "system:"} {
+	for _, prefix := range []string{"role:", "proj:", "team:", "gantry:", SystemPrefix} {
 		if strings.HasPrefix(name, prefix) {
 			return prefix, true
 		}

@@ -7,9 +7,9 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/sessions"
 	"gantry.dev/gantry/internal/jsonapi"
@@ -40,7 +40,7 @@ type Limiter interface {
 	Succeeded(user, ip string)
 }
 
-// API is the http.Handler of /api/v1/session.
+// API serves /api/v1/session on an api.Router (Register).
 type API struct {
 	Passwords Passwords
 	Tokens    Tokens
@@ -62,20 +62,13 @@ type Response struct {
 	ExpiresAt    time.Time `json:"expiresAt"`
 }
 
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sub := strings.Trim(strings.TrimPrefix(r.URL.Path, Prefix), "/")
-	switch {
-	case sub == "" && r.Method == http.MethodPost:
-		a.login(w, r)
-	case sub == "" && r.Method == http.MethodDelete:
-		a.logout(w, r)
-	case sub == "refresh" && r.Method == http.MethodPost:
-		a.refresh(w, r)
-	case sub == "userinfo" && r.Method == http.MethodGet:
-		a.userinfo(w, r)
-	default:
-		jsonapi.Error(w, http.StatusNotFound, "no such session API: "+r.Method+" "+r.URL.Path)
-	}
+// Register mounts the API. Its routes are public: they are how a caller
+// gets credentials, or says whether it has any.
+func (a *API) Register(r *api.Router) {
+	r.Public("POST "+Prefix, "signs in: the username and password are the credentials", http.HandlerFunc(a.login))
+	r.Public("DELETE "+Prefix, "signs out: revokes the refresh token sent and clears the cookies", http.HandlerFunc(a.logout))
+	r.Public("POST "+Prefix+"/refresh", "swaps a refresh token (body or cookie) for new tokens", http.HandlerFunc(a.refresh))
+	r.Public("GET "+Prefix+"/userinfo", "says whether the caller is signed in: {loggedIn: false} without credentials", http.HandlerFunc(a.userinfo))
 }
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/sessions"
 )
@@ -31,9 +32,11 @@ func newServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := &API{Passwords: passwords{"admin": "correct horse", "bob": "battery staple"}, Tokens: mgr,
-		Limiter: sessions.NewLimiter(sessions.LimiterOptions{}), Auth: &authn.Authenticator{}}
-	srv := httptest.NewServer(api)
+	auth := &authn.Authenticator{}
+	router := api.NewRouter(auth, func([]string, string, string, string) error { return nil })
+	(&API{Passwords: passwords{"admin": "correct horse", "bob": "battery staple"}, Tokens: mgr,
+		Limiter: sessions.NewLimiter(sessions.LimiterOptions{}), Auth: auth}).Register(router)
+	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -8,8 +8,6 @@
 // it, and it can be tested without an API server. Persistence goes through
 // two narrow interfaces, [KeyStore] and [RefreshStore]; this package ships an
 // in-memory implementation of each and a Secret-backed [SecretKeyStore].
-// Access key records are stored by the caller (one Secret per key), using
-// [AccessKey.ToSecretData] and [AccessKey.FromSecretData].
 //
 // Secrets never leave through errors or String methods: error messages name
 // the problem and the fix, and types holding secret material redact

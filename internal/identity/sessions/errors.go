@@ -19,12 +19,4 @@ var (
 	// ErrRefreshTokenReused: a refresh token was presented a second time. The
 	// whole session (its token family) has been revoked in response.
 	ErrRefreshTokenReused = errors.New("refresh token was already used")
-
-	// ErrInvalidAccessKey: an access key is malformed, unknown or has the
-	// wrong secret. Which of these is deliberately not said.
-	ErrInvalidAccessKey = errors.New("access key is not valid")
-	// ErrAccessKeyRevoked: the access key's secret matched but it is revoked.
-	ErrAccessKeyRevoked = errors.New("access key is revoked")
-	// ErrAccessKeyExpired: the access key's secret matched but it has expired.
-	ErrAccessKeyExpired = errors.New("access key has expired")
 )

@@ -1,4 +1,4 @@
-package sessions
+package accesskeys
 
 import (
 	"crypto/rand"
@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,6 +26,18 @@ const (
 	accessKeySecretBytes = 32
 )
 
+// Sentinel errors, for errors.Is. The errors returned wrap them with the
+// reason and what to do about it; none carries the key.
+var (
+	// ErrInvalid: an access key is malformed, unknown or has the wrong
+	// secret. Which of these is deliberately not said.
+	ErrInvalid = errors.New("access key is not valid")
+	// ErrRevoked: the access key's secret matched but it is revoked.
+	ErrRevoked = errors.New("access key is revoked")
+	// ErrExpired: the access key's secret matched but it has expired.
+	ErrExpired = errors.New("access key has expired")
+)
+
 // lowerBase32 has no '_' (the separator) and only characters valid in
 // Kubernetes object names.
 func lowerBase32() *base32.Encoding {
@@ -38,9 +51,9 @@ type Scope struct {
 	VirtualCluster string
 }
 
-// AccessKey is the stored record of an access key. It holds the SHA-256 of
+// Key is the stored record of an access key. It holds the SHA-256 of
 // the secret, never the secret: the plaintext is shown once, at creation.
-type AccessKey struct {
+type Key struct {
 	// ID is the public part of the key, unique; use it to name the Secret.
 	ID    string
 	Name  string
@@ -63,21 +76,21 @@ type AccessKey struct {
 }
 
 // Expired reports whether the key has expired at now.
-func (k AccessKey) Expired(now time.Time) bool {
+func (k Key) Expired(now time.Time) bool {
 	return !k.Expires.IsZero() && !now.Before(k.Expires)
 }
 
-// NewAccessKey makes an access key for owner. plaintext, of the form
+// New makes an access key for owner. plaintext, of the form
 // gak_<id>_<secret>, is for the user and must not be stored; record is for
 // storage. A zero expires makes a key that never expires.
-func NewAccessKey(owner string, scope Scope, expires time.Time, name string) (plaintext string, record AccessKey) {
+func New(owner string, scope Scope, expires time.Time, name string) (plaintext string, record Key) {
 	idBytes := make([]byte, accessKeyIDBytes)
 	secret := make([]byte, accessKeySecretBytes)
 	_, _ = rand.Read(idBytes) // never fails (crypto/rand since Go 1.24)
 	_, _ = rand.Read(secret)
 	id := lowerBase32().EncodeToString(idBytes)
 	sum := sha256.Sum256(secret)
-	record = AccessKey{
+	record = Key{
 		ID:         id,
 		Name:       name,
 		Owner:      owner,
@@ -92,16 +105,16 @@ func NewAccessKey(owner string, scope Scope, expires time.Time, name string) (pl
 	return accessKeyPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret), record
 }
 
-// VerifyAccessKey checks plaintext against the record lookup returns for its
+// Verify checks plaintext against the record lookup returns for its
 // id. The secret comparison is constant-time, and an unknown id costs and
 // says the same as a wrong secret, so neither ids nor secrets can be probed.
 // Only a caller holding the right secret learns that a key is revoked or
 // expired. Errors never contain the plaintext.
-func VerifyAccessKey(plaintext string, lookup func(id string) (AccessKey, bool)) (AccessKey, error) {
+func Verify(plaintext string, lookup func(id string) (Key, bool)) (Key, error) {
 	id, secret, ok := parseAccessKey(plaintext)
 	if !ok {
-		return AccessKey{}, fmt.Errorf("%w: it is not of the form gak_<id>_<secret>: copy the whole key as printed when it was created",
-			ErrInvalidAccessKey)
+		return Key{}, fmt.Errorf("%w: it is not of the form gak_<id>_<secret>: copy the whole key as printed when it was created",
+			ErrInvalid)
 	}
 	got := sha256.Sum256(secret)
 	rec, found := lookup(id)
@@ -111,15 +124,15 @@ func VerifyAccessKey(plaintext string, lookup func(id string) (AccessKey, bool))
 		found = false
 	}
 	if subtle.ConstantTimeCompare(got[:], want) != 1 || !found {
-		return AccessKey{}, fmt.Errorf("%w: no key matches it: check it was copied whole, or create a new access key",
-			ErrInvalidAccessKey)
+		return Key{}, fmt.Errorf("%w: no key matches it: check it was copied whole, or create a new access key",
+			ErrInvalid)
 	}
 	if rec.Revoked {
-		return AccessKey{}, fmt.Errorf("%w: key %s (%q) was revoked: create a new access key", ErrAccessKeyRevoked, rec.ID, rec.Name)
+		return Key{}, fmt.Errorf("%w: key %s (%q) was revoked: create a new access key", ErrRevoked, rec.ID, rec.Name)
 	}
 	if rec.Expired(time.Now()) {
-		return AccessKey{}, fmt.Errorf("%w: key %s (%q) expired at %s: create a new access key",
-			ErrAccessKeyExpired, rec.ID, rec.Name, rec.Expires.Format(time.RFC3339))
+		return Key{}, fmt.Errorf("%w: key %s (%q) expired at %s: create a new access key",
+			ErrExpired, rec.ID, rec.Name, rec.Expires.Format(time.RFC3339))
 	}
 	return rec, nil
 }
@@ -172,7 +185,7 @@ const (
 
 // ToSecretData returns the record as the data of a Secret. Times are
 // RFC 3339; a never-expiring key has no "expires".
-func (k AccessKey) ToSecretData() map[string][]byte {
+func (k Key) ToSecretData() map[string][]byte {
 	data := map[string][]byte{
 		dataID:             []byte(k.ID),
 		dataName:           []byte(k.Name),
@@ -198,9 +211,9 @@ func (k AccessKey) ToSecretData() map[string][]byte {
 
 // FromSecretData fills k from Secret data written by ToSecretData, and
 // checks it, so a hand-edited Secret fails here rather than at login.
-func (k *AccessKey) FromSecretData(data map[string][]byte) error {
+func (k *Key) FromSecretData(data map[string][]byte) error {
 	const fix = "recreate the access key"
-	rec := AccessKey{
+	rec := Key{
 		ID:         string(data[dataID]),
 		Name:       string(data[dataName]),
 		Owner:      string(data[dataOwner]),

@@ -1,4 +1,4 @@
-package vcproxy
+package authn
 
 import (
 	"crypto/rand"
@@ -7,16 +7,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// AdminToken authenticates gantry's admin by a bearer token. The token lives in the
-// data directory (0600) for the CLI to use, the way the admin kubeconfig does; the
-// server keeps only its SHA-256. It gives way to users and access keys with the
-// Identity work.
+// AdminToken authenticates the local admin (AdminUser) by a bearer token. The
+// token lives in the data directory (0600) for the CLI on the same machine, the
+// way the admin kubeconfig does; the server keeps only its SHA-256.
 type AdminToken struct {
 	sum [sha256.Size]byte
 }
@@ -43,15 +41,8 @@ func LoadOrCreateAdminToken(dataDir string) (*AdminToken, error) {
 	return &AdminToken{sum: sha256.Sum256([]byte(strings.TrimSpace(string(data))))}, nil
 }
 
-// Authenticate accepts "Authorization: Bearer <admin token>".
-func (a *AdminToken) Authenticate(r *http.Request) (string, error) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return "", errors.New("no bearer token")
-	}
-	sum := sha256.Sum256([]byte(tok))
-	if subtle.ConstantTimeCompare(sum[:], a.sum[:]) != 1 {
-		return "", errors.New("invalid token")
-	}
-	return "admin", nil
+// Matches says whether token is the admin token, in constant time.
+func (a *AdminToken) Matches(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(sum[:], a.sum[:]) == 1
 }

@@ -1,4 +1,4 @@
-package sessions
+package accesskeys
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 func TestNewAccessKey(t *testing.T) {
 	scope := Scope{Project: "payments", VirtualCluster: "dev"}
 	expires := time.Now().Add(30 * 24 * time.Hour)
-	plain, rec := NewAccessKey("alice", scope, expires, "ci")
+	plain, rec := New("alice", scope, expires, "ci")
 
 	parts := strings.SplitN(plain, "_", 3)
 	if len(parts) != 3 || parts[0] != "gak" || parts[1] != rec.ID {
@@ -35,48 +35,48 @@ func TestNewAccessKey(t *testing.T) {
 		t.Error("record contains the secret")
 	}
 
-	other, _ := NewAccessKey("alice", scope, expires, "ci")
+	other, _ := New("alice", scope, expires, "ci")
 	if other == plain {
 		t.Fatal("two keys are equal")
 	}
 }
 
 func TestVerifyAccessKey(t *testing.T) {
-	good, goodRec := NewAccessKey("alice", Scope{Project: "p"}, time.Time{}, "laptop")
-	revoked, revokedRec := NewAccessKey("alice", Scope{}, time.Time{}, "old")
+	good, goodRec := New("alice", Scope{Project: "p"}, time.Time{}, "laptop")
+	revoked, revokedRec := New("alice", Scope{}, time.Time{}, "old")
 	revokedRec.Revoked = true
-	expired, expiredRec := NewAccessKey("alice", Scope{}, time.Now().Add(-time.Minute), "expired")
-	records := map[string]AccessKey{goodRec.ID: goodRec, revokedRec.ID: revokedRec, expiredRec.ID: expiredRec}
-	lookup := func(id string) (AccessKey, bool) { rec, ok := records[id]; return rec, ok }
+	expired, expiredRec := New("alice", Scope{}, time.Now().Add(-time.Minute), "expired")
+	records := map[string]Key{goodRec.ID: goodRec, revokedRec.ID: revokedRec, expiredRec.ID: expiredRec}
+	lookup := func(id string) (Key, bool) { rec, ok := records[id]; return rec, ok }
 
-	rec, err := VerifyAccessKey(good, lookup)
+	rec, err := Verify(good, lookup)
 	if err != nil || rec.ID != goodRec.ID || rec.Owner != "alice" || rec.Scope.Project != "p" {
 		t.Fatalf("good key: %+v, %v", rec, err)
 	}
 
 	// Same id, other secret.
-	wrongSecret, _ := NewAccessKey("mallory", Scope{}, time.Time{}, "")
+	wrongSecret, _ := New("mallory", Scope{}, time.Time{}, "")
 	wrongSecret = "gak_" + goodRec.ID + "_" + strings.SplitN(wrongSecret, "_", 3)[2]
-	unknownID, _ := NewAccessKey("mallory", Scope{}, time.Time{}, "")
+	unknownID, _ := New("mallory", Scope{}, time.Time{}, "")
 
 	tests := []struct {
 		name, plaintext string
 		want            error
 	}{
-		{"wrong secret", wrongSecret, ErrInvalidAccessKey},
-		{"unknown id", unknownID, ErrInvalidAccessKey},
-		{"revoked", revoked, ErrAccessKeyRevoked},
-		{"expired", expired, ErrAccessKeyExpired},
-		{"no prefix", strings.TrimPrefix(good, "gak_"), ErrInvalidAccessKey},
-		{"truncated", good[:len(good)-1], ErrInvalidAccessKey},
-		{"padding", good + "=", ErrInvalidAccessKey},
-		{"upper-case id", "gak_" + strings.ToUpper(goodRec.ID) + good[4+len(goodRec.ID):], ErrInvalidAccessKey},
-		{"empty", "", ErrInvalidAccessKey},
+		{"wrong secret", wrongSecret, ErrInvalid},
+		{"unknown id", unknownID, ErrInvalid},
+		{"revoked", revoked, ErrRevoked},
+		{"expired", expired, ErrExpired},
+		{"no prefix", strings.TrimPrefix(good, "gak_"), ErrInvalid},
+		{"truncated", good[:len(good)-1], ErrInvalid},
+		{"padding", good + "=", ErrInvalid},
+		{"upper-case id", "gak_" + strings.ToUpper(goodRec.ID) + good[4+len(goodRec.ID):], ErrInvalid},
+		{"empty", "", ErrInvalid},
 	}
 	var unknownMsg, wrongMsg string
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := VerifyAccessKey(tt.plaintext, lookup)
+			_, err := Verify(tt.plaintext, lookup)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -101,9 +101,9 @@ func TestVerifyAccessKey(t *testing.T) {
 }
 
 func TestAccessKeySecretData(t *testing.T) {
-	_, rec := NewAccessKey("alice", Scope{Project: "p", VirtualCluster: "v"}, time.Now().Add(time.Hour), "ci")
+	_, rec := New("alice", Scope{Project: "p", VirtualCluster: "v"}, time.Now().Add(time.Hour), "ci")
 	rec.Revoked = true
-	var back AccessKey
+	var back Key
 	if err := back.FromSecretData(rec.ToSecretData()); err != nil {
 		t.Fatal(err)
 	}
@@ -111,14 +111,14 @@ func TestAccessKeySecretData(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", back, rec)
 	}
 	// A system key (an integration's) keeps its groups and passivity.
-	_, sys := NewAccessKey("argocd_shop", Scope{Project: "shop", VirtualCluster: "dev"}, time.Time{}, "argocd")
+	_, sys := New("argocd_shop", Scope{Project: "shop", VirtualCluster: "dev"}, time.Time{}, "argocd")
 	sys.System, sys.Groups, sys.Passive = true, []string{"gantry:project:shop:project-admin", "x"}, true
-	var sysBack AccessKey
+	var sysBack Key
 	if err := sysBack.FromSecretData(sys.ToSecretData()); err != nil || !reflect.DeepEqual(sysBack, sys) {
 		t.Fatalf("system key round trip: %v\n got %+v\nwant %+v", err, sysBack, sys)
 	}
 
-	_, never := NewAccessKey("alice", Scope{}, time.Time{}, "")
+	_, never := New("alice", Scope{}, time.Time{}, "")
 	data := never.ToSecretData()
 	if _, ok := data["expires"]; ok {
 		t.Error("never-expiring key has an expires entry")
@@ -132,7 +132,7 @@ func TestAccessKeySecretData(t *testing.T) {
 	} {
 		data := rec.ToSecretData()
 		data[field] = []byte(value)
-		var k AccessKey
+		var k Key
 		err := k.FromSecretData(data)
 		if err == nil {
 			t.Errorf("bad %s accepted", field)
@@ -141,8 +141,18 @@ func TestAccessKeySecretData(t *testing.T) {
 		if !strings.Contains(err.Error(), "recreate the access key") {
 			t.Errorf("error %q does not say how to fix it", err)
 		}
-		if !reflect.DeepEqual(k, AccessKey{}) {
+		if !reflect.DeepEqual(k, Key{}) {
 			t.Errorf("bad %s: record partly filled", field)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	plain, rec := New("alice", Scope{}, time.Time{}, "ci")
+	lookup := func(string) (Key, bool) { return rec, true }
+	for b.Loop() {
+		if _, err := Verify(plain, lookup); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
