@@ -49,6 +49,9 @@ func (s *syncer) reconcileConfigMap(ctx context.Context, key string) (time.Durat
 	if err != nil {
 		return 0, err
 	}
+	// Another virtual object's copy under the same name is, for this one, not
+	// there: it is not deleted, and writing over it fails (collisionError).
+	h = s.configMaps.copyOf(h, key)
 	if v == nil || v.DeletionTimestamp != nil || !s.usedByPods(indexConfigMaps, key) {
 		if h != nil {
 			return 0, s.configMaps.delete(ctx, h, metav1.DeleteOptions{})

@@ -13,6 +13,18 @@
 //   - Host → virtual: pod status, node binding (with a virtual Node mirroring the
 //     host node), PVC and load-balancer status, and optionally events.
 //
+// A tenant is cluster-admin of their virtual cluster, so everything the syncer
+// copies is attacker-controlled. Each host copy is checked where it is made:
+// pods against Pod Security (podsecurity.go) and the host's own rules
+// (hostpolicy.go: no direct storage, inline CSI or host certificates; a node
+// chosen by name goes through the host scheduler; only node-condition
+// tolerations); Services without addresses or ports the tenant chose; Endpoints
+// only towards the virtual cluster's own pods; claims without a chosen volume or
+// a foreign data source; no label or annotation in Kubernetes' or gantry's
+// domains (hostkeys.go); and no host object that is another virtual object's copy
+// (HostName can map two names to one). What is refused or left out is told to
+// the tenant in a Warning event on the virtual object (warnings.go).
+//
 // Everything is level-based: each kind has a work queue fed by informers on both
 // clusters, and its reconcile function compares the two sides and writes the
 // difference. Restarting Run therefore converges without duplicates, and nothing
@@ -27,8 +39,13 @@
 //	options.go       Options and the kinds ToHost accepts
 //	names.go         HostName and the labels and annotations on host objects
 //	translate.go     metadata and selectors (pure)
+//	hostkeys.go      which label and annotation keys reach the host (pure)
 //	podtranslate.go  pod specs (pure)
-//	hostwrite.go     the ownership guard every host write goes through
+//	hostpolicy.go    what a tenant may not ask of the host: volumes, nodes,
+//	                 tolerations, claim sources (pure)
+//	hostwrite.go     the guards every host write goes through: ownership, origin
+//	warnings.go      Warning events and held pods: what was refused, and why
+//	podsecurity.go   Pod Security and host-policy refusals of pods
 //	queue.go         work queues and retry policy
 //	pods.go          pod lifecycle, both directions
 //	podstatus.go     host -> virtual: binding and pod status

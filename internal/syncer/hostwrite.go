@@ -29,6 +29,42 @@ func (e *foreignError) Error() string {
 		e.kind, e.namespace, e.name, e.vcluster, LabelManagedBy, ManagedBySyncer, LabelVCluster, e.vcluster)
 }
 
+// collisionError reports a host object that is the syncer's but the copy of
+// another virtual object: HostName joins names with "-x-", so "a-x-b" in
+// namespace "c" and "a" in namespace "b-x-c" have one host name. The first
+// keeps it; the second is not synced, so neither overwrites, mounts or deletes
+// the other's copy.
+type collisionError struct {
+	kind, hostName, want, have string
+}
+
+func (e *collisionError) Error() string {
+	return fmt.Sprintf("host %s %s is already the copy of virtual %s; virtual %s has the same host name "+
+		"(names are joined with \"-x-\", so names containing \"-x-\" can meet): rename one of them",
+		e.kind, e.hostName, e.have, e.want)
+}
+
+// blockedError is an error the syncer cannot fix by retrying soon: a host object
+// in the way that is someone else's.
+type blockedError interface {
+	error
+	blockedByHost()
+}
+
+func (*foreignError) blockedByHost()   {}
+func (*collisionError) blockedByHost() {}
+
+var (
+	_ blockedError = (*foreignError)(nil)
+	_ blockedError = (*collisionError)(nil)
+)
+
+// origin is the "namespace/name" of the virtual object a host object is the copy of.
+func origin(obj metav1.Object) string {
+	a := obj.GetAnnotations()
+	return a[AnnotationNamespace] + "/" + a[AnnotationName]
+}
+
 // hostObject is a pointer to a Kubernetes object type E.
 type hostObject[E any] interface {
 	*E
@@ -74,6 +110,9 @@ func (w hostWriter[E, T]) apply(ctx context.Context, current, desired T, merge f
 	if !owned(current, w.vcluster) {
 		return nil, w.foreign(current)
 	}
+	if err := w.checkOrigin(current, origin(desired)); err != nil {
+		return nil, err
+	}
 	existing := current.DeepCopyObject().(T)
 	if !merge(existing, desired) {
 		return current, nil
@@ -92,6 +131,27 @@ func (w hostWriter[E, T]) delete(ctx context.Context, obj T, opts metav1.DeleteO
 		return fmt.Errorf("deleting host %s %s: %w", w.kind, obj.GetName(), err)
 	}
 	return nil
+}
+
+// checkOrigin returns a collisionError when host object h (nil: none) is the
+// copy of another virtual object than key ("namespace/name").
+func (w hostWriter[E, T]) checkOrigin(h T, key string) error {
+	if h == nil {
+		return nil
+	}
+	if have := origin(h); have != key {
+		return &collisionError{kind: w.kind, hostName: h.GetName(), want: key, have: have}
+	}
+	return nil
+}
+
+// copyOf returns h if it is the copy of virtual object key, else nil. Every
+// reconcile passes the host object it found by name through it before acting.
+func (w hostWriter[E, T]) copyOf(h T, key string) T {
+	if w.checkOrigin(h, key) != nil {
+		return nil
+	}
+	return h
 }
 
 func (w hostWriter[E, T]) foreign(obj T) error {

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -75,5 +76,43 @@ func TestHostWriterCreatesUpdatesOnlyOnChange(t *testing.T) {
 	}
 	if err := w.delete(ctx, live, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two virtual objects whose names meet on one host name ("a-x-b" in namespace
+// "c", "a" in namespace "b-x-c"): the second never writes over, nor deletes, the
+// first's copy, and the error names both.
+func TestHostWriterRefusesAnotherObjectsCopy(t *testing.T) {
+	ctx := context.Background()
+	first := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a-x-b", Namespace: "c", UID: "u1"}, Data: map[string]string{"k": "first"}}
+	second := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "b-x-c", UID: "u2"}, Data: map[string]string{"k": "second"}}
+	if HostName(first.Name, first.Namespace, "vc1") != HostName(second.Name, second.Namespace, "vc1") {
+		t.Fatal("the two names do not meet; the test needs them to")
+	}
+	client := fake.NewClientset()
+	w := newWriter[corev1.ConfigMap]("ConfigMap", client.CoreV1().ConfigMaps("host-ns"), "vc1")
+	live, err := w.apply(ctx, nil, &corev1.ConfigMap{ObjectMeta: testTranslator.hostMeta(first), Data: first.Data}, mergeData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(client.Actions())
+	for _, current := range []*corev1.ConfigMap{live, nil} { // in the cache, or not yet
+		_, err = w.apply(ctx, current, &corev1.ConfigMap{ObjectMeta: testTranslator.hostMeta(second), Data: second.Data}, mergeData)
+		var c *collisionError
+		if !errors.As(err, &c) || !strings.Contains(err.Error(), "c/a-x-b") || !strings.Contains(err.Error(), "b-x-c/a") {
+			t.Fatalf("apply of the second object: err = %v, want a collisionError naming both", err)
+		}
+	}
+	if w.copyOf(live, "b-x-c/a") != nil || w.copyOf(live, "c/a-x-b") != live {
+		t.Error("copyOf does not tell the copies apart")
+	}
+	for _, a := range client.Actions()[before:] {
+		if a.GetVerb() != "get" && a.GetVerb() != "create" {
+			t.Errorf("a %s reached the API", a.GetVerb())
+		}
+	}
+	got, err := client.CoreV1().ConfigMaps("host-ns").Get(ctx, live.Name, metav1.GetOptions{})
+	if err != nil || got.Data["k"] != "first" {
+		t.Fatalf("the first object's copy was changed: %+v, %v", got, err)
 	}
 }

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 
 // TestClaimsSecretsAndManualEndpoints covers the kinds the Deployment test does not:
 // a claim (copied, status reported back), a Secret mounted by a pod (copied while
-// used), and a selector-less Service with hand-written Endpoints (copied, and
-// mirrored into a host EndpointSlice by the host).
+// used), and a selector-less Service with hand-written Endpoints pointing at a pod
+// of the virtual cluster (copied, and mirrored into a host EndpointSlice by the host).
 func TestClaimsSecretsAndManualEndpoints(t *testing.T) {
 	e := env(t)
 	ctx := context.Background()
@@ -78,27 +79,45 @@ func TestClaimsSecretsAndManualEndpoints(t *testing.T) {
 		return apierrors.IsNotFound(err), nil
 	})
 
+	// Hand-written endpoints pointing at a pod of the virtual cluster (addresses
+	// elsewhere stay inside: TestAttackServicesAndEndpoints).
+	target := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pg"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "pg", Image: "postgres"}}}}
+	if _, err := v.Pods(ns).Create(ctx, target, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var targetIP string
+	eventually(t, 60*time.Second, "pod pg to run", func(ctx context.Context) (bool, error) {
+		p, err := v.Pods(ns).Get(ctx, "pg", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		targetIP = p.Status.PodIP
+		return p.Status.Phase == corev1.PodRunning && targetIP != "", nil
+	})
 	external := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "external"},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "pg", Port: 5432}}}}
 	if _, err := v.Services(ns).Create(ctx, external, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eps := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "external"},
-		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "192.0.2.10"}}, Ports: []corev1.EndpointPort{{Name: "pg", Port: 5432}}}}}
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: targetIP}}, Ports: []corev1.EndpointPort{{Name: "pg", Port: 5432}}}}}
 	if _, err := v.Endpoints(ns).Create(ctx, eps, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	hostSvc := HostName("external", ns, testVCluster)
 	eventually(t, 30*time.Second, "a host EndpointSlice with the hand-written address", func(ctx context.Context) (bool, error) {
 		he, err := h.Endpoints(testHostNS).Get(ctx, hostSvc, metav1.GetOptions{})
-		if err != nil || len(he.Subsets) != 1 || he.Subsets[0].Addresses[0].IP != "192.0.2.10" {
+		if err != nil || len(he.Subsets) != 1 || he.Subsets[0].Addresses[0].IP != targetIP {
 			return false, err
+		}
+		if ref := he.Subsets[0].Addresses[0].TargetRef; ref == nil || ref.Name != HostName("pg", ns, testVCluster) {
+			return false, fmt.Errorf("host address points at %+v, want the host pod", ref)
 		}
 		l, err := e.hostKube.DiscoveryV1().EndpointSlices(testHostNS).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + hostSvc})
 		if err != nil || len(l.Items) == 0 {
 			return false, err
 		}
-		return slices.Contains(l.Items[0].Endpoints[0].Addresses, "192.0.2.10"), nil
+		return slices.Contains(l.Items[0].Endpoints[0].Addresses, targetIP), nil
 	})
 	if err := v.Services(ns).Delete(ctx, "external", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -123,7 +123,9 @@ func (s *syncer) createVirtualNode(ctx context.Context, n *corev1.Node) error {
 // virtualNode is the virtual Node mirroring host node h. By default it is a minimal
 // placeholder: the host's labels, Ready condition, addresses, capacity and node
 // info. With SyncNodes it is the real node: annotations, taints, unschedulable and
-// the whole status too.
+// the status too, except what describes other tenants' workloads on the node: the
+// images it holds (their names say what others run, from which registries) and
+// the volumes attached and in use (other tenants' disks).
 func (s *syncer) virtualNode(h *corev1.Node) *corev1.Node {
 	labels := maps.Clone(h.Labels)
 	if labels == nil {
@@ -137,6 +139,7 @@ func (s *syncer) virtualNode(h *corev1.Node) *corev1.Node {
 		n.Spec.Taints = h.Spec.Taints
 		n.Spec.Unschedulable = h.Spec.Unschedulable
 		n.Status = *h.Status.DeepCopy()
+		n.Status.Images, n.Status.VolumesInUse, n.Status.VolumesAttached = nil, nil, nil
 		return n
 	}
 	for _, c := range h.Status.Conditions {

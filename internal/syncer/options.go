@@ -49,6 +49,11 @@ type Options struct {
 	// PodSecurity is the Pod Security Standard every host pod is checked against
 	// before it is written (podsecurity.go); empty means podsecurity.Default.
 	PodSecurity podsecurity.Level
+	// TolerableTaints are taint keys that tenants' pods may tolerate on the host
+	// besides the node-condition taints (node.kubernetes.io/not-ready, ...): an
+	// administrator's choice, such as nvidia.com/gpu for a shared GPU pool. Other
+	// tolerations are left out of host pods (hostpolicy.go).
+	TolerableTaints []string
 	// Logger receives the syncer's log.
 	Logger logr.Logger
 }
@@ -67,6 +72,11 @@ func (o Options) validate() error {
 	}
 	if o.PodSecurity != "" && !podsecurity.Valid(o.PodSecurity) {
 		errs = append(errs, fmt.Errorf("PodSecurity %q is not privileged, baseline or restricted", o.PodSecurity))
+	}
+	for _, k := range o.TolerableTaints {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("TolerableTaints: taint key %q: %s", k, strings.Join(msgs, "; ")))
+		}
 	}
 	if o.Virtual == nil || o.Host == nil {
 		errs = append(errs, errors.New("the virtual and host REST configs are both required"))

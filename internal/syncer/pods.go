@@ -2,7 +2,9 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -85,6 +87,14 @@ func (s *syncer) reconcilePod(ctx context.Context, key string) (time.Duration, e
 	if err != nil {
 		return 0, err
 	}
+	if err := s.pods.checkOrigin(hPod, key); err != nil && vPod != nil && vPod.DeletionTimestamp == nil {
+		// Another virtual pod's copy holds the host name: it is neither replaced nor deleted.
+		if herr := s.holdColliding(ctx, vPod, err); herr != nil {
+			return 0, herr
+		}
+		return 0, err
+	}
+	hPod = s.pods.copyOf(hPod, key)
 
 	switch {
 	case vPod == nil:
@@ -92,7 +102,7 @@ func (s *syncer) reconcilePod(ctx context.Context, key string) (time.Duration, e
 		if hPod != nil {
 			return 0, s.deleteHostPod(ctx, hPod, nil)
 		}
-		return 0, s.deleteTokenSecret(ctx, hName)
+		return 0, s.deleteTokenSecret(ctx, key, hName)
 
 	case hPod != nil && hPod.Annotations[AnnotationUID] != string(vPod.UID):
 		// A host pod left by an earlier virtual pod of the same name (a StatefulSet
@@ -108,7 +118,7 @@ func (s *syncer) reconcilePod(ctx context.Context, key string) (time.Duration, e
 		if err := s.deleteVirtualPod(ctx, vPod, ptr.To[int64](0)); err != nil {
 			return 0, err
 		}
-		return 0, s.deleteTokenSecret(ctx, hName)
+		return 0, s.deleteTokenSecret(ctx, key, hName)
 
 	case hPod == nil:
 		if vPod.Status.StartTime != nil {
@@ -134,9 +144,10 @@ func (s *syncer) reconcilePod(ctx context.Context, key string) (time.Duration, e
 		return 0, err
 	}
 	desired := s.t.hostPod(vPod, s.podOptions(hName))
-	if v := s.podSecurityViolation(desired); v != nil {
-		// Running from before the level was tightened: left running, not updated.
-		if err := s.warnRunning(ctx, vPod, v); err != nil {
+	if r := s.refusal(vPod, desired); r != nil {
+		// Running from before the level (or a host rule) was tightened: left
+		// running, not updated.
+		if err := s.warnRunning(ctx, vPod, *r); err != nil {
 			return 0, err
 		}
 	} else if _, err := s.pods.apply(ctx, hPod, desired, mergePod); err != nil {
@@ -156,9 +167,16 @@ func (s *syncer) createHostPod(ctx context.Context, vPod *corev1.Pod) (time.Dura
 	hName := s.t.name(vPod.Name, vPod.Namespace)
 	// Checked before anything is written for it: a refused pod leaves nothing on the host.
 	desired := s.t.hostPod(vPod, s.podOptions(hName))
-	if v := s.podSecurityViolation(desired); v != nil {
-		s.log.Info("pod refused by Pod Security; not creating it on the host", "pod", vPod.Namespace+"/"+vPod.Name, "violation", v.Error())
-		return 0, s.refusePod(ctx, vPod, v.Error())
+	if r := s.refusal(vPod, desired); r != nil {
+		s.log.Info("pod refused; not creating it on the host", "pod", vPod.Namespace+"/"+vPod.Name, "reason", r.reason, "violation", r.why)
+		return 0, s.refusePod(ctx, vPod, *r)
+	}
+	if left := s.t.podNotes(vPod); len(left) > 0 {
+		msg := fmt.Sprintf("pod %s runs on the host without %s: tenants' pods may tolerate only node-condition taints "+
+			"and those a gantry administrator allows, and the host binds claims itself", vPod.Name, strings.Join(left, ", "))
+		if err := s.warn(ctx, vPod, "Pod", ReasonHostPolicy, msg); err != nil {
+			return 0, err
+		}
 	}
 	deps := []struct {
 		kind      string
@@ -175,24 +193,40 @@ func (s *syncer) createHostPod(ctx context.Context, vPod *corev1.Pod) (time.Dura
 		}
 		for _, name := range d.names {
 			if _, err := d.reconcile(ctx, vPod.Namespace+"/"+name); err != nil {
-				return 0, fmt.Errorf("pod %s/%s needs %s %s: %w", vPod.Namespace, vPod.Name, d.kind, name, err)
+				err = fmt.Errorf("pod %s/%s needs %s %s: %w", vPod.Namespace, vPod.Name, d.kind, name, err)
+				return 0, errors.Join(s.holdColliding(ctx, vPod, err), err)
 			}
 		}
 	}
 	renew, err := s.ensureTokenSecret(ctx, vPod, tokenSecretName(hName))
 	if err != nil {
-		return 0, err
+		return 0, errors.Join(s.holdColliding(ctx, vPod, err), err)
 	}
 	// Logged as an attempt: with the host cache behind, this may find the pod made
 	// a moment ago, which apply then adopts.
 	s.log.V(1).Info("creating host pod", "pod", vPod.Namespace+"/"+vPod.Name, "hostPod", hName)
 	if _, err := s.pods.apply(ctx, nil, desired, mergePod); err != nil {
 		if why := hostPodSecurityRefusal(err); why != "" {
-			return 0, s.refusePod(ctx, vPod, why)
+			return 0, s.refusePod(ctx, vPod, podRefusal{ReasonPodSecurity, why})
 		}
-		return 0, err
+		return 0, errors.Join(s.holdColliding(ctx, vPod, err), err)
 	}
 	return renew, nil
+}
+
+// holdColliding holds vPod back with a NameCollision warning when err is a
+// collisionError: its host name, or the host name of something it uses, is
+// another virtual object's copy. Other errors are left to the caller.
+func (s *syncer) holdColliding(ctx context.Context, vPod *corev1.Pod, err error) error {
+	var c *collisionError
+	if !errors.As(err, &c) {
+		return nil
+	}
+	msg := "not created on the host: " + err.Error()
+	if werr := s.warn(ctx, vPod, "Pod", ReasonNameCollision, msg); werr != nil {
+		return werr
+	}
+	return s.holdPod(ctx, vPod, ReasonNameCollision, msg)
 }
 
 // mergePod brings a live host pod to desired as far as a pod can change: labels,

@@ -6,9 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"gantry.dev/gantry/internal/podsecurity"
 )
@@ -22,7 +20,8 @@ import (
 // level. A host pod that runs already (made under a looser level before an
 // administrator tightened it) keeps running, as pods do in Kubernetes when a
 // namespace's level is tightened, but is no longer updated; its replacement
-// is refused.
+// is refused. The host's own rules (hostpolicy.go) are checked and reported
+// the same way, with reason HostPolicy.
 
 // ReasonPodSecurity is the reason of the virtual pod's status and events when
 // its pod is held back from the host.
@@ -48,57 +47,46 @@ func (s *syncer) howToChange() string {
 		"else of its Project, else baseline); only a gantry administrator can loosen it", s.opts.Namespace, s.opts.VCluster, s.opts.podSecurityLevel())
 }
 
-// refusePod records that vPod will not run on the host: a Warning event and a
-// Pending status with reason PodSecurity. why is the violation as the syncer or
-// the host's own admission worded it.
-func (s *syncer) refusePod(ctx context.Context, vPod *corev1.Pod, why string) error {
-	msg := fmt.Sprintf("not created on the host: pod %s %s; %s", vPod.Name, why, s.howToChange())
-	if err := s.podSecurityEvent(ctx, vPod, "refused", msg); err != nil {
-		return err
+// podRefusal is why the host must not run a pod: its reason (ReasonPodSecurity
+// or ReasonHostPolicy) and the words of the failed checks.
+type podRefusal struct{ reason, why string }
+
+// refusal checks a pod before its host copy hPod is written: Pod Security on
+// the host copy, then the host's own rules (hostpolicy.go) on the virtual pod.
+func (s *syncer) refusal(vPod, hPod *corev1.Pod) *podRefusal {
+	if v := s.podSecurityViolation(hPod); v != nil {
+		return &podRefusal{ReasonPodSecurity, v.Error()}
 	}
-	want := vPod.Status.DeepCopy()
-	want.Phase = corev1.PodPending
-	want.Reason, want.Message = ReasonPodSecurity, msg
-	setPodCondition(want, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
-		Reason: ReasonPodSecurity, Message: msg})
-	if equality.Semantic.DeepEqual(comparablePodStatus(vPod.Status), comparablePodStatus(*want)) {
-		return nil
-	}
-	updated := vPod.DeepCopy()
-	updated.Status = *want
-	if _, err := s.virtual.CoreV1().Pods(vPod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
-		return ignoreNotFound(err)
+	if r := podRefusals(vPod, s.opts.podSecurityLevel()); len(r) > 0 {
+		return &podRefusal{ReasonHostPolicy, "asks the host for what a virtual cluster's pod may not have: " + strings.Join(r, "; ")}
 	}
 	return nil
 }
 
-// warnRunning records, once per pod, that a host pod runs which its level would
-// refuse now.
-func (s *syncer) warnRunning(ctx context.Context, vPod *corev1.Pod, v *podsecurity.Violation) error {
-	msg := fmt.Sprintf("runs on the host from before, but pod %s now %v: gantry no longer updates it, and a replacement "+
-		"will not be created; delete it to apply the level; %s", vPod.Name, v, s.howToChange())
-	return s.podSecurityEvent(ctx, vPod, "running", msg)
+// refusePod records that vPod will not run on the host: a Warning event and a
+// Pending status with the refusal's reason.
+func (s *syncer) refusePod(ctx context.Context, vPod *corev1.Pod, r podRefusal) error {
+	msg := fmt.Sprintf("not created on the host: pod %s %s; %s", vPod.Name, r.why, s.howToChange())
+	if err := s.podWarning(ctx, vPod, r.reason, "refused", msg); err != nil {
+		return err
+	}
+	return s.holdPod(ctx, vPod, r.reason, msg)
 }
 
-// podSecurityEvent writes a Warning event about vPod. Its name is fixed per
-// pod and kind of message, so the same refusal, seen again at every
+// warnRunning records, once per pod, that a host pod runs which would be
+// refused now.
+func (s *syncer) warnRunning(ctx context.Context, vPod *corev1.Pod, r podRefusal) error {
+	msg := fmt.Sprintf("runs on the host from before, but pod %s now %s: gantry no longer updates it, and a replacement "+
+		"will not be created; delete it to apply the level; %s", vPod.Name, r.why, s.howToChange())
+	return s.podWarning(ctx, vPod, r.reason, "running", msg)
+}
+
+// podWarning writes a Warning event about vPod. Its name is fixed per pod,
+// reason and kind of message, so the same refusal, seen again at every
 // reconcile, is one event.
-func (s *syncer) podSecurityEvent(ctx context.Context, vPod *corev1.Pod, kind, msg string) error {
-	now := metav1.Now()
-	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Namespace: vPod.Namespace,
-			Name: virtualEventName(vPod.Name, "x.podsecurity-"+kind+"-"+string(vPod.UID))},
-		InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: vPod.Namespace, Name: vPod.Name,
-			UID: vPod.UID, ResourceVersion: vPod.ResourceVersion},
-		Reason: ReasonPodSecurity, Message: msg, Type: corev1.EventTypeWarning,
-		Source:         corev1.EventSource{Component: ManagedBySyncer},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-	}
-	_, err := s.virtual.CoreV1().Events(vPod.Namespace).Create(ctx, ev, metav1.CreateOptions{FieldManager: fieldManager})
-	if err == nil || isAlreadyExists(err) || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-		return nil
-	}
-	return fmt.Errorf("recording why virtual pod %s/%s does not run: %w", vPod.Namespace, vPod.Name, err)
+func (s *syncer) podWarning(ctx context.Context, vPod *corev1.Pod, reason, kind, msg string) error {
+	name := virtualEventName(vPod.Name, "x."+strings.ToLower(reason)+"-"+kind+"-"+string(vPod.UID))
+	return s.recordWarning(ctx, vPod, "Pod", name, reason, msg)
 }
 
 // hostPodSecurityRefusal returns the host's own Pod Security admission's
@@ -114,22 +102,4 @@ func hostPodSecurityRefusal(err error) string {
 		return ""
 	}
 	return msg[i:] + " (refused by the host cluster)"
-}
-
-// setPodCondition replaces or adds c, keeping the transition time of an
-// unchanged status.
-func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
-	for i := range st.Conditions {
-		if st.Conditions[i].Type == c.Type {
-			if st.Conditions[i].Status == c.Status {
-				c.LastTransitionTime = st.Conditions[i].LastTransitionTime
-			} else {
-				c.LastTransitionTime = metav1.Now()
-			}
-			st.Conditions[i] = c
-			return
-		}
-	}
-	c.LastTransitionTime = metav1.Now()
-	st.Conditions = append(st.Conditions, c)
 }

@@ -37,6 +37,10 @@ func visitPodRefs(spec *corev1.PodSpec, fn func(kind refKind, name *string)) {
 			visit(refPVC, &v.PersistentVolumeClaim.ClaimName)
 		case v.CSI != nil && v.CSI.NodePublishSecretRef != nil:
 			visit(refSecret, &v.CSI.NodePublishSecretRef.Name)
+		case directVolumeSecret(v) != nil:
+			// Only level privileged lets these volumes through (hostpolicy.go);
+			// their credentials then come from the tenant's own Secret.
+			visit(refSecret, directVolumeSecret(v))
 		case v.Projected != nil:
 			for j := range v.Projected.Sources {
 				s := &v.Projected.Sources[j]
@@ -72,6 +76,35 @@ func visitPodRefs(spec *corev1.PodSpec, fn func(kind refKind, name *string)) {
 			}
 		}
 	})
+}
+
+// directVolumeSecret points at the name of the Secret a direct storage volume
+// takes its credentials from, or is nil.
+func directVolumeSecret(v *corev1.Volume) *string {
+	s := v.VolumeSource
+	var ref *corev1.LocalObjectReference
+	switch {
+	case s.ISCSI != nil:
+		ref = s.ISCSI.SecretRef
+	case s.RBD != nil:
+		ref = s.RBD.SecretRef
+	case s.CephFS != nil:
+		ref = s.CephFS.SecretRef
+	case s.FlexVolume != nil:
+		ref = s.FlexVolume.SecretRef
+	case s.Cinder != nil:
+		ref = s.Cinder.SecretRef
+	case s.ScaleIO != nil:
+		ref = s.ScaleIO.SecretRef
+	case s.StorageOS != nil:
+		ref = s.StorageOS.SecretRef
+	case s.AzureFile != nil && s.AzureFile.SecretName != "":
+		return &s.AzureFile.SecretName
+	}
+	if ref == nil {
+		return nil
+	}
+	return &ref.Name
 }
 
 // visitEnv calls fn with the environment of every container: regular, init, ephemeral.
@@ -170,6 +203,11 @@ func (t translator) hostPod(v *corev1.Pod, o podOptions) *corev1.Pod {
 		}}
 	})
 
+	// Ephemeral containers cannot be set when a pod is created, and the syncer
+	// does not add them later: `kubectl debug` reaches only the virtual pod.
+	spec.EphemeralContainers = nil
+	t.translateEphemeralVolumes(spec, v.Namespace)
+
 	spec.ServiceAccountName, spec.DeprecatedServiceAccount = "", ""
 	if o.syncServiceAccounts {
 		spec.ServiceAccountName = t.name(serviceAccountOf(v), v.Namespace)
@@ -189,8 +227,10 @@ func (t translator) hostPod(v *corev1.Pod, o podOptions) *corev1.Pod {
 	if spec.Subdomain != "" {
 		spec.Subdomain = t.name(spec.Subdomain, v.Namespace)
 	}
-	// spec.nodeName is left as the user gave it (normally empty): the host scheduler
-	// places the pod, and virtual node names are host node names.
+	// A node chosen inside (virtual node names are host node names) is kept, as a
+	// scheduling requirement: the host scheduler checks its taints.
+	requireNode(spec)
+	spec.Tolerations, _ = t.hostTolerations(spec.Tolerations)
 	t.translateAffinity(spec, v.Namespace)
 	for i := range spec.TopologySpreadConstraints {
 		c := &spec.TopologySpreadConstraints[i]
@@ -198,6 +238,38 @@ func (t translator) hostPod(v *corev1.Pod, o podOptions) *corev1.Pod {
 	}
 	h.Spec = *spec
 	return h
+}
+
+// translateEphemeralVolumes gives the claims of ephemeral volumes, which the
+// host's ephemeral-volume controller creates from the pod, the metadata and spec
+// rules of the syncer's own claim copies (hostClaimSpec). Their data sources
+// were checked before (podRefusals).
+func (t translator) translateEphemeralVolumes(spec *corev1.PodSpec, namespace string) {
+	for i := range spec.Volumes {
+		e := spec.Volumes[i].Ephemeral
+		if e == nil || e.VolumeClaimTemplate == nil {
+			continue
+		}
+		tmpl := e.VolumeClaimTemplate
+		t.hostClaimSpec(&tmpl.Spec, tmpl.Annotations, namespace)
+		tmpl.Labels, _ = hostKeys(tmpl.Labels)
+		tmpl.Annotations, _ = hostKeys(tmpl.Annotations)
+	}
+}
+
+// podNotes describes what the host copy of virtual pod v leaves out of what its
+// tenant asked for (a Warning event tells them).
+func (t translator) podNotes(v *corev1.Pod) []string {
+	_, left := t.hostTolerations(v.Spec.Tolerations)
+	for _, vol := range v.Spec.Volumes {
+		if e := vol.Ephemeral; e != nil && e.VolumeClaimTemplate != nil {
+			spec := e.VolumeClaimTemplate.Spec.DeepCopy()
+			for _, l := range t.hostClaimSpec(spec, nil, v.Namespace) {
+				left = append(left, fmt.Sprintf("ephemeral volume %q: %s", vol.Name, l))
+			}
+		}
+	}
+	return left
 }
 
 // hostnameOf turns a pod name (a DNS subdomain) into a hostname (a DNS label).

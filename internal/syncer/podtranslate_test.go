@@ -180,9 +180,69 @@ func TestHostPodSpecTranslation(t *testing.T) {
 				t.Errorf("hostname %q, want the virtual pod name", h.Spec.Hostname)
 			}
 		}},
-		{"a node chosen inside is kept", func(p *corev1.Pod) { p.Spec.NodeName = "sim-node-2" }, opts, func(t *testing.T, h *corev1.Pod) {
-			if h.Spec.NodeName != "sim-node-2" {
-				t.Errorf("nodeName %q", h.Spec.NodeName)
+		{"a node chosen inside becomes a requirement the host scheduler checks", func(p *corev1.Pod) {
+			p.Spec.NodeName = "control-plane-1"
+			p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{
+					{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}},
+					{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"b"}}}},
+				}}}}
+		}, opts, func(t *testing.T, h *corev1.Pod) {
+			if h.Spec.NodeName != "" {
+				t.Errorf("nodeName %q reaches the host: the pod would skip the scheduler and every taint", h.Spec.NodeName)
+			}
+			want := corev1.NodeSelectorRequirement{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"control-plane-1"}}
+			for i, term := range h.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+				if len(term.MatchFields) != 1 || !equality.Semantic.DeepEqual(term.MatchFields[0], want) || len(term.MatchExpressions) != 1 {
+					t.Errorf("term %d = %+v, want its zone and the node", i, term)
+				}
+			}
+		}},
+		{"a node chosen without affinity", func(p *corev1.Pod) { p.Spec.NodeName = "sim-node-2" }, opts, func(t *testing.T, h *corev1.Pod) {
+			terms := h.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+			if h.Spec.NodeName != "" || len(terms) != 1 || terms[0].MatchFields[0].Values[0] != "sim-node-2" {
+				t.Errorf("nodeName %q, terms %+v", h.Spec.NodeName, terms)
+			}
+		}},
+		{"tolerations reach only node-condition taints", func(p *corev1.Pod) {
+			p.Spec.Tolerations = append(p.Spec.Tolerations,
+				corev1.Toleration{Key: "node-role.kubernetes.io/control-plane", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+				corev1.Toleration{Operator: corev1.TolerationOpExists},
+				corev1.Toleration{Key: "dedicated", Value: "team-b", Effect: corev1.TaintEffectNoSchedule},
+				corev1.Toleration{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists})
+		}, opts, func(t *testing.T, h *corev1.Pod) {
+			if len(h.Spec.Tolerations) != 1 || h.Spec.Tolerations[0].Key != corev1.TaintNodeNotReady {
+				t.Errorf("tolerations %+v", h.Spec.Tolerations)
+			}
+		}},
+		{"ephemeral containers and ephemeral claims", func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+				VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"},
+						Annotations: map[string]string{"volume.beta.kubernetes.io/storage-class": "fast", "pv.kubernetes.io/bind-completed": "yes"}},
+					Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv-team-b",
+						Selector:   &metav1.LabelSelector{MatchLabels: map[string]string{"team": "b"}},
+						DataSource: &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "seed"}}}}}})
+		}, opts, func(t *testing.T, h *corev1.Pod) {
+			if h.Spec.EphemeralContainers != nil {
+				t.Error("ephemeral containers on a new host pod (the host refuses them on create)")
+			}
+			tmpl := h.Spec.Volumes[len(h.Spec.Volumes)-1].Ephemeral.VolumeClaimTemplate
+			if tmpl.Spec.VolumeName != "" || tmpl.Spec.Selector != nil || tmpl.Spec.DataSource.Name != name("seed") ||
+				ptr.Deref(tmpl.Spec.StorageClassName, "") != "fast" {
+				t.Errorf("ephemeral claim %+v", tmpl.Spec)
+			}
+			if _, ok := tmpl.Annotations["pv.kubernetes.io/bind-completed"]; ok || tmpl.Labels["app"] != "web" {
+				t.Errorf("ephemeral claim metadata %+v", tmpl.ObjectMeta)
+			}
+		}},
+		{"direct volumes take credentials from the tenant's Secret", func(p *corev1.Pod) {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "ceph", VolumeSource: corev1.VolumeSource{CephFS: &corev1.CephFSVolumeSource{
+				Monitors: []string{"10.0.0.9:6789"}, SecretRef: &corev1.LocalObjectReference{Name: "ceph-key"}}}})
+		}, opts, func(t *testing.T, h *corev1.Pod) {
+			if got := h.Spec.Volumes[len(h.Spec.Volumes)-1].CephFS.SecretRef.Name; got != name("ceph-key") {
+				t.Errorf("cephfs secret %q names a host Secret the tenant does not own", got)
 			}
 		}},
 		{"hostname and subdomain", func(p *corev1.Pod) {

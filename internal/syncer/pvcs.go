@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,7 +14,11 @@ import (
 
 // PersistentVolumeClaims are all copied: storage is provisioned and bound on the
 // host (the virtual controller-manager runs no volume binder), and the host claim's
-// status (phase, capacity, conditions) is reported back.
+// status (phase, capacity, conditions) is reported back. A claim may not pick a
+// host volume (volumeName and selector are left out) nor clone anything but a
+// claim of its own namespace (hostpolicy.go). Storage classes are the tenant's
+// choice, as in any namespace; a platform team limits them with the host
+// namespace's quota (<class>.storageclass.storage.k8s.io/requests.storage).
 
 func (s *syncer) setupPVCs() *controller {
 	c := newController(s.log, "persistentvolumeclaims", 1, s.reconcilePVC)
@@ -36,6 +41,9 @@ func (s *syncer) reconcilePVC(ctx context.Context, key string) (time.Duration, e
 	if err != nil {
 		return 0, err
 	}
+	// Another virtual object's copy under the same name is, for this one, not
+	// there: it is not deleted, and writing over it fails (collisionError).
+	h = s.pvcs.copyOf(h, key)
 	if v == nil || v.DeletionTimestamp != nil {
 		// A claim being deleted inside waits there for its pods (pvc-protection); the
 		// host copy does the same on the host.
@@ -44,9 +52,21 @@ func (s *syncer) reconcilePVC(ctx context.Context, key string) (time.Duration, e
 		}
 		return 0, nil
 	}
-	live, err := s.pvcs.apply(ctx, h, s.t.hostPVC(v), mergePVC)
+	if why := claimSourceRefusal(&v.Spec, ns); why != "" {
+		// Refused: a copy made before stays (its data source cannot change anyway).
+		msg := fmt.Sprintf("not created on the host: claim %s: %s", name, why)
+		return 0, s.warn(ctx, v, "PersistentVolumeClaim", ReasonHostPolicy, msg)
+	}
+	desired, left := s.t.hostPVC(v)
+	live, err := s.pvcs.apply(ctx, h, desired, mergePVC)
 	if err != nil {
 		return 0, err
+	}
+	if len(left) > 0 {
+		msg := fmt.Sprintf("the host copy of claim %s leaves out %s", name, strings.Join(left, ", "))
+		if err := s.warn(ctx, v, "PersistentVolumeClaim", ReasonHostPolicy, msg); err != nil {
+			return 0, err
+		}
 	}
 	if !equality.Semantic.DeepEqual(v.Status, live.Status) {
 		updated := v.DeepCopy()
@@ -58,25 +78,14 @@ func (s *syncer) reconcilePVC(ctx context.Context, key string) (time.Duration, e
 	return 0, nil
 }
 
-// hostPVC is the host copy of virtual claim v.
-func (t translator) hostPVC(v *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+// hostPVC is the host copy of virtual claim v (hostClaimSpec), and what it
+// leaves out. Its data sources must have passed claimSourceRefusal.
+func (t translator) hostPVC(v *corev1.PersistentVolumeClaim) (*corev1.PersistentVolumeClaim, []string) {
 	h := &corev1.PersistentVolumeClaim{ObjectMeta: t.hostMeta(v)}
 	spec := v.Spec.DeepCopy()
-	// A tenant must not claim a host volume by name; the host binds the claim.
-	spec.VolumeName = ""
-	// Cloning from another claim means its host copy.
-	if ds := spec.DataSource; ds != nil && ds.Kind == "PersistentVolumeClaim" && (ds.APIGroup == nil || *ds.APIGroup == "") {
-		ds.Name = t.name(ds.Name, v.Namespace)
-	}
-	if ds := spec.DataSourceRef; ds != nil && ds.Kind == "PersistentVolumeClaim" && (ds.APIGroup == nil || *ds.APIGroup == "") {
-		src := v.Namespace
-		if ds.Namespace != nil && *ds.Namespace != "" {
-			src = *ds.Namespace
-		}
-		ds.Name, ds.Namespace = t.name(ds.Name, src), nil
-	}
+	left := t.hostClaimSpec(spec, v.Annotations, v.Namespace)
 	h.Spec = *spec
-	return h
+	return h, left
 }
 
 // mergePVC brings a live host claim to desired as far as a claim can change: labels,

@@ -24,8 +24,10 @@ type controller struct {
 	workers   int
 	reconcile reconcileFunc
 	queue     workqueue.TypedRateLimitingInterface[string]
-	// blocked paces keys held up by a foreign host object: the label-filtered
-	// informers never see that object go, so only a (slow) retry finds out.
+	// blocked paces keys held up by a foreign host object or one that is another
+	// virtual object's copy: the label-filtered informers never see a foreign
+	// object go, and the events of the other copy are the other key's, so only a
+	// (slow) retry finds out.
 	blocked workqueue.TypedRateLimiter[string]
 	log     logr.Logger
 }
@@ -102,10 +104,10 @@ func (c *controller) next(ctx context.Context) bool {
 		c.log.V(1).Info("retrying", "key", key, "reason", err.Error())
 		c.queue.AddRateLimited(key)
 	default:
-		var foreign *foreignError
-		if errors.As(err, &foreign) {
+		var blocked blockedError
+		if errors.As(err, &blocked) {
 			retry := c.blocked.When(key)
-			c.log.Error(err, "refusing to touch a host object the syncer did not make", "key", key, "retryIn", retry.String())
+			c.log.Error(err, "refusing to touch a host object that is not this object's copy", "key", key, "retryIn", retry.String())
 			c.queue.AddAfter(key, retry)
 			return true
 		}

@@ -43,6 +43,9 @@ func (s *syncer) reconcileSecret(ctx context.Context, key string) (time.Duration
 		// Only a contrived name collides with a pod's token Secret; never overwrite it.
 		return 0, s.secrets.foreign(h)
 	}
+	// Another virtual object's copy under the same name is, for this one, not
+	// there: it is not deleted, and writing over it fails (collisionError).
+	h = s.secrets.copyOf(h, key)
 	if v == nil || v.DeletionTimestamp != nil || !s.usedByPods(indexSecrets, key) {
 		if h != nil {
 			return 0, s.secrets.delete(ctx, h, metav1.DeleteOptions{})

@@ -43,6 +43,9 @@ func (s *syncer) reconcileServiceAccount(ctx context.Context, key string) (time.
 	if err != nil {
 		return 0, err
 	}
+	// Another virtual object's copy under the same name is, for this one, not
+	// there: it is not deleted, and writing over it fails (collisionError).
+	h = s.serviceAccounts.copyOf(h, key)
 	if v == nil || v.DeletionTimestamp != nil || !s.usedByPods(indexServiceAccounts, key) {
 		if h != nil {
 			return 0, s.serviceAccounts.delete(ctx, h, metav1.DeleteOptions{})

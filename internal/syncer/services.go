@@ -3,6 +3,8 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +18,14 @@ import (
 // ports); the virtual Service keeps the ClusterIP the virtual API server gave it, and
 // that is the one tenants see, in kubectl and in the virtual EndpointSlices. The two
 // are different addresses of the same backends.
+//
+// Every type is copied, NodePort and LoadBalancer included (as vCluster does): they
+// are how a tenant exposes a workload, and a platform team limits them with the
+// host namespace's quota (services.nodeports, services.loadbalancers; the
+// VirtualCluster's spec.resourceQuota). What a tenant may not choose on the host
+// is an address or a port: cluster IPs, node ports and load-balancer IPs are
+// allocated by the host, and external IPs are left out; a Warning event on the
+// virtual Service says what was.
 
 func (s *syncer) setupServices() *controller {
 	c := newController(s.log, "services", 1, s.reconcileService)
@@ -44,6 +54,9 @@ func (s *syncer) reconcileService(ctx context.Context, key string) (time.Duratio
 	if err != nil {
 		return 0, err
 	}
+	// Another virtual object's copy under the same name is, for this one, not
+	// there: it is not deleted, and writing over it fails (collisionError).
+	h = s.services.copyOf(h, key)
 	if v == nil || v.DeletionTimestamp != nil || isAPIServerService(ns, name) {
 		if h != nil {
 			return 0, s.services.delete(ctx, h, metav1.DeleteOptions{})
@@ -53,6 +66,14 @@ func (s *syncer) reconcileService(ctx context.Context, key string) (time.Duratio
 	live, err := s.services.apply(ctx, h, s.t.hostService(v), mergeService)
 	if err != nil {
 		return 0, err
+	}
+	if left := serviceNotes(v); len(left) > 0 {
+		msg := fmt.Sprintf("the host copy of service %s leaves out %s: on the host, addresses and ports are the host's "+
+			"to allocate, and keys in the kubernetes.io, k8s.io and gantry.dev domains configure host components",
+			name, strings.Join(left, ", "))
+		if err := s.warn(ctx, v, "Service", ReasonHostPolicy, msg); err != nil {
+			return 0, err
+		}
 	}
 	// A load balancer is the host's: its address is what the tenant gets.
 	if v.Spec.Type == corev1.ServiceTypeLoadBalancer && !equality.Semantic.DeepEqual(v.Status.LoadBalancer, live.Status.LoadBalancer) {
@@ -79,10 +100,35 @@ func (t translator) hostService(v *corev1.Service) *corev1.Service {
 	}
 	spec.Selector = t.hostSelector(spec.Selector, v.Namespace)
 	// External IPs make the host's nodes capture traffic to any address
-	// (CVE-2020-8554): not something a tenant may set on the host.
+	// (CVE-2020-8554): not something a tenant may set on the host. A requested
+	// load-balancer address could be one another team's DNS points at.
 	spec.ExternalIPs = nil
+	spec.LoadBalancerIP = ""
 	h.Spec = *spec
 	return h
+}
+
+// serviceNotes describes what the host copy of virtual Service v leaves out of
+// what its tenant wrote (cluster IPs and node ports are allocated inside, so
+// their host values differing is no news).
+func serviceNotes(v *corev1.Service) []string {
+	var left []string
+	if len(v.Spec.ExternalIPs) > 0 {
+		left = append(left, fmt.Sprintf("externalIPs %s (CVE-2020-8554)", strings.Join(v.Spec.ExternalIPs, ", ")))
+	}
+	if v.Spec.LoadBalancerIP != "" {
+		left = append(left, fmt.Sprintf("loadBalancerIP %s", v.Spec.LoadBalancerIP))
+	}
+	if _, keys := hostKeys(v.Labels); len(keys) > 0 {
+		left = append(left, "labels "+strings.Join(keys, ", "))
+	}
+	if _, keys := hostKeys(v.Annotations); len(keys) > 0 {
+		keys = slices.DeleteFunc(keys, func(k string) bool { return slices.Contains(skippedAnnotations, k) })
+		if len(keys) > 0 {
+			left = append(left, "annotations "+strings.Join(keys, ", "))
+		}
+	}
+	return left
 }
 
 // mergeService brings a live host Service to desired, keeping what the host

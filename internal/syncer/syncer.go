@@ -76,7 +76,8 @@ func newSyncer(opts Options) (*syncer, error) {
 	s := &syncer{
 		opts: opts,
 		log:  log,
-		t:    translator{vcluster: opts.VCluster, vclusterNamespace: opts.Namespace, hostNamespace: opts.HostNamespace},
+		t: translator{vcluster: opts.VCluster, vclusterNamespace: opts.Namespace, hostNamespace: opts.HostNamespace,
+			tolerable: opts.TolerableTaints},
 	}
 	var err error
 	if s.checker, err = podsecurity.NewChecker(); err != nil {

@@ -33,6 +33,9 @@ func (s *syncer) ensureTokenSecret(ctx context.Context, vPod *corev1.Pod, name s
 	if err != nil {
 		return 0, err
 	}
+	if err := s.secrets.checkOrigin(current, vPod.Namespace+"/"+vPod.Name); err != nil {
+		return 0, err // another pod's tokens: no token is asked for, none is overwritten
+	}
 	if current != nil && current.Annotations[AnnotationUID] == string(vPod.UID) && hasKeys(current, sources) {
 		if renew, err := time.Parse(time.RFC3339, current.Annotations[annotationTokenRenew]); err == nil && time.Until(renew) > 0 {
 			return time.Until(renew), nil
@@ -92,11 +95,15 @@ func hasKeys(sec *corev1.Secret, sources []tokenSource) bool {
 	return true
 }
 
-// deleteTokenSecret deletes the token Secret of a host pod, if there is one.
-func (s *syncer) deleteTokenSecret(ctx context.Context, hostPodName string) error {
+// deleteTokenSecret deletes the token Secret of virtual pod key (whose host
+// name is hostPodName), if there is one.
+func (s *syncer) deleteTokenSecret(ctx context.Context, key, hostPodName string) error {
 	sec, err := getOrNil(s.hSecretLister.Secrets(s.opts.HostNamespace).Get(tokenSecretName(hostPodName)))
-	if err != nil || sec == nil {
+	if err != nil {
 		return err
+	}
+	if sec = s.secrets.copyOf(sec, key); sec == nil {
+		return nil // none, or another pod's whose host name collides
 	}
 	return s.secrets.delete(ctx, sec, metav1.DeleteOptions{})
 }

@@ -15,6 +15,9 @@ type translator struct {
 	vcluster          string
 	vclusterNamespace string
 	hostNamespace     string
+	// tolerable are taint keys tenants' pods may tolerate on the host besides
+	// node conditions (Options.TolerableTaints).
+	tolerable []string
 }
 
 // name is the host name of the virtual object namespace/name.
@@ -36,23 +39,15 @@ func (t translator) markers(namespace string) map[string]string {
 var skippedAnnotations = []string{"kubectl.kubernetes.io/last-applied-configuration"}
 
 // hostMeta is the metadata of the host copy of virtual object v: its translated name
-// in the host namespace, the user's labels and annotations, the syncer's marker
-// labels and the annotations that point back at v. No owner references or
-// finalizers: those name virtual objects.
+// in the host namespace, the user's labels and annotations that may reach the host
+// (hostkeys.go), the syncer's marker labels and the annotations that point back at
+// v. No owner references or finalizers: those name virtual objects.
 func (t translator) hostMeta(v metav1.Object) metav1.ObjectMeta {
-	labels := maps.Clone(v.GetLabels())
-	if labels == nil {
-		labels = map[string]string{}
-	}
+	labels, _ := hostKeys(v.GetLabels())
 	userLabels := slices.Sorted(maps.Keys(labels))
 	maps.Copy(labels, t.markers(v.GetNamespace()))
 
-	annotations := map[string]string{}
-	for k, val := range v.GetAnnotations() {
-		if !slices.Contains(skippedAnnotations, k) {
-			annotations[k] = val
-		}
-	}
+	annotations, _ := hostKeys(v.GetAnnotations())
 	userAnnotations := slices.Sorted(maps.Keys(annotations))
 	annotations[AnnotationName] = v.GetName()
 	annotations[AnnotationNamespace] = v.GetNamespace()

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -36,16 +37,30 @@ func TestMergeMetaKeepsHostKeysAndDropsRemovedOnes(t *testing.T) {
 }
 
 func TestHostService(t *testing.T) {
-	v := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
+	v := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop",
+		Labels:      map[string]string{"service.kubernetes.io/service-proxy-name": "mine", "app.kubernetes.io/name": "web"},
+		Annotations: map[string]string{"service.beta.kubernetes.io/aws-load-balancer-internal": "false", "team": "shop"}},
 		Spec: corev1.ServiceSpec{
 			Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"},
-			IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol}, ExternalIPs: []string{"1.2.3.4"},
+			IPFamilies: []corev1.IPFamily{corev1.IPv4Protocol}, ExternalIPs: []string{"1.2.3.4"}, LoadBalancerIP: "203.0.113.7",
 			Selector: map[string]string{"app": "web"},
 			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: 30080}},
 		}}
 	h := testTranslator.hostService(v)
-	if h.Name != "web-x-shop-x-vc1" || h.Spec.ClusterIP != "" || h.Spec.ClusterIPs != nil || h.Spec.Ports[0].NodePort != 0 || h.Spec.ExternalIPs != nil {
-		t.Errorf("host service keeps virtual allocations: %+v", h.Spec)
+	if h.Name != "web-x-shop-x-vc1" || h.Spec.ClusterIP != "" || h.Spec.ClusterIPs != nil || h.Spec.Ports[0].NodePort != 0 ||
+		h.Spec.ExternalIPs != nil || h.Spec.LoadBalancerIP != "" {
+		t.Errorf("host service keeps addresses and ports the tenant chose: %+v", h.Spec)
+	}
+	if _, ok := h.Labels["service.kubernetes.io/service-proxy-name"]; ok || h.Labels["app.kubernetes.io/name"] != "web" {
+		t.Errorf("labels %v", h.Labels)
+	}
+	if _, ok := h.Annotations["service.beta.kubernetes.io/aws-load-balancer-internal"]; ok || h.Annotations["team"] != "shop" {
+		t.Errorf("annotations %v", h.Annotations)
+	}
+	wantNotes := []string{"externalIPs 1.2.3.4 (CVE-2020-8554)", "loadBalancerIP 203.0.113.7",
+		"labels service.kubernetes.io/service-proxy-name", "annotations service.beta.kubernetes.io/aws-load-balancer-internal"}
+	if got := serviceNotes(v); !equality.Semantic.DeepEqual(got, wantNotes) {
+		t.Errorf("notes %q, want %q", got, wantNotes)
 	}
 	wantSel := map[string]string{"app": "web", LabelManagedBy: ManagedBySyncer, LabelVCluster: "vc1", LabelNamespace: "shop"}
 	if !equality.Semantic.DeepEqual(h.Spec.Selector, wantSel) {
@@ -119,38 +134,130 @@ func TestVirtualNode(t *testing.T) {
 		t.Errorf("minimal node %+v", n)
 	}
 	s.opts.SyncNodes = true
+	h.Status.VolumesInUse = []corev1.UniqueVolumeName{"kubernetes.io/csi/disk.example^team-b-db"}
+	h.Status.VolumesAttached = []corev1.AttachedVolume{{Name: "kubernetes.io/csi/disk.example^team-b-db", DevicePath: "/dev/sdb"}}
 	n = s.virtualNode(h)
-	if len(n.Status.Conditions) != 2 || n.Status.Images == nil || len(n.Spec.Taints) != 1 || n.Annotations["a"] != "b" || n.Spec.PodCIDR != "" {
+	if len(n.Status.Conditions) != 2 || len(n.Spec.Taints) != 1 || n.Annotations["a"] != "b" || n.Spec.PodCIDR != "" {
 		t.Errorf("real node %+v", n)
+	}
+	// What other tenants run and mount on the node stays on the host.
+	if n.Status.Images != nil || n.Status.VolumesInUse != nil || n.Status.VolumesAttached != nil {
+		t.Errorf("real node shows other tenants' images or volumes: %+v %v %v", n.Status.Images, n.Status.VolumesInUse, n.Status.VolumesAttached)
+	}
+	if h.Status.Images == nil {
+		t.Error("the host node (a cached object) was modified")
 	}
 	if _, ok := h.Labels[LabelManagedBy]; ok {
 		t.Error("the host node (a cached object) was modified")
 	}
 }
 
+// A selector-less Service's endpoints reach the host only as IPs of the virtual
+// cluster's own pods there, pointing at those pods; every other address (the
+// host's API server, a node, another team's pod, a metadata service) is left out.
 func TestHostSubsets(t *testing.T) {
-	in := []corev1.EndpointSubset{{
-		Addresses: []corev1.EndpointAddress{{IP: "10.1.0.1", TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "db-0", UID: "u"}},
-			{IP: "192.168.0.9"}},
+	own := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db-0-x-shop-x-vc1", Namespace: "host-ns", UID: "host-uid"},
+		Spec: corev1.PodSpec{NodeName: "node-1"}}
+	byIP := func(ip string) *corev1.Pod {
+		if ip == "10.1.0.1" || ip == "fd00::1" {
+			return own
+		}
+		return nil
+	}
+	in := []corev1.EndpointSubset{
+		{
+			Addresses: []corev1.EndpointAddress{
+				{IP: "10.1.0.1", Hostname: "db-0", TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "db-0", UID: "u"}},
+				{IP: "10.0.0.1", TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "db-1"}}, // claims to be a pod
+				{IP: "192.168.0.9"},
+			},
+			NotReadyAddresses: []corev1.EndpointAddress{{IP: "fd00:0:0:0:0:0:0:1"}, {IP: "10.0.0.1"}},
+			Ports:             []corev1.EndpointPort{{Port: 5432}},
+		},
+		{Addresses: []corev1.EndpointAddress{{IP: "169.254.169.254"}}, Ports: []corev1.EndpointPort{{Port: 80}}},
+	}
+	before := in[0].DeepCopy()
+	out, left := hostSubsets(in, byIP)
+	want := []corev1.EndpointSubset{{
+		Addresses: []corev1.EndpointAddress{{IP: "10.1.0.1", Hostname: "db-0", NodeName: ptr.To("node-1"),
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "host-ns", Name: "db-0-x-shop-x-vc1", UID: "host-uid"}}},
+		NotReadyAddresses: []corev1.EndpointAddress{{IP: "fd00::1", NodeName: ptr.To("node-1"),
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "host-ns", Name: "db-0-x-shop-x-vc1", UID: "host-uid"}}},
 		Ports: []corev1.EndpointPort{{Port: 5432}},
 	}}
-	out := testTranslator.hostSubsets(in)
-	ref := out[0].Addresses[0].TargetRef
-	if ref.Name != "db-0-x-shop-x-vc1" || ref.Namespace != "host-ns" || ref.UID != "" || out[0].Addresses[1].TargetRef != nil {
-		t.Errorf("subsets %+v", out)
+	if !equality.Semantic.DeepEqual(out, want) {
+		t.Errorf("subsets\n got %+v\nwant %+v", out, want)
 	}
-	if in[0].Addresses[0].TargetRef.Name != "db-0" {
+	if wantLeft := []string{"10.0.0.1", "169.254.169.254", "192.168.0.9"}; !equality.Semantic.DeepEqual(left, wantLeft) {
+		t.Errorf("left out %v, want %v", left, wantLeft)
+	}
+	if !equality.Semantic.DeepEqual(&in[0], before) {
 		t.Error("input modified")
 	}
 }
 
 func TestHostPVC(t *testing.T) {
-	v := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "shop"},
-		Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv-someone-elses", StorageClassName: ptr.To("fast"),
-			DataSource: &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "seed"}}}
-	h := testTranslator.hostPVC(v)
-	if h.Spec.VolumeName != "" || h.Spec.DataSource.Name != "seed-x-shop-x-vc1" || *h.Spec.StorageClassName != "fast" {
-		t.Errorf("host claim %+v", h.Spec)
+	v := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "shop",
+		Annotations: map[string]string{"volume.beta.kubernetes.io/storage-class": "fast", "pv.kubernetes.io/bind-completed": "yes",
+			"volume.kubernetes.io/storage-provisioner": "csi.example", "note": "kept"}},
+		Spec: corev1.PersistentVolumeClaimSpec{VolumeName: "pv-someone-elses",
+			Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{"team": "b"}},
+			DataSource:    &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "seed"},
+			DataSourceRef: &corev1.TypedObjectReference{Kind: "PersistentVolumeClaim", Name: "seed", Namespace: ptr.To("shop")}}}
+	h, left := testTranslator.hostPVC(v)
+	if h.Spec.VolumeName != "" || h.Spec.Selector != nil {
+		t.Errorf("host claim picks a volume: %+v", h.Spec)
+	}
+	if h.Spec.DataSource.Name != "seed-x-shop-x-vc1" || h.Spec.DataSourceRef.Name != "seed-x-shop-x-vc1" || h.Spec.DataSourceRef.Namespace != nil {
+		t.Errorf("data sources %+v %+v", h.Spec.DataSource, h.Spec.DataSourceRef)
+	}
+	if ptr.Deref(h.Spec.StorageClassName, "") != "fast" {
+		t.Errorf("class %v, want fast from the deprecated annotation", h.Spec.StorageClassName)
+	}
+	for _, k := range []string{"volume.beta.kubernetes.io/storage-class", "pv.kubernetes.io/bind-completed", "volume.kubernetes.io/storage-provisioner"} {
+		if _, ok := h.Annotations[k]; ok {
+			t.Errorf("annotation %s reached the host", k)
+		}
+	}
+	if h.Annotations["note"] != "kept" {
+		t.Errorf("annotations %v", h.Annotations)
+	}
+	if len(left) != 2 || !strings.Contains(left[0], "pv-someone-elses") || !strings.Contains(left[1], "selector") {
+		t.Errorf("left out %q", left)
+	}
+	if v.Spec.VolumeName == "" || v.Spec.DataSource.Name != "seed" {
+		t.Error("the virtual claim was modified")
+	}
+}
+
+func TestClaimSourceRefusal(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		spec corev1.PersistentVolumeClaimSpec
+		want string // in the refusal; "" when allowed
+	}{
+		{"no source", corev1.PersistentVolumeClaimSpec{}, ""},
+		{"a claim of its namespace", corev1.PersistentVolumeClaimSpec{
+			DataSource:    &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "seed"},
+			DataSourceRef: &corev1.TypedObjectReference{Kind: "PersistentVolumeClaim", Name: "seed", Namespace: ptr.To("shop")}}, ""},
+		{"a snapshot", corev1.PersistentVolumeClaimSpec{
+			DataSource: &corev1.TypedLocalObjectReference{APIGroup: ptr.To("snapshot.storage.k8s.io"), Kind: "VolumeSnapshot", Name: "nightly"}},
+			`snapshot.storage.k8s.io/VolumeSnapshot "nightly" is not a PersistentVolumeClaim`},
+		{"a populator", corev1.PersistentVolumeClaimSpec{
+			DataSourceRef: &corev1.TypedObjectReference{APIGroup: ptr.To("populator.example"), Kind: "Seed", Name: "x"}}, "is not a PersistentVolumeClaim"},
+		{"a claim of another namespace", corev1.PersistentVolumeClaimSpec{
+			DataSourceRef: &corev1.TypedObjectReference{Kind: "PersistentVolumeClaim", Name: "db", Namespace: ptr.To("payroll")}},
+			`claim "db" of namespace "payroll"`},
+		{"a snapshot of another namespace", corev1.PersistentVolumeClaimSpec{
+			DataSourceRef: &corev1.TypedObjectReference{APIGroup: ptr.To("snapshot.storage.k8s.io"), Kind: "VolumeSnapshot", Name: "s",
+				Namespace: ptr.To("vc-p-b-v1")}}, "is not a PersistentVolumeClaim"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := claimSourceRefusal(&c.spec, "shop")
+			if (got == "") != (c.want == "") || !strings.Contains(got, c.want) {
+				t.Errorf("refusal %q, want one saying %q", got, c.want)
+			}
+		})
 	}
 }
 
