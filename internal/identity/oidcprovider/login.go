@@ -14,8 +14,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"gantry.dev/gantry/internal/identity/sessions"
 	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/identity/sessions"
 	"gantry.dev/gantry/internal/jsonapi"
 )
 
