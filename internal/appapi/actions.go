@@ -74,7 +74,7 @@ func (a *API) runAction(w http.ResponseWriter, r *http.Request, c *api.Caller, a
 		// A Job from a CronJob, beside it in its namespace.
 		dyn, _, err := a.Engine.Destination(ctx, app)
 		if err != nil {
-			return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
+			return engineError(err)
 		}
 		created, err := dyn.Resource(jobsResource).Namespace(l.obj.GetNamespace()).Create(ctx, change.Create,
 			metav1.CreateOptions{FieldManager: ActionFieldManager})

@@ -18,6 +18,7 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/gitops/policy"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/project"
@@ -350,11 +351,21 @@ func (a *API) engine(fn func(context.Context, *http.Request, *gitopsv1alpha1.App
 		}
 		v, err := fn(r.Context(), r, app)
 		if err != nil {
-			return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
+			return engineError(err)
 		}
 		jsonapi.Write(w, http.StatusOK, v)
 		return nil
 	}
+}
+
+// engineError answers an error of the engine: 403 when the app's project
+// refuses what was asked (the engine reads nothing for such an app), 500
+// otherwise.
+func engineError(err error) error {
+	if policy.IsRefusal(err) {
+		return jsonapi.Errorf(http.StatusForbidden, "%v", err)
+	}
+	return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
 }
 
 var errNoEngine = jsonapi.Errorf(http.StatusServiceUnavailable, "the GitOps engine is not running")

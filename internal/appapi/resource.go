@@ -79,7 +79,7 @@ func (a *API) locate(ctx context.Context, q url.Values, app *gitopsv1alpha1.Appl
 		return n.Group == group && n.Kind == kind && n.Namespace == ns && n.Name == name
 	})
 	if err != nil {
-		return nil, jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
+		return nil, engineError(err)
 	}
 	if !ok {
 		return nil, jsonapi.Errorf(http.StatusNotFound, "%s not found as part of application %s", what, app.Name)
@@ -89,7 +89,7 @@ func (a *API) locate(ctx context.Context, q url.Values, app *gitopsv1alpha1.Appl
 	}
 	dyn, mapper, err := a.Engine.Destination(ctx, app)
 	if err != nil {
-		return nil, jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
+		return nil, engineError(err)
 	}
 	var versions []string
 	if version != "" {
@@ -182,14 +182,14 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ *api.Caller, app 
 		return n.Namespace == ns && (name == "" || n.Name == name) && (uid == "" || n.UID == uid)
 	})
 	if err != nil {
-		return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
+		return engineError(err)
 	}
 	if !ok {
 		return jsonapi.Errorf(http.StatusNotFound, "%s not found as part of application %s", name+uid, app.Name)
 	}
 	dyn, _, err := a.Engine.Destination(ctx, app)
 	if err != nil {
-		return jsonapi.Errorf(http.StatusInternalServerError, "%v", err)
+		return engineError(err)
 	}
 	set := fields.Set{"involvedObject.name": node.Name}
 	if node.Namespace != "" {
