@@ -104,6 +104,12 @@ func (t translator) hostService(v *corev1.Service) *corev1.Service {
 	// load-balancer address could be one another team's DNS points at.
 	spec.ExternalIPs = nil
 	spec.LoadBalancerIP = ""
+	if spec.Type == "" || spec.Type == corev1.ServiceTypeClusterIP {
+		// Without its external IPs a ClusterIP Service is internal: the
+		// externalTrafficPolicy the virtual API server defaulted for them
+		// would make the host refuse the copy.
+		spec.ExternalTrafficPolicy = ""
+	}
 	h.Spec = *spec
 	return h
 }

@@ -36,6 +36,22 @@ func TestMergeMetaKeepsHostKeysAndDropsRemovedOnes(t *testing.T) {
 	}
 }
 
+// A ClusterIP Service with external IPs gets externalTrafficPolicy from the
+// virtual API server; its host copy, without them, must not keep it, or the
+// host refuses the copy (the attacker's e2e suite found it).
+func TestHostServiceWithoutItsExternalIPs(t *testing.T) {
+	v := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "mitm", Namespace: "default"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeClusterIP, ExternalIPs: []string{"10.0.0.1"}, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster,
+		Ports: []corev1.ServicePort{{Port: 443}}}}
+	if h := testTranslator.hostService(v); h.Spec.ExternalIPs != nil || h.Spec.ExternalTrafficPolicy != "" {
+		t.Errorf("host copy %+v: want neither external IPs nor an external traffic policy", h.Spec)
+	}
+	v.Spec.Type = corev1.ServiceTypeNodePort
+	if h := testTranslator.hostService(v); h.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyCluster {
+		t.Errorf("a NodePort Service lost its external traffic policy: %+v", h.Spec)
+	}
+}
+
 func TestHostService(t *testing.T) {
 	v := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop",
 		Labels:      map[string]string{"service.kubernetes.io/service-proxy-name": "mine", "app.kubernetes.io/name": "web"},

@@ -119,10 +119,14 @@ func TestTenancyAttacks(t *testing.T) {
 		}
 	}
 
+	// eve is project a's admin: the strongest tenant, for what members may
+	// not do at all (ApplicationSets, the project's settings).
 	must("POST", "/api/v1/users", admin, `{"name":"mallory","password":"mallory-secret-pw"}`)
-	must("POST", "/api/v1/projects", admin, `{"name":"a","members":[{"kind":"User","name":"mallory","role":"project-member"}]}`)
+	must("POST", "/api/v1/users", admin, `{"name":"eve","password":"eve-secret-pw"}`)
+	must("POST", "/api/v1/projects", admin, `{"name":"a","members":[{"kind":"User","name":"mallory","role":"project-member"},{"kind":"User","name":"eve","role":"project-admin"}]}`)
 	must("POST", "/api/v1/projects", admin, `{"name":"b"}`)
 	mallory := g.login(t, "mallory", "mallory-secret-pw")
+	eve := g.login(t, "eve", "eve-secret-pw")
 	key := fmt.Sprint(must("POST", "/api/v1/accesskeys", mallory, `{"name":"ci","project":"a"}`)["key"])
 	for _, p := range []string{"a", "b"} {
 		eventually(t, 60*time.Second, "virtual cluster v1 of "+p, func() error {
@@ -236,7 +240,7 @@ func TestTenancyAttacks(t *testing.T) {
 		set := fmt.Sprintf(`{"metadata":{"name":"fan"},"spec":{"generators":[{"list":{"elements":[{"ns":"p-a"},{"ns":"gantry-system"}]}}],
 			"template":{"metadata":{"name":"fan-{{ns}}"},"spec":{"project":"a","source":{"repoURL":%q,"path":"cm"},
 			"destination":{"server":"https://kubernetes.default.svc","namespace":"{{ns}}"}}}}}`, repo.URL)
-		must("POST", "/api/v1/applicationsets", mallory, set)
+		must("POST", "/api/v1/applicationsets", eve, set)
 		eventually(t, 30*time.Second, "the ApplicationSet refused", func() error {
 			u, err := dyn.Resource(appSetGVR).Namespace("p-a").Get(ctx, "fan", metav1.GetOptions{})
 			if err != nil {
@@ -250,11 +254,13 @@ func TestTenancyAttacks(t *testing.T) {
 		if apps, _ := dyn.Resource(appGVR).Namespace("p-a").List(ctx, metav1.ListOptions{LabelSelector: "gantry.dev/applicationset=fan"}); len(apps.Items) != 0 {
 			t.Errorf("the refused set generated %d apps", len(apps.Items))
 		}
-		// The project's own rules, and "renaming" it.
-		code, resp = g.apiCall(t, "PUT", "/api/v1/projects/a", mallory, `{"localRepositories":true}`)
-		refused("mallory widening project a", code, resp, http.StatusForbidden, "")
-		code, resp = g.apiCall(t, "PUT", "/api/v1/projects/a", mallory, `{"name":"b"}`)
-		refused("renaming project a", code, resp, http.StatusForbidden, "")
+		// The project's own rules, even by its admin, and "renaming" it.
+		code, resp = g.apiCall(t, "PUT", "/api/v1/projects/a", eve, `{"localRepositories":true}`)
+		refused("eve widening project a", code, resp, http.StatusForbidden, "ask an administrator")
+		code, resp = g.apiCall(t, "PUT", "/api/v1/projects/a", eve, `{"allowedDestinations":[{"server":"*","namespace":"*"}]}`)
+		refused("eve granting project a the host", code, resp, http.StatusForbidden, "ask an administrator")
+		code, resp = g.apiCall(t, "PUT", "/api/v1/projects/a", eve, `{"name":"b"}`)
+		refused("renaming project a", code, resp, http.StatusBadRequest, `unknown field "name"`)
 		code, resp = g.apiCall(t, "POST", "/api/v1/projects/b/members", mallory, `{"kind":"User","name":"mallory","role":"project-admin"}`)
 		refused("mallory joining project b", code, resp, http.StatusForbidden, "")
 	})
@@ -289,7 +295,11 @@ func TestTenancyAttacks(t *testing.T) {
 		noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 		do := func(c *http.Client, method, url string, header ...string) (int, string) {
 			t.Helper()
-			req, _ := http.NewRequest(method, url, nil)
+			var body io.Reader
+			if method == "POST" {
+				body = strings.NewReader(`{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}`)
+			}
+			req, _ := http.NewRequest(method, url, body)
 			for i := 0; i+1 < len(header); i += 2 {
 				req.Header.Add(header[i], header[i+1])
 			}
@@ -361,7 +371,19 @@ func TestTenancyAttacks(t *testing.T) {
 			}
 			return fmt.Errorf("not yet")
 		})
-		time.Sleep(2 * time.Second) // endpoints sync after their Service
+		// The tenant is told what was left out, on the Endpoints.
+		eventually(t, 30*time.Second, "a HostPolicy event on Endpoints mitm", func() error {
+			evs, err := v.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "reason=HostPolicy"})
+			if err != nil {
+				return err
+			}
+			for _, e := range evs.Items {
+				if e.InvolvedObject.Kind == "Endpoints" && strings.Contains(e.Message, "CVE-2021-25740") {
+					return nil
+				}
+			}
+			return fmt.Errorf("%d HostPolicy events", len(evs.Items))
+		})
 		eps, _ := host.CoreV1().Endpoints("vc-p-a-v1").List(ctx, metav1.ListOptions{})
 		for _, e := range eps.Items {
 			for _, s := range e.Subsets {
