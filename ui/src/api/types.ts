@@ -209,6 +209,12 @@ export interface ArgoCDIntegration {
   project?: { enabled?: boolean; sourceRepos?: string[]; roles?: ArgoCDProjectRole[] };
 }
 
+/** A Kubernetes kind without its version, as Argo CD's AppProject lists name them. */
+export interface GroupKind {
+  group: string;
+  kind: string;
+}
+
 /** A project as /api/v1/projects shows it (projectapi.Project). */
 export interface Project {
   name: string;
@@ -219,6 +225,15 @@ export interface Project {
   quotas: ProjectQuotas;
   usage?: { virtualClusters: number; runningVirtualClusters: number; applications: number };
   allowedDestinations: { server?: string; name?: string; namespace?: string }[];
+  /** What the project's apps may touch besides allowedDestinations (projectapi.Rules); only administrators change them. */
+  sourceRepos?: string[];
+  localRepositories?: boolean;
+  clusterResourceWhitelist?: GroupKind[];
+  clusterResourceBlacklist?: GroupKind[];
+  namespaceResourceWhitelist?: GroupKind[];
+  namespaceResourceBlacklist?: GroupKind[];
+  podSecurity?: 'privileged' | 'baseline' | 'restricted';
+  network?: { openIngress?: boolean };
   argoCD?: ArgoCDIntegration;
   conditions: Condition[];
   created: string;

@@ -11,6 +11,7 @@ import { Link, navigate, useLocation, withQuery } from '../router';
 import { appHref, destinationText } from './AppList';
 import { MembersView } from './Members';
 import { DeleteProjectDialog } from './Projects';
+import { ProjectRules } from './ProjectRules';
 import { ArgoSettings, GeneralSettings } from './ProjectSettings';
 import { VCList } from './VirtualClusters';
 
@@ -79,7 +80,8 @@ function ProjectApps({ project }: { project: string }) {
 export function ProjectPage({ name }: { name: string }) {
   const loc = useLocation();
   const tab = TABS.some((t) => t.id === loc.search.get('tab')) ? loc.search.get('tab')! : 'virtualclusters';
-  const section = loc.search.get('section') === 'argocd' ? 'argocd' : 'general';
+  const wanted = loc.search.get('section');
+  const section = wanted === 'argocd' || wanted === 'boundaries' ? wanted : 'general';
   const live = useLive(() => projectSource(name), [name]);
   // A save answers the new project at once; the poll follows.
   const [fresh, setFresh] = useState<Project>();
@@ -140,14 +142,13 @@ export function ProjectPage({ name }: { name: string }) {
             current={section}
             tabs={[
               { id: 'general', label: 'General', to: withQuery(loc, { section: null }) },
+              { id: 'boundaries', label: 'Boundaries', to: withQuery(loc, { section: 'boundaries' }) },
               { id: 'argocd', label: 'Argo CD', to: withQuery(loc, { section: 'argocd' }) },
             ]}
           />
-          {section === 'general' ? (
-            <GeneralSettings key={p.name} project={p} onSaved={setFresh} />
-          ) : (
-            <ArgoSettings key={p.name} project={p} onSaved={setFresh} />
-          )}
+          {section === 'general' && <GeneralSettings key={p.name} project={p} onSaved={setFresh} />}
+          {section === 'boundaries' && <ProjectRules project={p} />}
+          {section === 'argocd' && <ArgoSettings key={p.name} project={p} onSaved={setFresh} />}
         </>
       )}
       {deleting && <DeleteProjectDialog project={p} onClose={() => setDeleting(false)} onDone={() => navigate('/projects')} />}
