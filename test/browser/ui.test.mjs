@@ -355,6 +355,14 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       assert.equal(login.status, 200, login.text);
       const token = login.json().token;
       g.token = token;
+      // The apps below deploy into host namespaces: an administrator grants
+      // that to the default project (by default it reaches only p-default
+      // and its virtual clusters).
+      const granted = await apiCall(g, 'PUT', '/api/v1/projects/default', {
+        token,
+        body: { allowedDestinations: [{ server: 'https://kubernetes.default.svc', namespace: '*' }], localRepositories: true },
+      });
+      assert.equal(granted.status, 200, granted.text);
       const created = await apiCall(g, 'POST', '/api/v1/applications', {
         token,
         body: {
@@ -787,6 +795,9 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
     });
 
     await step('an application into the virtual cluster from the form: tree Healthy with two pods', async () => {
+      // The repository is a local one (file://): an administrator lets project shop read such.
+      const granted = await apiCall(g, 'PUT', '/api/v1/projects/shop', { token: g.token, body: { localRepositories: true } });
+      assert.equal(granted.status, 200, granted.text);
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Applications' }).click();
       await page.getByRole('link', { name: 'New application' }).click();
       await page.waitForURL(g.url + '/applications/new');
