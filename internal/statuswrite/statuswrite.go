@@ -16,6 +16,10 @@
 //     conflict sends the same change against the server's current copy: a
 //     write made in between by someone else (another status field, a
 //     finalizer, spec.operation cleared) is kept, and the change is not lost;
+//   - the change is made of whole top-level status fields, as desired has
+//     them: a merge patch of one nested field is merged into whatever the
+//     server holds, and a struct whose zero fields the server never stored
+//     (a Project's first usage count) would lack required fields;
 //   - status.conditions, a list a merge patch can only replace whole, is
 //     sent as the server's current list with the reconciler's changes made
 //     to it, condition type by condition type: two reconcilers that write
@@ -113,7 +117,11 @@ func Patch[T client.Object](ctx context.Context, w *Writer, base, desired T, cha
 	if err != nil {
 		return err
 	}
-	change, err := client.MergeFrom(base).Data(target)
+	diff, err := client.MergeFrom(base).Data(target)
+	if err != nil {
+		return err
+	}
+	change, err := wholeFields(diff, desired)
 	if err != nil {
 		return err
 	}
@@ -147,6 +155,32 @@ func Patch[T client.Object](ctx context.Context, w *Writer, base, desired T, cha
 		}
 		current = fresh
 	}
+}
+
+// wholeFields replaces each status field of a merge patch with desired's
+// whole value of it.
+func wholeFields(patch []byte, desired client.Object) ([]byte, error) {
+	m, err := decode(patch)
+	if err != nil {
+		return nil, err
+	}
+	status, _ := m["status"].(map[string]any)
+	if status == nil {
+		return patch, nil
+	}
+	data, err := json.Marshal(desired)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	want, _ := d["status"].(map[string]any)
+	for k := range status {
+		status[k] = want[k] // nil (JSON null) when desired has none: removed
+	}
+	return json.Marshal(m)
 }
 
 // onto returns the patch that makes change on current: locked to current's

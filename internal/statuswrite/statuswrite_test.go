@@ -231,3 +231,31 @@ func TestConditionsOfTwoWritersAreKept(t *testing.T) {
 		t.Fatalf("after the second round: conditions %v, want %v", got, want)
 	}
 }
+
+// A nested status struct the server has never stored (a Project's usage
+// before its first count) is written whole, with its zero fields: a patch of
+// the changed field alone would lack the struct's required fields.
+func TestNestedStatusWrittenWhole(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "first-usage"}}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), p) })
+	desired := p.DeepCopy()
+	desired.Status.Usage.VirtualClusters = 1
+	w := &statuswrite.Writer{Client: env.Client, Reader: env.Client}
+	if err := statuswrite.Patch(ctx, w, p, desired, func(server, desired *platformv1alpha1.Project) bool {
+		return server.Status.Usage != desired.Status.Usage
+	}); err != nil {
+		t.Fatalf("first usage count: %v", err)
+	}
+	got := &platformv1alpha1.Project{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Usage != (platformv1alpha1.ProjectUsage{VirtualClusters: 1}) {
+		t.Errorf("usage %+v", got.Status.Usage)
+	}
+}
