@@ -121,7 +121,7 @@ func readYAML(name string, into any) error {
 // reconciler is the integration as the platform would set it up, reaching
 // Argo CD on the same API server.
 func (e *testEnv) reconciler() *Reconciler {
-	return &Reconciler{Options{
+	return &Reconciler{Options: Options{
 		Client:    e.c,
 		Namespace: gantryNS,
 		ArgoCDCluster: func(_ context.Context, name string) (client.Client, error) {

@@ -2,10 +2,12 @@ package argocd
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -16,6 +18,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/kubetest"
+	"gantry.dev/gantry/internal/project"
 )
 
 // The reconciler in a manager, as the platform runs it: Argo CD on the host
@@ -66,5 +70,41 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		func(context.Context) (bool, error) { return cond(), nil })
 	if err != nil {
 		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// The Project reconciler and the integration write conditions of their own
+// to one status, each from a cached copy that may lack the other's last
+// write: both conditions stay through spec changes, each naming the
+// generation it acted on.
+func TestConditionBesideTheProjectReconciler(t *testing.T) {
+	e := env(t)
+	argo := e.argoNamespace(t, nil)
+	// Before the manager: the Project reconciler would make the namespace first.
+	p := e.newProject(t, "both", &platformv1alpha1.ArgoCDIntegration{Enabled: true, Namespace: argo})
+	kubetest.Shared(t, kubetest.Options{CRDs: true}).Manager(t, func(mgr ctrl.Manager) error {
+		if err := (&project.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+			return err
+		}
+		r := e.reconciler()
+		r.Client = mgr.GetClient()
+		return r.SetupWithManager(mgr)
+	})
+	both := func(generation int64) {
+		t.Helper()
+		eventually(t, fmt.Sprintf("both conditions at generation %d", generation), func() bool {
+			got := &platformv1alpha1.Project{}
+			mustDo(t, e.c.Get(context.Background(), client.ObjectKeyFromObject(p), got))
+			ready := meta.FindStatusCondition(got.Status.Conditions, project.ConditionReady)
+			synced := meta.FindStatusCondition(got.Status.Conditions, ConditionSynced)
+			return got.Generation == generation && got.Status.ObservedGeneration == generation &&
+				ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == generation &&
+				synced != nil && synced.Status == metav1.ConditionTrue && synced.ObservedGeneration == generation
+		})
+	}
+	both(1)
+	for i := int32(1); i <= 3; i++ {
+		update(t, e, p, func(p *platformv1alpha1.Project) { p.Spec.Quotas.VirtualClusters = ptr(i) })
+		both(int64(1 + i))
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/oidcprovider"
 	"gantry.dev/gantry/internal/project"
+	"gantry.dev/gantry/internal/statuswrite"
 )
 
 // Options are what the integration needs from the platform.
@@ -65,10 +66,26 @@ type Options struct {
 	// changed in Argo CD's cluster (a revoked key, a deleted Secret). Default 5m.
 	Resync time.Duration
 	Logger logr.Logger
+	// APIReader reads Projects past the manager's cache when it has not caught
+	// up with the integration's own writes. Default: the manager's
+	// (SetupWithManager), else Client.
+	APIReader client.Reader
 }
 
 // Reconciler keeps each Project's Argo CD integration.
-type Reconciler struct{ Options }
+type Reconciler struct {
+	Options
+
+	statusOnce sync.Once
+	status     *statuswrite.Writer
+}
+
+// writer returns the status writer of the Projects' Synced condition, made
+// on first use.
+func (r *Reconciler) writer() *statuswrite.Writer {
+	r.statusOnce.Do(func() { r.status = &statuswrite.Writer{Client: r.Client, Reader: r.APIReader} })
+	return r.status
+}
 
 const (
 	defaultResync = 5 * time.Minute
@@ -83,6 +100,9 @@ const (
 // SetupWithManager registers the reconciler: Projects, their virtual
 // clusters, and a periodic resync.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	if r.ArgoCDCluster == nil {
 		r.ArgoCDCluster = r.registryClusters(mgr)
 	}
@@ -179,25 +199,39 @@ func vclusterChanged() predicate.Funcs {
 	}}
 }
 
-// Reconcile brings one project's integration to what its spec says.
+// Reconcile brings one project's integration to what its spec says, and
+// records the outcome in its condition (one status patch, which keeps the
+// Project reconciler's conditions).
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &platformv1alpha1.Project{}
-	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+	if err := r.writer().Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	before := p.DeepCopy()
+	res, err := r.reconcile(ctx, p)
+	serr := statuswrite.Patch(ctx, r.writer(), before, p, func(server, desired *platformv1alpha1.Project) bool {
+		return !equality.Semantic.DeepEqual(server.Status.Conditions, desired.Status.Conditions)
+	})
+	if serr != nil {
+		serr = fmt.Errorf("writing condition %s of project %s: %w", ConditionSynced, p.Name, serr)
+	}
+	return res, errors.Join(err, serr)
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, p *platformv1alpha1.Project) (ctrl.Result, error) {
 	written, hasWritten := parseTarget(p.Annotations[AnnotationTarget])
 	a := p.Spec.ArgoCD
 	if a == nil || !a.Enabled || !p.DeletionTimestamp.IsZero() {
 		if hasWritten {
 			if err := r.removeAll(ctx, p.Name, written); err != nil {
-				return r.report(ctx, p, "", fmt.Errorf("removing what the integration wrote into %s: %w", written, err))
+				return r.report(p, "", fmt.Errorf("removing what the integration wrote into %s: %w", written, err))
 			}
 		}
 		if err := r.forget(ctx, p); err != nil {
 			return ctrl.Result{}, err
 		}
 		if p.DeletionTimestamp.IsZero() {
-			return ctrl.Result{}, r.clearCondition(ctx, p)
+			meta.RemoveStatusCondition(&p.Status.Conditions, ConditionSynced)
 		}
 		return ctrl.Result{}, nil
 	}
@@ -205,7 +239,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if hasWritten && written != want {
 		// Moved to another Argo CD: leave nothing behind in the old one.
 		if err := r.removeAll(ctx, p.Name, written); err != nil {
-			return r.report(ctx, p, "", fmt.Errorf("removing what the integration wrote into %s: %w", written, err))
+			return r.report(p, "", fmt.Errorf("removing what the integration wrote into %s: %w", written, err))
 		}
 		if err := r.forget(ctx, p); err != nil {
 			return ctrl.Result{}, err
@@ -213,21 +247,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	in, err := r.connect(ctx, want)
 	if err != nil {
-		return r.report(ctx, p, "", err)
+		return r.report(p, "", err)
 	}
 	plan, err := r.plan(ctx, p, in)
 	if err != nil {
-		return r.report(ctx, p, "", err)
+		return r.report(p, "", err)
 	}
 	if err := r.remember(ctx, p, want); err != nil {
 		return ctrl.Result{}, err
 	}
 	summary, err := plan.apply(ctx, r)
-	res, rerr := r.report(ctx, p, summary, err)
+	res, err := r.report(p, summary, err)
 	if err == nil && plan.clusters.pending > 0 {
 		res.RequeueAfter = pendingRetry
 	}
-	return res, rerr
+	return res, err
 }
 
 // plan is everything one reconcile writes, checked before any of it is.
@@ -364,15 +398,18 @@ func (r *Reconciler) patchMeta(ctx context.Context, p *platformv1alpha1.Project,
 		if err := r.Client.Patch(ctx, fresh, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			return client.IgnoreNotFound(err)
 		}
+		r.writer().Wrote(fresh)
 		p.ObjectMeta = *fresh.ObjectMeta.DeepCopy()
 		return nil
 	})
 }
 
-// report sets ConditionSynced from the outcome: a problem is the user's to
-// fix (retried after a while), another error is retried with backoff.
-func (r *Reconciler) report(ctx context.Context, p *platformv1alpha1.Project, summary string, err error) (ctrl.Result, error) {
-	cond := metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced, Message: summary}
+// report sets ConditionSynced on p from the outcome: a problem is the user's
+// to fix (retried after a while), another error is retried with backoff.
+// Reconcile writes it.
+func (r *Reconciler) report(p *platformv1alpha1.Project, summary string, err error) (ctrl.Result, error) {
+	cond := metav1.Condition{Type: ConditionSynced, Status: metav1.ConditionTrue, Reason: ReasonSynced, Message: summary,
+		ObservedGeneration: p.Generation}
 	res := ctrl.Result{RequeueAfter: r.resync()}
 	var pr *problem
 	switch {
@@ -387,37 +424,8 @@ func (r *Reconciler) report(ctx context.Context, p *platformv1alpha1.Project, su
 	if cond.Status == metav1.ConditionFalse {
 		r.log().Info("Argo CD integration not synced", "project", p.Name, "reason", cond.Reason, "message", cond.Message)
 	}
-	if serr := r.setCondition(ctx, p, &cond); serr != nil && err == nil {
-		err = serr
-	}
+	meta.SetStatusCondition(&p.Status.Conditions, cond)
 	return res, err
-}
-
-func (r *Reconciler) setCondition(ctx context.Context, p *platformv1alpha1.Project, c *metav1.Condition) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		fresh := &platformv1alpha1.Project{}
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
-			return client.IgnoreNotFound(err)
-		}
-		c.ObservedGeneration = fresh.Generation
-		if !meta.SetStatusCondition(&fresh.Status.Conditions, *c) {
-			return nil
-		}
-		return client.IgnoreNotFound(r.Client.Status().Update(ctx, fresh))
-	})
-}
-
-func (r *Reconciler) clearCondition(ctx context.Context, p *platformv1alpha1.Project) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		fresh := &platformv1alpha1.Project{}
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(p), fresh); err != nil {
-			return client.IgnoreNotFound(err)
-		}
-		if !meta.RemoveStatusCondition(&fresh.Status.Conditions, ConditionSynced) {
-			return nil
-		}
-		return client.IgnoreNotFound(r.Client.Status().Update(ctx, fresh))
-	})
 }
 
 func (r *Reconciler) resync() time.Duration {

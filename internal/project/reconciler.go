@@ -2,8 +2,10 @@ package project
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -24,6 +26,7 @@ import (
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/podsecurity"
+	"gantry.dev/gantry/internal/statuswrite"
 )
 
 // LabelProject marks a project's namespace with the project's name.
@@ -52,14 +55,29 @@ const (
 // Reconciler keeps each Project's namespace and usage.
 type Reconciler struct {
 	Client client.Client
+	// APIReader reads past the manager's cache when it has not caught up with
+	// the reconciler's own status writes. Default: the manager's (SetupWithManager).
+	APIReader client.Reader
 	// OnChange, when set, is called after every reconcile with all projects, so
 	// the authorizer's project policies follow the members.
 	OnChange func(projects []platformv1alpha1.Project)
+
+	statusOnce sync.Once
+	status     *statuswrite.Writer
+}
+
+// writer returns the status writer, made on first use.
+func (r *Reconciler) writer() *statuswrite.Writer {
+	r.statusOnce.Do(func() { r.status = &statuswrite.Writer{Client: r.Client, Reader: r.APIReader} })
+	return r.status
 }
 
 // SetupWithManager registers the reconciler; virtual clusters and applications
 // coming and going update their project's usage.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	toProject := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		if p, ok := FromNamespace(o.GetNamespace()); ok {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: p}}}
@@ -84,10 +102,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// Reconcile makes the namespace, counts usage and reports quotas.
+// Reconcile makes the namespace, counts usage and reports quotas. Status is
+// patched once, with the changes the steps made (the Argo CD integration
+// writes a condition of its own to the same status).
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &platformv1alpha1.Project{}
-	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+	if err := r.writer().Get(ctx, req.NamespacedName, p); err != nil {
 		if apierrors.IsNotFound(err) {
 			return ctrl.Result{}, r.notify(ctx)
 		}
@@ -96,21 +116,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !p.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.notify(ctx) // the namespace goes by garbage collection (owner reference)
 	}
-	before := p.Status.DeepCopy()
+	before := p.DeepCopy()
 	err := r.ensureNamespace(ctx, p)
 	if err == nil {
 		err = r.usage(ctx, p)
 	}
-	p.Status.ObservedGeneration = p.Generation
-	if !equality.Semantic.DeepEqual(before, &p.Status) {
-		if serr := r.Client.Status().Update(ctx, p); serr != nil && err == nil {
-			err = serr
-		}
+	if err == nil {
+		p.Status.ObservedGeneration = p.Generation
 	}
-	if nerr := r.notify(ctx); nerr != nil && err == nil {
-		err = nerr
+	serr := statuswrite.Patch(ctx, r.writer(), before, p, func(server, desired *platformv1alpha1.Project) bool {
+		return !equality.Semantic.DeepEqual(server.Status, desired.Status)
+	})
+	if serr != nil {
+		serr = fmt.Errorf("writing the status of project %s: %w", p.Name, serr)
 	}
-	return ctrl.Result{}, err
+	return ctrl.Result{}, errors.Join(err, serr, r.notify(ctx))
 }
 
 // ensureNamespace creates p-<name> owned by the project, or adopts one that no

@@ -2,12 +2,14 @@ package project
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -130,4 +132,57 @@ func TestNamespaceEnforcesPodSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	level("restricted")
+}
+
+// failingLists is the API server with its lists failing.
+type failingLists struct{ client.Client }
+
+func (failingLists) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return errors.New("the list of virtual clusters timed out")
+}
+
+// A reconcile that fails returns the error and leaves status.observedGeneration
+// at the last generation acted on, while what it did find is still recorded;
+// the next reconcile that succeeds catches up.
+func TestObservedGenerationOnlyOnSuccess(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	c := env.Client
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "observed"}}
+	if err := c.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Delete(context.Background(), p)
+		c.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace(p.Name)}})
+	})
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)}
+	status := func() (*platformv1alpha1.Project, *metav1.Condition) {
+		t.Helper()
+		got := &platformv1alpha1.Project{}
+		if err := c.Get(ctx, req.NamespacedName, got); err != nil {
+			t.Fatal(err)
+		}
+		return got, meta.FindStatusCondition(got.Status.Conditions, ConditionReady)
+	}
+
+	broken := &Reconciler{Client: failingLists{c}, APIReader: c}
+	_, err := broken.Reconcile(ctx, req)
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("reconcile with failing lists: %v; want the list's error", err)
+	}
+	got, ready := status()
+	if got.Status.ObservedGeneration != 0 {
+		t.Errorf("observedGeneration %d after a failed reconcile, want 0", got.Status.ObservedGeneration)
+	}
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != ReasonNamespaceReady || got.Status.Namespace != "p-observed" {
+		t.Errorf("the namespace made before the failure is not recorded: %+v, namespace %q", ready, got.Status.Namespace)
+	}
+
+	if _, err := (&Reconciler{Client: c, APIReader: c}).Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := status(); got.Status.ObservedGeneration != got.Generation {
+		t.Errorf("observedGeneration %d after a successful reconcile of generation %d", got.Status.ObservedGeneration, got.Generation)
+	}
 }

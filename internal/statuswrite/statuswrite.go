@@ -15,7 +15,16 @@
 //     read to the status it computed) with an optimistic lock, and on a
 //     conflict sends the same change against the server's current copy: a
 //     write made in between by someone else (another status field, a
-//     finalizer, spec.operation cleared) is kept, and the change is not lost.
+//     finalizer, spec.operation cleared) is kept, and the change is not lost;
+//   - the change is made of whole top-level status fields, as desired has
+//     them: a merge patch of one nested field is merged into whatever the
+//     server holds, and a struct whose zero fields the server never stored
+//     (a Project's first usage count) would lack required fields;
+//   - status.conditions, a list a merge patch can only replace whole, is
+//     sent as the server's current list with the reconciler's changes made
+//     to it, condition type by condition type: two reconcilers that write
+//     conditions of their own to one object (the Project and Argo CD
+//     reconcilers on a Project) keep each other's.
 //
 // controller-runtime has the pieces (MergeFromWithOptimisticLock, the API
 // reader) but not this combination; it is small and shared by every
@@ -96,9 +105,10 @@ func (w *Writer) Forget(key types.NamespacedName) {
 }
 
 // Patch writes the change from base (the copy Get returned, before the
-// reconcile changed it) to desired's status. changed says whether the two
-// statuses differ enough to be worth a write. On success desired carries the
-// new resourceVersion. A deleted object is not an error.
+// reconcile changed it, with the resourceVersion it was read at) to desired's
+// status. changed says whether the two statuses differ enough to be worth a
+// write. On success desired carries the new resourceVersion. A deleted object
+// is not an error.
 func Patch[T client.Object](ctx context.Context, w *Writer, base, desired T, changed func(server, desired T) bool) error {
 	if !changed(base, desired) {
 		return nil
@@ -107,19 +117,27 @@ func Patch[T client.Object](ctx context.Context, w *Writer, base, desired T, cha
 	if err != nil {
 		return err
 	}
-	change, err := client.MergeFrom(base).Data(target)
+	diff, err := client.MergeFrom(base).Data(target)
+	if err != nil {
+		return err
+	}
+	change, err := wholeFields(diff, desired)
+	if err != nil {
+		return err
+	}
+	conds, err := conditionChangeOf(base, desired)
 	if err != nil {
 		return err
 	}
 	key := client.ObjectKeyFromObject(base)
-	rv := base.GetResourceVersion()
+	current := base
 	for i := 0; ; i++ {
-		locked, err := withResourceVersion(change, rv)
+		body, err := onto(change, conds, current)
 		if err != nil {
 			return err
 		}
 		answer := base.DeepCopyObject().(T)
-		err = w.Client.Status().Patch(ctx, answer, client.RawPatch(types.MergePatchType, locked))
+		err = w.Client.Status().Patch(ctx, answer, client.RawPatch(types.MergePatchType, body))
 		switch {
 		case err == nil:
 			w.Wrote(answer)
@@ -135,22 +153,63 @@ func Patch[T client.Object](ctx context.Context, w *Writer, base, desired T, cha
 		if err := w.reader().Get(ctx, key, fresh); err != nil {
 			return client.IgnoreNotFound(err)
 		}
-		rv = fresh.GetResourceVersion()
+		current = fresh
 	}
 }
 
-// withResourceVersion adds metadata.resourceVersion to a merge patch: the API
-// server then refuses it (409) if the object changed since that version.
-func withResourceVersion(patch []byte, rv string) ([]byte, error) {
-	var m map[string]any
-	if err := json.Unmarshal(patch, &m); err != nil {
+// wholeFields replaces each status field of a merge patch with desired's
+// whole value of it.
+func wholeFields(patch []byte, desired client.Object) ([]byte, error) {
+	m, err := decode(patch)
+	if err != nil {
 		return nil, err
+	}
+	status, _ := m["status"].(map[string]any)
+	if status == nil {
+		return patch, nil
+	}
+	data, err := json.Marshal(desired)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	want, _ := d["status"].(map[string]any)
+	for k := range status {
+		status[k] = want[k] // nil (JSON null) when desired has none: removed
+	}
+	return json.Marshal(m)
+}
+
+// onto returns the patch that makes change on current: locked to current's
+// resourceVersion, with status.conditions (when the change has them) made
+// from current's list.
+func onto(change []byte, conds *conditionChange, current client.Object) ([]byte, error) {
+	m, err := decode(change)
+	if err != nil {
+		return nil, err
+	}
+	if status, _ := m["status"].(map[string]any); status != nil && conds != nil {
+		if _, ok := status["conditions"]; ok {
+			now, err := conditionsOf(current)
+			if err != nil {
+				return nil, err
+			}
+			if list := conds.apply(now); len(list) > 0 {
+				status["conditions"] = list
+			} else {
+				status["conditions"] = nil
+			}
+		}
 	}
 	meta, _ := m["metadata"].(map[string]any)
 	if meta == nil {
 		meta = map[string]any{}
 	}
-	meta["resourceVersion"] = rv
+	// The API server refuses the patch (409) if the object changed since.
+	meta["resourceVersion"] = current.GetResourceVersion()
 	m["metadata"] = meta
 	return json.Marshal(m)
 }

@@ -2,16 +2,19 @@ package statuswrite_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/kubetest"
 	"gantry.dev/gantry/internal/statuswrite"
 )
@@ -154,5 +157,105 @@ func TestConflictKeepsOtherWritesAndWholeStatus(t *testing.T) {
 	}
 	if desired.ResourceVersion != got.ResourceVersion {
 		t.Errorf("desired carries resourceVersion %s, server %s", desired.ResourceVersion, got.ResourceVersion)
+	}
+}
+
+// Two reconcilers write conditions of their own to one object (the Project
+// and Argo CD reconcilers on a Project), each from a copy read before the
+// other's write: each keeps the other's conditions, a change the other made
+// to a condition it did not touch is kept, and a condition it removes is gone.
+func TestConditionsOfTwoWritersAreKept(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "two-writers"}}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), p) })
+	key := client.ObjectKeyFromObject(p)
+	projectChanged := func(server, desired *platformv1alpha1.Project) bool {
+		return !equality.Semantic.DeepEqual(server.Status, desired.Status)
+	}
+	cond := func(typ, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: reason, Message: reason}
+	}
+	read := func() *platformv1alpha1.Project {
+		t.Helper()
+		got := &platformv1alpha1.Project{}
+		if err := env.Client.Get(ctx, key, got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	write := func(base *platformv1alpha1.Project, edit func(*platformv1alpha1.Project)) {
+		t.Helper()
+		desired := base.DeepCopy()
+		edit(desired)
+		w := &statuswrite.Writer{Client: env.Client, Reader: env.Client}
+		if err := statuswrite.Patch(ctx, w, base, desired, projectChanged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	types := func() map[string]string {
+		out := map[string]string{}
+		for _, c := range read().Status.Conditions {
+			out[c.Type] = c.Reason
+		}
+		return out
+	}
+
+	// A sets Ready and Stale; B, from the same first copy, sets Synced.
+	first := read()
+	write(first, func(p *platformv1alpha1.Project) {
+		meta.SetStatusCondition(&p.Status.Conditions, cond("Ready", "NamespaceReady"))
+		meta.SetStatusCondition(&p.Status.Conditions, cond("Stale", "Old"))
+	})
+	write(first, func(p *platformv1alpha1.Project) {
+		meta.SetStatusCondition(&p.Status.Conditions, cond("Synced", "Synced"))
+	})
+	if got, want := types(), map[string]string{"Ready": "NamespaceReady", "Stale": "Old", "Synced": "Synced"}; !maps.Equal(got, want) {
+		t.Fatalf("after two writers: conditions %v, want %v", got, want)
+	}
+
+	// B reads; A changes Ready; B, from its older copy, removes Stale and
+	// changes Synced: A's new Ready stays.
+	second := read()
+	write(second, func(p *platformv1alpha1.Project) {
+		meta.SetStatusCondition(&p.Status.Conditions, cond("Ready", "NamespaceConflict"))
+	})
+	write(second, func(p *platformv1alpha1.Project) {
+		meta.RemoveStatusCondition(&p.Status.Conditions, "Stale")
+		meta.SetStatusCondition(&p.Status.Conditions, cond("Synced", "ClusterUnreachable"))
+	})
+	if got, want := types(), map[string]string{"Ready": "NamespaceConflict", "Synced": "ClusterUnreachable"}; !maps.Equal(got, want) {
+		t.Fatalf("after the second round: conditions %v, want %v", got, want)
+	}
+}
+
+// A nested status struct the server has never stored (a Project's usage
+// before its first count) is written whole, with its zero fields: a patch of
+// the changed field alone would lack the struct's required fields.
+func TestNestedStatusWrittenWhole(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	p := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "first-usage"}}
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), p) })
+	desired := p.DeepCopy()
+	desired.Status.Usage.VirtualClusters = 1
+	w := &statuswrite.Writer{Client: env.Client, Reader: env.Client}
+	if err := statuswrite.Patch(ctx, w, p, desired, func(server, desired *platformv1alpha1.Project) bool {
+		return server.Status.Usage != desired.Status.Usage
+	}); err != nil {
+		t.Fatalf("first usage count: %v", err)
+	}
+	got := &platformv1alpha1.Project{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Usage != (platformv1alpha1.ProjectUsage{VirtualClusters: 1}) {
+		t.Errorf("usage %+v", got.Status.Usage)
 	}
 }

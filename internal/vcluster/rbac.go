@@ -20,14 +20,16 @@ import (
 // bound here, decides what that role may do (so a viewer's kubectl delete is
 // refused by the virtual API server itself, not by gantry).
 
-// roleBindings maps groups to the built-in cluster roles of every Kubernetes cluster.
+// roleBindings maps groups to the built-in cluster roles of every Kubernetes
+// cluster: gantry's administrators, and project's roles unless it is "".
 func roleBindings(project string) map[string]string {
-	return map[string]string{
-		authn.GroupAdmins: "cluster-admin",
-		rbac.ProjectGroup(project, rbac.ProjectAdmin):  "cluster-admin",
-		rbac.ProjectGroup(project, rbac.ProjectMember): "edit",
-		rbac.ProjectGroup(project, rbac.ProjectViewer): "view",
+	out := map[string]string{authn.GroupAdmins: "cluster-admin"}
+	if project != "" {
+		out[rbac.ProjectGroup(project, rbac.ProjectAdmin)] = "cluster-admin"
+		out[rbac.ProjectGroup(project, rbac.ProjectMember)] = "edit"
+		out[rbac.ProjectGroup(project, rbac.ProjectViewer)] = "view"
 	}
+	return out
 }
 
 // EnsureRBAC binds gantry's groups to cluster roles inside a virtual cluster,

@@ -2,10 +2,11 @@ package vcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -26,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/kubeconfig"
 	"gantry.dev/gantry/internal/podsecurity"
 	projectpkg "gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/statuswrite"
@@ -39,13 +42,47 @@ const SleepingAnnotation = "platform.gantry.dev/sleeping"
 // to enforce a new Pod Security level.
 const ReasonPodSecurityChanged = "PodSecurityChanged"
 
+// ControlPlanes is what the reconciler needs of the runtime: the control
+// planes of virtual clusters, by key, started, stopped and asked about. The
+// reconciler decides, the runtime does (Runtime; tests give a fake).
+type ControlPlanes interface {
+	// Start holds the control planes until ctx ends, then stops them: the
+	// reconciler adds the runtime to its manager (manager.Runnable).
+	Start(ctx context.Context) error
+	// Changes brings a virtual cluster back to the reconciler when its
+	// control plane becomes ready or fails, or its activity has moved on.
+	Changes() <-chan event.GenericEvent
+	// Ensure starts the control plane unless it runs, and returns its state.
+	Ensure(key types.NamespacedName, cfg Config) (State, error)
+	// Running returns the config a control plane that runs (or starts) was
+	// started with.
+	Running(key types.NamespacedName) (Config, bool)
+	// Endpoint is the URL of a running control plane's API server.
+	Endpoint(key types.NamespacedName) (string, bool)
+	// Admin is the admin kubeconfig of a running control plane.
+	Admin(key types.NamespacedName) (kubeconfig.Config, bool)
+	// EnsureRBAC binds gantry's groups (of project, "" for none) inside a
+	// ready virtual cluster.
+	EnsureRBAC(ctx context.Context, key types.NamespacedName, project string) error
+	// EnsureSyncer starts the syncer of a ready virtual cluster unless it runs.
+	EnsureSyncer(key types.NamespacedName, hostNamespace string)
+	// LastActivity is when a ready virtual cluster last saw activity.
+	LastActivity(key types.NamespacedName) (time.Time, bool)
+	// Stop stops a control plane (and syncer), keeping its data.
+	Stop(key types.NamespacedName)
+	// Remove stops a control plane and deletes its data.
+	Remove(key types.NamespacedName) error
+}
+
+var _ ControlPlanes = (*Runtime)(nil)
+
 // Reconciler reconciles VirtualCluster objects.
 type Reconciler struct {
 	Client client.Client
 	// APIReader reads past the manager's cache (mgr.GetAPIReader()) when the
 	// cache has not caught up with the reconciler's own writes. Default Client.
 	APIReader client.Reader
-	Runtime   *Runtime
+	Runtime   ControlPlanes
 	Recorder  record.EventRecorder
 	// Cleanup deletes the host objects a virtual cluster's syncer made.
 	Cleanup func(ctx context.Context, hostNamespace, vcluster string) error
@@ -71,7 +108,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.VirtualCluster{}).
 		Owns(&corev1.Secret{}).
-		WatchesRawSource(source.Channel(r.Runtime.changed, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.Runtime.Changes(), &handler.EnqueueRequestForObject{})).
 		// A project's Pod Security level and network settings are its clusters'.
 		Watches(&platformv1alpha1.Project{}, handler.EnqueueRequestsFromMapFunc(r.clustersOf),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -100,12 +137,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// (statuswrite keeps a finalizer update made in between).
 	before := vc.DeepCopy()
 	result, err := r.reconcile(ctx, vc)
-	if serr := statuswrite.Patch(ctx, r.writer(), before, vc, func(server, desired *platformv1alpha1.VirtualCluster) bool {
-		return !equality.Semantic.DeepEqual(server.Status, desired.Status)
-	}); serr != nil && err == nil {
-		err = serr
+	if err == nil {
+		vc.Status.ObservedGeneration = vc.Generation
 	}
-	return result, err
+	serr := statuswrite.Patch(ctx, r.writer(), before, vc, func(server, desired *platformv1alpha1.VirtualCluster) bool {
+		return !equality.Semantic.DeepEqual(server.Status, desired.Status)
+	})
+	if serr != nil {
+		serr = fmt.Errorf("writing the status of virtual cluster %s: %w", req.NamespacedName, serr)
+	}
+	return result, errors.Join(err, serr)
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (ctrl.Result, error) {
@@ -122,7 +163,6 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 		r.writer().Wrote(vc)
 	}
 	vc.Status.HostNamespace = HostNamespace(vc.Namespace, vc.Name)
-	vc.Status.ObservedGeneration = vc.Generation
 
 	if _, asleep := vc.Annotations[SleepingAnnotation]; asleep {
 		return ctrl.Result{}, r.sleep(ctx, vc)
@@ -143,7 +183,7 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	}
 
 	before := vc.Status.Phase
-	if r.Runtime.ControlPlane(key) == nil {
+	if _, running := r.Runtime.Running(key); !running {
 		// Not running: its project's quotas decide whether it may start.
 		if msg, err := r.overQuota(ctx, vc, proj); err != nil {
 			return ctrl.Result{}, err
@@ -183,9 +223,9 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 		return ctrl.Result{}, nil
 	}
 
-	cp := r.Runtime.ControlPlane(key)
-	if cp == nil {
-		return ctrl.Result{Requeue: true}, nil
+	endpoint, ok := r.Runtime.Endpoint(key)
+	if !ok {
+		return ctrl.Result{Requeue: true}, nil // stopped since Ensure answered
 	}
 	if err := r.ensureHostNamespace(ctx, vc, level); err != nil {
 		return ctrl.Result{}, err
@@ -199,17 +239,27 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	if err := r.ensureKubeconfigSecret(ctx, vc); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.Runtime.EnsureRBAC(ctx, key, strings.TrimPrefix(vc.Namespace, "p-")); err != nil {
+	// Outside a project's namespace a virtual cluster has no project: only
+	// gantry's administrators are bound inside.
+	projectName, inProject := projectpkg.FromNamespace(vc.Namespace)
+	if !inProject {
+		projectName = ""
+	}
+	if err := r.Runtime.EnsureRBAC(ctx, key, projectName); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.Runtime.EnsureSyncer(key, vc.Status.HostNamespace)
-	vc.Status.Endpoint = cp.Endpoint()
+	vc.Status.Endpoint = endpoint
 	vc.Status.KubeconfigSecret = KubeconfigSecret(vc.Name)
-	vc.Status.KubernetesVersion = "v1.37.2"
+	vc.Status.KubernetesVersion = kubebin.Version
+	if last, ok := r.Runtime.LastActivity(key); ok && (vc.Status.LastActivityTime == nil ||
+		last.Sub(vc.Status.LastActivityTime.Time) >= ActivityRecordEvery) {
+		vc.Status.LastActivityTime = &metav1.Time{Time: last}
+	}
 	r.setPhase(vc, platformv1alpha1.PhaseRunning)
 	r.condition(vc, platformv1alpha1.ConditionDeployed, true, platformv1alpha1.ReasonDeployed, "control plane processes started")
 	r.condition(vc, platformv1alpha1.ConditionReady, true, platformv1alpha1.ReasonAPIServerReady, "kube-apiserver answers /readyz")
-	r.condition(vc, platformv1alpha1.ConditionOnline, true, platformv1alpha1.ReasonAPIServerReady, "reachable at "+cp.Endpoint())
+	r.condition(vc, platformv1alpha1.ConditionOnline, true, platformv1alpha1.ReasonAPIServerReady, "reachable at "+endpoint)
 	return ctrl.Result{}, nil
 }
 

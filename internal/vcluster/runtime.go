@@ -98,6 +98,7 @@ type instance struct {
 	failedAt   time.Time
 	readyAt    time.Time
 	activity   time.Time // last request that counts as activity
+	announced  time.Time // activity the reconciler was last told of (ActivityRecordEvery)
 	syncCancel context.CancelFunc
 	syncDone   chan struct{}
 	rbacDone   bool // gantry's role bindings applied since this start
@@ -109,8 +110,14 @@ func NewRuntime(opts RuntimeOptions) *Runtime {
 		ctx: context.Background()}
 }
 
-// Changes delivers an event whenever a control plane becomes ready or fails.
+// Changes delivers an event whenever a control plane becomes ready or fails,
+// and when its activity has moved on by ActivityRecordEvery.
 func (r *Runtime) Changes() <-chan event.GenericEvent { return r.changed }
+
+// ActivityRecordEvery is how far a virtual cluster's activity moves on before
+// it is recorded in its status (lastActivityTime): roughly current, without a
+// write per request.
+const ActivityRecordEvery = 30 * time.Second
 
 func (r *Runtime) notify(key types.NamespacedName) {
 	obj := &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
@@ -195,7 +202,8 @@ func (r *Runtime) Ensure(key types.NamespacedName, cfg Config) (State, error) {
 		select {
 		case <-cp.Ready():
 			in.mu.Lock()
-			in.state, in.readyAt, in.activity = StateReady, time.Now(), time.Now()
+			now := time.Now()
+			in.state, in.readyAt, in.activity, in.announced = StateReady, now, now, now
 			in.mu.Unlock()
 			r.notify(key)
 			if storage == "" {
@@ -219,6 +227,37 @@ func (r *Runtime) ControlPlane(key types.NamespacedName) *controlplane.ControlPl
 		return in.cp
 	}
 	return nil
+}
+
+// Endpoint returns the URL of the API server of key, if it runs (or starts).
+func (r *Runtime) Endpoint(key types.NamespacedName) (string, bool) {
+	if cp := r.ControlPlane(key); cp != nil {
+		return cp.Endpoint(), true
+	}
+	return "", false
+}
+
+// WaitReady waits until the control plane of key runs and answers, following
+// a control plane replaced meanwhile (a failed start retried), and returns
+// its admin client configuration.
+func (r *Runtime) WaitReady(ctx context.Context, key types.NamespacedName) (*rest.Config, error) {
+	for {
+		if cp := r.ControlPlane(key); cp != nil {
+			select {
+			case <-cp.Ready():
+				return cp.RESTConfig(), nil
+			case <-ctx.Done():
+				return nil, fmt.Errorf("did not answer in time (it may be waking up): %w", ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("did not start in time: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Running returns the config the control plane of key was started with, if it
@@ -373,15 +412,24 @@ func (r *Runtime) Start(ctx context.Context) error {
 	return nil
 }
 
-// Touch records activity on a running virtual cluster.
+// Touch records activity on a running virtual cluster; once it has moved on
+// by ActivityRecordEvery, the reconciler is told, to record it.
 func (r *Runtime) Touch(key types.NamespacedName) {
 	r.mu.Lock()
 	in, ok := r.instances[key]
 	r.mu.Unlock()
-	if ok {
-		in.mu.Lock()
-		in.activity = time.Now()
-		in.mu.Unlock()
+	if !ok {
+		return
+	}
+	in.mu.Lock()
+	in.activity = time.Now()
+	announce := in.state == StateReady && in.activity.Sub(in.announced) >= ActivityRecordEvery
+	if announce {
+		in.announced = in.activity
+	}
+	in.mu.Unlock()
+	if announce {
+		r.notify(key)
 	}
 }
 

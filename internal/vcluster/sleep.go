@@ -2,15 +2,16 @@ package vcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	projectpkg "gantry.dev/gantry/internal/project"
@@ -21,12 +22,29 @@ import (
 const gantryUserAgentPrefix = "gantry/"
 
 // Sleeper puts idle virtual clusters to sleep and wakes them for the proxy.
+// It only sets and removes SleepingAnnotation; the reconciler does the rest,
+// and records the activity in the status.
 type Sleeper struct {
 	Client  client.Client
-	Runtime *Runtime
+	Runtime Activity
 	// Interval between idleness checks (default 5s).
 	Interval time.Duration
 }
+
+// Activity is what the sleeper needs of the runtime (Runtime; tests give a
+// fake): the activity of running virtual clusters, and their readiness.
+type Activity interface {
+	// LastActivity is when a ready virtual cluster last saw activity.
+	LastActivity(key types.NamespacedName) (time.Time, bool)
+	// Touch records activity.
+	Touch(key types.NamespacedName)
+	// WaitReady waits until the virtual cluster's API answers.
+	WaitReady(ctx context.Context, key types.NamespacedName) (*rest.Config, error)
+	// EnsureRBAC binds gantry's groups inside the ready virtual cluster.
+	EnsureRBAC(ctx context.Context, key types.NamespacedName, project string) error
+}
+
+var _ Activity = (*Runtime)(nil)
 
 // Start implements manager.Runnable.
 func (s *Sleeper) Start(ctx context.Context) error {
@@ -41,41 +59,40 @@ func (s *Sleeper) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			s.check(ctx)
+			if err := s.check(ctx); err != nil {
+				// Retried at the next tick.
+				log.FromContext(ctx).WithName("sleeper").Error(err, "putting idle virtual clusters to sleep")
+			}
 		}
 	}
 }
 
 // check sleeps every running virtual cluster idle for longer than its sleepAfter.
-func (s *Sleeper) check(ctx context.Context) {
+func (s *Sleeper) check(ctx context.Context) error {
 	list := &platformv1alpha1.VirtualClusterList{}
 	if err := s.Client.List(ctx, list); err != nil {
-		return
+		return fmt.Errorf("listing virtual clusters: %w", err)
 	}
+	var errs []error
 	for i := range list.Items {
 		vc := &list.Items[i]
 		if vc.Spec.SleepAfter == nil || vc.Spec.SleepAfter.Duration <= 0 || vc.Annotations[SleepingAnnotation] != "" || !vc.DeletionTimestamp.IsZero() {
 			continue
 		}
 		last, ready := s.Runtime.LastActivity(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})
-		if !ready {
+		if !ready || time.Since(last) < vc.Spec.SleepAfter.Duration {
 			continue
 		}
 		patch := client.MergeFrom(vc.DeepCopy())
-		if time.Since(last) >= vc.Spec.SleepAfter.Duration {
-			if vc.Annotations == nil {
-				vc.Annotations = map[string]string{}
-			}
-			vc.Annotations[SleepingAnnotation] = time.Now().UTC().Format(time.RFC3339)
-			_ = s.Client.Patch(ctx, vc, patch)
-			continue
+		if vc.Annotations == nil {
+			vc.Annotations = map[string]string{}
 		}
-		// Keep status.lastActivityTime roughly current without a write per request.
-		if vc.Status.LastActivityTime == nil || last.Sub(vc.Status.LastActivityTime.Time) > 30*time.Second {
-			vc.Status.LastActivityTime = &metav1.Time{Time: last}
-			_ = s.Client.Status().Patch(ctx, vc, patch)
+		vc.Annotations[SleepingAnnotation] = time.Now().UTC().Format(time.RFC3339)
+		if err := s.Client.Patch(ctx, vc, patch); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("putting virtual cluster %s/%s to sleep: %w", vc.Namespace, vc.Name, err))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // Wake is for the proxy (vcproxy.Backend): it wakes a sleeping virtual cluster and holds the
@@ -110,29 +127,16 @@ func (s *Sleeper) get(ctx context.Context, project, name string, wake bool) (*re
 			return nil, fmt.Errorf("waking virtual cluster %s: %w", name, err)
 		}
 	}
-	for {
-		if cp := s.Runtime.ControlPlane(key); cp != nil {
-			select {
-			case <-cp.Ready():
-				// The proxy acts as the caller (impersonation): the bindings of
-				// gantry's groups must be in place before the first request.
-				if err := s.Runtime.EnsureRBAC(ctx, key, project); err != nil {
-					return nil, fmt.Errorf("virtual cluster %s: %w", name, err)
-				}
-				return cp.RESTConfig(), nil
-			case <-ctx.Done():
-				return nil, fmt.Errorf("virtual cluster %s did not answer in time (it may be waking up): %w", name, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-				// The control plane may have been replaced (a failed start retried).
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("virtual cluster %s did not start in time: %w", name, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+	cfg, err := s.Runtime.WaitReady(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("virtual cluster %s %w", name, err)
 	}
+	// The proxy acts as the caller (impersonation): the bindings of gantry's
+	// groups must be in place before the first request.
+	if err := s.Runtime.EnsureRBAC(ctx, key, project); err != nil {
+		return nil, fmt.Errorf("virtual cluster %s: %w", name, err)
+	}
+	return cfg, nil
 }
 
 // Activity is for the proxy (vcproxy.Backend).

@@ -2,6 +2,7 @@ package vcluster
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,4 +64,59 @@ func binaries(t *testing.T) kubebin.Set {
 		t.Fatal(err)
 	}
 	return bins
+}
+
+// A new virtual cluster's data directory is a ready spare, moved: a spare
+// still being made is not taken, nor is one given to a cluster that has data
+// of its own (a restart or a wake keeps its state).
+func TestNewClusterTakesAReadySpare(t *testing.T) {
+	dir := t.TempDir()
+	r := NewRuntime(RuntimeOptions{DataDir: dir})
+	mkSpare := func(i int, ready bool) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(r.spareDir(i), "kine"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(r.spareDir(i), "kine", "state.db"), []byte(fmt.Sprint("spare ", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if ready {
+			if err := os.WriteFile(filepath.Join(r.spareDir(i), spareReady), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	first := dataDir(dir, "p-a", "first")
+	if r.takeSpare(first) {
+		t.Fatal("took a spare when there is none")
+	}
+	mkSpare(0, false)
+	if r.takeSpare(first) {
+		t.Fatal("took a spare still being made")
+	}
+	mkSpare(1, true)
+	if !r.takeSpare(first) {
+		t.Fatal("did not take the ready spare")
+	}
+	if data, err := os.ReadFile(filepath.Join(first, "kine", "state.db")); err != nil || string(data) != "spare 1" {
+		t.Fatalf("the cluster's data is not the spare's: %q, %v", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(first, spareReady)); !os.IsNotExist(err) {
+		t.Errorf("the cluster's directory still says it is a ready spare: %v", err)
+	}
+	if r.readySpare() >= 0 {
+		t.Error("a spare is still ready after the only one was taken")
+	}
+
+	mkSpare(0, true)
+	existing := dataDir(dir, "p-a", "existing")
+	if err := os.MkdirAll(existing, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if r.takeSpare(existing) {
+		t.Fatal("a cluster with data of its own was given a spare")
+	}
+	if r.readySpare() != 0 {
+		t.Error("the spare was used up")
+	}
 }
