@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -60,5 +62,33 @@ func TestWithoutSelfHealDriftIsShownNotReverted(t *testing.T) {
 	}
 	if len(app.Status.History) != 1 {
 		t.Errorf("history %+v: no sync should have run", app.Status.History)
+	}
+}
+
+// A field Git does not set belongs to whoever set it: a restart (`gantry app
+// actions run restart`, kubectl rollout restart) is no drift, even with
+// selfHeal.
+func TestFieldsGitDoesNotSetAreNotDrift(t *testing.T) {
+	e := newEngine(t)
+	ns := e.project(local)
+	key := e.app(ns, "web", e.repo(map[string]string{"deploy/web.yaml": fmt.Sprintf(webDeployment, 1, "1.27")}), ns, selfHeal)
+	e.reconcileUntil(key, "the app synced", synced)
+
+	ctx := context.Background()
+	restart := []byte(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"2026-01-01T00:00:00Z"}}}}}`)
+	if _, err := e.env.Kube.AppsV1().Deployments(ns).Patch(ctx, "web", types.StrategicMergePatchType, restart,
+		metav1.PatchOptions{FieldManager: "kubectl-rollout"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the restart seen", func() bool {
+		return strings.Contains(e.managed(key, "Deployment", "web").LiveState, "restartedAt")
+	})
+	app := e.reconcile(key, 5)
+	if app.Status.Sync.Status != gitopsv1alpha1.SyncStatusSynced || len(app.Status.History) != 1 {
+		t.Errorf("after a restart: %s with %d syncs, want Synced and no new sync", app.Status.Sync.Status, len(app.Status.History))
+	}
+	d, err := e.env.Kube.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
+		t.Errorf("the restart was reverted: %v %v", err, d.Spec.Template.Annotations)
 	}
 }
