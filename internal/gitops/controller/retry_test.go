@@ -79,9 +79,13 @@ func TestRetryBacksOffUpToTheLimit(t *testing.T) {
 	if st := app.Status.OperationState; !st.Operation.InitiatedBy.Automated || st.Operation.Retry.Limit != 2 {
 		t.Errorf("retried operation %+v, want the automated one with its retry policy", st.Operation)
 	}
-	time.Sleep(2 * time.Second) // past the backoff
-	if app = e.reconcile(key, 3); app.Status.OperationState.RetryCount != 2 || len(app.Status.History) != 0 {
-		t.Fatalf("after the limit: retry count %d, history %d: want 2 and none", app.Status.OperationState.RetryCount, len(app.Status.History))
+	// At the limit nothing more is scheduled: the app comes back at its poll.
+	if res, err = e.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: key}); err != nil {
+		t.Fatal(err)
+	}
+	if app = e.get(key); app.Status.OperationState.RetryCount != 2 || len(app.Status.History) != 0 || res.RequeueAfter != e.r.PollInterval {
+		t.Fatalf("after the limit: retry count %d, history %d, requeue after %s: want 2, none and the poll (%s)",
+			app.Status.OperationState.RetryCount, len(app.Status.History), res.RequeueAfter, e.r.PollInterval)
 	}
 	if e.configMapExists(ns, "settings") {
 		t.Error("a sync with a refused object applied the rest")
