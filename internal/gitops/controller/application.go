@@ -225,9 +225,8 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	// sync status Unknown, and a requested operation ended at once with the
 	// reason, so that whoever asked (gantry app sync) is not left waiting.
 	fail := func(condType string, err error, result reconcile.Result) (reconcile.Result, error) {
-		conds.set(condType, err.Error())
 		app.Status.Sync.Status = gitopsv1alpha1.SyncStatusUnknown
-		return result, r.failPending(ctx, app, conds, err.Error())
+		return conds.fail(condType, err, result), r.failPending(ctx, app, conds, err.Error())
 	}
 
 	// 1. Validate: the spec as stored (with fields gantry does not know) and as typed.
@@ -259,8 +258,10 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	}
 	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), sc.dest)
 	if err != nil {
-		conds.set(gitopsv1alpha1.ConditionComparisonError, err.Error())
-		return requeue, nil
+		// The destination may be back at the next poll (a cluster Secret
+		// being written): the sync status stays and a requested
+		// operation waits for it.
+		return conds.fail(gitopsv1alpha1.ConditionComparisonError, err, requeue), nil
 	}
 
 	// 3. Build, 4. compare (and check the objects against the project).
@@ -357,10 +358,7 @@ func (r *Reconciler) failPending(ctx context.Context, app *gitopsv1alpha1.Applic
 	if err != nil || op == nil {
 		return err
 	}
-	st := app.Status.OperationState
-	now := metav1.Now()
-	st.Phase, st.Message, st.FinishedAt = gitopsv1alpha1.OperationError, msg, &now
-	conds.set(gitopsv1alpha1.ConditionSyncError, msg)
+	conds.endOperation(app.Status.OperationState, gitopsv1alpha1.OperationError, msg)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package controller
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 )
@@ -56,4 +57,28 @@ func (c *conditions) apply(app *gitopsv1alpha1.Application) {
 		out = append(out, cond)
 	}
 	app.Status.Conditions = out
+}
+
+// fail ends a reconcile on a problem the user has to see: err becomes the
+// condition condType, and the result says when to come back. Every such exit
+// goes through here (reconcile's own fail adds what an app that cannot be
+// compared needs) and returns no error: the condition is the report, and
+// errors worth a retry with backoff (the API server busy) are returned to
+// the manager instead.
+func (c *conditions) fail(condType string, err error, result reconcile.Result) reconcile.Result {
+	c.set(condType, err.Error())
+	return result
+}
+
+// endOperation ends the app's running operation with phase and msg, and is
+// the one path that sets or clears SyncError: a failed operation is shown
+// as one until the next sync succeeds.
+func (c *conditions) endOperation(st *gitopsv1alpha1.OperationState, phase gitopsv1alpha1.OperationPhase, msg string) {
+	now := metav1.Now()
+	st.Phase, st.Message, st.FinishedAt = phase, msg, &now
+	if phase == gitopsv1alpha1.OperationSucceeded {
+		c.clear(gitopsv1alpha1.ConditionSyncError)
+	} else {
+		c.set(gitopsv1alpha1.ConditionSyncError, msg)
+	}
 }

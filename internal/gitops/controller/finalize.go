@@ -38,11 +38,14 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 	}
 	conds := newConditions(app)
 	defer conds.apply(app)
+	// fail keeps the app, saying why its resources are not deleted yet.
+	fail := func(err error, wait time.Duration) (reconcile.Result, error) {
+		return conds.fail(gitopsv1alpha1.ConditionDeletionError, err, reconcile.Result{RequeueAfter: wait}), nil
+	}
 	// Deleting is writing: the app's project decides what it may delete.
 	sc, cl, err := r.clusterOf(ctx, app)
 	if err != nil {
-		conds.set(gitopsv1alpha1.ConditionDeletionError, fmt.Sprintf("cannot delete the app's resources: %v; fix the destination, or remove the finalizer %s to leave them", err, fin))
-		return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
+		return fail(fmt.Errorf("cannot delete the app's resources: %w; fix the destination, or remove the finalizer %s to leave them", err, fin), 10*time.Second)
 	}
 	var gvks []schema.GroupVersionKind
 	for _, rs := range app.Status.Resources {
@@ -52,8 +55,7 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		}
 	}
 	if err := cl.Watch(ctx, gvks); err != nil {
-		conds.set(gitopsv1alpha1.ConditionDeletionError, err.Error())
-		return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
+		return fail(err, 10*time.Second)
 	}
 	// The same safety as prune: only what carries this app's tracking id, and
 	// only where its project may write; the rest is left where it is.
@@ -74,8 +76,7 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 		err = cl.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(),
 			metav1.DeleteOptions{PropagationPolicy: &policy})
 		if client.IgnoreNotFound(err) != nil {
-			conds.set(gitopsv1alpha1.ConditionDeletionError, fmt.Sprintf("deleting %s: %v", keyOf(o), err))
-			return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
+			return fail(fmt.Errorf("deleting %s: %w", keyOf(o), err), 5*time.Second)
 		}
 	}
 	if len(remaining) > 0 {

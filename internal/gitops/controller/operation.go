@@ -172,18 +172,16 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 	if so.Revision != "" {
 		revisions = []string{so.Revision}
 	}
-	fail := func(phase gitopsv1alpha1.OperationPhase, msg string) {
-		now := metav1.Now()
-		st.Phase, st.Message, st.FinishedAt = phase, msg, &now
-		conds.set(gitopsv1alpha1.ConditionSyncError, msg)
-	}
+	// fail ends an operation that could not run: every exit before the sync
+	// itself goes through it.
+	fail := func(err error) { conds.endOperation(st, gitopsv1alpha1.OperationError, err.Error()) }
 	if err := apply.CheckSyncOptions(so.SyncOptions); err != nil {
-		fail(gitopsv1alpha1.OperationError, "operation.sync.syncOptions: "+err.Error())
+		fail(fmt.Errorf("operation.sync.syncOptions: %w", err))
 		return
 	}
 	cmp, err := r.compareApp(ctx, app, sc, cl, srcs, revisions)
 	if err != nil {
-		fail(gitopsv1alpha1.OperationError, err.Error())
+		fail(err)
 		return
 	}
 	live := make([]*unstructured.Unstructured, 0, len(cmp.live))
@@ -216,7 +214,7 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		desired[i] = d.DeepCopy()
 	}
 	if err := respectIgnored(app, desired, cmp.live, opts.SyncOptions); err != nil {
-		fail(gitopsv1alpha1.OperationError, err.Error())
+		fail(err)
 		return
 	}
 	if opts.SyncOptions.CreateNamespace && !so.DryRun && opts.Namespace != "" {
@@ -235,22 +233,15 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 			psa = podsecurity.NamespaceLabels(sc.policy.PodSecurity())
 		}
 		if err := ensureNamespace(ctx, cl, opts.Namespace, md, psa); err != nil {
-			fail(gitopsv1alpha1.OperationError, err.Error())
+			fail(err)
 			return
 		}
 	}
 	started := st.StartedAt
 	res := apply.Sync(ctx, apply.Cluster{Dynamic: cl.Dynamic, Mapper: cl.Mapper}, desired, live, opts)
-	now := metav1.Now()
-	st.FinishedAt = &now
 	st.SyncResult = syncResult(&res, cmp, app, srcs)
-	st.Phase, st.Message = gitopsv1alpha1.OperationPhase(res.Phase), res.Message
-	if st.Phase != gitopsv1alpha1.OperationSucceeded {
-		fail(st.Phase, st.Message)
-		return
-	}
-	conds.clear(gitopsv1alpha1.ConditionSyncError)
-	if so.DryRun {
+	conds.endOperation(st, gitopsv1alpha1.OperationPhase(res.Phase), res.Message)
+	if st.Phase != gitopsv1alpha1.OperationSucceeded || so.DryRun {
 		return
 	}
 	appendHistory(app, cmp, srcs, started, op.InitiatedBy)
