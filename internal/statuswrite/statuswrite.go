@@ -191,7 +191,28 @@ func onto(change []byte, conds *conditionChange, current client.Object) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	if status, _ := m["status"].(map[string]any); status != nil && conds != nil {
+	status, _ := m["status"].(map[string]any)
+	if status != nil {
+		// A merge patch merges objects key by key: a key the desired value
+		// leaves out (an omitempty zero, retryCount 0 after a retry) would
+		// keep the server's. Null every such key, so the field ends up as
+		// desired has it, whole.
+		data, err := json.Marshal(current)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := decode(data)
+		if err != nil {
+			return nil, err
+		}
+		curStatus, _ := cur["status"].(map[string]any)
+		for k, v := range status {
+			if k != "conditions" {
+				status[k] = replacing(curStatus[k], v)
+			}
+		}
+	}
+	if status != nil && conds != nil {
 		if _, ok := status["conditions"]; ok {
 			now, err := conditionsOf(current)
 			if err != nil {
@@ -212,6 +233,27 @@ func onto(change []byte, conds *conditionChange, current client.Object) ([]byte,
 	meta["resourceVersion"] = current.GetResourceVersion()
 	m["metadata"] = meta
 	return json.Marshal(m)
+}
+
+// replacing is want as a merge patch that turns cur into want exactly: keys
+// of cur that want lacks are set to null, at every depth of nested objects
+// (lists are replaced whole by a merge patch anyway).
+func replacing(cur, want any) any {
+	c, okc := cur.(map[string]any)
+	w, okw := want.(map[string]any)
+	if !okc || !okw {
+		return want
+	}
+	out := make(map[string]any, len(w)+len(c))
+	for k, v := range w {
+		out[k] = replacing(c[k], v)
+	}
+	for k := range c {
+		if _, ok := w[k]; !ok {
+			out[k] = nil
+		}
+	}
+	return out
 }
 
 // withStatusOf returns a copy of base whose Status field is desired's: the

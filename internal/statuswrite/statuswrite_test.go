@@ -259,3 +259,36 @@ func TestNestedStatusWrittenWhole(t *testing.T) {
 		t.Errorf("usage %+v", got.Status.Usage)
 	}
 }
+
+// A nested field the new status leaves out (an omitempty zero: retryCount 0
+// once a new operation starts) is removed, not kept from the server: the
+// field ends up as the reconciler computed it. Merging main's Application
+// reconciler tests found it (an app synced after its retries showed their
+// count).
+func TestNestedZeroValueRemoved(t *testing.T) {
+	env, key := newApp(t, nil)
+	ctx := context.Background()
+	w := &statuswrite.Writer{Client: env.Client}
+	app := &gitopsv1alpha1.Application{}
+	if err := w.Get(ctx, key, app); err != nil {
+		t.Fatal(err)
+	}
+	before := app.DeepCopy()
+	app.Status.OperationState = &gitopsv1alpha1.OperationState{Phase: gitopsv1alpha1.OperationFailed, RetryCount: 2, Message: "failed",
+		StartedAt: metav1.Now()}
+	if err := statuswrite.Patch(ctx, w, before, app, changed); err != nil {
+		t.Fatal(err)
+	}
+	before = app.DeepCopy()
+	app.Status.OperationState = &gitopsv1alpha1.OperationState{Phase: gitopsv1alpha1.OperationSucceeded, StartedAt: metav1.Now()}
+	if err := statuswrite.Patch(ctx, w, before, app, changed); err != nil {
+		t.Fatal(err)
+	}
+	got := &gitopsv1alpha1.Application{}
+	if err := env.Client.Get(ctx, key, got); err != nil {
+		t.Fatal(err)
+	}
+	if st := got.Status.OperationState; st.Phase != gitopsv1alpha1.OperationSucceeded || st.RetryCount != 0 || st.Message != "" {
+		t.Fatalf("stored operation state %+v: want Succeeded with no retry count or message left over", st)
+	}
+}
