@@ -8,13 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
@@ -23,6 +19,7 @@ import (
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/oidcprovider"
 	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sessions"
 	"gantry.dev/gantry/internal/identity/users"
@@ -30,10 +27,6 @@ import (
 	"gantry.dev/gantry/internal/projectapi"
 	"gantry.dev/gantry/internal/userapi"
 )
-
-// RBACConfigMap holds the user part of the RBAC policy, as Argo CD's
-// argocd-rbac-cm: policy.csv, policy.default, policy.matchMode.
-const RBACConfigMap = "gantry-rbac-cm"
 
 // sessionKeysSecret keeps the token signing keys.
 const sessionKeysSecret = "gantry-session-keys"
@@ -90,7 +83,7 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (
 	}
 	p.sessionAPI.Register(p.router)
 	(&accesskeyapi.API{Store: keys}).Register(p.router)
-	if err := (&rbacConfig{Client: mgr.GetClient(), Enforcer: enforcer}).SetupWithManager(mgr); err != nil {
+	if err := (&rbacconfig.Reconciler{Client: mgr.GetClient(), Enforcer: enforcer, Namespace: SystemNamespace}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	p.router.Public(oidcPath+"/", "gantry's OpenID Connect provider: clients, codes and tokens are its credentials; the sign-in page posts passwords",
@@ -228,49 +221,6 @@ func (c passwordChecker) Check(ctx context.Context, user, password string) (bool
 		return false, nil
 	}
 	return users.CheckPassword(ctx, c.reader, SystemNamespace, user, password)
-}
-
-// rbacConfig loads gantry-rbac-cm into the enforcer whenever it changes. A broken
-// policy is logged and the previous one stays in force.
-type rbacConfig struct {
-	Client   client.Client
-	Enforcer *rbac.Enforcer
-}
-
-func (r *rbacConfig) SetupWithManager(mgr manager.Manager) error {
-	return builder.ControllerManagedBy(mgr).
-		Named("rbac-config").
-		For(&corev1.ConfigMap{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return o.GetNamespace() == SystemNamespace && o.GetName() == RBACConfigMap
-		}))).
-		Complete(r)
-}
-
-func (r *rbacConfig) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	cm := &corev1.ConfigMap{}
-	if err := r.Client.Get(ctx, req.NamespacedName, cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.Enforcer.SetPolicy("", "", "")
-		}
-		return ctrl.Result{}, err
-	}
-	if err := r.Enforcer.SetPolicy(cm.Data["policy.csv"], cm.Data["policy.default"], cm.Data["policy.matchMode"]); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "gantry-rbac-cm has a broken policy; the previous one stays in force")
-	}
-	return ctrl.Result{}, nil
-}
-
-// projectPolicies turns the projects' members into policy for the enforcer.
-func projectPolicies(e *rbac.Enforcer, projects []platformv1alpha1.Project) error {
-	out := map[string]string{}
-	for _, p := range projects {
-		var members []rbac.Member
-		for _, m := range p.Spec.Members {
-			members = append(members, rbac.Member{Kind: rbac.MemberKind(m.Kind), Name: m.Name, Role: rbac.ProjectRole(m.Role)})
-		}
-		out[p.Name] = rbac.ProjectPolicy(p.Name, members)
-	}
-	return e.SetProjectPolicies(out)
 }
 
 // issuer is the URL of gantry's OpenID Connect provider.

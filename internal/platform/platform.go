@@ -29,6 +29,7 @@ import (
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
@@ -173,7 +174,7 @@ func New(opts Options) (*Platform, error) {
 		return nil, err
 	}
 	if err := (&project.Reconciler{Client: mgr.GetClient(), OnChange: func(ps []platformv1alpha1.Project) {
-		if err := projectPolicies(id.enforcer, ps); err != nil {
+		if err := rbacconfig.SetProjects(id.enforcer, ps); err != nil {
 			opts.Logger.Error(err, "project policies")
 		}
 	}}).SetupWithManager(mgr); err != nil {
