@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -76,7 +75,7 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (
 	p.identity = id
 	p.router = api.NewRouter(id.auth, enforcer.Authorize)
 	p.sessionAPI = &sessionapi.API{
-		Passwords: passwordChecker{reader: mgr.GetClient()},
+		Passwords: users.Passwords{Reader: mgr.GetClient(), Namespace: SystemNamespace},
 		Limiter:   id.limiter,
 		Auth:      id.auth,
 		Secure:    true,
@@ -188,7 +187,7 @@ type oidcUsers struct {
 }
 
 func (u oidcUsers) CheckPassword(ctx context.Context, user, password string) (bool, error) {
-	return passwordChecker{reader: u.reader}.Check(ctx, user, password)
+	return users.Passwords{Reader: u.reader, Namespace: SystemNamespace}.Check(ctx, user, password)
 }
 
 func (u oidcUsers) Profile(ctx context.Context, user string) (oidcprovider.Profile, error) {
@@ -203,24 +202,6 @@ func (u oidcUsers) Profile(ctx context.Context, user string) (oidcprovider.Profi
 		return oidcprovider.Profile{}, err
 	}
 	return oidcprovider.Profile{User: user, Email: obj.Spec.Email, Name: obj.Spec.DisplayName, Groups: groups}, nil
-}
-
-type passwordChecker struct{ reader client.Reader }
-
-func (c passwordChecker) Check(ctx context.Context, user, password string) (bool, error) {
-	u := &platformv1alpha1.User{}
-	if err := c.reader.Get(ctx, client.ObjectKey{Name: user}, u); err != nil {
-		if apierrors.IsNotFound(err) {
-			// Same work as for a real user: no user enumeration by timing.
-			_, _ = users.CheckPassword(ctx, c.reader, SystemNamespace, "", password)
-			return false, nil
-		}
-		return false, err
-	}
-	if u.Spec.Disabled {
-		return false, nil
-	}
-	return users.CheckPassword(ctx, c.reader, SystemNamespace, user, password)
 }
 
 // issuer is the URL of gantry's OpenID Connect provider.
