@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/accesskeyapi"
 	"gantry.dev/gantry/internal/identity/accesskeys"
@@ -138,7 +137,8 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	p.sessionAPI.Tokens = m
 	prov, err := oidcprovider.New(oidcprovider.Options{
 		Issuer: p.issuer(), Signer: signer, Client: c, Namespace: SystemNamespace,
-		Users: oidcUsers{p: p, reader: c},
+		Users: oidcprovider.Directory{Passwords: users.Passwords{Reader: c, Namespace: SystemNamespace},
+			Groups: p.identity.auth.Groups, Authorize: p.identity.enforcer.Authorize, Reader: c},
 		// The web UI's (ui/src/views/Login.tsx): one sign-in page for gantry.
 		LoginPage: "/login",
 		Limiter:   p.identity.limiter,
@@ -176,32 +176,6 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 			}
 		}
 	}))
-}
-
-// oidcUsers is the user directory as the OpenID Connect provider sees it: the
-// same passwords, and the same groups as inside gantry (plus gantry:admins for
-// administrators, so that an Argo CD policy can name them).
-type oidcUsers struct {
-	p      *Platform
-	reader client.Reader
-}
-
-func (u oidcUsers) CheckPassword(ctx context.Context, user, password string) (bool, error) {
-	return users.Passwords{Reader: u.reader, Namespace: SystemNamespace}.Check(ctx, user, password)
-}
-
-func (u oidcUsers) Profile(ctx context.Context, user string) (oidcprovider.Profile, error) {
-	groups, err := u.p.identity.auth.Groups(ctx, user)
-	if err != nil {
-		return oidcprovider.Profile{}, err
-	}
-	admin := u.p.identity.enforcer.Authorize(append([]string{user}, groups...), rbac.ResourceProjects, rbac.ActionDelete, "*") == nil
-	groups = authn.ForwardedGroups(groups, admin)
-	obj := &platformv1alpha1.User{}
-	if err := u.reader.Get(ctx, client.ObjectKey{Name: user}, obj); err != nil {
-		return oidcprovider.Profile{}, err
-	}
-	return oidcprovider.Profile{User: user, Email: obj.Spec.Email, Name: obj.Spec.DisplayName, Groups: groups}, nil
 }
 
 // issuer is the URL of gantry's OpenID Connect provider.
