@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
@@ -147,7 +146,9 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 			id, err := p.identity.auth.Authenticate(r)
 			return id.User, err == nil && id.Via == "session"
 		},
-		SignedIn: func(w http.ResponseWriter, r *http.Request, user string) { p.startSession(w, r, user) },
+		// Failing to start gantry's own session does not fail the sign-in:
+		// the browser is only asked again next time.
+		SignedIn: func(w http.ResponseWriter, r *http.Request, user string) { _ = p.sessionAPI.StartSession(w, r, user) },
 		Upstream: func(returnTo string) (string, string) { return p.sso.loginURL(returnTo), p.sso.name() },
 		Logger:   p.opts.Logger.WithName("oidc"),
 	})
@@ -186,24 +187,4 @@ func (p *Platform) externalURL() string {
 		return p.opts.ExternalURL
 	}
 	return p.opts.Server.URL()
-}
-
-// startSession gives the browser a gantry session for user, as a password login
-// on /api/v1/session does. Failing to is not fatal to the caller's sign-in: the
-// browser is only asked again next time.
-func (p *Platform) startSession(w http.ResponseWriter, r *http.Request, user string) error {
-	id := p.identity
-	if id.tokens == nil {
-		return errors.New("gantry is still starting: try again in a moment")
-	}
-	groups, err := id.auth.Groups(r.Context(), user)
-	if err != nil {
-		return err
-	}
-	pair, err := id.tokens.Issue(r.Context(), sessions.Subject{User: user, Groups: groups})
-	if err != nil {
-		return fmt.Errorf("issuing the session: %w", err)
-	}
-	p.sessionAPI.SetCookies(w, pair)
-	return nil
 }

@@ -123,10 +123,10 @@ func (u *upstreamSSO) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 func (u *upstreamSSO) complete(w http.ResponseWriter, r *http.Request, login sso.Login, returnTo string) {
 	// A user created by this very login reaches the informer cache that
 	// Groups reads a moment later: wait for it, briefly.
-	err := u.p.startSession(w, r, login.Username)
+	err := u.p.sessionAPI.StartSession(w, r, login.Username)
 	for i := 0; err != nil && i < 50 && r.Context().Err() == nil; i++ {
 		time.Sleep(100 * time.Millisecond)
-		err = u.p.startSession(w, r, login.Username)
+		err = u.p.sessionAPI.StartSession(w, r, login.Username)
 	}
 	if err != nil {
 		http.Error(w, "signing in: "+err.Error(), http.StatusForbidden)
