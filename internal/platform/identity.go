@@ -19,6 +19,7 @@ import (
 	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/projectapi"
@@ -97,7 +98,17 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (
 	// once (the cache would lag by a few milliseconds).
 	(&projectapi.API{Client: direct, Namespace: SystemNamespace}).Register(p.router)
 	(&userapi.API{Client: direct, Namespace: SystemNamespace, Limiter: id.limiter}).Register(p.router)
-	p.sso = &upstreamSSO{p: p, client: mgr.GetClient()}
+	p.sso = &sso.Service{Client: mgr.GetClient(), Namespace: SystemNamespace, ExternalURL: p.externalURL(),
+		StartSession: p.sessionAPI.StartSession,
+		// Back to an application's sign-in at gantry's provider: finished
+		// there, for this sign-in is fresh (prompt=login is met).
+		Continue: func(r *http.Request, user, returnTo string) string {
+			if prov := id.provider.Load(); prov != nil {
+				return prov.ContinueUpstream(r, user, returnTo)
+			}
+			return returnTo
+		},
+		Logger: p.opts.Logger.WithName("sso")}
 	p.sso.Register(p.router)
 	if err := p.sso.SetupWithManager(mgr); err != nil {
 		return nil, err
@@ -149,7 +160,7 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 		// Failing to start gantry's own session does not fail the sign-in:
 		// the browser is only asked again next time.
 		SignedIn: func(w http.ResponseWriter, r *http.Request, user string) { _ = p.sessionAPI.StartSession(w, r, user) },
-		Upstream: func(returnTo string) (string, string) { return p.sso.loginURL(returnTo), p.sso.name() },
+		Upstream: func(returnTo string) (string, string) { return p.sso.LoginURL(returnTo), p.sso.Name() },
 		Logger:   p.opts.Logger.WithName("oidc"),
 	})
 	if err != nil {

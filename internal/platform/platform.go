@@ -31,6 +31,7 @@ import (
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/identity/sessionapi"
+	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/kubebin"
@@ -97,7 +98,7 @@ type Platform struct {
 	// router is every HTTP route; the server serves it.
 	router     *api.Router
 	sessionAPI *sessionapi.API
-	sso        *upstreamSSO
+	sso        *sso.Service
 	// direct reads and writes the host uncached, where a write must be seen
 	// by the next read at once (OIDC clients).
 	direct client.Client
