@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -122,9 +121,6 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return fmt.Errorf("session signing keys: %w", err)
 	}
-	if _, err := signer.RotateIfDue(ctx); err != nil {
-		return fmt.Errorf("rotating session signing keys: %w", err)
-	}
 	// Refresh tokens live as Secrets (hashed), so logins survive a restart.
 	refresh := sessions.SecretRefreshStore{Client: c, Namespace: SystemNamespace, Reader: p.mgr.GetAPIReader()}
 	m, err := sessions.NewManager(signer, refresh, sessions.Config{
@@ -168,26 +164,11 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	}
 	p.identity.provider.Store(prov)
 	// Keys rotate daily; old ones are dropped once every token they signed expired.
-	return p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		t := time.NewTicker(time.Hour)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				if _, err := signer.RotateIfDue(ctx); err != nil {
-					p.opts.Logger.Error(err, "rotating session signing keys")
-				}
-				if _, err := refresh.Collect(ctx); err != nil {
-					p.opts.Logger.Error(err, "collecting expired refresh tokens")
-				}
-				if err := prov.Sweep(ctx); err != nil {
-					p.opts.Logger.Error(err, "collecting expired OpenID Connect refresh tokens")
-				}
-			}
-		}
-	}))
+	return p.mgr.Add(&sessions.Upkeep{Signer: signer, Logger: p.opts.Logger.WithName("sessions"),
+		Collect: []func(context.Context) error{
+			func(ctx context.Context) error { _, err := refresh.Collect(ctx); return err },
+			prov.Sweep,
+		}})
 }
 
 // issuer is the URL of gantry's OpenID Connect provider.
