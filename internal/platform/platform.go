@@ -33,11 +33,11 @@ import (
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
-	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/settingsapi"
 	"gantry.dev/gantry/internal/supervisor"
 	"gantry.dev/gantry/internal/syncer"
 	"gantry.dev/gantry/internal/vcapi"
@@ -206,7 +206,7 @@ func New(opts Options) (*Platform, error) {
 	if err := p.setupArgoCD(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Argo CD integration: %w", err)
 	}
-	p.router.Public("GET /api/v1/settings", "what the login page needs before signing in; nothing secret", http.HandlerFunc(p.settings))
+	(&settingsapi.API{Version: opts.Version, URL: p.externalURL(), SimulatedNodes: opts.SimulatedNodes, OIDCIssuer: p.issuer()}).Register(p.router)
 	if opts.UI != nil {
 		p.router.Fallback("the web UI: static files and client-side routes; its API calls authenticate", opts.UI)
 	}
@@ -300,23 +300,4 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		}
 	}
 	return syncer.Run(ctx, o)
-}
-
-// settings is GET /api/v1/settings, as Argo CD's: what a client (the UI's
-// login page and shell) needs before and after signing in. Public, and
-// nothing in it is secret.
-func (p *Platform) settings(w http.ResponseWriter, _ *http.Request) {
-	host := "external"
-	if p.opts.SimulatedNodes > 0 {
-		host = "embedded"
-	}
-	jsonapi.Write(w, http.StatusOK, map[string]any{
-		"version": p.opts.Version,
-		"url":     p.externalURL(),
-		"host":    host,
-		// Honest about simulation: pods on these nodes are scheduled and
-		// reported Running, but no container runs.
-		"simulatedNodes": p.opts.SimulatedNodes,
-		"oidcIssuer":     p.issuer(),
-	})
 }
