@@ -31,6 +31,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/render"
 	"gantry.dev/gantry/internal/gitops/source"
 	"gantry.dev/gantry/internal/gitops/webhook"
+	"gantry.dev/gantry/internal/kubebin"
 )
 
 // SystemNamespace holds gantry's own objects in the host: cluster Secrets,
@@ -91,7 +92,9 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 		Renderer:     renderer,
 		Log:          p.opts.Logger.WithName("gitops"),
 		PollInterval: p.opts.GitPollInterval,
-		KubeVersion:  "1.37.2",
+		// The version gantry's own control planes run (Helm's
+		// .Capabilities.KubeVersion has no "v").
+		KubeVersion: strings.TrimPrefix(kubebin.Version, "v"),
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
