@@ -281,23 +281,13 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		HostNamespace: hostNamespace,
 		Virtual:       virtual,
 		Host:          p.opts.Host,
-		SyncEvents:    true,
 		PodSecurity:   podSecurity,
 		Logger:        p.opts.Logger.WithName("syncer"),
 	}
-	if s := vc.Spec.Sync; s != nil {
-		if s.ToHost != nil && len(s.ToHost) == 0 {
-			// The spec asks for nothing to be synced (the syncer's empty list means all).
-			<-ctx.Done()
-			return nil
-		}
-		for _, k := range s.ToHost {
-			o.ToHost = append(o.ToHost, string(k))
-		}
-		if f := s.FromHost; f != nil {
-			o.SyncNodes = f.Nodes != nil && *f.Nodes
-			o.SyncEvents = f.Events == nil || *f.Events
-		}
+	if !o.FromSpec(vc.Spec.Sync) {
+		// Nothing to sync: the cluster runs without a syncer until stopped.
+		<-ctx.Done()
+		return nil
 	}
 	return syncer.Run(ctx, o)
 }
