@@ -28,11 +28,13 @@ import (
 // sessionKeysSecret keeps the token signing keys.
 const sessionKeysSecret = "gantry-session-keys"
 
+// oidcPath is where gantry's OpenID Connect provider is served.
+const oidcPath = "/oidc"
+
 // identity is who may call gantry and what they may do.
 type identity struct {
 	auth     *authn.Authenticator
 	enforcer *rbac.Enforcer
-	tokens   *sessions.Manager
 	// limiter counts failed password logins on every login path.
 	limiter *sessions.Limiter
 	// provider is gantry's OpenID Connect provider, set once the signing keys
@@ -43,8 +45,9 @@ type identity struct {
 // setupIdentity builds authentication (sessions, the admin token) and
 // authorization (casbin), the router every HTTP route goes through, and the
 // routes of identity: session, access keys, OpenID Connect, projects, users
-// and teams, SSO. Signing keys are loaded lazily on first use because the
-// manager's client cannot read before it starts.
+// and teams, SSO. The signing keys, and so the token manager and the OpenID
+// Connect provider, come later (startTokens, from Run): the host's API may
+// not answer yet when New runs.
 func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (*identity, error) {
 	enforcer, err := rbac.New(rbac.Options{})
 	if err != nil {
@@ -138,7 +141,6 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return err
 	}
-	p.identity.tokens = m
 	p.identity.auth.Tokens = m
 	p.sessionAPI.Tokens = m
 	prov, err := oidcprovider.New(oidcprovider.Options{

@@ -1,7 +1,12 @@
-// Package platform runs gantry's own parts against a host cluster, whichever kind it
-// is (embedded or external): it installs the CRDs, runs the controllers in one
-// controller-runtime manager, and wires them to the HTTP server. It composes the
-// other packages and holds no logic of its own beyond start-up order.
+// Package platform is gantry's composition root against one host cluster,
+// whichever kind it is (embedded or external). New builds gantry's parts from
+// the packages whose ideas they are (the reconcilers, identity, the REST APIs,
+// the virtual-cluster proxy) and registers them: reconcilers and other
+// runnables with one controller-runtime manager, routes with the one
+// api.Router the HTTP server serves. Run installs the CRDs and the first
+// objects, loads the signing keys and runs the manager. It holds no logic of
+// its own; the process around it (the host, the server, their start and
+// ordered stop) is package up's.
 package platform
 
 import (
@@ -224,19 +229,16 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("installing gantry's CRDs into the host cluster: %w", err)
 	}
-	// The manager's configuration: not throttled to client-go's default 5 requests/s, which
+	// Uncached: the manager's cache does not run yet. On the manager's
+	// configuration, not throttled to client-go's default 5 requests/s, which
 	// made every login wait for its refresh token's write.
-	direct, err := client.New(p.mgr.GetConfig(), client.Options{Scheme: p.mgr.GetScheme()})
-	if err != nil {
+	if err := ensureSystem(ctx, p.direct); err != nil {
 		return err
 	}
-	if err := ensureSystem(ctx, direct); err != nil {
+	if err := p.startTokens(ctx, p.direct); err != nil {
 		return err
 	}
-	if err := p.startTokens(ctx, direct); err != nil {
-		return err
-	}
-	password, err := users.Bootstrap(ctx, direct, SystemNamespace)
+	password, err := users.Bootstrap(ctx, p.direct, SystemNamespace)
 	if err != nil {
 		return err
 	}
