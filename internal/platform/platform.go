@@ -220,7 +220,8 @@ func New(opts Options) (*Platform, error) {
 	return p, nil
 }
 
-// Run installs the CRDs and runs the controllers until ctx ends.
+// Run installs the CRDs and the first objects, loads the signing keys (and
+// makes the admin on the first start), then runs the manager until ctx ends.
 func (p *Platform) Run(ctx context.Context) error {
 	defer p.cancel()
 	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
