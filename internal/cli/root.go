@@ -1,5 +1,6 @@
-// Package cli holds gantry's commands (cobra). Commands parse flags, build the parts
-// from the other packages and run them; they hold no logic of their own.
+// Package cli holds gantry's commands (cobra). Commands parse and check flags and
+// call the package that does the work (package up for gantry up, the REST API
+// for the client commands); they hold no logic of their own.
 package cli
 
 import (

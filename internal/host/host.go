@@ -74,17 +74,27 @@ func (h *Host) RESTConfig() *rest.Config { return h.cp.RESTConfig() }
 // Endpoint is the host API server's URL.
 func (h *Host) Endpoint() string { return h.cp.Endpoint() }
 
-// Run runs the control plane and, once its API answers, the simulated nodes, until
-// ctx ends; it returns when everything has stopped.
+// Run runs the control plane and, once its API answers, the simulated nodes,
+// until ctx ends; then it stops the nodes (KWOK) first and the control plane
+// after them, so that KWOK never loses its API server while it stops. It
+// returns when everything has stopped.
 func (h *Host) Run(ctx context.Context) error {
+	// The control plane's own context: cancelled only once the nodes are down.
+	cpCtx, stopCP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCP()
 	cpDone := make(chan error, 1)
-	go func() { cpDone <- h.cp.Run(ctx) }()
+	go func() { cpDone <- h.cp.Run(cpCtx) }()
 	select {
 	case <-h.cp.Ready():
 	case err := <-cpDone:
 		h.nodesErr = err
 		close(h.nodesUp)
 		return err
+	case <-ctx.Done():
+		h.nodesErr = ctx.Err()
+		close(h.nodesUp)
+		stopCP()
+		return <-cpDone
 	}
 	nodesCtx, stopNodes := context.WithCancel(ctx)
 	defer stopNodes()
@@ -104,12 +114,21 @@ func (h *Host) Run(ctx context.Context) error {
 			h.nodesErr = err
 			fmt.Fprintf(os.Stderr, "simulated nodes stopped: %v\n", err)
 		}
-		return <-cpDone
+		// The cluster keeps serving without its nodes until told to stop.
+		select {
+		case err := <-cpDone:
+			return err
+		case <-ctx.Done():
+		}
 	case err := <-cpDone:
 		stopNodes()
 		<-nodesDone
 		return err
+	case <-ctx.Done():
+		<-nodesDone // nodesCtx ended with ctx
 	}
+	stopCP()
+	return <-cpDone
 }
 
 // watchNodesReady closes nodeReady once every simulated node reports Ready.

@@ -2,8 +2,6 @@ package platform
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -31,6 +29,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/render"
 	"gantry.dev/gantry/internal/gitops/source"
 	"gantry.dev/gantry/internal/gitops/webhook"
+	"gantry.dev/gantry/internal/kubebin"
 )
 
 // SystemNamespace holds gantry's own objects in the host: cluster Secrets,
@@ -91,7 +90,9 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 		Renderer:     renderer,
 		Log:          p.opts.Logger.WithName("gitops"),
 		PollInterval: p.opts.GitPollInterval,
-		KubeVersion:  "1.37.2",
+		// The version gantry's own control planes run (Helm's
+		// .Capabilities.KubeVersion has no "v").
+		KubeVersion: strings.TrimPrefix(kubebin.Version, "v"),
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
@@ -141,27 +142,17 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	return nil
 }
 
-// ensureSystem creates gantry's namespace and, on first start, the webhook Secret
-// with random secrets: webhooks are verified by default; a user copies a secret
-// into the Git host's webhook settings (or replaces it with their own).
+// ensureSystem makes the objects gantry needs before its parts start: its
+// namespace, the webhook Secret (random secrets on first start) and the
+// default project, where virtual clusters and apps go unless told otherwise.
 func ensureSystem(ctx context.Context, c client.Client) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
 	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating namespace %s: %w", SystemNamespace, err)
 	}
-	data := map[string][]byte{}
-	for _, k := range webhook.SecretKeys {
-		b := make([]byte, 24)
-		if _, err := rand.Read(b); err != nil {
-			return err
-		}
-		data[k] = []byte(hex.EncodeToString(b))
+	if err := webhook.EnsureSecret(ctx, c, types.NamespacedName{Namespace: SystemNamespace, Name: WebhookSecret}); err != nil {
+		return err
 	}
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: WebhookSecret, Namespace: SystemNamespace}, Data: data}
-	if err := c.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating the webhook Secret: %w", err)
-	}
-	// The default project, where virtual clusters and apps go unless told otherwise.
 	def := &platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: "default"},
 		Spec: platformv1alpha1.ProjectSpec{DisplayName: "Default", Description: "created by gantry on first start"}}
 	if _, err := crds.CreateIfMissing(ctx, c, def); err != nil {

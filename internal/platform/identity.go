@@ -2,47 +2,39 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
-	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/accesskeyapi"
 	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/oidcprovider"
 	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sessions"
+	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/projectapi"
 	"gantry.dev/gantry/internal/userapi"
 )
 
-// RBACConfigMap holds the user part of the RBAC policy, as Argo CD's
-// argocd-rbac-cm: policy.csv, policy.default, policy.matchMode.
-const RBACConfigMap = "gantry-rbac-cm"
-
 // sessionKeysSecret keeps the token signing keys.
 const sessionKeysSecret = "gantry-session-keys"
+
+// oidcPath is where gantry's OpenID Connect provider is served.
+const oidcPath = "/oidc"
 
 // identity is who may call gantry and what they may do.
 type identity struct {
 	auth     *authn.Authenticator
 	enforcer *rbac.Enforcer
-	tokens   *sessions.Manager
 	// limiter counts failed password logins on every login path.
 	limiter *sessions.Limiter
 	// provider is gantry's OpenID Connect provider, set once the signing keys
@@ -53,8 +45,9 @@ type identity struct {
 // setupIdentity builds authentication (sessions, the admin token) and
 // authorization (casbin), the router every HTTP route goes through, and the
 // routes of identity: session, access keys, OpenID Connect, projects, users
-// and teams, SSO. Signing keys are loaded lazily on first use because the
-// manager's client cannot read before it starts.
+// and teams, SSO. The signing keys, and so the token manager and the OpenID
+// Connect provider, come later (startTokens, from Run): the host's API may
+// not answer yet when New runs.
 func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (*identity, error) {
 	enforcer, err := rbac.New(rbac.Options{})
 	if err != nil {
@@ -83,14 +76,14 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (
 	p.identity = id
 	p.router = api.NewRouter(id.auth, enforcer.Authorize)
 	p.sessionAPI = &sessionapi.API{
-		Passwords: passwordChecker{reader: mgr.GetClient()},
+		Passwords: users.Passwords{Reader: mgr.GetClient(), Namespace: SystemNamespace},
 		Limiter:   id.limiter,
 		Auth:      id.auth,
 		Secure:    true,
 	}
 	p.sessionAPI.Register(p.router)
 	(&accesskeyapi.API{Store: keys}).Register(p.router)
-	if err := (&rbacConfig{Client: mgr.GetClient(), Enforcer: enforcer}).SetupWithManager(mgr); err != nil {
+	if err := (&rbacconfig.Reconciler{Client: mgr.GetClient(), Enforcer: enforcer, Namespace: SystemNamespace}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	p.router.Public(oidcPath+"/", "gantry's OpenID Connect provider: clients, codes and tokens are its credentials; the sign-in page posts passwords",
@@ -107,7 +100,17 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (
 	// once (the cache would lag by a few milliseconds).
 	(&projectapi.API{Client: direct, Namespace: SystemNamespace}).Register(p.router)
 	(&userapi.API{Client: direct, Namespace: SystemNamespace, Limiter: id.limiter}).Register(p.router)
-	p.sso = &upstreamSSO{p: p, client: mgr.GetClient()}
+	p.sso = &sso.Service{Client: mgr.GetClient(), Namespace: SystemNamespace, ExternalURL: p.externalURL(),
+		StartSession: p.sessionAPI.StartSession,
+		// Back to an application's sign-in at gantry's provider: finished
+		// there, for this sign-in is fresh (prompt=login is met).
+		Continue: func(r *http.Request, user, returnTo string) string {
+			if prov := id.provider.Load(); prov != nil {
+				return prov.ContinueUpstream(r, user, returnTo)
+			}
+			return returnTo
+		},
+		Logger: p.opts.Logger.WithName("sso")}
 	p.sso.Register(p.router)
 	if err := p.sso.SetupWithManager(mgr); err != nil {
 		return nil, err
@@ -120,9 +123,6 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	signer, err := sessions.NewSigner(ctx, sessions.SecretKeyStore{Client: c, Namespace: SystemNamespace, Name: sessionKeysSecret}, sessions.SignerOptions{})
 	if err != nil {
 		return fmt.Errorf("session signing keys: %w", err)
-	}
-	if _, err := signer.RotateIfDue(ctx); err != nil {
-		return fmt.Errorf("rotating session signing keys: %w", err)
 	}
 	// Refresh tokens live as Secrets (hashed), so logins survive a restart.
 	refresh := sessions.SecretRefreshStore{Client: c, Namespace: SystemNamespace, Reader: p.mgr.GetAPIReader()}
@@ -141,12 +141,12 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	if err != nil {
 		return err
 	}
-	p.identity.tokens = m
 	p.identity.auth.Tokens = m
 	p.sessionAPI.Tokens = m
 	prov, err := oidcprovider.New(oidcprovider.Options{
 		Issuer: p.issuer(), Signer: signer, Client: c, Namespace: SystemNamespace,
-		Users: oidcUsers{p: p, reader: c},
+		Users: oidcprovider.Directory{Passwords: users.Passwords{Reader: c, Namespace: SystemNamespace},
+			Groups: p.identity.auth.Groups, Authorize: p.identity.enforcer.Authorize, Reader: c},
 		// The web UI's (ui/src/views/Login.tsx): one sign-in page for gantry.
 		LoginPage: "/login",
 		Limiter:   p.identity.limiter,
@@ -155,8 +155,10 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 			id, err := p.identity.auth.Authenticate(r)
 			return id.User, err == nil && id.Via == "session"
 		},
-		SignedIn: func(w http.ResponseWriter, r *http.Request, user string) { p.startSession(w, r, user) },
-		Upstream: func(returnTo string) (string, string) { return p.sso.loginURL(returnTo), p.sso.name() },
+		// Failing to start gantry's own session does not fail the sign-in:
+		// the browser is only asked again next time.
+		SignedIn: func(w http.ResponseWriter, r *http.Request, user string) { _ = p.sessionAPI.StartSession(w, r, user) },
+		Upstream: func(returnTo string) (string, string) { return p.sso.LoginURL(returnTo), p.sso.Name() },
 		Logger:   p.opts.Logger.WithName("oidc"),
 	})
 	if err != nil {
@@ -164,113 +166,11 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	}
 	p.identity.provider.Store(prov)
 	// Keys rotate daily; old ones are dropped once every token they signed expired.
-	return p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		t := time.NewTicker(time.Hour)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-				if _, err := signer.RotateIfDue(ctx); err != nil {
-					p.opts.Logger.Error(err, "rotating session signing keys")
-				}
-				if _, err := refresh.Collect(ctx); err != nil {
-					p.opts.Logger.Error(err, "collecting expired refresh tokens")
-				}
-				if err := prov.Sweep(ctx); err != nil {
-					p.opts.Logger.Error(err, "collecting expired OpenID Connect refresh tokens")
-				}
-			}
-		}
-	}))
-}
-
-// oidcUsers is the user directory as the OpenID Connect provider sees it: the
-// same passwords, and the same groups as inside gantry (plus gantry:admins for
-// administrators, so that an Argo CD policy can name them).
-type oidcUsers struct {
-	p      *Platform
-	reader client.Reader
-}
-
-func (u oidcUsers) CheckPassword(ctx context.Context, user, password string) (bool, error) {
-	return passwordChecker{reader: u.reader}.Check(ctx, user, password)
-}
-
-func (u oidcUsers) Profile(ctx context.Context, user string) (oidcprovider.Profile, error) {
-	groups, err := u.p.identity.auth.Groups(ctx, user)
-	if err != nil {
-		return oidcprovider.Profile{}, err
-	}
-	admin := u.p.identity.enforcer.Authorize(append([]string{user}, groups...), rbac.ResourceProjects, rbac.ActionDelete, "*") == nil
-	groups = authn.ForwardedGroups(groups, admin)
-	obj := &platformv1alpha1.User{}
-	if err := u.reader.Get(ctx, client.ObjectKey{Name: user}, obj); err != nil {
-		return oidcprovider.Profile{}, err
-	}
-	return oidcprovider.Profile{User: user, Email: obj.Spec.Email, Name: obj.Spec.DisplayName, Groups: groups}, nil
-}
-
-type passwordChecker struct{ reader client.Reader }
-
-func (c passwordChecker) Check(ctx context.Context, user, password string) (bool, error) {
-	u := &platformv1alpha1.User{}
-	if err := c.reader.Get(ctx, client.ObjectKey{Name: user}, u); err != nil {
-		if apierrors.IsNotFound(err) {
-			// Same work as for a real user: no user enumeration by timing.
-			_, _ = users.CheckPassword(ctx, c.reader, SystemNamespace, "", password)
-			return false, nil
-		}
-		return false, err
-	}
-	if u.Spec.Disabled {
-		return false, nil
-	}
-	return users.CheckPassword(ctx, c.reader, SystemNamespace, user, password)
-}
-
-// rbacConfig loads gantry-rbac-cm into the enforcer whenever it changes. A broken
-// policy is logged and the previous one stays in force.
-type rbacConfig struct {
-	Client   client.Client
-	Enforcer *rbac.Enforcer
-}
-
-func (r *rbacConfig) SetupWithManager(mgr manager.Manager) error {
-	return builder.ControllerManagedBy(mgr).
-		Named("rbac-config").
-		For(&corev1.ConfigMap{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return o.GetNamespace() == SystemNamespace && o.GetName() == RBACConfigMap
-		}))).
-		Complete(r)
-}
-
-func (r *rbacConfig) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	cm := &corev1.ConfigMap{}
-	if err := r.Client.Get(ctx, req.NamespacedName, cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.Enforcer.SetPolicy("", "", "")
-		}
-		return ctrl.Result{}, err
-	}
-	if err := r.Enforcer.SetPolicy(cm.Data["policy.csv"], cm.Data["policy.default"], cm.Data["policy.matchMode"]); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "gantry-rbac-cm has a broken policy; the previous one stays in force")
-	}
-	return ctrl.Result{}, nil
-}
-
-// projectPolicies turns the projects' members into policy for the enforcer.
-func projectPolicies(e *rbac.Enforcer, projects []platformv1alpha1.Project) error {
-	out := map[string]string{}
-	for _, p := range projects {
-		var members []rbac.Member
-		for _, m := range p.Spec.Members {
-			members = append(members, rbac.Member{Kind: rbac.MemberKind(m.Kind), Name: m.Name, Role: rbac.ProjectRole(m.Role)})
-		}
-		out[p.Name] = rbac.ProjectPolicy(p.Name, members)
-	}
-	return e.SetProjectPolicies(out)
+	return p.mgr.Add(&sessions.Upkeep{Signer: signer, Logger: p.opts.Logger.WithName("sessions"),
+		Collect: []func(context.Context) error{
+			func(ctx context.Context) error { _, err := refresh.Collect(ctx); return err },
+			prov.Sweep,
+		}})
 }
 
 // issuer is the URL of gantry's OpenID Connect provider.
@@ -281,24 +181,4 @@ func (p *Platform) externalURL() string {
 		return p.opts.ExternalURL
 	}
 	return p.opts.Server.URL()
-}
-
-// startSession gives the browser a gantry session for user, as a password login
-// on /api/v1/session does. Failing to is not fatal to the caller's sign-in: the
-// browser is only asked again next time.
-func (p *Platform) startSession(w http.ResponseWriter, r *http.Request, user string) error {
-	id := p.identity
-	if id.tokens == nil {
-		return errors.New("gantry is still starting: try again in a moment")
-	}
-	groups, err := id.auth.Groups(r.Context(), user)
-	if err != nil {
-		return err
-	}
-	pair, err := id.tokens.Issue(r.Context(), sessions.Subject{User: user, Groups: groups})
-	if err != nil {
-		return fmt.Errorf("issuing the session: %w", err)
-	}
-	p.sessionAPI.SetCookies(w, pair)
-	return nil
 }

@@ -1,7 +1,12 @@
-// Package platform runs gantry's own parts against a host cluster, whichever kind it
-// is (embedded or external): it installs the CRDs, runs the controllers in one
-// controller-runtime manager, and wires them to the HTTP server. It composes the
-// other packages and holds no logic of its own beyond start-up order.
+// Package platform is gantry's composition root against one host cluster,
+// whichever kind it is (embedded or external). New builds gantry's parts from
+// the packages whose ideas they are (the reconcilers, identity, the REST APIs,
+// the virtual-cluster proxy) and registers them: reconcilers and other
+// runnables with one controller-runtime manager, routes with the one
+// api.Router the HTTP server serves. Run installs the CRDs and the first
+// objects, loads the signing keys and runs the manager. It holds no logic of
+// its own; the process around it (the host, the server, their start and
+// ordered stop) is package up's.
 package platform
 
 import (
@@ -29,13 +34,15 @@ import (
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/identity/sessionapi"
+	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
-	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/settingsapi"
 	"gantry.dev/gantry/internal/supervisor"
 	"gantry.dev/gantry/internal/syncer"
 	"gantry.dev/gantry/internal/vcapi"
@@ -96,7 +103,7 @@ type Platform struct {
 	// router is every HTTP route; the server serves it.
 	router     *api.Router
 	sessionAPI *sessionapi.API
-	sso        *upstreamSSO
+	sso        *sso.Service
 	// direct reads and writes the host uncached, where a write must be seen
 	// by the next read at once (OIDC clients).
 	direct client.Client
@@ -173,7 +180,7 @@ func New(opts Options) (*Platform, error) {
 		return nil, err
 	}
 	if err := (&project.Reconciler{Client: mgr.GetClient(), OnChange: func(ps []platformv1alpha1.Project) {
-		if err := projectPolicies(id.enforcer, ps); err != nil {
+		if err := rbacconfig.SetProjects(id.enforcer, ps); err != nil {
 			opts.Logger.Error(err, "project policies")
 		}
 	}}).SetupWithManager(mgr); err != nil {
@@ -204,7 +211,7 @@ func New(opts Options) (*Platform, error) {
 	if err := p.setupArgoCD(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Argo CD integration: %w", err)
 	}
-	p.router.Public("GET /api/v1/settings", "what the login page needs before signing in; nothing secret", http.HandlerFunc(p.settings))
+	(&settingsapi.API{Version: opts.Version, URL: p.externalURL(), SimulatedNodes: opts.SimulatedNodes, OIDCIssuer: p.issuer()}).Register(p.router)
 	if opts.UI != nil {
 		p.router.Fallback("the web UI: static files and client-side routes; its API calls authenticate", opts.UI)
 	}
@@ -213,7 +220,8 @@ func New(opts Options) (*Platform, error) {
 	return p, nil
 }
 
-// Run installs the CRDs and runs the controllers until ctx ends.
+// Run installs the CRDs and the first objects, loads the signing keys (and
+// makes the admin on the first start), then runs the manager until ctx ends.
 func (p *Platform) Run(ctx context.Context) error {
 	defer p.cancel()
 	ictx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -222,19 +230,16 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("installing gantry's CRDs into the host cluster: %w", err)
 	}
-	// The manager's configuration: not throttled to client-go's default 5 requests/s, which
+	// Uncached: the manager's cache does not run yet. On the manager's
+	// configuration, not throttled to client-go's default 5 requests/s, which
 	// made every login wait for its refresh token's write.
-	direct, err := client.New(p.mgr.GetConfig(), client.Options{Scheme: p.mgr.GetScheme()})
-	if err != nil {
+	if err := ensureSystem(ctx, p.direct); err != nil {
 		return err
 	}
-	if err := ensureSystem(ctx, direct); err != nil {
+	if err := p.startTokens(ctx, p.direct); err != nil {
 		return err
 	}
-	if err := p.startTokens(ctx, direct); err != nil {
-		return err
-	}
-	password, err := users.Bootstrap(ctx, direct, SystemNamespace)
+	password, err := users.Bootstrap(ctx, p.direct, SystemNamespace)
 	if err != nil {
 		return err
 	}
@@ -279,42 +284,13 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		HostNamespace: hostNamespace,
 		Virtual:       virtual,
 		Host:          p.opts.Host,
-		SyncEvents:    true,
 		PodSecurity:   podSecurity,
 		Logger:        p.opts.Logger.WithName("syncer"),
 	}
-	if s := vc.Spec.Sync; s != nil {
-		if s.ToHost != nil && len(s.ToHost) == 0 {
-			// The spec asks for nothing to be synced (the syncer's empty list means all).
-			<-ctx.Done()
-			return nil
-		}
-		for _, k := range s.ToHost {
-			o.ToHost = append(o.ToHost, string(k))
-		}
-		if f := s.FromHost; f != nil {
-			o.SyncNodes = f.Nodes != nil && *f.Nodes
-			o.SyncEvents = f.Events == nil || *f.Events
-		}
+	if !o.FromSpec(vc.Spec.Sync) {
+		// Nothing to sync: the cluster runs without a syncer until stopped.
+		<-ctx.Done()
+		return nil
 	}
 	return syncer.Run(ctx, o)
-}
-
-// settings is GET /api/v1/settings, as Argo CD's: what a client (the UI's
-// login page and shell) needs before and after signing in. Public, and
-// nothing in it is secret.
-func (p *Platform) settings(w http.ResponseWriter, _ *http.Request) {
-	host := "external"
-	if p.opts.SimulatedNodes > 0 {
-		host = "embedded"
-	}
-	jsonapi.Write(w, http.StatusOK, map[string]any{
-		"version": p.opts.Version,
-		"url":     p.externalURL(),
-		"host":    host,
-		// Honest about simulation: pods on these nodes are scheduled and
-		// reported Running, but no container runs.
-		"simulatedNodes": p.opts.SimulatedNodes,
-		"oidcIssuer":     p.issuer(),
-	})
 }

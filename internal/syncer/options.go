@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/podsecurity"
 )
 
@@ -56,6 +57,29 @@ type Options struct {
 	TolerableTaints []string
 	// Logger receives the syncer's log.
 	Logger logr.Logger
+}
+
+// FromSpec sets what is synced from a VirtualCluster's spec.sync: the kinds
+// copied to the host (all when unset), whether host nodes are mirrored
+// (off unless asked) and host events copied back (on unless turned off). It
+// reports false when the spec asks for nothing to be copied to the host: the
+// syncer's empty ToHost means every kind, so the caller must not run it.
+func (o *Options) FromSpec(s *platformv1alpha1.SyncSpec) bool {
+	o.ToHost, o.SyncNodes, o.SyncEvents = nil, false, true
+	if s == nil {
+		return true
+	}
+	if s.ToHost != nil && len(s.ToHost) == 0 {
+		return false
+	}
+	for _, k := range s.ToHost {
+		o.ToHost = append(o.ToHost, string(k))
+	}
+	if f := s.FromHost; f != nil {
+		o.SyncNodes = f.Nodes != nil && *f.Nodes
+		o.SyncEvents = f.Events == nil || *f.Events
+	}
+	return true
 }
 
 func (o Options) validate() error {

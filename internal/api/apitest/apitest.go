@@ -33,6 +33,7 @@ import (
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
+	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/kubetest"
 )
 
@@ -154,15 +155,7 @@ func (e *Env) authorizeFromCRDs(subjects []string, resource, action, object stri
 	if err := e.Direct.List(context.Background(), &list); err != nil {
 		return err
 	}
-	policies := map[string]string{}
-	for _, p := range list.Items {
-		var members []rbac.Member
-		for _, m := range p.Spec.Members {
-			members = append(members, rbac.Member{Kind: rbac.MemberKind(m.Kind), Name: m.Name, Role: rbac.ProjectRole(m.Role)})
-		}
-		policies[p.Name] = rbac.ProjectPolicy(p.Name, members)
-	}
-	if err := e.Enforcer.SetProjectPolicies(policies); err != nil {
+	if err := rbacconfig.SetProjects(e.Enforcer, list.Items); err != nil {
 		return err
 	}
 	return e.Enforcer.Authorize(subjects, resource, action, object)

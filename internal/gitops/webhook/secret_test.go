@@ -88,3 +88,37 @@ func TestWebhookFailsClosed(t *testing.T) {
 		t.Errorf("%d pushes reached the engine, want only the signed one", pushes)
 	}
 }
+
+// On first start every provider gets its own random secret, so webhooks are
+// verified by default; a later start keeps what is there (an admin's own
+// secrets included).
+func TestEnsureSecret(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{})
+	key := types.NamespacedName{Namespace: env.Namespace(t), Name: "gantry-webhook"}
+	ctx := context.Background()
+	if err := EnsureSecret(ctx, env.Client, key); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ReadSecret(ctx, env.Client, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.GitHub) < 32 || len(first.GitLab) < 32 || len(first.Gitea) < 32 ||
+		first.GitHub == first.GitLab || first.GitLab == first.Gitea {
+		t.Errorf("secrets made on first start: %+v; want a long random one per provider", first)
+	}
+	sec := &corev1.Secret{}
+	if err := env.Client.Get(ctx, key, sec); err != nil {
+		t.Fatal(err)
+	}
+	sec.Data["webhook.github.secret"] = []byte("the-admins-own")
+	if err := env.Client.Update(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureSecret(ctx, env.Client, key); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := ReadSecret(ctx, env.Client, key); err != nil || again.GitHub != "the-admins-own" || again.GitLab != first.GitLab {
+		t.Errorf("after a restart: %+v, %v; want the Secret as it was", again, err)
+	}
+}

@@ -16,7 +16,7 @@ import (
 	"gantry.dev/gantry/internal/identity/sessions"
 )
 
-// CookieName carries the UI's access token (HttpOnly, SameSite=Lax: see sessionapi.SetCookies).
+// CookieName carries the UI's access token (HttpOnly, SameSite=Lax: see sessionapi.API.SetCookies).
 const CookieName = "gantry.token"
 
 // AdminUser is who the local admin token acts as.

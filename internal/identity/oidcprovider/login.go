@@ -132,6 +132,29 @@ func (p *Provider) CompleteUpstream(r *http.Request, authRequestID, user string)
 	return p.complete(r, req, user, []string{"fed"}, "upstream")
 }
 
+// ContinueUpstream is where the browser goes once user has signed in at the
+// upstream identity provider, given the local path that sign-in was to
+// return to: when it is one of this provider's sign-ins, the sign-in is
+// finished here (see CompleteUpstream) and the browser goes on to op's
+// callback, as a local path; otherwise (or when it cannot be finished)
+// returnTo itself.
+func (p *Provider) ContinueUpstream(r *http.Request, user, returnTo string) string {
+	id, ok := p.UpstreamReturn(returnTo)
+	if !ok {
+		return returnTo
+	}
+	callback, err := p.CompleteUpstream(r, id, user)
+	if err != nil {
+		return returnTo
+	}
+	// op names it under the issuer, gantry's own URL: keep the path.
+	cu, err := url.Parse(callback)
+	if err != nil {
+		return returnTo
+	}
+	return cu.RequestURI()
+}
+
 func (p *Provider) toLoginPage(w http.ResponseWriter, r *http.Request, id string) {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.opts.LoginPage+"?oidc="+url.QueryEscape(id), http.StatusSeeOther)

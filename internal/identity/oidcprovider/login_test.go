@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -150,11 +151,19 @@ func TestUpstreamSignInFinishesPromptLogin(t *testing.T) {
 	if _, err := prov.CompleteUpstream(req, id, "nobody"); err == nil {
 		t.Error("an unknown user finished a sign-in")
 	}
-	cb, err := prov.CompleteUpstream(req, id, "alice")
-	if err != nil {
-		t.Fatal(err)
+	ret := start.Query().Get("return")
+	if next := prov.ContinueUpstream(req, "nobody", ret); next != ret {
+		t.Errorf("an unknown user's sign-in continues to %q; want back to %q", next, ret)
 	}
-	resp, err := b.Get(cb)
+	if next := prov.ContinueUpstream(req, "alice", "/applications"); next != "/applications" {
+		t.Errorf("a sign-in to gantry itself continues to %q; want /applications", next)
+	}
+	next := prov.ContinueUpstream(req, "alice", ret)
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || next == ret {
+		t.Fatalf("ContinueUpstream(alice, %q) = %q; want op's callback as a local path", ret, next)
+	}
+	issuer, _ := url.Parse(e.issuer)
+	resp, err := b.Get(issuer.Scheme + "://" + issuer.Host + next)
 	if err != nil {
 		t.Fatal(err)
 	}

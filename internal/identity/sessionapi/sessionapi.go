@@ -3,6 +3,7 @@ package sessionapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -157,6 +158,26 @@ func (a *API) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	jsonapi.Write(w, http.StatusOK, map[string]any{"loggedIn": true, "username": id.User, "groups": id.Groups})
+}
+
+// StartSession gives the browser a gantry session for user, as a password
+// login here does, in cookies only: for sign-ins that end elsewhere (the
+// OpenID Connect provider's page, upstream SSO). The user's groups are read
+// now; a disabled or deleted user gets none.
+func (a *API) StartSession(w http.ResponseWriter, r *http.Request, user string) error {
+	if a.Tokens == nil {
+		return errors.New("gantry is still starting: try again in a moment")
+	}
+	groups, err := a.Auth.Groups(r.Context(), user)
+	if err != nil {
+		return err
+	}
+	pair, err := a.Tokens.Issue(r.Context(), sessions.Subject{User: user, Groups: groups})
+	if err != nil {
+		return fmt.Errorf("issuing the session: %w", err)
+	}
+	a.SetCookies(w, pair)
+	return nil
 }
 
 // SetCookies gives the browser the session as HttpOnly cookies (also after an SSO login).

@@ -8,6 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/sessions"
@@ -105,5 +110,57 @@ func TestAddressSprayingUsersThrottled(t *testing.T) {
 	}
 	if resp := login(t, from("127.0.0.1"), srv, "bob", "battery staple"); resp.StatusCode != http.StatusOK {
 		t.Errorf("bob from another address: %d, want 200", resp.StatusCode)
+	}
+}
+
+// A sign-in that ends outside this API (the OpenID Connect provider's page,
+// upstream SSO) starts the same session: cookies that authenticate as the
+// user. A disabled user gets none, nor does anyone before the signing keys
+// are loaded.
+func TestStartSession(t *testing.T) {
+	signer, err := sessions.NewSigner(context.Background(), &sessions.MemoryKeyStore{}, sessions.SignerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := sessions.NewManager(signer, sessions.NewMemoryRefreshStore(nil), sessions.Config{Issuer: "https://gantry.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := platformv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	users := fake.NewClientBuilder().WithScheme(scheme).WithObjects(
+		&platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "alice"}},
+		&platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: "dora"}, Spec: platformv1alpha1.UserSpec{Disabled: true}},
+	).Build()
+	auth := &authn.Authenticator{Tokens: mgr, Users: users}
+	a := &API{Auth: auth, Secure: true}
+	start := func(user string) (*httptest.ResponseRecorder, error) {
+		w := httptest.NewRecorder()
+		return w, a.StartSession(w, httptest.NewRequest("GET", "/oidc/login", nil), user)
+	}
+	if w, err := start("alice"); err == nil || len(w.Result().Cookies()) != 0 {
+		t.Errorf("before the keys are loaded: %v, cookies %v; want an error and none", err, w.Result().Cookies())
+	}
+	a.Tokens = mgr
+	w, err := start("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/api/v1/applications", nil)
+	for _, c := range w.Result().Cookies() {
+		if !c.HttpOnly || !c.Secure {
+			t.Errorf("cookie %s is not HttpOnly and Secure", c.Name)
+		}
+		req.AddCookie(c)
+	}
+	if id, err := auth.Authenticate(req); err != nil || id.User != "alice" || id.Via != "session" {
+		t.Errorf("the session's cookie authenticates as %+v, %v; want alice by session", id, err)
+	}
+	for _, user := range []string{"dora", "nobody"} {
+		if w, err := start(user); err == nil || len(w.Result().Cookies()) != 0 {
+			t.Errorf("session for %s: %v, cookies %v; want an error and none", user, err, w.Result().Cookies())
+		}
 	}
 }

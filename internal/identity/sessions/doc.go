@@ -21,5 +21,6 @@
 //	pair, err := mgr.Issue(ctx, sessions.Subject{User: "alice", Groups: groups})
 //	claims, err := mgr.Verify(ctx, pair.AccessToken)
 //
-// and, on a timer (e.g. hourly), signer.RotateIfDue(ctx).
+// and, while gantry runs, an [Upkeep] (a controller-runtime Runnable) that
+// rotates the keys when due and collects expired refresh tokens hourly.
 package sessions

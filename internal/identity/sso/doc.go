@@ -16,12 +16,15 @@
 // another upstream account with the same name cannot take it over, and a
 // local user with a password is never taken over by SSO.
 //
-// Wiring, by the caller:
+// [Handler] serves one configuration. [Service] is how gantry runs it: a
+// reconciler rebuilds the Handler whenever the Secret gantry-sso changes,
+// and the routes under Prefix serve the current one; a verified login
+// starts gantry's session and moves on to where the sign-in was going:
 //
-//	cfg, err := sso.ParseConfig(secret.Data["config.yaml"])
-//	h, err := sso.New(ctx, sso.Options{Config: cfg, ExternalURL: ext,
-//		Complete: setSessionCookiesAndRedirect, Client: c, Logger: log})
-//	mux.Handle(sso.Prefix, h)
+//	s := &sso.Service{Client: c, Namespace: ns, ExternalURL: ext,
+//		StartSession: sessionAPI.StartSession, Continue: provider.ContinueUpstream}
+//	s.Register(router)
+//	err := s.SetupWithManager(mgr)
 //
 // The provider need not be reachable when gantry starts: discovery is retried
 // on the next login, and until it succeeds the login page says so.

@@ -6,13 +6,20 @@ import (
 	"os"
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"gantry.dev/gantry/internal/identity/sso/ssotest"
+	"gantry.dev/gantry/internal/kubetest"
 )
 
 func TestMain(m *testing.M) {
 	// The example provider logs every request through slog's default logger.
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
+	// Controller-runtime's too (the Service's tests run a manager).
+	ctrllog.SetLogger(logr.Discard())
+	// The Service's tests share a real API server, stopped at the end.
+	os.Exit(kubetest.Main(m))
 }
 
 // The upstream in these tests is ssotest's: zitadel's example OpenID provider

@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gantry.dev/gantry/internal/up"
+)
+
+// Flags that cannot work are refused before anything is opened, with the
+// flag named and the fix said.
+func TestCheckUpFlags(t *testing.T) {
+	good := up.Options{GitPollInterval: time.Minute, Nodes: 3}
+	for _, c := range []struct {
+		name string
+		set  func(*up.Options)
+		want string
+	}{
+		{"short poll", func(o *up.Options) { o.GitPollInterval = 10 * time.Millisecond }, "--git-poll-interval 10ms is too short: use at least 1s"},
+		{"negative nodes", func(o *up.Options) { o.Nodes = -1 }, "--nodes -1"},
+		{"http external URL", func(o *up.Options) { o.ExternalURL = "http://gantry.example.com" }, "give an https URL without a path"},
+		{"external URL with a path", func(o *up.Options) { o.ExternalURL = "https://example.com/gantry" }, "give an https URL without a path"},
+		{"certificate without key", func(o *up.Options) { o.TLSCertFile = "c.pem" }, "--tls-cert-file and --tls-key-file go together"},
+		{"key without certificate", func(o *up.Options) { o.TLSKeyFile = "k.pem" }, "--tls-cert-file and --tls-key-file go together"},
+	} {
+		o := good
+		c.set(&o)
+		if err := checkUpFlags(&o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want %q", c.name, err, c.want)
+		}
+	}
+	o := good
+	o.ExternalURL = "https://gantry.example.com/"
+	if err := checkUpFlags(&o); err != nil || o.ExternalURL != "https://gantry.example.com" {
+		t.Errorf("a good external URL: %v, %q; want it without its trailing slash", err, o.ExternalURL)
+	}
+}

@@ -1,0 +1,53 @@
+package sessions
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Upkeep is the periodic care of sessions while gantry runs: it rotates the
+// signing keys when due (dropping the ones no unexpired token can need) and
+// deletes expired refresh tokens. Start runs it until its context ends, so it
+// is a controller-runtime Runnable.
+type Upkeep struct {
+	Signer *Signer
+	// Collect delete expired refresh tokens: gantry's own sessions'
+	// (SecretRefreshStore.Collect) and any other holder's (the OpenID Connect
+	// provider's). An error is logged and tried again at the next round.
+	Collect []func(context.Context) error
+	// Every is the period; an hour when zero, plenty for a daily rotation.
+	Every  time.Duration
+	Logger logr.Logger
+}
+
+// Start runs a round every period until ctx ends; it never fails, for a
+// failed round only waits for the next one.
+func (u *Upkeep) Start(ctx context.Context) error {
+	every := u.Every
+	if every <= 0 {
+		every = time.Hour
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			u.round(ctx)
+		}
+	}
+}
+
+func (u *Upkeep) round(ctx context.Context) {
+	if _, err := u.Signer.RotateIfDue(ctx); err != nil {
+		u.Logger.Error(err, "rotating session signing keys")
+	}
+	for _, collect := range u.Collect {
+		if err := collect(ctx); err != nil {
+			u.Logger.Error(err, "collecting expired refresh tokens")
+		}
+	}
+}

@@ -1,4 +1,0 @@
-package platform
-
-// oidcPath is where gantry's OpenID Connect provider is served.
-const oidcPath = "/oidc"

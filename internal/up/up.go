@@ -1,0 +1,250 @@
+package up
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"gantry.dev/gantry/internal/datadir"
+	"gantry.dev/gantry/internal/host"
+	"gantry.dev/gantry/internal/lifecycle"
+	"gantry.dev/gantry/internal/pageout"
+	"gantry.dev/gantry/internal/platform"
+	"gantry.dev/gantry/internal/runstate"
+	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/webui"
+)
+
+// Options are gantry up's flags, checked by the caller: values a flag would
+// refuse (a negative node count, an external URL with a path, a certificate
+// without its key) are not checked again here.
+type Options struct {
+	// DataDir is gantry's data directory, created if missing.
+	DataDir string
+	// Kubeconfig names an existing cluster to use as the host; empty runs
+	// the embedded host.
+	Kubeconfig string
+	// Nodes is how many nodes the embedded host simulates.
+	Nodes int
+	// HTTPAddr is the HTTPS server's address.
+	HTTPAddr string
+	// KubeBinDir is where the Kubernetes binaries are ("" searches the
+	// usual places: kubebin.SearchDirs).
+	KubeBinDir string
+	// ReadyTimeout bounds each wait for readiness at start-up.
+	ReadyTimeout time.Duration
+	// GitPollInterval is how often Applications' repositories are asked for
+	// new commits.
+	GitPollInterval time.Duration
+	// ExternalURL is how gantry is reached, without a trailing slash;
+	// default the server's own URL.
+	ExternalURL string
+	// TLSCertFile and TLSKeyFile are a certificate to serve instead of one
+	// from gantry's own CA.
+	TLSCertFile, TLSKeyFile string
+	// Version is gantry's, for /api/v1/settings.
+	Version string
+	// Out is the terminal: the first admin password, "ready", "stopping".
+	Out io.Writer
+}
+
+// errInterrupted is an interrupt before gantry was ready.
+var errInterrupted = errors.New("interrupted before gantry was ready; everything it started has stopped")
+
+// Run brings gantry up and runs it until ctx ends, SIGINT or SIGTERM
+// arrives, or a part fails; it returns once everything it started has
+// stopped, with the failure if there was one.
+func Run(ctx context.Context, o Options) error {
+	began := time.Now()
+	dir, err := datadir.Open(o.DataDir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	reapOrphans(dir.Path)
+	logDir := filepath.Join(dir.Path, "logs")
+	log, closeLogs, err := setUpLogging(logDir)
+	if err != nil {
+		return err
+	}
+	defer closeLogs()
+	c, err := check(ctx, o, dir.Path)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stopProfiles, err := startProfiles(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
+	if o.ExternalURL == "" {
+		o.ExternalURL = c.srv.URL()
+	}
+	g := &gantry{opts: o, began: began, log: log, c: c,
+		state: runstate.State{Pid: os.Getpid(), StartedAt: began, DataDir: dir.Path, HTTPAddr: c.srv.Addr(), ExternalURL: o.ExternalURL}}
+	return g.run(ctx, logDir)
+}
+
+// gantry is one run: the checked inputs and what was built from them.
+type gantry struct {
+	opts  Options
+	began time.Time
+	log   *slog.Logger
+	c     checked
+	state runstate.State
+	host  *host.Host // nil for an external host
+	plat  *platform.Platform
+	// kwokLog is closed once everything has stopped: KWOK writes to it until then.
+	kwokLog *os.File
+}
+
+func (g *gantry) run(ctx context.Context, logDir string) error {
+	defer func() {
+		if g.kwokLog != nil {
+			g.kwokLog.Close()
+		}
+	}()
+	if err := g.build(logDir); err != nil {
+		return err
+	}
+	parts := lifecycle.New(ctx)
+	// stopped stops what was started and says why it stopped.
+	stopped := func(why error) error {
+		failed := parts.Stop()
+		runstate.Remove(g.state.DataDir)
+		switch {
+		case failed != nil:
+			return failed
+		case errors.Is(why, context.Canceled):
+			return errInterrupted
+		}
+		return why
+	}
+
+	g.log.Info("starting", "dataDir", g.state.DataDir, "host", g.state.Host)
+	// The server first, so that it answers its probes (not ready yet) while
+	// the rest starts; so it stops last.
+	parts.Go("HTTP server", g.c.srv.Serve)
+	if g.host != nil {
+		parts.Go("host cluster", g.host.Run)
+		// The platform needs only the host's API: it starts while the nodes come up.
+		if err := g.host.WaitAPI(parts.Context(), g.opts.ReadyTimeout); err != nil {
+			return stopped(err)
+		}
+	}
+	parts.Go("platform", g.plat.Run)
+	if err := g.waitReady(parts.Context()); err != nil {
+		return stopped(err)
+	}
+
+	g.publish(true)
+	printReady(g.opts.Out, g.state, time.Since(g.began))
+	g.log.Info("ready", "seconds", time.Since(g.began).Seconds())
+	// Start-up is over once the first reconciles have run: give back the code
+	// pages that only start-up read (see package pageout).
+	trim := time.AfterFunc(30*time.Second, func() {
+		if n, err := pageout.Executable(); err != nil {
+			g.log.Info("paging out start-up code failed; RSS stays higher", "err", err)
+		} else {
+			g.log.Debug("paged out start-up code", "mappedBytes", n)
+		}
+	})
+	defer trim.Stop()
+	parts.Go("run state", g.publishEverySecond)
+
+	<-parts.Context().Done()
+	fmt.Fprintln(g.opts.Out, "stopping gantry…")
+	if err := stopped(nil); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.opts.Out, "gantry stopped")
+	return nil
+}
+
+// build makes the parts: the embedded host unless an external one was
+// given, and the platform on the host.
+func (g *gantry) build(logDir string) error {
+	hostCfg := g.c.host
+	if hostCfg == nil {
+		var err error
+		if g.kwokLog, err = openLog(logDir, "kwok"); err != nil {
+			return err
+		}
+		g.host, err = host.New(host.Options{DataDir: g.state.DataDir, LogDir: logDir, Nodes: g.opts.Nodes,
+			Binaries: g.c.bins, KWOKLog: g.kwokLog})
+		if err != nil {
+			return err
+		}
+		hostCfg = g.host.RESTConfig()
+		g.state.Host, g.state.Kubeconfig, g.state.APIServer, g.state.Nodes = "embedded", host.KubeconfigPath(g.state.DataDir), g.host.Endpoint(), g.opts.Nodes
+		g.c.srv.AddCheck("host", func(context.Context) error {
+			for _, c := range g.host.Components() {
+				if !c.Ready {
+					return fmt.Errorf("%s not ready", c.Name)
+				}
+			}
+			return nil
+		})
+	} else {
+		g.state.Host, g.state.Kubeconfig, g.state.APIServer = g.opts.Kubeconfig, g.opts.Kubeconfig, hostCfg.Host
+	}
+	var err error
+	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
+		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
+		GitPollInterval: g.opts.GitPollInterval, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
+		SimulatedNodes: g.state.Nodes, Version: g.opts.Version,
+		// To the terminal only, never to a log file: only its hash is kept.
+		ShowInitialPassword: func(pw string) {
+			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)
+		}})
+	return err
+}
+
+// waitReady waits for the host's nodes, the platform's start and then every
+// readiness check of the server.
+func (g *gantry) waitReady(ctx context.Context) error {
+	if g.host != nil {
+		if err := g.host.WaitReady(ctx, g.opts.ReadyTimeout); err != nil {
+			return err
+		}
+		g.log.Info("host ready", "seconds", time.Since(g.began).Seconds())
+	}
+	select {
+	case <-g.plat.Started():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	g.log.Info("platform started", "seconds", time.Since(g.began).Seconds())
+	return waitAllReady(ctx, g.c.srv, g.opts.ReadyTimeout)
+}
+
+// waitAllReady waits until every readiness check of the server passes.
+func waitAllReady(ctx context.Context, srv *server.Server, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, lines := srv.Ready(ctx)
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gantry not ready after %s:\n%s\nsee `gantry logs COMPONENT` for why", timeout, strings.Join(lines, "\n"))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
