@@ -21,10 +21,10 @@ import (
 	"gantry.dev/gantry/internal/appapi"
 	"gantry.dev/gantry/internal/appsetapi"
 	"gantry.dev/gantry/internal/crds"
-	appsetcontroller "gantry.dev/gantry/internal/gitops/appset/controller"
+	"gantry.dev/gantry/internal/gitops/application"
+	"gantry.dev/gantry/internal/gitops/appset"
 	"gantry.dev/gantry/internal/gitops/appset/generate"
 	"gantry.dev/gantry/internal/gitops/cluster"
-	"gantry.dev/gantry/internal/gitops/controller"
 	"gantry.dev/gantry/internal/gitops/livestate"
 	"gantry.dev/gantry/internal/gitops/render"
 	"gantry.dev/gantry/internal/gitops/source"
@@ -70,18 +70,18 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 		Cache:         renderCache,
 	})
 	registerRenderMetrics(renderCache)
-	var rec *controller.Reconciler
+	var rec *application.Reconciler
 	live := livestate.New(p.ctx, livestate.Options{
-		InstanceLabel:      controller.InstanceLabel,
-		TrackingAnnotation: controller.TrackingAnnotation,
-		UserAgent:          controller.UserAgent,
+		InstanceLabel:      application.InstanceLabel,
+		TrackingAnnotation: application.TrackingAnnotation,
+		UserAgent:          application.UserAgent,
 		OnChange: func(app string) {
 			ns, name, _ := strings.Cut(app, "/")
 			rec.Enqueue(types.NamespacedName{Namespace: ns, Name: name})
 		},
 	})
 	registry := &cluster.Registry{Reader: mgr.GetClient(), Namespace: SystemNamespace, Host: p.opts.Host}
-	rec = &controller.Reconciler{
+	rec = &application.Reconciler{
 		APIReader:    mgr.GetAPIReader(),
 		Client:       mgr.GetClient(),
 		Clusters:     registry,
@@ -100,7 +100,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	if err := (&cluster.Registrar{Client: mgr.GetClient(), Namespace: SystemNamespace}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the cluster registrar: %w", err)
 	}
-	appsets := appsetcontroller.New(appsetcontroller.Options{
+	appsets := appset.New(appset.Options{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Generator: &generate.Generator{

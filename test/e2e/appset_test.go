@@ -111,7 +111,7 @@ func createAppSet(t *testing.T, dyn dynamic.Interface, manifest string) {
 // gets its own virtual cluster with the app inside; deleting the branches
 // removes the apps, their objects and the virtual cluster. Real Git (http-backend),
 // the webhook, the CLI, the real host. Bad input and the generators' details
-// are the controller's (internal/gitops/appset/controller).
+// are the controller's (internal/gitops/appset).
 func TestApplicationSets(t *testing.T) {
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")

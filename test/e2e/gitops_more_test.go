@@ -37,7 +37,7 @@ spec:
 // testHooks: a PreSync hook Job runs to completion on the host's simulated
 // nodes (KWOK completes its pod) before the app's objects are applied. The
 // order of phases and waves and the deletion policies are the engine's
-// (internal/gitops/controller hooks_test.go).
+// (internal/gitops/application hooks_test.go).
 func testHooks(t *testing.T, g *gantry, dyn dynamic.Interface, repo *gitRepo) {
 	repo.commit("hooks", map[string]*string{
 		"hooks/presync.yaml":  str(hookJob),

@@ -156,7 +156,7 @@ func (g *gantry) httpsClient(t *testing.T) *http.Client {
 // API to the engine to the cluster, webhooks to syncs, Kustomize and Helm
 // rendering, hook Jobs run on the host's nodes. What the engine decides
 // (compare, waves, prune, retry, bad input...) is tested on its own in
-// internal/gitops/controller.
+// internal/gitops/application.
 func TestGitOps(t *testing.T) {
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")

@@ -1,0 +1,229 @@
+package application
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/diff"
+	"gantry.dev/gantry/internal/gitops/health"
+	"gantry.dev/gantry/internal/gitops/livestate"
+	"gantry.dev/gantry/internal/gitops/source"
+	"gantry.dev/gantry/internal/gitops/tree"
+	"gantry.dev/gantry/internal/gitops/webhook"
+)
+
+// The engine's answers for the REST API (appapi.Engine), shaped as Argo CD's.
+// The engine knows nothing of HTTP: the API asks, the engine answers in its
+// own terms and in client-go's.
+
+// clusterOf returns the app's destination as its project allows it: the API
+// reads nothing through an app that the engine would refuse to deploy.
+func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Application) (*scope, *livestate.Cluster, error) {
+	sc, err := r.scopeOf(ctx, app)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := r.liveCluster(client.ObjectKeyFromObject(app), sc.dest)
+	return sc, cl, err
+}
+
+// Destination returns the clients of the app's destination cluster.
+func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error) {
+	_, cl, err := r.clusterOf(ctx, app)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl.Dynamic, cl.Mapper, nil
+}
+
+// ResourceDiff is Argo CD's ResourceDiff, plus the unified diff the CLI prints.
+type ResourceDiff struct {
+	Group               string `json:"group,omitempty"`
+	Kind                string `json:"kind"`
+	Namespace           string `json:"namespace,omitempty"`
+	Name                string `json:"name"`
+	TargetState         string `json:"targetState,omitempty"`
+	LiveState           string `json:"liveState,omitempty"`
+	NormalizedLiveState string `json:"normalizedLiveState,omitempty"`
+	PredictedLiveState  string `json:"predictedLiveState,omitempty"`
+	Diff                string `json:"diff,omitempty"`
+	Hook                bool   `json:"hook,omitempty"`
+	Modified            bool   `json:"modified"`
+}
+
+// ManagedResources compares the app's target state with the cluster, resource by resource.
+func (r *Reconciler) ManagedResources(ctx context.Context, app *gitopsv1alpha1.Application) (any, error) {
+	sc, cl, err := r.clusterOf(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	cmp, err := r.compareApp(ctx, app, sc, cl, sources(&app.Spec), nil)
+	if err != nil {
+		return nil, err
+	}
+	rules := ignoreRules(app.Spec.IgnoreDifferences)
+	desired := map[resourceKey]*unstructured.Unstructured{}
+	keys := map[resourceKey]bool{}
+	for _, d := range cmp.desired {
+		desired[keyOf(d)] = d
+		keys[keyOf(d)] = true
+	}
+	for k := range cmp.live {
+		keys[k] = true
+	}
+	items := []ResourceDiff{}
+	for k := range keys {
+		d, l := desired[k], cmp.live[k]
+		if d != nil && isHook(d) || d == nil && isHook(l) {
+			continue
+		}
+		res, err := diff.Diff(d, l, diff.OptionsFor(diff.Options{FieldManager: FieldManager}, rules, firstNonNil(d, l)))
+		if err != nil {
+			return nil, err
+		}
+		// The states are shown to anyone who may read the app: a Secret's
+		// values are masked there as in the diff.
+		md, ml := diff.MaskSecrets(d, l)
+		items = append(items, ResourceDiff{Group: k.Group, Kind: k.Kind, Namespace: k.Namespace, Name: k.Name,
+			TargetState: jsonString(md), LiveState: jsonString(ml),
+			NormalizedLiveState: string(res.NormalizedLive), PredictedLiveState: string(res.PredictedLive),
+			Diff: res.Unified, Modified: res.Modified})
+	}
+	sort.Slice(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		return a.Group+a.Kind+a.Namespace+a.Name < b.Group+b.Kind+b.Namespace+b.Name
+	})
+	return map[string]any{"items": items}, nil
+}
+
+// Manifests renders the app's sources at revision ("" = targetRevision).
+func (r *Reconciler) Manifests(ctx context.Context, app *gitopsv1alpha1.Application, revision string) (any, error) {
+	var revs []string
+	if revision != "" {
+		revs = []string{revision}
+	}
+	sc, err := r.scopeOf(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	objs, resolved, types, err := r.desiredState(ctx, app, sc, sources(&app.Spec), revs)
+	if err != nil {
+		return nil, err
+	}
+	manifests := make([]string, 0, len(objs))
+	for _, o := range objs {
+		masked, _ := diff.MaskSecrets(o, nil) // a Secret in Git is not for every app reader
+		manifests = append(manifests, jsonString(masked))
+	}
+	out := map[string]any{"manifests": manifests, "revision": resolved[0], "sourceType": types[0]}
+	if len(resolved) > 1 {
+		out["revisions"], out["sourceTypes"] = resolved, types
+	}
+	return out, nil
+}
+
+func jsonString(o *unstructured.Unstructured) string {
+	if o == nil {
+		return ""
+	}
+	b, err := json.Marshal(o.Object)
+	if err != nil {
+		return fmt.Sprintf("%q", err.Error())
+	}
+	return string(b)
+}
+
+// OnPush refreshes the apps that track the pushed repository and branch (or its
+// default branch through HEAD), as Argo CD's webhook handler does; other apps
+// are left alone.
+func (r *Reconciler) OnPush(ctx context.Context, push *webhook.Push) {
+	var list gitopsv1alpha1.ApplicationList
+	if err := r.Client.List(ctx, &list); err != nil {
+		r.Log.Error(err, "webhook: listing applications")
+		return
+	}
+	invalidated := map[string]bool{}
+	matched := 0
+	defer func() {
+		r.Log.Info("webhook push", "repo", push.RepoURLs, "ref", push.Ref, "after", push.After, "apps", matched)
+	}()
+	for i := range list.Items {
+		app := &list.Items[i]
+		for _, s := range sources(&app.Spec) {
+			if s.Chart != "" || !push.Matches(s.RepoURL, s.TargetRevision) {
+				continue
+			}
+			if u := source.NormalizeURL(s.RepoURL); !invalidated[u] {
+				r.Sources.Invalidate(s.RepoURL)
+				invalidated[u] = true
+			}
+			r.Enqueue(types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
+			matched++
+			break
+		}
+	}
+}
+
+// childKinds are the kinds whose objects hang below managed ones in the tree
+// (by ownerReferences, or Endpoints by name); they are listed when asked for, not
+// watched, so the cache holds only what apps manage.
+var childKinds = []schema.GroupVersionResource{
+	{Group: "apps", Version: "v1", Resource: "replicasets"},
+	{Group: "apps", Version: "v1", Resource: "controllerrevisions"},
+	{Version: "v1", Resource: "pods"},
+	{Version: "v1", Resource: "endpoints"},
+	{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
+	{Group: "batch", Version: "v1", Resource: "jobs"},
+}
+
+// ResourceTree returns the app's managed resources and their children, as Argo
+// CD's /resource-tree: {"nodes": [...]}.
+func (r *Reconciler) ResourceTree(ctx context.Context, app *gitopsv1alpha1.Application) (any, error) {
+	sc, cl, err := r.clusterOf(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	var managed []*unstructured.Unstructured
+	for _, o := range cl.Managed(app.Namespace + "/" + app.Name) {
+		if sc.policy.Reaches(sc.target, o) == nil {
+			managed = append(managed, o)
+		}
+	}
+	namespaces := map[string]bool{}
+	for _, m := range managed {
+		if m.GetNamespace() != "" {
+			namespaces[m.GetNamespace()] = true
+		}
+	}
+	var children []*unstructured.Unstructured
+	for ns := range namespaces {
+		for _, gvr := range childKinds {
+			list, err := cl.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue // a kind the cluster does not serve, or no access: fewer children
+			}
+			for i := range list.Items {
+				children = append(children, &list.Items[i])
+			}
+		}
+	}
+	nodes := tree.Build(managed, children, func(o *unstructured.Unstructured) *health.Status {
+		h, _ := health.Assess(o)
+		return h
+	})
+	if nodes == nil {
+		nodes = []tree.Node{}
+	}
+	return map[string]any{"nodes": nodes}, nil
+}
