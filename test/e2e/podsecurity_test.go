@@ -147,10 +147,17 @@ func TestPodSecurity(t *testing.T) {
 		}
 		return nil
 	})
-	root, err := v.CoreV1().Pods("sneaky").Get(ctx, "root", metav1.GetOptions{})
-	if err != nil || root.Status.Phase != corev1.PodPending || root.Status.Reason != "PodSecurity" {
-		t.Errorf("virtual pod sneaky/root: %v, phase %s, reason %q; want Pending with reason PodSecurity", err, root.Status.Phase, root.Status.Reason)
-	}
+	// The event is written before the status: wait for the status too.
+	eventually(t, 10*time.Second, "virtual pod sneaky/root Pending with reason PodSecurity", func() error {
+		root, err := v.CoreV1().Pods("sneaky").Get(ctx, "root", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if root.Status.Phase != corev1.PodPending || root.Status.Reason != "PodSecurity" {
+			return fmt.Errorf("phase %s, reason %q", root.Status.Phase, root.Status.Reason)
+		}
+		return nil
+	})
 
 	// A compliant workload runs as ever.
 	deployWeb(t, v, "default")
