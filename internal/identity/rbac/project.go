@@ -22,8 +22,9 @@ type ProjectRole string
 
 const (
 	// ProjectAdmin: everything on the project's applications, application
-	// sets, virtual clusters, logs and exec; get and update (members
-	// included) of the project itself, but not delete.
+	// sets, virtual clusters, clusters (those registered for the project),
+	// logs and exec; get and update (members included) of the project
+	// itself, but not delete.
 	ProjectAdmin ProjectRole = "project-admin"
 	// ProjectMember: creates and uses virtual clusters and applications
 	// (get, create, update, sync, resource actions such as restart,
@@ -64,7 +65,8 @@ type grant struct {
 }
 
 // projectGrants is the table behind ProjectPolicy. Objects are "<project>/*"
-// for project-scoped resources and "<project>" for projects.
+// for project-scoped resources and clusters (a cluster registered for a
+// project is "<project>/<server>", as in Argo CD), "<project>" for projects.
 func projectGrants(role ProjectRole) []grant {
 	switch role {
 	case ProjectAdmin:
@@ -72,6 +74,7 @@ func projectGrants(role ProjectRole) []grant {
 			{ResourceApplications, []string{"*"}},
 			{ResourceApplicationSets, []string{"*"}},
 			{ResourceVirtualClusters, []string{"*"}},
+			{ResourceClusters, []string{"*"}},
 			{ResourceLogs, []string{"*"}},
 			{ResourceExec, []string{"*"}},
 			{ResourceProjects, []string{ActionGet, ActionUpdate}},
@@ -81,6 +84,7 @@ func projectGrants(role ProjectRole) []grant {
 			{ResourceApplications, []string{ActionGet, ActionCreate, ActionUpdate, ActionSync, "action/*"}},
 			{ResourceApplicationSets, []string{ActionGet}},
 			{ResourceVirtualClusters, []string{ActionGet, ActionCreate, ActionUpdate, ActionConnect, ActionSleep, ActionWake}},
+			{ResourceClusters, []string{ActionGet}},
 			{ResourceLogs, []string{ActionGet}},
 			{ResourceExec, []string{ActionCreate}},
 			{ResourceProjects, []string{ActionGet}},
@@ -92,6 +96,7 @@ func projectGrants(role ProjectRole) []grant {
 			// connect: a viewer reaches the virtual cluster's API, where its own
 			// RBAC binds them to the view role (vcluster.EnsureRBAC).
 			{ResourceVirtualClusters, []string{ActionGet, ActionConnect}},
+			{ResourceClusters, []string{ActionGet}},
 			{ResourceLogs, []string{ActionGet}},
 			{ResourceProjects, []string{ActionGet}},
 		}
@@ -199,8 +204,9 @@ func validProjectName(name string) error {
 }
 
 // checkProjectLine keeps a project policy inside its project, whoever wrote
-// it: p lines only for the project's roles, on its project-scoped objects
-// ("<project>/...") or on the project itself; g lines only into its roles.
+// it: p lines only for the project's roles, on its project-scoped objects and
+// clusters ("<project>/...") or on the project itself; g lines only into its
+// roles.
 func checkProjectLine(project string, l policyLine) error {
 	rolePrefix := "proj:" + project + ":"
 	if l.group {
@@ -217,7 +223,9 @@ func checkProjectLine(project string, l policyLine) error {
 		if obj != project {
 			return l.errorf("a project policy may only name its own project %q as a projects object", project)
 		}
-	case ProjectScoped(res):
+	case ProjectScoped(res) || res == ResourceClusters:
+		// Clusters are global ("<server>") unless registered for a project
+		// ("<project>/<server>"): a project reaches only its own.
 		if !strings.HasPrefix(obj, project+"/") {
 			return l.errorf("a project policy's objects must start with %q", project+"/")
 		}

@@ -15,6 +15,7 @@ func TestProjectPolicyText(t *testing.T) {
 p, proj:web:project-admin, applications, *, web/*, allow
 p, proj:web:project-admin, applicationsets, *, web/*, allow
 p, proj:web:project-admin, virtualclusters, *, web/*, allow
+p, proj:web:project-admin, clusters, *, web/*, allow
 p, proj:web:project-admin, logs, *, web/*, allow
 p, proj:web:project-admin, exec, *, web/*, allow
 p, proj:web:project-admin, projects, get, web, allow
@@ -32,6 +33,7 @@ p, proj:web:project-member, virtualclusters, update, web/*, allow
 p, proj:web:project-member, virtualclusters, connect, web/*, allow
 p, proj:web:project-member, virtualclusters, sleep, web/*, allow
 p, proj:web:project-member, virtualclusters, wake, web/*, allow
+p, proj:web:project-member, clusters, get, web/*, allow
 p, proj:web:project-member, logs, get, web/*, allow
 p, proj:web:project-member, exec, create, web/*, allow
 p, proj:web:project-member, projects, get, web, allow
@@ -40,6 +42,7 @@ p, proj:web:project-viewer, applications, get, web/*, allow
 p, proj:web:project-viewer, applicationsets, get, web/*, allow
 p, proj:web:project-viewer, virtualclusters, get, web/*, allow
 p, proj:web:project-viewer, virtualclusters, connect, web/*, allow
+p, proj:web:project-viewer, clusters, get, web/*, allow
 p, proj:web:project-viewer, logs, get, web/*, allow
 p, proj:web:project-viewer, projects, get, web, allow
 g, gantry:project:web:project-viewer, proj:web:project-viewer
@@ -115,7 +118,19 @@ func TestProjectRoles(t *testing.T) {
 			{subs("alice"), "applications", "get", "api/app", false},
 			{subs("alice"), "projects", "delete", "web", false},
 			{subs("alice"), "projects", "update", "api", false},
+			// Clusters registered for the project ("<project>/<server>"),
+			// not global ones ("<server>") nor another project's.
+			{subs("alice"), "clusters", "create", "web/https://prod.example.com", true},
+			{subs("alice"), "clusters", "delete", "web/https://prod.example.com", true},
 			{subs("alice"), "clusters", "get", "prod", false},
+			{subs("alice"), "clusters", "get", "https://prod.example.com", false},
+			{subs("alice"), "clusters", "create", "https://prod.example.com", false},
+			{subs("alice"), "clusters", "get", "api/https://prod.example.com", false},
+			{subs("alice"), "clusters", "delete", "api/https://prod.example.com", false},
+			{subs("mia"), "clusters", "get", "web/https://prod.example.com", true},
+			{subs("mia"), "clusters", "create", "web/https://prod.example.com", false},
+			{subs("victor"), "clusters", "get", "web/https://prod.example.com", true},
+			{subs("victor"), "clusters", "delete", "web/https://prod.example.com", false},
 			{subs("bob"), "applications", "delete", "api/app", true},
 			{subs("bob"), "applications", "delete", "web/app", false},
 		})
@@ -147,7 +162,8 @@ func TestProjectPoliciesAreConfined(t *testing.T) {
 			"g, mallory, proj:evil:x",
 		"sneaky":  "g, mallory, role:admin",                                      // a global role
 		"other":   "p, role:admin, applications, *, other/*, allow",              // not its own role
-		"cluster": "p, proj:cluster:x, clusters, *, cluster/*, allow",            // not project-scoped
+		"cluster": "p, proj:cluster:x, clusters, *, *, allow",                    // global clusters
+		"repo":    "p, proj:repo:x, repositories, *, repo/*, allow",              // not project-scoped
 		"self":    "p, proj:self:x, projects, delete, *, allow",                  // not its own project
 		"Bad*":    "p, proj:Bad*:x, applications, get, Bad*/*, allow",            // not a DNS label
 		"broken":  "p, proj:broken:x, applications, get, broken/*, allow, extra", // does not parse
@@ -159,7 +175,8 @@ func TestProjectPoliciesAreConfined(t *testing.T) {
 		`project evil line 2: a project policy's objects must start with "evil/"`,
 		`project sneaky line 1: a project policy may only grant roles proj:sneaky:*`,
 		`project other line 1: a project policy may only give permissions to roles proj:other:*`,
-		`project cluster line 1: resource "clusters" is not project-scoped`,
+		`project cluster line 1: a project policy's objects must start with "cluster/"`,
+		`project repo line 1: resource "repositories" is not project-scoped`,
 		`project self line 1: a project policy may only name its own project "self"`,
 		`project "Bad*": project name must be`,
 		`project broken line 1: a p line needs 6 fields`,

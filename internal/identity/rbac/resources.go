@@ -87,7 +87,7 @@ func Resources() []ResourceSpec {
 		},
 		{
 			Name: ResourceClusters, Readable: true, Origin: OriginArgoCD, Actions: crud(),
-			Description: "deploy targets (cluster Secrets); get never returns credentials",
+			Description: "deploy targets (cluster Secrets), object <server>, or <project>/<server> for a cluster registered for a project; get never returns credentials",
 		},
 		{
 			Name: ResourceRepositories, Readable: true, Origin: OriginArgoCD, Actions: crud(),
