@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/clusterapi"
 	"gantry.dev/gantry/internal/identity/accesskeyapi"
 	"gantry.dev/gantry/internal/identity/accesskeys"
 	"gantry.dev/gantry/internal/identity/authn"
@@ -99,6 +100,7 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (
 	// uncached, so that a user made a moment ago can be added to a project at
 	// once (the cache would lag by a few milliseconds).
 	(&projectapi.API{Client: direct, Namespace: SystemNamespace}).Register(p.router)
+	(&clusterapi.API{Client: direct, Namespace: SystemNamespace, Host: p.opts.Host}).Register(p.router)
 	(&userapi.API{Client: direct, Namespace: SystemNamespace, Limiter: id.limiter}).Register(p.router)
 	p.sso = &sso.Service{Client: mgr.GetClient(), Namespace: SystemNamespace, ExternalURL: p.externalURL(),
 		StartSession: p.sessionAPI.StartSession,

@@ -25,7 +25,6 @@ const (
 	tAlice    = "t-alice"   // project-admin where a test makes her one
 	tVictor   = "t-victor"  // project-viewer
 	tMallory  = "t-mallory" // no role anywhere
-	tCarol    = "t-carol"   // may get cluster https://prod.example.com by policy.csv
 	tTina     = "t-tina"    // in team web
 	tAdminKey = "t-admin-key-"
 )
@@ -44,12 +43,11 @@ type fixture struct {
 // the platform keeps them.
 func setup(t *testing.T, scoped ...string) *fixture {
 	t.Helper()
-	env := apitest.New(t, apitest.Options{GroupsFromCRDs: true, ProjectsFromCRDs: true,
-		Policy: "p, carol, clusters, get, https://prod.example.com, allow\n"})
+	env := apitest.New(t, apitest.Options{GroupsFromCRDs: true, ProjectsFromCRDs: true})
 	c := env.Direct
 	fixtureOnce.Do(func() {
 		ctx := context.Background()
-		for _, u := range []string{"admin", "alice", "victor", "mallory", "carol", "tina", "bob"} {
+		for _, u := range []string{"admin", "alice", "victor", "mallory", "tina", "bob"} {
 			err := c.Create(ctx, &platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: u}})
 			if err != nil && !apierrors.IsAlreadyExists(err) {
 				t.Fatal(err)
@@ -61,7 +59,7 @@ func setup(t *testing.T, scoped ...string) *fixture {
 			t.Fatal(err)
 		}
 	})
-	for tok, user := range map[string]string{tAdmin: "admin", tAlice: "alice", tVictor: "victor", tMallory: "mallory", tCarol: "carol", tTina: "tina"} {
+	for tok, user := range map[string]string{tAdmin: "admin", tAlice: "alice", tVictor: "victor", tMallory: "mallory", tTina: "tina"} {
 		env.Tokens.Set(tok, authn.Identity{User: user, Via: "session"})
 	}
 	for _, p := range scoped {

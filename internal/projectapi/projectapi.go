@@ -19,14 +19,10 @@ import (
 	"gantry.dev/gantry/internal/project"
 )
 
-// Where the API is mounted: Prefix and Prefix+"/" for projects, ClustersPrefix
-// for the clusters they may name. One API serves both.
-const (
-	Prefix         = "/api/v1/projects"
-	ClustersPrefix = "/api/v1/clusters"
-)
+// Prefix is where the API is mounted: Prefix and Prefix+"/".
+const Prefix = "/api/v1/projects"
 
-// API serves /api/v1/projects and /api/v1/clusters on an api.Router (Register).
+// API serves /api/v1/projects on an api.Router (Register).
 //
 //	GET    /api/v1/projects                            list        (projects get <p>, per project)
 //	POST   /api/v1/projects                            create      (projects create <p>)
@@ -36,9 +32,9 @@ const (
 //	GET    /api/v1/projects/{p}/members                members     (projects get <p>)
 //	POST   /api/v1/projects/{p}/members                add member  (projects update <p>)
 //	DELETE /api/v1/projects/{p}/members/{kind}/{name}  remove      (projects update <p>)
-//	GET    /api/v1/clusters                            clusters    (see Cluster)
 type API struct {
-	// Client reads and writes the host's Projects, Users, Teams and cluster Secrets.
+	// Client reads and writes the host's Projects, Users and Teams, and
+	// reads cluster Secrets (argoCD.cluster must name one).
 	Client client.Client
 	// Namespace is gantry's namespace (gantry-system), which holds the
 	// cluster Secrets.
@@ -121,7 +117,6 @@ func (a *API) Register(r *api.Router) {
 	handle("DELETE "+one+"/members/{kind}/{member}", http.StatusOK, func(r *http.Request, id *api.Caller) (any, error) {
 		return a.removeMember(r.Context(), id, r.PathValue("name"), r.PathValue("kind"), r.PathValue("member"))
 	})
-	handle("GET "+ClustersPrefix, http.StatusOK, a.clusters)
 }
 
 // can checks one action on one project: the key's scope first, then RBAC.

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/cluster"
 )
 
 const (
@@ -25,7 +27,6 @@ func TestUnauthenticated(t *testing.T) {
 		f.call(t, http.MethodGet, Prefix, tok, nil).Want(t, http.StatusUnauthorized, "Unauthorized")
 		f.call(t, http.MethodGet, Prefix+"/unauth", tok, nil).Want(t, http.StatusUnauthorized, "")
 		f.call(t, http.MethodDelete, Prefix+"/unauth", tok, nil).Want(t, http.StatusUnauthorized, "")
-		f.call(t, http.MethodGet, ClustersPrefix, tok, nil).Want(t, http.StatusUnauthorized, "")
 	}
 	if !f.exists(t, "unauth") {
 		t.Fatal("an unauthenticated DELETE deleted the project")
@@ -300,7 +301,6 @@ func TestRoutes(t *testing.T) {
 	f := setup(t)
 	f.call(t, http.MethodPost, Prefix+"/x", tAdmin, "{}").Want(t, http.StatusMethodNotAllowed, "not supported")
 	f.call(t, http.MethodGet, Prefix+"/x/y/z", tAdmin, nil).Want(t, http.StatusNotFound, "no such API path")
-	f.call(t, http.MethodPost, ClustersPrefix, tAdmin, "{}").Want(t, http.StatusMethodNotAllowed, "")
 }
 
 // A project's rules bound what its apps may touch: an administrator sets
@@ -349,4 +349,19 @@ func TestRules(t *testing.T) {
 	}
 	// A project admin may still change what is theirs.
 	f.call(t, http.MethodPut, path, tAlice, map[string]any{"displayName": "Shop"}).Want(t, http.StatusOK, "")
+}
+
+// A cluster registered with gantry (a cluster Secret in its namespace) may be
+// where a project's Argo CD runs.
+func TestArgoCDOnRegisteredCluster(t *testing.T) {
+	f := setup(t)
+	f.project(t, "argo-reg")
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "prod", Namespace: f.api.Namespace,
+		Labels: map[string]string{cluster.SecretTypeLabel: cluster.SecretTypeValue}},
+		StringData: map[string]string{"name": "prod", "server": "https://prod.example.com", "config": `{"bearerToken": "t"}`}}
+	if err := f.c.Create(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.c.Delete(context.Background(), s) })
+	f.call(t, http.MethodPut, Prefix+"/argo-reg", tAdmin, map[string]any{"argoCD": map[string]any{"enabled": true, "cluster": "prod"}}).Want(t, http.StatusOK, "")
 }

@@ -131,19 +131,11 @@ func (a *API) validArgoCD(ctx context.Context, prev, next *platformv1alpha1.Argo
 		}
 	}
 	if c := normCluster(next); c != "" && (prev == nil || c != normCluster(prev)) {
-		all, err := a.allClusters(ctx)
+		names, err := (&cluster.Registry{Reader: a.Client, Namespace: a.Namespace}).Names(ctx)
 		if err != nil {
 			return err
 		}
-		var names []string
-		for _, k := range all {
-			if k.Name == c {
-				names = nil
-				break
-			}
-			names = append(names, k.Name)
-		}
-		if names != nil {
+		if !slices.Contains(names, c) {
 			return errorf(http.StatusBadRequest, "argoCD.cluster %q is not a cluster registered with gantry (known: %s): leave it empty for the host, or name a virtual cluster as <project namespace>/<name>",
 				c, strings.Join(names, ", "))
 		}

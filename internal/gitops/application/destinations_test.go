@@ -37,7 +37,7 @@ func TestClusterSecretWakesItsApps(t *testing.T) {
 	r := &Reconciler{Client: c, Clusters: &cluster.Registry{Namespace: "gantry-system"}, Log: logr.Discard()}
 
 	secret, err := cluster.Secret("gantry-system", "vcluster-p-a-pr-1",
-		cluster.Cluster{Name: "p-a/pr-1", Server: "https://127.0.0.1:40001"}, cluster.TLSClientConfig{}, nil)
+		cluster.Cluster{Name: "p-a/pr-1", Server: "https://127.0.0.1:40001"}, cluster.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

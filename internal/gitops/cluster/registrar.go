@@ -74,11 +74,11 @@ func (r *Registrar) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		// The cluster belongs to the virtual cluster's project: only that
 		// project's apps deploy to it (gitops/policy).
 		Cluster{Name: ClusterName(vc.Namespace, vc.Name), Server: vc.Status.Endpoint, Project: projectOf(vc.Namespace)},
-		TLSClientConfig{
+		Config{TLSClientConfig: TLSClientConfig{
 			CAData:   kc.Data["certificate-authority"],
 			CertData: kc.Data["client-certificate"],
 			KeyData:  kc.Data["client-key"],
-		},
+		}},
 		map[string]string{LabelVCluster: vc.Name, LabelVClusterNamespace: vc.Namespace})
 	if err != nil {
 		return ctrl.Result{}, err

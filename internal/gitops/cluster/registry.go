@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,7 +84,28 @@ func (r *Registry) List(ctx context.Context) ([]*Cluster, error) {
 	return out, nil
 }
 
+// Names lists the names of the host and of every cluster Secret that names a
+// server, sorted after the host. It needs no Host configuration.
+func (r *Registry) Names(ctx context.Context) ([]string, error) {
+	secrets, err := r.secrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for i := range secrets {
+		if c, err := Parse(&secrets[i]); err == nil {
+			names = append(names, c.Name)
+		}
+	}
+	slices.Sort(names)
+	return append([]string{HostName}, names...), nil
+}
+
 func (r *Registry) secrets(ctx context.Context) ([]corev1.Secret, error) {
+	if r.Namespace == "" {
+		// An empty namespace would take cluster Secrets of every namespace.
+		return nil, errors.New("gantry is set up wrong: cluster.Registry.Namespace is empty; it must be gantry's namespace (gantry-system)")
+	}
 	var list corev1.SecretList
 	if err := r.Reader.List(ctx, &list, client.InNamespace(r.Namespace),
 		client.MatchingLabels{SecretTypeLabel: SecretTypeValue}); err != nil {

@@ -129,10 +129,10 @@ func unsupportedKeys(raw []byte) error {
 	return nil
 }
 
-// Secret renders c as a cluster Secret in Argo CD's format with TLS client
-// certificate credentials.
-func Secret(namespace, name string, c Cluster, tls TLSClientConfig, labels map[string]string) (*corev1.Secret, error) {
-	cfg, err := json.Marshal(Config{TLSClientConfig: tls})
+// Secret renders c as a cluster Secret in Argo CD's format with the
+// credentials of cfg.
+func Secret(namespace, name string, c Cluster, cfg Config, labels map[string]string) (*corev1.Secret, error) {
+	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func Secret(namespace, name string, c Cluster, tls TLSClientConfig, labels map[s
 	for k, v := range labels {
 		l[k] = v
 	}
-	data := map[string][]byte{"name": []byte(c.Name), "server": []byte(c.Server), "config": cfg}
+	data := map[string][]byte{"name": []byte(c.Name), "server": []byte(c.Server), "config": raw}
 	if c.Project != "" {
 		data["project"] = []byte(c.Project)
 	}

@@ -50,7 +50,7 @@ func TestParse(t *testing.T) {
 
 func TestSecretRoundTrip(t *testing.T) {
 	s, err := Secret("gantry-system", "vcluster-p-default-dev", Cluster{Name: "p-default/dev", Server: "https://127.0.0.1:4321"},
-		TLSClientConfig{CAData: []byte("ca"), CertData: []byte("cert"), KeyData: []byte("key")}, map[string]string{"a": "b"})
+		Config{TLSClientConfig: TLSClientConfig{CAData: []byte("ca"), CertData: []byte("cert"), KeyData: []byte("key")}}, map[string]string{"a": "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
