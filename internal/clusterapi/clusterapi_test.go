@@ -230,7 +230,7 @@ func TestAddRefusesBadInput(t *testing.T) {
 	for body, want := range map[any]string{
 		`{"name": "x", "server": "` + f.server + `", "bearer": "t"}`: `unknown field "bearer"`,
 		`[1]`: "not valid JSON",
-		"": "request body is empty",
+		"":    "request body is empty",
 	} {
 		f.Do(tAdmin, http.MethodPost, Prefix, body).Want(t, http.StatusBadRequest, want)
 	}
