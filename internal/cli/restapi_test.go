@@ -26,6 +26,7 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/appapi"
+	"gantry.dev/gantry/internal/clusterapi"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/kubetest"
@@ -71,6 +72,8 @@ type restFixture struct {
 	srv     *httptest.Server
 	dataDir string
 	A, B    string
+	// clusterNS holds the fixture's cluster Secrets (gantry-system's part).
+	clusterNS string
 	configs map[string]string // user → CLI config file with their login
 }
 
@@ -117,6 +120,8 @@ func newRESTFixture(t *testing.T) *restFixture {
 		DefaultNamespace: project.Namespace("default"), RefreshTimeout: 5 * time.Second}).Register(router)
 	(&vcapi.API{Client: cached, ExternalURL: f.srv.URL, ServerCA: ca}).Register(router)
 	(&projectapi.API{Client: env.Client, Namespace: "gantry-system"}).Register(router)
+	f.clusterNS = env.Namespace(t)
+	(&clusterapi.API{Client: env.Client, Namespace: f.clusterNS, Host: env.Config}).Register(router)
 
 	for _, p := range []string{f.A, f.B} {
 		f.create(&platformv1alpha1.Project{ObjectMeta: metav1.ObjectMeta{Name: p}})
@@ -169,6 +174,7 @@ func (f *restFixture) gantry(user string, args ...string) (string, error) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
+	root.SetIn(strings.NewReader("")) // a question is answered with nothing
 	root.SetArgs(args)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
