@@ -7,6 +7,7 @@ import { Link, matchPath, navigate, useLocation } from './router';
 import { AppCreatePage } from './views/AppCreate';
 import { AppDetailPage } from './views/AppDetail';
 import { AppListPage } from './views/AppList';
+import { ClusterListPage } from './views/Clusters';
 import { LoginPage } from './views/Login';
 import { ProjectPage } from './views/ProjectDetail';
 import { ProjectListPage } from './views/Projects';
@@ -16,6 +17,7 @@ const nav = [
   { to: '/applications', label: 'Applications' },
   { to: '/projects', label: 'Projects' },
   { to: '/virtualclusters', label: 'Virtual clusters' },
+  { to: '/clusters', label: 'Clusters' },
 ];
 
 function NotFound() {
@@ -45,6 +47,7 @@ function Routes() {
   if ((m = matchPath('/virtualclusters/:project/:name', pathname))) {
     return <VCDetailPage key={m.project + '/' + m.name} project={m.project} name={m.name} />;
   }
+  if (pathname === '/clusters') return <ClusterListPage />;
   return <NotFound />;
 }
 

@@ -231,6 +231,7 @@ export const api = {
   removeMember: (project: string, kind: string, name: string) =>
     request<Project>(`/api/v1/projects/${enc(project)}/members/${enc(kind)}/${enc(name)}`, { method: 'DELETE' }),
   listClusters: async (signal?: AbortSignal) => (await request<{ items: Cluster[] | null }>('/api/v1/clusters', { signal })).items ?? [],
+  deleteCluster: (name: string) => request<Cluster>(`/api/v1/clusters/${enc(name)}`, { method: 'DELETE' }),
 
   listVirtualClusters: async (project?: string, signal?: AbortSignal) =>
     (await request<{ items: VirtualCluster[] | null }>('/api/v1/virtualclusters' + (project ? '?project=' + enc(project) : ''), { signal }))

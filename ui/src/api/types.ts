@@ -241,12 +241,23 @@ export interface Project {
   resourceVersion?: string;
 }
 
-/** A cluster an Application or the Argo CD integration may name (/api/v1/clusters). */
+/** Whether gantry reaches a cluster, in Argo CD's shape (connectionState). */
+export interface ConnectionState {
+  status: 'Successful' | 'Failed' | 'Unknown' | string;
+  message?: string;
+  attemptedAt?: string;
+}
+
+/** A cluster an Application or the Argo CD integration may name (/api/v1/clusters, clusterapi.Cluster). */
 export interface Cluster {
   name: string;
   server: string;
   project?: string;
+  /** Set for a virtual cluster's entry, which gantry registered itself. */
   virtualCluster?: string;
+  namespaces?: string[];
+  registeredBy?: string;
+  info?: { connectionState: ConnectionState; serverVersion?: string };
 }
 
 /** A virtual cluster as /api/v1/virtualclusters shows it (vcapi.View). */

@@ -37,3 +37,14 @@ export function ConditionBadge({ status }: { status: string }) {
   const icon = status === 'True' ? 'check' : status === 'False' ? 'x' : 'question';
   return <Badge view={{ label: status, tone, icon, rank: 0 }} prefix="Status" />;
 }
+
+/** A cluster's connection state as Argo CD shows it: Successful (ok), Failed (bad), else Unknown. */
+export function ConnectionBadge({ status, message }: { status?: string; message?: string }) {
+  const view: StatusView =
+    status === 'Successful'
+      ? { label: 'Successful', tone: 'ok', icon: 'check', rank: 0 }
+      : status === 'Failed'
+        ? { label: 'Failed', tone: 'bad', icon: 'x', rank: 0 }
+        : { label: 'Unknown', tone: 'muted', icon: 'question', rank: 0 };
+  return <Badge view={view} prefix="Connection" title={message ? `Connection: ${view.label}: ${message}` : undefined} />;
+}
