@@ -20,6 +20,7 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/api/apitest"
+	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/kubetest"
 	"gantry.dev/gantry/internal/server"
@@ -196,6 +197,13 @@ func (w *walk) seed() {
 	if err := w.direct.Create(context.Background(), vc); err != nil {
 		w.t.Fatal(err)
 	}
+	// A cluster of the victim project's, as its admin would add it (the
+	// API would first reach the server, which does not exist).
+	if err := w.direct.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cluster-" + target, Namespace: SystemNamespace,
+		Labels: map[string]string{cluster.SecretTypeLabel: cluster.SecretTypeValue}},
+		StringData: map[string]string{"name": target, "server": "https://127.0.0.9:1", "project": victim, "config": `{"bearerToken": "walk"}`}}); err != nil {
+		w.t.Fatal(err)
+	}
 	w.must("POST", "/api/v1/oidc-clients", map[string]any{"id": target, "redirectURIs": []string{"https://app.example.com/cb"}}, http.StatusOK)
 	var key struct{ ID, Key string }
 	w.must("POST", "/api/v1/accesskeys", map[string]any{"name": target}, http.StatusOK).Decode(w.t, &key)
@@ -227,7 +235,7 @@ func (w *walk) path(rt api.Route) string {
 		id = w.keyID
 	}
 	for wildcard, value := range map[string]string{"{project}": victim, "{name}": target, "{id}": id,
-		"{kind}": "User", "{member}": target, "{path...}": "api/v1/namespaces/default/secrets"} {
+		"{kind}": "User", "{member}": target, "{path...}": "api/v1/namespaces/default/secrets", "{name...}": target} {
 		p = strings.ReplaceAll(p, wildcard, value)
 	}
 	return p + "?appNamespace=p-" + victim + "&appsetNamespace=p-" + victim + "&project=" + victim
@@ -271,6 +279,8 @@ func (w *walk) body(rt api.Route, method string) any {
 		return map[string]any{"id": "walk", "redirectURIs": []string{"https://app.example.com/cb"}}
 	case p == "/api/v1/accesskeys":
 		return map[string]any{"name": "walk", "project": home}
+	case p == "/api/v1/clusters":
+		return map[string]any{"name": "walk", "server": "https://127.0.0.8:1", "project": victim, "config": map[string]any{"bearerToken": "walk"}}
 	}
 	return map[string]any{}
 }
@@ -314,7 +324,7 @@ func (w *walk) snapshot() string {
 	_ = w.direct.List(ctx, &secrets, client.InNamespace(SystemNamespace))
 	for _, s := range secrets.Items {
 		// OIDC clients and access keys: changed only by rotation or revocation.
-		if strings.HasPrefix(s.Name, "gantry-oidc-client") || s.Name == "gantry-accesskey-"+w.keyID {
+		if strings.HasPrefix(s.Name, "gantry-oidc-client") || s.Name == "gantry-accesskey-"+w.keyID || s.Labels[cluster.SecretTypeLabel] == cluster.SecretTypeValue {
 			out = append(out, s.Name+" "+s.ResourceVersion)
 		}
 	}
