@@ -2,6 +2,7 @@ package clusterapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -137,12 +138,19 @@ func (f *fixture) secrets(t *testing.T) []corev1.Secret {
 	return list.Items
 }
 
-// noCredentials fails when an answer carries a token, a key or a CA.
+// noCredentials fails when an answer carries a token or the CA, or a
+// cluster's config.
 func (f *fixture) noCredentials(t *testing.T, r apitest.Reply) {
 	t.Helper()
-	for _, secret := range []string{f.token, "PLANTED-TOKEN", "bearerToken", "caData", "config"} {
+	for _, secret := range []string{f.token, "PLANTED-TOKEN", base64.StdEncoding.EncodeToString(f.ca)[:40], "BEGIN CERTIFICATE"} {
 		if strings.Contains(r.Body, secret) {
 			t.Fatalf("the answer carries credentials (%.12s…): %s", secret, r.Body)
+		}
+	}
+	items := append(r.Items(), r.JSON)
+	for _, it := range items {
+		if _, ok := it["config"]; ok {
+			t.Fatalf("the answer carries a cluster's config: %s", r.Body)
 		}
 	}
 }
@@ -327,6 +335,8 @@ func TestVirtualClusterEntry(t *testing.T) {
 	if status, msg, _ := connection(t, r.JSON); status != cluster.ConnectionFailed || !strings.Contains(msg, "connection refused") {
 		t.Errorf("an unreachable cluster: %s %q", status, msg)
 	}
+	// The CLI escapes the slash; the same entry.
+	f.Do(tVictor, http.MethodGet, Prefix+"/"+url.PathEscape(name), nil).Want(t, http.StatusOK, "")
 	f.Do(tAlice, http.MethodDelete, Prefix+"/"+name, nil).Want(t, http.StatusConflict, "delete the virtual cluster instead (gantry vcluster delete dev --project "+f.A+")")
 	f.Do(tAdmin, http.MethodDelete, Prefix+"/"+name, nil).Want(t, http.StatusConflict, "delete the virtual cluster instead")
 	if n := len(f.secrets(t)); n != 1 {
