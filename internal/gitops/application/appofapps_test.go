@@ -15,6 +15,7 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/gitops/tree"
 )
 
@@ -363,4 +364,74 @@ func TestAppOfAppsNeverTakesAnotherApp(t *testing.T) {
 		t.Errorf("the app made by hand was changed: %+v", after)
 	}
 	_ = mine
+}
+
+// registerCluster registers the test's API server again as a virtual
+// cluster of project (a cluster Secret, as the Registrar writes one): another
+// destination to the engine, with clients and watches of its own.
+func (e *engine) registerCluster(project, name string) string {
+	e.t.Helper()
+	ctx := context.Background()
+	if _, err := e.env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gantry-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		e.t.Fatal(err)
+	}
+	tls := e.env.Config.TLSClientConfig
+	clusterName := "p-" + project + "/" + name
+	sec, err := cluster.Secret("gantry-system", project+"-"+name, cluster.Cluster{Name: clusterName, Server: e.env.Config.Host, Project: project},
+		cluster.TLSClientConfig{CAData: tls.CAData, CertData: tls.CertData, KeyData: tls.KeyData}, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.env.Kube.CoreV1().Secrets("gantry-system").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = e.env.Kube.CoreV1().Secrets("gantry-system").Delete(ctx, sec.Name, metav1.DeleteOptions{}) })
+	return clusterName
+}
+
+// An app of apps whose destination is a virtual cluster: its objects go
+// there, its children to the host, in one sync, and go with it.
+func TestAppOfAppsOnAVirtualCluster(t *testing.T) {
+	e := newEngine(t)
+	ns := e.project(local)
+	project := strings.TrimPrefix(ns, "p-")
+	e.forgetChildren(ns)
+	dest := e.registerCluster(project, "dev")
+	target := e.env.Namespace(t) // in the "virtual cluster"
+	repo := e.repo(map[string]string{
+		"deploy/cm.yaml": configMapYAML("outer", "1"),
+		"deploy/app.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: inner, namespace: argocd}\n" +
+			"spec: {project: default, source: {repoURL: https://git.example.com/x.git, path: x}, destination: {name: " + dest + ", namespace: " + target + "}}\n",
+	})
+	key := e.app(ns, "apps", repo, target, withFinalizer(gitopsv1alpha1.ApplicationFinalizer), func(a *gitopsv1alpha1.Application) {
+		a.Spec.Destination = gitopsv1alpha1.ApplicationDestination{Name: dest, Namespace: target}
+	})
+	parent := e.reconcileUntil(key, "the app of apps synced", synced)
+	child := e.childApp(ns, "inner")
+	if child == nil || metav1.GetControllerOf(child) == nil || metav1.GetControllerOf(child).UID != parent.UID {
+		t.Fatalf("the child on the host: %+v (%+v)", child, parent.Status.Conditions)
+	}
+	if !e.configMapExists(target, "outer") {
+		t.Error("the parent's ConfigMap is not in its destination")
+	}
+	if rs := resource(parent, "Application", "inner"); rs == nil || rs.Namespace != ns {
+		t.Errorf("the child in the parent's resources: %+v", rs)
+	}
+	// The API reads a child through the app's destination clients.
+	dyn, mapper, err := e.r.Destination(context.Background(), parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mapper.RESTMapping(gitopsv1alpha1.GroupVersion.WithKind("Application").GroupKind())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(m.Resource).Namespace(ns).Get(context.Background(), "inner", metav1.GetOptions{}); err != nil {
+		t.Errorf("reading the child through the destination: %v", err)
+	}
+
+	e.deleteApp(key)
+	eventually(t, "the parent, its child and its ConfigMap gone", func() bool {
+		return e.gone(key) && e.childApp(ns, "inner") == nil && !e.configMapExists(target, "outer")
+	})
 }
