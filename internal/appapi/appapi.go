@@ -260,7 +260,13 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request, _ *api.Caller, app 
 	if err := a.Client.Patch(ctx, app, patch); err != nil {
 		return err
 	}
-	if err := a.Client.Delete(ctx, app); err != nil {
+	// Without cascade the app's children (the apps of an app of apps, which it
+	// owns) stay too: orphaned, as Argo CD leaves them.
+	var opts []client.DeleteOption
+	if q.Get("cascade") == "false" {
+		opts = append(opts, client.PropagationPolicy(metav1.DeletePropagationOrphan))
+	}
+	if err := a.Client.Delete(ctx, app, opts...); err != nil {
 		return err
 	}
 	jsonapi.Write(w, http.StatusOK, map[string]any{})

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	"gantry.dev/gantry/internal/appapi"
+	"gantry.dev/gantry/internal/appsetapi"
+	"gantry.dev/gantry/internal/gitops/argoapps"
 )
 
 type appOptions struct {
@@ -79,23 +82,33 @@ func (o *appOptions) create() *cobra.Command {
 	var prune, selfHeal, upsert bool
 	cmd := &cobra.Command{
 		Use:   "create [NAME]",
-		Short: "Create an application from flags or from an Argo CD Application manifest (-f)",
+		Short: "Create an application from flags, or applications and application sets from Argo CD manifests (-f)",
+		Long: `Create an application from flags, or the Applications and ApplicationSets of
+Argo CD manifests (-f: a file, a directory of them, or -) as they are.
+
+Each lands in its project: the one -p names, else the one the manifest names
+(spec.project; Argo CD's "default" is gantry's project default). Argo CD's
+namespace (argocd) is the project's namespace p-<project>, as metadata.namespace
+and as destination.namespace on https://kubernetes.default.svc (an app of apps).`,
 		Example: `  gantry app create guestbook --repo https://github.com/argoproj/argocd-example-apps.git --path guestbook \
       --dest-server https://kubernetes.default.svc --dest-namespace default --sync-policy automated
-  gantry app create -f application.yaml   # apiVersion argoproj.io/v1alpha1 is accepted`,
+  gantry app create -f application.yaml   # apiVersion argoproj.io/v1alpha1 is accepted
+  gantry app create -f argocd-apps/ -p shop   # every Application and ApplicationSet in the directory, into project shop
+  gantry app create apps --repo https://github.com/argoproj/argocd-example-apps.git --path apps \
+      --dest-namespace argocd   # an app of apps: its Applications become apps of the project`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			obj := &unstructured.Unstructured{Object: map[string]any{}}
+			var manifests []appManifest
 			if file != "" {
-				data, err := readFileOrStdin(file)
-				if err != nil {
+				var err error
+				if manifests, err = readAppManifests(file); err != nil {
 					return err
 				}
-				if err := yaml.Unmarshal(data, &obj.Object); err != nil {
-					return fmt.Errorf("%s is not a YAML Application: %w", file, err)
-				}
-				if k := obj.GetKind(); k != "Application" {
-					return fmt.Errorf("%s holds a %q, not an Application", file, k)
+				if len(args) == 1 {
+					if len(manifests) != 1 || manifests[0].obj.GetKind() != argoapps.KindApplication {
+						return fmt.Errorf("NAME names one Application, and %s holds %d manifests: leave NAME out", file, len(manifests))
+					}
+					manifests[0].obj.SetName(args[0])
 				}
 			} else {
 				if len(args) == 0 || repo == "" {
@@ -132,53 +145,58 @@ func (o *appOptions) create() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				obj.Object = m
-			}
-			// An Argo CD manifest: same kind, gantry's group; its project picks
-			// the namespace (an Argo CD manifest's own, argocd, means nothing here).
-			obj.SetAPIVersion(gitopsv1alpha1.GroupVersion.String())
-			obj.SetKind("Application")
-			if len(args) == 1 {
+				obj := &unstructured.Unstructured{Object: m}
+				obj.SetAPIVersion(gitopsv1alpha1.GroupVersion.String())
+				obj.SetKind(argoapps.KindApplication)
 				obj.SetName(args[0])
+				manifests = []appManifest{{obj: obj, where: args[0]}}
 			}
-			if obj.GetName() == "" {
-				return fmt.Errorf("%s has no metadata.name: give one there, or as NAME (gantry app create NAME -f %s)", file, file)
+			// Each goes into its project, as Argo CD's manifests in Git do in
+			// an app of apps (argoapps): the one -p names, else the one the
+			// manifest names; Argo CD's namespace (argocd) is the project's.
+			type item struct {
+				obj     *unstructured.Unstructured
+				project string
 			}
-			if p, _, _ := unstructured.NestedString(obj.Object, "spec", "project"); p != "" && file != "" {
-				o.project = p
+			var items []item
+			for _, m := range manifests {
+				if m.obj.GetName() == "" && len(manifests) == 1 {
+					return fmt.Errorf("%s has no metadata.name: give one there, or as NAME (gantry app create NAME -f %s)", file, file)
+				}
+				proj := o.project
+				if file != "" && !cmd.Flags().Changed("project") {
+					proj = manifestProject(m.obj)
+				}
+				obj, err := argoapps.Into(m.obj, proj)
+				if err != nil {
+					return fmt.Errorf("%s: %w", m.where, err)
+				}
+				items = append(items, item{obj: obj, project: proj})
 			}
-			obj.SetNamespace(projectNamespace(o.project))
-			obj.SetResourceVersion("")
 			api, err := o.apiClient()
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			madeProject, err := ensureProject(api, o.project, out)
-			if err != nil {
-				return err
+			made := map[string]bool{} // project → made by this command
+			var errs []error
+			for _, it := range items {
+				madeProject, seen := made[it.project]
+				if !seen {
+					if madeProject, err = ensureProject(api, it.project, out); err != nil {
+						return err
+					}
+					made[it.project] = madeProject
+				}
+				if err := o.createOne(api, it.obj, it.project, madeProject, upsert, out); err != nil {
+					errs = append(errs, err)
+				}
 			}
-			q := url.Values{"appNamespace": {projectNamespace(o.project)}}
-			if upsert {
-				q.Set("upsert", "true")
-			}
-			var created gitopsv1alpha1.Application
-			err = createInProject(madeProject, func() error {
-				return api.do("POST", appapi.Prefix+"?"+q.Encode(), obj.Object, &created)
-			})
-			switch {
-			case httpStatus(err) == http.StatusConflict:
-				return fmt.Errorf("application %s already exists in project %s: use --upsert to replace its spec", obj.GetName(), o.project)
-			case err != nil:
-				return err
-			}
-			o.settle(api, &created)
-			fmt.Fprintf(out, "application '%s' created\n", obj.GetName())
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&file, "file", "f", "", "Application manifest (YAML; - for stdin)")
+	f.StringVarP(&file, "file", "f", "", "Application and ApplicationSet manifests (Argo CD's or gantry's): a YAML or JSON file, a directory of them, or - for stdin")
 	f.StringVar(&repo, "repo", "", "Git repository URL")
 	f.StringVar(&path, "path", "", "path in the repository")
 	f.StringVar(&revision, "revision", "", "branch, tag or commit (default HEAD)")
@@ -198,14 +216,50 @@ func (o *appOptions) create() *cobra.Command {
 	return cmd
 }
 
+// createOne creates one Application or ApplicationSet (made gantry's by
+// argoapps.Into) in project through the REST API.
+func (o *appOptions) createOne(api *apiClient, obj *unstructured.Unstructured, project string, madeProject, upsert bool, out io.Writer) error {
+	ns := projectNamespace(project)
+	if obj.GetKind() == argoapps.KindApplicationSet {
+		path := appsetapi.Prefix + "?appsetNamespace=" + url.QueryEscape(ns)
+		if upsert {
+			path += "&upsert=true"
+		}
+		var created gitopsv1alpha1.ApplicationSet
+		if err := createInProject(madeProject, func() error { return api.do("POST", path, obj.Object, &created) }); err != nil {
+			return fmt.Errorf("ApplicationSet %s: %w", obj.GetName(), err)
+		}
+		fmt.Fprintf(out, "ApplicationSet '%s' created\n", obj.GetName())
+		return nil
+	}
+	q := url.Values{"appNamespace": {ns}}
+	if upsert {
+		q.Set("upsert", "true")
+	}
+	var created gitopsv1alpha1.Application
+	err := createInProject(madeProject, func() error {
+		return api.do("POST", appapi.Prefix+"?"+q.Encode(), obj.Object, &created)
+	})
+	switch {
+	case httpStatus(err) == http.StatusConflict:
+		return fmt.Errorf("application %s already exists in project %s: use --upsert to replace its spec", obj.GetName(), project)
+	case err != nil:
+		return err
+	}
+	o.settle(api, &created, project)
+	fmt.Fprintf(out, "application '%s' created\n", obj.GetName())
+	return nil
+}
+
 // settle waits, a few seconds at most, until gantry's reads show the app as
 // written: gantry answers them from its cache, and the next command of a
 // script (sync, wait) must find the app and its new spec.
-func (o *appOptions) settle(api *apiClient, written *gitopsv1alpha1.Application) {
+func (o *appOptions) settle(api *apiClient, written *gitopsv1alpha1.Application, project string) {
+	path := pathOf(appapi.Prefix, written.Name) + "?" + url.Values{"appNamespace": {projectNamespace(project)}}.Encode()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		var cur gitopsv1alpha1.Application
-		err := api.do("GET", o.path(written.Name, "", nil), nil, &cur)
+		err := api.do("GET", path, nil, &cur)
 		if err != nil && httpStatus(err) != http.StatusNotFound {
 			return // not for this caller to read, or gantry is away: nothing to wait for
 		}

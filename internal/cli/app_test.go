@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/project"
 )
 
@@ -231,5 +232,91 @@ func TestOperationDone(t *testing.T) {
 		if got := operationDone(&c.app, "mine"); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestAppCreateFromArgoCDDirectory: a directory of Argo CD manifests as they
+// are (namespace argocd, project default, an app of apps aimed at argocd,
+// several documents in one file, an ApplicationSet) becomes applications and
+// a set of the project -p names; a directory holding anything else creates
+// nothing.
+func TestAppCreateFromArgoCDDirectory(t *testing.T) {
+	f := newRESTFixture(t)
+	A := f.A
+	dir := t.TempDir()
+	write := func(name, content string) { must(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)) }
+	write("apps.yaml", `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: apps, namespace: argocd}
+spec:
+  project: default
+  source: {repoURL: "https://git.example.com/apps.git", path: apps}
+  destination: {server: "https://kubernetes.default.svc", namespace: argocd}
+`)
+	write("more.yml", `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: guestbook, namespace: argocd, finalizers: [resources-finalizer.argocd.argoproj.io]}
+spec:
+  project: other
+  source: {repoURL: "https://git.example.com/apps.git", path: guestbook}
+  destination: {server: "https://kubernetes.default.svc", namespace: guestbook}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: envs, namespace: argocd}
+spec:
+  generators: [{list: {elements: [{env: dev}]}}]
+  template:
+    metadata: {name: '{{env}}', namespace: argocd}
+    spec:
+      project: default
+      source: {repoURL: "https://git.example.com/apps.git", path: '{{env}}'}
+      destination: {server: "https://kubernetes.default.svc", namespace: '{{env}}'}
+`)
+	write("README.md", "not a manifest\n")
+	// A project member creates apps, not sets: the API refuses the set, the
+	// rest is created and the command fails naming what was refused.
+	out, err := f.gantry("alice", "app", "create", "-f", dir, "-p", A)
+	if err == nil || !strings.Contains(err.Error(), "ApplicationSet envs: permission denied") ||
+		!strings.Contains(out, "application 'apps' created") || !strings.Contains(out, "application 'guestbook' created") {
+		t.Errorf("alice creating the directory: %v\n%s", err, out)
+	}
+	out = f.must(authn.AdminUser, "app", "create", "-f", dir, "-p", A, "--upsert")
+	for _, want := range []string{"application 'apps' created", "application 'guestbook' created", "ApplicationSet 'envs' created"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if app := f.app(A, "apps"); app.Spec.Project != A || app.Spec.Destination.Namespace != project.Namespace(A) {
+		t.Errorf("apps: project %q, destination namespace %q; want %s and %s", app.Spec.Project, app.Spec.Destination.Namespace, A, project.Namespace(A))
+	}
+	if app := f.app(A, "guestbook"); app.Spec.Project != A || app.Spec.Destination.Namespace != "guestbook" || len(app.Finalizers) != 1 {
+		t.Errorf("guestbook: %+v %v", app.Spec, app.Finalizers)
+	}
+	set := &gitopsv1alpha1.ApplicationSet{}
+	must(t, f.direct.Get(context.Background(), client.ObjectKey{Namespace: project.Namespace(A), Name: "envs"}, set))
+	if set.Spec.Template.Spec.Project != A {
+		t.Errorf("envs' template project %q, want %s", set.Spec.Template.Spec.Project, A)
+	}
+
+	// Bob is no member of A: the API refuses each, and says so.
+	if _, err := f.gantry("bob", "app", "create", "-f", dir, "-p", A, "--upsert"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("bob creating in %s: %v", A, err)
+	}
+
+	// Anything but Applications and ApplicationSets: nothing is created.
+	write("zz-config.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+	write("aa-new.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: new}\nspec: {project: default, source: {repoURL: x}, destination: {server: https://kubernetes.default.svc, namespace: x}}\n")
+	if _, err := f.gantry("alice", "app", "create", "-f", dir, "-p", A); err == nil || !strings.Contains(err.Error(), "zz-config.yaml is a ConfigMap (v1), not an Application or ApplicationSet") {
+		t.Errorf("a directory with a ConfigMap: %v", err)
+	}
+	if err := f.direct.Get(context.Background(), client.ObjectKey{Namespace: project.Namespace(A), Name: "new"}, &gitopsv1alpha1.Application{}); !apierrors.IsNotFound(err) {
+		t.Errorf("app new: %v, want it never created", err)
+	}
+	// A Helm chart's templates are not manifests yet.
+	chart := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(chart, "app.yaml"), []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {{ .Values.name }}\n"), 0o600))
+	if _, err := f.gantry("alice", "app", "create", "-f", chart, "-p", A); err == nil || !strings.Contains(err.Error(), "gantry renders those from Git") {
+		t.Errorf("a Helm template: %v", err)
 	}
 }

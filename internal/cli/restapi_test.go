@@ -26,6 +26,7 @@ import (
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/appapi"
+	"gantry.dev/gantry/internal/appsetapi"
 	"gantry.dev/gantry/internal/clusterapi"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbac"
@@ -118,6 +119,7 @@ func newRESTFixture(t *testing.T) *restFixture {
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
 	(&appapi.API{Client: cached, Informers: informers,
 		DefaultNamespace: project.Namespace("default"), RefreshTimeout: 5 * time.Second}).Register(router)
+	(&appsetapi.API{Client: cached, DefaultNamespace: project.Namespace("default")}).Register(router)
 	(&vcapi.API{Client: cached, ExternalURL: f.srv.URL, ServerCA: ca}).Register(router)
 	(&projectapi.API{Client: env.Client, Namespace: "gantry-system"}).Register(router)
 	f.clusterNS = env.Namespace(t)

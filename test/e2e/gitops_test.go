@@ -277,6 +277,9 @@ func TestGitOps(t *testing.T) {
 	t.Run("virtual cluster destination", func(t *testing.T) {
 		testVClusterDestination(t, g, dyn, repo)
 	})
+	t.Run("app of apps, as argocd-example-apps", func(t *testing.T) {
+		testAppOfApps(t, g, dyn, host, srv)
+	})
 
 	// Cascade delete: the app and its resources go.
 	if out, err := run(t, "app", "delete", "web", "--data-dir", dataDir); err != nil {

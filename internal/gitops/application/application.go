@@ -79,6 +79,7 @@ type Reconciler struct {
 
 	clustersMu sync.Mutex
 	appCluster map[types.NamespacedName]string // the destination key each app uses (clusters.go)
+	appsKey    string                          // the key of the host's apps, every app's children (children.go)
 
 	seenMu sync.Mutex
 	seen   map[types.NamespacedName]seenApp // what each app was when last compared
@@ -366,9 +367,15 @@ func (r *Reconciler) failPending(ctx context.Context, app *gitopsv1alpha1.Applic
 // app's project as a whole (nothing is written when one object is refused)
 // and compares it with the cluster.
 func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Application, sc *scope, cl *livestate.Cluster, srcs []gitopsv1alpha1.ApplicationSource, revisions []string) (*comparison, error) {
-	desired, resolved, types, err := r.desiredState(ctx, app, sc, srcs, revisions)
+	rendered, resolved, types, err := r.desiredState(ctx, app, sc, srcs, revisions)
 	if err != nil {
 		return nil, err
+	}
+	// An app of apps: its Applications and ApplicationSets are its children
+	// in its project (children.go), the rest goes to the destination.
+	desired, children, err := adopt(app, sc.policy.Project(), rendered)
+	if err != nil {
+		return nil, comparisonError{err}
 	}
 	if err := prepare(cl, app.Spec.Destination.Namespace, desired); err != nil {
 		return nil, comparisonError{err}
@@ -384,6 +391,9 @@ func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Applica
 	}
 	for _, rs := range app.Status.Resources {
 		gvk := schema.GroupVersionKind{Group: rs.Group, Version: rs.Version, Kind: rs.Kind}
+		if gvk.Group == appGroup {
+			continue // children, on the host
+		}
 		if _, err := cl.Mapping(gvk); err == nil {
 			gvks[gvk] = true
 		}
@@ -400,15 +410,34 @@ func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Applica
 	for _, o := range cl.Managed(appKey) {
 		// What the project may not touch is neither compared nor pruned, even
 		// when it carries the app's tracking id.
-		if sc.policy.Reaches(sc.target, o) == nil {
+		if !isChild(o) && sc.policy.Reaches(sc.target, o) == nil {
 			live[keyOf(o)] = o
 		}
+	}
+	var apps *livestate.Cluster
+	if len(children) > 0 || hasChildren(app) {
+		var host policy.Target
+		if apps, host, err = r.appsCluster(ctx, true); err != nil {
+			return nil, comparisonError{err}
+		}
+		// Children are objects of the project's namespace on the host, under
+		// its rules as any other (a project may refuse apps of apps).
+		if err := sc.policy.Objects(host, children); err != nil {
+			return nil, err
+		}
+		for _, o := range liveChildren(app, sc, apps, host) {
+			live[keyOf(o)] = o
+		}
+		if err := r.checkChildren(ctx, app, sc.policy.Project(), children, live); err != nil {
+			return nil, comparisonError{err}
+		}
+		desired = append(desired, children...)
 	}
 	cmp, err := compare(app, desired, live)
 	if err != nil {
 		return nil, comparisonError{err}
 	}
-	cmp.revisions, cmp.sourceTypes = resolved, types
+	cmp.revisions, cmp.sourceTypes, cmp.apps = resolved, types, apps
 	return cmp, nil
 }
 

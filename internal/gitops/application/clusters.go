@@ -50,7 +50,7 @@ func (r *Reconciler) releaseCluster(app types.NamespacedName) {
 // reconcile takes a cluster between the count and the drop (every cluster is
 // taken through liveCluster).
 func (r *Reconciler) sweepLocked() {
-	used := map[string]bool{}
+	used := map[string]bool{r.appsKey: true}
 	for _, k := range r.appCluster {
 		used[k] = true
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/argoapps"
 	"gantry.dev/gantry/internal/gitops/diff"
 	"gantry.dev/gantry/internal/gitops/health"
 	"gantry.dev/gantry/internal/gitops/livestate"
@@ -29,6 +30,8 @@ type comparison struct {
 	sync        gitopsv1alpha1.SyncStatusCode
 	health      gitopsv1alpha1.HealthStatus
 	images      []string
+	// apps holds the app's children (the host's Applications), nil when it has none.
+	apps *livestate.Cluster
 }
 
 // comparisonError is a failure to render or read state: reported as Argo CD's
@@ -251,8 +254,15 @@ func lessResource(a, b gitopsv1alpha1.ResourceStatus) bool {
 func ignoreRules(in []gitopsv1alpha1.ResourceIgnoreDifferences) []diff.IgnoreRule {
 	out := make([]diff.IgnoreRule, 0, len(in))
 	for _, r := range in {
-		out = append(out, diff.IgnoreRule{Group: r.Group, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace,
-			JSONPointers: r.JSONPointers, JQPathExpressions: r.JQPathExpressions, ManagedFieldsManagers: r.ManagedFieldsManagers})
+		rule := diff.IgnoreRule{Group: r.Group, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace,
+			JSONPointers: r.JSONPointers, JQPathExpressions: r.JQPathExpressions, ManagedFieldsManagers: r.ManagedFieldsManagers}
+		out = append(out, rule)
+		if r.Group == argoapps.Group && (r.Kind == argoapps.KindApplication || r.Kind == argoapps.KindApplicationSet) {
+			// An app of apps written for Argo CD ignores fields of its
+			// children by Argo CD's group; they are gantry's here.
+			rule.Group = appGroup
+			out = append(out, rule)
+		}
 	}
 	return out
 }

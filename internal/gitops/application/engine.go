@@ -38,13 +38,19 @@ func (r *Reconciler) clusterOf(ctx context.Context, app *gitopsv1alpha1.Applicat
 	return sc, cl, err
 }
 
-// Destination returns the clients of the app's destination cluster.
+// Destination returns the clients of the app's destination cluster; its
+// children (gantry's Applications and ApplicationSets) are read on the host.
 func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error) {
 	_, cl, err := r.clusterOf(ctx, app)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cl.Dynamic, cl.Mapper, nil
+	apps, _, err := r.appsCluster(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, mapper := routed(cl, apps)
+	return dyn, mapper, nil
 }
 
 // ResourceDiff is Argo CD's ResourceDiff, plus the unified diff the CLI prints.
@@ -196,9 +202,16 @@ func (r *Reconciler) ResourceTree(ctx context.Context, app *gitopsv1alpha1.Appli
 	}
 	var managed []*unstructured.Unstructured
 	for _, o := range cl.Managed(app.Namespace + "/" + app.Name) {
-		if sc.policy.Reaches(sc.target, o) == nil {
+		if !isChild(o) && sc.policy.Reaches(sc.target, o) == nil {
 			managed = append(managed, o)
 		}
+	}
+	if hasChildren(app) {
+		apps, host, err := r.appsCluster(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		managed = append(managed, liveChildren(app, sc, apps, host)...)
 	}
 	namespaces := map[string]bool{}
 	for _, m := range managed {

@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/livestate"
+	"gantry.dev/gantry/internal/gitops/policy"
 )
 
 // Argo CD's cascade finalizers; the plain one deletes in the foreground.
@@ -27,10 +29,10 @@ var cascadeFinalizers = map[string]metav1.DeletionPropagation{
 // once and its resources stay (orphaned), as in Argo CD.
 func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Application) (reconcile.Result, error) {
 	var fin string
-	var policy metav1.DeletionPropagation
+	var propagation metav1.DeletionPropagation
 	for f, p := range cascadeFinalizers {
 		if controllerutil.ContainsFinalizer(app, f) {
-			fin, policy = f, p
+			fin, propagation = f, p
 		}
 	}
 	if fin == "" {
@@ -50,6 +52,9 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 	var gvks []schema.GroupVersionKind
 	for _, rs := range app.Status.Resources {
 		gvk := schema.GroupVersionKind{Group: rs.Group, Version: rs.Version, Kind: rs.Kind}
+		if gvk.Group == appGroup {
+			continue // children, on the host
+		}
 		if _, err := cl.Mapping(gvk); err == nil {
 			gvks = append(gvks, gvk)
 		}
@@ -61,20 +66,35 @@ func (r *Reconciler) finalize(ctx context.Context, app *gitopsv1alpha1.Applicati
 	// only where its project may write; the rest is left where it is.
 	var remaining []*unstructured.Unstructured
 	for _, o := range cl.Managed(app.Namespace + "/" + app.Name) {
-		if o.GetAnnotations()[TrackingAnnotation] == trackingID(app.Namespace, app.Name, o) && sc.policy.Reaches(sc.target, o) == nil {
+		if !isChild(o) && o.GetAnnotations()[TrackingAnnotation] == trackingID(app.Namespace, app.Name, o) && sc.policy.Reaches(sc.target, o) == nil {
 			remaining = append(remaining, o)
 		}
 	}
+	// Its children go the same way (their own finalizers then delete theirs);
+	// the ownerReference would delete them too, in the background.
+	var apps *livestate.Cluster
+	if hasChildren(app) {
+		var host policy.Target
+		if apps, host, err = r.appsCluster(ctx, true); err != nil {
+			return fail(err, 10*time.Second)
+		}
+		for _, o := range liveChildren(app, sc, apps, host) {
+			if o.GetAnnotations()[TrackingAnnotation] == trackingID(app.Namespace, app.Name, o) {
+				remaining = append(remaining, o)
+			}
+		}
+	}
+	dyn, mapper := routed(cl, apps)
 	for _, o := range remaining {
 		if o.GetDeletionTimestamp() != nil {
 			continue
 		}
-		m, err := cl.Mapping(o.GroupVersionKind())
+		m, err := mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
 		if err != nil {
 			continue
 		}
-		err = cl.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(),
-			metav1.DeleteOptions{PropagationPolicy: &policy})
+		err = dyn.Resource(m.Resource).Namespace(o.GetNamespace()).Delete(ctx, o.GetName(),
+			metav1.DeleteOptions{PropagationPolicy: &propagation})
 		if client.IgnoreNotFound(err) != nil {
 			return fail(fmt.Errorf("deleting %s: %w", keyOf(o), err), 5*time.Second)
 		}

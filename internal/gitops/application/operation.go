@@ -238,7 +238,8 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		}
 	}
 	started := st.StartedAt
-	res := apply.Sync(ctx, apply.Cluster{Dynamic: cl.Dynamic, Mapper: cl.Mapper}, desired, live, opts)
+	dyn, mapper := routed(cl, cmp.apps) // children to the host, the rest to the destination
+	res := apply.Sync(ctx, apply.Cluster{Dynamic: dyn, Mapper: mapper}, desired, live, opts)
 	st.SyncResult = syncResult(&res, cmp, app, srcs)
 	conds.endOperation(st, gitopsv1alpha1.OperationPhase(res.Phase), res.Message)
 	if st.Phase != gitopsv1alpha1.OperationSucceeded || so.DryRun {

@@ -106,6 +106,47 @@ func applicationHealth(obj *unstructured.Unstructured) (*Status, error) {
 	return &Status{Status: Code(code), Message: msg}, nil
 }
 
+// childApplicationHealth: gantry's Application, the child of an app of apps,
+// has no health as a resource of its parent, as Argo CD v3.3 assesses none for
+// an argoproj.io Application (removed in 1.8, argoproj/argo-cd#3781): a
+// child's workloads do not make its parent Degraded, and sync waves do not
+// wait for children. Each child reports its own health.
+func childApplicationHealth(*unstructured.Unstructured) (*Status, error) { return nil, nil }
+
+// applicationSetHealth is Argo CD's Lua check for argoproj.io ApplicationSet,
+// whose conditions gantry's ApplicationSet shares: an error or applications
+// not up to date are Degraded, a progressive rollout Progressing.
+func applicationSetHealth(obj *unstructured.Unstructured) (*Status, error) {
+	conds, _, err := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	if err != nil {
+		return nil, err
+	}
+	find := func(typ, status string) (string, bool) {
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == typ && m["status"] == status {
+				msg, _ := m["message"].(string)
+				return msg, true
+			}
+		}
+		return "", false
+	}
+	for _, rule := range []struct {
+		typ, status string
+		code        Code
+	}{
+		{"ErrorOccurred", "True", Degraded},
+		{"ResourcesUpToDate", "False", Degraded},
+		{"RolloutProgressing", "True", Progressing},
+		{"ResourcesUpToDate", "True", Healthy},
+	} {
+		if msg, ok := find(rule.typ, rule.status); ok {
+			return &Status{Status: rule.code, Message: msg}, nil
+		}
+	}
+	return &Status{Status: Progressing, Message: "Waiting for the status to be reported"}, nil
+}
+
 // workflowHealth: an Argo Workflow by its phase.
 func workflowHealth(obj *unstructured.Unstructured) (*Status, error) {
 	phase, _, _ := unstructured.NestedString(obj.Object, "status", "phase")

@@ -3,8 +3,11 @@
 //
 // The status codes, their order (IsWorse) and the built-in per-kind rules follow
 // Argo CD's gitops-engine pkg/health and the Lua checks Argo CD ships for kinds
-// without a Go rule (CronJob, argoproj.io Application); messages are copied
-// verbatim because users and tooling match on them.
+// without a Go rule (CronJob, argoproj.io Application and ApplicationSet);
+// messages are copied verbatim because users and tooling match on them.
+// gantry's own Application, as the child of an app of apps, has no health
+// there, as an argoproj.io Application has none in Argo CD v3.3; its
+// ApplicationSet takes Argo CD's ApplicationSet check.
 //
 // Kinds without a rule differ from Argo CD in one respect: a custom resource that
 // reports status conditions is judged by kstatus (sigs.k8s.io/cli-utils), the

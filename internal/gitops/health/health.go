@@ -140,8 +140,17 @@ func ruleFor(gk schema.GroupKind) rule {
 		switch gk.Kind {
 		case "Application":
 			return applicationHealth
+		case "ApplicationSet":
+			return applicationSetHealth
 		case "Workflow":
 			return workflowHealth
+		}
+	case "gitops.gantry.dev":
+		switch gk.Kind {
+		case "Application":
+			return childApplicationHealth
+		case "ApplicationSet":
+			return applicationSetHealth
 		}
 	}
 	return nil

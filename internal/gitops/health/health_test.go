@@ -207,6 +207,17 @@ func TestArgoKinds(t *testing.T) {
 	})
 }
 
+// gantry's own kinds as children of an app of apps: an Application has no
+// health there (Argo CD v3.3 assesses none), an ApplicationSet Argo CD's.
+func TestGantryAppKinds(t *testing.T) {
+	assessAll(t, "gantryapps.yaml", []want{
+		{name: "child-degraded", nilHealth: true},
+		{name: "set-up-to-date", status: Healthy, message: "All applications have been generated successfully"},
+		{name: "set-error", status: Degraded, message: `metadata.name "" is empty`},
+		{name: "set-new", status: Progressing, message: "Waiting for the status to be reported"},
+	})
+}
+
 func TestKindsWithoutRule(t *testing.T) {
 	assessAll(t, "generic.yaml", []want{
 		{name: "configmap", nilHealth: true},
