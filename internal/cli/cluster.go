@@ -166,7 +166,7 @@ deleting the project removes it.`,
 				}
 			}
 			req := clusterapi.CreateRequest{Name: name, Server: kc.rest.Host, Project: project, Config: cluster.Config{
-				BearerToken: installed.Token,
+				BearerToken:     installed.Token,
 				TLSClientConfig: cluster.TLSClientConfig{CAData: ca, Insecure: kc.rest.Insecure, ServerName: kc.rest.ServerName},
 			}}
 			var v clusterapi.Cluster

@@ -75,7 +75,7 @@ type restFixture struct {
 	A, B    string
 	// clusterNS holds the fixture's cluster Secrets (gantry-system's part).
 	clusterNS string
-	configs map[string]string // user → CLI config file with their login
+	configs   map[string]string // user → CLI config file with their login
 }
 
 var restFixtures atomic.Int32
