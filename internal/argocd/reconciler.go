@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -192,7 +193,7 @@ func vclusterChanged() predicate.Funcs {
 			return true
 		}
 		return !equality.Semantic.DeepEqual(o.Spec.ArgoCD, n.Spec.ArgoCD) ||
-			!equality.Semantic.DeepEqual(o.Spec.Labels, n.Spec.Labels) ||
+			!maps.Equal(UserLabels(o), UserLabels(n)) ||
 			o.Labels[LabelImport] != n.Labels[LabelImport] ||
 			o.Status.Endpoint != n.Status.Endpoint || o.Status.KubeconfigSecret != n.Status.KubeconfigSecret ||
 			!o.DeletionTimestamp.Equal(n.DeletionTimestamp)
