@@ -73,7 +73,8 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 	if err != nil {
 		return nil, err
 	}
-	if _, err := in.configMap(ctx, ConfigMapCM); err != nil {
+	argoCM, err := in.configMap(ctx, ConfigMapCM)
+	if err != nil {
 		return nil, err
 	}
 	policy, err := policyCSV(p.Name, sso.AssignedRoles, rbacCM)
@@ -89,8 +90,8 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 	if err != nil {
 		return nil, err
 	}
-	plan.cm = configMapApply(ConfigMapCM, in.Namespace, map[string]string{"url": host, "oidc.config": string(cfg)})
-	plan.rbac = configMapApply(ConfigMapRBAC, in.Namespace, map[string]string{PolicyKey(p.Name): policy})
+	plan.cm = configMapApply(argoCM, map[string]string{"url": host, "oidc.config": string(cfg)})
+	plan.rbac = configMapApply(rbacCM, map[string]string{PolicyKey(p.Name): policy})
 
 	for _, c := range []struct{ id, name string }{{plan.clientID, oidcClientName}, {CLIClientID(plan.clientID), oidcCLIClientName}} {
 		got, err := r.OIDCClients.Get(ctx, c.id)
@@ -194,7 +195,7 @@ func (r *Reconciler) releaseSSO(ctx context.Context, in *instance, proj string) 
 		}
 		// Applying nothing gives up every key this project applied; keys
 		// another manager also holds stay.
-		if err := in.apply(ctx, configMapApply(name, in.Namespace, nil), proj, false); err != nil {
+		if err := in.apply(ctx, configMapApply(cm, nil), proj, false); err != nil {
 			return err
 		}
 	}
@@ -279,11 +280,14 @@ func definedRoles(cm *corev1.ConfigMap) map[string]bool {
 	return roles
 }
 
-// configMapApply is an apply configuration of the given keys of a ConfigMap.
-func configMapApply(name, namespace string, data map[string]string) *unstructured.Unstructured {
+// configMapApply is an apply configuration of the given keys of Argo CD's
+// ConfigMap cm, as read. Its uid makes the API server refuse it when cm was
+// deleted (or replaced) since: an apply would otherwise create the ConfigMap
+// with gantry's keys alone, and gantry never makes Argo CD's configuration.
+func configMapApply(cm *corev1.ConfigMap, data map[string]string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": name, "namespace": namespace},
+		"metadata": map[string]any{"name": cm.Name, "namespace": cm.Namespace, "uid": string(cm.UID)},
 	}}
 	if len(data) > 0 {
 		d := map[string]any{}
@@ -354,11 +358,28 @@ func (in *instance) apply(ctx context.Context, u *unstructured.Unstructured, pro
 		// out (each would block the other).
 		err = in.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), append(opts, client.ForceOwnership)...)
 	}
+	if apierrors.IsConflict(err) && !fieldConflict(err) {
+		// The uid precondition: the ConfigMap went or was replaced since it
+		// was read; the next reconcile reads it again.
+		return fmt.Errorf("%s %s in namespace %s changed while gantry wrote it: %w", u.GetKind(), u.GetName(), in.Namespace, err)
+	}
 	if apierrors.IsConflict(err) {
 		return problemf(ReasonConflict, "%s %s in namespace %s: %s: gantry does not take over what others wrote: remove those keys (gantry then writes its own), make them equal to what gantry writes, or turn this part of spec.argoCD off",
 			u.GetKind(), u.GetName(), in.Namespace, apiMessage(err))
 	}
 	return classify(err, u.GetKind()+" "+u.GetName(), in)
+}
+
+// fieldConflict says whether a conflict is server-side apply's, about fields
+// other managers hold.
+func fieldConflict(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) || st.Status().Details == nil {
+		return false
+	}
+	return slices.ContainsFunc(st.Status().Details.Causes, func(c metav1.StatusCause) bool {
+		return c.Type == metav1.CauseTypeFieldManagerConflict
+	})
 }
 
 // onlyProjectsOIDCConfig says whether a server-side apply conflict is only
