@@ -148,11 +148,18 @@ func (e *testEnv) reconciler() *Reconciler {
 // argocd-rbac-cm, changed by edit when given (as an operator would).
 func (e *testEnv) argoNamespace(t *testing.T, edit func(cm, rbac *corev1.ConfigMap)) string {
 	t.Helper()
+	return e.argoNamespaceNamed(t, "", edit)
+}
+
+// argoNamespaceNamed is argoNamespace for a test that needs more than one:
+// suffix tells them apart.
+func (e *testEnv) argoNamespaceNamed(t *testing.T, suffix string, edit func(cm, rbac *corev1.ConfigMap)) string {
+	t.Helper()
 	name := "argocd-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
-	if len(name) > 60 {
-		name = name[:60]
+	if len(name) > 60-len(suffix) {
+		name = name[:60-len(suffix)]
 	}
-	name = strings.TrimRight(name, "-")
+	name = strings.TrimRight(name, "-") + suffix
 	ctx := context.Background()
 	mustDo(t, e.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))
 	t.Cleanup(func() { e.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}) })

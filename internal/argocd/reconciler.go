@@ -282,6 +282,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p *platformv1alpha1.Project)
 		r.unwatch(p.Name)
 		if p.DeletionTimestamp.IsZero() {
 			meta.RemoveStatusCondition(&p.Status.Conditions, ConditionSynced)
+			meta.RemoveStatusCondition(&p.Status.Conditions, ConditionServerUpToDate)
 		}
 		return ctrl.Result{}, nil
 	}
@@ -374,11 +375,17 @@ func (pl *plan) apply(ctx context.Context, r *Reconciler) (string, error) {
 	}
 	parts := []string{pl.clusters.summary(len(servers))}
 	if pl.sso != nil {
-		if err := pl.sso.apply(ctx, r); err != nil {
+		if err := pl.sso.apply(ctx, r, pl.p); err != nil {
 			return "", err
 		}
 		parts = append(parts, "SSO on ("+pl.sso.clientID+")")
+		if c := pl.sso.server; c != nil {
+			setServerCondition(pl.p, *c)
+		} else {
+			meta.RemoveStatusCondition(&pl.p.Status.Conditions, ConditionServerUpToDate)
+		}
 	} else {
+		meta.RemoveStatusCondition(&pl.p.Status.Conditions, ConditionServerUpToDate)
 		if err := r.releaseSSO(ctx, pl.in, pl.p.Name); err != nil {
 			return "", err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +49,13 @@ type ssoPlan struct {
 	host     string
 	clientID string
 	cm, rbac *unstructured.Unstructured
+	// settings is the hash of the issuer and rootCA written; restart says
+	// whether writing them over argocd-cm's oidc.config needs argocd-server
+	// to restart.
+	settings string
+	restart  bool
+	// server is what argocd-server needs after apply (nil: nothing to say).
+	server *metav1.Condition
 }
 
 // planSSO renders project p's SSO and checks it can be written: Argo CD's
@@ -91,6 +99,8 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 		return nil, err
 	}
 	plan.cm = configMapApply(argoCM, map[string]string{"url": host, "oidc.config": string(cfg)})
+	plan.settings = oidcSettings(r.Issuer, string(r.IssuerCA))
+	plan.restart = needsRestart(argoCM.Data["oidc.config"], r.Issuer, string(r.IssuerCA))
 	plan.rbac = configMapApply(rbacCM, map[string]string{PolicyKey(p.Name): policy})
 
 	for _, c := range []struct{ id, name string }{{plan.clientID, oidcClientName}, {CLIClientID(plan.clientID), oidcCLIClientName}} {
@@ -107,7 +117,7 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 	if err != nil {
 		return nil, err
 	}
-	want := oidcSecret(in.Namespace, plan.clientID, "dry-run")
+	want := oidcSecret(in.Namespace, "dry-run", oidcAnnotations(sec, plan.clientID, plan.settings, plan.restart, time.Now()))
 	if sec == nil {
 		err = in.c.Create(ctx, want, client.DryRunAll)
 	} else {
@@ -126,8 +136,9 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 }
 
 // apply registers the OIDC clients, writes their secret for Argo CD, then
-// argocd-cm and argocd-rbac-cm.
-func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler) error {
+// argocd-cm and argocd-rbac-cm, and last brings argocd-server up to date
+// with them (plan.server).
+func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler, p *platformv1alpha1.Project) error {
 	in := plan.in
 	sec, err := in.oidcSecret(ctx)
 	if err != nil {
@@ -165,7 +176,8 @@ func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler) error {
 	} else if err != nil {
 		return err
 	}
-	if err := writeSecret(ctx, in, oidcSecret(in.Namespace, plan.clientID, secret), sec); err != nil {
+	want := oidcSecret(in.Namespace, secret, oidcAnnotations(sec, plan.clientID, plan.settings, plan.restart, time.Now()))
+	if err := writeSecret(ctx, in, want, sec); err != nil {
 		return classify(err, "Secret "+OIDCSecretName, in)
 	}
 	for _, u := range []*unstructured.Unstructured{plan.cm, plan.rbac} {
@@ -173,7 +185,8 @@ func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler) error {
 			return err
 		}
 	}
-	return nil
+	plan.server, err = r.serverState(ctx, in, p, want)
+	return err
 }
 
 // releaseSSO removes what project's SSO wrote: its keys in Argo CD's
@@ -300,12 +313,14 @@ func configMapApply(cm *corev1.ConfigMap, data map[string]string) *unstructured.
 }
 
 // oidcSecret is the Secret Argo CD reads the client secret from; the label is
-// what lets Argo CD resolve "$gantry-argocd-oidc:clientSecret".
-func oidcSecret(namespace, clientID, secret string) *corev1.Secret {
+// what lets Argo CD resolve "$gantry-argocd-oidc:clientSecret". Its
+// annotations name the client and what argocd-server must start with
+// (oidcAnnotations).
+func oidcSecret(namespace, secret string, annotations map[string]string) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: OIDCSecretName, Namespace: namespace,
 			Labels:      map[string]string{LabelPartOf: "argocd", LabelManagedBy: ManagedBy},
-			Annotations: map[string]string{AnnotationOIDCClient: clientID}},
+			Annotations: annotations},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{OIDCSecretKey: []byte(secret)},
 	}
