@@ -148,7 +148,8 @@ func TestAppProjectCRDMissing(t *testing.T) {
 	noCRDs, err := client.New(e.cp.RESTConfig(), client.Options{Scheme: e.c.Scheme(), Mapper: mapper})
 	mustDo(t, err)
 	r := e.reconciler()
-	r.ArgoCDCluster = func(context.Context, string) (client.Client, error) { return noCRDs, nil }
+	cfg, _ := r.ArgoCDCluster(context.Background(), InCluster)
+	r.clients = map[string]cachedClient{InCluster: {cfg: cfg, c: noCRDs}}
 	e.newProject(t, "nocrd", &platformv1alpha1.ArgoCDIntegration{Enabled: true, Namespace: argo,
 		Project: &platformv1alpha1.ArgoCDProject{Enabled: true}})
 	e.newVCluster(t, "nocrd", "dev", nil)

@@ -145,10 +145,7 @@ func (r *Reconciler) held(ctx context.Context, in *instance, proj, name string) 
 // ("<project namespace>/<name>"), so an Application's destination.name means
 // the same cluster to both.
 func clusterSecret(namespace, proj string, vc *platformv1alpha1.VirtualCluster, server, appProject string) *corev1.Secret {
-	labels := maps.Clone(vc.Spec.Labels)
-	if labels == nil {
-		labels = map[string]string{}
-	}
+	labels := UserLabels(vc)
 	maps.Copy(labels, map[string]string{
 		cluster.SecretTypeLabel: cluster.SecretTypeValue,
 		LabelManagedBy:          ManagedBy,
@@ -167,6 +164,23 @@ func clusterSecret(namespace, proj string, vc *platformv1alpha1.VirtualCluster, 
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
+}
+
+// UserLabels are the labels of vc that go on its cluster Secret, for Argo CD
+// ApplicationSets' cluster generators to select: its own (kubectl label) and
+// spec.labels, which win over them, less keys with a reserved prefix
+// (cluster.UserLabel). Project members choose these labels, so they must not
+// change what the Secret is to Argo CD or whose it is.
+func UserLabels(vc *platformv1alpha1.VirtualCluster) map[string]string {
+	out := map[string]string{}
+	for _, m := range []map[string]string{vc.Labels, vc.Spec.Labels} {
+		for k, v := range m {
+			if _, ok := cluster.UserLabel(k); ok {
+				out[k] = v
+			}
+		}
+	}
+	return out
 }
 
 // dryRun asks the API server whether the Secret may be written as planned;

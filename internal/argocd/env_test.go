@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -36,8 +37,9 @@ import (
 // for direct mode), with gantry's CRDs and Argo CD's AppProject CRD. Each test
 // makes its own Argo CD namespace holding Argo CD's stock ConfigMaps.
 type testEnv struct {
-	cp *controlplane.ControlPlane
-	c  client.Client
+	cp  *controlplane.ControlPlane
+	cfg *rest.Config
+	c   client.Client
 }
 
 const (
@@ -107,7 +109,7 @@ func setupEnv(k *kubetest.Env) (*testEnv, error) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gantryNS}}); err != nil {
 		return nil, err
 	}
-	return &testEnv{cp: k.CP, c: c}, nil
+	return &testEnv{cp: k.CP, cfg: k.Config, c: c}, nil
 }
 
 func readYAML(name string, into any) error {
@@ -124,11 +126,11 @@ func (e *testEnv) reconciler() *Reconciler {
 	return &Reconciler{Options: Options{
 		Client:    e.c,
 		Namespace: gantryNS,
-		ArgoCDCluster: func(_ context.Context, name string) (client.Client, error) {
+		ArgoCDCluster: func(_ context.Context, name string) (*rest.Config, error) {
 			if name != InCluster {
 				return nil, fmt.Errorf("no cluster %q", name)
 			}
-			return e.c, nil
+			return e.cfg, nil
 		},
 		ProxyURL: func(p, n string) string {
 			return testProxy + "/kubernetes/project/" + p + "/virtualcluster/" + n
@@ -146,11 +148,18 @@ func (e *testEnv) reconciler() *Reconciler {
 // argocd-rbac-cm, changed by edit when given (as an operator would).
 func (e *testEnv) argoNamespace(t *testing.T, edit func(cm, rbac *corev1.ConfigMap)) string {
 	t.Helper()
+	return e.argoNamespaceNamed(t, "", edit)
+}
+
+// argoNamespaceNamed is argoNamespace for a test that needs more than one:
+// suffix tells them apart.
+func (e *testEnv) argoNamespaceNamed(t *testing.T, suffix string, edit func(cm, rbac *corev1.ConfigMap)) string {
+	t.Helper()
 	name := "argocd-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
-	if len(name) > 60 {
-		name = name[:60]
+	if len(name) > 60-len(suffix) {
+		name = name[:60-len(suffix)]
 	}
-	name = strings.TrimRight(name, "-")
+	name = strings.TrimRight(name, "-") + suffix
 	ctx := context.Background()
 	mustDo(t, e.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))
 	t.Cleanup(func() { e.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}) })

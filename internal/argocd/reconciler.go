@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -44,11 +45,11 @@ type Options struct {
 	Client client.Client
 	// Namespace is gantry's own namespace (gantry-system).
 	Namespace string
-	// ArgoCDCluster returns a client for the cluster Argo CD runs in, by the
+	// ArgoCDCluster returns how to reach the cluster Argo CD runs in, by the
 	// name in spec.argoCD.cluster; "in-cluster" is the host. Nil:
 	// SetupWithManager resolves names through gantry's cluster Secrets in
-	// Namespace (uncached clients).
-	ArgoCDCluster func(ctx context.Context, name string) (client.Client, error)
+	// Namespace.
+	ArgoCDCluster func(ctx context.Context, name string) (*rest.Config, error)
 	// ProxyURL is gantry's proxy URL of a virtual cluster.
 	ProxyURL func(project, name string) string
 	// ProxyCA is the CA of gantry's serving certificate; nil: system roots.
@@ -63,7 +64,8 @@ type Options struct {
 	// rootCA) when gantry's certificate is from its own CA; nil otherwise.
 	IssuerCA []byte
 	// Resync is how often every project is reconciled again, to repair what
-	// changed in Argo CD's cluster (a revoked key, a deleted Secret). Default 5m.
+	// the watches of Argo CD's cluster could not tell (they were down, or
+	// gantry may not watch there). Default 5m.
 	Resync time.Duration
 	Logger logr.Logger
 	// APIReader reads Projects past the manager's cache when it has not caught
@@ -78,6 +80,18 @@ type Reconciler struct {
 
 	statusOnce sync.Once
 	status     *statuswrite.Writer
+
+	// clients to Argo CD's clusters, by name, kept while their configuration
+	// stays the same (so discovery is not redone every reconcile).
+	clientsMu sync.Mutex
+	clients   map[string]cachedClient
+	// watches is nil outside a manager (tests that call Reconcile).
+	watches *watcher
+}
+
+type cachedClient struct {
+	cfg *rest.Config
+	c   client.Client
 }
 
 // writer returns the status writer of the Projects' Synced condition, made
@@ -98,7 +112,8 @@ const (
 )
 
 // SetupWithManager registers the reconciler: Projects, their virtual
-// clusters, and a periodic resync.
+// clusters, the credentials of Argo CD's clusters, what the integration wrote
+// there (watcher), and a periodic resync.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
@@ -106,6 +121,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.ArgoCDCluster == nil {
 		r.ArgoCDCluster = r.registryClusters(mgr)
 	}
+	r.watches = &watcher{log: r.Logger, targets: map[target]*targetWatch{}, users: map[string]target{}}
 	toProject := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		if p, ok := project.FromNamespace(o.GetNamespace()); ok {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: p}}}
@@ -118,9 +134,40 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletingPredicate()))).
 		Watches(&platformv1alpha1.VirtualCluster{}, toProject, builder.WithPredicates(vclusterChanged())).
 		// A revoked or deleted key of the integration's is replaced at once, not
-		// at the next resync: Argo CD would lose the cluster until then.
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.keyProject)).
+		// at the next resync: Argo CD would lose the cluster until then; new
+		// credentials of Argo CD's cluster are used at once too.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return append(r.keyProject(ctx, o), r.clusterProjects(ctx, o)...)
+		})).
+		WatchesRawSource(r.watches.source()).
 		Complete(r)
+}
+
+// clusterProjects maps a cluster Secret in gantry's namespace (how gantry
+// reaches a cluster, by the name in its data) to the projects whose Argo CD
+// runs in that cluster, or ran there and still has the integration's writes.
+func (r *Reconciler) clusterProjects(ctx context.Context, o client.Object) []reconcile.Request {
+	s, ok := o.(*corev1.Secret)
+	if !ok || s.Namespace != r.Namespace || s.Labels[cluster.SecretTypeLabel] != cluster.SecretTypeValue {
+		return nil
+	}
+	name := strings.TrimSpace(string(s.Data["name"]))
+	if name == "" {
+		return nil
+	}
+	var list platformv1alpha1.ProjectList
+	if err := r.Client.List(ctx, &list); err != nil {
+		r.log().Error(err, "listing projects for a changed cluster Secret", "secret", s.Name)
+		return nil
+	}
+	var out []reconcile.Request
+	for _, p := range list.Items {
+		written, _ := parseTarget(p.Annotations[AnnotationTarget])
+		if a := p.Spec.ArgoCD; (a != nil && a.Enabled && targetOf(a).Cluster == name) || written.Cluster == name {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+		}
+	}
+	return out
 }
 
 // keyProject maps an access key record of the integration's (owner
@@ -136,36 +183,38 @@ func (r *Reconciler) keyProject(_ context.Context, o client.Object) []reconcile.
 }
 
 // registryClusters resolves Argo CD's cluster through gantry's registry: the
-// host, or a cluster Secret in gantry's namespace. Clients are uncached (only
-// a few objects of one namespace are read) and kept while the cluster's
-// configuration stays the same, so discovery is not redone every reconcile.
-func (r *Reconciler) registryClusters(mgr ctrl.Manager) func(context.Context, string) (client.Client, error) {
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
+// host, or a cluster Secret in gantry's namespace (read uncached, so new
+// credentials are used as soon as they are written).
+func (r *Reconciler) registryClusters(mgr ctrl.Manager) func(context.Context, string) (*rest.Config, error) {
 	reg := &cluster.Registry{Reader: mgr.GetAPIReader(), Namespace: r.Namespace, Host: mgr.GetConfig()}
-	type cached struct {
-		cfg *rest.Config
-		c   client.Client
-	}
-	var mu sync.Mutex
-	clients := map[string]cached{}
-	return func(ctx context.Context, name string) (client.Client, error) {
+	return func(ctx context.Context, name string) (*rest.Config, error) {
 		c, err := reg.Resolve(ctx, cluster.Destination{Name: normalCluster(name)})
 		if err != nil {
 			return nil, err
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if got, ok := clients[name]; ok && sameREST(got.cfg, c.REST) {
-			return got.c, nil
-		}
-		cl, err := client.New(c.REST, client.Options{Scheme: scheme})
-		if err != nil {
-			return nil, err
-		}
-		clients[name] = cached{cfg: c.REST, c: cl}
-		return cl, nil
+		return c.REST, nil
 	}
+}
+
+// clientFor returns an uncached client (only a few objects of one namespace
+// are read) for cluster name at cfg, the same one while cfg stays the same.
+func (r *Reconciler) clientFor(name string, cfg *rest.Config) (client.Client, error) {
+	r.clientsMu.Lock()
+	defer r.clientsMu.Unlock()
+	if got, ok := r.clients[name]; ok && sameREST(got.cfg, cfg) {
+		return got.c, nil
+	}
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	if r.clients == nil {
+		r.clients = map[string]cachedClient{}
+	}
+	r.clients[name] = cachedClient{cfg: cfg, c: c}
+	return c, nil
 }
 
 func sameREST(a, b *rest.Config) bool {
@@ -192,7 +241,7 @@ func vclusterChanged() predicate.Funcs {
 			return true
 		}
 		return !equality.Semantic.DeepEqual(o.Spec.ArgoCD, n.Spec.ArgoCD) ||
-			!equality.Semantic.DeepEqual(o.Spec.Labels, n.Spec.Labels) ||
+			!maps.Equal(UserLabels(o), UserLabels(n)) ||
 			o.Labels[LabelImport] != n.Labels[LabelImport] ||
 			o.Status.Endpoint != n.Status.Endpoint || o.Status.KubeconfigSecret != n.Status.KubeconfigSecret ||
 			!o.DeletionTimestamp.Equal(n.DeletionTimestamp)
@@ -230,8 +279,10 @@ func (r *Reconciler) reconcile(ctx context.Context, p *platformv1alpha1.Project)
 		if err := r.forget(ctx, p); err != nil {
 			return ctrl.Result{}, err
 		}
+		r.unwatch(p.Name)
 		if p.DeletionTimestamp.IsZero() {
 			meta.RemoveStatusCondition(&p.Status.Conditions, ConditionSynced)
+			meta.RemoveStatusCondition(&p.Status.Conditions, ConditionServerUpToDate)
 		}
 		return ctrl.Result{}, nil
 	}
@@ -247,8 +298,16 @@ func (r *Reconciler) reconcile(ctx context.Context, p *platformv1alpha1.Project)
 	}
 	in, err := r.connect(ctx, want)
 	if err != nil {
+		r.unwatch(p.Name)
 		return r.report(p, "", err)
 	}
+	res, err := r.sync(ctx, p, in, want)
+	r.follow(p, want, in)
+	return res, err
+}
+
+// sync plans and writes project p's integration in Argo CD instance in.
+func (r *Reconciler) sync(ctx context.Context, p *platformv1alpha1.Project, in *instance, want target) (ctrl.Result, error) {
 	plan, err := r.plan(ctx, p, in)
 	if err != nil {
 		return r.report(p, "", err)
@@ -316,11 +375,17 @@ func (pl *plan) apply(ctx context.Context, r *Reconciler) (string, error) {
 	}
 	parts := []string{pl.clusters.summary(len(servers))}
 	if pl.sso != nil {
-		if err := pl.sso.apply(ctx, r); err != nil {
+		if err := pl.sso.apply(ctx, r, pl.p); err != nil {
 			return "", err
 		}
 		parts = append(parts, "SSO on ("+pl.sso.clientID+")")
+		if c := pl.sso.server; c != nil {
+			setServerCondition(pl.p, *c)
+		} else {
+			meta.RemoveStatusCondition(&pl.p.Status.Conditions, ConditionServerUpToDate)
+		}
 	} else {
+		meta.RemoveStatusCondition(&pl.p.Status.Conditions, ConditionServerUpToDate)
 		if err := r.releaseSSO(ctx, pl.in, pl.p.Name); err != nil {
 			return "", err
 		}
@@ -426,6 +491,28 @@ func (r *Reconciler) report(p *platformv1alpha1.Project, summary string, err err
 	}
 	meta.SetStatusCondition(&p.Status.Conditions, cond)
 	return res, err
+}
+
+// follow watches what p wrote in Argo CD's cluster, to repair it the moment it
+// changes; not while gantry cannot reach or read there (ClusterUnreachable,
+// Forbidden): the watch would only fail, and the fix (new credentials, more
+// rights) brings a reconcile of its own or the problem's retry.
+func (r *Reconciler) follow(p *platformv1alpha1.Project, t target, in *instance) {
+	if r.watches == nil {
+		return
+	}
+	if c := meta.FindStatusCondition(p.Status.Conditions, ConditionSynced); c != nil &&
+		(c.Reason == ReasonClusterUnreachable || c.Reason == ReasonForbidden) {
+		r.watches.unwatch(p.Name)
+		return
+	}
+	r.watches.watch(p.Name, t, in.cfg)
+}
+
+func (r *Reconciler) unwatch(proj string) {
+	if r.watches != nil {
+		r.watches.unwatch(proj)
+	}
 }
 
 func (r *Reconciler) resync() time.Duration {

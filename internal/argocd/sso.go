@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +49,13 @@ type ssoPlan struct {
 	host     string
 	clientID string
 	cm, rbac *unstructured.Unstructured
+	// settings is the hash of the issuer and rootCA written; restart says
+	// whether writing them over argocd-cm's oidc.config needs argocd-server
+	// to restart.
+	settings string
+	restart  bool
+	// server is what argocd-server needs after apply (nil: nothing to say).
+	server *metav1.Condition
 }
 
 // planSSO renders project p's SSO and checks it can be written: Argo CD's
@@ -73,7 +81,8 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 	if err != nil {
 		return nil, err
 	}
-	if _, err := in.configMap(ctx, ConfigMapCM); err != nil {
+	argoCM, err := in.configMap(ctx, ConfigMapCM)
+	if err != nil {
 		return nil, err
 	}
 	policy, err := policyCSV(p.Name, sso.AssignedRoles, rbacCM)
@@ -89,8 +98,10 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 	if err != nil {
 		return nil, err
 	}
-	plan.cm = configMapApply(ConfigMapCM, in.Namespace, map[string]string{"url": host, "oidc.config": string(cfg)})
-	plan.rbac = configMapApply(ConfigMapRBAC, in.Namespace, map[string]string{PolicyKey(p.Name): policy})
+	plan.cm = configMapApply(argoCM, map[string]string{"url": host, "oidc.config": string(cfg)})
+	plan.settings = oidcSettings(r.Issuer, string(r.IssuerCA))
+	plan.restart = needsRestart(argoCM.Data["oidc.config"], r.Issuer, string(r.IssuerCA))
+	plan.rbac = configMapApply(rbacCM, map[string]string{PolicyKey(p.Name): policy})
 
 	for _, c := range []struct{ id, name string }{{plan.clientID, oidcClientName}, {CLIClientID(plan.clientID), oidcCLIClientName}} {
 		got, err := r.OIDCClients.Get(ctx, c.id)
@@ -106,7 +117,7 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 	if err != nil {
 		return nil, err
 	}
-	want := oidcSecret(in.Namespace, plan.clientID, "dry-run")
+	want := oidcSecret(in.Namespace, "dry-run", oidcAnnotations(sec, plan.clientID, plan.settings, plan.restart, time.Now()))
 	if sec == nil {
 		err = in.c.Create(ctx, want, client.DryRunAll)
 	} else {
@@ -125,8 +136,9 @@ func (r *Reconciler) planSSO(ctx context.Context, p *platformv1alpha1.Project, i
 }
 
 // apply registers the OIDC clients, writes their secret for Argo CD, then
-// argocd-cm and argocd-rbac-cm.
-func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler) error {
+// argocd-cm and argocd-rbac-cm, and last brings argocd-server up to date
+// with them (plan.server).
+func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler, p *platformv1alpha1.Project) error {
 	in := plan.in
 	sec, err := in.oidcSecret(ctx)
 	if err != nil {
@@ -164,7 +176,8 @@ func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler) error {
 	} else if err != nil {
 		return err
 	}
-	if err := writeSecret(ctx, in, oidcSecret(in.Namespace, plan.clientID, secret), sec); err != nil {
+	want := oidcSecret(in.Namespace, secret, oidcAnnotations(sec, plan.clientID, plan.settings, plan.restart, time.Now()))
+	if err := writeSecret(ctx, in, want, sec); err != nil {
 		return classify(err, "Secret "+OIDCSecretName, in)
 	}
 	for _, u := range []*unstructured.Unstructured{plan.cm, plan.rbac} {
@@ -172,7 +185,8 @@ func (plan *ssoPlan) apply(ctx context.Context, r *Reconciler) error {
 			return err
 		}
 	}
-	return nil
+	plan.server, err = r.serverState(ctx, in, p, want)
+	return err
 }
 
 // releaseSSO removes what project's SSO wrote: its keys in Argo CD's
@@ -194,7 +208,7 @@ func (r *Reconciler) releaseSSO(ctx context.Context, in *instance, proj string) 
 		}
 		// Applying nothing gives up every key this project applied; keys
 		// another manager also holds stay.
-		if err := in.apply(ctx, configMapApply(name, in.Namespace, nil), proj, false); err != nil {
+		if err := in.apply(ctx, configMapApply(cm, nil), proj, false); err != nil {
 			return err
 		}
 	}
@@ -279,11 +293,14 @@ func definedRoles(cm *corev1.ConfigMap) map[string]bool {
 	return roles
 }
 
-// configMapApply is an apply configuration of the given keys of a ConfigMap.
-func configMapApply(name, namespace string, data map[string]string) *unstructured.Unstructured {
+// configMapApply is an apply configuration of the given keys of Argo CD's
+// ConfigMap cm, as read. Its uid makes the API server refuse it when cm was
+// deleted (or replaced) since: an apply would otherwise create the ConfigMap
+// with gantry's keys alone, and gantry never makes Argo CD's configuration.
+func configMapApply(cm *corev1.ConfigMap, data map[string]string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": name, "namespace": namespace},
+		"metadata": map[string]any{"name": cm.Name, "namespace": cm.Namespace, "uid": string(cm.UID)},
 	}}
 	if len(data) > 0 {
 		d := map[string]any{}
@@ -296,12 +313,14 @@ func configMapApply(name, namespace string, data map[string]string) *unstructure
 }
 
 // oidcSecret is the Secret Argo CD reads the client secret from; the label is
-// what lets Argo CD resolve "$gantry-argocd-oidc:clientSecret".
-func oidcSecret(namespace, clientID, secret string) *corev1.Secret {
+// what lets Argo CD resolve "$gantry-argocd-oidc:clientSecret". Its
+// annotations name the client and what argocd-server must start with
+// (oidcAnnotations).
+func oidcSecret(namespace, secret string, annotations map[string]string) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: OIDCSecretName, Namespace: namespace,
 			Labels:      map[string]string{LabelPartOf: "argocd", LabelManagedBy: ManagedBy},
-			Annotations: map[string]string{AnnotationOIDCClient: clientID}},
+			Annotations: annotations},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{OIDCSecretKey: []byte(secret)},
 	}
@@ -354,11 +373,28 @@ func (in *instance) apply(ctx context.Context, u *unstructured.Unstructured, pro
 		// out (each would block the other).
 		err = in.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), append(opts, client.ForceOwnership)...)
 	}
+	if apierrors.IsConflict(err) && !fieldConflict(err) {
+		// The uid precondition: the ConfigMap went or was replaced since it
+		// was read; the next reconcile reads it again.
+		return fmt.Errorf("%s %s in namespace %s changed while gantry wrote it: %w", u.GetKind(), u.GetName(), in.Namespace, err)
+	}
 	if apierrors.IsConflict(err) {
 		return problemf(ReasonConflict, "%s %s in namespace %s: %s: gantry does not take over what others wrote: remove those keys (gantry then writes its own), make them equal to what gantry writes, or turn this part of spec.argoCD off",
 			u.GetKind(), u.GetName(), in.Namespace, apiMessage(err))
 	}
 	return classify(err, u.GetKind()+" "+u.GetName(), in)
+}
+
+// fieldConflict says whether a conflict is server-side apply's, about fields
+// other managers hold.
+func fieldConflict(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) || st.Status().Details == nil {
+		return false
+	}
+	return slices.ContainsFunc(st.Status().Details.Causes, func(c metav1.StatusCause) bool {
+		return c.Type == metav1.CauseTypeFieldManagerConflict
+	})
 }
 
 // onlyProjectsOIDCConfig says whether a server-side apply conflict is only

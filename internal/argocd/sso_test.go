@@ -359,3 +359,26 @@ func assertNothingWritten(t *testing.T, e *testEnv, argo, proj string) {
 		t.Errorf("project marked: %v %v", p.Finalizers, p.Annotations)
 	}
 }
+
+// argocd-cm deleted between a reconcile's reading it and its writing: the
+// write is refused (its uid), rather than creating an argocd-cm of gantry's
+// keys alone; the next reconcile says Argo CD is not installed.
+func TestSSONeverCreatesArgoCDConfig(t *testing.T) {
+	e := env(t)
+	ctx := context.Background()
+	argo := e.argoNamespace(t, nil)
+	r := e.reconciler()
+	p := e.newProject(t, "racy", ssoSpec(argo))
+	in, err := r.connect(ctx, targetOf(p.Spec.ArgoCD))
+	mustDo(t, err)
+	pl, err := r.plan(ctx, p, in)
+	mustDo(t, err)
+	mustDo(t, e.c.Delete(ctx, e.configMap(t, argo, ConfigMapCM)))
+	if _, err := pl.apply(ctx, r); err == nil {
+		t.Fatal("the write went through")
+	}
+	if err := e.c.Get(ctx, client.ObjectKey{Namespace: argo, Name: ConfigMapCM}, &corev1.ConfigMap{}); err == nil {
+		t.Fatal("gantry created argocd-cm")
+	}
+	e.failing(t, r, "racy", ReasonArgoCDNotInstalled)
+}

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
@@ -19,6 +20,7 @@ type instance struct {
 	Cluster   string // never "": the host is InCluster
 	Namespace string
 	c         client.Client
+	cfg       *rest.Config
 }
 
 // target is where an integration writes, as kept in AnnotationTarget.
@@ -49,11 +51,14 @@ func (r *Reconciler) connect(ctx context.Context, t target) (*instance, error) {
 	if r.ArgoCDCluster == nil {
 		return nil, problemf(ReasonClusterUnreachable, "gantry was started without access to Argo CD clusters: this is a bug in how gantry is set up")
 	}
-	c, err := r.ArgoCDCluster(ctx, t.Cluster)
+	cfg, err := r.ArgoCDCluster(ctx, t.Cluster)
+	if err == nil {
+		in.c, err = r.clientFor(t.Cluster, cfg)
+	}
 	if err != nil {
 		return nil, problemf(ReasonClusterUnreachable, "cannot reach cluster %s where Argo CD runs: %v: set spec.argoCD.cluster to a cluster registered with gantry, or leave it empty for the host", t.Cluster, err)
 	}
-	in.c = c
+	in.cfg = cfg
 	return in, nil
 }
 

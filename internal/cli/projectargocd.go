@@ -28,6 +28,7 @@ func projectArgoCD(g *globals) *cobra.Command {
 	var (
 		cluster, namespace, ssoHost string
 		direct, sso, appProject     bool
+		restartServer               bool
 		roles, sourceRepos          []string
 		noImport, wait              bool
 	)
@@ -75,7 +76,14 @@ func projectArgoCD(g *globals) *cobra.Command {
 					a.ImportVirtualClusters = &imp
 				}
 				if sso {
-					a.SSO = &platformv1alpha1.ArgoCDSSO{Enabled: true, Host: strings.TrimRight(ssoHost, "/"), AssignedRoles: assigned}
+					var restart *bool
+					if a.SSO != nil {
+						restart = a.SSO.RestartServer
+					}
+					a.SSO = &platformv1alpha1.ArgoCDSSO{Enabled: true, Host: strings.TrimRight(ssoHost, "/"), AssignedRoles: assigned, RestartServer: restart}
+				}
+				if cmd.Flags().Changed("restart-server") && a.SSO != nil {
+					a.SSO.RestartServer = &restartServer
 				}
 				if appProject {
 					a.Project = &platformv1alpha1.ArgoCDProject{Enabled: true, SourceRepos: sourceRepos}
@@ -91,6 +99,7 @@ func projectArgoCD(g *globals) *cobra.Command {
 	enable.Flags().BoolVar(&sso, "sso", false, "Argo CD users sign in with gantry")
 	enable.Flags().StringVar(&ssoHost, "sso-host", "", "Argo CD's URL, for --sso")
 	enable.Flags().StringSliceVar(&roles, "role", nil, "[PROJECT-ROLE=]ARGO-ROLE given in Argo CD to the project's people (repeatable), e.g. project-admin=role:admin")
+	enable.Flags().BoolVar(&restartServer, "restart-server", true, "with --sso: let gantry restart argocd-server when it changes oidc.config's issuer or rootCA (argocd-server reads them only at start)")
 	enable.Flags().BoolVar(&appProject, "app-project", false, "keep an Argo CD AppProject for the project")
 	enable.Flags().StringSliceVar(&sourceRepos, "source-repo", nil, "repositories the AppProject allows (repeatable; default *)")
 	enable.Flags().BoolVar(&wait, "wait", true, "wait until gantry reports the result")
@@ -226,13 +235,19 @@ func printArgoStatus(cmd *cobra.Command, p projectapi.Project) {
 		}
 		fmt.Fprintf(out, "project %s: Argo CD in namespace %s on %s\n", p.Name, ns, where)
 		if a.SSO != nil && a.SSO.Enabled {
-			fmt.Fprintf(out, "  SSO: on, Argo CD at %s\n", a.SSO.Host)
+			restart := ""
+			if r := a.SSO.RestartServer; r != nil && !*r {
+				restart = " (gantry does not restart argocd-server)"
+			}
+			fmt.Fprintf(out, "  SSO: on, Argo CD at %s%s\n", a.SSO.Host, restart)
 		}
 		if a.Project != nil && a.Project.Enabled {
 			fmt.Fprintf(out, "  AppProject: %s\n", p.Name)
 		}
 	}
-	if cond := meta.FindStatusCondition(p.Conditions, argoSyncedCondition); cond != nil {
-		fmt.Fprintf(out, "  %s=%s (%s): %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	for _, t := range []string{argoSyncedCondition, argocd.ConditionServerUpToDate} {
+		if cond := meta.FindStatusCondition(p.Conditions, t); cond != nil {
+			fmt.Fprintf(out, "  %s=%s (%s): %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+		}
 	}
 }

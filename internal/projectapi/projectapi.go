@@ -264,6 +264,11 @@ func argoGrants(a *platformv1alpha1.ArgoCDIntegration) []string {
 	return out
 }
 
+// restartOff says whether a tells gantry not to restart argocd-server.
+func restartOff(a *platformv1alpha1.ArgoCDIntegration) bool {
+	return a != nil && a.SSO != nil && a.SSO.RestartServer != nil && !*a.SSO.RestartServer
+}
+
 // subset says whether every element of a is in b.
 func subset(a, b []string) bool {
 	for _, x := range a {
@@ -323,6 +328,11 @@ func (a *API) update(r *http.Request, id *api.Caller, name string) (any, error) 
 		// project's people would reach every other project there.
 		if !subset(argoGrants(p.Spec.ArgoCD), argoGrants(old.ArgoCD)) {
 			bounds = append(bounds, "the Argo CD roles it grants (sso.assignedRoles, project.roles)")
+		}
+		// Telling gantry not to restart a shared argocd-server leaves every
+		// project signing in there waiting for someone to restart it.
+		if restartOff(p.Spec.ArgoCD) && !restartOff(old.ArgoCD) {
+			bounds = append(bounds, "whether gantry restarts argocd-server (sso.restartServer)")
 		}
 		if len(bounds) > 0 {
 			if err := a.can(id, rbac.ActionCreate, name); err != nil {

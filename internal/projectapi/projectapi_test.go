@@ -222,6 +222,17 @@ func TestUpdate(t *testing.T) {
 	if p := f.get(t, "up"); p.Spec.ArgoCD.SSO == nil || p.Spec.ArgoCD.SSO.Host != "https://argocd.example.com" {
 		t.Fatalf("sso not stored: %+v", p.Spec.ArgoCD)
 	}
+	// Telling gantry not to restart argocd-server holds up every project
+	// signing in to that Argo CD: only an administrator may; saying it may
+	// again, anyone who may change the project.
+	noRestart := withSSO("https://argocd.example.com")
+	noRestart["argoCD"].(map[string]any)["sso"].(map[string]any)["restartServer"] = false
+	f.call(t, http.MethodPatch, path, tAlice, noRestart).Want(t, http.StatusForbidden, "sso.restartServer")
+	f.call(t, http.MethodPatch, path, tAdmin, noRestart).Want(t, http.StatusOK, "")
+	if p := f.get(t, "up"); p.Spec.ArgoCD.SSO.RestartServer == nil || *p.Spec.ArgoCD.SSO.RestartServer {
+		t.Fatalf("restartServer not stored: %+v", p.Spec.ArgoCD.SSO)
+	}
+	f.call(t, http.MethodPatch, path, tAlice, withSSO("https://argocd.example.com")).Want(t, http.StatusOK, "")
 	f.call(t, http.MethodPatch, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": true, "namespace": "elsewhere"}}).
 		Want(t, http.StatusForbidden, "where Argo CD runs")
 	f.call(t, http.MethodPatch, path, tAlice, map[string]any{"argoCD": map[string]any{"enabled": false}}).Want(t, http.StatusOK, "")

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
+	"gantry.dev/gantry/internal/gitops/cluster"
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
@@ -102,6 +103,12 @@ func validateLabels(labels map[string]string) error {
 	for _, k := range keys {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			return fmt.Errorf("label key %q is invalid: %s", k, strings.Join(errs, "; "))
+		}
+		// They go on the cluster's registrations (Argo CD cluster Secrets),
+		// where Argo CD's, Kubernetes' and gantry's own labels decide what the
+		// Secret is and whose.
+		if domain, ok := cluster.UserLabel(k); !ok {
+			return fmt.Errorf("label key %q has the reserved prefix %s (Argo CD's, Kubernetes' and gantry's labels are set by them): choose a key of your own, e.g. env or example.com/tier", k, domain)
 		}
 		if errs := validation.IsValidLabelValue(labels[k]); len(errs) > 0 {
 			return fmt.Errorf("label %s value %q is invalid: %s", k, labels[k], strings.Join(errs, "; "))

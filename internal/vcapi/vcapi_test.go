@@ -259,6 +259,11 @@ func TestBadInput(t *testing.T) {
 	f.expect("alice", "POST", post, `{"name":"ok","sleepAfter":"-5m"}`, 400, "negative")
 	f.expect("alice", "POST", post, `{"name":"ok","sleep_after":"5m"}`, 400, `unknown field "sleep_after"`)
 	f.expect("alice", "POST", post, `{"name":"ok","labels":{"bad key!":"x"}}`, 400, `label key "bad key!"`)
+	// Labels reach Argo CD's cluster Secrets: none that says what the Secret
+	// is (a repository instead of a cluster) or whose it is.
+	f.expect("alice", "POST", post, `{"name":"ok","labels":{"argocd.argoproj.io/secret-type":"repository"}}`, 400, "reserved prefix argoproj.io")
+	f.expect("alice", "POST", post, `{"name":"ok","labels":{"gantry.dev/project":"other"}}`, 400, "reserved prefix gantry.dev")
+	f.expect("alice", "PATCH", f.path(f.A, "one"), `{"labels":{"app.kubernetes.io/managed-by":"me"}}`, 400, "reserved prefix kubernetes.io")
 	f.expect("alice", "POST", post, `{"name":"ok","storage":{"dsn":"redis://u:pw@x"}}`, 400, "storage.dsn must be")
 	f.expect("alice", "POST", post, `{"name":"ok","kubernetesVersion":"latest"}`, 400, "kubernetesVersion")
 	f.expect("alice", "POST", post, `not json`, 400, "not valid JSON")

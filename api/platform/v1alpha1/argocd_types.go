@@ -46,6 +46,16 @@ type ArgoCDSSO struct {
 	// +optional
 	// +listType=atomic
 	AssignedRoles []ArgoCDRoleAssignment `json:"assignedRoles,omitempty"`
+	// RestartServer lets gantry restart argocd-server, as `kubectl rollout
+	// restart` does, when it writes or changes oidc.config's issuer or rootCA:
+	// argocd-server reads them only when it starts, and until then signing in
+	// through gantry ends in 401. Only the Deployment labelled
+	// app.kubernetes.io/name=argocd-server in Argo CD's namespace is
+	// restarted. Default true; false on any project that signs in to the same
+	// Argo CD leaves the restart to you, and the Project's condition
+	// ArgoCDServerUpToDate says when it is needed.
+	// +optional
+	RestartServer *bool `json:"restartServer,omitempty"`
 }
 
 // ArgoCDRoleAssignment gives holders of a project role an Argo CD role.

@@ -1,4 +1,4 @@
-import { argoConditionWords, argoFromForm, formFromArgo, validateArgo } from './argocd';
+import { argoConditionWords, argoFromForm, argoServerWords, formFromArgo, validateArgo } from './argocd';
 
 describe('Argo CD settings', () => {
   it('default to the host, namespace argocd, nothing on', () => {
@@ -66,5 +66,16 @@ describe('Argo CD settings', () => {
     });
     const w = argoConditionWords([{ type: 'ArgoIntegrationSynced', status: 'False', reason: 'ArgoCDNamespaceMissing', message: 'namespace argocd does not exist' }], true);
     expect(w).toMatchObject({ tone: 'bad', title: "Argo CD's namespace does not exist there", message: 'namespace argocd does not exist' });
+  });
+
+  it('say whether argocd-server must be restarted, and how', () => {
+    expect(argoServerWords([{ type: 'ArgoIntegrationSynced', status: 'True', reason: 'Synced', message: '' }])).toBeUndefined();
+    const msg = 'run: kubectl -n argocd rollout restart deployment argocd-server';
+    expect(argoServerWords([{ type: 'ArgoCDServerUpToDate', status: 'False', reason: 'RestartDisabled', message: msg }])).toEqual({
+      tone: 'bad',
+      title: 'argocd-server must be restarted (gantry was told not to)',
+      message: msg,
+    });
+    expect(argoServerWords([{ type: 'ArgoCDServerUpToDate', status: 'True', reason: 'ArgoCDServerRestarted', message: 'at 12:00' }])?.tone).toBe('ok');
   });
 });

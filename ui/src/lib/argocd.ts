@@ -130,3 +130,19 @@ export function argoConditionWords(conds: Condition[] | undefined, enabled: bool
   const title = (c.reason && reasons[c.reason]) || c.reason || 'Not synced';
   return { tone: c.status === 'Unknown' ? 'info' : 'bad', title, message: c.message };
 }
+
+const serverReasons: Record<string, string> = {
+  ArgoCDServerRestarted: 'gantry restarted argocd-server for its new sign-in settings',
+  RolloutRestarted: 'argocd-server was restarted after its sign-in settings changed',
+  RestartDisabled: 'argocd-server must be restarted (gantry was told not to)',
+  ServerDeploymentNotFound: 'argocd-server must be restarted (gantry cannot find its Deployment)',
+  Forbidden: 'argocd-server must be restarted (gantry may not)',
+};
+
+/** The project's ArgoCDServerUpToDate condition in words; undefined when there is none. */
+export function argoServerWords(conds: Condition[] | undefined): ConditionWords | undefined {
+  const c = conds?.find((x) => x.type === 'ArgoCDServerUpToDate');
+  if (!c) return undefined;
+  const title = (c.reason && serverReasons[c.reason]) || c.reason || 'argocd-server';
+  return { tone: c.status === 'True' ? 'ok' : 'bad', title, message: c.message };
+}

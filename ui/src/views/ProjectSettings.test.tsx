@@ -95,5 +95,23 @@ describe('project settings', () => {
       />,
     );
     expect(document.querySelector('[data-argo-condition]')?.textContent).toContain('Synced: Argo CD has what this project needs');
+    expect(document.querySelector('[data-argo-server-condition]')).toBeNull();
+    // gantry could not restart argocd-server: the page says so, and how.
+    const restart = 'Run: kubectl -n argocd rollout restart deployment argocd-server';
+    rerender(
+      <ArgoSettings
+        project={{
+          ...saved[0],
+          conditions: [
+            { type: 'ArgoIntegrationSynced', status: 'True', reason: 'Synced', message: '0 clusters' },
+            { type: 'ArgoCDServerUpToDate', status: 'False', reason: 'RestartDisabled', message: restart },
+          ],
+        }}
+        onSaved={() => {}}
+      />,
+    );
+    const box = document.querySelector('[data-argo-server-condition]');
+    expect(box?.textContent).toContain('argocd-server must be restarted');
+    expect(box?.textContent).toContain(restart);
   });
 });

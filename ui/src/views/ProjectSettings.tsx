@@ -3,7 +3,7 @@ import { api } from '../api/client';
 import { PROJECT_ROLES, type Cluster, type Project, type ProjectRole } from '../api/types';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { SelectField, Switch, TextArea, TextField } from '../components/Form';
-import { argoConditionWords, argoFromForm, BUILTIN_ROLES, formFromArgo, roleNameError, validateArgo, type ArgoErrors, type ArgoForm } from '../lib/argocd';
+import { argoConditionWords, argoFromForm, argoServerWords, BUILTIN_ROLES, formFromArgo, roleNameError, validateArgo, type ArgoErrors, type ArgoForm } from '../lib/argocd';
 import { parseQuota, quotaError } from '../lib/validate';
 
 type QuotaKey = 'virtualClusters' | 'runningVirtualClusters' | 'applications';
@@ -182,11 +182,20 @@ function RolePicker({
 
 export function ArgoCondition({ project }: { project: Project }) {
   const w = argoConditionWords(project.conditions, !!project.argoCD?.enabled);
+  const server = project.argoCD?.enabled ? argoServerWords(project.conditions) : undefined;
   return (
-    <div className={`condition-box tone-border-${w.tone}`} role="status" aria-live="polite" data-argo-condition={w.title}>
-      <strong className={'tone-' + w.tone}>{w.title}</strong>
-      {w.message && <div className="condition-message">{w.message}</div>}
-    </div>
+    <>
+      <div className={`condition-box tone-border-${w.tone}`} role="status" aria-live="polite" data-argo-condition={w.title}>
+        <strong className={'tone-' + w.tone}>{w.title}</strong>
+        {w.message && <div className="condition-message">{w.message}</div>}
+      </div>
+      {server && (
+        <div className={`condition-box tone-border-${server.tone}`} role="status" data-argo-server-condition={server.title}>
+          <strong className={'tone-' + server.tone}>{server.title}</strong>
+          {server.message && <div className="condition-message">{server.message}</div>}
+        </div>
+      )}
+    </>
   );
 }
 
