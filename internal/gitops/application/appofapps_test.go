@@ -378,7 +378,7 @@ func (e *engine) registerCluster(project, name string) string {
 	tls := e.env.Config.TLSClientConfig
 	clusterName := "p-" + project + "/" + name
 	sec, err := cluster.Secret("gantry-system", project+"-"+name, cluster.Cluster{Name: clusterName, Server: e.env.Config.Host, Project: project},
-		cluster.TLSClientConfig{CAData: tls.CAData, CertData: tls.CertData, KeyData: tls.KeyData}, nil)
+		cluster.Config{TLSClientConfig: cluster.TLSClientConfig{CAData: tls.CAData, CertData: tls.CertData, KeyData: tls.KeyData}}, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
