@@ -75,7 +75,7 @@ argocd-binaries:
 	@$(MAKE) --no-print-directory $(ARGOCD_STAMP)
 
 $(ARGOCD_STAMP):
-	@echo "building Argo CD $(ARGOCD_VERSION) from source for the tests (about 5 minutes the first time)..."
+	@echo "building Argo CD $(ARGOCD_VERSION) from source for the tests (about 8 minutes on 2 cores the first time)..."
 	@mkdir -p bin && rm -f bin/.argocd-* bin/argocd $(addprefix bin/,$(ARGOCD_LINKS))
 	cd tools/argocd && CGO_ENABLED=0 $(GO) build -ldflags "$(ARGOCD_LDFLAGS)" -o ../../bin/argocd github.com/argoproj/argo-cd/v3/cmd
 	@for c in $(ARGOCD_LINKS); do ln -s argocd bin/$$c; done

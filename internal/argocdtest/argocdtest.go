@@ -36,7 +36,7 @@ const (
 
 // BuildHint says how to get the binaries.
 const BuildHint = "run `make argocd-binaries` in gantry's source tree (builds Argo CD from tools/argocd into bin/, " +
-	"about 5 minutes the first time; `make test` does it)"
+	"about 8 minutes on 2 cores the first time; `make test` does it)"
 
 // Options say where Argo CD runs.
 type Options struct {
@@ -114,6 +114,7 @@ func Start(t testing.TB, opts Options) *ArgoCD {
 	if err != nil {
 		t.Fatalf("kubeconfig %s: %v", opts.Kubeconfig, err)
 	}
+	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	modDir, err := moduleDir(ctx)
@@ -170,6 +171,7 @@ func Start(t testing.TB, opts Options) *ArgoCD {
 	if err := waitCRDs(ctx, cfg, a.Namespace); err != nil {
 		t.Fatal(err)
 	}
+	installed := time.Since(began)
 	// redis and the repo-server first: the others connect to them.
 	for _, group := range [][]string{{redisServer}, {RepoServer}, {Controller, Server}} {
 		for _, name := range group {
@@ -183,6 +185,8 @@ func Start(t testing.TB, opts Options) *ArgoCD {
 			}
 		}
 	}
+	t.Logf("Argo CD is up at %s: installed in %s, its processes ready %s later", a.URL,
+		installed.Round(time.Millisecond), (time.Since(began) - installed).Round(time.Millisecond))
 	return a
 }
 

@@ -55,12 +55,16 @@ spec:
 // real browser through gantry's login page and get their project role there;
 // turning SSO and then the integration off takes each away.
 func TestArgoCDReal(t *testing.T) {
+	began := time.Now()
+	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)
+	step("gantry ready")
 	ctx := context.Background()
 	argo := argocdtest.Start(t, argocdtest.Options{Kubeconfig: filepath.Join(dataDir, "kubeconfig")})
 	admin := argo.Client(argo.AdminToken(t))
+	step("Argo CD ready")
 
 	// alice runs project shop, bob may look at it; carol is in another project.
 	for _, u := range []string{"alice", "bob", "carol"} {
@@ -82,6 +86,7 @@ func TestArgoCDReal(t *testing.T) {
 	createVCluster(t, dataDir, "dev", "--project", "shop")
 	repo := newGitServer(t).newRepo("guestbook")
 	repo.commit("guestbook", map[string]*string{"guestbook/guestbook.yaml": str(guestbookManifests)})
+	step("users, projects, virtual cluster and repository made")
 
 	// The toggle: the virtual cluster appears in Argo CD's API.
 	proxyServer := "https://" + g.httpAddr + "/kubernetes/project/shop/virtualcluster/dev"
@@ -106,19 +111,13 @@ func TestArgoCDReal(t *testing.T) {
 	if _, err := vc.AppsV1().Deployments("guestbook").Get(ctx, "guestbook-ui", metav1.GetOptions{}); err != nil {
 		t.Errorf("Argo CD's Deployment is not in the virtual cluster: %v", err)
 	}
-	// Argo CD reports a connection once it watches the cluster for an app.
-	waitArgoCluster(t, admin, "Argo CD's connection to the virtual cluster", func(c *argocdtest.Cluster) error {
-		if c == nil || c.Info.ConnectionState.Status != "Successful" {
-			return fmt.Errorf("connection state: %+v", c)
-		}
-		return nil
-	})
 
 	// Sign-in. argocd-server verifies SSO tokens with an HTTP client it builds
 	// once, at start (Argo CD issue 9505): after gantry wrote oidc.config with
 	// its CA, it must be restarted, as gantry's Project status says.
 	argo.Restart(t, argocdtest.Server)
 	browser := newChromium(t)
+	step("argocd-server restarted, Chromium started")
 	signIn := func(user string) (string, time.Duration) {
 		t.Helper()
 		tok, took, err := browser.argoSignIn(argo.URL, g.httpAddr, user, user+"-secret-pw")
@@ -175,6 +174,17 @@ func TestArgoCDReal(t *testing.T) {
 		t.Errorf("carol syncing shop's application: %v, want 403", err)
 	}
 
+	step("roles checked")
+
+	// Argo CD reports a connection once it watches the cluster for an app,
+	// every 10 s (its cluster info updater): checked here, after the sign-ins.
+	waitArgoCluster(t, admin, "Argo CD's connection to the virtual cluster", func(c *argocdtest.Cluster) error {
+		if c == nil || c.Info.ConnectionState.Status != "Successful" {
+			return fmt.Errorf("connection state: %+v", c)
+		}
+		return nil
+	})
+
 	// --direct: Argo CD reaches the virtual cluster at its own endpoint.
 	if out, err := run(t, "project", "argocd", "enable", "shop", "--direct", "--data-dir", dataDir); err != nil {
 		t.Fatalf("project argocd enable --direct: %v\n%s", err, out)
@@ -190,6 +200,8 @@ func TestArgoCDReal(t *testing.T) {
 	if _, err := vc.AppsV1().Deployments("direct").Get(ctx, "guestbook-ui", metav1.GetOptions{}); err != nil {
 		t.Errorf("Argo CD's Deployment (--direct) is not in the virtual cluster: %v", err)
 	}
+
+	step("--direct deployed")
 
 	// SSO off: Argo CD no longer sends anyone to gantry, and sign-in is refused.
 	if out, err := run(t, "project", "argocd", "disable", "shop", "--sso", "--data-dir", dataDir); err != nil {
@@ -207,9 +219,14 @@ func TestArgoCDReal(t *testing.T) {
 		}
 		return nil
 	})
-	if _, _, err := browser.argoSignIn(argo.URL, g.httpAddr, "alice", "alice-secret-pw"); err == nil {
-		t.Errorf("alice signed in to Argo CD through gantry with SSO off")
+	if _, _, err := browser.argoSignIn(argo.URL, g.httpAddr, "alice", "alice-secret-pw"); !errors.Is(err, errNotSentToGantry) {
+		t.Errorf("alice signing in to Argo CD with SSO off: %v, want Argo CD not to send her to gantry", err)
 	}
+	// And the sessions signed in through gantry end.
+	if _, err := alice.Applications(ctx); !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
+		t.Errorf("alice's Argo CD session with SSO off: %v, want 401", err)
+	}
+	step("SSO off")
 
 	// The integration off: Argo CD's API no longer lists the cluster.
 	if out, err := run(t, "project", "argocd", "disable", "shop", "--data-dir", dataDir); err != nil {
@@ -221,6 +238,7 @@ func TestArgoCDReal(t *testing.T) {
 		}
 		return nil
 	})
+	step("integration off")
 }
 
 // waitArgoCluster waits until Argo CD's /api/v1/clusters shows

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -47,6 +48,9 @@ func newChromium(t *testing.T) *chromium {
 	return &chromium{t: t, ctx: ctx}
 }
 
+// errNotSentToGantry: Argo CD's /auth/login did not lead to gantry's login page.
+var errNotSentToGantry = errors.New("not sent to gantry's login page")
+
 // argoSignIn is a person signing in to Argo CD with SSO: Argo CD's
 // /auth/login sends the browser to gantry's login page, the person types a
 // user name and password and clicks Log in, and Argo CD's callback lands them
@@ -66,11 +70,15 @@ func (c *chromium) argoSignIn(argoURL, gantryAddr, user, password string) (strin
 	if err := chromedp.Do(ctx, chromedp.Navigate(argoURL+"/auth/login?return_url="+landing)); err != nil {
 		return "", 0, err
 	}
-	// gantry's login page, or wherever the browser stopped instead.
+	// Navigate returns once the last page of the redirect chain has loaded:
+	// still at Argo CD is Argo CD's answer, not a page on its way.
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil && strings.HasPrefix(loc, argoURL) {
+		return "", 0, fmt.Errorf("%w: at %s", errNotSentToGantry, loc)
+	}
 	if err := waitFor(ctx, 20*time.Second, func(loc string) bool {
 		return strings.HasPrefix(loc, "https://"+gantryAddr+"/login?oidc=")
 	}); err != nil {
-		return "", 0, fmt.Errorf("not sent to gantry's login page: %w", err)
+		return "", 0, fmt.Errorf("%w: %w", errNotSentToGantry, err)
 	}
 	if err := chromedp.Do(ctx,
 		chromedp.WaitVisible(chromedp.ID("username")),
