@@ -16,11 +16,20 @@ KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION
 # in one process; kubectl is for users and tests.
 KUBE_CMDS := kube-controlplane kubectl
 KUBE_PKGS := ./cmd/kube-controlplane k8s.io/kubernetes/cmd/kubectl
+# Argo CD (tools/argocd), for the tests only: internal/argocdtest runs its
+# server, repo-server and application-controller as processes. One multi-call
+# binary; the symlinks' names select the component.
+ARGOCD_VERSION := $(shell awk '$$1=="require" && $$2=="github.com/argoproj/argo-cd/v3" {print $$3}' tools/argocd/go.mod)
+ARGOCD_SRC := $(shell cat tools/argocd/go.mod tools/argocd/*.go | sha256sum | cut -c1-12)
+ARGOCD_STAMP := bin/.argocd-$(ARGOCD_VERSION)-$(ARGOCD_SRC)
+ARGOCD_LINKS := argocd-server argocd-repo-server argocd-application-controller
+ARGOCD_LDFLAGS := -s -w -X github.com/argoproj/argo-cd/v3/common.version=$(ARGOCD_VERSION:v%=%) \
+	-X github.com/argoproj/argo-cd/v3/common.gitTreeState=clean
 GANTRY_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 25m
 ARGS ?=
 
-.PHONY: all build run test test-deps test-unit test-ui test-browser ui bench kube-binaries generate verify-generated clean
+.PHONY: all build run test test-deps test-unit test-ui test-browser ui bench kube-binaries argocd-binaries generate verify-generated clean
 
 all: build
 
@@ -59,13 +68,26 @@ $(KUBE_STAMP):
 	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o ../../bin/ $(KUBE_PKGS)
 	touch $@
 
+# Argo CD for the end-to-end tests, rebuilt only when tools/argocd changes
+# (the stamp names the version and a hash of the module) or a binary is gone.
+argocd-binaries:
+	@for c in argocd $(ARGOCD_LINKS); do test -x bin/$$c || rm -f $(ARGOCD_STAMP); done
+	@$(MAKE) --no-print-directory $(ARGOCD_STAMP)
+
+$(ARGOCD_STAMP):
+	@echo "building Argo CD $(ARGOCD_VERSION) from source for the tests (about 8 minutes on 2 cores the first time)..."
+	@mkdir -p bin && rm -f bin/.argocd-* bin/argocd $(addprefix bin/,$(ARGOCD_LINKS))
+	cd tools/argocd && CGO_ENABLED=0 $(GO) build -ldflags "$(ARGOCD_LDFLAGS)" -o ../../bin/argocd github.com/argoproj/argo-cd/v3/cmd
+	@for c in $(ARGOCD_LINKS); do ln -s argocd bin/$$c; done
+	touch $@
+
 run: build
 	./bin/gantry up $(ARGS)
 
 # Unit tests, then the end-to-end tests on the real embedded host, apart: run
 # together, the packages that start real API servers starve the end-to-end ones
 # on a 2-core machine.
-test: build test-deps
+test: build argocd-binaries test-deps
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-ui
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/e2e)

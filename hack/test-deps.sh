@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the tests start themselves, from Debian's packages, when it is
-# missing: Chromium for the browser test (test/browser), sshd for Git over
-# ssh (gitops/source), git for the Git servers. `make test` runs it first, so
+# missing: Chromium for the browser tests (test/browser, and the Argo CD
+# sign-in of test/e2e), sshd for Git over ssh (gitops/source), git for the Git
+# servers, redis-server for the real Argo CD (internal/argocdtest). `make test` runs it first, so
 # a fresh Debian machine needs nothing by hand. Not root: say what to install.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || [[ -n "${CHROMIUM:-}" ]] || missing+=(chromium)
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ((${#missing[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]]; then
 	echo "the tests need ${missing[*]}: run  sudo apt-get install -y ${missing[*]}" >&2

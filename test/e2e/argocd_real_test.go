@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"gantry.dev/gantry/internal/argocdtest"
+)
+
+// The virtual cluster's name in Argo CD: its project namespace and name, as
+// gantry's own engine names it.
+const argoClusterName = "p-shop/dev"
+
+const guestbookManifests = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: guestbook-ui
+data:
+  title: Guestbook
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: guestbook-ui
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: guestbook-ui}
+  template:
+    metadata:
+      labels: {app: guestbook-ui}
+    spec:
+      containers:
+      - name: guestbook-ui
+        image: gcr.io/heptio-images/ks-guestbook-demo:0.2
+        ports:
+        - containerPort: 80
+`
+
+// TestArgoCDReal walks the Argo CD integration end to end on a real Argo CD
+// (internal/argocdtest: its server, repo-server and application-controller
+// on gantry's embedded host): a project's toggle makes its virtual cluster an
+// Argo CD cluster that Argo CD's API lists and connects to; an Argo CD
+// Application deploys into it through gantry's proxy, and again at the
+// virtual cluster's own endpoint (--direct); people sign in to Argo CD in a
+// real browser through gantry's login page and get their project role there;
+// turning SSO and then the integration off takes each away.
+func TestArgoCDReal(t *testing.T) {
+	began := time.Now()
+	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	dataDir := t.TempDir()
+	g := startGantry(t, dataDir, "--nodes", "1")
+	g.waitReady(2 * time.Minute)
+	step("gantry ready")
+	ctx := context.Background()
+	argo := argocdtest.Start(t, argocdtest.Options{Kubeconfig: filepath.Join(dataDir, "kubeconfig")})
+	admin := argo.Client(argo.AdminToken(t))
+	step("Argo CD ready")
+
+	// alice runs project shop, bob may look at it; carol is in another project.
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if out, err := runStdin(t, u+"-secret-pw\n", "user", "create", u, "--password-stdin", "--data-dir", dataDir); err != nil {
+			t.Fatalf("user create %s: %v\n%s", u, err, out)
+		}
+	}
+	for _, args := range [][]string{
+		{"project", "create", "shop"},
+		{"project", "add-member", "shop", "--user", "alice", "--role", "project-admin"},
+		{"project", "add-member", "shop", "--user", "bob", "--role", "project-viewer"},
+		{"project", "create", "lab"},
+		{"project", "add-member", "lab", "--user", "carol", "--role", "project-admin"},
+	} {
+		if out, err := run(t, append(args, "--data-dir", dataDir)...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	createVCluster(t, dataDir, "dev", "--project", "shop")
+	repo := newGitServer(t).newRepo("guestbook")
+	repo.commit("guestbook", map[string]*string{"guestbook/guestbook.yaml": str(guestbookManifests)})
+	step("users, projects, virtual cluster and repository made")
+
+	// The toggle: the virtual cluster appears in Argo CD's API.
+	proxyServer := "https://" + g.httpAddr + "/kubernetes/project/shop/virtualcluster/dev"
+	start := time.Now()
+	out, err := run(t, "project", "argocd", "enable", "shop", "--app-project", "--sso", "--sso-host", argo.URL,
+		"--role", "project-admin=role:admin", "--role", "project-viewer=role:readonly", "--data-dir", dataDir)
+	if err != nil {
+		t.Fatalf("project argocd enable: %v\n%s", err, out)
+	}
+	waitArgoCluster(t, admin, "the virtual cluster listed by Argo CD at gantry's proxy", func(c *argocdtest.Cluster) error {
+		if c == nil || c.Server != proxyServer {
+			return fmt.Errorf("want %s at %s, got %+v", argoClusterName, proxyServer, c)
+		}
+		return nil
+	})
+	t.Logf("figure: toggle -> cluster listed by Argo CD's API: %s", time.Since(start).Round(10*time.Millisecond))
+
+	// An Argo CD Application deploys into the virtual cluster through the proxy.
+	took := deployArgoApp(t, admin, "guestbook", repo.URL, "guestbook")
+	t.Logf("figure: Argo CD Application -> Synced/Healthy through gantry's proxy: %s", took.Round(10*time.Millisecond))
+	vc := vclusterClient(t, dataDir, "dev", "--project", "shop")
+	if _, err := vc.AppsV1().Deployments("guestbook").Get(ctx, "guestbook-ui", metav1.GetOptions{}); err != nil {
+		t.Errorf("Argo CD's Deployment is not in the virtual cluster: %v", err)
+	}
+
+	// Sign-in. argocd-server verifies SSO tokens with an HTTP client it builds
+	// once, at start (Argo CD issue 9505): after gantry wrote oidc.config with
+	// its CA, it must be restarted, as gantry's Project status says.
+	argo.Restart(t, argocdtest.Server)
+	browser := newChromium(t)
+	step("argocd-server restarted, Chromium started")
+	signIn := func(user string) (string, time.Duration) {
+		t.Helper()
+		tok, took, err := browser.argoSignIn(argo.URL, g.httpAddr, user, user+"-secret-pw")
+		if err != nil {
+			t.Fatalf("%s signing in to Argo CD through gantry: %v\nargocd-server's log:\n%s", user, err, lastLines(argo.Log(argocdtest.Server), 20))
+		}
+		return tok, took
+	}
+	var times []time.Duration
+	var aliceToken string
+	for range 3 {
+		tok, took := signIn("alice")
+		aliceToken = tok
+		times = append(times, took)
+	}
+	slices.Sort(times)
+	t.Logf("figure: Argo CD sign-in through gantry, click on Log in -> Argo CD's applications page: p50 %s (runs %v)",
+		times[len(times)/2].Round(time.Millisecond), times)
+
+	// alice (project-admin = role:admin) is herself in Argo CD and syncs.
+	alice := argo.Client(aliceToken)
+	info, err := alice.UserInfo(ctx)
+	if err != nil || !info.LoggedIn || info.Iss != "https://"+g.httpAddr+"/oidc" {
+		t.Fatalf("alice's Argo CD session: %+v %v", info, err)
+	}
+	if names := appNames(t, alice); !slices.Contains(names, "guestbook") {
+		t.Errorf("alice lists %v, want guestbook", names)
+	}
+	if err := alice.Sync(ctx, "guestbook"); err != nil {
+		t.Errorf("alice (project-admin) cannot sync: %v", err)
+	}
+
+	// bob (project-viewer = role:readonly) reads, and may not sync.
+	bobToken, _ := signIn("bob")
+	bob := argo.Client(bobToken)
+	if names := appNames(t, bob); !slices.Contains(names, "guestbook") {
+		t.Errorf("bob lists %v, want guestbook", names)
+	}
+	var apiErr *argocdtest.APIError
+	if err := bob.Sync(ctx, "guestbook"); !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden {
+		t.Errorf("bob (project-viewer) syncing: %v, want 403 permission denied", err)
+	}
+
+	// carol, of another project, signs in and sees nothing of shop's.
+	carolToken, _ := signIn("carol")
+	carol := argo.Client(carolToken)
+	if names := appNames(t, carol); len(names) > 0 {
+		t.Errorf("carol (not in shop) lists applications %v", names)
+	}
+	if cl, err := carol.Clusters(ctx); err != nil || len(cl) > 0 {
+		t.Errorf("carol (not in shop) lists clusters %+v (%v)", cl, err)
+	}
+	if err := carol.Sync(ctx, "guestbook"); !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden {
+		t.Errorf("carol syncing shop's application: %v, want 403", err)
+	}
+
+	step("roles checked")
+
+	// Argo CD reports a connection once it watches the cluster for an app,
+	// every 10 s (its cluster info updater): checked here, after the sign-ins.
+	waitArgoCluster(t, admin, "Argo CD's connection to the virtual cluster", func(c *argocdtest.Cluster) error {
+		if c == nil || c.Info.ConnectionState.Status != "Successful" {
+			return fmt.Errorf("connection state: %+v", c)
+		}
+		return nil
+	})
+
+	// --direct: Argo CD reaches the virtual cluster at its own endpoint.
+	if out, err := run(t, "project", "argocd", "enable", "shop", "--direct", "--data-dir", dataDir); err != nil {
+		t.Fatalf("project argocd enable --direct: %v\n%s", err, out)
+	}
+	waitArgoCluster(t, admin, "the virtual cluster at its own endpoint", func(c *argocdtest.Cluster) error {
+		if c == nil || c.Server == proxyServer || !strings.HasPrefix(c.Server, "https://") {
+			return fmt.Errorf("want %s at its own endpoint, got %+v", argoClusterName, c)
+		}
+		return nil
+	})
+	took = deployArgoApp(t, admin, "guestbook-direct", repo.URL, "direct")
+	t.Logf("figure: Argo CD Application -> Synced/Healthy with --direct: %s", took.Round(10*time.Millisecond))
+	if _, err := vc.AppsV1().Deployments("direct").Get(ctx, "guestbook-ui", metav1.GetOptions{}); err != nil {
+		t.Errorf("Argo CD's Deployment (--direct) is not in the virtual cluster: %v", err)
+	}
+
+	step("--direct deployed")
+
+	// SSO off: Argo CD no longer sends anyone to gantry, and sign-in is refused.
+	if out, err := run(t, "project", "argocd", "disable", "shop", "--sso", "--data-dir", dataDir); err != nil {
+		t.Fatalf("disable --sso: %v\n%s", err, out)
+	}
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	eventually(t, 30*time.Second, "Argo CD's /auth/login no longer sends to gantry", func() error {
+		resp, err := noRedirect.Get(argo.URL + "/auth/login?return_url=" + argo.URL + "/applications")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); strings.Contains(loc, g.httpAddr) {
+			return fmt.Errorf("still redirects to %s", loc)
+		}
+		return nil
+	})
+	if _, _, err := browser.argoSignIn(argo.URL, g.httpAddr, "alice", "alice-secret-pw"); !errors.Is(err, errNotSentToGantry) {
+		t.Errorf("alice signing in to Argo CD with SSO off: %v, want Argo CD not to send her to gantry", err)
+	}
+	// And the sessions signed in through gantry end.
+	if _, err := alice.Applications(ctx); !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
+		t.Errorf("alice's Argo CD session with SSO off: %v, want 401", err)
+	}
+	step("SSO off")
+
+	// The integration off: Argo CD's API no longer lists the cluster.
+	if out, err := run(t, "project", "argocd", "disable", "shop", "--data-dir", dataDir); err != nil {
+		t.Fatalf("disable: %v\n%s", err, out)
+	}
+	waitArgoCluster(t, admin, "the virtual cluster gone from Argo CD", func(c *argocdtest.Cluster) error {
+		if c != nil {
+			return fmt.Errorf("still listed: %+v", c)
+		}
+		return nil
+	})
+	step("integration off")
+}
+
+// waitArgoCluster waits until Argo CD's /api/v1/clusters shows
+// argoClusterName (nil when not listed) as ok wants it.
+func waitArgoCluster(t *testing.T, c *argocdtest.Client, what string, ok func(*argocdtest.Cluster) error) {
+	t.Helper()
+	eventually(t, time.Minute, what, func() error {
+		list, err := c.Clusters(context.Background())
+		if err != nil {
+			return err
+		}
+		for i := range list {
+			if list[i].Name == argoClusterName {
+				return ok(&list[i])
+			}
+		}
+		return ok(nil)
+	})
+}
+
+// deployArgoApp creates an Argo CD Application of project shop that syncs
+// the repository's guestbook into namespace ns of the virtual cluster (by its
+// name in Argo CD), and returns how long it took to be Synced and Healthy.
+func deployArgoApp(t *testing.T, c *argocdtest.Client, name, repoURL, ns string) time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	_, err := c.CreateApplication(ctx, map[string]any{
+		"metadata": map[string]any{"name": name},
+		"spec": map[string]any{
+			"project":     "shop",
+			"source":      map[string]any{"repoURL": repoURL, "path": "guestbook", "targetRevision": "main"},
+			"destination": map[string]any{"name": argoClusterName, "namespace": ns},
+			"syncPolicy":  map[string]any{"automated": map[string]any{}, "syncOptions": []string{"CreateNamespace=true"}},
+		},
+	})
+	if err != nil {
+		t.Fatalf("creating Argo CD Application %s: %v", name, err)
+	}
+	var app argocdtest.Application
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		app, err = c.Application(ctx, name)
+		if err == nil && app.Status.Sync.Status == "Synced" && app.Status.Health.Status == "Healthy" {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Argo CD Application %s not Synced/Healthy after 2m: %v %+v", name, err, app.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func appNames(t *testing.T, c *argocdtest.Client) []string {
+	t.Helper()
+	apps, err := c.Applications(context.Background())
+	if err != nil {
+		t.Fatalf("listing Argo CD applications: %v", err)
+	}
+	var names []string
+	for _, a := range apps {
+		names = append(names, a.Metadata.Name)
+	}
+	return names
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
