@@ -12,6 +12,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"gantry.dev/gantry/internal/argocdtest"
 )
@@ -114,7 +117,26 @@ func TestArgoCDReal(t *testing.T) {
 
 	// Sign-in. argocd-server verifies SSO tokens with an HTTP client it builds
 	// once, at start (Argo CD issue 9505): after gantry wrote oidc.config with
-	// its CA, it must be restarted, as gantry's Project status says.
+	// its CA, it must be restarted. Here Argo CD runs as processes, not as the
+	// Deployment gantry would restart, so the Project's status must say so.
+	projects := dynamic.NewForConfigOrDie(g.restConfig(t)).Resource(schema.GroupVersionResource{Group: "platform.gantry.dev", Version: "v1alpha1", Resource: "projects"})
+	eventually(t, 30*time.Second, "the Project saying argocd-server needs a restart", func() error {
+		p, err := projects.Get(ctx, "shop", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		conds, _, _ := unstructured.NestedSlice(p.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "ArgoCDServerUpToDate" {
+				if m["status"] != "False" || m["reason"] != "ServerDeploymentNotFound" || !strings.Contains(fmt.Sprint(m["message"]), "restart") {
+					return fmt.Errorf("condition %v", m)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no ArgoCDServerUpToDate condition in %v", conds)
+	})
 	argo.Restart(t, argocdtest.Server)
 	browser := newChromium(t)
 	step("argocd-server restarted, Chromium started")
