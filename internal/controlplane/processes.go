@@ -15,6 +15,12 @@ import (
 //     memory and goroutines;
 //   - profiling off; the endpoint reconciler off (endpoints of the kubernetes Service
 //     cannot be a loopback address, and nothing runs in-cluster that would use them).
+//
+// shutdown-send-retry-after bounds a stop: without it the API server's HTTP server
+// waits up to --request-timeout (60 s) for connections that carry watches (its own
+// controller-manager's among them) to go idle, so every stop, sleep or restart ran
+// into the supervisor's 10 s SIGKILL. With it, requests in flight finish, new ones
+// get 429 with Retry-After (client-go retries), and the server closes within 2 s.
 func (cp *ControlPlane) apiServerFlags() Flags {
 	pki := cp.pkiDir()
 	return Flags{
@@ -41,6 +47,7 @@ func (cp *ControlPlane) apiServerFlags() Flags {
 		"service-account-key-file":           filepath.Join(pki, "sa.pub"),
 		"service-account-signing-key-file":   filepath.Join(pki, "sa.key"),
 		"service-cluster-ip-range":           cp.opts.ServiceCIDR,
+		"shutdown-send-retry-after":          "true",
 		"tls-cert-file":                      filepath.Join(pki, "apiserver.crt"),
 		"tls-private-key-file":               filepath.Join(pki, "apiserver.key"),
 		"watch-cache":                        "false",
