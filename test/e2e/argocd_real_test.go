@@ -244,10 +244,14 @@ func TestArgoCDReal(t *testing.T) {
 	if _, _, err := browser.argoSignIn(argo.URL, g.httpAddr, "alice", "alice-secret-pw"); !errors.Is(err, errNotSentToGantry) {
 		t.Errorf("alice signing in to Argo CD with SSO off: %v, want Argo CD not to send her to gantry", err)
 	}
-	// And the sessions signed in through gantry end.
-	if _, err := alice.Applications(ctx); !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
-		t.Errorf("alice's Argo CD session with SSO off: %v, want 401", err)
-	}
+	// And the sessions signed in through gantry end, once argocd-server has
+	// reloaded argocd-cm (it does so on its own watch, not at once).
+	eventually(t, 30*time.Second, "alice's Argo CD session refused (401) with SSO off", func() error {
+		if _, err := alice.Applications(ctx); !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
+			return fmt.Errorf("got %v, want 401", err)
+		}
+		return nil
+	})
 	step("SSO off")
 
 	// The integration off: Argo CD's API no longer lists the cluster.
