@@ -20,7 +20,7 @@ GANTRY_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 25m
 ARGS ?=
 
-.PHONY: all build run test test-deps test-unit test-ui test-browser ui bench kube-binaries generate verify-generated clean
+.PHONY: all build run test test-deps test-unit test-ui test-browser ui bench bench-ui kube-binaries generate verify-generated clean
 
 all: build
 
@@ -85,13 +85,19 @@ test-ui: $(UI_DEPS)
 # screenshots land in test/artifacts/browser/. Needs /usr/bin/chromium
 # (make test-deps installs it) or CHROMIUM=<path>.
 test-browser: bin/gantry kube-binaries $(UI_DEPS) test-deps
-	node --test --test-reporter=spec test/browser/
+	node --test --test-reporter=spec test/browser/*.test.mjs
 
 test-unit:
 	$(GO) test -short -count=1 ./...
 
 bench: build
 	$(GO) test -tags bench -run '^$$$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+	$(MAKE) --no-print-directory bench-ui
+
+# The web UI with 1,000 applications in headless Chromium (test/bench/ui.mjs):
+# first paint of the list and the filters' response, as a table.
+bench-ui: bin/gantry kube-binaries $(UI_DEPS) test-deps
+	node test/bench/ui.mjs
 
 generate:
 	bash hack/generate.sh
