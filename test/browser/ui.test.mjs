@@ -16,129 +16,14 @@
 // test's own API calls verify gantry's certificate against <data-dir>/pki/ca.crt.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const require = createRequire(path.join(root, 'ui/package.json'));
-const { chromium } = require('playwright-core');
+import { apiCall, contextWithApps, fakeApps, findChromium, kubectl, launchChromium, root, startGantry, until } from './harness.mjs';
 
 const artifacts = path.join(root, 'test/artifacts/browser');
-const gantryBin = process.env.GANTRY_BIN ?? path.join(root, 'bin/gantry');
-const kubeBinDir = process.env.GANTRY_KUBE_BIN_DIR ?? path.join(root, 'bin');
-
-function findChromium() {
-  const candidates = [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-  for (const c of candidates) if (c && fs.existsSync(c)) return c;
-  throw new Error(
-    'no Chromium found for the browser test: install it with `apt-get install -y chromium` (Debian) or set CHROMIUM=<path to chrome>',
-  );
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** `gantry up` on a temporary data directory; stop() ends it by pid in every case. */
-async function startGantry() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-browser-'));
-  const addr = `127.0.0.1:${await freePort()}`;
-  const child = spawn(gantryBin, ['up', '--data-dir', dataDir, '--http-addr', addr, '--nodes', '1', '--kube-bin-dir', kubeBinDir, '--git-poll-interval', '1s'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let exited = null;
-  const exitedP = new Promise((r) => child.on('exit', (code, sig) => r((exited = { code, sig }))));
-  const onData = (b) => (out += b.toString());
-  const streams = [child.stdout, child.stderr];
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const g = {
-    dataDir,
-    url: `https://${addr}`,
-    pid: child.pid,
-    output: () => out,
-    async stop() {
-      if (exited) return exited;
-      process.kill(child.pid, 'SIGTERM');
-      let timer;
-      const res = await Promise.race([exitedP, new Promise((r) => (timer = setTimeout(r, 60000, null)))]);
-      clearTimeout(timer);
-      if (!res) {
-        process.kill(child.pid, 'SIGKILL');
-        await exitedP;
-      }
-      // Children of gantry may hold its output open: do not wait for them.
-      for (const s of streams) s.destroy();
-      return exited;
-    },
-  };
-  // If this process dies first, gantry (and through its parent-death signal, its children) goes too.
-  process.on('exit', () => {
-    if (!exited) try { process.kill(child.pid, 'SIGKILL'); } catch {}
-  });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.once(sig, () => process.exit(1));
-  const deadline = Date.now() + 180000;
-  while (!/^gantry is ready/m.test(out)) {
-    if (exited) throw new Error(`gantry exited before ready (${JSON.stringify(exited)}):\n${out}`);
-    if (Date.now() > deadline) throw new Error(`gantry not ready after 180s:\n${out}`);
-    await sleep(100);
-  }
-  const m = /admin password: (\S+)/.exec(out);
-  if (!m) throw new Error(`gantry did not show the admin password:\n${out}`);
-  g.password = m[1];
-  g.ca = fs.readFileSync(path.join(dataDir, 'pki', 'ca.crt'));
-  return g;
-}
-
-/** A call to gantry's REST API from the test, verifying gantry's certificate against its CA. */
-function apiCall(g, method, p, { body, token } = {}) {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(
-      g.url + p,
-      {
-        method,
-        ca: g.ca,
-        headers: {
-          Accept: 'application/json',
-          ...(data ? { 'Content-Type': 'application/json' } : {}),
-          ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    if (data) req.write(data);
-    req.end();
-  });
-}
-
-/** kubectl against the host, as its admin (<data-dir>/kubeconfig). */
-function kubectl(g, ...args) {
-  return execFileSync(path.join(kubeBinDir, 'kubectl'), ['--kubeconfig', path.join(g.dataDir, 'kubeconfig'), ...args], {
-    stdio: 'pipe',
-  }).toString();
-}
 
 /** Whether this gantry serves Argo CD's application stream (the platform mounts it). */
 function streamStatus(g, token) {
@@ -155,22 +40,6 @@ function streamStatus(g, token) {
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Polls fn until it returns truthy or the time is up. */
-async function until(what, fn, ms = 30000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    let v, err;
-    try {
-      v = await fn();
-    } catch (e) {
-      err = e;
-    }
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}` + (err ? `: ${err.message}` : ''));
-    await sleep(200);
-  }
 }
 
 function gitRepo() {
@@ -241,22 +110,8 @@ data:
   };
 }
 
-function fakeApps(n) {
-  const syncs = ['Synced', 'OutOfSync', 'Unknown'];
-  const healths = ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'];
-  return Array.from({ length: n }, (_, i) => ({
-    metadata: { name: `app-${String(i).padStart(4, '0')}`, namespace: 'gantry-system' },
-    spec: {
-      project: ['default', 'shop', 'billing', 'infra'][i % 4],
-      source: { repoURL: `https://git.example.com/team${i % 10}/repo.git`, path: `apps/${i}`, targetRevision: 'main' },
-      destination: { server: 'https://kubernetes.default.svc', namespace: `ns-${i % 7}` },
-    },
-    status: { sync: { status: syncs[i % 3] }, health: { status: healths[i % 6] } },
-  }));
-}
-
 test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t) => {
-  const exe = findChromium();
+  findChromium(); // before gantry starts: no Chromium, no test
   fs.rmSync(artifacts, { recursive: true, force: true });
   fs.mkdirSync(artifacts, { recursive: true });
   const g = await startGantry();
@@ -266,19 +121,7 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
   const expectedErrors = []; // URLs of refusals a step provokes on purpose
   let failed = true;
   try {
-    browser = await chromium.launch({
-      executablePath: exe,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     const newContext = async (opts = {}) => {
       const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 860 }, ...opts });
       ctx.on('page', (p) => watch(p));
@@ -622,19 +465,14 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
     });
 
     await step('1,000 applications: the first 50 shown, paged and filtered', async () => {
-      const perf = await newContext();
+      // The session is real; the list is 1,000 made-up apps, polled (no stream).
+      const perf = await contextWithApps(browser, g, fakeApps(1000));
+      perf.on('page', (p) => watch(p));
       const p = await perf.newPage();
-      // The session is real (log in through the API into this context); the list is 1,000 made-up apps.
-      const res = await perf.request.post(g.url + '/api/v1/session', { data: { username: 'admin', password: g.password } });
-      assert.equal(res.status(), 200);
-      const body = JSON.stringify({ metadata: {}, items: fakeApps(1000) });
-      await p.route('**/api/v1/applications', (r) => r.fulfill({ status: 200, contentType: 'application/json', body }));
-      // No stream here: the list falls back to polling the (routed) list.
-      await p.route('**/api/v1/stream/applications**', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"message":"no"}' }));
       await p.goto(g.url + '/applications');
       await p.locator('tr[data-app="app-0049"]').waitFor();
-      // How fast is a benchmark's business (make bench-ui), not a test's: a
-      // busy CI machine must not fail the suite. The figure is logged only.
+      // How fast is a benchmark's business (make bench-ui, test/bench/ui.mjs),
+      // not a test's: a busy CI machine must not fail the suite. The figure is logged only.
       const sinceNav = await p.evaluate(() => performance.now());
       console.log(`1,000 apps: table of the first 50 shown ${Math.round(sinceNav)} ms after navigation start`);
       await p.getByText('Showing 1–50 of 1000').waitFor();
@@ -896,15 +734,9 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
   } finally {
     await browser?.close().catch(() => {});
     const exit = await g.stop();
-    if (failed) {
-      const log = path.join(g.dataDir, 'logs', 'gantry.log');
-      const lines = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n') : [];
-      console.log('gantry output:\n' + g.output().slice(-4000));
-      console.log('last lines of gantry.log:\n' + lines.slice(-60).join('\n'));
-    }
-    fs.rmSync(g.dataDir, { recursive: true, force: true, maxRetries: 3 });
+    if (failed) console.log(g.tail());
+    g.remove();
     fs.rmSync(repo.dir, { recursive: true, force: true });
-    https.globalAgent.destroy();
     console.log(`screenshots: ${artifacts}`);
     if (exit && exit.code !== 0 && !failed) assert.fail(`gantry exited with ${JSON.stringify(exit)} after SIGTERM`);
   }
