@@ -55,6 +55,10 @@ type Options struct {
 	// administrator's choice, such as nvidia.com/gpu for a shared GPU pool. Other
 	// tolerations are left out of host pods (hostpolicy.go).
 	TolerableTaints []string
+	// DNS, when set, points pods at cluster DNS for this virtual cluster
+	// (dns.go): needed where pods really run; nil leaves their DNS settings as
+	// the tenant wrote them.
+	DNS *DNS
 	// Logger receives the syncer's log.
 	Logger logr.Logger
 }
