@@ -72,6 +72,8 @@ type Options struct {
 	// SimulatedNodes is how many of the host's nodes KWOK simulates (the
 	// embedded host); 0 for an external host. The UI says so.
 	SimulatedNodes int
+	// RealNodes names the host's real nodes that are Ready (nil: none).
+	RealNodes func() []string
 	// Version is gantry's version, for /api/v1/settings.
 	Version string
 	// ServerCA verifies the server's certificate (gantry's own CA); nil when the
@@ -211,7 +213,7 @@ func New(opts Options) (*Platform, error) {
 	if err := p.setupArgoCD(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Argo CD integration: %w", err)
 	}
-	(&settingsapi.API{Version: opts.Version, URL: p.externalURL(), SimulatedNodes: opts.SimulatedNodes, OIDCIssuer: p.issuer()}).Register(p.router)
+	(&settingsapi.API{Version: opts.Version, URL: p.externalURL(), SimulatedNodes: opts.SimulatedNodes, RealNodes: opts.RealNodes, OIDCIssuer: p.issuer()}).Register(p.router)
 	if opts.UI != nil {
 		p.router.Fallback("the web UI: static files and client-side routes; its API calls authenticate", opts.UI)
 	}

@@ -56,7 +56,8 @@ type Options struct {
 	CA     []byte
 	Issuer Issuer
 	Client kubernetes.Interface
-	// PauseBinary is bin/gantry-pause, packed into the sandbox image.
+	// PauseBinary is bin/gantry-pause, packed into the sandbox image
+	// (default Env.PauseBinary).
 	PauseBinary string
 	// ReadyTimeout bounds the wait for the node to be Ready (default 90s).
 	ReadyTimeout time.Duration
@@ -77,6 +78,9 @@ type Node struct {
 func New(opts Options) (*Node, error) {
 	if opts.Name == "" {
 		opts.Name = "real-node-1"
+	}
+	if opts.PauseBinary == "" && opts.Env != nil {
+		opts.PauseBinary = opts.Env.PauseBinary
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 90 * time.Second

@@ -37,6 +37,7 @@ func machine(t *testing.T) (*Environment, string) {
 		binDir = d
 	}
 	env, err := Preflight(context.Background(), []string{binDir}, t.TempDir())
+
 	if err != nil {
 		t.Skipf("skipping the real node: %v", err)
 	}
@@ -85,8 +86,7 @@ func TestRealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 	chainsBefore := Chains(ctx)
 
 	node, err := New(Options{Dir: filepath.Join(dir, "realnode"), LogDir: filepath.Join(dir, "logs"), Env: env,
-		Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client,
-		PauseBinary: goBuild(t, "../../cmd/gantry-pause", t.TempDir())})
+		Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,4 +252,3 @@ func tail(b []byte, n int) string {
 	lines := strings.Split(string(b), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
-

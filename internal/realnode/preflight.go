@@ -52,7 +52,12 @@ type Environment struct {
 	CgroupV2 bool
 	// NodeIP is the address the kubelet serves on and kube-apiserver reaches.
 	NodeIP string
+	// PauseBinary is gantry-pause, packed into the sandbox image at node start.
+	PauseBinary string
 }
+
+// PauseProgram is the sandbox program's name, built beside gantry (make build).
+const PauseProgram = "gantry-pause"
 
 // cniPlugins are the plugins the node's conflist uses.
 var cniPlugins = []string{"bridge", "host-local", "portmap", "loopback"}
@@ -95,6 +100,16 @@ func Preflight(ctx context.Context, binDirs []string, scratch string) (*Environm
 		fail("kubelet and kube-proxy", err.Error(), "see above")
 	}
 	env.Binaries = bins
+	for _, d := range binDirs {
+		if p := filepath.Join(d, PauseProgram); isExecutable(p) {
+			env.PauseBinary = p
+			break
+		}
+	}
+	if env.PauseBinary == "" {
+		fail("sandbox image", PauseProgram+" not found in "+strings.Join(binDirs, ", "),
+			"build it with `make build` in gantry's source tree (it goes beside gantry in bin/)")
+	}
 	if v2, err := checkCgroups(); err != nil {
 		fail("cgroups", err.Error(), "mount the cgroup filesystems (cgroup v2 at /sys/fs/cgroup, or v1 with the cpu, memory and pids controllers) writable for root; in a container, run it privileged")
 	} else {
@@ -113,6 +128,11 @@ func Preflight(ctx context.Context, binDirs []string, scratch string) (*Environm
 		return nil, &PreflightError{failed}
 	}
 	return env, nil
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
 func findCNI() string {
