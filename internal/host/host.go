@@ -118,8 +118,14 @@ func (h *Host) RealNodes() []string {
 	}
 }
 
-// RealNode is the real node, nil without one (image load imports through it).
-func (h *Host) RealNode() *realnode.Node { return h.real }
+// ReadyRealNode is the real node while it is Ready, else nil (images are
+// loaded through it).
+func (h *Host) ReadyRealNode() *realnode.Node {
+	if len(h.RealNodes()) == 0 {
+		return nil
+	}
+	return h.real
+}
 
 // KubeconfigPath is where the host's admin kubeconfig lives.
 func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig") }

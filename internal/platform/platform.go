@@ -42,6 +42,7 @@ import (
 	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/imageapi"
 	"gantry.dev/gantry/internal/settingsapi"
 	"gantry.dev/gantry/internal/supervisor"
 	"gantry.dev/gantry/internal/syncer"
@@ -74,6 +75,8 @@ type Options struct {
 	SimulatedNodes int
 	// RealNodes names the host's real nodes that are Ready (nil: none).
 	RealNodes func() []string
+	// RealNode is the Ready real node's image store, nil without one.
+	RealNode func() imageapi.Store
 	// Version is gantry's version, for /api/v1/settings.
 	Version string
 	// ServerCA verifies the server's certificate (gantry's own CA); nil when the
@@ -213,6 +216,7 @@ func New(opts Options) (*Platform, error) {
 	if err := p.setupArgoCD(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Argo CD integration: %w", err)
 	}
+	(&imageapi.API{Node: opts.RealNode}).Register(p.router)
 	(&settingsapi.API{Version: opts.Version, URL: p.externalURL(), SimulatedNodes: opts.SimulatedNodes, RealNodes: opts.RealNodes, OIDCIssuer: p.issuer()}).Register(p.router)
 	if opts.UI != nil {
 		p.router.Fallback("the web UI: static files and client-side routes; its API calls authenticate", opts.UI)

@@ -144,8 +144,28 @@ func TestRealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if out, err := node.Ctr(ctx, "images", "import", "--snapshotter", node.Snapshotter(), tar); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	archive, err := os.Open(tar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := node.LoadImages(ctx, archive) // as `gantry image load -` streams it
+	archive.Close()
+	if err != nil || !slices.Equal(names, []string{"example.local/hello:v1"}) {
+		t.Fatalf("load: %v, %v", names, err)
+	}
+	images, err := node.ListImages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, i := range images {
+		listed = append(listed, i.Name)
+	}
+	if !slices.Contains(listed, "example.local/hello:v1") || !slices.Contains(listed, SandboxImage) {
+		t.Errorf("images %v lack the loaded one or the sandbox image", listed)
+	}
+	if _, err := node.LoadImages(ctx, strings.NewReader("not an archive")); err == nil {
+		t.Error("loading a non-archive succeeded")
 	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default"},

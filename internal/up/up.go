@@ -17,6 +17,7 @@ import (
 
 	"gantry.dev/gantry/internal/datadir"
 	"gantry.dev/gantry/internal/host"
+	"gantry.dev/gantry/internal/imageapi"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/lifecycle"
 	"gantry.dev/gantry/internal/pageout"
@@ -213,7 +214,7 @@ func (g *gantry) build(logDir string) error {
 	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
 		GitPollInterval: g.opts.GitPollInterval, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
-		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, Version: g.opts.Version,
+		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)
@@ -227,6 +228,17 @@ func (g *gantry) realNodes() []string {
 		return nil
 	}
 	return g.host.RealNodes()
+}
+
+// realNode is the Ready real node's image store, nil without one.
+func (g *gantry) realNode() imageapi.Store {
+	if g.host == nil {
+		return nil
+	}
+	if n := g.host.ReadyRealNode(); n != nil {
+		return n
+	}
+	return nil
 }
 
 // realNodeEnv checks that this machine can run the real node and takes the
