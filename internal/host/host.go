@@ -66,6 +66,8 @@ func New(opts Options) (*Host, error) {
 		Scheduler:   true,
 		Controllers: controlplane.HostControllers,
 		ServiceCIDR: "10.96.0.0/16",
+		// Always: the flags cost nothing, and the real node may join on any start.
+		Kubelets: true,
 	})
 	if err != nil {
 		return nil, err
