@@ -97,7 +97,7 @@ func Preflight(ctx context.Context, binDirs []string, scratch string) (*Environm
 	}
 	bins, err := kubebin.Find(ctx, binDirs, kubebin.Node...)
 	if err != nil {
-		fail("kubelet and kube-proxy", err.Error(), "see above")
+		fail("kubelet and kube-proxy", err.Error(), "run `make kube-binaries` in gantry's source tree (they go beside gantry in bin/), or run gantry up --real-nodes 0")
 	}
 	env.Binaries = bins
 	for _, d := range binDirs {
