@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"gantry.dev/gantry/internal/binimage"
@@ -168,7 +169,7 @@ func TestRealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 		t.Error("loading a non-archive succeeded")
 	}
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default", Labels: map[string]string{"app": "hello"}},
 		Spec: corev1.PodSpec{
 			NodeName:                     node.Name(),
 			AutomountServiceAccountToken: new(false),
@@ -212,11 +213,46 @@ func TestRealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 	if !strings.HasPrefix(body, "hello from hello") {
 		t.Errorf("pod answered %q", body)
 	}
-	logs, err := client.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+	// A Service: kube-proxy's rules take its ClusterIP to the pod.
+	svc, err := client.CoreV1().Services("default").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "hello"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}, metav1.CreateOptions{})
 	if err != nil {
-		t.Fatalf("logs through kube-apiserver and the kubelet: %v", err)
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(logs), "hello: GET /probe") {
+	svcURL := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/service"
+	// A new connection per try: one made before kube-proxy's rules went to
+	// whatever the default route reaches, and would be reused.
+	quick := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := quick.Get(svcURL)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.HasPrefix(string(b), "hello from hello") {
+				break
+			}
+			err = fmt.Errorf("%s answered %q", resp.Status, b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Service %s does not reach the pod: %v", svcURL, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var logs []byte
+	for deadline := time.Now().Add(10 * time.Second); ; { // the log file trails stdout a little
+		logs, err = client.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			t.Fatalf("logs through kube-apiserver and the kubelet: %v", err)
+		}
+		if strings.Contains(string(logs), "GET /service") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(string(logs), "hello: GET /probe") || !strings.Contains(string(logs), "hello: GET /service") {
 		t.Errorf("logs %q lack the request", logs)
 	}
 	shims := Shims(node.Socket())

@@ -138,6 +138,12 @@ func TestRealNode(t *testing.T) {
 		t.Errorf("logs through the API server: %v %q", err, logs)
 	}
 
+	for _, comp := range []string{"containerd", "kubelet", "kube-proxy"} {
+		if out, err := run(t, "logs", comp, "--data-dir", dataDir, "--tail", "3"); err != nil || strings.TrimSpace(out) == "" {
+			t.Errorf("gantry logs %s: %v %q", comp, err, out)
+		}
+	}
+
 	// One real node per machine: a second gantry says who holds it and runs simulated.
 	other := t.TempDir()
 	g2 := startGantry(t, other, "--real-nodes", "1", "--nodes", "1")
