@@ -100,9 +100,12 @@ func TestRealNode(t *testing.T) {
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--real-nodes", "1", "--nodes", "1")
 	g.waitReady(2 * time.Minute)
-	if !strings.Contains(g.output(), "real-node-1 real") {
-		t.Errorf("the ready message does not name the real node:\n%s", g.output())
-	}
+	eventually(t, 5*time.Second, "the ready message names the real node", func() error {
+		if !strings.Contains(g.output(), "real-node-1 real") { // the lines after "gantry is ready" trail it
+			return fmt.Errorf("output:\n%s", g.output())
+		}
+		return nil
+	})
 	text, _ := run(t, "status", "--data-dir", dataDir)
 	if !strings.Contains(text, "real nodes: real-node-1") {
 		t.Errorf("gantry status does not name the real node:\n%s", text)
@@ -124,19 +127,26 @@ func TestRealNode(t *testing.T) {
 
 	c := g.client()
 	podIP := runHello(t, c, "hello")
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + net.JoinHostPort(podIP, "8080") + "/e2e")
-	if err != nil {
-		t.Fatalf("pod %s: %v", podIP, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.HasPrefix(string(body), "hello from hello") {
-		t.Errorf("pod answered %q", body)
-	}
-	logs, err := c.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
-	if err != nil || !strings.Contains(string(logs), "GET /e2e") {
-		t.Errorf("logs through the API server: %v %q", err, logs)
-	}
+	// Running comes a moment before the server listens.
+	eventually(t, 20*time.Second, "pod "+podIP+" answers", func() error {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + net.JoinHostPort(podIP, "8080") + "/e2e")
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(body), "hello from hello") {
+			return fmt.Errorf("pod answered %q", body)
+		}
+		return nil
+	})
+	eventually(t, 10*time.Second, "the request in the pod's log, through the API server", func() error {
+		logs, err := c.CoreV1().Pods("default").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err == nil && !strings.Contains(string(logs), "GET /e2e") {
+			err = fmt.Errorf("logs %q", logs)
+		}
+		return err
+	})
 
 	for _, comp := range []string{"containerd", "kubelet", "kube-proxy"} {
 		if out, err := run(t, "logs", comp, "--data-dir", dataDir, "--tail", "3"); err != nil || strings.TrimSpace(out) == "" {
@@ -151,6 +161,9 @@ func TestRealNode(t *testing.T) {
 	if want := "data dir " + dataDir; !strings.Contains(g2.output(), want) || !strings.Contains(g2.output(), "simulated nodes only") {
 		t.Errorf("the second gantry does not say which gantry holds the real node (%q):\n%s", want, g2.output())
 	}
+	if text, _ := run(t, "status", "--data-dir", other); !strings.Contains(text, "real nodes: none") {
+		t.Errorf("the second gantry's status claims a real node:\n%s", text)
+	}
 	g2.stop()
 
 	// kill -9: the children die with gantry, the pod's container and shim do not;
@@ -161,8 +174,8 @@ func TestRealNode(t *testing.T) {
 	<-g.exited
 	g3 := startGantry(t, dataDir, "--real-nodes", "1", "--nodes", "1")
 	g3.waitReady(2 * time.Minute)
-	if !strings.Contains(g3.output(), "real-node-1 real") {
-		t.Fatalf("no real node after a kill -9 and a restart:\n%s", g3.output())
+	if text, _ := run(t, "status", "--data-dir", dataDir); !strings.Contains(text, "real nodes: real-node-1") {
+		t.Fatalf("no real node after a kill -9 and a restart:\n%s\n%s", text, g3.output())
 	}
 	c = g3.client()
 	_ = c.CoreV1().Pods("default").Delete(ctx, "hello", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))})
