@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,6 +106,7 @@ func (n *Node) cleanup(ctx context.Context) {
 	killCgroupProcs(n.l.cgroupRoot())
 	n.killShims()
 	unmountUnder(n.l.dir)
+	removeNetns(ctx, n.opts.Env.Tools["ip"], st.Subnet)
 	_ = exec.CommandContext(ctx, n.opts.Env.Tools["ip"], "link", "del", n.l.bridge()).Run()
 	if p := n.opts.Env.Binaries[kubebin.KubeProxy]; p != "" {
 		// kube-proxy's own chains (both its iptables and nftables leftovers).
@@ -128,6 +130,30 @@ func (n *Node) cleanup(ctx context.Context) {
 	_ = os.Remove("/run/containerd")
 	_ = os.Remove("/run/netns") // made by containerd for pods' namespaces
 	_ = os.Remove(n.l.savedPath())
+}
+
+// removeNetns removes the pods' network namespaces (/run/netns/cni-*) whose
+// eth0 has an address in the node's subnet: those a killed gantry left, with
+// their veths. Others' namespaces have other subnets and stay.
+func removeNetns(ctx context.Context, ip, subnet string) {
+	pfx, err := netip.ParsePrefix(subnet)
+	if err != nil || ip == "" {
+		return
+	}
+	entries, _ := filepath.Glob("/run/netns/cni-*")
+	for _, ns := range entries {
+		out, err := exec.CommandContext(ctx, ip, "-n", filepath.Base(ns), "-4", "-o", "addr", "show").Output()
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(out)) {
+			if p, err := netip.ParsePrefix(f); err == nil && pfx.Contains(p.Addr()) {
+				_ = syscall.Unmount(ns, syscall.MNT_DETACH)
+				_ = os.Remove(ns)
+				break
+			}
+		}
+	}
 }
 
 // killShims kills the containerd shims that served this node's containerd

@@ -65,8 +65,17 @@ func helloArchive(t *testing.T, ref string) []byte {
 }
 
 // leftovers lists what a stopped gantry left of its real node on the machine.
-func leftovers(ctx context.Context, dataDir string, chainsBefore map[string][]string, fwdBefore string) []string {
+func leftovers(ctx context.Context, dataDir string, chainsBefore map[string][]string, fwdBefore string, podIPs ...string) []string {
 	var left []string
+	netns, _ := filepath.Glob("/run/netns/cni-*")
+	for _, ns := range netns {
+		out, _ := exec.CommandContext(ctx, "ip", "-n", filepath.Base(ns), "-4", "-o", "addr", "show").Output()
+		for _, ip := range podIPs {
+			if strings.Contains(string(out), " "+ip+"/") {
+				left = append(left, "network namespace "+ns+" of pod IP "+ip)
+			}
+		}
+	}
 	if s := realnode.Shims(filepath.Join(dataDir, "realnode", "containerd", "containerd.sock")); len(s) > 0 {
 		left = append(left, fmt.Sprintf("shims %v", s))
 	}
@@ -179,11 +188,11 @@ func TestRealNode(t *testing.T) {
 	}
 	c = g3.client()
 	_ = c.CoreV1().Pods("default").Delete(ctx, "hello", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))})
-	runHello(t, c, "hello-again")
+	ip2 := runHello(t, c, "hello-again")
 
 	g3.stop()
 	assertNoProcesses(t, dataDir)
-	if left := leftovers(ctx, dataDir, chainsBefore, fwdBefore); len(left) > 0 {
+	if left := leftovers(ctx, dataDir, chainsBefore, fwdBefore, podIP, ip2); len(left) > 0 {
 		t.Errorf("the real node left behind: %s", strings.Join(left, "; "))
 	}
 }
