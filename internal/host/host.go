@@ -82,7 +82,7 @@ func New(opts Options) (*Host, error) {
 			return nil, err
 		}
 		h.real, err = realnode.New(realnode.Options{Dir: filepath.Join(opts.DataDir, "realnode"), LogDir: opts.LogDir,
-			Env: opts.RealNode, Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client})
+			Env: opts.RealNode, Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client, APIReady: cp.Ready()})
 		if err != nil {
 			return nil, err
 		}
@@ -148,15 +148,27 @@ func (h *Host) Run(ctx context.Context) error {
 	defer stopCP()
 	cpDone := make(chan error, 1)
 	go func() { cpDone <- h.cp.Run(cpCtx) }()
+	// The real node starts at once (containerd needs no API server; the
+	// kubelet waits for it) and stops first (it drains its pods through the
+	// API server): its context is cancelled by stopReal, never by ctx directly.
+	realCtx, cancelReal := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReal()
+	go h.runReal(realCtx)
+	stopReal := func() {
+		cancelReal()
+		<-h.realDone
+	}
 	select {
 	case <-h.cp.Ready():
 	case err := <-cpDone:
 		h.nodesErr = err
 		close(h.nodesUp)
+		stopReal()
 		return err
 	case <-ctx.Done():
 		h.nodesErr = ctx.Err()
 		close(h.nodesUp)
+		stopReal()
 		stopCP()
 		return <-cpDone
 	}
@@ -171,15 +183,6 @@ func (h *Host) Run(ctx context.Context) error {
 		})
 	}()
 	go h.watchNodesReady(nodesCtx)
-	// The real node stops first (it drains its pods through the API server);
-	// its context is cancelled by stopReal, never by ctx directly.
-	realCtx, cancelReal := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelReal()
-	go h.runReal(realCtx)
-	stopReal := func() {
-		cancelReal()
-		<-h.realDone
-	}
 	close(h.nodesUp)
 	select {
 	case err := <-nodesDone:
@@ -190,6 +193,7 @@ func (h *Host) Run(ctx context.Context) error {
 		// The cluster keeps serving without its nodes until told to stop.
 		select {
 		case err := <-cpDone:
+			stopReal()
 			return err
 		case <-ctx.Done():
 		}

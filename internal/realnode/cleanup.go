@@ -100,9 +100,11 @@ func (n *Node) cleanup(ctx context.Context) {
 	if err != nil {
 		return // nothing was changed (or it is cleaned up already)
 	}
-	c := n.opts.Client
-	_ = c.CoreV1().Nodes().Delete(ctx, n.opts.Name, metav1.DeleteOptions{})
-	_ = c.RbacV1().ClusterRoleBindings().Delete(ctx, n.bindingName(), metav1.DeleteOptions{})
+	if n.apiUp() { // at a start after a crash it may not be yet: the kubelet re-registers the node
+		c := n.opts.Client
+		_ = c.CoreV1().Nodes().Delete(ctx, n.opts.Name, metav1.DeleteOptions{})
+		_ = c.RbacV1().ClusterRoleBindings().Delete(ctx, n.bindingName(), metav1.DeleteOptions{})
+	}
 	killCgroupProcs(n.l.cgroupRoot())
 	n.killShims()
 	unmountUnder(n.l.dir)
@@ -153,6 +155,18 @@ func removeNetns(ctx context.Context, ip, subnet string) {
 				break
 			}
 		}
+	}
+}
+
+func (n *Node) apiUp() bool {
+	if n.opts.APIReady == nil {
+		return true
+	}
+	select {
+	case <-n.opts.APIReady:
+		return true
+	default:
+		return false
 	}
 }
 

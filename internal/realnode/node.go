@@ -61,6 +61,9 @@ type Options struct {
 	PauseBinary string
 	// ReadyTimeout bounds the wait for the node to be Ready (default 90s).
 	ReadyTimeout time.Duration
+	// APIReady, when set, is closed once the API server answers: containerd
+	// starts (and the sandbox image is imported) before, the kubelet after.
+	APIReady <-chan struct{}
 }
 
 // Node is one real node. New prepares nothing on the machine; Run does it all.
@@ -162,11 +165,15 @@ func (n *Node) Run(ctx context.Context) error {
 	// Left over by a run that was killed: clean it up before starting afresh.
 	n.cleanup(context.WithoutCancel(ctx))
 	runCtx, stopAll := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
 	stops := make([]context.CancelFunc, len(n.procs))
+	done := make([]chan struct{}, len(n.procs))
 	defer func() {
 		stopAll()
-		wg.Wait()
+		for _, d := range done {
+			if d != nil {
+				<-d
+			}
+		}
 		n.cleanup(context.WithoutCancel(ctx))
 	}()
 	run := func(i int) error {
@@ -175,7 +182,11 @@ func (n *Node) Run(ctx context.Context) error {
 		if err := n.procs[i].Start(); err != nil {
 			return err
 		}
-		wg.Go(func() { _ = n.procs[i].Run(pctx) })
+		done[i] = make(chan struct{})
+		go func() {
+			defer close(done[i])
+			_ = n.procs[i].Run(pctx) // returns once the process has exited
+		}()
 		return nil
 	}
 	if err := n.prepare(ctx); err != nil {
@@ -188,6 +199,16 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	if err := n.importPause(ctx); err != nil {
+		return err
+	}
+	if n.opts.APIReady != nil {
+		select {
+		case <-n.opts.APIReady:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := n.bindNodeRole(ctx); err != nil {
 		return err
 	}
 	if err := run(1); err != nil {
@@ -213,15 +234,14 @@ func (n *Node) Run(ctx context.Context) error {
 			n.removeContainers(stopCtx)
 		}
 		stops[i]()
-		for n.procs[i].Status().Pid > 0 {
-			time.Sleep(20 * time.Millisecond)
-		}
+		<-done[i]
 	}
 	return nil
 }
 
 // prepare writes the node's certificates, kubeconfigs and configuration,
-// records what it is about to change on the machine and creates its cgroups.
+// records what it is about to change on the machine and creates its cgroups;
+// it needs no API server.
 func (n *Node) prepare(ctx context.Context) error {
 	l, o := n.l, n.opts
 	for _, d := range []string{l.pki(), l.cniConfDir(), l.kubeletDir(), l.podLogsDir(), l.containerdDir()} {
@@ -283,9 +303,14 @@ func (n *Node) prepare(ctx context.Context) error {
 	if err := createCgroups(l.cgroupRoot()); err != nil {
 		return fmt.Errorf("real node: creating cgroup %s: %w", l.cgroupRoot(), err)
 	}
-	// The node may act as itself: kube-apiserver authorizes by RBAC only (the
-	// Node authorizer's graph of every pod would cost the host memory), so its
-	// identity gets system:node through a binding of its own.
+	return nil
+}
+
+// bindNodeRole lets the node act as itself: kube-apiserver authorizes by RBAC
+// only (the Node authorizer's graph of every pod would cost the host memory),
+// so its identity gets system:node through a binding of its own.
+func (n *Node) bindNodeRole(ctx context.Context) error {
+	o, nodeUser := n.opts, "system:node:"+n.opts.Name
 	crb := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: n.bindingName(), Labels: map[string]string{RealLabel: "true"}},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:node"},
