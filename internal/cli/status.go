@@ -124,7 +124,7 @@ func printStatus(w io.Writer, rep statusReport) {
 		fmt.Fprintf(w, "host cluster: embedded, API %s, %d simulated nodes (KWOK: pods are scheduled and reported Running, but no container runs)\n",
 			rep.APIServer, rep.Nodes)
 		if len(rep.RealNodes) > 0 {
-			fmt.Fprintf(w, "real nodes: %s (label gantry.dev/real=true: containers really run there)\n", strings.Join(rep.RealNodes, ", "))
+			fmt.Fprintf(w, "real nodes: %s (label and NoSchedule taint gantry.dev/real=true: containers really run there, for pods that select and tolerate it)\n", strings.Join(rep.RealNodes, ", "))
 		} else {
 			fmt.Fprintln(w, "real nodes: none (gantry up says why, or --real-nodes 0 was given)")
 		}

@@ -27,8 +27,15 @@ import (
 )
 
 // RealLabel marks a node that runs containers (simulated ones carry
-// gantry.dev/simulated=true).
+// gantry.dev/simulated=true). The node is also tainted RealLabel=true:NoSchedule:
+// until virtual clusters' pods are meant to run for real, a pod lands there only
+// when it asks (Toleration), so that an image no registry serves never stalls a
+// pod that ran "simulated" before.
 const RealLabel = "gantry.dev/real"
+
+// Toleration lets a pod onto the real node; with nodeSelector RealLabel: "true"
+// it goes nowhere else.
+var Toleration = corev1.Toleration{Key: RealLabel, Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}
 
 // Component names, as `gantry status` and `gantry logs` show them.
 const (
@@ -154,6 +161,7 @@ func (n *Node) kubeletArgs() []string {
 		"--node-ip=" + n.opts.Env.NodeIP,
 		"--root-dir=" + n.l.kubeletDir(),
 		"--node-labels=" + RealLabel + "=true",
+		"--register-with-taints=" + RealLabel + "=true:NoSchedule",
 		"--v=1",
 	}
 }

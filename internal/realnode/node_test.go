@@ -121,6 +121,9 @@ func TestRealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 	if k8sNode.Labels[RealLabel] != "true" {
 		t.Errorf("node labels %v, want %s=true", k8sNode.Labels, RealLabel)
 	}
+	if len(k8sNode.Spec.Taints) != 1 || k8sNode.Spec.Taints[0].Key != RealLabel || k8sNode.Spec.Taints[0].Effect != corev1.TaintEffectNoSchedule {
+		t.Errorf("node taints %v, want only %s=true:NoSchedule", k8sNode.Spec.Taints, RealLabel)
+	}
 
 	// The kubelet answers no anonymous caller (kube-apiserver reaches it with
 	// its client certificate).
@@ -172,6 +175,7 @@ func TestRealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default", Labels: map[string]string{"app": "hello"}},
 		Spec: corev1.PodSpec{
 			NodeName:                     node.Name(),
+			Tolerations:                  []corev1.Toleration{Toleration},
 			AutomountServiceAccountToken: new(false),
 			Containers: []corev1.Container{{Name: "hello", Image: "example.local/hello:v1",
 				ImagePullPolicy: corev1.PullIfNotPresent, Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}},

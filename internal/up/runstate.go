@@ -70,7 +70,7 @@ func printReady(out io.Writer, st runstate.State, took time.Duration) {
 		fmt.Fprintf(out, "  host cluster  embedded, Kubernetes %s at %s\n", kubebin.Version, st.APIServer)
 		fmt.Fprintf(out, "  nodes         %d simulated by KWOK: pods are scheduled and reported Running, no container runs\n", st.Nodes)
 		if len(st.RealNodes) > 0 {
-			fmt.Fprintf(out, "                %s real: containers run there (nodeSelector gantry.dev/real: \"true\")\n", strings.Join(st.RealNodes, ", "))
+			fmt.Fprintf(out, "                %s real: containers run there, for pods with nodeSelector and toleration gantry.dev/real=true\n", strings.Join(st.RealNodes, ", "))
 		}
 	} else {
 		fmt.Fprintf(out, "  host cluster  %s (from %s)\n", st.APIServer, st.Host)

@@ -63,6 +63,7 @@ func BenchmarkRealNode(b *testing.B) {
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 			Spec: corev1.PodSpec{
 				NodeSelector:                 map[string]string{realnode.RealLabel: "true"},
+				Tolerations:                  []corev1.Toleration{realnode.Toleration},
 				AutomountServiceAccountToken: new(false),
 				Containers:                   []corev1.Container{{Name: "hello", Image: "example.local/hello:bench", ImagePullPolicy: corev1.PullIfNotPresent}},
 			},

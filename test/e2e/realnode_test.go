@@ -204,6 +204,7 @@ func runHello(t *testing.T, c kubernetes.Interface, name string) string {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
 		Spec: corev1.PodSpec{
 			NodeSelector:                 map[string]string{realnode.RealLabel: "true"},
+			Tolerations:                  []corev1.Toleration{realnode.Toleration},
 			AutomountServiceAccountToken: new(false),
 			Containers: []corev1.Container{{Name: "hello", Image: "example.local/hello:e2e",
 				ImagePullPolicy: corev1.PullIfNotPresent}},

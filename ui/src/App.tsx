@@ -65,8 +65,8 @@ export function SimulationNotice({ settings }: { settings: Settings | null }) {
       Embedded host:{' '}
       {real.length > 0 && (
         <>
-          {real.join(', ')} {real.length === 1 ? 'is a real node' : 'are real nodes'}: containers run there (nodeSelector
-          gantry.dev/real=true).{' '}
+          {real.join(', ')} {real.length === 1 ? 'is a real node' : 'are real nodes'}: containers run there, for pods with
+          nodeSelector and toleration gantry.dev/real=true.{' '}
         </>
       )}
       {n > 0 && (
