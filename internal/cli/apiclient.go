@@ -185,7 +185,7 @@ func httpStatus(err error) int {
 	return 0
 }
 
-// do sends body (JSON) and decodes the answer into out (a *[]byte takes it
+// do sends body (JSON, or an io.Reader's bytes as they are) and decodes the answer into out (a *[]byte takes it
 // as it is); an error answer becomes an *apiError carrying the server's
 // message. A login's access token is refreshed when it is about to expire or
 // is refused (they live minutes).
@@ -194,6 +194,9 @@ func (c *apiClient) do(method, path string, body, out any) error {
 		_ = c.refreshSession() // failing, the request's 401 below says so
 	}
 	err := c.once(method, path, body, out)
+	if _, stream := body.(io.Reader); stream {
+		return err // consumed: it cannot be sent again
+	}
 	if c.session && httpStatus(err) == http.StatusUnauthorized {
 		if rerr := c.refreshSession(); rerr != nil {
 			return fmt.Errorf("%w (and refreshing the session failed: %v; log in again: %s)", err, rerr, c.loginHint())
@@ -237,7 +240,10 @@ func (c *apiClient) refreshSession() error {
 
 func (c *apiClient) once(method, path string, body, out any) error {
 	var rd io.Reader
-	if body != nil {
+	contentType := "application/json"
+	if r, ok := body.(io.Reader); ok {
+		rd, contentType = r, "application/x-tar" // an upload, sent as it is
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
@@ -251,7 +257,7 @@ func (c *apiClient) once(method, path string, body, out any) error {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("reaching gantry at %s: %w", c.server, err)

@@ -16,7 +16,8 @@ import (
 )
 
 // Components that write a log file in <data-dir>/logs.
-var logComponents = []string{"gantry", "kine", "kwok", "kube-controlplane", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+var logComponents = []string{"gantry", "kine", "kwok", "kube-controlplane", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+	"containerd", "kubelet", "kube-proxy"} // the last three: the real node's
 
 func logPath(dataDir, component string) string {
 	switch component {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -122,6 +123,11 @@ func printStatus(w io.Writer, rep statusReport) {
 	if rep.Host == "embedded" {
 		fmt.Fprintf(w, "host cluster: embedded, API %s, %d simulated nodes (KWOK: pods are scheduled and reported Running, but no container runs)\n",
 			rep.APIServer, rep.Nodes)
+		if len(rep.RealNodes) > 0 {
+			fmt.Fprintf(w, "real nodes: %s (label and NoSchedule taint gantry.dev/real=true: containers really run there, for pods that select and tolerate it)\n", strings.Join(rep.RealNodes, ", "))
+		} else {
+			fmt.Fprintln(w, "real nodes: none (gantry up says why, or --real-nodes 0 was given)")
+		}
 	} else {
 		fmt.Fprintf(w, "host cluster: external, API %s (kubeconfig %s)\n", rep.APIServer, rep.Host)
 	}

@@ -20,9 +20,13 @@ func newUp(g *globals) *cobra.Command {
 		Long: `Start gantry and keep it running until interrupted.
 
 With no flags, gantry starts a local host cluster: kine on SQLite, kube-apiserver,
-kube-controller-manager and kube-scheduler, and simulated nodes from KWOK (pods are
-scheduled and reported Running, but no container runs). With --kubeconfig, an existing
-cluster is the host and nothing else is started locally.`,
+kube-controller-manager and kube-scheduler, simulated nodes from KWOK (pods are
+scheduled and reported Running, but no container runs) and, where the machine can
+run one (root, containerd, runc, CNI plugins, cgroups), one real node whose pods
+run as containers: containerd, a kubelet and kube-proxy, labelled gantry.dev/real=true.
+Where it cannot, gantry says which check failed and how to fix it, and carries on
+with simulated nodes. With --kubeconfig, an existing cluster is the host and nothing
+else is started locally.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkUpFlags(&o); err != nil {
@@ -34,6 +38,7 @@ cluster is the host and nothing else is started locally.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.Nodes, "nodes", 3, "number of simulated nodes in the embedded host cluster")
+	f.IntVar(&o.RealNodes, "real-nodes", 1, "number of real nodes (containers really run) in the embedded host cluster: 1 where the machine can run one, 0 for simulated nodes only")
 	f.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of gantry's HTTPS server (loopback unless you say otherwise)")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig as host instead of the embedded one")
 	f.StringVar(&o.KubeBinDir, "kube-bin-dir", "", "directory of kube-apiserver, kube-controller-manager and kube-scheduler (env "+kubebin.EnvDir+"; default: next to gantry, then ./bin)")
@@ -53,6 +58,9 @@ func checkUpFlags(o *up.Options) error {
 	}
 	if o.Nodes < 0 {
 		return fmt.Errorf("--nodes %d: the number of simulated nodes cannot be negative", o.Nodes)
+	}
+	if o.RealNodes < 0 || o.RealNodes > 1 {
+		return fmt.Errorf("--real-nodes %d: a machine runs at most one real node (kube-proxy's iptables rules are the machine's); use --real-nodes 1 (or 0) and --nodes N for simulated ones", o.RealNodes)
 	}
 	if o.ExternalURL != "" {
 		u, err := url.Parse(o.ExternalURL)

@@ -15,6 +15,9 @@ const (
 	controllerManagerUser = "system:kube-controller-manager"
 	schedulerUser         = "system:kube-scheduler"
 	frontProxyUser        = "front-proxy-client"
+	// kubeletClientUser is kube-apiserver's identity at the kubelets; system:masters
+	// lets every kubelet's webhook authorizer allow it logs, exec and port-forward.
+	kubeletClientUser = "kube-apiserver-kubelet-client"
 )
 
 // credentials are the control plane's keys and certificates, loaded or made once.
@@ -22,6 +25,7 @@ type credentials struct {
 	ca, frontProxyCA                         *pki.KeyPair
 	serving, admin, kcm, scheduler, fpClient *pki.KeyPair
 	kcmServing, schedulerServing             *pki.KeyPair
+	kubeletClient                            *pki.KeyPair // only with Options.Kubelets
 }
 
 func (cp *ControlPlane) loadCredentials() (*credentials, error) {
@@ -72,6 +76,15 @@ func (cp *ControlPlane) loadCredentials() (*credentials, error) {
 		{&c.fpClient, c.frontProxyCA, "front-proxy-client", pki.CertSpec{CommonName: frontProxyUser, Client: true}},
 		{&c.kcmServing, c.ca, "kube-controller-manager-serving", loopbackServing("kube-controller-manager")},
 		{&c.schedulerServing, c.ca, "kube-scheduler-serving", loopbackServing("kube-scheduler")},
+	}
+	if cp.opts.Kubelets {
+		issue = append(issue, struct {
+			into *(*pki.KeyPair)
+			ca   *pki.KeyPair
+			name string
+			spec pki.CertSpec
+		}{&c.kubeletClient, c.ca, "apiserver-kubelet-client",
+			pki.CertSpec{CommonName: kubeletClientUser, Organization: []string{"system:masters"}, Client: true}})
 	}
 	for _, i := range issue {
 		kp, err := i.ca.LoadOrIssue(dir, i.name, i.spec)

@@ -21,6 +21,7 @@ import (
 
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/kubeconfig"
+	"gantry.dev/gantry/internal/pki"
 	"gantry.dev/gantry/internal/supervisor"
 )
 
@@ -116,6 +117,13 @@ func (cp *ControlPlane) RESTConfig() *rest.Config {
 
 // CA returns the cluster CA certificate (PEM).
 func (cp *ControlPlane) CA() []byte { return cp.creds.ca.CertPEM() }
+
+// Issue loads, or issues with the cluster CA, the certificate dir/name.{crt,key}
+// for spec: a real node's kubelet and kube-proxy identities and the kubelet's
+// serving certificate, which kube-apiserver verifies against this CA.
+func (cp *ControlPlane) Issue(dir, name string, spec pki.CertSpec) (*pki.KeyPair, error) {
+	return cp.creds.ca.LoadOrIssue(dir, name, spec)
+}
 
 // Ready is closed once the API server has answered /readyz.
 func (cp *ControlPlane) Ready() <-chan struct{} { return cp.ready }

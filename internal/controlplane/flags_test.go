@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // (each component's flags in its section), so a change to them is a reviewed
 // change to a golden file.
 func TestComponentFlagsGolden(t *testing.T) {
-	opts := Options{Name: "golden", Dir: "/data/cp", Scheduler: true,
+	opts := Options{Name: "golden", Dir: "/data/cp", Scheduler: true, Kubelets: true,
 		Binaries:       kubebin.Set{kubebin.ControlPlane: "kc"},
 		APIServerFlags: Flags{"v": "2"}}
 	if err := opts.setDefaults(); err != nil {

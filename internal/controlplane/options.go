@@ -49,6 +49,12 @@ type Options struct {
 	Env []string
 	// Nice, when positive, lowers the process's CPU priority (supervisor.Spec.Nice).
 	Nice int
+	// Kubelets: real kubelets join this control plane. kube-apiserver then gets a
+	// client certificate for them (logs, exec, port-forward reach the kubelet as
+	// an authenticated user, never anonymously), verifies their serving
+	// certificates against the CA, and reaches them by InternalIP first, so that
+	// a node's name need not resolve (no /etc/hosts edits).
+	Kubelets bool
 }
 
 func (o *Options) setDefaults() error {

@@ -23,7 +23,7 @@ import (
 // get 429 with Retry-After (client-go retries), and the server closes within 2 s.
 func (cp *ControlPlane) apiServerFlags() Flags {
 	pki := cp.pkiDir()
-	return Flags{
+	f := Flags{
 		"advertise-address":                  cp.clientHost(),
 		"allow-privileged":                   "true",
 		"anonymous-auth":                     "true",
@@ -51,7 +51,16 @@ func (cp *ControlPlane) apiServerFlags() Flags {
 		"tls-cert-file":                      filepath.Join(pki, "apiserver.crt"),
 		"tls-private-key-file":               filepath.Join(pki, "apiserver.key"),
 		"watch-cache":                        "false",
-	}.With(cp.opts.APIServerFlags)
+	}
+	if cp.opts.Kubelets {
+		f = f.With(Flags{
+			"kubelet-certificate-authority":   filepath.Join(pki, "ca.crt"),
+			"kubelet-client-certificate":      filepath.Join(pki, "apiserver-kubelet-client.crt"),
+			"kubelet-client-key":              filepath.Join(pki, "apiserver-kubelet-client.key"),
+			"kubelet-preferred-address-types": "InternalIP,Hostname",
+		})
+	}
+	return f.With(cp.opts.APIServerFlags)
 }
 
 // controllerManagerFlags: each controller gets its own service-account credentials,

@@ -1,5 +1,6 @@
 // Package host is gantry's embedded host cluster: one control plane (with a
-// scheduler) from package controlplane, and simulated nodes from package simnodes.
+// scheduler) from package controlplane, simulated nodes from package simnodes
+// and, where the machine can run one, a real node from package realnode.
 // It is what `gantry up` runs when no --kubeconfig names an existing cluster.
 package host
 
@@ -18,6 +19,7 @@ import (
 
 	"gantry.dev/gantry/internal/controlplane"
 	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/realnode"
 	"gantry.dev/gantry/internal/simnodes"
 	"gantry.dev/gantry/internal/supervisor"
 )
@@ -34,6 +36,12 @@ type Options struct {
 	Binaries kubebin.Set
 	// KWOKLog receives the node simulator's log.
 	KWOKLog io.Writer
+	// RealNode, when set, is the environment a real node runs in (preflight
+	// passed and the machine's lock is held); nil runs simulated nodes only.
+	RealNode *realnode.Environment
+	// Report tells the user why the real node stopped or could not start;
+	// the host carries on with its simulated nodes.
+	Report func(msg string)
 }
 
 // Host is the embedded host cluster.
@@ -43,6 +51,9 @@ type Host struct {
 	nodesUp   chan struct{}
 	nodesErr  error
 	nodeReady chan struct{}
+	real      *realnode.Node // nil without a real node
+	// realDone is closed when the real node has stopped (or failed to start).
+	realDone chan struct{}
 }
 
 // New prepares the host (no process starts until Run).
@@ -55,6 +66,8 @@ func New(opts Options) (*Host, error) {
 		Scheduler:   true,
 		Controllers: controlplane.HostControllers,
 		ServiceCIDR: "10.96.0.0/16",
+		// Always: the flags cost nothing, and the real node may join on any start.
+		Kubelets: true,
 	})
 	if err != nil {
 		return nil, err
@@ -62,7 +75,58 @@ func New(opts Options) (*Host, error) {
 	if err := cp.Admin().Write(KubeconfigPath(opts.DataDir)); err != nil {
 		return nil, fmt.Errorf("writing the admin kubeconfig: %w", err)
 	}
-	return &Host{opts: opts, cp: cp, nodesUp: make(chan struct{}), nodeReady: make(chan struct{})}, nil
+	h := &Host{opts: opts, cp: cp, nodesUp: make(chan struct{}), nodeReady: make(chan struct{}), realDone: make(chan struct{})}
+	if opts.RealNode != nil {
+		client, err := kubernetes.NewForConfig(cp.RESTConfig())
+		if err != nil {
+			return nil, err
+		}
+		h.real, err = realnode.New(realnode.Options{Dir: filepath.Join(opts.DataDir, "realnode"), LogDir: opts.LogDir,
+			Env: opts.RealNode, Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client, APIReady: cp.Ready()})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// runReal runs the real node until ctx ends; a failure is reported, not
+// returned: the host carries on with its simulated nodes.
+func (h *Host) runReal(ctx context.Context) {
+	defer close(h.realDone)
+	if h.real == nil {
+		return
+	}
+	if err := h.real.Run(ctx); err != nil && ctx.Err() == nil && h.opts.Report != nil {
+		h.opts.Report(fmt.Sprintf("real node %s stopped: %v; carrying on with simulated nodes only", h.real.Name(), err))
+	}
+}
+
+// RealNodes names the real nodes that are Ready.
+func (h *Host) RealNodes() []string {
+	if h.real == nil {
+		return nil
+	}
+	select {
+	case <-h.real.Ready():
+		select {
+		case <-h.realDone:
+			return nil
+		default:
+			return []string{h.real.Name()}
+		}
+	default:
+		return nil
+	}
+}
+
+// ReadyRealNode is the real node while it is Ready, else nil (images are
+// loaded through it).
+func (h *Host) ReadyRealNode() *realnode.Node {
+	if len(h.RealNodes()) == 0 {
+		return nil
+	}
+	return h.real
 }
 
 // KubeconfigPath is where the host's admin kubeconfig lives.
@@ -84,15 +148,27 @@ func (h *Host) Run(ctx context.Context) error {
 	defer stopCP()
 	cpDone := make(chan error, 1)
 	go func() { cpDone <- h.cp.Run(cpCtx) }()
+	// The real node starts at once (containerd needs no API server; the
+	// kubelet waits for it) and stops first (it drains its pods through the
+	// API server): its context is cancelled by stopReal, never by ctx directly.
+	realCtx, cancelReal := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReal()
+	go h.runReal(realCtx)
+	stopReal := func() {
+		cancelReal()
+		<-h.realDone
+	}
 	select {
 	case <-h.cp.Ready():
 	case err := <-cpDone:
 		h.nodesErr = err
 		close(h.nodesUp)
+		stopReal()
 		return err
 	case <-ctx.Done():
 		h.nodesErr = ctx.Err()
 		close(h.nodesUp)
+		stopReal()
 		stopCP()
 		return <-cpDone
 	}
@@ -117,16 +193,19 @@ func (h *Host) Run(ctx context.Context) error {
 		// The cluster keeps serving without its nodes until told to stop.
 		select {
 		case err := <-cpDone:
+			stopReal()
 			return err
 		case <-ctx.Done():
 		}
 	case err := <-cpDone:
+		stopReal()
 		stopNodes()
 		<-nodesDone
 		return err
 	case <-ctx.Done():
 		<-nodesDone // nodesCtx ended with ctx
 	}
+	stopReal()
 	stopCP()
 	return <-cpDone
 }
@@ -185,12 +264,22 @@ func (h *Host) WaitReady(ctx context.Context, timeout time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-h.nodeReady:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
 		return fmt.Errorf("the %d simulated nodes were not Ready after %s; see `gantry logs kwok`", h.opts.Nodes, timeout)
 	}
+	if h.real != nil {
+		// Ready, or failed and reported: either way gantry goes on.
+		select {
+		case <-h.real.Ready():
+		case <-h.realDone:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // Components reports the host's parts: kine, the Kubernetes components and KWOK.
@@ -201,5 +290,13 @@ func (h *Host) Components() []supervisor.Status {
 		kwok.Ready = true
 	default:
 	}
-	return append(h.cp.Components(), kwok)
+	out := append(h.cp.Components(), kwok)
+	if h.real != nil {
+		select {
+		case <-h.realDone: // failed or stopped: nothing of it runs
+		default:
+			out = append(out, h.real.Components()...)
+		}
+	}
+	return out
 }

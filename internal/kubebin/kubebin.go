@@ -1,6 +1,7 @@
-// Package kubebin finds the Kubernetes binary that gantry runs, kube-controlplane
-// (kube-apiserver, kube-controller-manager and kube-scheduler in one process), and
-// checks that it is the version gantry was built against.
+// Package kubebin finds the Kubernetes binaries that gantry runs, kube-controlplane
+// (kube-apiserver, kube-controller-manager and kube-scheduler in one process) and,
+// for a real node, kubelet and kube-proxy, and checks that they are the version
+// gantry was built against.
 //
 // The binaries are built from source by `make kube-binaries` (tools/kube, its own Go
 // module) because prebuilt ones cannot be downloaded everywhere gantry is built.
@@ -40,6 +41,17 @@ const ControlPlane = "kube-controlplane"
 
 // All lists the binaries gantry needs.
 var All = []string{ControlPlane}
+
+// A real node's binaries (package realnode), built beside kube-controlplane but
+// as programs of their own (the Makefile says why). Gantry runs without them,
+// on simulated nodes only.
+const (
+	Kubelet   = "kubelet"
+	KubeProxy = "kube-proxy"
+)
+
+// Node lists the binaries a real node needs.
+var Node = []string{Kubelet, KubeProxy}
 
 // Set maps a binary's name to its absolute path.
 type Set map[string]string

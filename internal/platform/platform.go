@@ -38,6 +38,7 @@ import (
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
+	"gantry.dev/gantry/internal/imageapi"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
@@ -72,6 +73,10 @@ type Options struct {
 	// SimulatedNodes is how many of the host's nodes KWOK simulates (the
 	// embedded host); 0 for an external host. The UI says so.
 	SimulatedNodes int
+	// RealNodes names the host's real nodes that are Ready (nil: none).
+	RealNodes func() []string
+	// RealNode is the Ready real node's image store, nil without one.
+	RealNode func() imageapi.Store
 	// Version is gantry's version, for /api/v1/settings.
 	Version string
 	// ServerCA verifies the server's certificate (gantry's own CA); nil when the
@@ -217,7 +222,8 @@ func New(opts Options) (*Platform, error) {
 	if err := p.setupArgoCD(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Argo CD integration: %w", err)
 	}
-	(&settingsapi.API{Version: opts.Version, URL: p.externalURL(), SimulatedNodes: opts.SimulatedNodes, OIDCIssuer: p.issuer()}).Register(p.router)
+	(&imageapi.API{Node: opts.RealNode}).Register(p.router)
+	(&settingsapi.API{Version: opts.Version, URL: p.externalURL(), SimulatedNodes: opts.SimulatedNodes, RealNodes: opts.RealNodes, OIDCIssuer: p.issuer()}).Register(p.router)
 	if opts.UI != nil {
 		p.router.Fallback("the web UI: static files and client-side routes; its API calls authenticate", opts.UI)
 	}

@@ -23,13 +23,15 @@ type State struct {
 	HTTPAddr  string    `json:"httpAddr"`
 	// ExternalURL is how gantry is reached from outside (--external-url); every URL
 	// gantry hands out starts with it.
-	ExternalURL string              `json:"externalURL,omitempty"`
-	Host        string              `json:"host"` // "embedded" or the external kubeconfig's path
-	Kubeconfig  string              `json:"kubeconfig"`
-	APIServer   string              `json:"apiServer"`
-	Nodes       int                 `json:"simulatedNodes,omitempty"`
-	Ready       bool                `json:"ready"`
-	Components  []supervisor.Status `json:"components"`
+	ExternalURL string `json:"externalURL,omitempty"`
+	Host        string `json:"host"` // "embedded" or the external kubeconfig's path
+	Kubeconfig  string `json:"kubeconfig"`
+	APIServer   string `json:"apiServer"`
+	Nodes       int    `json:"simulatedNodes,omitempty"`
+	// RealNodes names the nodes that run containers (package realnode).
+	RealNodes  []string            `json:"realNodes,omitempty"`
+	Ready      bool                `json:"ready"`
+	Components []supervisor.Status `json:"components"`
 	// VClusters maps "<namespace>/<name>" to the processes of each running virtual cluster.
 	VClusters map[string][]supervisor.Status `json:"vclusters,omitempty"`
 }

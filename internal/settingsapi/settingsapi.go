@@ -21,6 +21,8 @@ type API struct {
 	// SimulatedNodes is how many of the host's nodes KWOK simulates: the
 	// embedded host's; 0 for an external host.
 	SimulatedNodes int
+	// RealNodes names the host's nodes that run containers; nil for none.
+	RealNodes func() []string
 	// OIDCIssuer is the issuer of gantry's OpenID Connect provider.
 	OIDCIssuer string
 }
@@ -33,8 +35,10 @@ type Settings struct {
 	Host string `json:"host"`
 	// SimulatedNodes is said so that the UI is honest about simulation: pods
 	// on these nodes are scheduled and reported Running, but no container runs.
-	SimulatedNodes int    `json:"simulatedNodes"`
-	OIDCIssuer     string `json:"oidcIssuer"`
+	SimulatedNodes int `json:"simulatedNodes"`
+	// RealNodes are the nodes where containers really run.
+	RealNodes  []string `json:"realNodes"`
+	OIDCIssuer string   `json:"oidcIssuer"`
 }
 
 // Register mounts the route, public: the login page asks before signing in.
@@ -43,10 +47,14 @@ func (a *API) Register(r *api.Router) {
 }
 
 func (a *API) get(w http.ResponseWriter, _ *http.Request) {
+	real := []string{}
+	if a.RealNodes != nil {
+		real = append(real, a.RealNodes()...)
+	}
 	host := "external"
-	if a.SimulatedNodes > 0 {
+	if a.SimulatedNodes > 0 || len(real) > 0 {
 		host = "embedded"
 	}
 	jsonapi.Write(w, http.StatusOK, Settings{Version: a.Version, URL: a.URL, Host: host,
-		SimulatedNodes: a.SimulatedNodes, OIDCIssuer: a.OIDCIssuer})
+		SimulatedNodes: a.SimulatedNodes, RealNodes: real, OIDCIssuer: a.OIDCIssuer})
 }

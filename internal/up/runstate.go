@@ -21,6 +21,7 @@ func (g *gantry) publish(ready bool) {
 	g.state.Components = nil
 	if g.host != nil {
 		g.state.Components = g.host.Components()
+		g.state.RealNodes = g.host.RealNodes()
 	}
 	g.state.VClusters = map[string][]supervisor.Status{}
 	for k, v := range g.plat.VClusters() {
@@ -68,6 +69,9 @@ func printReady(out io.Writer, st runstate.State, took time.Duration) {
 	if st.Host == "embedded" {
 		fmt.Fprintf(out, "  host cluster  embedded, Kubernetes %s at %s\n", kubebin.Version, st.APIServer)
 		fmt.Fprintf(out, "  nodes         %d simulated by KWOK: pods are scheduled and reported Running, no container runs\n", st.Nodes)
+		if len(st.RealNodes) > 0 {
+			fmt.Fprintf(out, "                %s real: containers run there, for pods with nodeSelector and toleration gantry.dev/real=true\n", strings.Join(st.RealNodes, ", "))
+		}
 	} else {
 		fmt.Fprintf(out, "  host cluster  %s (from %s)\n", st.APIServer, st.Host)
 	}

@@ -17,9 +17,12 @@ import (
 
 	"gantry.dev/gantry/internal/datadir"
 	"gantry.dev/gantry/internal/host"
+	"gantry.dev/gantry/internal/imageapi"
+	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/lifecycle"
 	"gantry.dev/gantry/internal/pageout"
 	"gantry.dev/gantry/internal/platform"
+	"gantry.dev/gantry/internal/realnode"
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/webui"
@@ -36,6 +39,10 @@ type Options struct {
 	Kubeconfig string
 	// Nodes is how many nodes the embedded host simulates.
 	Nodes int
+	// RealNodes is how many real nodes the embedded host runs: 0 or 1 (one
+	// machine holds one). Where the machine cannot run one, gantry says why
+	// and carries on with simulated nodes.
+	RealNodes int
 	// HTTPAddr is the HTTPS server's address.
 	HTTPAddr string
 	// KubeBinDir is where the Kubernetes binaries are ("" searches the
@@ -106,6 +113,8 @@ type gantry struct {
 	state runstate.State
 	host  *host.Host // nil for an external host
 	plat  *platform.Platform
+	// realLock is the machine-wide lock of the real node, nil without one.
+	realLock *realnode.Lock
 	// kwokLog is closed once everything has stopped: KWOK writes to it until then.
 	kwokLog *os.File
 }
@@ -115,6 +124,7 @@ func (g *gantry) run(ctx context.Context, logDir string) error {
 		if g.kwokLog != nil {
 			g.kwokLog.Close()
 		}
+		g.realLock.Release()
 	}()
 	if err := g.build(logDir); err != nil {
 		return err
@@ -149,7 +159,7 @@ func (g *gantry) run(ctx context.Context, logDir string) error {
 		return stopped(err)
 	}
 
-	g.publish(true)
+	g.publish(true) // also records the real nodes for printReady
 	printReady(g.opts.Out, g.state, time.Since(g.began))
 	g.log.Info("ready", "seconds", time.Since(g.began).Seconds())
 	// Start-up is over once the first reconciles have run: give back the code
@@ -183,7 +193,7 @@ func (g *gantry) build(logDir string) error {
 			return err
 		}
 		g.host, err = host.New(host.Options{DataDir: g.state.DataDir, LogDir: logDir, Nodes: g.opts.Nodes,
-			Binaries: g.c.bins, KWOKLog: g.kwokLog})
+			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realNodeEnv(), Report: g.report})
 		if err != nil {
 			return err
 		}
@@ -204,12 +214,55 @@ func (g *gantry) build(logDir string) error {
 	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
 		GitPollInterval: g.opts.GitPollInterval, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
-		SimulatedNodes: g.state.Nodes, Version: g.opts.Version,
+		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)
 		}})
 	return err
+}
+
+// realNodes names the host's real nodes that are Ready.
+func (g *gantry) realNodes() []string {
+	if g.host == nil {
+		return nil
+	}
+	return g.host.RealNodes()
+}
+
+// realNode is the Ready real node's image store, nil without one.
+func (g *gantry) realNode() imageapi.Store {
+	if g.host == nil {
+		return nil
+	}
+	if n := g.host.ReadyRealNode(); n != nil {
+		return n
+	}
+	return nil
+}
+
+// realNodeEnv checks that this machine can run the real node and takes the
+// machine's lock; where it cannot, it says exactly why and returns nil, and
+// gantry carries on with simulated nodes.
+func (g *gantry) realNodeEnv() *realnode.Environment {
+	if g.opts.RealNodes == 0 {
+		return nil
+	}
+	env, err := realnode.Preflight(context.Background(), kubebin.SearchDirs(g.opts.KubeBinDir), g.state.DataDir)
+	if err == nil {
+		g.realLock, err = realnode.AcquireLock(realnode.LockPath(), g.state.DataDir)
+	}
+	if err != nil {
+		g.report(fmt.Sprintf("no real node: %v; carrying on with simulated nodes only (--real-nodes 0 says so without checking)", err))
+		return nil
+	}
+	return env
+}
+
+// report tells the terminal and the log.
+func (g *gantry) report(msg string) {
+	fmt.Fprintln(g.opts.Out, msg)
+	g.log.Warn(msg)
 }
 
 // waitReady waits for the host's nodes, the platform's start and then every

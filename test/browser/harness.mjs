@@ -67,7 +67,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startGantry() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gantry-browser-'));
   const addr = `127.0.0.1:${await freePort()}`;
-  const child = spawn(gantryBin, ['up', '--data-dir', dataDir, '--http-addr', addr, '--nodes', '1', '--kube-bin-dir', kubeBinDir, '--git-poll-interval', '1s'], {
+  const child = spawn(gantryBin, ['up', '--data-dir', dataDir, '--http-addr', addr, '--nodes', '1', '--real-nodes', '0', '--kube-bin-dir', kubeBinDir, '--git-poll-interval', '1s'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -37,7 +37,7 @@ func TestArchitectureListsEveryPackage(t *testing.T) {
 		pkgs[rel] = true
 	}
 	rows := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z0-9/]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z0-9/-]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
 		rows[m[1]] = true
 	}
 	for p := range pkgs {

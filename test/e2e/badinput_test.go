@@ -41,6 +41,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong-version Kubernetes binaries", []string{"--kube-bin-dir", wrong}, []string{"is v1.30.0, gantry needs " + kubebin.Version, "make kube-binaries"}},
 		{"corrupt kubeconfig", []string{"--kubeconfig", corrupt}, []string{corrupt, "--kubeconfig"}},
 		{"negative node count", []string{"--nodes", "-1"}, []string{"--nodes -1"}},
+		{"two real nodes on one machine", []string{"--real-nodes", "2"}, []string{"--real-nodes 2", "at most one real node"}},
 		{"external URL not https", []string{"--external-url", "http://gantry.example.com/x"}, []string{"--external-url", "https URL without a path"}},
 		{"certificate without key", []string{"--tls-cert-file", file}, []string{"--tls-cert-file and --tls-key-file go together"}},
 		{"certificate that is not one", []string{"--tls-cert-file", file, "--tls-key-file", file}, []string{"loading the TLS certificate", file}},
@@ -48,7 +49,7 @@ func TestBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dataDir := filepath.Join(t.TempDir(), "data")
-			args := append([]string{"up", "--data-dir", dataDir, "--http-addr", freeAddr(t), "--kube-bin-dir", kubeBinDir}, c.args...)
+			args := append([]string{"up", "--data-dir", dataDir, "--http-addr", freeAddr(t), "--kube-bin-dir", kubeBinDir, "--real-nodes", "0"}, c.args...)
 			start := time.Now()
 			out, err := run(t, args...)
 			if err == nil {

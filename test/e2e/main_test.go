@@ -101,7 +101,7 @@ type gantry struct {
 func startGantry(t *testing.T, dataDir string, extra ...string) *gantry {
 	t.Helper()
 	g := &gantry{t: t, dataDir: dataDir, httpAddr: freeAddr(t), ready: make(chan struct{}), exited: make(chan struct{})}
-	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", g.httpAddr, "--kube-bin-dir", kubeBinDir}, extra...)
+	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", g.httpAddr, "--kube-bin-dir", kubeBinDir, "--real-nodes", "0"}, extra...)
 	g.cmd = exec.Command(gantryBin, args...)
 	// If the test binary itself is killed, gantry (and through it everything it
 	// started) goes too.

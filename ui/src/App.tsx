@@ -52,16 +52,29 @@ function Routes() {
 }
 
 /**
- * SimulationNotice says, on every page, that the embedded host's nodes are
- * simulated: pods are scheduled and reported Running, but no container runs.
+ * SimulationNotice says, on every page, which of the embedded host's nodes are
+ * simulated (pods are scheduled and reported Running, but no container runs)
+ * and which are real (containers run there).
  */
 export function SimulationNotice({ settings }: { settings: Settings | null }) {
   const n = settings?.simulatedNodes ?? 0;
-  if (n <= 0) return null;
+  const real = settings?.realNodes ?? [];
+  if (n <= 0 && real.length === 0) return null;
   return (
     <footer className="sim-notice" role="note">
-      Embedded host: {n} {n === 1 ? 'node' : 'nodes'} simulated by KWOK. Pods are scheduled and reported Running, but
-      no container runs.
+      Embedded host:{' '}
+      {real.length > 0 && (
+        <>
+          {real.join(', ')} {real.length === 1 ? 'is a real node' : 'are real nodes'}: containers run there, for pods with
+          nodeSelector and toleration gantry.dev/real=true.{' '}
+        </>
+      )}
+      {n > 0 && (
+        <>
+          {n} {n === 1 ? 'node' : 'nodes'} simulated by KWOK: pods are scheduled and reported Running there, but no
+          container runs.
+        </>
+      )}
     </footer>
   );
 }

@@ -18,6 +18,7 @@ const (
 	ResourceTeams           = "teams"
 	ResourceAccessKeys      = "accesskeys"
 	ResourceOIDCClients     = "oidcclients"
+	ResourceImages          = "images"
 )
 
 // Action names: the third field of a p line. Fine-grained application actions
@@ -135,6 +136,11 @@ func Resources() []ResourceSpec {
 		{
 			Name: ResourceOIDCClients, Origin: OriginGantry, Actions: crud(),
 			Description: "OIDC clients of gantry's provider; credentials, so not readable by role:readonly",
+		},
+		{
+			Name: ResourceImages, Readable: true, Origin: OriginGantry,
+			Actions:     []string{ActionGet, ActionCreate},
+			Description: "container images on the real node, object <node>: create loads an archive (every pod of every project may then run it), get lists them",
 		},
 	}
 }

@@ -135,6 +135,8 @@ export interface Settings {
   host?: 'embedded' | 'external';
   /** Nodes simulated by KWOK (the embedded host): no container runs on them. */
   simulatedNodes?: number;
+  /** Nodes where containers really run (label gantry.dev/real=true). */
+  realNodes?: string[];
   oidcIssuer?: string;
 }
 
