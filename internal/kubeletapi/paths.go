@@ -26,9 +26,9 @@ var subresources = map[string]string{
 // call is one kubelet API call on a virtual pod.
 type call struct {
 	// kind is one of the path constants.
-	kind                     string
+	kind                      string
 	namespace, pod, container string
-	query                    url.Values
+	query                     url.Values
 }
 
 // hostQuery translates the kubelet's query parameters into those of the host

@@ -279,4 +279,3 @@ func parseClientName(cn string) (types.NamespacedName, bool) {
 	}
 	return types.NamespacedName{Namespace: ns, Name: name}, true
 }
-
