@@ -260,7 +260,9 @@ func sameRef(a, b tree.ResourceRef) bool {
 	return a.Group == b.Group && a.Kind == b.Kind && a.Namespace == b.Namespace && a.Name == b.Name
 }
 
-func refKey(r tree.ResourceRef) string { return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name }
+func refKey(r tree.ResourceRef) string {
+	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+}
 
 func describeQuery(q url.Values) string {
 	switch {
