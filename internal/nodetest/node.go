@@ -49,7 +49,9 @@ type Node struct {
 	// cgroupRoot is the node's own cgroup parent (kubelet's cgroupRoot).
 	cgroupRoot string
 	bridge     string
-	host       kubernetes.Interface
+	// KubeletPort is where the kubelet serves its API (on 127.0.0.1).
+	KubeletPort int
+	host        kubernetes.Interface
 	containerd *exec.Cmd
 	kubelet    *exec.Cmd
 }
@@ -220,6 +222,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 	must(t, os.WriteFile(filepath.Join(d, "containerd.toml"), []byte(containerd), 0o644))
 
 	port, healthz := freePort(t), freePort(t)
+	n.KubeletPort = port
 	n.makeCgroupRoot(t)
 	kubelet := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+
 	"gantry.dev/gantry/internal/nodetest"
 )
 
@@ -170,6 +172,32 @@ func testPodStreams(t *testing.T, k kubectl, pod string, nodeSelector map[string
 	}
 }
 
+// helloDeployment is the hello server as a Deployment, for GitOps.
+func helloDeployment(nodeSelector map[string]string) string {
+	var sel strings.Builder
+	for k, v := range nodeSelector {
+		fmt.Fprintf(&sel, "\n        %s: %q", k, v)
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: hello}
+  template:
+    metadata:
+      labels: {app: hello}
+    spec:
+      nodeSelector:%s
+      containers:
+      - name: hello
+        image: %s
+        imagePullPolicy: Never
+`, sel.String(), nodetest.HelloImage)
+}
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
@@ -207,8 +235,8 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 	createVCluster(t, dataDir, "dev", "--project", "shop")
 
 	server, ca := "https://"+g.httpAddr, filepath.Join(dataDir, "pki", "ca.crt")
-	as := func(user string) (proxy, sso kubectl) {
-		cli := newRemoteCLI(t)
+	as := func(user string) (cli *remoteCLI, proxy, sso kubectl) {
+		cli = newRemoteCLI(t)
 		if out, code := cli.run(user+"-secret-pw\n", "login", server, "--ca-file", ca, "--username", user, "--password-stdin"); code != 0 {
 			t.Fatalf("login %s: %s", user, out)
 		}
@@ -217,9 +245,9 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		sso = kubectl{t: t, kubeconfig: filepath.Join(dir, "sso"), env: cli.env}
 		cli.must("vcluster", "connect", "dev", "--project", "shop", "--proxy", "--kubeconfig", proxy.kubeconfig)
 		cli.must("vcluster", "connect", "dev", "--project", "shop", "--sso", "--kubeconfig", sso.kubeconfig)
-		return proxy, sso
+		return cli, proxy, sso
 	}
-	aliceProxy, aliceSSO := as("alice")
+	alice, aliceProxy, aliceSSO := as("alice")
 	t.Run("through the proxy", func(t *testing.T) {
 		aliceProxy.t = t
 		testPodStreams(t, aliceProxy, "hello", real)
@@ -229,7 +257,59 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		testPodStreams(t, aliceSSO, "hello-sso", real)
 	})
 
-	victorProxy, victorSSO := as("victor")
+	// A tenant with cluster-admin inside (a project admin; here gantry's
+	// admin) makes a Node that points at the host's real kubelet, and a pod
+	// bound to it named as another workload's host pod: the virtual API
+	// server must not reach that kubelet (its certificate is not from the
+	// kubelet API's CA), so no log comes back.
+	t.Run("a virtual Node aimed at the real kubelet", func(t *testing.T) {
+		admin := kubectl{t: t, kubeconfig: filepath.Join(t.TempDir(), "admin")}
+		if out, err := run(t, "vcluster", "connect", "dev", "--project", "shop", "--proxy", "--kubeconfig", admin.kubeconfig, "--data-dir", dataDir); err != nil {
+			t.Fatalf("connect as admin: %v\n%s", err, out)
+		}
+		evil := `{"apiVersion":"v1","kind":"Node","metadata":{"name":"evil"}}`
+		apply := admin.cmd(context.Background(), "apply", "-f", "-")
+		apply.Stdin = strings.NewReader(evil)
+		if out, err := apply.CombinedOutput(); err != nil {
+			t.Fatalf("creating node evil: %v\n%s", err, out)
+		}
+		patch := fmt.Sprintf(`{"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"localhost"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":%d}}}}`, node.KubeletPort)
+		admin.must("patch", "node", "evil", "--subresource=status", "--type=merge", "-p", patch)
+		admin.must("create", "namespace", "vc-p-shop-dev")
+		stolen := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hello-x-default-x-dev","namespace":"vc-p-shop-dev"},
+"spec":{"nodeName":"evil","containers":[{"name":"hello","image":"` + nodetest.HelloImage + `","imagePullPolicy":"Never"}]}}`
+		apply = admin.cmd(context.Background(), "apply", "-f", "-")
+		apply.Stdin = strings.NewReader(stolen)
+		if out, err := apply.CombinedOutput(); err != nil {
+			t.Fatalf("creating the pod on node evil: %v\n%s", err, out)
+		}
+		out, err := admin.run("logs", "-n", "vc-p-shop-dev", "hello-x-default-x-dev")
+		if err == nil || strings.Contains(out, "listening on") {
+			t.Fatalf("the virtual API server read a host pod's log through a tenant's Node: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "x509") && !strings.Contains(out, "certificate") {
+			t.Errorf("refused, but not by the certificate check:\n%s", out)
+		}
+		t.Logf("refused: %s", strings.TrimSpace(out))
+	})
+
+	// GitOps: a Deployment of the hello server from Git into the virtual
+	// cluster; gantry app logs reads its pod as a project member.
+	t.Run("gantry app logs", func(t *testing.T) {
+		repo := newGitServer(t).newRepo("hello")
+		repo.commit("hello", map[string]*string{"hello/deploy.yaml": str(helloDeployment(real))})
+		if out, err := run(t, "app", "create", "hello", "-p", "shop", "--repo", repo.URL, "--path", "hello", "--dest-name", "p-shop/dev",
+			"--dest-namespace", "web", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true", "--data-dir", dataDir); err != nil {
+			t.Fatalf("app create: %v\n%s", err, out)
+		}
+		waitApp(t, dynamic.NewForConfigOrDie(g.restConfig(t)), "p-shop", "hello", "Synced", "Healthy", 2*time.Minute)
+		out := alice.must("app", "logs", "hello", "-p", "shop", "--kind", "Deployment", "--name", "hello", "--tail", "5")
+		if !strings.Contains(out, "listening on :8080") || !strings.Contains(out, "[pod/hello-") {
+			t.Errorf("gantry app logs --kind Deployment: %q", out)
+		}
+	})
+
+	_, victorProxy, victorSSO := as("victor")
 	for name, k := range map[string]kubectl{"proxy": victorProxy, "sso": victorSSO} {
 		if out, err := k.run("logs", "hello"); err != nil || !strings.Contains(out, "listening on :8080") {
 			t.Errorf("a viewer's kubectl logs (%s): %v\n%s", name, err, out)
