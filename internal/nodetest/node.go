@@ -3,6 +3,8 @@ package nodetest
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -52,8 +55,8 @@ type Node struct {
 	// KubeletPort is where the kubelet serves its API (on 127.0.0.1).
 	KubeletPort int
 	host        kubernetes.Interface
-	containerd *exec.Cmd
-	kubelet    *exec.Cmd
+	containerd  *exec.Cmd
+	kubelet     *exec.Cmd
 }
 
 // KubeletBinary is where the tests find the kubelet.
@@ -296,25 +299,27 @@ func (n *Node) makeCgroupRoot(t testing.TB) {
 	}
 }
 
-// stop undoes Start: pods first while the kubelet runs (it tears down their
-// sandboxes and networks), then the kubelet, the node object, containerd and
-// the shims it left, mounts under the node's directory, its cgroups, bridge
-// and log links.
+// stop undoes Start: the node cordoned (a syncer would otherwise bring
+// back the pods it owns) and its pods deleted while the kubelet runs (it
+// tears down their sandboxes and networks), then the kubelet, the node
+// object, containerd and the shims it left; whatever still runs in the
+// node's cgroups is killed and its network namespace removed; then mounts
+// under the node's directory, its cgroups, bridge and log links.
 func (n *Node) stop(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if n.kubelet != nil {
+		_, _ = n.host.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{})
 		sel := fields.OneTermEqualSelector("spec.nodeName", n.Name).String()
-		pods, _ := n.host.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
-		if pods != nil {
-			for _, p := range pods.Items {
-				_ = n.host.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})
-			}
-		}
 		for ctx.Err() == nil {
 			pods, err := n.host.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
 			if err != nil || len(pods.Items) == 0 {
 				break
+			}
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp == nil {
+					_ = n.host.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})
+				}
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -325,6 +330,7 @@ func (n *Node) stop(t testing.TB) {
 		stopProcess(n.containerd)
 	}
 	n.killShims()
+	n.killLeftovers(t)
 	n.unmount(t)
 	for _, m := range cgroupMounts() {
 		removeTree(filepath.Join(m, n.cgroupRoot))
@@ -337,6 +343,60 @@ func (n *Node) stop(t testing.TB) {
 				_ = os.Remove(p)
 			}
 		}
+	}
+}
+
+// killLeftovers kills every process still in the node's cgroups (containers
+// whose shim is gone) and removes the network namespaces they held, named
+// under /run/netns by the CNI plugins: only those, matched by inode.
+func (n *Node) killLeftovers(t testing.TB) {
+	var pids []int
+	for _, m := range cgroupMounts() {
+		_ = filepath.WalkDir(filepath.Join(m, n.cgroupRoot), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			data, _ := os.ReadFile(p)
+			for f := range strings.FieldsSeq(string(data)) {
+				var pid int
+				if _, err := fmt.Sscanf(f, "%d", &pid); err == nil && !slices.Contains(pids, pid) {
+					pids = append(pids, pid)
+				}
+			}
+			return nil
+		})
+	}
+	netns := map[uint64]bool{}
+	for _, pid := range pids {
+		var st syscall.Stat_t
+		if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) == nil {
+			netns[st.Ino] = true
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if len(pids) > 0 {
+		t.Logf("killed %d processes left in the node's cgroups", len(pids))
+	}
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		p := filepath.Join("/run/netns", e.Name())
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) == nil && netns[st.Ino] {
+			_ = syscall.Unmount(p, syscall.MNT_DETACH)
+			_ = os.Remove(p)
+		}
+	}
+	for range 50 {
+		alive := 0
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				alive++
+			}
+		}
+		if alive == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -371,9 +431,21 @@ func (n *Node) killShims() {
 			var pid int
 			if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid); err == nil {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
+				// Killed, it cannot remove its socket, which containerd 1.6
+				// names after its own address, namespace and the shim's id.
+				ns, id := argAfter(args, "-namespace"), argAfter(args, "-id")
+				sum := sha256.Sum256([]byte(filepath.Join(n.sock, ns, id)))
+				_ = os.Remove(filepath.Join("/run/containerd/s", hex.EncodeToString(sum[:])))
 			}
 		}
 	}
+}
+
+func argAfter(args []string, flag string) string {
+	if i := slices.Index(args, flag); i >= 0 && i+1 < len(args) {
+		return args[i+1]
+	}
+	return ""
 }
 
 // unmount removes every mount under the node's directory, deepest first.

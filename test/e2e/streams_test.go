@@ -96,9 +96,11 @@ func testPodStreams(t *testing.T, k kubectl, pod string, nodeSelector map[string
 		t.Errorf("kubectl logs %s: %q, want the server's start line", pod, out)
 	}
 	// exec: a command in the container, its output back.
+	start := time.Now()
 	if out := k.must("exec", pod, "--", "echo", "hi"); strings.TrimSpace(out) != "hi" {
 		t.Errorf("kubectl exec %s -- echo hi: %q", pod, out)
 	}
+	t.Logf("kubectl exec -- echo hi: %s (the kubectl process, start to exit)", time.Since(start).Round(time.Millisecond))
 	// logs -f, left running while port-forward sends a request whose line
 	// must then arrive on it.
 	ctx, cancel := context.WithCancel(context.Background())
