@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"gantry.dev/gantry/internal/gitops/tree"
 	"gantry.dev/gantry/internal/identity/rbac"
 	"gantry.dev/gantry/internal/jsonapi"
+	"gantry.dev/gantry/internal/simnodes"
 )
 
 // MaxLogPods is how many pods one logs request streams at most (Argo CD's
@@ -88,12 +90,25 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request, c *api.Caller, app *g
 			s.body.Close()
 		}
 	}()
+	// Pods where nothing can be read (replaced meanwhile, on a simulated
+	// node) are left out of a resource's logs; alone, they are the answer.
+	var skipped error
 	for _, p := range pods {
 		po := *opts
+		container, node, err := a.podFacts(ctx, app, p)
+		switch {
+		case errors.Is(err, errPodGone):
+			skipped = jsonapi.Errorf(http.StatusNotFound, "pod %s no longer exists", p.Name)
+			continue
+		case err != nil:
+			return err
+		case node != "":
+			skipped = jsonapi.Errorf(http.StatusNotFound, "pod %s runs on simulated node %s: no container runs there, so it has no logs "+
+				"(a real node runs it when gantry up starts one)", p.Name, node)
+			continue
+		}
 		if po.Container == "" {
-			if po.Container, err = a.firstContainer(ctx, app, p); err != nil {
-				return err
-			}
+			po.Container = container
 		}
 		body, err := a.Engine.PodLogs(ctx, app, p.Namespace, p.Name, &po)
 		if err != nil {
@@ -103,6 +118,9 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request, c *api.Caller, app *g
 			return err
 		}
 		streams = append(streams, podStream{pod: p.Name, body: body})
+	}
+	if len(streams) == 0 {
+		return skipped
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -274,29 +292,37 @@ func describeQuery(q url.Values) string {
 	return "any resource"
 }
 
-// firstContainer is the container a pod's logs come from when none is
-// named: kubectl's default-container annotation, else the first.
-func (a *API) firstContainer(ctx context.Context, app *gitopsv1alpha1.Application, p tree.ResourceRef) (string, error) {
+// errPodGone: a pod of the tree is no longer in the cluster.
+var errPodGone = errors.New("the pod no longer exists")
+
+// podFacts reads a pod of the tree: the container its logs come from when
+// none is named (kubectl's default-container annotation, else the first),
+// and the name of its node when that node is simulated (no container runs).
+func (a *API) podFacts(ctx context.Context, app *gitopsv1alpha1.Application, p tree.ResourceRef) (container, simulatedNode string, err error) {
 	dyn, _, err := a.Engine.Destination(ctx, app)
 	if err != nil {
-		return "", engineError(err)
+		return "", "", engineError(err)
 	}
 	u, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return "", jsonapi.Errorf(http.StatusNotFound, "pod %s no longer exists", p.Name)
+			return "", "", errPodGone
 		}
-		return "", err
+		return "", "", err
 	}
 	var pod corev1.Pod
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &pod); err != nil {
-		return "", err
+		return "", "", err
 	}
-	if c := pod.Annotations["kubectl.kubernetes.io/default-container"]; c != "" {
-		return c, nil
+	if name := pod.Spec.NodeName; name != "" {
+		n, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "nodes"}).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && n.GetLabels()[simnodes.SimulatedLabel] == "true" {
+			simulatedNode = name
+		}
 	}
-	if len(pod.Spec.Containers) == 0 {
-		return "", jsonapi.Errorf(http.StatusNotFound, "pod %s has no containers", p.Name)
+	container = pod.Annotations["kubectl.kubernetes.io/default-container"]
+	if container == "" && len(pod.Spec.Containers) > 0 {
+		container = pod.Spec.Containers[0].Name
 	}
-	return pod.Spec.Containers[0].Name, nil
+	return container, simulatedNode, nil
 }

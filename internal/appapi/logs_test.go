@@ -31,6 +31,15 @@ func TestLogs(t *testing.T) {
 	f.MustCreate(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-a", Namespace: ns,
 		Annotations: map[string]string{"kubectl.kubernetes.io/default-container": "app"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "sidecar", Image: "x"}, {Name: "app", Image: "x"}}}})
+	for _, name := range []string{"web-b", "db-0"} {
+		f.MustCreate(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "x"}}}})
+	}
+	// A pod on a simulated node: no container runs, so no logs, said at once.
+	simNode := "sim-" + f.A
+	f.MustCreate(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: simNode, Labels: map[string]string{"gantry.dev/simulated": "true"}}})
+	f.MustCreate(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "sim-0", Namespace: ns},
+		Spec: corev1.PodSpec{NodeName: simNode, Containers: []corev1.Container{{Name: "main", Image: "x"}}}})
 	rs := tree.ResourceRef{Group: "apps", Kind: "ReplicaSet", Namespace: ns, Name: "web-1", UID: "rs-uid"}
 	deploy := tree.ResourceRef{Group: "apps", Kind: "Deployment", Namespace: ns, Name: "web", UID: "d-uid"}
 	pod := func(name string, parent tree.ResourceRef) tree.Node {
@@ -42,6 +51,7 @@ func TestLogs(t *testing.T) {
 		pod("web-a", rs), pod("web-b", rs),
 		{ResourceRef: tree.ResourceRef{Kind: "Service", Namespace: ns, Name: "db"}},
 		pod("db-0", tree.ResourceRef{Group: "apps", Kind: "StatefulSet", Namespace: ns, Name: "db"}),
+		pod("sim-0", rs), pod("gone-0", tree.ResourceRef{Kind: "Job", Group: "batch", Namespace: ns, Name: "once"}),
 	}, logs: map[string]string{
 		ns + "/web-a/app":  "2026-12-06T10:00:00Z started web-a\n2026-12-06T10:00:01Z request GET /\n",
 		ns + "/web-b/main": "2026-12-06T10:00:02Z started web-b\n",
@@ -87,6 +97,9 @@ func TestLogs(t *testing.T) {
 	if !slices.Contains(engine.asked, ns+"/web-b/main follow=true previous=false tail=false") {
 		t.Errorf("options not passed on: %q", engine.asked)
 	}
+
+	f.expect("alice", "GET", base+url.Values{"podName": {"sim-0"}}.Encode(), 404, "runs on simulated node "+simNode+": no container runs there")
+	f.expect("alice", "GET", base+url.Values{"podName": {"gone-0"}}.Encode(), 404, "pod gone-0 no longer exists")
 
 	// Refused: a pod outside the tree; bad parameters; another project's
 	// member; no token.

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"gantry.dev/gantry/internal/simnodes"
 	"gantry.dev/gantry/internal/syncer"
 )
 
@@ -222,6 +223,15 @@ func (s *Server) resolve(ctx context.Context, vc types.NamespacedName, c call) (
 	if !copyOf(pod, vc, c.namespace, c.pod) {
 		// Not this pod's copy: say no more than for a missing one.
 		return "", "", http.StatusNotFound, notFound
+	}
+	// On a simulated node nothing runs: say so at once, rather than let the
+	// host API server time out dialling a kubelet that does not exist.
+	if node := pod.Spec.NodeName; node != "" {
+		n, err := s.host.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err == nil && n.Labels[simnodes.SimulatedLabel] == "true" {
+			return "", "", http.StatusNotFound, fmt.Errorf("pod %s/%s runs on simulated node %s: no container runs there, "+
+				"so there are no logs, exec or port-forward (a real node runs it when gantry up starts one)", c.namespace, c.pod, node)
+		}
 	}
 	return hostNS, hostName, 0, nil
 }

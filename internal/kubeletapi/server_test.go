@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"gantry.dev/gantry/internal/pki"
+	"gantry.dev/gantry/internal/simnodes"
 	"gantry.dev/gantry/internal/syncer"
 )
 
@@ -35,6 +36,15 @@ type fakeHost struct {
 }
 
 func (f *fakeHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if node, ok := strings.CutPrefix(r.URL.Path, "/api/v1/nodes/"); ok {
+		w.Header().Set("Content-Type", "application/json")
+		labels := map[string]string{}
+		if strings.HasPrefix(node, "sim-") {
+			labels[simnodes.SimulatedLabel] = "true"
+		}
+		_ = json.NewEncoder(w).Encode(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node, Labels: labels}})
+		return
+	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/namespaces/"), "/")
 	if len(parts) == 3 && parts[1] == "pods" {
 		f.mu.Lock()
@@ -192,7 +202,9 @@ func TestRefused(t *testing.T) {
 	foreign := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: syncer.HostName("sys", "kube-system", "dev"), Namespace: hostNS(vcA)}}
 	other := syncedPod(vcB, "default", "db")
 	other.Namespace = hostNS(vcA)
-	e := newEnv(t, syncedPod(vcA, "default", "web"), syncedPod(vcB, "default", "web"), crafted, foreign, other)
+	simulated := syncedPod(vcA, "default", "sim")
+	simulated.Spec.NodeName = "sim-node-1"
+	e := newEnv(t, syncedPod(vcA, "default", "web"), syncedPod(vcB, "default", "web"), crafted, foreign, other, simulated)
 	a := e.client(t, vcA)
 
 	for _, tc := range []struct {
@@ -206,6 +218,7 @@ func TestRefused(t *testing.T) {
 		{"a host pod the syncer did not make", a, "/exec/kube-system/sys/app?command=id&output=1", http.StatusNotFound},
 		{"another virtual cluster's pod in a colliding host namespace", a, "/containerLogs/default/db/app", http.StatusNotFound},
 		{"a pod that does not exist", a, "/portForward/default/nothing?port=80", http.StatusNotFound},
+		{"a pod on a simulated node, where nothing runs", a, "/containerLogs/default/sim/app", http.StatusNotFound},
 		{"a path that is no name", a, "/containerLogs/default/..%2F..%2Fkube-system/app", http.StatusBadRequest},
 		{"not a kubelet call served here", a, "/run/default/web/app", http.StatusNotFound},
 		{"stats of the node", a, "/stats/summary", http.StatusNotFound},
@@ -216,6 +229,9 @@ func TestRefused(t *testing.T) {
 				t.Errorf("status %d (%s), want %d", code, strings.TrimSpace(body), tc.status)
 			}
 		})
+	}
+	if _, body := e.get(t, a, "/containerLogs/default/sim/app"); !strings.Contains(body, "runs on simulated node sim-node-1: no container runs there") {
+		t.Errorf("a simulated pod's refusal does not say why: %s", body)
 	}
 	e.host.mu.Lock()
 	defer e.host.mu.Unlock()
