@@ -325,4 +325,33 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 			t.Errorf("gantry's refusal must name the exec action:\n%s", out)
 		}
 	}
+
+	// Asleep and woken: the control plane restarts (its kubelet client
+	// certificate written again), the Deployment's pod comes back on the real
+	// node (bare pods do not survive a sleep: their host pods are removed),
+	// and logs and exec reach the new container.
+	t.Run("after sleep and wake", func(t *testing.T) {
+		if out, err := run(t, "vcluster", "sleep", "dev", "--project", "shop", "--data-dir", dataDir); err != nil {
+			t.Fatalf("vcluster sleep: %v\n%s", err, out)
+		}
+		eventually(t, time.Minute, "dev asleep", func() error {
+			out, _ := run(t, "vcluster", "get", "dev", "--project", "shop", "-o", "json", "--data-dir", dataDir)
+			if !strings.Contains(out, `"phase": "Sleeping"`) {
+				return fmt.Errorf("not asleep yet")
+			}
+			return nil
+		})
+		aliceProxy.t = t
+		// The first request wakes it; the host pod is then made again.
+		eventually(t, 2*time.Minute, "hello's log after waking", func() error {
+			out, err := aliceProxy.run("logs", "-n", "web", "deployment/hello")
+			if err != nil || !strings.Contains(out, "listening on :8080") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+		if out := aliceProxy.must("exec", "-n", "web", "deployment/hello", "--", "echo", "awake"); strings.TrimSpace(out) != "awake" {
+			t.Errorf("kubectl exec after waking: %q", out)
+		}
+	})
 }
