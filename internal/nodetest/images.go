@@ -25,6 +25,13 @@ const (
 	HelloImage = "example.local/hello:v1"
 )
 
+// HelloArchive builds HelloImage into dir and returns its docker-save
+// archive, for a node this package did not start (gantry image load).
+func HelloArchive(t testing.TB, dir string) string {
+	t.Helper()
+	return buildImage(t, dir, "hello", HelloImage, "echo")
+}
+
 // buildImage compiles the program in testdata/<program> statically and packs
 // it as a one-layer image ref, entrypoint /<program>, with links (other names
 // of the same binary, such as /echo), written as a docker-save tarball into

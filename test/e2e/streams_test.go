@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
 	"gantry.dev/gantry/internal/nodetest"
@@ -200,6 +202,56 @@ spec:
 `, sel.String(), nodetest.HelloImage)
 }
 
+// kubeletAt is where a node's kubelet serves its API.
+type kubeletAt struct {
+	Address string
+	Port    int32
+}
+
+// gantryRunsRealNodes reports whether gantry up starts a real node itself
+// (--real-nodes): the tests then use it rather than start their own.
+func gantryRunsRealNodes(t *testing.T) bool {
+	out, _ := exec.Command(gantryBin, "up", "--help").CombinedOutput()
+	return strings.Contains(string(out), "--real-nodes")
+}
+
+// realNode gives the test a real node in g's host: gantry's own (label
+// gantry.dev/real, the hello image loaded with gantry image load) when it
+// runs one, else one the test starts (nodetest). It returns the node
+// selector of that node and where its kubelet listens.
+func realNode(t *testing.T, g *gantry, own bool) (map[string]string, kubeletAt) {
+	t.Helper()
+	host := g.client()
+	if !own {
+		sel := map[string]string{"e2e.gantry.dev/real": "true"}
+		node := nodetest.Start(t, nodetest.Options{Kubeconfig: filepath.Join(g.dataDir, "kubeconfig"), Labels: sel})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("kubelet log:\n%s", node.Log("kubelet"))
+			}
+		})
+		return sel, kubeletAt{Address: "127.0.0.1", Port: int32(node.KubeletPort)}
+	}
+	sel := map[string]string{"gantry.dev/real": "true"}
+	nodes, err := host.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "gantry.dev/real=true"})
+	if err != nil || len(nodes.Items) == 0 {
+		st, _ := run(t, "status", "--data-dir", g.dataDir)
+		t.Skipf("gantry started no real node here (%v):\n%s", err, st)
+	}
+	n := nodes.Items[0]
+	archive := nodetest.HelloArchive(t, t.TempDir())
+	if out, err := run(t, "image", "load", archive, "--data-dir", g.dataDir); err != nil {
+		t.Fatalf("gantry image load: %v\n%s", err, out)
+	}
+	ep := kubeletAt{Port: n.Status.DaemonEndpoints.KubeletEndpoint.Port}
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			ep.Address = a.Address
+		}
+	}
+	return sel, ep
+}
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
@@ -209,19 +261,18 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // gantry's proxy and straight to the virtual cluster (connect --sso), as a
 // project member; a project viewer reads logs and cannot exec, either way.
 func TestPodStreamsOnRealNode(t *testing.T) {
-	if why := nodetest.Unavailable(nodetest.KubeletBinary()); why != "" {
+	ownNodes := gantryRunsRealNodes(t)
+	if why := nodetest.Unavailable(nodetest.KubeletBinary()); why != "" && !ownNodes {
 		t.Skipf("no real node on this machine: %s", why)
 	}
 	dataDir := t.TempDir()
-	g := startGantry(t, dataDir, "--nodes", "1")
+	args := []string{"--nodes", "1"}
+	if ownNodes {
+		args = append(args, "--real-nodes", "1")
+	}
+	g := startGantry(t, dataDir, args...)
 	g.waitReady(2 * time.Minute)
-	real := map[string]string{"e2e.gantry.dev/real": "true"}
-	node := nodetest.Start(t, nodetest.Options{Kubeconfig: filepath.Join(dataDir, "kubeconfig"), Labels: real})
-	defer func() {
-		if t.Failed() {
-			t.Logf("kubelet log:\n%s", node.Log("kubelet"))
-		}
-	}()
+	real, kubelet := realNode(t, g, ownNodes)
 
 	for _, c := range []struct{ stdin, args string }{
 		{"alice-secret-pw\n", "user create alice --password-stdin"},
@@ -275,7 +326,8 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		if out, err := apply.CombinedOutput(); err != nil {
 			t.Fatalf("creating node evil: %v\n%s", err, out)
 		}
-		patch := fmt.Sprintf(`{"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":"localhost"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":%d}}}}`, node.KubeletPort)
+		patch := fmt.Sprintf(`{"status":{"addresses":[{"type":"InternalIP","address":%q},{"type":"Hostname","address":"localhost"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":%d}}}}`,
+			kubelet.Address, kubelet.Port)
 		admin.must("patch", "node", "evil", "--subresource=status", "--type=merge", "-p", patch)
 		admin.must("create", "namespace", "vc-p-shop-dev")
 		stolen := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hello-x-default-x-dev","namespace":"vc-p-shop-dev"},
