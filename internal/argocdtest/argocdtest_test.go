@@ -82,4 +82,3 @@ func TestArgoCD(t *testing.T) {
 		t.Errorf("after a restart, the admin's session: %+v %v", info, err)
 	}
 }
-

@@ -81,6 +81,10 @@ type Options struct {
 	// GitPollInterval is how often Applications' repositories are asked for new
 	// commits (webhooks refresh at once). Default 60s.
 	GitPollInterval time.Duration
+	// ClusterDNS, when set, serves cluster DNS to virtual clusters' pods
+	// (clusterdns.go): where pods really run (a real node). Nil leaves pods'
+	// DNS as their tenants wrote it.
+	ClusterDNS *ClusterDNS
 }
 
 // Scheme returns the types gantry's controllers use.
@@ -109,6 +113,8 @@ type Platform struct {
 	// direct reads and writes the host uncached, where a write must be seen
 	// by the next read at once (OIDC clients).
 	direct client.Client
+	// dns is cluster DNS for the syncers; nil without Options.ClusterDNS.
+	dns *syncer.DNS
 	// ctx lives as long as Run; long-lived watches made outside the manager use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -255,6 +261,14 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err := ensureSystem(ctx, p.direct); err != nil {
 		return err
 	}
+	if p.opts.ClusterDNS != nil {
+		// Before any syncer starts: pods are created with their DNS settings.
+		// Without it virtual clusters still work; their pods resolve only what
+		// the node's resolver does, and the log says why.
+		if err := p.startClusterDNS(ctx, p.direct); err != nil {
+			p.opts.Logger.Error(err, "cluster DNS is off: pods of virtual clusters cannot resolve Service names")
+		}
+	}
 	if err := p.startTokens(ctx, p.direct); err != nil {
 		return err
 	}
@@ -304,6 +318,7 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		Virtual:       virtual,
 		Host:          p.opts.Host,
 		PodSecurity:   podSecurity,
+		DNS:           p.dns,
 		Logger:        p.opts.Logger.WithName("syncer"),
 	}
 	addr, port := p.kubelet.Endpoint()

@@ -59,6 +59,10 @@ type Options struct {
 	// kubelet of every virtual Node: gantry's kubelet API (package kubeletapi),
 	// which forwards logs, exec, attach and port-forward to the host pods.
 	Kubelet *KubeletEndpoint
+	// DNS, when set, points pods at cluster DNS for this virtual cluster
+	// (dns.go): needed where pods really run; nil leaves their DNS settings as
+	// the tenant wrote them.
+	DNS *DNS
 	// Logger receives the syncer's log.
 	Logger logr.Logger
 }

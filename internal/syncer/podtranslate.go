@@ -230,6 +230,7 @@ func (t translator) hostPod(v *corev1.Pod, o podOptions) *corev1.Pod {
 	// A node chosen inside (virtual node names are host node names) is kept, as a
 	// scheduling requirement: the host scheduler checks its taints.
 	requireNode(spec)
+	t.podDNS(spec, v.Namespace)
 	spec.Tolerations, _ = t.hostTolerations(spec.Tolerations)
 	t.translateAffinity(spec, v.Namespace)
 	for i := range spec.TopologySpreadConstraints {

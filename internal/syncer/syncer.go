@@ -77,7 +77,7 @@ func newSyncer(opts Options) (*syncer, error) {
 		opts: opts,
 		log:  log,
 		t: translator{vcluster: opts.VCluster, vclusterNamespace: opts.Namespace, hostNamespace: opts.HostNamespace,
-			tolerable: opts.TolerableTaints},
+			tolerable: opts.TolerableTaints, dns: opts.DNS},
 	}
 	var err error
 	if s.checker, err = podsecurity.NewChecker(); err != nil {
@@ -130,6 +130,9 @@ func newSyncer(opts Options) (*syncer, error) {
 			s.controllers = append(s.controllers, k.setup())
 		}
 	}
+	if opts.DNS != nil {
+		s.setupDNS()
+	}
 	if opts.SyncEvents {
 		s.controllers = append(s.controllers, s.setupEvents())
 	}
@@ -158,6 +161,12 @@ func (s *syncer) run(ctx context.Context) error {
 				return fmt.Errorf("syncer %s: the %v cache did not sync", s.opts.VCluster, typ)
 			}
 		}
+	}
+	if d := s.opts.DNS; d != nil {
+		key := s.opts.Namespace + "/" + s.opts.VCluster
+		z := dnsZone{s}
+		d.Registry.Set(key, z, z.member)
+		defer d.Registry.Delete(key)
 	}
 	s.log.Info("syncing", "hostNamespace", s.opts.HostNamespace, "controllers", len(s.controllers))
 	var wg sync.WaitGroup

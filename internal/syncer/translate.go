@@ -18,6 +18,8 @@ type translator struct {
 	// tolerable are taint keys tenants' pods may tolerate on the host besides
 	// node conditions (Options.TolerableTaints).
 	tolerable []string
+	// dns is cluster DNS for pods (Options.DNS); nil leaves their DNS alone.
+	dns *DNS
 }
 
 // name is the host name of the virtual object namespace/name.

@@ -91,6 +91,14 @@ func upWith(b *testing.B, dataDir string, extra ...string) (time.Duration, func(
 			cmd.Process.Kill()
 			<-exited
 		}
+		// GANTRY_BENCH_LOGS=DIR keeps gantry's logs of each run (the data
+		// directory is a temporary one): where the time went, afterwards.
+		if keep := os.Getenv("GANTRY_BENCH_LOGS"); keep != "" {
+			dst := filepath.Join(keep, filepath.Base(dataDir))
+			if err := os.CopyFS(dst, os.DirFS(filepath.Join(dataDir, "logs"))); err != nil {
+				b.Logf("keeping the logs: %v", err)
+			}
+		}
 	}
 	select {
 	case d := <-ready:

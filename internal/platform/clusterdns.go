@@ -1,0 +1,145 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"gantry.dev/gantry/internal/clusterdns"
+	"gantry.dev/gantry/internal/syncer"
+)
+
+// ClusterDNS is cluster DNS for virtual clusters' pods where they really run
+// (Options.ClusterDNS).
+type ClusterDNS struct {
+	// Listen is the address gantry's DNS server listens on (a free port is
+	// chosen): one the host's pods reach, such as the real node's address.
+	Listen netip.Addr
+	// ResolvConf names the host's resolvers for names outside the cluster;
+	// default /etc/resolv.conf.
+	ResolvConf string
+}
+
+// DNSService is the host Service pods send their questions to: port 53 of a
+// ClusterIP, which kube-proxy forwards to gantry's listener, as kube-dns's
+// Service does for CoreDNS.
+const DNSService = "gantry-dns"
+
+// startClusterDNS listens, points the Service gantry-dns at the listener and
+// serves until ctx ends; the syncers started after it send pods there.
+func (p *Platform) startClusterDNS(ctx context.Context, c client.Client) error {
+	o := p.opts.ClusterDNS
+	resolv := o.ResolvConf
+	if resolv == "" {
+		resolv = "/etc/resolv.conf"
+	}
+	upstream, err := clusterdns.ReadResolvConf(resolv)
+	if err != nil {
+		// Cluster names still resolve; the log says why others do not.
+		p.opts.Logger.Error(err, "cluster DNS: names outside the cluster will not resolve")
+	}
+	pc, l, err := listenDNS(o.Listen)
+	if err != nil {
+		return fmt.Errorf("cluster DNS: %w", err)
+	}
+	port := int32(pc.LocalAddr().(*net.UDPAddr).Port)
+	clusterIP, err := ensureDNSService(ctx, c, o.Listen, port)
+	if err != nil {
+		pc.Close()
+		l.Close()
+		return fmt.Errorf("cluster DNS: %w", err)
+	}
+	reg := &clusterdns.Registry{}
+	srv := &clusterdns.Server{Registry: reg, Upstream: upstream, Log: p.opts.Logger.WithName("clusterdns")}
+	go func() {
+		if err := srv.Serve(ctx, pc, l); err != nil {
+			p.opts.Logger.Error(err, "cluster DNS stopped")
+		}
+	}()
+	p.dns = &syncer.DNS{Registry: reg, Server: clusterIP}
+	p.opts.Logger.Info("cluster DNS", "service", SystemNamespace+"/"+DNSService, "clusterIP", clusterIP.String(),
+		"listen", net.JoinHostPort(o.Listen.String(), strconv.Itoa(int(port))))
+	return nil
+}
+
+// listenDNS opens UDP and TCP on one free port of ip.
+func listenDNS(ip netip.Addr) (net.PacketConn, net.Listener, error) {
+	var errs []error
+	for range 10 {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(ip.String(), "0"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("listening on %s: %w", ip, err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close() // that port is taken over TCP: another one
+		errs = append(errs, err)
+	}
+	return nil, nil, fmt.Errorf("no port of %s is free over both UDP and TCP: %w", ip, errors.Join(errs...))
+}
+
+// ensureDNSService makes (or updates) the Service gantry-dns without a
+// selector and its EndpointSlice pointing at ip:port, and returns the
+// Service's ClusterIP.
+func ensureDNSService(ctx context.Context, c client.Client, ip netip.Addr, port int32) (netip.Addr, error) {
+	labels := map[string]string{"app.kubernetes.io/managed-by": "gantry", "app.kubernetes.io/name": DNSService}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: DNSService, Namespace: SystemNamespace, Labels: labels}}
+	ports := []corev1.ServicePort{
+		{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(port)},
+		{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(port)},
+	}
+	err := c.Get(ctx, client.ObjectKeyFromObject(svc), svc)
+	switch {
+	case apierrors.IsNotFound(err):
+		svc.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: ports}
+		if err := c.Create(ctx, svc); err != nil {
+			return netip.Addr{}, fmt.Errorf("creating Service %s/%s: %w", SystemNamespace, DNSService, err)
+		}
+	case err != nil:
+		return netip.Addr{}, fmt.Errorf("reading Service %s/%s: %w", SystemNamespace, DNSService, err)
+	default:
+		// The ClusterIP stays (pods were created with it); the port follows
+		// the listener, which changes with every start.
+		svc.Spec.Selector, svc.Spec.Ports = nil, ports
+		if err := c.Update(ctx, svc); err != nil {
+			return netip.Addr{}, fmt.Errorf("updating Service %s/%s: %w", SystemNamespace, DNSService, err)
+		}
+	}
+	clusterIP, err := netip.ParseAddr(svc.Spec.ClusterIP)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("Service %s/%s has no ClusterIP (%q): delete it and restart gantry", SystemNamespace, DNSService, svc.Spec.ClusterIP)
+	}
+	family := discoveryv1.AddressTypeIPv4
+	if ip.Is6() {
+		family = discoveryv1.AddressTypeIPv6
+	}
+	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: DNSService, Namespace: SystemNamespace}}
+	_, err = controllerutil.CreateOrUpdate(ctx, c, slice, func() error {
+		slice.Labels = map[string]string{discoveryv1.LabelServiceName: DNSService, discoveryv1.LabelManagedBy: "gantry.dev"}
+		slice.AddressType = family
+		slice.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{ip.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}}
+		slice.Ports = []discoveryv1.EndpointPort{
+			{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To(port)},
+			{Name: ptr.To("dns-tcp"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(port)},
+		}
+		return nil
+	})
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("writing EndpointSlice %s/%s: %w", SystemNamespace, DNSService, err)
+	}
+	return clusterIP, nil
+}
