@@ -3,11 +3,13 @@ package appapi
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +40,8 @@ type Engine interface {
 	// Destination returns clients of the app's destination cluster, from which
 	// the resource and events endpoints read the objects of its tree.
 	Destination(ctx context.Context, app *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error)
+	// PodLogs opens the log of a pod of the app's destination cluster.
+	PodLogs(ctx context.Context, app *gitopsv1alpha1.Application, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error)
 }
 
 // API serves /api/v1/applications on an api.Router (Register).
@@ -87,6 +91,7 @@ func (a *API) Register(r *api.Router) {
 	})))
 	r.Handle("GET "+one+"/resource", a.withApp(rbac.ActionGet, a.resource))
 	r.Handle("GET "+one+"/events", a.withApp(rbac.ActionGet, a.events))
+	r.Handle("GET "+one+"/logs", a.withApp(rbac.ActionGet, a.logs))
 	r.Handle("GET "+one+"/resource/actions", a.withApp(rbac.ActionGet, a.listActions))
 	// The action's own right (action/<group>/<kind>/<name>) is checked once
 	// the body has named it.

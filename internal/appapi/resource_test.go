@@ -3,8 +3,11 @@ package appapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +30,11 @@ import (
 type treeEngine struct {
 	nodes []tree.Node
 	dest  destination
+	// logs are the pods' logs ("<namespace>/<pod>/<container>": lines);
+	// asked records each PodLogs call's options.
+	logs  map[string]string
+	mu    sync.Mutex
+	asked []string
 }
 
 func (e *treeEngine) ResourceTree(context.Context, *gitopsv1alpha1.Application) (any, error) {
@@ -37,6 +45,17 @@ func (e *treeEngine) ManagedResources(context.Context, *gitopsv1alpha1.Applicati
 }
 func (e *treeEngine) Manifests(context.Context, *gitopsv1alpha1.Application, string) (any, error) {
 	return map[string]any{}, nil
+}
+func (e *treeEngine) PodLogs(_ context.Context, _ *gitopsv1alpha1.Application, ns, pod string, o *corev1.PodLogOptions) (io.ReadCloser, error) {
+	key := ns + "/" + pod + "/" + o.Container
+	e.mu.Lock()
+	e.asked = append(e.asked, fmt.Sprintf("%s follow=%v previous=%v tail=%v", key, o.Follow, o.Previous, o.TailLines != nil))
+	e.mu.Unlock()
+	text, ok := e.logs[key]
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("container %s is not valid for pod %s", o.Container, pod))
+	}
+	return io.NopCloser(strings.NewReader(text)), nil
 }
 func (e *treeEngine) Destination(context.Context, *gitopsv1alpha1.Application) (dynamic.Interface, meta.RESTMapper, error) {
 	return e.dest.dynamic, e.dest.mapper, nil

@@ -40,7 +40,7 @@ func newApp(g *globals) *cobra.Command {
 		Short:   "Manage GitOps Applications (Argo CD's Application, as in argocd app ...)",
 	}
 	cmd.PersistentFlags().StringVarP(&o.project, "project", "p", "default", "project of the application (its namespace is p-<project>)")
-	cmd.AddCommand(o.create(), o.list(), o.get(), o.sync(), o.diff(), o.history(), o.rollback(), o.delete(), o.wait(), o.actions())
+	cmd.AddCommand(o.create(), o.list(), o.get(), o.sync(), o.diff(), o.history(), o.rollback(), o.delete(), o.wait(), o.actions(), o.logs())
 	return cmd
 }
 

@@ -40,6 +40,7 @@ import (
 	"gantry.dev/gantry/internal/identity/users"
 	"gantry.dev/gantry/internal/imageapi"
 	"gantry.dev/gantry/internal/kubebin"
+	"gantry.dev/gantry/internal/kubeletapi"
 	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
 	"gantry.dev/gantry/internal/server"
@@ -108,6 +109,7 @@ type Platform struct {
 	mgr       manager.Manager
 	started   chan struct{}
 	vclusters *vcluster.Runtime
+	kubelet   *kubeletapi.Server
 	identity  *identity
 	// router is every HTTP route; the server serves it.
 	router     *api.Router
@@ -161,6 +163,22 @@ func New(opts Options) (*Platform, error) {
 	}
 	p := &Platform{opts: opts, mgr: mgr, started: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	// Virtual Nodes point their kubelet here: logs, exec, attach and
+	// port-forward inside a virtual cluster reach its host pods.
+	p.kubelet, err = kubeletapi.New(kubeletapi.Options{
+		PKIDir: filepath.Join(opts.DataDir, "pki"),
+		Host:   opts.Host,
+		HostNamespace: func(vc types.NamespacedName) string {
+			return vcluster.HostNamespace(vc.Namespace, vc.Name)
+		},
+		Logger: opts.Logger.WithName("kubelet-api"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(p.kubelet); err != nil {
+		return nil, err
+	}
 	p.vclusters = vcluster.NewRuntime(vcluster.RuntimeOptions{
 		DataDir:  filepath.Join(opts.DataDir, "vclusters"),
 		Binaries: opts.Binaries,
@@ -168,7 +186,8 @@ func New(opts Options) (*Platform, error) {
 		Sync:     p.runSyncer,
 		// Virtual kube-apiservers accept tokens from gantry's issuer
 		// (gantry vcluster connect --sso).
-		Trust: &vcluster.Trust{Issuer: p.issuer(), CA: opts.ServerCA},
+		Trust:   &vcluster.Trust{Issuer: p.issuer(), CA: opts.ServerCA},
+		Kubelet: p.kubelet,
 	})
 	if err := (&vcluster.Reconciler{
 		Client:    mgr.GetClient(),
@@ -308,6 +327,8 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		DNS:           p.dns,
 		Logger:        p.opts.Logger.WithName("syncer"),
 	}
+	addr, port := p.kubelet.Endpoint()
+	o.Kubelet = &syncer.KubeletEndpoint{Address: addr, Port: port}
 	if !o.FromSpec(vc.Spec.Sync) {
 		// Nothing to sync: the cluster runs without a syncer until stopped.
 		<-ctx.Done()

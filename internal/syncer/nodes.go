@@ -140,6 +140,7 @@ func (s *syncer) virtualNode(h *corev1.Node) *corev1.Node {
 		n.Spec.Unschedulable = h.Spec.Unschedulable
 		n.Status = *h.Status.DeepCopy()
 		n.Status.Images, n.Status.VolumesInUse, n.Status.VolumesAttached = nil, nil, nil
+		s.kubeletAt(n)
 		return n
 	}
 	for _, c := range h.Status.Conditions {
@@ -151,5 +152,20 @@ func (s *syncer) virtualNode(h *corev1.Node) *corev1.Node {
 	n.Status.Capacity = h.Status.Capacity
 	n.Status.Allocatable = h.Status.Allocatable
 	n.Status.NodeInfo = h.Status.NodeInfo
+	s.kubeletAt(n)
 	return n
+}
+
+// kubeletAt points virtual Node n's kubelet at Options.Kubelet: its only
+// InternalIP (the address type the virtual API server is told to use) and its
+// kubelet port, so that logs and exec inside reach gantry's kubelet API, never
+// the host node's kubelet. The host's addresses are not shown inside, as
+// vCluster's fake nodes do not show them.
+func (s *syncer) kubeletAt(n *corev1.Node) {
+	k := s.opts.Kubelet
+	if k == nil {
+		return
+	}
+	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: k.Address}, {Type: corev1.NodeHostName, Address: n.Name}}
+	n.Status.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: k.Port}}
 }

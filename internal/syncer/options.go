@@ -55,12 +55,22 @@ type Options struct {
 	// administrator's choice, such as nvidia.com/gpu for a shared GPU pool. Other
 	// tolerations are left out of host pods (hostpolicy.go).
 	TolerableTaints []string
+	// Kubelet, when set, is where the virtual cluster's API server finds the
+	// kubelet of every virtual Node: gantry's kubelet API (package kubeletapi),
+	// which forwards logs, exec, attach and port-forward to the host pods.
+	Kubelet *KubeletEndpoint
 	// DNS, when set, points pods at cluster DNS for this virtual cluster
 	// (dns.go): needed where pods really run; nil leaves their DNS settings as
 	// the tenant wrote them.
 	DNS *DNS
 	// Logger receives the syncer's log.
 	Logger logr.Logger
+}
+
+// KubeletEndpoint is an address and port that serve the kubelet API.
+type KubeletEndpoint struct {
+	Address string
+	Port    int32
 }
 
 // FromSpec sets what is synced from a VirtualCluster's spec.sync: the kinds

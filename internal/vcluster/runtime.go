@@ -64,11 +64,21 @@ type RuntimeOptions struct {
 	// Trust, when set, makes every virtual kube-apiserver accept tokens from
 	// gantry's OpenID Connect issuer (see Trust).
 	Trust *Trust
+	// Kubelet, when set, is the kubelet API that virtual API servers call for
+	// their pods' logs, exec, attach and port-forward (package kubeletapi).
+	Kubelet KubeletAPI
 	// SparesAfter is how long after gantry starts the spare control planes are
 	// first made (spare.go), so that even the first virtual cluster starts
 	// warm. Zero means 20 s (out of the way of gantry's own start); negative
 	// means only after the first virtual cluster has started.
 	SparesAfter time.Duration
+}
+
+// KubeletAPI gives a virtual kube-apiserver what it needs to call the kubelet
+// API that serves its pods: its client certificate, written into the
+// cluster's directory, and the flags naming it.
+type KubeletAPI interface {
+	APIServerFlags(dir string, vc types.NamespacedName) (map[string]string, error)
 }
 
 // Runtime keeps the control planes (and syncers) of virtual clusters running in
@@ -170,6 +180,15 @@ func (r *Runtime) Ensure(key types.NamespacedName, cfg Config) (State, error) {
 			return StateFailed, err
 		}
 		flags["authentication-config"] = path
+	}
+	if r.opts.Kubelet != nil {
+		// Written at every start, as the other files: a spare's directory,
+		// renamed to this cluster's, gets this cluster's certificate.
+		kf, err := r.opts.Kubelet.APIServerFlags(dir, key)
+		if err != nil {
+			return StateFailed, err
+		}
+		flags = flags.With(kf)
 	}
 	cp, err := controlplane.New(controlplane.Options{
 		Name:           "vcluster " + key.String(),

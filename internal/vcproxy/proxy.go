@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+	"k8s.io/streaming/pkg/httpstream"
 
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/identity/authn"
@@ -127,6 +128,16 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, c *api.Caller) err
 	}
 	if err := c.Can(rbac.ResourceVirtualClusters, rbac.ActionConnect, api.VirtualCluster(route.Project, route.Name)); err != nil {
 		return err
+	}
+	// exec, attach and port-forward are upgraded requests (the API server
+	// refuses them otherwise), so the Upgrade header, not a path that would
+	// have to be decoded exactly as the API server does, decides: a stream
+	// into the cluster's pods needs "virtualclusters exec" too. Inside, the
+	// cluster's own RBAC decides again (viewers hold the view role, no exec).
+	if httpstream.IsUpgradeRequest(r) {
+		if err := c.Can(rbac.ResourceVirtualClusters, rbac.ActionExec, api.VirtualCluster(route.Project, route.Name)); err != nil {
+			return err
+		}
 	}
 	id := c.Identity
 	timeout := p.WakeTimeout

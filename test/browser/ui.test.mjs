@@ -2,7 +2,7 @@
 // from ui/node_modules) against a real `gantry up`: log in, an Application made
 // through the REST API from a file:// Git repository appears in the list without
 // a reload, its resource tree reaches Healthy, a node shows its live manifest and
-// diff, a Pod its live manifest and events, an OIDC sign-in at gantry's provider on the UI's login page, sync (dry run), history, delete; 1,000 apps paged and filtered; then
+// diff, a Pod its live manifest, events and logs (none on a simulated node), an OIDC sign-in at gantry's provider on the UI's login page, sync (dry run), history, delete; 1,000 apps paged and filtered; then
 // the platform scenario: create a project, add and remove members, enable its
 // Argo CD integration with SSO (against Argo CD's stock ConfigMaps) until it says
 // Synced, create a virtual cluster added to Argo CD and watch its steps reach
@@ -293,6 +293,11 @@ test('gantry web UI in headless Chromium', { timeout: 10 * 60 * 1000 }, async (t
       const events = panel.getByRole('table', { name: 'Events' });
       await events.getByRole('row').filter({ hasText: 'Scheduled' }).first().waitFor({ timeout: 20000 });
       await shot(page, '05c-pod-events');
+      // Its logs: no container runs on a simulated node, and the Logs tab says so (the server's answer), at once.
+      expectedErrors.push(/\/api\/v1\/applications\/guestbook\/logs\?/); // the answer for a simulated pod: 404
+      await panel.getByRole('tab', { name: 'Logs' }).click();
+      await panel.getByText(/runs on simulated node [^:]+: no container runs there/).waitFor({ timeout: 20000 });
+      await shot(page, '05d-pod-logs-simulated');
       await page.goBack();
       await page.getByRole('complementary').waitFor({ state: 'detached' });
     });

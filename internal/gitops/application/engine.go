@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
@@ -51,6 +55,20 @@ func (r *Reconciler) Destination(ctx context.Context, app *gitopsv1alpha1.Applic
 	}
 	dyn, mapper := routed(cl, apps)
 	return dyn, mapper, nil
+}
+
+// PodLogs opens the log of a pod in the app's destination cluster; the API
+// has checked that the pod is part of the app's tree.
+func (r *Reconciler) PodLogs(ctx context.Context, app *gitopsv1alpha1.Application, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+	_, cl, err := r.clusterOf(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := kubernetes.NewForConfig(cl.Config)
+	if err != nil {
+		return nil, err
+	}
+	return kc.CoreV1().Pods(namespace).GetLogs(pod, opts).Stream(ctx)
 }
 
 // ResourceDiff is Argo CD's ResourceDiff, plus the unified diff the CLI prints.

@@ -77,6 +77,9 @@ type Cluster struct {
 	opts    Options
 	Dynamic dynamic.Interface
 	Mapper  meta.ResettableRESTMapper
+	// Config is the cluster's client configuration, for what a dynamic
+	// client cannot read (pod logs).
+	Config *rest.Config
 
 	factory dynamicinformer.DynamicSharedInformerFactory
 	ctx     context.Context // ends when the cluster is forgotten; its informers run until then
@@ -110,6 +113,7 @@ func (c *Cache) Cluster(key string, cfg *rest.Config) (*Cluster, error) {
 	cl := &Cluster{
 		opts:    c.opts,
 		Dynamic: dyn,
+		Config:  cfg,
 		Mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = selector }),

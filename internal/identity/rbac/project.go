@@ -28,7 +28,7 @@ const (
 	ProjectAdmin ProjectRole = "project-admin"
 	// ProjectMember: creates and uses virtual clusters and applications
 	// (get, create, update, sync, resource actions such as restart,
-	// connect, sleep, wake, exec, logs); no
+	// connect, sleep, wake, exec, logs; virtual clusters' exec); no
 	// deletes, no change to the project or its members.
 	ProjectMember ProjectRole = "project-member"
 	// ProjectViewer: get (logs included), and connect to the project's
@@ -83,7 +83,7 @@ func projectGrants(role ProjectRole) []grant {
 		return []grant{
 			{ResourceApplications, []string{ActionGet, ActionCreate, ActionUpdate, ActionSync, "action/*"}},
 			{ResourceApplicationSets, []string{ActionGet}},
-			{ResourceVirtualClusters, []string{ActionGet, ActionCreate, ActionUpdate, ActionConnect, ActionSleep, ActionWake}},
+			{ResourceVirtualClusters, []string{ActionGet, ActionCreate, ActionUpdate, ActionConnect, ActionSleep, ActionWake, ActionExec}},
 			{ResourceClusters, []string{ActionGet}},
 			{ResourceLogs, []string{ActionGet}},
 			{ResourceExec, []string{ActionCreate}},

@@ -33,6 +33,7 @@ p, proj:web:project-member, virtualclusters, update, web/*, allow
 p, proj:web:project-member, virtualclusters, connect, web/*, allow
 p, proj:web:project-member, virtualclusters, sleep, web/*, allow
 p, proj:web:project-member, virtualclusters, wake, web/*, allow
+p, proj:web:project-member, virtualclusters, exec, web/*, allow
 p, proj:web:project-member, clusters, get, web/*, allow
 p, proj:web:project-member, logs, get, web/*, allow
 p, proj:web:project-member, exec, create, web/*, allow

@@ -37,6 +37,9 @@ const (
 	ActionConnect = "connect"
 	ActionSleep   = "sleep"
 	ActionWake    = "wake"
+	// ActionExec opens a stream to a virtual cluster's pods: exec, attach,
+	// port-forward (any upgraded request through the proxy).
+	ActionExec = "exec"
 )
 
 // Origin says whose vocabulary a resource belongs to.
@@ -117,9 +120,9 @@ func Resources() []ResourceSpec {
 			Name: ResourceVirtualClusters, ProjectScoped: true, Readable: true, Origin: OriginGantry,
 			Actions: []string{
 				ActionGet, ActionCreate, ActionUpdate, ActionDelete,
-				ActionConnect, ActionSleep, ActionWake,
+				ActionConnect, ActionSleep, ActionWake, ActionExec,
 			},
-			Description: "virtual clusters; connect hands out a kubeconfig, so it is not part of get",
+			Description: "virtual clusters; connect hands out a kubeconfig, so it is not part of get; exec opens streams to its pods through the proxy (exec, attach, port-forward)",
 		},
 		{
 			Name: ResourceUsers, Readable: true, Origin: OriginGantry, Actions: crud(),

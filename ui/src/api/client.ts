@@ -7,6 +7,7 @@ import type {
   ApplicationTree,
   Cluster,
   KubeEvent,
+  LogEntry,
   Member,
   OIDCLoginRequest,
   Project,
@@ -106,6 +107,33 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
 /** A GET whose answer is text (a kubeconfig), with the same session handling. */
 export async function requestText(path: string, opts: RequestOptions = {}): Promise<string> {
   return (await send(path, opts, '*/*')).text();
+}
+
+/** Calls onLine for each line of r's body as it arrives. */
+async function readLines(r: Response, signal: AbortSignal | undefined, onLine: (line: string) => void) {
+  if (!r.body) {
+    for (const l of (await r.text()).split('\n')) if (l.trim()) onLine(l);
+    return;
+  }
+  const reader = r.body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || signal?.aborted) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.trim()) onLine(line);
+      }
+    }
+    if (buf.trim() && !signal?.aborted) onLine(buf);
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 const enc = encodeURIComponent;
@@ -210,6 +238,29 @@ export const api = {
     }
     const r = await request<{ items: KubeEvent[] | null }>(appPath(name, namespace, 'events', q), { signal });
     return r.items ?? [];
+  },
+  /**
+   * Argo CD's /logs: the log of a pod of the app's tree, streamed. onEntry
+   * gets each line as it comes; the promise ends with the stream (at once
+   * without follow, when signal aborts with it).
+   */
+  podLogs: async (
+    name: string,
+    namespace: string | undefined,
+    q: { podName: string; namespace?: string; container?: string; follow?: boolean; previous?: boolean; tailLines?: number },
+    onEntry: (e: LogEntry) => void,
+    signal?: AbortSignal,
+  ) => {
+    const query: Record<string, string> = { podName: q.podName, namespace: q.namespace ?? '' };
+    if (q.container) query.container = q.container;
+    if (q.follow) query.follow = 'true';
+    if (q.previous) query.previous = 'true';
+    if (q.tailLines !== undefined) query.tailLines = String(q.tailLines);
+    const r = await send(appPath(name, namespace, 'logs', query), { signal }, 'application/json');
+    await readLines(r, signal, (line) => {
+      const e = (JSON.parse(line) as { result?: LogEntry }).result;
+      if (e && !e.last) onEntry(e);
+    });
   },
   sync: (name: string, namespace: string | undefined, body: { prune: boolean; dryRun: boolean; revision?: string }) =>
     request<Application>(appPath(name, namespace, 'sync'), { method: 'POST', body }),

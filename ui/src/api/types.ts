@@ -106,6 +106,14 @@ export interface ResourceRef {
   uid?: string;
 }
 
+/** One line of a pod's log, as Argo CD's /logs streams them ({result: LogEntry} per line). */
+export interface LogEntry {
+  content: string;
+  podName?: string;
+  timeStampStr?: string;
+  last?: boolean;
+}
+
 /** One action of a resource, as Argo CD lists them. */
 export interface ResourceAction {
   name: string;

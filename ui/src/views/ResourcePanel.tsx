@@ -7,8 +7,9 @@ import { Icon } from '../components/Icon';
 import { eventRows } from '../lib/events';
 import { portForwardCommand } from '../lib/portforward';
 import { liveManifestYaml } from '../lib/yaml';
+import { PodLogs } from './PodLogs';
 
-type Tab = 'summary' | 'live' | 'events' | 'diff';
+type Tab = 'summary' | 'live' | 'events' | 'logs' | 'diff';
 
 export function DiffView({ diff }: { diff: string }) {
   const lines = diff.replace(/\n$/, '').split('\n');
@@ -129,6 +130,8 @@ export function ResourcePanel({
     ['live', 'Live manifest'],
     ['events', 'Events'],
   ];
+  const isPod = node.kind === 'Pod' && !node.group;
+  if (isPod) tabs.push(['logs', 'Logs']);
   if (managed) tabs.push(['diff', 'Diff']);
   const shown = tabs.some(([t]) => t === tab) ? tab : 'summary';
   const nodeKey = [appNamespace, appName, node.group, node.kind, node.namespace, node.name, node.uid, node.resourceVersion].join('|');
@@ -236,6 +239,7 @@ export function ResourcePanel({
             {events.value !== undefined && <EventsTable items={events.value} />}
           </>
         )}
+        {shown === 'logs' && <PodLogs appName={appName} appNamespace={appNamespace} node={node} />}
         {shown === 'diff' && (
           <>
             <ErrorBanner error={diffError} title="Could not load the diff" />

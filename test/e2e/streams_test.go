@@ -1,0 +1,409 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+
+	"gantry.dev/gantry/internal/nodetest"
+)
+
+// kubectl runs bin/kubectl with a kubeconfig (and an environment, for the
+// exec plugin of a --sso kubeconfig).
+type kubectl struct {
+	t          *testing.T
+	kubeconfig string
+	env        []string
+}
+
+func (k kubectl) cmd(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(kubeBinDir, "kubectl"), append([]string{"--kubeconfig", k.kubeconfig}, args...)...)
+	cmd.Env = k.env
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	return cmd
+}
+
+func (k kubectl) run(args ...string) (string, error) {
+	k.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := k.cmd(ctx, args...).CombinedOutput()
+	return string(out), err
+}
+
+func (k kubectl) must(args ...string) string {
+	k.t.Helper()
+	out, err := k.run(args...)
+	if err != nil {
+		k.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// helloPod is the pod of the streams tests: the locally built HTTP server,
+// never pulled, on the nodes nodeSelector picks (a real node).
+func helloPod(name string, nodeSelector map[string]string) string {
+	var sel strings.Builder
+	for k, v := range nodeSelector {
+		fmt.Fprintf(&sel, "\n    %s: %q", k, v)
+	}
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+spec:
+  nodeSelector:%s
+  containers:
+  - name: hello
+    image: %s
+    imagePullPolicy: Never
+    ports:
+    - containerPort: 8080
+`, name, sel.String(), nodetest.HelloImage)
+}
+
+// testPodStreams runs the hello pod in a virtual cluster through k (a
+// kubeconfig of it) on the nodes nodeSelector picks, and checks what a
+// user checks: kubectl logs (and -f), exec, port-forward reach the
+// container. It takes any virtual cluster and any real node, so that it
+// runs on gantry's own real node as on one a test started.
+func testPodStreams(t *testing.T, k kubectl, pod string, nodeSelector map[string]string) {
+	t.Helper()
+	apply := k.cmd(context.Background(), "apply", "-f", "-")
+	apply.Stdin = strings.NewReader(helloPod(pod, nodeSelector))
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	if out, err := k.run("wait", "--for=condition=Ready", "pod/"+pod, "--timeout=90s"); err != nil {
+		desc, _ := k.run("describe", "pod", pod)
+		t.Fatalf("pod %s not Ready: %v\n%s\n%s", pod, err, out, desc)
+	}
+	// logs: what the container printed at start.
+	if out := k.must("logs", pod); !strings.Contains(out, "listening on :8080") {
+		t.Errorf("kubectl logs %s: %q, want the server's start line", pod, out)
+	}
+	// exec: a command in the container, its output back.
+	start := time.Now()
+	if out := k.must("exec", pod, "--", "echo", "hi"); strings.TrimSpace(out) != "hi" {
+		t.Errorf("kubectl exec %s -- echo hi: %q", pod, out)
+	}
+	t.Logf("kubectl exec -- echo hi: %s (the kubectl process, start to exit)", time.Since(start).Round(time.Millisecond))
+	// logs -f, left running while port-forward sends a request whose line
+	// must then arrive on it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	follow := k.cmd(ctx, "logs", "-f", pod)
+	fout, _ := follow.StdoutPipe()
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = follow.Wait() }()
+	lines := make(chan string, 100)
+	go func() {
+		s := bufio.NewScanner(fout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+
+	local := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	pf := k.cmd(ctx, "port-forward", "pod/"+pod, local+":8080")
+	pfOut, _ := pf.StdoutPipe()
+	var pfErr strings.Builder
+	var mu sync.Mutex
+	pf.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return pfErr.Write(p) })
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = pf.Wait() }()
+	ready := make(chan struct{})
+	go func() {
+		s := bufio.NewScanner(pfOut)
+		for s.Scan() {
+			if strings.Contains(s.Text(), "Forwarding from") {
+				close(ready)
+				_, _ = io.Copy(io.Discard, pfOut)
+				return
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("kubectl port-forward did not start: %s", pfErr.String())
+	}
+	path := "/through-port-forward-" + pod
+	resp, err := http.Get("http://127.0.0.1:" + local + path)
+	if err != nil {
+		t.Fatalf("GET through port-forward: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(body), "hello from ") {
+		t.Errorf("GET through port-forward: %q", body)
+	}
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("kubectl logs -f ended before the request's line")
+			}
+			if strings.Contains(l, "request GET "+path) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("kubectl logs -f did not show the request's line within 60s")
+		}
+	}
+}
+
+// helloDeployment is the hello server as a Deployment, for GitOps.
+func helloDeployment(nodeSelector map[string]string) string {
+	var sel strings.Builder
+	for k, v := range nodeSelector {
+		fmt.Fprintf(&sel, "\n        %s: %q", k, v)
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: hello}
+  template:
+    metadata:
+      labels: {app: hello}
+    spec:
+      nodeSelector:%s
+      containers:
+      - name: hello
+        image: %s
+        imagePullPolicy: Never
+`, sel.String(), nodetest.HelloImage)
+}
+
+// kubeletAt is where a node's kubelet serves its API.
+type kubeletAt struct {
+	Address string
+	Port    int32
+}
+
+// gantryRunsRealNodes reports whether gantry up starts a real node itself
+// (--real-nodes): the tests then use it rather than start their own.
+func gantryRunsRealNodes(t *testing.T) bool {
+	out, _ := exec.Command(gantryBin, "up", "--help").CombinedOutput()
+	return strings.Contains(string(out), "--real-nodes")
+}
+
+// realNode gives the test a real node in g's host: gantry's own (label
+// gantry.dev/real, the hello image loaded with gantry image load) when it
+// runs one, else one the test starts (nodetest). It returns the node
+// selector of that node and where its kubelet listens.
+func realNode(t *testing.T, g *gantry, own bool) (map[string]string, kubeletAt) {
+	t.Helper()
+	host := g.client()
+	if !own {
+		sel := map[string]string{"e2e.gantry.dev/real": "true"}
+		node := nodetest.Start(t, nodetest.Options{Kubeconfig: filepath.Join(g.dataDir, "kubeconfig"), Labels: sel})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("kubelet log:\n%s", node.Log("kubelet"))
+			}
+		})
+		return sel, kubeletAt{Address: "127.0.0.1", Port: int32(node.KubeletPort)}
+	}
+	sel := map[string]string{"gantry.dev/real": "true"}
+	nodes, err := host.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "gantry.dev/real=true"})
+	if err != nil || len(nodes.Items) == 0 {
+		st, _ := run(t, "status", "--data-dir", g.dataDir)
+		t.Skipf("gantry started no real node here (%v):\n%s", err, st)
+	}
+	n := nodes.Items[0]
+	archive := nodetest.HelloArchive(t, t.TempDir())
+	if out, err := run(t, "image", "load", archive, "--data-dir", g.dataDir); err != nil {
+		t.Fatalf("gantry image load: %v\n%s", err, out)
+	}
+	ep := kubeletAt{Port: n.Status.DaemonEndpoints.KubeletEndpoint.Port}
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			ep.Address = a.Address
+		}
+	}
+	return sel, ep
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestPodStreamsOnRealNode: a virtual cluster's pod runs on a real node;
+// kubectl logs, logs -f, exec and port-forward reach its container through
+// gantry's proxy and straight to the virtual cluster (connect --sso), as a
+// project member; a project viewer reads logs and cannot exec, either way.
+func TestPodStreamsOnRealNode(t *testing.T) {
+	ownNodes := gantryRunsRealNodes(t)
+	if why := nodetest.Unavailable(nodetest.KubeletBinary()); why != "" && !ownNodes {
+		t.Skipf("no real node on this machine: %s", why)
+	}
+	dataDir := t.TempDir()
+	args := []string{"--nodes", "1"}
+	if ownNodes {
+		args = append(args, "--real-nodes", "1")
+	}
+	g := startGantry(t, dataDir, args...)
+	g.waitReady(2 * time.Minute)
+	real, kubelet := realNode(t, g, ownNodes)
+
+	for _, c := range []struct{ stdin, args string }{
+		{"alice-secret-pw\n", "user create alice --password-stdin"},
+		{"victor-secret-pw\n", "user create victor --password-stdin"},
+		{"", "project create shop"},
+		{"", "project add-member shop --user alice --role project-member"},
+		{"", "project add-member shop --user victor --role project-viewer"},
+	} {
+		if out, err := runStdin(t, c.stdin, append(strings.Fields(c.args), "--data-dir", dataDir)...); err != nil {
+			t.Fatalf("%s: %v\n%s", c.args, err, out)
+		}
+	}
+	createVCluster(t, dataDir, "dev", "--project", "shop")
+
+	server, ca := "https://"+g.httpAddr, filepath.Join(dataDir, "pki", "ca.crt")
+	as := func(user string) (cli *remoteCLI, proxy, sso kubectl) {
+		cli = newRemoteCLI(t)
+		if out, code := cli.run(user+"-secret-pw\n", "login", server, "--ca-file", ca, "--username", user, "--password-stdin"); code != 0 {
+			t.Fatalf("login %s: %s", user, out)
+		}
+		dir := t.TempDir()
+		proxy = kubectl{t: t, kubeconfig: filepath.Join(dir, "proxy"), env: cli.env}
+		sso = kubectl{t: t, kubeconfig: filepath.Join(dir, "sso"), env: cli.env}
+		cli.must("vcluster", "connect", "dev", "--project", "shop", "--proxy", "--kubeconfig", proxy.kubeconfig)
+		cli.must("vcluster", "connect", "dev", "--project", "shop", "--sso", "--kubeconfig", sso.kubeconfig)
+		return cli, proxy, sso
+	}
+	alice, aliceProxy, aliceSSO := as("alice")
+	t.Run("through the proxy", func(t *testing.T) {
+		aliceProxy.t = t
+		testPodStreams(t, aliceProxy, "hello", real)
+	})
+	t.Run("connect --sso", func(t *testing.T) {
+		aliceSSO.t = t
+		testPodStreams(t, aliceSSO, "hello-sso", real)
+	})
+
+	// A tenant with cluster-admin inside (a project admin; here gantry's
+	// admin) makes a Node that points at the host's real kubelet, and a pod
+	// bound to it named as another workload's host pod: the virtual API
+	// server must not reach that kubelet (its certificate is not from the
+	// kubelet API's CA), so no log comes back.
+	t.Run("a virtual Node aimed at the real kubelet", func(t *testing.T) {
+		admin := kubectl{t: t, kubeconfig: filepath.Join(t.TempDir(), "admin")}
+		if out, err := run(t, "vcluster", "connect", "dev", "--project", "shop", "--proxy", "--kubeconfig", admin.kubeconfig, "--data-dir", dataDir); err != nil {
+			t.Fatalf("connect as admin: %v\n%s", err, out)
+		}
+		evil := `{"apiVersion":"v1","kind":"Node","metadata":{"name":"evil"}}`
+		apply := admin.cmd(context.Background(), "apply", "-f", "-")
+		apply.Stdin = strings.NewReader(evil)
+		if out, err := apply.CombinedOutput(); err != nil {
+			t.Fatalf("creating node evil: %v\n%s", err, out)
+		}
+		patch := fmt.Sprintf(`{"status":{"addresses":[{"type":"InternalIP","address":%q},{"type":"Hostname","address":"localhost"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":%d}}}}`,
+			kubelet.Address, kubelet.Port)
+		admin.must("patch", "node", "evil", "--subresource=status", "--type=merge", "-p", patch)
+		admin.must("create", "namespace", "vc-p-shop-dev")
+		stolen := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hello-x-default-x-dev","namespace":"vc-p-shop-dev"},
+"spec":{"nodeName":"evil","containers":[{"name":"hello","image":"` + nodetest.HelloImage + `","imagePullPolicy":"Never"}]}}`
+		apply = admin.cmd(context.Background(), "apply", "-f", "-")
+		apply.Stdin = strings.NewReader(stolen)
+		if out, err := apply.CombinedOutput(); err != nil {
+			t.Fatalf("creating the pod on node evil: %v\n%s", err, out)
+		}
+		out, err := admin.run("logs", "-n", "vc-p-shop-dev", "hello-x-default-x-dev")
+		if err == nil || strings.Contains(out, "listening on") {
+			t.Fatalf("the virtual API server read a host pod's log through a tenant's Node: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "x509") && !strings.Contains(out, "certificate") {
+			t.Errorf("refused, but not by the certificate check:\n%s", out)
+		}
+		t.Logf("refused: %s", strings.TrimSpace(out))
+	})
+
+	// GitOps: a Deployment of the hello server from Git into the virtual
+	// cluster; gantry app logs reads its pod as a project member.
+	t.Run("gantry app logs", func(t *testing.T) {
+		repo := newGitServer(t).newRepo("hello")
+		repo.commit("hello", map[string]*string{"hello/deploy.yaml": str(helloDeployment(real))})
+		if out, err := run(t, "app", "create", "hello", "-p", "shop", "--repo", repo.URL, "--path", "hello", "--dest-name", "p-shop/dev",
+			"--dest-namespace", "web", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true", "--data-dir", dataDir); err != nil {
+			t.Fatalf("app create: %v\n%s", err, out)
+		}
+		waitApp(t, dynamic.NewForConfigOrDie(g.restConfig(t)), "p-shop", "hello", "Synced", "Healthy", 2*time.Minute)
+		out := alice.must("app", "logs", "hello", "-p", "shop", "--kind", "Deployment", "--name", "hello", "--tail", "5")
+		if !strings.Contains(out, "listening on :8080") || !strings.Contains(out, "[pod/hello-") {
+			t.Errorf("gantry app logs --kind Deployment: %q", out)
+		}
+	})
+
+	_, victorProxy, victorSSO := as("victor")
+	for name, k := range map[string]kubectl{"proxy": victorProxy, "sso": victorSSO} {
+		if out, err := k.run("logs", "hello"); err != nil || !strings.Contains(out, "listening on :8080") {
+			t.Errorf("a viewer's kubectl logs (%s): %v\n%s", name, err, out)
+		}
+		out, err := k.run("exec", "hello", "--", "echo", "hi")
+		refused := strings.Contains(out, "Forbidden") || strings.Contains(out, "forbidden") || strings.Contains(out, "permission denied")
+		if err == nil || strings.Contains(out, "hi\n") || !refused {
+			t.Errorf("a viewer's kubectl exec (%s) must be forbidden: %v\n%s", name, err, out)
+		}
+		if name == "proxy" && !strings.Contains(out, "cannot exec virtualclusters shop/dev") {
+			t.Errorf("gantry's refusal must name the exec action:\n%s", out)
+		}
+	}
+
+	// Asleep and woken: the control plane restarts (its kubelet client
+	// certificate written again), the Deployment's pod comes back on the real
+	// node (bare pods do not survive a sleep: their host pods are removed),
+	// and logs and exec reach the new container.
+	t.Run("after sleep and wake", func(t *testing.T) {
+		if out, err := run(t, "vcluster", "sleep", "dev", "--project", "shop", "--data-dir", dataDir); err != nil {
+			t.Fatalf("vcluster sleep: %v\n%s", err, out)
+		}
+		eventually(t, time.Minute, "dev asleep", func() error {
+			out, _ := run(t, "vcluster", "get", "dev", "--project", "shop", "-o", "json", "--data-dir", dataDir)
+			if !strings.Contains(out, `"phase": "Sleeping"`) {
+				return fmt.Errorf("not asleep yet")
+			}
+			return nil
+		})
+		aliceProxy.t = t
+		// The first request wakes it; the host pod is then made again.
+		eventually(t, 2*time.Minute, "hello's log after waking", func() error {
+			out, err := aliceProxy.run("logs", "-n", "web", "deployment/hello")
+			if err != nil || !strings.Contains(out, "listening on :8080") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+		if out := aliceProxy.must("exec", "-n", "web", "deployment/hello", "--", "echo", "awake"); strings.TrimSpace(out) != "awake" {
+			t.Errorf("kubectl exec after waking: %q", out)
+		}
+	})
+}
