@@ -29,8 +29,12 @@ const (
 // archive, for a node this package did not start (gantry image load).
 func HelloArchive(t testing.TB, dir string) string {
 	t.Helper()
-	return buildImage(t, dir, "hello", HelloImage, "echo")
+	return buildImage(t, dir, "hello", HelloImage, helloLinks...)
 }
+
+// helloLinks are the other names of the hello program in its image (see
+// testdata/hello).
+var helloLinks = []string{"echo", "get", "kill"}
 
 // buildImage compiles the program in testdata/<program> statically and packs
 // it as a one-layer image ref, entrypoint /<program>, with links (other names

@@ -123,7 +123,7 @@ func Start(t testing.TB, o Options) *Node {
 	imgDir := filepath.Join(dir, "images")
 	must(t, os.MkdirAll(imgDir, 0o755))
 	n.Import(t, buildImage(t, imgDir, "pause", PauseImage))
-	n.Import(t, buildImage(t, imgDir, "hello", HelloImage, "echo"))
+	n.Import(t, buildImage(t, imgDir, "hello", HelloImage, helloLinks...))
 
 	labels := []string{}
 	for k, v := range o.Labels {

@@ -86,6 +86,9 @@ type Options struct {
 	// GitPollInterval is how often Applications' repositories are asked for new
 	// commits (webhooks refresh at once). Default 60s.
 	GitPollInterval time.Duration
+	// Placement, when set, is where the host runs virtual clusters' pods (the
+	// embedded host's real nodes); nil lets the host's scheduler choose.
+	Placement *syncer.Placement
 	// ClusterDNS, when set, serves cluster DNS to virtual clusters' pods
 	// (clusterdns.go): where pods really run (a real node). Nil leaves pods'
 	// DNS as their tenants wrote it.
@@ -325,6 +328,7 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		Host:          p.opts.Host,
 		PodSecurity:   podSecurity,
 		DNS:           p.dns,
+		Placement:     p.opts.Placement,
 		Logger:        p.opts.Logger.WithName("syncer"),
 	}
 	addr, port := p.kubelet.Endpoint()

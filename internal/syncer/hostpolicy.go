@@ -205,3 +205,29 @@ func (t translator) hostClaimSpec(spec *corev1.PersistentVolumeClaimSpec, annota
 	}
 	return left
 }
+
+// Placement is where the host runs a virtual cluster's pods (Options.Placement).
+type Placement struct {
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
+}
+
+// place adds the placement to a host pod's spec: its node selector over the
+// tenant's (a tenant's selector on the same key would only make the pod
+// unschedulable) and its tolerations beside those the tenant may keep.
+func (p *Placement) place(spec *corev1.PodSpec) {
+	if p == nil {
+		return
+	}
+	if len(p.NodeSelector) > 0 && spec.NodeSelector == nil {
+		spec.NodeSelector = map[string]string{}
+	}
+	for k, v := range p.NodeSelector {
+		spec.NodeSelector[k] = v
+	}
+	for _, tol := range p.Tolerations {
+		if !slices.ContainsFunc(spec.Tolerations, func(t corev1.Toleration) bool { return t.MatchToleration(&tol) }) {
+			spec.Tolerations = append(spec.Tolerations, tol)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,5 +158,35 @@ func TestHostTolerationsAndNotes(t *testing.T) {
 	}
 	if len(p.Spec.Tolerations) != 4 || p.Spec.Volumes[len(p.Spec.Volumes)-1].Ephemeral.VolumeClaimTemplate.Spec.VolumeName == "" {
 		t.Error("the virtual pod was modified")
+	}
+}
+
+// A placement puts every host pod on the nodes it names (the real nodes),
+// over a tenant's selector of the same key, without dropping what the tenant
+// may keep.
+func TestPlacement(t *testing.T) {
+	real := corev1.Toleration{Key: "gantry.dev/real", Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}
+	tr := translator{vcluster: "vc", hostNamespace: "h",
+		placement: &Placement{NodeSelector: map[string]string{"gantry.dev/real": "true"}, Tolerations: []corev1.Toleration{real}}}
+	v := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop"}, Spec: corev1.PodSpec{
+		NodeSelector: map[string]string{"gantry.dev/real": "false", "disk": "ssd"},
+		Tolerations: []corev1.Toleration{
+			{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute},
+			{Key: "dedicated", Operator: corev1.TolerationOpExists},
+		},
+		Containers: []corev1.Container{{Name: "c", Image: "i"}}}}
+	h := tr.hostPod(v, podOptions{})
+	if h.Spec.NodeSelector["gantry.dev/real"] != "true" || h.Spec.NodeSelector["disk"] != "ssd" {
+		t.Errorf("node selector %v; want gantry.dev/real=true over the tenant's, disk=ssd kept", h.Spec.NodeSelector)
+	}
+	var keys []string
+	for _, tol := range h.Spec.Tolerations {
+		keys = append(keys, tol.Key)
+	}
+	if !slices.Equal(keys, []string{"node.kubernetes.io/not-ready", "gantry.dev/real"}) {
+		t.Errorf("tolerations %v; want the condition taint kept, the tenant's own left out, the real node's added", keys)
+	}
+	if h := (translator{vcluster: "vc", hostNamespace: "h"}).hostPod(v, podOptions{}); h.Spec.NodeSelector["gantry.dev/real"] != "false" {
+		t.Errorf("without a placement the tenant's selector changed: %v", h.Spec.NodeSelector)
 	}
 }

@@ -59,6 +59,11 @@ type Options struct {
 	// kubelet of every virtual Node: gantry's kubelet API (package kubeletapi),
 	// which forwards logs, exec, attach and port-forward to the host pods.
 	Kubelet *KubeletEndpoint
+	// Placement, when set, is where the host runs this virtual cluster's pods:
+	// a node selector and tolerations added to every host pod (the embedded
+	// host's real nodes, which are tainted so that nothing lands there by
+	// chance). Tenants' own tolerations are still limited (TolerableTaints).
+	Placement *Placement
 	// DNS, when set, points pods at cluster DNS for this virtual cluster
 	// (dns.go): needed where pods really run; nil leaves their DNS settings as
 	// the tenant wrote them.

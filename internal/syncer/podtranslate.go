@@ -232,6 +232,7 @@ func (t translator) hostPod(v *corev1.Pod, o podOptions) *corev1.Pod {
 	requireNode(spec)
 	t.podDNS(spec, v.Namespace)
 	spec.Tolerations, _ = t.hostTolerations(spec.Tolerations)
+	t.placement.place(spec)
 	t.translateAffinity(spec, v.Namespace)
 	for i := range spec.TopologySpreadConstraints {
 		c := &spec.TopologySpreadConstraints[i]

@@ -20,6 +20,8 @@ type translator struct {
 	tolerable []string
 	// dns is cluster DNS for pods (Options.DNS); nil leaves their DNS alone.
 	dns *DNS
+	// placement is where the host runs the pods (Options.Placement).
+	placement *Placement
 }
 
 // name is the host name of the virtual object namespace/name.

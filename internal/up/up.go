@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 
 	"gantry.dev/gantry/internal/datadir"
 	"gantry.dev/gantry/internal/host"
@@ -25,6 +27,7 @@ import (
 	"gantry.dev/gantry/internal/realnode"
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
+	"gantry.dev/gantry/internal/syncer"
 	"gantry.dev/gantry/internal/webui"
 )
 
@@ -115,6 +118,8 @@ type gantry struct {
 	plat  *platform.Platform
 	// realLock is the machine-wide lock of the real node, nil without one.
 	realLock *realnode.Lock
+	// realEnv is where the real node runs, nil without one.
+	realEnv *realnode.Environment
 	// kwokLog is closed once everything has stopped: KWOK writes to it until then.
 	kwokLog *os.File
 }
@@ -192,8 +197,9 @@ func (g *gantry) build(logDir string) error {
 		if g.kwokLog, err = openLog(logDir, "kwok"); err != nil {
 			return err
 		}
+		g.realEnv = g.realNodeEnv()
 		g.host, err = host.New(host.Options{DataDir: g.state.DataDir, LogDir: logDir, Nodes: g.opts.Nodes,
-			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realNodeEnv(), Report: g.report})
+			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realEnv, Report: g.report})
 		if err != nil {
 			return err
 		}
@@ -215,6 +221,7 @@ func (g *gantry) build(logDir string) error {
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
 		GitPollInterval: g.opts.GitPollInterval, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
 		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
+		Placement: g.podPlacement(), ClusterDNS: g.clusterDNS(),
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)
@@ -239,6 +246,29 @@ func (g *gantry) realNode() imageapi.Store {
 		return n
 	}
 	return nil
+}
+
+// podPlacement puts virtual clusters' pods on the real node, where they
+// really run; simulated nodes stay for scale tests and host apps.
+func (g *gantry) podPlacement() *syncer.Placement {
+	if g.realEnv == nil {
+		return nil
+	}
+	return &syncer.Placement{NodeSelector: map[string]string{realnode.RealLabel: "true"}, Tolerations: []corev1.Toleration{realnode.Toleration}}
+}
+
+// clusterDNS serves cluster DNS to pods on the real node, on the node's
+// address (which its pods reach through kube-proxy and the gantry-dns Service).
+func (g *gantry) clusterDNS() *platform.ClusterDNS {
+	if g.realEnv == nil {
+		return nil
+	}
+	ip, err := netip.ParseAddr(g.realEnv.NodeIP)
+	if err != nil {
+		g.report(fmt.Sprintf("no cluster DNS: the real node's address %q is not an IP address", g.realEnv.NodeIP))
+		return nil
+	}
+	return &platform.ClusterDNS{Listen: ip}
 }
 
 // realNodeEnv checks that this machine can run the real node and takes the

@@ -202,6 +202,18 @@ spec:
 `, sel.String(), nodetest.HelloImage)
 }
 
+// helloService is the hello Deployment's Service: port 80 to the server's 8080.
+const helloService = `apiVersion: v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  selector: {app: hello}
+  ports:
+  - port: 80
+    targetPort: 8080
+`
+
 // kubeletAt is where a node's kubelet serves its API.
 type kubeletAt struct {
 	Address string
@@ -232,7 +244,9 @@ func realNode(t *testing.T, g *gantry, own bool) (map[string]string, kubeletAt) 
 		})
 		return sel, kubeletAt{Address: "127.0.0.1", Port: int32(node.KubeletPort)}
 	}
-	sel := map[string]string{"gantry.dev/real": "true"}
+	// None: the syncer puts a virtual cluster's pods on gantry's real node
+	// by itself.
+	sel := map[string]string{}
 	nodes, err := host.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "gantry.dev/real=true"})
 	if err != nil || len(nodes.Items) == 0 {
 		st, _ := run(t, "status", "--data-dir", g.dataDir)
@@ -351,7 +365,7 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 	// cluster; gantry app logs reads its pod as a project member.
 	t.Run("gantry app logs", func(t *testing.T) {
 		repo := newGitServer(t).newRepo("hello")
-		repo.commit("hello", map[string]*string{"hello/deploy.yaml": str(helloDeployment(real))})
+		repo.commit("hello", map[string]*string{"hello/deploy.yaml": str(helloDeployment(real)), "hello/service.yaml": str(helloService)})
 		if out, err := run(t, "app", "create", "hello", "-p", "shop", "--repo", repo.URL, "--path", "hello", "--dest-name", "p-shop/dev",
 			"--dest-namespace", "web", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true", "--data-dir", dataDir); err != nil {
 			t.Fatalf("app create: %v\n%s", err, out)
@@ -361,6 +375,72 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		if !strings.Contains(out, "listening on :8080") || !strings.Contains(out, "[pod/hello-") {
 			t.Errorf("gantry app logs --kind Deployment: %q", out)
 		}
+	})
+
+	// Another pod reaches the GitOps Deployment by its Service's name
+	// (cluster DNS, then kube-proxy on the real node); its server killed,
+	// the kubelet restarts it and the previous instance's log is kept.
+	t.Run("a Service by name, and a restart", func(t *testing.T) {
+		if !ownNodes {
+			t.Skip("cluster DNS and Services come with gantry's own real node (--real-nodes); this node was started by the test")
+		}
+		aliceProxy.t = t
+		// Placed on the real node by the syncer: the pods ask for no node.
+		for _, ns := range []string{"default", "web"} {
+			if out := aliceProxy.must("get", "pods", "-n", ns, "-o", "jsonpath={.items[*].spec.nodeName}"); strings.Trim(strings.ReplaceAll(out, "real-node-1", ""), " ") != "" {
+				t.Errorf("pods of namespace %s run on %q; want real-node-1 only", ns, out)
+			}
+		}
+		for _, url := range []string{"http://hello.web/", "http://hello.web.svc.cluster.local/"} {
+			eventually(t, time.Minute, "GET "+url+" from pod hello", func() error {
+				out, err := aliceProxy.run("exec", "hello", "--", "get", url)
+				if err != nil || !strings.Contains(out, "hello from hello-") {
+					return fmt.Errorf("%v: %s", err, out)
+				}
+				return nil
+			})
+		}
+		if out, err := aliceProxy.run("exec", "hello", "--", "get", "http://nope.web.svc.cluster.local/"); err == nil {
+			t.Errorf("a name no Service has resolved: %s", out)
+		}
+		// A pod of another virtual cluster asks for the same name: its
+		// cluster has no Service hello in web, and DNS answers for the
+		// asking pod's own cluster only.
+		createVCluster(t, dataDir, "qa", "--project", "shop")
+		qa := kubectl{t: t, kubeconfig: filepath.Join(t.TempDir(), "qa")}
+		if out, err := run(t, "vcluster", "connect", "qa", "--project", "shop", "--proxy", "--kubeconfig", qa.kubeconfig, "--data-dir", dataDir); err != nil {
+			t.Fatalf("connect qa: %v\n%s", err, out)
+		}
+		apply := qa.cmd(context.Background(), "apply", "-f", "-")
+		apply.Stdin = strings.NewReader(helloPod("prober", nil))
+		if out, err := apply.CombinedOutput(); err != nil {
+			t.Fatalf("kubectl apply in qa: %v\n%s", err, out)
+		}
+		qa.must("wait", "--for=condition=Ready", "pod/prober", "--timeout=90s")
+		for _, url := range []string{"http://hello.web/", "http://hello.web.svc.cluster.local/"} {
+			out, err := qa.run("exec", "prober", "--", "get", url)
+			if err == nil || strings.Contains(out, "hello from") || !strings.Contains(out, "no such host") {
+				t.Errorf("a pod of virtual cluster qa reached dev's Service by %s: %v\n%s", url, err, out)
+			}
+		}
+		aliceProxy.must("exec", "-n", "web", "deployment/hello", "--", "kill")
+		eventually(t, time.Minute, "hello restarted", func() error {
+			out, err := aliceProxy.run("get", "pods", "-n", "web", "-l", "app=hello", "-o", "jsonpath={.items[0].status.containerStatuses[0].restartCount} {.items[0].status.containerStatuses[0].ready}")
+			if err != nil || !strings.HasPrefix(out, "1 true") {
+				return fmt.Errorf("restartCount and ready: %q (%v)", out, err)
+			}
+			return nil
+		})
+		if out := aliceProxy.must("logs", "-n", "web", "deployment/hello", "--previous"); !strings.Contains(out, "terminated") {
+			t.Errorf("kubectl logs --previous: %q, want the killed instance's last line", out)
+		}
+		eventually(t, time.Minute, "GET http://hello.web/ after the restart", func() error {
+			out, err := aliceProxy.run("exec", "hello", "--", "get", "http://hello.web/")
+			if err != nil || !strings.Contains(out, "hello from hello-") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
 	})
 
 	_, victorProxy, victorSSO := as("victor")
