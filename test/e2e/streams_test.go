@@ -275,6 +275,10 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // gantry's proxy and straight to the virtual cluster (connect --sso), as a
 // project member; a project viewer reads logs and cannot exec, either way.
 func TestPodStreamsOnRealNode(t *testing.T) {
+	// In parallel with the tests on simulated nodes; TestRealNode, the
+	// other test that takes the machine's one real node, is sequential, so
+	// it has finished before this one starts.
+	t.Parallel()
 	ownNodes := gantryRunsRealNodes(t)
 	if why := nodetest.Unavailable(nodetest.KubeletBinary()); why != "" && !ownNodes {
 		t.Skipf("no real node on this machine: %s", why)
