@@ -17,13 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// Images built from testdata: the sandbox image containerd is told to use
-// (never pulled), and a small HTTP server that logs each request and whose
-// image has /echo.
-const (
-	PauseImage = "registry.k8s.io/pause:3.10"
-	HelloImage = "example.local/hello:v1"
-)
+// HelloImage is built from testdata/hello: a small HTTP server that logs each
+// request, with /echo, /get and /kill beside it.
+const HelloImage = "example.local/hello:v1"
 
 // HelloArchive builds HelloImage into dir and returns its docker-save
 // archive, for a node this package did not start (gantry image load).

@@ -56,36 +56,30 @@ func (k kubectl) must(args ...string) string {
 }
 
 // helloPod is the pod of the streams tests: the locally built HTTP server,
-// never pulled, on the nodes nodeSelector picks (a real node).
-func helloPod(name string, nodeSelector map[string]string) string {
-	var sel strings.Builder
-	for k, v := range nodeSelector {
-		fmt.Fprintf(&sel, "\n    %s: %q", k, v)
-	}
+// never pulled. It asks for no node: the syncer puts a virtual cluster's pods
+// on gantry's real node.
+func helloPod(name string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
   name: %s
 spec:
-  nodeSelector:%s
   containers:
   - name: hello
     image: %s
     imagePullPolicy: Never
     ports:
     - containerPort: 8080
-`, name, sel.String(), nodetest.HelloImage)
+`, name, nodetest.HelloImage)
 }
 
 // testPodStreams runs the hello pod in a virtual cluster through k (a
-// kubeconfig of it) on the nodes nodeSelector picks, and checks what a
-// user checks: kubectl logs (and -f), exec, port-forward reach the
-// container. It takes any virtual cluster and any real node, so that it
-// runs on gantry's own real node as on one a test started.
-func testPodStreams(t *testing.T, k kubectl, pod string, nodeSelector map[string]string) {
+// kubeconfig of it), and checks what a user checks: kubectl logs (and -f),
+// exec, port-forward reach the container.
+func testPodStreams(t *testing.T, k kubectl, pod string) {
 	t.Helper()
 	apply := k.cmd(context.Background(), "apply", "-f", "-")
-	apply.Stdin = strings.NewReader(helloPod(pod, nodeSelector))
+	apply.Stdin = strings.NewReader(helloPod(pod))
 	if out, err := apply.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
@@ -177,12 +171,7 @@ func testPodStreams(t *testing.T, k kubectl, pod string, nodeSelector map[string
 }
 
 // helloDeployment is the hello server as a Deployment, for GitOps.
-func helloDeployment(nodeSelector map[string]string) string {
-	var sel strings.Builder
-	for k, v := range nodeSelector {
-		fmt.Fprintf(&sel, "\n        %s: %q", k, v)
-	}
-	return fmt.Sprintf(`apiVersion: apps/v1
+var helloDeployment = fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: hello
@@ -194,13 +183,11 @@ spec:
     metadata:
       labels: {app: hello}
     spec:
-      nodeSelector:%s
       containers:
       - name: hello
         image: %s
         imagePullPolicy: Never
-`, sel.String(), nodetest.HelloImage)
-}
+`, nodetest.HelloImage)
 
 // helloService is the hello Deployment's Service: port 80 to the server's 8080.
 const helloService = `apiVersion: v1
@@ -220,34 +207,12 @@ type kubeletAt struct {
 	Port    int32
 }
 
-// gantryRunsRealNodes reports whether gantry up starts a real node itself
-// (--real-nodes): the tests then use it rather than start their own.
-func gantryRunsRealNodes(t *testing.T) bool {
-	out, _ := exec.Command(gantryBin, "up", "--help").CombinedOutput()
-	return strings.Contains(string(out), "--real-nodes")
-}
-
-// realNode gives the test a real node in g's host: gantry's own (label
-// gantry.dev/real, the hello image loaded with gantry image load) when it
-// runs one, else one the test starts (nodetest). It returns the node
-// selector of that node and where its kubelet listens.
-func realNode(t *testing.T, g *gantry, own bool) (map[string]string, kubeletAt) {
+// realNode returns where the kubelet of gantry's real node listens, with
+// the hello image loaded into it (gantry image load); the test is skipped,
+// with gantry's status, where gantry started none.
+func realNode(t *testing.T, g *gantry) kubeletAt {
 	t.Helper()
-	host := g.client()
-	if !own {
-		sel := map[string]string{"e2e.gantry.dev/real": "true"}
-		node := nodetest.Start(t, nodetest.Options{Kubeconfig: filepath.Join(g.dataDir, "kubeconfig"), Labels: sel})
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("kubelet log:\n%s", node.Log("kubelet"))
-			}
-		})
-		return sel, kubeletAt{Address: "127.0.0.1", Port: int32(node.KubeletPort)}
-	}
-	// None: the syncer puts a virtual cluster's pods on gantry's real node
-	// by itself.
-	sel := map[string]string{}
-	nodes, err := host.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "gantry.dev/real=true"})
+	nodes, err := g.client().CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: "gantry.dev/real=true"})
 	if err != nil || len(nodes.Items) == 0 {
 		st, _ := run(t, "status", "--data-dir", g.dataDir)
 		t.Skipf("gantry started no real node here (%v):\n%s", err, st)
@@ -263,7 +228,7 @@ func realNode(t *testing.T, g *gantry, own bool) (map[string]string, kubeletAt) 
 			ep.Address = a.Address
 		}
 	}
-	return sel, ep
+	return ep
 }
 
 type writerFunc func([]byte) (int, error)
@@ -279,18 +244,10 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 	// other test that takes the machine's one real node, is sequential, so
 	// it has finished before this one starts.
 	t.Parallel()
-	ownNodes := gantryRunsRealNodes(t)
-	if why := nodetest.Unavailable(nodetest.KubeletBinary()); why != "" && !ownNodes {
-		t.Skipf("no real node on this machine: %s", why)
-	}
 	dataDir := t.TempDir()
-	args := []string{"--nodes", "1"}
-	if ownNodes {
-		args = append(args, "--real-nodes", "1")
-	}
-	g := startGantry(t, dataDir, args...)
+	g := startGantry(t, dataDir, "--nodes", "1", "--real-nodes", "1")
 	g.waitReady(2 * time.Minute)
-	real, kubelet := realNode(t, g, ownNodes)
+	kubelet := realNode(t, g)
 
 	for _, c := range []struct{ stdin, args string }{
 		{"alice-secret-pw\n", "user create alice --password-stdin"},
@@ -321,11 +278,11 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 	alice, aliceProxy, aliceSSO := as("alice")
 	t.Run("through the proxy", func(t *testing.T) {
 		aliceProxy.t = t
-		testPodStreams(t, aliceProxy, "hello", real)
+		testPodStreams(t, aliceProxy, "hello")
 	})
 	t.Run("connect --sso", func(t *testing.T) {
 		aliceSSO.t = t
-		testPodStreams(t, aliceSSO, "hello-sso", real)
+		testPodStreams(t, aliceSSO, "hello-sso")
 	})
 
 	// A tenant with cluster-admin inside (a project admin; here gantry's
@@ -369,7 +326,7 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 	// cluster; gantry app logs reads its pod as a project member.
 	t.Run("gantry app logs", func(t *testing.T) {
 		repo := newGitServer(t).newRepo("hello")
-		repo.commit("hello", map[string]*string{"hello/deploy.yaml": str(helloDeployment(real)), "hello/service.yaml": str(helloService)})
+		repo.commit("hello", map[string]*string{"hello/deploy.yaml": str(helloDeployment), "hello/service.yaml": str(helloService)})
 		if out, err := run(t, "app", "create", "hello", "-p", "shop", "--repo", repo.URL, "--path", "hello", "--dest-name", "p-shop/dev",
 			"--dest-namespace", "web", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true", "--data-dir", dataDir); err != nil {
 			t.Fatalf("app create: %v\n%s", err, out)
@@ -385,9 +342,6 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 	// (cluster DNS, then kube-proxy on the real node); its server killed,
 	// the kubelet restarts it and the previous instance's log is kept.
 	t.Run("a Service by name, and a restart", func(t *testing.T) {
-		if !ownNodes {
-			t.Skip("cluster DNS and Services come with gantry's own real node (--real-nodes); this node was started by the test")
-		}
 		aliceProxy.t = t
 		// Placed on the real node by the syncer: the pods ask for no node.
 		for _, ns := range []string{"default", "web"} {
@@ -416,7 +370,7 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 			t.Fatalf("connect qa: %v\n%s", err, out)
 		}
 		apply := qa.cmd(context.Background(), "apply", "-f", "-")
-		apply.Stdin = strings.NewReader(helloPod("prober", nil))
+		apply.Stdin = strings.NewReader(helloPod("prober"))
 		if out, err := apply.CombinedOutput(); err != nil {
 			t.Fatalf("kubectl apply in qa: %v\n%s", err, out)
 		}
