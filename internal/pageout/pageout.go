@@ -13,7 +13,6 @@
 package pageout
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,16 +33,35 @@ func Executable() (int64, error) {
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
-	f, err := os.Open("/proc/self/maps")
+	ranges, err := readOnlyMappings("/proc/self/maps", exe)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
 	var covered int64
-	s := bufio.NewScanner(f)
-	for s.Scan() {
+	for _, r := range ranges {
+		// Raw syscall on an address range: no Go slice over memory Go does not own.
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(r.lo), uintptr(r.hi-r.lo), unix.MADV_PAGEOUT); errno != 0 {
+			return covered, fmt.Errorf("madvise(MADV_PAGEOUT) %x-%x: %w", r.lo, r.hi, errno)
+		}
+		covered += int64(r.hi - r.lo)
+	}
+	return covered, nil
+}
+
+// mapping is an address range [lo, hi) of a process.
+type mapping struct{ lo, hi uint64 }
+
+// readOnlyMappings lists the mappings of file exe that are not writable, from
+// a /proc/<pid>/maps file: the executable's code and read-only data.
+func readOnlyMappings(maps, exe string) ([]mapping, error) {
+	data, err := os.ReadFile(maps)
+	if err != nil {
+		return nil, err
+	}
+	var out []mapping
+	for line := range strings.SplitSeq(string(data), "\n") {
 		// start-end perms offset dev inode path
-		fields := strings.Fields(s.Text())
+		fields := strings.Fields(line)
 		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
 			continue
 		}
@@ -56,13 +74,9 @@ func Executable() (int64, error) {
 		if err1 != nil || err2 != nil || hi <= lo {
 			continue
 		}
-		// Raw syscall on an address range: no Go slice over memory Go does not own.
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(lo), uintptr(hi-lo), unix.MADV_PAGEOUT); errno != 0 {
-			return covered, fmt.Errorf("madvise(MADV_PAGEOUT) %s: %w", fields[0], errno)
-		}
-		covered += int64(hi - lo)
+		out = append(out, mapping{lo, hi})
 	}
-	return covered, s.Err()
+	return out, nil
 }
 
 // iovec is struct iovec: an address range of the target process, which is not
@@ -81,28 +95,15 @@ func Process(pid int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	ranges, err := readOnlyMappings(fmt.Sprintf("/proc/%d/maps", pid), exe)
 	if err != nil {
 		return 0, err
 	}
 	var iovs []iovec
 	var covered int64
-	for line := range strings.SplitSeq(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
-			continue
-		}
-		start, end, ok := strings.Cut(fields[0], "-")
-		if !ok {
-			continue
-		}
-		lo, err1 := strconv.ParseUint(start, 16, 64)
-		hi, err2 := strconv.ParseUint(end, 16, 64)
-		if err1 != nil || err2 != nil || hi <= lo {
-			continue
-		}
-		iovs = append(iovs, iovec{base: uintptr(lo), len: hi - lo})
-		covered += int64(hi - lo)
+	for _, r := range ranges {
+		iovs = append(iovs, iovec{base: uintptr(r.lo), len: r.hi - r.lo})
+		covered += int64(r.hi - r.lo)
 	}
 	if len(iovs) == 0 {
 		return 0, nil
