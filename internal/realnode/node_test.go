@@ -114,9 +114,18 @@ func TestRealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 		t.Fatalf("node did not start: %v\nkubelet log tail:\n%s", err, tail(logs, 30))
 	}
 	t.Logf("node Ready after %s", time.Since(began).Round(time.Millisecond))
-	k8sNode, err := client.CoreV1().Nodes().Get(ctx, node.Name(), metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// The node lifecycle controller removes the not-ready taint a moment
+	// after the node turns Ready: wait for it before looking at the taints.
+	var k8sNode *corev1.Node
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		k8sNode, err = client.CoreV1().Nodes().Get(ctx, node.Name(), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		notReady := slices.ContainsFunc(k8sNode.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeNotReady })
+		if !notReady || time.Now().After(deadline) {
+			break
+		}
 	}
 	if k8sNode.Labels[RealLabel] != "true" {
 		t.Errorf("node labels %v, want %s=true", k8sNode.Labels, RealLabel)
