@@ -37,7 +37,8 @@ type ControlPlane struct {
 	readyMu        sync.Mutex
 	componentReady map[string]bool
 	// healthPorts are the loopback ports where the controller-manager and the
-	// scheduler serve /healthz; chosen afresh at each New.
+	// scheduler serve /healthz; chosen afresh at each New and each restart of
+	// the process (guarded by readyMu).
 	healthPorts map[string]int
 
 	ready     chan struct{}
@@ -72,11 +73,8 @@ func New(opts Options) (*ControlPlane, error) {
 	if err := cp.writeKubeconfigs(); err != nil {
 		return nil, err
 	}
-	cp.healthPorts = map[string]int{}
-	for _, c := range []string{kubebin.ControllerManager, kubebin.Scheduler} {
-		if cp.healthPorts[c], err = freePort("127.0.0.1"); err != nil {
-			return nil, fmt.Errorf("control plane %s: no free port for %s: %w", opts.Name, c, err)
-		}
+	if err := cp.pickHealthPorts(); err != nil {
+		return nil, err
 	}
 	cp.proc = cp.process()
 	cp.componentReady = map[string]bool{}
@@ -340,12 +338,48 @@ func reserve(port int) bool {
 
 // releasePorts returns the control plane's ports.
 func (cp *ControlPlane) releasePorts() {
+	cp.readyMu.Lock()
+	defer cp.readyMu.Unlock()
 	handedOutMu.Lock()
 	defer handedOutMu.Unlock()
 	delete(handedOut, cp.apiPort)
 	for _, p := range cp.healthPorts {
 		delete(handedOut, p)
 	}
+}
+
+// pickHealthPorts chooses the controller-manager's and the scheduler's health
+// ports, returning the ones it replaces. Another process (another test
+// package, another program) may bind a port between its choice here and the
+// component's bind seconds later, once the API server is ready; the
+// component then fails, the whole process exits, and the supervisor's restart
+// (process's BeforeRestart) comes here for new ones rather than failing again.
+func (cp *ControlPlane) pickHealthPorts() error {
+	ports := map[string]int{}
+	for _, c := range []string{kubebin.ControllerManager, kubebin.Scheduler} {
+		p, err := freePort("127.0.0.1")
+		if err != nil {
+			return fmt.Errorf("control plane %s: no free port for %s: %w", cp.opts.Name, c, err)
+		}
+		ports[c] = p
+	}
+	cp.readyMu.Lock()
+	old := cp.healthPorts
+	cp.healthPorts = ports
+	cp.readyMu.Unlock()
+	handedOutMu.Lock()
+	for _, p := range old {
+		delete(handedOut, p)
+	}
+	handedOutMu.Unlock()
+	return nil
+}
+
+// healthPort is component's current health port.
+func (cp *ControlPlane) healthPort(component string) int {
+	cp.readyMu.Lock()
+	defer cp.readyMu.Unlock()
+	return cp.healthPorts[component]
 }
 
 func portFree(host string, port int) bool {
@@ -409,10 +443,10 @@ func (cp *ControlPlane) probe(ctx context.Context) {
 		// Skipping them makes a restarted API server ready about a second sooner.
 		urls[kubebin.APIServer] += "?exclude=poststarthook/rbac/bootstrap-roles&exclude=poststarthook/scheduling/bootstrap-system-priority-classes"
 	}
-	for c, port := range cp.healthPorts {
-		urls[c] = fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
-	}
 	for {
+		for _, c := range []string{kubebin.ControllerManager, kubebin.Scheduler} {
+			urls[c] = fmt.Sprintf("https://127.0.0.1:%d/healthz", cp.healthPort(c))
+		}
 		allReady := true
 		running := cp.proc.Status().Pid > 0
 		for _, c := range cp.opts.components() {

@@ -2,8 +2,10 @@ package controlplane
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -86,5 +88,51 @@ func TestControlPlaneServesAndKeepsStateAcrossRestart(t *testing.T) {
 	client2 := kubernetes.NewForConfigOrDie(cp2.RESTConfig())
 	if _, err := client2.CoreV1().Namespaces().Get(context.Background(), "kept", metav1.GetOptions{}); err != nil {
 		t.Fatalf("namespace lost across restart: %v", err)
+	}
+}
+
+// Another process binds the controller-manager's health port between gantry's
+// choice of it and the controller-manager's own bind (seconds later, once the
+// API server is ready): CI saw the process exit right after the API server
+// answered, and every test of a package failed with "connection refused". The
+// supervisor's restart must come back with a new port and all parts ready.
+func TestHealthPortTakenMeanwhileIsReplacedOnRestart(t *testing.T) {
+	bins := binaries(t)
+	cp, err := New(Options{Name: "taken", Dir: t.TempDir(), Binaries: bins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := cp.healthPort(kubebin.ControllerManager)
+	squatter, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(taken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cp.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := cp.WaitReady(ctx, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		all := true
+		for _, c := range cp.Components() {
+			all = all && c.Ready
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every component ready a minute after the port was taken: %+v; log:\n%s", cp.Components(), tail(cp.LogPath(), 15))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := cp.healthPort(kubebin.ControllerManager); got == taken {
+		t.Fatalf("the controller-manager still has the taken port %d", taken)
+	}
+	if st := cp.proc.Status(); st.Restarts < 1 {
+		t.Fatalf("the process never restarted (%+v): the port was not taken in time, and the test proved nothing", st)
 	}
 }

@@ -96,7 +96,7 @@ func (cp *ControlPlane) servingFlags(component string) Flags {
 	pki := cp.pkiDir()
 	return Flags{
 		"bind-address":         "127.0.0.1",
-		"secure-port":          strconv.Itoa(cp.healthPorts[component]),
+		"secure-port":          strconv.Itoa(cp.healthPort(component)),
 		"tls-cert-file":        filepath.Join(pki, component+"-serving.crt"),
 		"tls-private-key-file": filepath.Join(pki, component+"-serving.key"),
 	}
@@ -126,6 +126,11 @@ func (cp *ControlPlane) process() *supervisor.Process {
 		Env:     append(append([]string{}, defaultEnv...), cp.opts.Env...),
 		LogPath: cp.LogPath(),
 		Nice:    cp.opts.Nice,
+		BeforeRestart: func() []string {
+			// Without a free loopback port the old ones are kept and tried again.
+			_ = cp.pickHealthPorts()
+			return cp.args()
+		},
 	})
 }
 

@@ -17,6 +17,8 @@ import (
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -70,10 +72,24 @@ func install(ctx context.Context, client apiextensionsclient.CustomResourceDefin
 		return err
 	}
 	force := true
+	var last error
 	for _, m := range ms {
-		_, err := client.Patch(ctx, m.crd.Name, types.ApplyPatchType, m.json,
-			metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+		// The API server may restart just after its first /readyz (its process
+		// is supervised and comes back within seconds): a refused connection is
+		// retried until ctx ends; a refused CRD is not.
+		err := wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) {
+			_, err := client.Patch(ctx, m.crd.Name, types.ApplyPatchType, m.json,
+				metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+			if err != nil && (utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err)) {
+				last = err
+				return false, nil
+			}
+			return err == nil, err
+		})
 		if err != nil {
+			if last != nil && ctx.Err() != nil {
+				err = last
+			}
 			return fmt.Errorf("crds: apply CRD %s: %w", m.crd.Name, err)
 		}
 	}

@@ -130,6 +130,13 @@ func start(opts Options) (*Env, error) {
 		stop()
 		return nil, err
 	}
+	// Every part, not only the API server: the controller-manager starts after
+	// it, and a failure there (its port taken by another test package meanwhile)
+	// restarts the whole process under the first test's feet.
+	if err := allReady(ctx, cp, 90*time.Second); err != nil {
+		stop()
+		return nil, err
+	}
 	cfg := cp.RESTConfig()
 	// Tests make many requests in a row: no client-side throttling.
 	cfg.QPS, cfg.Burst = 500, 1000
@@ -148,6 +155,29 @@ func start(opts Options) (*Env, error) {
 		return nil, err
 	}
 	return &Env{CP: cp, Config: cfg, Kube: kubernetes.NewForConfigOrDie(cfg), Client: c, stop: stop}, nil
+}
+
+func allReady(ctx context.Context, cp *controlplane.ControlPlane, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var waiting []string
+		for _, c := range cp.Components() {
+			if !c.Ready {
+				waiting = append(waiting, c.Name)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kubetest: %s not ready after %s; see %s", strings.Join(waiting, ", "), timeout, cp.LogPath())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Manager starts a controller manager on the control plane for the test

@@ -30,6 +30,11 @@ type Spec struct {
 	MinBackoff, MaxBackoff, StableAfter time.Duration
 	// OnStart is called with the pid each time the program starts.
 	OnStart func(pid int)
+	// BeforeRestart, when set, is called before each restart and returns the
+	// arguments for it: a program whose arguments name things chosen when it
+	// was set up (a free port another process may have taken since) gets fresh
+	// ones instead of failing the same way again.
+	BeforeRestart func() []string
 	// Nice, when positive, is the program's nice value: background work (a spare
 	// control plane) then takes only the CPU that what a user waits for leaves.
 	Nice int
@@ -130,6 +135,9 @@ func (p *Process) Run(ctx context.Context) error {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, p.spec.MaxBackoff)
+		if p.spec.BeforeRestart != nil {
+			p.spec.Args = p.spec.BeforeRestart()
+		}
 		if err := p.start(); err != nil {
 			p.logf("restarting %s failed: %v", p.spec.Name, err)
 			// A start error (binary removed, say) is retried with the same backoff:
