@@ -146,7 +146,7 @@ generate:
 
 # Generated code must match its sources.
 verify-generated: generate
-	git diff --exit-code -- api config
+	git diff --exit-code -- api config deploy/helm/gantry/crds
 
 clean:
 	rm -rf bin internal/webui/dist/app ui/node_modules
