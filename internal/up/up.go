@@ -28,6 +28,7 @@ import (
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/syncer"
+	"gantry.dev/gantry/internal/vcluster"
 	"gantry.dev/gantry/internal/webui"
 )
 
@@ -202,7 +203,9 @@ func (g *gantry) build(logDir string) error {
 		}
 		g.realEnv = g.realNodeEnv()
 		g.host, err = host.New(host.Options{DataDir: g.state.DataDir, LogDir: logDir, Nodes: g.opts.Nodes,
-			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realEnv, Report: g.report})
+			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realEnv, Report: g.report,
+			Log:             logr.FromSlogHandler(g.log.Handler()),
+			TenantNamespace: func(ns *corev1.Namespace) bool { return ns.Labels[vcluster.LabelVCluster] != "" }})
 		if err != nil {
 			return err
 		}
