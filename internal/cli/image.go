@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"gantry.dev/gantry/internal/imageapi"
+	"gantry.dev/gantry/internal/realnode"
+	"gantry.dev/gantry/internal/runstate"
 )
 
 func newImage(g *globals) *cobra.Command {
@@ -43,13 +45,22 @@ Needs the images create permission (role:admin).`,
 				defer f.Close()
 				in = f
 			}
-			api, err := g.apiClient()
-			if err != nil {
-				return err
-			}
 			var loaded imageapi.Loaded
-			if err := api.do("POST", imageapi.Prefix, in, &loaded); err != nil {
-				return err
+			if dir, ok := g.hostOnly(); ok {
+				// No API to upload to: the node is on this machine.
+				names, err := realnode.LoadImagesLocal(cmd.Context(), dir, in)
+				if err != nil {
+					return err
+				}
+				loaded = imageapi.Loaded{Node: "the real node of " + dir, Images: names}
+			} else {
+				api, err := g.apiClient()
+				if err != nil {
+					return err
+				}
+				if err := api.do("POST", imageapi.Prefix, in, &loaded); err != nil {
+					return err
+				}
 			}
 			for _, name := range loaded.Images {
 				fmt.Fprintf(cmd.OutOrStdout(), "loaded %s into node %s\n", name, loaded.Node)
@@ -81,4 +92,18 @@ func imageList(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// hostOnly returns the data directory when the command targets a local
+// gantry that runs the embedded host without its platform (up --host-only).
+func (g *globals) hostOnly() (string, bool) {
+	if g.server != "" || (!g.dataDirGiven() && os.Getenv(EnvServer) != "") {
+		return "", false
+	}
+	dir := g.absDataDir()
+	st, err := runstate.Read(dir)
+	if err != nil || !st.HostOnly {
+		return "", false
+	}
+	return dir, true
 }

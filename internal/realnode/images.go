@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -61,4 +63,29 @@ func (n *Node) ListImages(ctx context.Context) ([]imageapi.Image, error) {
 		images = append(images, imageapi.Image{Name: f[0], Digest: f[2], Size: f[3] + " " + f[4]})
 	}
 	return images, nil
+}
+
+// snapshotterLine finds the snapshotter in the node's containerd config.
+var snapshotterLine = regexp.MustCompile(`(?m)^\s*snapshotter = "([^"]+)"`)
+
+// LoadImagesLocal imports an archive into the real node that the gantry of
+// dataDir runs, from another process on the same machine (as root): what
+// `gantry image load` does when that gantry runs the host only, without the
+// API that takes uploads.
+func LoadImagesLocal(ctx context.Context, dataDir string, archive io.Reader) ([]string, error) {
+	l := newLayout(filepath.Join(dataDir, "realnode"))
+	cfg, err := os.ReadFile(l.path("containerd", "config.toml"))
+	if err != nil {
+		return nil, fmt.Errorf("the gantry of %s runs no real node here (%v)", dataDir, err)
+	}
+	m := snapshotterLine.FindSubmatch(cfg)
+	if m == nil {
+		return nil, fmt.Errorf("no snapshotter in %s", l.path("containerd", "config.toml"))
+	}
+	ctr, err := exec.LookPath("ctr")
+	if err != nil {
+		return nil, fmt.Errorf("ctr, which imports images, is not installed (%v): apt-get install containerd", err)
+	}
+	n := &Node{l: l, opts: Options{Env: &Environment{Tools: map[string]string{"ctr": ctr}, Snapshotter: string(m[1])}}}
+	return n.LoadImages(ctx, archive)
 }

@@ -28,6 +28,9 @@ type State struct {
 	Kubeconfig  string `json:"kubeconfig"`
 	APIServer   string `json:"apiServer"`
 	Nodes       int    `json:"simulatedNodes,omitempty"`
+	// HostOnly: the embedded host runs without gantry's platform (gantry up
+	// --host-only): no API, UI or virtual clusters, only the cluster.
+	HostOnly bool `json:"hostOnly,omitempty"`
 	// RealNodes names the nodes that run containers (package realnode).
 	RealNodes  []string            `json:"realNodes,omitempty"`
 	Ready      bool                `json:"ready"`

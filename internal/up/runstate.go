@@ -24,8 +24,10 @@ func (g *gantry) publish(ready bool) {
 		g.state.RealNodes = g.host.RealNodes()
 	}
 	g.state.VClusters = map[string][]supervisor.Status{}
-	for k, v := range g.plat.VClusters() {
-		g.state.VClusters[k.String()] = v
+	if g.plat != nil {
+		for k, v := range g.plat.VClusters() {
+			g.state.VClusters[k.String()] = v
+		}
 	}
 	if err := runstate.Write(g.state.DataDir, g.state); err != nil {
 		g.log.Error("writing run state", "err", err)
@@ -74,6 +76,12 @@ func printReady(out io.Writer, st runstate.State, took time.Duration) {
 		}
 	} else {
 		fmt.Fprintf(out, "  host cluster  %s (from %s)\n", st.APIServer, st.Host)
+	}
+	if st.HostOnly {
+		fmt.Fprintf(out, "  kubeconfig    %s\n  data          %s\n  platform      none (--host-only): no API, UI or virtual clusters\n\n", st.Kubeconfig, st.DataDir)
+		fmt.Fprintf(out, "Next:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  gantry image load bin/gantry-image.tar --data-dir %s\n"+
+			"  helm install gantry ./deploy/helm/gantry -n gantry-system --create-namespace\n\nPress Ctrl-C to stop.\n", st.Kubeconfig, st.DataDir)
+		return
 	}
 	fmt.Fprintf(out, "  kubeconfig    %s\n  HTTPS         %s (listening on %s, CA %s)\n  OIDC issuer   %s/oidc\n  data          %s\n\n", st.Kubeconfig, st.ExternalURL, st.HTTPAddr, server.CAPath(st.DataDir), st.ExternalURL, st.DataDir)
 	fmt.Fprintf(out, "Next:\n  export KUBECONFIG=%s\n  kubectl get nodes\n  gantry login --data-dir %s\n  gantry vcluster create dev --data-dir %s\n  gantry status --data-dir %s\n\nPress Ctrl-C to stop.\n",

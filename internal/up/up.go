@@ -44,6 +44,10 @@ type Options struct {
 	// InCluster uses the cluster gantry runs in as the host, through its
 	// pod's service account (the Helm chart's way).
 	InCluster bool
+	// HostOnly runs the embedded host without gantry's platform: a local
+	// cluster (with its real node) to install gantry into by its Helm chart,
+	// or anything else.
+	HostOnly bool
 	// Nodes is how many nodes the embedded host simulates.
 	Nodes int
 	// RealNodes is how many real nodes the embedded host runs: 0 or 1 (one
@@ -163,7 +167,9 @@ func (g *gantry) run(ctx context.Context, logDir string) error {
 			return stopped(err)
 		}
 	}
-	parts.Go("platform", g.plat.Run)
+	if g.plat != nil {
+		parts.Go("platform", g.plat.Run)
+	}
 	if err := g.waitReady(parts.Context()); err != nil {
 		return stopped(err)
 	}
@@ -224,6 +230,10 @@ func (g *gantry) build(logDir string) error {
 		if g.opts.InCluster {
 			g.state.Host, g.state.Kubeconfig = "in-cluster", "(the pod's service account)"
 		}
+	}
+	if g.opts.HostOnly {
+		g.state.HostOnly = true
+		return nil
 	}
 	var err error
 	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
@@ -312,6 +322,9 @@ func (g *gantry) waitReady(ctx context.Context) error {
 			return err
 		}
 		g.log.Info("host ready", "seconds", time.Since(g.began).Seconds())
+	}
+	if g.plat == nil {
+		return waitAllReady(ctx, g.c.srv, g.opts.ReadyTimeout)
 	}
 	select {
 	case <-g.plat.Started():
