@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr/testr"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -155,6 +157,40 @@ func TestPodsReachTheirOwnAPIServer(t *testing.T) {
 		// pod's HTTP/2 passes as it is.
 		if resp.ProtoMajor != 2 || resp.TLS.PeerCertificates[0].Subject.CommonName != "kube-apiserver" {
 			t.Errorf("proto %s, server certificate %q", resp.Proto, resp.TLS.PeerCertificates[0].Subject)
+		}
+	})
+	t.Run("a watch streams through", func(t *testing.T) {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: oneCA}}
+		defer tr.CloseIdleConnections()
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(wctx, http.MethodGet, "https://"+l.Addr().String()+"/api/v1/namespaces/"+ns+"/pods?watch=1", nil)
+		req.Header.Set("Authorization", "Bearer "+reader)
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("watch: %s", resp.Status)
+		}
+		late := witness.DeepCopy()
+		late.Name = "late"
+		if _, err := kube.CoreV1().Pods(ns).Create(ctx, late, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var ev struct {
+				Type   string
+				Object struct{ Metadata struct{ Name string } }
+			}
+			if err := dec.Decode(&ev); err != nil {
+				t.Fatalf("the watch ended before pod late was seen: %v", err)
+			}
+			if ev.Type == "ADDED" && ev.Object.Metadata.Name == "late" {
+				return
+			}
 		}
 	})
 	t.Run("no RBAC: forbidden as that service account", func(t *testing.T) {
