@@ -44,18 +44,28 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var backoff time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of file descriptors, say: wait and go on, as net/http's
+			// server does, rather than stop relaying for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.Log.Error(err, "accepting a pod's connection; retrying", "in", backoff.String())
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
 		}
+		backoff = 0
 		wg.Go(func() { s.handle(ctx, c) })
 	}
 }
