@@ -485,5 +485,15 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		if out := aliceProxy.must("exec", "-n", "web", "deployment/hello", "--", "echo", "awake"); strings.TrimSpace(out) != "awake" {
 			t.Errorf("kubectl exec after waking: %q", out)
 		}
+		// The woken cluster's pods reach its API server again (its new
+		// certificate names the relay's Service too): as web's default
+		// service account, which has no Role in default.
+		eventually(t, time.Minute, "in-cluster request after waking", func() error {
+			out, err := aliceProxy.run("exec", "-n", "web", "deployment/hello", "--", "kubeget", "-server", "https://kubernetes.default.svc", "/api/v1/namespaces/default/pods")
+			if err == nil || !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "system:serviceaccount:web:default") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
 	})
 }
