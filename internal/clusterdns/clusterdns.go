@@ -92,16 +92,29 @@ func (r *Registry) Delete(key string) {
 }
 
 // ZoneOf returns the zone of the virtual cluster whose pod has address client.
-// A pod IP belongs to at most one pod at a time on the host, so at most one
-// virtual cluster claims it.
 func (r *Registry) ZoneOf(client netip.Addr) (Zone, bool) {
+	_, e, ok := r.owner(client)
+	return e.zone, ok
+}
+
+// Owner returns the key (as given to Set) of the virtual cluster whose pod
+// has address client: other servers for pods (package incluster) tell
+// clusters apart the same way DNS does.
+func (r *Registry) Owner(client netip.Addr) (string, bool) {
+	key, _, ok := r.owner(client)
+	return key, ok
+}
+
+// owner finds the virtual cluster that claims client. A pod IP belongs to at
+// most one pod at a time on the host, so at most one virtual cluster claims it.
+func (r *Registry) owner(client netip.Addr) (string, entry, bool) {
 	client = client.Unmap()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, e := range r.zones {
+	for key, e := range r.zones {
 		if e.member(client) {
-			return e.zone, true
+			return key, e, true
 		}
 	}
-	return nil, false
+	return "", entry{}, false
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // HelloImage is built from testdata/hello: a small HTTP server that logs each
-// request, with /echo, /get and /kill beside it.
+// request, with /echo, /get, /kubeget and /kill beside it.
 const HelloImage = "example.local/hello:v1"
 
 // HelloArchive builds HelloImage into dir and returns its docker-save
@@ -30,7 +30,7 @@ func HelloArchive(t testing.TB, dir string) string {
 
 // helloLinks are the other names of the hello program in its image (see
 // testdata/hello).
-var helloLinks = []string{"echo", "get", "kill"}
+var helloLinks = []string{"echo", "get", "kubeget", "kill"}
 
 // buildImage compiles the program in testdata/<program> statically and packs
 // it as a one-layer image ref, entrypoint /<program>, with links (other names

@@ -9,13 +9,8 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"gantry.dev/gantry/internal/clusterdns"
 	"gantry.dev/gantry/internal/syncer"
@@ -92,54 +87,11 @@ func listenDNS(ip netip.Addr) (net.PacketConn, net.Listener, error) {
 	return nil, nil, fmt.Errorf("no port of %s is free over both UDP and TCP: %w", ip, errors.Join(errs...))
 }
 
-// ensureDNSService makes (or updates) the Service gantry-dns without a
-// selector and its EndpointSlice pointing at ip:port, and returns the
-// Service's ClusterIP.
+// ensureDNSService makes (or updates) the Service gantry-dns pointing at
+// ip:port over UDP and TCP, and returns its ClusterIP.
 func ensureDNSService(ctx context.Context, c client.Client, ip netip.Addr, port int32) (netip.Addr, error) {
-	labels := map[string]string{"app.kubernetes.io/managed-by": "gantry", "app.kubernetes.io/name": DNSService}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: DNSService, Namespace: SystemNamespace, Labels: labels}}
-	ports := []corev1.ServicePort{
+	return ensureHostService(ctx, c, DNSService, ip, []corev1.ServicePort{
 		{Name: "dns", Protocol: corev1.ProtocolUDP, Port: 53, TargetPort: intstr.FromInt32(port)},
 		{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(port)},
-	}
-	err := c.Get(ctx, client.ObjectKeyFromObject(svc), svc)
-	switch {
-	case apierrors.IsNotFound(err):
-		svc.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: ports}
-		if err := c.Create(ctx, svc); err != nil {
-			return netip.Addr{}, fmt.Errorf("creating Service %s/%s: %w", SystemNamespace, DNSService, err)
-		}
-	case err != nil:
-		return netip.Addr{}, fmt.Errorf("reading Service %s/%s: %w", SystemNamespace, DNSService, err)
-	default:
-		// The ClusterIP stays (pods were created with it); the port follows
-		// the listener, which changes with every start.
-		svc.Spec.Selector, svc.Spec.Ports = nil, ports
-		if err := c.Update(ctx, svc); err != nil {
-			return netip.Addr{}, fmt.Errorf("updating Service %s/%s: %w", SystemNamespace, DNSService, err)
-		}
-	}
-	clusterIP, err := netip.ParseAddr(svc.Spec.ClusterIP)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("Service %s/%s has no ClusterIP (%q): delete it and restart gantry", SystemNamespace, DNSService, svc.Spec.ClusterIP)
-	}
-	family := discoveryv1.AddressTypeIPv4
-	if ip.Is6() {
-		family = discoveryv1.AddressTypeIPv6
-	}
-	slice := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: DNSService, Namespace: SystemNamespace}}
-	_, err = controllerutil.CreateOrUpdate(ctx, c, slice, func() error {
-		slice.Labels = map[string]string{discoveryv1.LabelServiceName: DNSService, discoveryv1.LabelManagedBy: "gantry.dev"}
-		slice.AddressType = family
-		slice.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{ip.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}}
-		slice.Ports = []discoveryv1.EndpointPort{
-			{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To(port)},
-			{Name: ptr.To("dns-tcp"), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(port)},
-		}
-		return nil
 	})
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("writing EndpointSlice %s/%s: %w", SystemNamespace, DNSService, err)
-	}
-	return clusterIP, nil
 }

@@ -99,6 +99,10 @@ type Options struct {
 	// (clusterdns.go): where pods really run (a real node). Nil leaves pods'
 	// DNS as their tenants wrote it.
 	ClusterDNS *ClusterDNS
+	// InClusterAPI, when set with ClusterDNS, lets virtual clusters' pods
+	// reach their own API server with their in-cluster configuration
+	// (incluster.go). Nil leaves them the host's kubernetes Service.
+	InClusterAPI *InClusterAPI
 }
 
 // Scheme returns the types gantry's controllers use.
@@ -129,6 +133,11 @@ type Platform struct {
 	direct client.Client
 	// dns is cluster DNS for the syncers; nil without Options.ClusterDNS.
 	dns *syncer.DNS
+	// apiServer is the Service of the in-cluster API relay for the
+	// syncers; nil without Options.InClusterAPI. Set in Run before the
+	// manager starts anything that reads it.
+	apiServer *syncer.APIServer
+	sleeper   *vcluster.Sleeper
 	// ctx lives as long as Run; long-lived watches made outside the manager use it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -195,8 +204,9 @@ func New(opts Options) (*Platform, error) {
 		Sync:     p.runSyncer,
 		// Virtual kube-apiservers accept tokens from gantry's issuer
 		// (gantry vcluster connect --sso).
-		Trust:   &vcluster.Trust{Issuer: p.issuer(), CA: opts.ServerCA},
-		Kubelet: p.kubelet,
+		Trust:     &vcluster.Trust{Issuer: p.issuer(), CA: opts.ServerCA},
+		Kubelet:   p.kubelet,
+		ExtraSANs: p.apiServerSANs,
 	})
 	if err := (&vcluster.Reconciler{
 		Client:    mgr.GetClient(),
@@ -226,6 +236,7 @@ func New(opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("setting up the Project controller: %w", err)
 	}
 	sleeper := &vcluster.Sleeper{Client: mgr.GetClient(), Runtime: p.vclusters}
+	p.sleeper = sleeper
 	if err := mgr.Add(sleeper); err != nil {
 		return nil, err
 	}
@@ -282,6 +293,13 @@ func (p *Platform) Run(ctx context.Context) error {
 		// the node's resolver does, and the log says why.
 		if err := p.startClusterDNS(ctx, p.direct); err != nil {
 			p.opts.Logger.Error(err, "cluster DNS is off: pods of virtual clusters cannot resolve Service names")
+		}
+	}
+	if p.opts.InClusterAPI != nil {
+		// Before any control plane starts: its certificate names the
+		// Service; before any syncer: pods are created with its address.
+		if err := p.startInClusterAPI(ctx, p.direct); err != nil {
+			p.opts.Logger.Error(err, "in-cluster API is off: pods of virtual clusters cannot use their in-cluster configuration")
 		}
 	}
 	if err := p.startTokens(ctx, p.direct); err != nil {
@@ -341,6 +359,7 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		Host:          p.opts.Host,
 		PodSecurity:   podSecurity,
 		DNS:           p.dns,
+		APIServer:     p.apiServer,
 		Placement:     p.opts.Placement,
 		Logger:        p.opts.Logger.WithName("syncer"),
 	}

@@ -84,6 +84,9 @@ func (z dnsZone) Service(namespace, name string) (clusterdns.Service, bool) {
 	if err != nil || v.DeletionTimestamp != nil {
 		return clusterdns.Service{}, false
 	}
+	if a := s.opts.APIServer; a != nil && isAPIServerService(namespace, name) {
+		return a.kubernetesService(), true
+	}
 	out := clusterdns.Service{}
 	for _, p := range v.Spec.Ports {
 		out.Ports = append(out.Ports, clusterdns.Port{Name: p.Name, Protocol: string(p.Protocol), Port: p.Port})

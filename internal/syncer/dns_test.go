@@ -27,7 +27,11 @@ func TestClusterDNS(t *testing.T) {
 	if err := e.stopSyncerNow(); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.startSyncer(func(o *Options) { o.DNS = &DNS{Registry: reg, Server: server} }); err != nil {
+	api := netip.MustParseAddr("192.0.2.44")
+	if err := e.startSyncer(func(o *Options) {
+		o.DNS = &DNS{Registry: reg, Server: server}
+		o.APIServer = &APIServer{Address: api}
+	}); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -93,6 +97,16 @@ func TestClusterDNS(t *testing.T) {
 	})
 	if got, ok := zone.PodNamespace(podIP); !ok || got != ns {
 		t.Errorf("PodNamespace(%s) = %q, %v; want %s", podIP, got, ok, ns)
+	}
+	// In-cluster configuration: kubernetes.default and the variables name
+	// the Service that relays to this virtual cluster's API server.
+	if s, ok := zone.Service("default", "kubernetes"); !ok || !slices.Equal(s.ClusterIPs, []netip.Addr{api}) ||
+		len(s.Ports) != 1 || s.Ports[0].Port != 443 {
+		t.Errorf("kubernetes.default: %+v (%v); want %s:443", s, ok, api)
+	}
+	if c := hp.Spec.Containers[0]; !slices.Contains(c.Env, corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: api.String()}) ||
+		!slices.Contains(c.Env, corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: "443"}) {
+		t.Errorf("host pod's env: %v; want KUBERNETES_SERVICE_HOST=%s and _PORT=443", c.Env, api)
 	}
 	if _, ok := zone.Service(ns, "nope"); ok {
 		t.Error("a Service that does not exist resolves")

@@ -68,6 +68,11 @@ type Options struct {
 	// (dns.go): needed where pods really run; nil leaves their DNS settings as
 	// the tenant wrote them.
 	DNS *DNS
+	// APIServer, when set, sends host pods' in-cluster configuration
+	// (KUBERNETES_SERVICE_HOST, kubernetes.default.svc) to this virtual
+	// cluster's API server (apiserver.go); it needs DNS. Nil leaves them with
+	// what the host's kubelet sets.
+	APIServer *APIServer
 	// Logger receives the syncer's log.
 	Logger logr.Logger
 }
@@ -120,6 +125,9 @@ func (o Options) validate() error {
 		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
 			errs = append(errs, fmt.Errorf("TolerableTaints: taint key %q: %s", k, strings.Join(msgs, "; ")))
 		}
+	}
+	if o.APIServer != nil && o.DNS == nil {
+		errs = append(errs, errors.New("APIServer needs DNS: the pods it relays are told apart, and kubernetes.default.svc answered, by cluster DNS"))
 	}
 	if o.Virtual == nil || o.Host == nil {
 		errs = append(errs, errors.New("the virtual and host REST configs are both required"))

@@ -231,6 +231,7 @@ func (t translator) hostPod(v *corev1.Pod, o podOptions) *corev1.Pod {
 	// scheduling requirement: the host scheduler checks its taints.
 	requireNode(spec)
 	t.podDNS(spec, v.Namespace)
+	t.apiServerEnv(spec)
 	spec.Tolerations, _ = t.hostTolerations(spec.Tolerations)
 	t.placement.place(spec)
 	t.translateAffinity(spec, v.Namespace)

@@ -77,7 +77,7 @@ func newSyncer(opts Options) (*syncer, error) {
 		opts: opts,
 		log:  log,
 		t: translator{vcluster: opts.VCluster, vclusterNamespace: opts.Namespace, hostNamespace: opts.HostNamespace,
-			tolerable: opts.TolerableTaints, dns: opts.DNS, placement: opts.Placement},
+			tolerable: opts.TolerableTaints, dns: opts.DNS, placement: opts.Placement, apiServer: opts.APIServer},
 	}
 	var err error
 	if s.checker, err = podsecurity.NewChecker(); err != nil {

@@ -22,6 +22,8 @@ type translator struct {
 	dns *DNS
 	// placement is where the host runs the pods (Options.Placement).
 	placement *Placement
+	// apiServer is where pods reach their API server (Options.APIServer).
+	apiServer *APIServer
 }
 
 // name is the host name of the virtual object namespace/name.

@@ -236,11 +236,12 @@ func (g *gantry) build(logDir string) error {
 		return nil
 	}
 	var err error
+	dns := g.clusterDNS()
 	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
 		GitPollInterval: g.opts.GitPollInterval, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
 		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
-		Placement: g.podPlacement(), ClusterDNS: g.clusterDNS(), InitialPasswordSecret: g.opts.InCluster,
+		Placement: g.podPlacement(), ClusterDNS: dns, InClusterAPI: inClusterAPI(dns), InitialPasswordSecret: g.opts.InCluster,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)
@@ -288,6 +289,16 @@ func (g *gantry) clusterDNS() *platform.ClusterDNS {
 		return nil
 	}
 	return &platform.ClusterDNS{Listen: ip}
+}
+
+// inClusterAPI relays pods on the real node to their own virtual cluster's
+// API server (their in-cluster configuration), on the node's address as
+// cluster DNS, which it needs.
+func inClusterAPI(dns *platform.ClusterDNS) *platform.InClusterAPI {
+	if dns == nil {
+		return nil
+	}
+	return &platform.InClusterAPI{Listen: dns.Listen}
 }
 
 // realNodeEnv checks that this machine can run the real node and takes the

@@ -67,6 +67,12 @@ type RuntimeOptions struct {
 	// Kubelet, when set, is the kubelet API that virtual API servers call for
 	// their pods' logs, exec, attach and port-forward (package kubeletapi).
 	Kubelet KubeletAPI
+	// ExtraSANs, when set, gives names and addresses added to every virtual
+	// API server's serving certificate at its start: the host Service through
+	// which its pods reach it (package incluster), so that they verify it by
+	// that address with the CA they mount. A function: the Service is made
+	// after the runtime.
+	ExtraSANs func() []string
 	// SparesAfter is how long after gantry starts the spare control planes are
 	// first made (spare.go), so that even the first virtual cluster starts
 	// warm. Zero means 20 s (out of the way of gantry's own start); negative
@@ -190,8 +196,13 @@ func (r *Runtime) Ensure(key types.NamespacedName, cfg Config) (State, error) {
 		}
 		flags = flags.With(kf)
 	}
+	var sans []string
+	if r.opts.ExtraSANs != nil {
+		sans = r.opts.ExtraSANs()
+	}
 	cp, err := controlplane.New(controlplane.Options{
 		Name:           "vcluster " + key.String(),
+		ExtraSANs:      sans,
 		Dir:            dir,
 		Binaries:       r.opts.Binaries,
 		Storage:        storage,

@@ -401,6 +401,48 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		})
 	})
 
+	// In-cluster configuration: a pod reaches its own virtual cluster's API
+	// server at KUBERNETES_SERVICE_HOST (or kubernetes.default.svc),
+	// verified by the ca.crt it mounts, as its service account: refused
+	// without RBAC, allowed with a Role of the virtual cluster. A pod of
+	// another virtual cluster reaches its own cluster's API server only.
+	t.Run("in-cluster configuration", func(t *testing.T) {
+		admin := kubectl{t: t, kubeconfig: filepath.Join(t.TempDir(), "admin")}
+		if out, err := run(t, "vcluster", "connect", "dev", "--project", "shop", "--proxy", "--kubeconfig", admin.kubeconfig, "--data-dir", dataDir); err != nil {
+			t.Fatalf("connect as admin: %v\n%s", err, out)
+		}
+		const pods = "/api/v1/namespaces/default/pods"
+		out, err := admin.run("exec", "hello", "--", "kubeget", pods)
+		if err == nil || !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "system:serviceaccount:default:default") {
+			t.Fatalf("without RBAC the pod's service account must be refused by the virtual API server: %v\n%s", err, out)
+		}
+		admin.must("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
+		admin.must("create", "rolebinding", "pod-reader", "--role=pod-reader", "--serviceaccount=default:default")
+		for _, args := range [][]string{{pods}, {"-server", "https://kubernetes.default.svc", pods}, {"-server", "https://kubernetes.default.svc.cluster.local:443", pods}} {
+			eventually(t, 30*time.Second, "kubeget "+strings.Join(args, " ")+" in pod hello", func() error {
+				out, err := admin.run(append([]string{"exec", "hello", "--", "kubeget"}, args...)...)
+				if err != nil || !strings.Contains(out, `"name":"hello"`) {
+					return fmt.Errorf("%v: %s", err, out)
+				}
+				return nil
+			})
+		}
+
+		qa := kubectl{t: t, kubeconfig: filepath.Join(t.TempDir(), "qa")}
+		if out, err := run(t, "vcluster", "connect", "qa", "--project", "shop", "--proxy", "--kubeconfig", qa.kubeconfig, "--data-dir", dataDir); err != nil {
+			t.Fatalf("connect qa: %v\n%s", err, out)
+		}
+		// qa's API server: no such RoleBinding there.
+		if out, err := qa.run("exec", "prober", "--", "kubeget", pods); err == nil || !strings.Contains(out, "403 Forbidden") || strings.Contains(out, `"name":"hello"`) {
+			t.Errorf("a pod of qa must reach qa's API server, which refuses it: %v\n%s", err, out)
+		}
+		// dev's token, sent from a pod of qa, is no token there.
+		token := strings.TrimSpace(admin.must("create", "token", "default"))
+		if out, err := qa.run("exec", "prober", "--", "kubeget", "-token", token, pods); err == nil || !strings.Contains(out, "401 Unauthorized") || strings.Contains(out, `"name":"hello"`) {
+			t.Errorf("dev's token from a pod of qa: %v\n%s", err, out)
+		}
+	})
+
 	_, victorProxy, victorSSO := as("victor")
 	for name, k := range map[string]kubectl{"proxy": victorProxy, "sso": victorSSO} {
 		if out, err := k.run("logs", "hello"); err != nil || !strings.Contains(out, "listening on :8080") {
@@ -443,5 +485,15 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		if out := aliceProxy.must("exec", "-n", "web", "deployment/hello", "--", "echo", "awake"); strings.TrimSpace(out) != "awake" {
 			t.Errorf("kubectl exec after waking: %q", out)
 		}
+		// The woken cluster's pods reach its API server again (its new
+		// certificate names the relay's Service too): as web's default
+		// service account, which has no Role in default.
+		eventually(t, time.Minute, "in-cluster request after waking", func() error {
+			out, err := aliceProxy.run("exec", "-n", "web", "deployment/hello", "--", "kubeget", "-server", "https://kubernetes.default.svc", "/api/v1/namespaces/default/pods")
+			if err == nil || !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "system:serviceaccount:web:default") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
 	})
 }

@@ -2,20 +2,26 @@
 // (so kubectl logs has something to show). The image links other names to it,
 // for kubectl exec in an image without a shell: "echo" prints its arguments,
 // "get" prints the body of an HTTP GET of its argument (a Service by name
-// tests cluster DNS), "kill" ends the server (PID 1), so that the kubelet
-// restarts it.
+// tests cluster DNS), "kubeget" GETs a path of the pod's own API server with
+// its in-cluster configuration, "kill" ends the server (PID 1), so that the
+// kubelet restarts it.
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -25,6 +31,9 @@ func main() {
 		return
 	case "get":
 		get(os.Args[1])
+		return
+	case "kubeget":
+		kubeget(os.Args[1:])
 		return
 	case "kill":
 		// PID 1 of a PID namespace receives only signals it handles: the
@@ -66,4 +75,53 @@ func get(url string) {
 		fmt.Fprintln(os.Stderr, resp.Status, err)
 		os.Exit(1)
 	}
+}
+
+// kubeget GETs a path of the pod's API server as rest.InClusterConfig finds
+// it: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, verified
+// with the service account's ca.crt, its token as bearer. -server names the
+// server otherwise (https://kubernetes.default.svc), -token sends another
+// token. It prints the status and the body, and fails unless 200.
+func kubeget(args []string) {
+	fs := flag.NewFlagSet("kubeget", flag.ExitOnError)
+	server := fs.String("server", "https://"+net.JoinHostPort(os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")), "API server URL")
+	token := fs.String("token", "", "bearer token (default the service account's)")
+	_ = fs.Parse(args)
+	const sa = "/var/run/secrets/kubernetes.io/serviceaccount/"
+	if *token == "" {
+		b, err := os.ReadFile(sa + "token")
+		if err != nil {
+			fail(err)
+		}
+		*token = strings.TrimSpace(string(b))
+	}
+	ca, err := os.ReadFile(sa + "ca.crt")
+	if err != nil {
+		fail(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		fail(fmt.Errorf("no certificate in %sca.crt", sa))
+	}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	req, err := http.NewRequest(http.MethodGet, *server+fs.Arg(0), nil)
+	if err != nil {
+		fail(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+*token)
+	resp, err := c.Do(req)
+	if err != nil {
+		fail(err)
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.Status)
+	_, _ = io.Copy(os.Stdout, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
