@@ -5,9 +5,9 @@
 // token and CA, and expect them to work.
 //
 // The API server binds loopback only (gantry's default: nothing listens
-// beyond the machine unless asked), so no endpoint a pod reaches exists. A
-// TCP relay in gantry's process listens on the node's address and passes
-// connections through to it; TLS and authentication stay the API server's
+// beyond the machine unless asked), so no endpoint a pod reaches exists. The
+// TCP relay of package incluster (the one virtual clusters' pods use to reach
+// theirs) listens on the node's address and passes connections through; TLS and authentication stay the API server's
 // (its certificate already names the kubernetes Service's ClusterIP). An
 // EndpointSlice of the kubernetes Service points at the relay, and the
 // node's kube-proxy forwards the ClusterIP there.
@@ -20,13 +20,10 @@ package hostapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +35,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/go-logr/logr"
+
+	"gantry.dev/gantry/internal/incluster"
 )
 
 // SliceName is the EndpointSlice of the kubernetes Service gantry keeps.
@@ -58,11 +57,13 @@ type Options struct {
 	Log    logr.Logger
 }
 
-// Relay passes host pods' connections through to the API server.
+// Relay passes host pods' connections through to the API server: the relay
+// of package incluster, whose owners are the host's own pods here and whose
+// one backend is the host's API server.
 type Relay struct {
 	opts Options
 	l    net.Listener
-	wg   sync.WaitGroup
+	done chan struct{}
 }
 
 // Start listens on a free port of opts.Listen, points the kubernetes
@@ -83,75 +84,40 @@ func Start(ctx context.Context, opts Options) (*Relay, error) {
 
 // start serves r.l until ctx ends.
 func (r *Relay) start(ctx context.Context) {
-	r.wg.Add(1)
+	r.done = make(chan struct{})
+	srv := &incluster.Server{Owners: hostPods{r: r, ctx: ctx}, Backend: apiServer(r.opts.APIServer), Log: r.opts.Log}
 	go func() {
-		defer r.wg.Done()
-		<-ctx.Done()
-		r.l.Close()
+		defer close(r.done)
+		if err := srv.Serve(ctx, r.l); err != nil {
+			r.opts.Log.Error(err, "host API relay stopped")
+		}
 	}()
-	r.wg.Add(1)
-	go r.serve(ctx)
 }
 
 // Addr is where the relay listens.
 func (r *Relay) Addr() string { return r.l.Addr().String() }
 
 // Wait returns once the relay has stopped (ctx ended) and its connections closed.
-func (r *Relay) Wait() { r.wg.Wait() }
+func (r *Relay) Wait() { <-r.done }
 
-func (r *Relay) serve(ctx context.Context) {
-	defer r.wg.Done()
-	var conns sync.WaitGroup
-	defer conns.Wait()
-	for {
-		c, err := r.l.Accept()
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				r.opts.Log.Error(err, "host API relay stopped accepting")
-			}
-			return
-		}
-		conns.Add(1)
-		go func() {
-			defer conns.Done()
-			r.relay(ctx, c)
-		}()
-	}
+// hostPods are incluster's owners here: the host's own pods, all one "cluster".
+type hostPods struct {
+	r   *Relay
+	ctx context.Context
 }
 
-func (r *Relay) relay(ctx context.Context, c net.Conn) {
-	defer c.Close()
-	src, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return
+func (h hostPods) Owner(ip netip.Addr) (string, bool) {
+	if err := h.r.allowed(h.ctx, ip); err != nil {
+		h.r.opts.Log.Info("host API: connection refused", "from", ip.String(), "reason", err.Error())
+		return "", false
 	}
-	if err := r.allowed(ctx, src.Addr().Unmap()); err != nil {
-		r.opts.Log.Info("host API: connection refused", "from", src.String(), "reason", err.Error())
-		return
-	}
-	var d net.Dialer
-	up, err := d.DialContext(ctx, "tcp", r.opts.APIServer)
-	if err != nil {
-		r.opts.Log.Error(err, "host API: the API server does not answer")
-		return
-	}
-	defer up.Close()
-	// Both ways until either side closes; ctx's end closes both.
-	stop := context.AfterFunc(ctx, func() { c.Close(); up.Close() })
-	defer stop()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
-	<-done
-	<-done
+	return "host", true
 }
+
+// apiServer is incluster's backend here: the one API server, always up.
+type apiServer string
+
+func (a apiServer) Wake(context.Context, string) (string, error) { return string(a), nil }
 
 // allowed lets through the node itself (its address is the listener's) and pods of the host that are not a
 // virtual cluster's.

@@ -443,6 +443,46 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		}
 	})
 
+	// The host's own pods reach the host's API server through its kubernetes
+	// Service, as in any cluster (package hostapi); a virtual cluster's pod
+	// dialling that Service is cut off before TLS, whatever it holds.
+	t.Run("the host's pods reach the host's API server", func(t *testing.T) {
+		host := kubectl{t: t, kubeconfig: filepath.Join(dataDir, "kubeconfig")}
+		pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"host-prober","namespace":"default"},
+"spec":{"nodeSelector":{"gantry.dev/real":"true"},"tolerations":[{"key":"gantry.dev/real","operator":"Exists","effect":"NoSchedule"}],
+"containers":[{"name":"hello","image":"` + nodetest.HelloImage + `","imagePullPolicy":"Never"}]}}`
+		apply := host.cmd(context.Background(), "apply", "-f", "-")
+		apply.Stdin = strings.NewReader(pod)
+		if out, err := apply.CombinedOutput(); err != nil {
+			t.Fatalf("creating a host pod: %v\n%s", err, out)
+		}
+		host.must("wait", "--for=condition=Ready", "pod/host-prober", "--timeout=60s")
+		const pods = "/api/v1/namespaces/default/pods"
+		// The host's default service account may not list pods: a 403 from
+		// the host's API server, naming it, is the proof of arrival.
+		eventually(t, 30*time.Second, "a host pod's kubeget", func() error {
+			out, err := host.run("exec", "host-prober", "--", "kubeget", pods)
+			if !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "system:serviceaccount:default:default") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+		svc, err := g.client().CoreV1().Services("default").Get(context.Background(), "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := kubectl{t: t, kubeconfig: filepath.Join(t.TempDir(), "admin")}
+		if out, err := run(t, "vcluster", "connect", "dev", "--project", "shop", "--proxy", "--kubeconfig", admin.kubeconfig, "--data-dir", dataDir); err != nil {
+			t.Fatalf("connect as admin: %v\n%s", err, out)
+		}
+		out, err := admin.run("exec", "hello", "--", "kubeget", "-server", "https://"+svc.Spec.ClusterIP, pods)
+		if err == nil || strings.Contains(out, "x509") || strings.Contains(out, "certificate") || strings.Contains(out, "HTTP") {
+			t.Errorf("a virtual cluster's pod got as far as TLS with the host's API server: %v\n%s", err, out)
+		}
+		t.Logf("cut off: %s", strings.TrimSpace(out))
+		_ = g.client().CoreV1().Pods("default").Delete(context.Background(), "host-prober", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))})
+	})
+
 	_, victorProxy, victorSSO := as("victor")
 	for name, k := range map[string]kubectl{"proxy": victorProxy, "sso": victorSSO} {
 		if out, err := k.run("logs", "hello"); err != nil || !strings.Contains(out, "listening on :8080") {
