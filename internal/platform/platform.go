@@ -27,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -74,6 +75,10 @@ type Options struct {
 	// InitialPasswordSecretName instead (a pod's output is its log, and no
 	// secret goes to a log), as Argo CD's argocd-initial-admin-secret does.
 	InitialPasswordSecret bool
+	// PublishServerCA keeps ServerCA in ConfigMap ServerCAConfigMap, for
+	// clients outside gantry's machine (gantry login --ca-file) when gantry
+	// runs in a pod, where its data directory is out of reach.
+	PublishServerCA bool
 	// ExternalURL is how gantry is reached (the issuer of its tokens); default the
 	// server's own URL.
 	ExternalURL string
@@ -309,6 +314,11 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if p.opts.PublishServerCA && len(p.opts.ServerCA) > 0 {
+		if err := publishServerCA(ctx, p.direct, p.opts.ServerCA); err != nil {
+			return err
+		}
+	}
 	switch {
 	case password != "" && p.opts.InitialPasswordSecret:
 		if err := writeInitialPassword(ctx, p.direct, password); err != nil {
@@ -386,6 +396,26 @@ func writeInitialPassword(ctx context.Context, c client.Client, password string)
 	}
 	if err := c.Create(ctx, secret); err != nil {
 		return fmt.Errorf("keeping the initial admin password in Secret %s/%s: %w", SystemNamespace, InitialPasswordSecretName, err)
+	}
+	return nil
+}
+
+// ServerCAConfigMap holds gantry's CA certificate (ca.crt) when gantry runs
+// in a pod (Options.PublishServerCA): public, as kube-root-ca.crt is.
+const ServerCAConfigMap = "gantry-ca"
+
+func publishServerCA(ctx context.Context, c client.Client, ca []byte) error {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ServerCAConfigMap, Namespace: SystemNamespace}}
+	_, err := controllerutil.CreateOrUpdate(ctx, c, cm, func() error {
+		if cm.Labels == nil {
+			cm.Labels = map[string]string{}
+		}
+		cm.Labels["app.kubernetes.io/part-of"] = "gantry"
+		cm.Data = map[string]string{"ca.crt": string(ca)}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publishing gantry's CA in ConfigMap %s/%s: %w", SystemNamespace, ServerCAConfigMap, err)
 	}
 	return nil
 }
