@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -30,6 +31,14 @@ type ClusterDNS struct {
 	// ResolvConf names the host's resolvers for names outside the cluster;
 	// default /etc/resolv.conf.
 	ResolvConf string
+	// ServiceIP, when set, is the ClusterIP of the Service gantry-dns: the
+	// address the real node's kubelet was given as its clusterDNS before the
+	// Service existed. Unset, the host allocates one.
+	ServiceIP netip.Addr
+	// HostNode, when set, is the node whose own pods (not virtual clusters')
+	// are answered from the host's Services, as any cluster's DNS answers
+	// them: the real node, whose kubelet sends them to ServiceIP.
+	HostNode string
 }
 
 // DNSService is the host Service pods send their questions to: port 53 of a
@@ -55,13 +64,20 @@ func (p *Platform) startClusterDNS(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("cluster DNS: %w", err)
 	}
 	port := int32(pc.LocalAddr().(*net.UDPAddr).Port)
-	clusterIP, err := ensureDNSService(ctx, c, o.Listen, port)
+	clusterIP, err := ensureDNSService(ctx, c, o.Listen, port, o.ServiceIP)
 	if err != nil {
 		pc.Close()
 		l.Close()
 		return fmt.Errorf("cluster DNS: %w", err)
 	}
 	reg := &clusterdns.Registry{}
+	if o.HostNode != "" {
+		if err := p.serveHostDNS(ctx, reg, o.HostNode); err != nil {
+			pc.Close()
+			l.Close()
+			return fmt.Errorf("cluster DNS: %w", err)
+		}
+	}
 	srv := &clusterdns.Server{Registry: reg, Upstream: upstream, Log: p.opts.Logger.WithName("clusterdns")}
 	go func() {
 		if err := srv.Serve(ctx, pc, l); err != nil {
@@ -73,6 +89,38 @@ func (p *Platform) startClusterDNS(ctx context.Context, c client.Client) error {
 		"listen", net.JoinHostPort(o.Listen.String(), strconv.Itoa(int(port))))
 	return nil
 }
+
+// serveHostDNS registers the host's names for the host's own pods on node,
+// once its watches have synced (in the background: start-up does not wait).
+// A pod of a virtual cluster is never one of them, even while its syncer is
+// not running: it carries the syncer's label.
+func (p *Platform) serveHostDNS(ctx context.Context, reg *clusterdns.Registry, node string) error {
+	client, err := kubernetes.NewForConfig(p.opts.Host)
+	if err != nil {
+		return err
+	}
+	zone, err := clusterdns.NewHostZone(client, node, func(pod *corev1.Pod) bool {
+		_, ok := pod.Labels[syncer.LabelVCluster]
+		return ok
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := zone.Run(ctx); err != nil {
+			if ctx.Err() == nil {
+				p.opts.Logger.Error(err, "cluster DNS: the host's pods cannot resolve Service names")
+			}
+			return
+		}
+		reg.Set(hostZone, zone, zone.Member)
+	}()
+	return nil
+}
+
+// hostZone is the host's key in the Registry: no virtual cluster's key
+// (project/name) is without a slash.
+const hostZone = "host"
 
 // listenDNS opens UDP and TCP on one free port of ip.
 func listenDNS(ip netip.Addr) (net.PacketConn, net.Listener, error) {
@@ -94,8 +142,8 @@ func listenDNS(ip netip.Addr) (net.PacketConn, net.Listener, error) {
 
 // ensureDNSService makes (or updates) the Service gantry-dns without a
 // selector and its EndpointSlice pointing at ip:port, and returns the
-// Service's ClusterIP.
-func ensureDNSService(ctx context.Context, c client.Client, ip netip.Addr, port int32) (netip.Addr, error) {
+// Service's ClusterIP: serviceIP when set.
+func ensureDNSService(ctx context.Context, c client.Client, ip netip.Addr, port int32, serviceIP netip.Addr) (netip.Addr, error) {
 	labels := map[string]string{"app.kubernetes.io/managed-by": "gantry", "app.kubernetes.io/name": DNSService}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: DNSService, Namespace: SystemNamespace, Labels: labels}}
 	ports := []corev1.ServicePort{
@@ -103,9 +151,22 @@ func ensureDNSService(ctx context.Context, c client.Client, ip netip.Addr, port 
 		{Name: "dns-tcp", Protocol: corev1.ProtocolTCP, Port: 53, TargetPort: intstr.FromInt32(port)},
 	}
 	err := c.Get(ctx, client.ObjectKeyFromObject(svc), svc)
+	if err == nil && serviceIP.IsValid() && svc.Spec.ClusterIP != serviceIP.String() {
+		// Made by a gantry before the address was reserved: a ClusterIP is
+		// immutable, so the Service is made again. Pods created with the old
+		// address resolve again once they are recreated.
+		if err := c.Delete(ctx, svc); err != nil && !apierrors.IsNotFound(err) {
+			return netip.Addr{}, fmt.Errorf("replacing Service %s/%s (ClusterIP %s, want %s): %w", SystemNamespace, DNSService, svc.Spec.ClusterIP, serviceIP, err)
+		}
+		svc = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: DNSService, Namespace: SystemNamespace, Labels: labels}}
+		err = apierrors.NewNotFound(corev1.Resource("services"), DNSService)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		svc.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: ports}
+		if serviceIP.IsValid() {
+			svc.Spec.ClusterIP = serviceIP.String()
+		}
 		if err := c.Create(ctx, svc); err != nil {
 			return netip.Addr{}, fmt.Errorf("creating Service %s/%s: %w", SystemNamespace, DNSService, err)
 		}
