@@ -22,8 +22,8 @@ import (
 	"gantry.dev/gantry/internal/syncer"
 )
 
-// ClusterDNS is cluster DNS for virtual clusters' pods where they really run
-// (Options.ClusterDNS).
+// ClusterDNS is cluster DNS for virtual clusters' pods where they really run,
+// and for the host's own pods on the real node (Options.ClusterDNS).
 type ClusterDNS struct {
 	// Listen is the address gantry's DNS server listens on (a free port is
 	// chosen): one the host's pods reach, such as the real node's address.
