@@ -36,7 +36,7 @@ GANTRY_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 TEST_TIMEOUT ?= 25m
 ARGS ?=
 
-.PHONY: all build run test test-deps test-unit test-ui test-browser ui bench bench-ui kube-binaries argocd-binaries generate verify-generated clean
+.PHONY: all build run test test-deps test-unit test-ui test-browser ui bench bench-ui kube-binaries argocd-binaries image generate verify-generated clean
 
 all: build
 
@@ -92,6 +92,13 @@ $(ARGOCD_STAMP):
 	@for c in $(ARGOCD_LINKS); do ln -s argocd bin/$$c; done
 	touch $@
 
+# gantry's container image (hack/image): gantry and kube-controlplane with the
+# C library they link and this machine's CA certificates, non-root, as a
+# docker-save archive for `docker load` or `gantry image load`.
+IMAGE_REF ?= gantry.local/gantry:$(GANTRY_VERSION)
+image: bin/gantry kube-binaries
+	$(GO) run ./hack/image -o bin/gantry-image.tar -ref $(IMAGE_REF) -version $(GANTRY_VERSION)
+
 run: build
 	./bin/gantry up $(ARGS)
 
@@ -139,7 +146,7 @@ generate:
 
 # Generated code must match its sources.
 verify-generated: generate
-	git diff --exit-code -- api config
+	git diff --exit-code -- api config deploy/helm/gantry/crds
 
 clean:
 	rm -rf bin internal/webui/dist/app ui/node_modules

@@ -13,3 +13,6 @@ fi
 
 "$controller_gen" object paths=./api/...
 "$controller_gen" crd paths=./api/... output:crd:artifacts:config=config/crd
+# The Helm chart installs the same CRDs (deploy/helm's test checks they match).
+rm -f deploy/helm/gantry/crds/*.yaml
+cp config/crd/*.yaml deploy/helm/gantry/crds/

@@ -41,6 +41,7 @@ else is started locally.`,
 	f.IntVar(&o.RealNodes, "real-nodes", 1, "number of real nodes (containers really run) in the embedded host cluster: 1 where the machine can run one, 0 for simulated nodes only")
 	f.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of gantry's HTTPS server (loopback unless you say otherwise)")
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig as host instead of the embedded one")
+	f.BoolVar(&o.InCluster, "in-cluster", false, "use the cluster gantry runs in as host, through the pod's service account (the Helm chart sets it)")
 	f.StringVar(&o.KubeBinDir, "kube-bin-dir", "", "directory of kube-apiserver, kube-controller-manager and kube-scheduler (env "+kubebin.EnvDir+"; default: next to gantry, then ./bin)")
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for the host cluster to become ready")
 	f.StringVar(&o.ExternalURL, "external-url", "", "URL gantry is reached at (the OIDC issuer, proxy URLs, redirects); default https://<http-addr>")

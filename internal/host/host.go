@@ -8,9 +8,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/go-logr/logr"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"gantry.dev/gantry/internal/controlplane"
+	"gantry.dev/gantry/internal/hostapi"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/realnode"
 	"gantry.dev/gantry/internal/simnodes"
@@ -42,6 +47,11 @@ type Options struct {
 	// Report tells the user why the real node stopped or could not start;
 	// the host carries on with its simulated nodes.
 	Report func(msg string)
+	// TenantNamespace says whether a host namespace holds a virtual
+	// cluster's pods: they may not reach the host's API server (hostapi).
+	TenantNamespace func(ns *corev1.Namespace) bool
+	// Log receives what the host's API relay for pods refuses.
+	Log logr.Logger
 }
 
 // ServiceCIDR is the host's Service range.
@@ -111,6 +121,31 @@ func (h *Host) runReal(ctx context.Context) {
 	}
 }
 
+// serveAPIToPods runs the relay that makes the API server reachable from
+// the real node's pods; without a real node no pod runs, and nothing is
+// needed. A failure is reported: the host works on, and only in-cluster
+// clients in pods miss their API server.
+func (h *Host) serveAPIToPods(ctx context.Context) {
+	if h.real == nil {
+		return
+	}
+	ip, err := netip.ParseAddr(h.opts.RealNode.NodeIP)
+	if err == nil {
+		var kube kubernetes.Interface
+		if kube, err = kubernetes.NewForConfig(h.cp.RESTConfig()); err == nil {
+			tenant := h.opts.TenantNamespace
+			if tenant == nil {
+				tenant = func(*corev1.Namespace) bool { return false }
+			}
+			_, err = hostapi.Start(ctx, hostapi.Options{Listen: ip, APIServer: strings.TrimPrefix(h.cp.Endpoint(), "https://"),
+				Kube: kube, Tenant: tenant, Log: h.opts.Log.WithName("hostapi")})
+		}
+	}
+	if err != nil && ctx.Err() == nil && h.opts.Report != nil {
+		h.opts.Report(fmt.Sprintf("pods on the real node cannot reach the host's API server (the kubernetes Service): %v", err))
+	}
+}
+
 // RealNodes names the real nodes that are Ready.
 func (h *Host) RealNodes() []string {
 	if h.real == nil {
@@ -157,6 +192,15 @@ func (h *Host) Run(ctx context.Context) error {
 	defer stopCP()
 	cpDone := make(chan error, 1)
 	go func() { cpDone <- h.cp.Run(cpCtx) }()
+	// The real node's pods reach the API server through the kubernetes
+	// Service (hostapi) from the first ready until the host stops.
+	go func() {
+		select {
+		case <-h.cp.Ready():
+			h.serveAPIToPods(cpCtx)
+		case <-cpCtx.Done():
+		}
+	}()
 	// The real node starts at once (containerd needs no API server; the
 	// kubelet waits for it) and stops first (it drains its pods through the
 	// API server): its context is cancelled by stopReal, never by ctx directly.

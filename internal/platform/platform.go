@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -68,6 +70,10 @@ type Options struct {
 	// ShowInitialPassword is called once, on the first start, with the generated
 	// admin password; the caller shows it to the user and keeps nothing.
 	ShowInitialPassword func(password string)
+	// InitialPasswordSecret keeps the generated admin password in Secret
+	// InitialPasswordSecretName instead (a pod's output is its log, and no
+	// secret goes to a log), as Argo CD's argocd-initial-admin-secret does.
+	InitialPasswordSecret bool
 	// ExternalURL is how gantry is reached (the issuer of its tokens); default the
 	// server's own URL.
 	ExternalURL string
@@ -285,7 +291,14 @@ func (p *Platform) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if password != "" && p.opts.ShowInitialPassword != nil {
+	switch {
+	case password != "" && p.opts.InitialPasswordSecret:
+		if err := writeInitialPassword(ctx, p.direct, password); err != nil {
+			return err
+		}
+		p.opts.Logger.Info("the admin password is in a Secret: read it with kubectl -n " + SystemNamespace + " get secret " +
+			InitialPasswordSecretName + " -o jsonpath={.data.password} | base64 -d; delete the Secret once you changed it")
+	case password != "" && p.opts.ShowInitialPassword != nil:
 		p.opts.ShowInitialPassword(password)
 	}
 	if err := p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
@@ -339,4 +352,21 @@ func (p *Platform) runSyncer(ctx context.Context, key types.NamespacedName, virt
 		return nil
 	}
 	return syncer.Run(ctx, o)
+}
+
+// InitialPasswordSecretName holds the first admin password when gantry runs
+// in a pod (Options.InitialPasswordSecret).
+const InitialPasswordSecretName = "gantry-initial-admin-password"
+
+func writeInitialPassword(ctx context.Context, c client.Client, password string) error {
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: InitialPasswordSecretName, Namespace: SystemNamespace,
+			Labels: map[string]string{"app.kubernetes.io/part-of": "gantry"}},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{"password": []byte(password)},
+	}
+	if err := c.Create(ctx, secret); err != nil {
+		return fmt.Errorf("keeping the initial admin password in Secret %s/%s: %w", SystemNamespace, InitialPasswordSecretName, err)
+	}
+	return nil
 }

@@ -33,7 +33,18 @@ type checked struct {
 func check(ctx context.Context, o Options, dataDir string) (checked, error) {
 	var c checked
 	var err error
-	if o.Kubeconfig != "" {
+	switch {
+	case o.InCluster && o.Kubeconfig != "":
+		return c, fmt.Errorf("--in-cluster and --kubeconfig both name the host: give one")
+	case o.InCluster:
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return c, fmt.Errorf("--in-cluster: %w; gantry runs in-cluster only as a pod (the Helm chart's Deployment), elsewhere use --kubeconfig", err)
+		}
+		if c.host, err = probeHost(cfg, "the cluster gantry runs in"); err != nil {
+			return c, err
+		}
+	case o.Kubeconfig != "":
 		if c.host, err = loadExternalHost(o.Kubeconfig); err != nil {
 			return c, err
 		}
@@ -70,6 +81,12 @@ func loadExternalHost(path string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; fix the file or point --kubeconfig at another one", err)
 	}
+	return probeHost(cfg, "the host cluster of kubeconfig "+path)
+}
+
+// probeHost asks the host for its version, so that a host that does not
+// answer is named before anything starts.
+func probeHost(cfg *rest.Config, what string) (*rest.Config, error) {
 	probe := rest.CopyConfig(cfg)
 	probe.Timeout = 10 * time.Second
 	dc, err := discovery.NewDiscoveryClientForConfig(probe)
@@ -77,7 +94,7 @@ func loadExternalHost(path string) (*rest.Config, error) {
 		return nil, err
 	}
 	if _, err := dc.ServerVersion(); err != nil {
-		return nil, fmt.Errorf("the host cluster of kubeconfig %s (%s) does not answer: %w; check that it runs and that the kubeconfig is current", path, cfg.Host, err)
+		return nil, fmt.Errorf("%s (%s) does not answer: %w; check that it runs and that the credentials are current", what, cfg.Host, err)
 	}
 	return cfg, nil
 }

@@ -28,6 +28,7 @@ import (
 	"gantry.dev/gantry/internal/runstate"
 	"gantry.dev/gantry/internal/server"
 	"gantry.dev/gantry/internal/syncer"
+	"gantry.dev/gantry/internal/vcluster"
 	"gantry.dev/gantry/internal/webui"
 )
 
@@ -40,6 +41,9 @@ type Options struct {
 	// Kubeconfig names an existing cluster to use as the host; empty runs
 	// the embedded host.
 	Kubeconfig string
+	// InCluster uses the cluster gantry runs in as the host, through its
+	// pod's service account (the Helm chart's way).
+	InCluster bool
 	// Nodes is how many nodes the embedded host simulates.
 	Nodes int
 	// RealNodes is how many real nodes the embedded host runs: 0 or 1 (one
@@ -199,7 +203,9 @@ func (g *gantry) build(logDir string) error {
 		}
 		g.realEnv = g.realNodeEnv()
 		g.host, err = host.New(host.Options{DataDir: g.state.DataDir, LogDir: logDir, Nodes: g.opts.Nodes,
-			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realEnv, Report: g.report})
+			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realEnv, Report: g.report,
+			Log:             logr.FromSlogHandler(g.log.Handler()),
+			TenantNamespace: func(ns *corev1.Namespace) bool { return ns.Labels[vcluster.LabelVCluster] != "" }})
 		if err != nil {
 			return err
 		}
@@ -215,13 +221,16 @@ func (g *gantry) build(logDir string) error {
 		})
 	} else {
 		g.state.Host, g.state.Kubeconfig, g.state.APIServer = g.opts.Kubeconfig, g.opts.Kubeconfig, hostCfg.Host
+		if g.opts.InCluster {
+			g.state.Host, g.state.Kubeconfig = "in-cluster", "(the pod's service account)"
+		}
 	}
 	var err error
 	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
 		GitPollInterval: g.opts.GitPollInterval, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
 		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
-		Placement: g.podPlacement(), ClusterDNS: g.clusterDNS(),
+		Placement: g.podPlacement(), ClusterDNS: g.clusterDNS(), InitialPasswordSecret: g.opts.InCluster,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)

@@ -186,3 +186,21 @@ func TestChild(t *testing.T) {
 	}
 	os.Exit(0)
 }
+
+// --in-cluster outside a pod, or beside --kubeconfig, is refused before
+// anything starts, naming the fix.
+func TestInClusterOutsideAPod(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{InCluster: true}, "gantry runs in-cluster only as a pod"},
+		{Options{InCluster: true, Kubeconfig: "/x"}, "give one"},
+	} {
+		_, err := check(context.Background(), c.o, t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v; want %q", c.o, err, c.want)
+		}
+	}
+}
