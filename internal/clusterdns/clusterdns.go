@@ -4,9 +4,10 @@
 // A pod's question is answered from the view of the virtual cluster it belongs
 // to, told by the address it asks from: `web`, `web.shop` and
 // `web.shop.svc.cluster.local` name the Service web of namespace shop of that
-// virtual cluster, never another's, and a client that is no virtual cluster's
-// pod is refused (no open resolver). Names outside the cluster domain are
-// forwarded to the host's resolvers.
+// virtual cluster, never another's. The host's own pods on the real node (not
+// virtual clusters') get the host's view the same way (HostZone), as the
+// kubelet's clusterDNS; any other client is refused (no open resolver). Names
+// outside the cluster domain are forwarded to the host's resolvers.
 //
 // Why not CoreDNS pods, as vCluster runs: no image registry is needed, a
 // sleeping virtual cluster costs nothing, and the answers come from the
@@ -48,7 +49,7 @@ type Service struct {
 	Ports        []Port
 }
 
-// Zone is one virtual cluster's names.
+// Zone is one cluster's names: a virtual cluster's, or the host's.
 type Zone interface {
 	// Service returns the Service namespace/name, or false if there is none.
 	Service(namespace, name string) (Service, bool)
@@ -58,11 +59,12 @@ type Zone interface {
 	PodNamespace(ip netip.Addr) (string, bool)
 }
 
-// Member says whether an address is one of a virtual cluster's pods.
+// Member says whether an address is one of a zone's pods. Members of two
+// zones must never overlap: the host zone's exclude virtual clusters' pods.
 type Member func(netip.Addr) bool
 
-// Registry maps the pods that ask to their virtual cluster's Zone. Syncers
-// register their virtual cluster while they run.
+// Registry maps the pods that ask to their cluster's Zone. Syncers register
+// their virtual cluster while they run; the platform registers the host.
 type Registry struct {
 	mu    sync.RWMutex
 	zones map[string]entry

@@ -54,6 +54,14 @@ type Options struct {
 	Log logr.Logger
 }
 
+// ServiceCIDR is the host's Service range.
+const ServiceCIDR = "10.96.0.0/16"
+
+// DNSServiceIP is the ClusterIP reserved for the host's DNS Service
+// (platform.DNSService), as kubeadm reserves .10 for kube-dns: the real node's
+// kubelet is configured with it before the Service exists.
+const DNSServiceIP = "10.96.0.10"
+
 // Host is the embedded host cluster.
 type Host struct {
 	opts      Options
@@ -75,7 +83,7 @@ func New(opts Options) (*Host, error) {
 		Binaries:    opts.Binaries,
 		Scheduler:   true,
 		Controllers: controlplane.HostControllers,
-		ServiceCIDR: "10.96.0.0/16",
+		ServiceCIDR: ServiceCIDR,
 		// Always: the flags cost nothing, and the real node may join on any start.
 		Kubelets: true,
 	})
@@ -92,7 +100,8 @@ func New(opts Options) (*Host, error) {
 			return nil, err
 		}
 		h.real, err = realnode.New(realnode.Options{Dir: filepath.Join(opts.DataDir, "realnode"), LogDir: opts.LogDir,
-			Env: opts.RealNode, Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client, APIReady: cp.Ready()})
+			Env: opts.RealNode, Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client, APIReady: cp.Ready(),
+			ClusterDNS: DNSServiceIP})
 		if err != nil {
 			return nil, err
 		}

@@ -30,11 +30,11 @@ func TestDNSService(t *testing.T) {
 	pc.Close()
 	l.Close()
 	listen := netip.MustParseAddr("192.0.2.10") // an EndpointSlice may not point at loopback
-	first, err := ensureDNSService(ctx, env.Client, listen, 10053)
+	first, err := ensureDNSService(ctx, env.Client, listen, 10053, netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := ensureDNSService(ctx, env.Client, listen, 20053)
+	again, err := ensureDNSService(ctx, env.Client, listen, 20053, netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,5 +55,35 @@ func TestDNSService(t *testing.T) {
 	if slice.Labels[discoveryv1.LabelServiceName] != DNSService || len(slice.Endpoints) != 1 || slice.Endpoints[0].Addresses[0] != "192.0.2.10" ||
 		len(slice.Ports) != 2 || *slice.Ports[0].Port != 20053 || *slice.Ports[1].Port != 20053 {
 		t.Errorf("EndpointSlice %s: %+v; want 192.0.2.10:20053 for Service %s", DNSService, slice, DNSService)
+	}
+}
+
+// With the real node, gantry-dns has the address its kubelet was configured
+// with before the Service existed (host.DNSServiceIP): a Service made earlier
+// with another address is made again with it, and then kept.
+func TestDNSServiceReservedAddress(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{CRDs: true})
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
+	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	listen := netip.MustParseAddr("192.0.2.10")
+	if _, err := ensureDNSService(ctx, env.Client, listen, 10053, netip.Addr{}); err != nil { // an allocated address
+		t.Fatal(err)
+	}
+	reserved := netip.MustParseAddr("10.96.0.10") // in the test API server's default range, 10.96.0.0/16
+	for _, port := range []int32{20053, 30053} {
+		got, err := ensureDNSService(ctx, env.Client, listen, port, reserved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := env.Kube.CoreV1().Services(SystemNamespace).Get(ctx, DNSService, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != reserved || svc.Spec.ClusterIP != reserved.String() || svc.Spec.Ports[0].TargetPort.IntVal != port {
+			t.Errorf("ClusterIP %s (Service: %s, target port %d); want %s → %d", got, svc.Spec.ClusterIP, svc.Spec.Ports[0].TargetPort.IntVal, reserved, port)
+		}
 	}
 }

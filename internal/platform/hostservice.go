@@ -18,14 +18,28 @@ import (
 // without a selector, and its EndpointSlice pointing at ip on each port's
 // TargetPort: the way pods reach a server in gantry's process (cluster DNS,
 // the in-cluster API relay) through kube-proxy on the node, as kube-dns's
-// Service does for CoreDNS. It returns the Service's ClusterIP.
-func ensureHostService(ctx context.Context, c client.Client, name string, ip netip.Addr, ports []corev1.ServicePort) (netip.Addr, error) {
+// Service does for CoreDNS. It returns the Service's ClusterIP: serviceIP
+// when that is set (an address named before the Service exists).
+func ensureHostService(ctx context.Context, c client.Client, name string, ip, serviceIP netip.Addr, ports []corev1.ServicePort) (netip.Addr, error) {
 	labels := map[string]string{"app.kubernetes.io/managed-by": "gantry", "app.kubernetes.io/name": name}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: SystemNamespace, Labels: labels}}
 	err := c.Get(ctx, client.ObjectKeyFromObject(svc), svc)
+	if err == nil && serviceIP.IsValid() && svc.Spec.ClusterIP != serviceIP.String() {
+		// Made by a gantry before the address was reserved: a ClusterIP is
+		// immutable, so the Service is made again. Pods created with the old
+		// address reach it again once they are recreated.
+		if err := c.Delete(ctx, svc); err != nil && !apierrors.IsNotFound(err) {
+			return netip.Addr{}, fmt.Errorf("replacing Service %s/%s (ClusterIP %s, want %s): %w", SystemNamespace, name, svc.Spec.ClusterIP, serviceIP, err)
+		}
+		svc = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: SystemNamespace, Labels: labels}}
+		err = apierrors.NewNotFound(corev1.Resource("services"), name)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		svc.Spec = corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: ports}
+		if serviceIP.IsValid() {
+			svc.Spec.ClusterIP = serviceIP.String()
+		}
 		if err := c.Create(ctx, svc); err != nil {
 			return netip.Addr{}, fmt.Errorf("creating Service %s/%s: %w", SystemNamespace, name, err)
 		}

@@ -51,7 +51,7 @@ func (p *Platform) startInClusterAPI(ctx context.Context, c client.Client) error
 		return fmt.Errorf("in-cluster API: listening on %s: %w", listen, err)
 	}
 	port := int32(l.Addr().(*net.TCPAddr).Port)
-	clusterIP, err := ensureHostService(ctx, c, APIService, listen, []corev1.ServicePort{
+	clusterIP, err := ensureHostService(ctx, c, APIService, listen, netip.Addr{}, []corev1.ServicePort{
 		{Name: "https", Protocol: corev1.ProtocolTCP, Port: syncer.APIServerPort, TargetPort: intstr.FromInt32(port)},
 	})
 	if err != nil {

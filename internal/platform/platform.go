@@ -101,8 +101,8 @@ type Options struct {
 	// embedded host's real nodes); nil lets the host's scheduler choose.
 	Placement *syncer.Placement
 	// ClusterDNS, when set, serves cluster DNS to virtual clusters' pods
-	// (clusterdns.go): where pods really run (a real node). Nil leaves pods'
-	// DNS as their tenants wrote it.
+	// and the host's own pods on the real node (clusterdns.go): where pods
+	// really run. Nil leaves pods' DNS as their tenants wrote it.
 	ClusterDNS *ClusterDNS
 	// InClusterAPI, when set with ClusterDNS, lets virtual clusters' pods
 	// reach their own API server with their in-cluster configuration

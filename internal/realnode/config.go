@@ -173,8 +173,9 @@ type ports struct {
 // (never anonymous), serving and client CA from gantry's, the settings this
 // kind of machine needs (cgroup v1, no systemd, no CAP_SYS_RESOURCE, swap) and
 // no image garbage collection: locally loaded images are the only copies.
-func kubeletConfig(l layout, env *Environment, p ports) ([]byte, error) {
-	return yaml.Marshal(map[string]any{
+// clusterDNS, when set, is the nameserver of pods with dnsPolicy ClusterFirst.
+func kubeletConfig(l layout, env *Environment, p ports, clusterDNS string) ([]byte, error) {
+	cfg := map[string]any{
 		"apiVersion":               "kubelet.config.k8s.io/v1beta1",
 		"kind":                     "KubeletConfiguration",
 		"containerRuntimeEndpoint": "unix://" + l.socket(),
@@ -213,7 +214,11 @@ func kubeletConfig(l layout, env *Environment, p ports) ([]byte, error) {
 		"oomScoreAdj":               0,
 		"syncFrequency":             "10s",
 		"nodeStatusUpdateFrequency": "10s",
-	})
+	}
+	if clusterDNS != "" {
+		cfg["clusterDNS"] = []string{clusterDNS}
+	}
+	return yaml.Marshal(cfg)
 }
 
 // kubeProxyConfig: iptables mode; no machine-wide sysctls touched (conntrack

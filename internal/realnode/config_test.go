@@ -11,7 +11,7 @@ import (
 // only copies of locally loaded images, and its cgroups stay under gantry's own root.
 func TestKubeletConfigIsAuthenticatedAndKeepsImages(t *testing.T) {
 	l := newLayout("/data/realnode")
-	data, err := kubeletConfig(l, &Environment{NodeIP: "192.0.2.10"}, ports{kubelet: 31000, kubeletHealthz: 31001})
+	data, err := kubeletConfig(l, &Environment{NodeIP: "192.0.2.10"}, ports{kubelet: 31000, kubeletHealthz: 31001}, "10.96.0.10")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +31,9 @@ func TestKubeletConfigIsAuthenticatedAndKeepsImages(t *testing.T) {
 	}
 	if root := cfg["cgroupRoot"].(string); !strings.HasPrefix(root, "/gantry-") || root != l.cgroupRoot() {
 		t.Errorf("cgroupRoot %q", root)
+	}
+	if dns, _ := cfg["clusterDNS"].([]any); len(dns) != 1 || dns[0] != "10.96.0.10" || cfg["clusterDomain"] != "cluster.local" {
+		t.Errorf("clusterDNS %v, clusterDomain %v; want the host's DNS Service in cluster.local", cfg["clusterDNS"], cfg["clusterDomain"])
 	}
 	if cfg["failCgroupV1"] != false || cfg["oomScoreAdj"].(float64) != 0 {
 		t.Errorf("failCgroupV1 %v, oomScoreAdj %v", cfg["failCgroupV1"], cfg["oomScoreAdj"])

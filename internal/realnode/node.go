@@ -72,7 +72,15 @@ type Options struct {
 	// APIReady, when set, is closed once the API server answers: containerd
 	// starts (and the sandbox image is imported) before, the kubelet after.
 	APIReady <-chan struct{}
+	// ClusterDNS is the address of the host's DNS Service, the kubelet's
+	// clusterDNS for pods with dnsPolicy ClusterFirst; empty leaves them the
+	// node's resolvers (and the kubelet's MissingClusterDNS warning). A fixed
+	// address: the kubelet starts before the Service exists.
+	ClusterDNS string
 }
+
+// DefaultName is the real node's name unless Options.Name says otherwise.
+const DefaultName = "real-node-1"
 
 // Node is one real node. New prepares nothing on the machine; Run does it all.
 type Node struct {
@@ -88,7 +96,7 @@ type Node struct {
 // New checks the options and chooses the node's ports.
 func New(opts Options) (*Node, error) {
 	if opts.Name == "" {
-		opts.Name = "real-node-1"
+		opts.Name = DefaultName
 	}
 	if opts.PauseBinary == "" && opts.Env != nil {
 		opts.PauseBinary = opts.Env.PauseBinary
@@ -305,7 +313,7 @@ func (n *Node) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	kubelet, err := kubeletConfig(l, o.Env, n.ports)
+	kubelet, err := kubeletConfig(l, o.Env, n.ports, o.ClusterDNS)
 	if err != nil {
 		return err
 	}

@@ -87,56 +87,22 @@ func (z dnsZone) Service(namespace, name string) (clusterdns.Service, bool) {
 	if a := s.opts.APIServer; a != nil && isAPIServerService(namespace, name) {
 		return a.kubernetesService(), true
 	}
-	out := clusterdns.Service{}
-	for _, p := range v.Spec.Ports {
-		out.Ports = append(out.Ports, clusterdns.Port{Name: p.Name, Protocol: string(p.Protocol), Port: p.Port})
-	}
-	switch {
-	case v.Spec.Type == corev1.ServiceTypeExternalName:
-		out.ExternalName = v.Spec.ExternalName
-	case v.Spec.ClusterIP == corev1.ClusterIPNone:
+	var slices []*discoveryv1.EndpointSlice
+	if v.Spec.ClusterIP == corev1.ClusterIPNone {
 		// Headless: the ready pods, by the virtual EndpointSlices (their
 		// addresses are the host pods', which the syncer copies back).
-		out.Endpoints = z.endpoints(namespace, name)
-	default:
+		sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
+		slices, _ = s.vf.Discovery().V1().EndpointSlices().Lister().EndpointSlices(namespace).List(sel)
+	}
+	out := clusterdns.ServiceFrom(v, slices)
+	if len(out.ClusterIPs) > 0 {
 		// The virtual ClusterIP is not routed on the host; its copy's is.
-		h, err := s.hf.Core().V1().Services().Lister().Services(s.opts.HostNamespace).Get(s.t.name(name, namespace))
-		if err != nil {
-			return out, true // exists, not copied yet: no address (NODATA)
-		}
-		for _, ip := range h.Spec.ClusterIPs {
-			if a, err := netip.ParseAddr(ip); err == nil {
-				out.ClusterIPs = append(out.ClusterIPs, a)
-			}
-		}
+		out.ClusterIPs = nil
+		if h, err := s.hf.Core().V1().Services().Lister().Services(s.opts.HostNamespace).Get(s.t.name(name, namespace)); err == nil {
+			out.ClusterIPs = clusterdns.ParseIPs(h.Spec.ClusterIPs)
+		} // else exists, not copied yet: no address (NODATA)
 	}
 	return out, true
-}
-
-func (z dnsZone) endpoints(namespace, name string) []clusterdns.Endpoint {
-	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: name})
-	list, err := z.s.vf.Discovery().V1().EndpointSlices().Lister().EndpointSlices(namespace).List(sel)
-	if err != nil {
-		return nil
-	}
-	var out []clusterdns.Endpoint
-	for _, sl := range list {
-		for _, e := range sl.Endpoints {
-			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
-				continue
-			}
-			host := ""
-			if e.Hostname != nil {
-				host = *e.Hostname
-			}
-			for _, a := range e.Addresses {
-				if ip, err := netip.ParseAddr(a); err == nil {
-					out = append(out, clusterdns.Endpoint{IP: ip, Hostname: host})
-				}
-			}
-		}
-	}
-	return out
 }
 
 func (z dnsZone) PodNamespace(ip netip.Addr) (string, bool) {

@@ -51,6 +51,10 @@ func (s *syncer) syncPodStatus(ctx context.Context, vPod, hPod *corev1.Pod) erro
 	if equality.Semantic.DeepEqual(comparablePodStatus(vPod.Status), want) {
 		return nil
 	}
+	// Before the status: once it is written, the failure is no longer new.
+	if err := s.warnImagePulls(ctx, vPod, hPod); err != nil {
+		return err
+	}
 	updated := vPod.DeepCopy()
 	updated.Status = want
 	if _, err := s.virtual.CoreV1().Pods(vPod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {

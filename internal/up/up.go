@@ -278,7 +278,9 @@ func (g *gantry) podPlacement() *syncer.Placement {
 }
 
 // clusterDNS serves cluster DNS to pods on the real node, on the node's
-// address (which its pods reach through kube-proxy and the gantry-dns Service).
+// address (which its pods reach through kube-proxy and the gantry-dns Service,
+// at the address the node's kubelet was given): virtual clusters' pods by
+// their cluster, the host's own by the host.
 func (g *gantry) clusterDNS() *platform.ClusterDNS {
 	if g.realEnv == nil {
 		return nil
@@ -288,7 +290,7 @@ func (g *gantry) clusterDNS() *platform.ClusterDNS {
 		g.report(fmt.Sprintf("no cluster DNS: the real node's address %q is not an IP address", g.realEnv.NodeIP))
 		return nil
 	}
-	return &platform.ClusterDNS{Listen: ip}
+	return &platform.ClusterDNS{Listen: ip, ServiceIP: netip.MustParseAddr(host.DNSServiceIP), HostNode: realnode.DefaultName}
 }
 
 // inClusterAPI relays pods on the real node to their own virtual cluster's

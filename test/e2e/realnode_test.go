@@ -17,9 +17,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"gantry.dev/gantry/internal/binimage"
+	"gantry.dev/gantry/internal/nodetest"
 	"gantry.dev/gantry/internal/realnode"
 )
 
@@ -157,6 +159,8 @@ func TestRealNode(t *testing.T) {
 		return err
 	})
 
+	hostPodResolvesHostService(t, dataDir, c)
+
 	for _, comp := range []string{"containerd", "kubelet", "kube-proxy"} {
 		if out, err := run(t, "logs", comp, "--data-dir", dataDir, "--tail", "3"); err != nil || strings.TrimSpace(out) == "" {
 			t.Errorf("gantry logs %s: %v %q", comp, err, out)
@@ -201,7 +205,7 @@ func TestRealNode(t *testing.T) {
 func runHello(t *testing.T, c kubernetes.Interface, name string) string {
 	t.Helper()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": name}},
 		Spec: corev1.PodSpec{
 			NodeSelector:                 map[string]string{realnode.RealLabel: "true"},
 			Tolerations:                  []corev1.Toleration{realnode.Toleration},
@@ -226,4 +230,56 @@ func runHello(t *testing.T, c kubernetes.Interface, name string) string {
 		return nil
 	})
 	return ip
+}
+
+// hostPodResolvesHostService: a host pod on the real node (not a virtual
+// cluster's), with the default dnsPolicy ClusterFirst, reaches the host's
+// Service of pod hello by its names: the kubelet's clusterDNS is gantry's DNS
+// server, which answers the host's pods from the host's Services.
+func hostPodResolvesHostService(t *testing.T, dataDir string, c kubernetes.Interface) {
+	t.Helper()
+	ctx := context.Background()
+	if out, err := run(t, "image", "load", nodetest.HelloArchive(t, t.TempDir()), "--data-dir", dataDir); err != nil {
+		t.Fatalf("gantry image load: %v\n%s", err, out)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "hello"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
+	if _, err := c.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	asker := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "asker", Namespace: "default"},
+		Spec: corev1.PodSpec{
+			NodeSelector:                 map[string]string{realnode.RealLabel: "true"},
+			Tolerations:                  []corev1.Toleration{realnode.Toleration},
+			AutomountServiceAccountToken: new(false),
+			Containers:                   []corev1.Container{{Name: "hello", Image: nodetest.HelloImage, ImagePullPolicy: corev1.PullNever}},
+		},
+	}
+	if _, err := c.CoreV1().Pods("default").Create(ctx, asker, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	k := kubectl{t: t, kubeconfig: filepath.Join(dataDir, "kubeconfig")}
+	if out, err := k.run("wait", "--for=condition=Ready", "pod/asker", "--timeout=90s"); err != nil {
+		desc, _ := k.run("describe", "pod", "asker")
+		t.Fatalf("pod asker not Ready: %v\n%s\n%s", err, out, desc)
+	}
+	for _, url := range []string{"http://hello/", "http://hello.default/", "http://hello.default.svc.cluster.local/"} {
+		eventually(t, time.Minute, "GET "+url+" from the host pod asker", func() error {
+			out, err := k.run("exec", "asker", "--", "get", url)
+			if err != nil || !strings.Contains(out, "hello from hello") {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			return nil
+		})
+	}
+	if out, err := k.run("exec", "asker", "--", "get", "http://nope.default.svc.cluster.local/"); err == nil || !strings.Contains(out, "no such host") {
+		t.Errorf("a name no host Service has: %v\n%s", err, out)
+	}
+	events, err := c.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=asker,reason=MissingClusterDNS"})
+	if err == nil && len(events.Items) > 0 {
+		t.Errorf("the kubelet warns about pod asker: %s", events.Items[0].Message)
+	}
+	_ = c.CoreV1().Pods("default").Delete(ctx, "asker", metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))})
 }

@@ -285,6 +285,50 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		testPodStreams(t, aliceSSO, "hello-sso")
 	})
 
+	// No registry is reachable here: a pod whose image is not loaded says,
+	// once, in the virtual cluster's events, how to load it.
+	t.Run("an image not loaded names the fix", func(t *testing.T) {
+		aliceProxy.t = t
+		aliceProxy.must("run", "nothing", "--image", "gantry.invalid/nothing:1", "--image-pull-policy", "IfNotPresent", "--restart", "Never")
+		warnings := func() ([]string, error) {
+			out, err := aliceProxy.run("get", "events", "--field-selector", "involvedObject.name=nothing,reason=ImageNotLoaded",
+				"-o", `jsonpath={range .items[*]}{.message}{"\n"}{end}`)
+			if err != nil {
+				return nil, fmt.Errorf("%v: %s", err, out)
+			}
+			return strings.FieldsFunc(out, func(r rune) bool { return r == '\n' }), nil
+		}
+		eventually(t, 2*time.Minute, "an ImageNotLoaded warning about pod nothing", func() error {
+			w, err := warnings()
+			if err == nil && len(w) == 0 {
+				err = fmt.Errorf("none yet")
+			}
+			return err
+		})
+		// The kubelet has failed and backed off at least once more since.
+		eventually(t, 2*time.Minute, "pod nothing in ImagePullBackOff", func() error {
+			out, err := aliceProxy.run("get", "pod", "nothing", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}")
+			if err != nil || out != "ImagePullBackOff" {
+				return fmt.Errorf("waiting reason %q (%v)", out, err)
+			}
+			return nil
+		})
+		w, err := warnings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(w) != 1 {
+			t.Errorf("%d ImageNotLoaded warnings, want one:\n%s", len(w), strings.Join(w, "\n"))
+		}
+		for _, want := range []string{`"gantry.invalid/nothing:1"`, "node real-node-1", "gantry image load <archive>", "gantry image list", "registry reachable"} {
+			if !strings.Contains(w[0], want) {
+				t.Errorf("the warning does not say %q: %s", want, w[0])
+			}
+		}
+		t.Logf("kubectl get events: %s", w[0])
+		aliceProxy.must("delete", "pod", "nothing", "--wait=false")
+	})
+
 	// A tenant with cluster-admin inside (a project admin; here gantry's
 	// admin) makes a Node that points at the host's real kubelet, and a pod
 	// bound to it named as another workload's host pod: the virtual API
@@ -360,6 +404,12 @@ func TestPodStreamsOnRealNode(t *testing.T) {
 		}
 		if out, err := aliceProxy.run("exec", "hello", "--", "get", "http://nope.web.svc.cluster.local/"); err == nil {
 			t.Errorf("a name no Service has resolved: %s", out)
+		}
+		// The host's names are the host's pods' only: not even this
+		// cluster's own Service copy on the host resolves by its host name.
+		if out, err := aliceProxy.run("exec", "hello", "--", "get", "http://hello-x-web-x-dev.vc-p-shop-dev.svc.cluster.local/"); err == nil ||
+			!strings.Contains(out, "no such host") {
+			t.Errorf("a virtual cluster's pod resolved a host Service: %v\n%s", err, out)
 		}
 		// A pod of another virtual cluster asks for the same name: its
 		// cluster has no Service hello in web, and DNS answers for the

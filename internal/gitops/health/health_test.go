@@ -119,7 +119,7 @@ func TestPod(t *testing.T) {
 	assessAll(t, "pod.yaml", []want{
 		{name: "running-ready", status: Healthy},
 		{name: "crashloop", status: Degraded, message: "back-off 2m40s restarting failed container=web pod=crashloop_shop(0d6c0b3e-7f3a-4f7e-9a8e-5c2b1f0e9d11)"},
-		{name: "image-pull", status: Degraded, message: `Back-off pulling image "example.com/web:missing"`},
+		{name: "image-pull", status: Degraded, message: `Back-off pulling image "example.com/web:missing"` + imagePullHint},
 		// A hook Pod that cannot pull its image is still waiting, not failed.
 		{name: "hook-image-pull", status: Progressing},
 		{name: "pending-unschedulable", status: Progressing},

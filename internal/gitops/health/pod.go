@@ -13,6 +13,13 @@ import (
 // rather than a hook). Argo CD's annotation, honoured as Argo CD does.
 const ignoreRestartPolicy = "argocd.argoproj.io/ignore-restart-policy"
 
+// imagePullFailures are the kubelet's reasons for a container whose image its
+// node lacks; gantry's real node usually reaches no registry, so the message
+// says how to give it the image (Argo CD shows the kubelet's message alone).
+var imagePullFailures = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "ErrImageNeverPull": true}
+
+const imagePullHint = "; fix: load the image with `gantry image load <archive>` (`gantry image list` shows what the node has) or make its registry reachable"
+
 func podHealth(obj *unstructured.Unstructured) (*Status, error) {
 	pod, err := typed[corev1.Pod](obj)
 	if err != nil {
@@ -23,14 +30,20 @@ func podHealth(obj *unstructured.Unstructured) (*Status, error) {
 	// hook on a transient ImagePullBackOff would end the sync early.
 	if pod.Spec.RestartPolicy == corev1.RestartPolicyAlways {
 		var msgs []string
+		pull := false
 		for _, cs := range pod.Status.ContainerStatuses {
 			w := cs.State.Waiting
 			if w != nil && (strings.HasPrefix(w.Reason, "Err") || strings.HasSuffix(w.Reason, "Error") || strings.HasSuffix(w.Reason, "BackOff")) {
 				msgs = append(msgs, w.Message)
+				pull = pull || imagePullFailures[w.Reason]
 			}
 		}
 		if msgs != nil {
-			return &Status{Status: Degraded, Message: strings.Join(msgs, ", ")}, nil
+			msg := strings.Join(msgs, ", ")
+			if pull {
+				msg += imagePullHint
+			}
+			return &Status{Status: Degraded, Message: msg}, nil
 		}
 	}
 
