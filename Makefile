@@ -107,7 +107,7 @@ run: build
 # on a 2-core machine. go vet has run every analyzer first, so go test runs none
 # (-vet=off), and the end-to-end tests run the bin/gantry just built rather than
 # linking their own.
-test: build argocd-binaries test-deps
+test: build argocd-binaries test-deps image
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-ui
 	$(GO) test -count=1 -vet=off -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/e2e)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -17,7 +18,9 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 
+	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/datadir"
+	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/host"
 	"gantry.dev/gantry/internal/imageapi"
 	"gantry.dev/gantry/internal/kubebin"
@@ -232,7 +235,9 @@ func (g *gantry) build(logDir string) error {
 		}
 	}
 	if g.opts.HostOnly {
+		// The server answers its probes only; nobody signs in to anything.
 		g.state.HostOnly = true
+		g.c.srv.Route(api.NewRouter(nobody{}, nil))
 		return nil
 	}
 	var err error
@@ -365,4 +370,12 @@ func waitAllReady(ctx context.Context, srv *server.Server, timeout time.Duration
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// nobody authenticates no caller: with --host-only there is no identity
+// to sign in with, and every route but the probes answers 401.
+type nobody struct{}
+
+func (nobody) Authenticate(*http.Request) (authn.Identity, error) {
+	return authn.Identity{}, errors.New("gantry runs the host only (--host-only): it has no API")
 }
