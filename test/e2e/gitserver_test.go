@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -23,14 +24,25 @@ type gitServer struct {
 
 func newGitServer(t *testing.T) *gitServer {
 	t.Helper()
+	return newGitServerOn(t, "127.0.0.1")
+}
+
+// newGitServerOn serves bare repositories over HTTP on ip (loopback, or an
+// address pods reach).
+func newGitServerOn(t *testing.T, ip string) *gitServer {
+	t.Helper()
 	if _, err := os.Stat(gitHTTPBackend); err != nil {
 		t.Skipf("git http-backend not installed (apt-get install git): %v", err)
 	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &gitServer{t: t, root: t.TempDir()}
-	s.srv = httptest.NewServer(&cgi.Handler{
-		Path: gitHTTPBackend,
-		Env:  []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"},
-	})
+	s.srv = httptest.NewUnstartedServer(&cgi.Handler{Path: gitHTTPBackend, Env: []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"}})
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
 	t.Cleanup(s.srv.Close)
 	return s
 }

@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,24 +239,4 @@ func portForward(t *testing.T, kubeconfigPath, namespace, target, local, port st
 	case <-time.After(30 * time.Second):
 		t.Fatalf("kubectl port-forward %s did not start", target)
 	}
-}
-
-// newGitServerOn is newGitServer listening on ip instead of loopback, for
-// clients in pods.
-func newGitServerOn(t *testing.T, ip string) *gitServer {
-	t.Helper()
-	if _, err := os.Stat(gitHTTPBackend); err != nil {
-		t.Skipf("git http-backend not installed (apt-get install git): %v", err)
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &gitServer{t: t, root: t.TempDir()}
-	s.srv = httptest.NewUnstartedServer(&cgi.Handler{Path: gitHTTPBackend, Env: []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"}})
-	s.srv.Listener.Close()
-	s.srv.Listener = l
-	s.srv.Start()
-	t.Cleanup(s.srv.Close)
-	return s
 }
