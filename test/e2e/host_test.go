@@ -135,6 +135,7 @@ func (g *gantry) httpGet(t *testing.T, path string) (int, string) {
 // crash of the API server, a second gantry refused, clean stop, restart with state
 // kept, kill -9 of gantry itself.
 func TestEmbeddedHost(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir)
 	g.waitReady(2 * time.Minute)

@@ -189,6 +189,7 @@ func TestVirtualClusters(t *testing.T) {
 }
 
 func TestVirtualClusterBadInput(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)
