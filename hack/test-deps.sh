@@ -13,6 +13,8 @@ command -v chromium >/dev/null 2>&1 || [[ -n "${CHROMIUM:-}" ]] || missing+=(chr
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# strip, for make image (TestHelmInstall's image); it comes with cgo's gcc.
+command -v strip >/dev/null 2>&1 || missing+=(binutils)
 if [[ $(id -u) -eq 0 ]]; then
 	command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || missing+=(containerd)
 	command -v runc >/dev/null 2>&1 || missing+=(runc)
