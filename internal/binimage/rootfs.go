@@ -3,7 +3,6 @@ package binimage
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -11,15 +10,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // File is one file of an image: the host file Src at the image path Dst.
@@ -249,46 +244,6 @@ func Build(w io.Writer, spec Spec) (int64, error) {
 	if err := tw.Close(); err != nil {
 		return 0, err
 	}
-	// Compressed once, here, with the fastest gzip: a layer opened
-	// uncompressed is compressed again for its digest, its size and its
-	// write, and it is a few hundred MB of Go binaries, built for every test
-	// run; the default level saves a few percent for twice the time.
-	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := zw.Write(buf.Bytes()); err != nil {
-		return 0, err
-	}
-	if err := zw.Close(); err != nil {
-		return 0, err
-	}
-	buf.Reset()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(gz.Bytes())), nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return 0, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return 0, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Config = v1.Config{Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: spec.Env, User: spec.User,
-		Labels: spec.Labels, WorkingDir: "/home/" + spec.Username}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		return 0, err
-	}
-	size, err := layer.Size()
-	if err != nil {
-		return 0, err
-	}
-	return size, tarball.Write(tag, img, w)
+	return writeImage(w, tag, buf.Bytes(), v1.Config{Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: spec.Env, User: spec.User,
+		Labels: spec.Labels, WorkingDir: "/home/" + spec.Username})
 }
