@@ -43,6 +43,11 @@ type ControlPlane struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	// serving is closed once the API server serves every API: ready but for
+	// the two bootstrap hooks that only clients acting as system:masters can
+	// do without (see Serving).
+	serving     chan struct{}
+	servingOnce sync.Once
 	// warm: the storage held a cluster before this run (a restart, not a creation).
 	warm    bool
 	kineUp  chan struct{}
@@ -62,7 +67,7 @@ func New(opts Options) (*ControlPlane, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control plane %s: %w", opts.Name, err)
 	}
-	cp := &ControlPlane{opts: opts, ready: make(chan struct{}), kineUp: make(chan struct{})}
+	cp := &ControlPlane{opts: opts, ready: make(chan struct{}), serving: make(chan struct{}), kineUp: make(chan struct{})}
 	var err error
 	if cp.creds, err = cp.loadCredentials(); err != nil {
 		return nil, err
@@ -125,6 +130,10 @@ func (cp *ControlPlane) Issue(dir, name string, spec pki.CertSpec) (*pki.KeyPair
 
 // Ready is closed once the API server has answered /readyz.
 func (cp *ControlPlane) Ready() <-chan struct{} { return cp.ready }
+
+// Serving is closed once the API server serves every API, possibly before
+// Ready (see WaitServing).
+func (cp *ControlPlane) Serving() <-chan struct{} { return cp.serving }
 
 // Components returns the status of each part: kine (in gantry's process), then each
 // Kubernetes component with the pid of the process they share and its own readiness.
@@ -192,6 +201,21 @@ func (cp *ControlPlane) Run(ctx context.Context) error {
 // WaitReady waits until the API server is ready, ctx ends, or timeout passes; the
 // error then quotes the end of the API server's log, where the reason usually is.
 func (cp *ControlPlane) WaitReady(ctx context.Context, timeout time.Duration) error {
+	return cp.wait(ctx, cp.ready, timeout)
+}
+
+// WaitServing is WaitReady without the API server's two slowest bootstrap
+// hooks: the default RBAC roles and the system priority classes. On a first
+// start they take a second or two after everything else is served (the
+// priority-class hook polls once a second); a client with the admin
+// credentials (system:masters, which RBAC does not consult) that creates no
+// pod of a system priority class can start that much sooner. The embedded
+// host's platform does: its CRDs and first writes overlap the hooks.
+func (cp *ControlPlane) WaitServing(ctx context.Context, timeout time.Duration) error {
+	return cp.wait(ctx, cp.serving, timeout)
+}
+
+func (cp *ControlPlane) wait(ctx context.Context, done <-chan struct{}, timeout time.Duration) error {
 	select {
 	case <-cp.kineUp:
 		if cp.kineErr != nil {
@@ -203,7 +227,7 @@ func (cp *ControlPlane) WaitReady(ctx context.Context, timeout time.Duration) er
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case <-cp.ready:
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -436,12 +460,21 @@ func (cp *ControlPlane) probe(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	const slowHooks = "?exclude=poststarthook/rbac/bootstrap-roles&exclude=poststarthook/scheduling/bootstrap-system-priority-classes"
 	urls := map[string]string{kubebin.APIServer: cp.Endpoint() + "/readyz"}
 	if cp.warm {
 		// On a restart (or a wake) the bootstrap objects exist already: these two
 		// hooks only re-check them, and the priority-class one polls once a second.
 		// Skipping them makes a restarted API server ready about a second sooner.
-		urls[kubebin.APIServer] += "?exclude=poststarthook/rbac/bootstrap-roles&exclude=poststarthook/scheduling/bootstrap-system-priority-classes"
+		urls[kubebin.APIServer] += slowHooks
+	}
+	serving := func() bool {
+		select {
+		case <-cp.serving:
+			return true
+		default:
+			return false
+		}
 	}
 	for {
 		for _, c := range []string{kubebin.ControllerManager, kubebin.Scheduler} {
@@ -454,12 +487,16 @@ func (cp *ControlPlane) probe(ctx context.Context) {
 			if c == kubebin.APIServer {
 				client = adminClient
 			}
+			if c == kubebin.APIServer && running && !serving() && !cp.warm && get200(client, cp.Endpoint()+"/readyz"+slowHooks) {
+				cp.servingOnce.Do(func() { close(cp.serving) })
+			}
 			ready := running && get200(client, urls[c])
 			cp.readyMu.Lock()
 			cp.componentReady[c] = ready
 			cp.readyMu.Unlock()
 			allReady = allReady && ready
 			if c == kubebin.APIServer && ready {
+				cp.servingOnce.Do(func() { close(cp.serving) })
 				cp.readyOnce.Do(func() { close(cp.ready) })
 			}
 		}

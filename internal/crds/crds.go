@@ -12,14 +12,17 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
@@ -29,9 +32,9 @@ import (
 // FieldManager owns the CRD fields gantry applies.
 const FieldManager = "gantry"
 
-// pollInterval is how often Install re-reads a CRD while waiting for it to be
-// Established; the API server usually gets there within a second.
-const pollInterval = 200 * time.Millisecond
+// pollInterval is how soon Install tries again after a refused apply or an
+// ended watch.
+const pollInterval = 100 * time.Millisecond
 
 // manifest is one CRD read from the embedded files.
 type manifest struct {
@@ -71,66 +74,101 @@ func install(ctx context.Context, client apiextensionsclient.CustomResourceDefin
 	if err != nil {
 		return err
 	}
-	force := true
-	var last error
+	// Apply all first, then wait for all at once, so the API server
+	// establishes them in parallel. (Applying them in parallel too measured
+	// no faster: on a first start the API server is busy with its own
+	// bootstrap.)
 	for _, m := range ms {
-		// The API server may restart just after its first /readyz (its process
-		// is supervised and comes back within seconds): a refused connection is
-		// retried until ctx ends; a refused CRD is not.
-		err := wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) {
-			_, err := client.Patch(ctx, m.crd.Name, types.ApplyPatchType, m.json,
-				metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
-			if err != nil && (utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err)) {
-				last = err
-				return false, nil
-			}
-			return err == nil, err
-		})
-		if err != nil {
-			if last != nil && ctx.Err() != nil {
-				err = last
-			}
-			return fmt.Errorf("crds: apply CRD %s: %w", m.crd.Name, err)
-		}
-	}
-	// Apply all first, then wait, so the API server establishes them in
-	// parallel.
-	for _, m := range ms {
-		if err := waitEstablished(ctx, client, m.crd.Name, interval); err != nil {
+		if err := apply(ctx, client, m, interval); err != nil {
 			return err
 		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, m := range ms {
+		g.Go(func() error { return waitEstablished(gctx, client, m.crd.Name, interval) })
+	}
+	return g.Wait()
+}
+
+// apply applies one CRD. The API server may restart just after its first
+// /readyz (its process is supervised and comes back within seconds): a
+// refused connection is retried until ctx ends; a refused CRD is not.
+func apply(ctx context.Context, client apiextensionsclient.CustomResourceDefinitionInterface, m manifest, interval time.Duration) error {
+	force := true
+	var last error
+	err := wait.PollUntilContextCancel(ctx, interval, true, func(ctx context.Context) (bool, error) {
+		_, err := client.Patch(ctx, m.crd.Name, types.ApplyPatchType, m.json,
+			metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+		if err != nil && (utilnet.IsConnectionRefused(err) || utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err)) {
+			last = err
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		if last != nil && ctx.Err() != nil {
+			err = last
+		}
+		return fmt.Errorf("crds: apply CRD %s: %w", m.crd.Name, err)
 	}
 	return nil
 }
 
-// waitEstablished polls the CRD until its Established condition is True. It
-// fails at once if the API server rejected the CRD's names, since that never
-// resolves by waiting.
+// waitEstablished watches the CRD until its Established condition is True.
+// It fails at once if the API server rejected the CRD's names, since that
+// never resolves by waiting. A watch, not a poll: a CRD of gantry's carries
+// its whole schema (up to a few hundred KiB), and polling six of them
+// loaded the API server in the very second it bootstraps. A watch that ends
+// is opened again after interval.
 func waitEstablished(ctx context.Context, client apiextensionsclient.CustomResourceDefinitionInterface, name string, interval time.Duration) error {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
 	last := "not read yet"
 	for {
-		obj, err := client.Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case err != nil:
+		// Without a resourceVersion the watch begins with the CRD as it is.
+		w, err := client.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+		if err != nil {
 			// Transient API errors are retried until ctx is done.
 			last = err.Error()
-		default:
-			established, namesRejected, msg := state(obj)
-			if established {
-				return nil
+		} else {
+			done, err := watchEstablished(ctx, w, name, &last)
+			w.Stop()
+			if done || err != nil {
+				return err
 			}
-			if namesRejected {
-				return fmt.Errorf("crds: CRD %s: names not accepted: %s", name, msg)
-			}
-			last = msg
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("crds: CRD %s not established (%s): %w", name, last, ctx.Err())
-		case <-ticker.C:
+		case <-time.After(interval):
 		}
+	}
+}
+
+// watchEstablished reads w until the CRD is Established (done), its names
+// are rejected (err), or the watch or ctx ends (neither).
+func watchEstablished(ctx context.Context, w watch.Interface, name string, last *string) (done bool, err error) {
+	for {
+		var ev watch.Event
+		var open bool
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case ev, open = <-w.ResultChan():
+		}
+		if !open {
+			return false, nil
+		}
+		obj, ok := ev.Object.(*apiextensionsv1.CustomResourceDefinition)
+		if !ok {
+			continue // a watch error: the watch ends and is opened again
+		}
+		established, namesRejected, msg := state(obj)
+		if established {
+			return true, nil
+		}
+		if namesRejected {
+			return false, fmt.Errorf("crds: CRD %s: names not accepted: %s", name, msg)
+		}
+		*last = msg
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/fake"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	clienttesting "k8s.io/client-go/testing"
 
 	crdmanifests "gantry.dev/gantry/config/crd"
@@ -132,24 +132,30 @@ func TestLoadRejectsBadManifests(t *testing.T) {
 	}
 }
 
-// establishOnGet makes the fake client report the given condition on every
-// CRD it returns, standing in for the API server's CRD controller.
-func establishOnGet(cs *fake.Clientset, cond apiextensionsv1.CustomResourceDefinitionCondition) {
-	cs.PrependReactor("get", "customresourcedefinitions", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		name := a.(clienttesting.GetAction).GetName()
+// establishOnWatch makes the fake client report the given condition on the
+// CRD a watch (by name, as Install's) begins with, standing in for the API
+// server's CRD controller.
+func establishOnWatch(cs *fake.Clientset, cond apiextensionsv1.CustomResourceDefinitionCondition) {
+	cs.PrependWatchReactor("customresourcedefinitions", func(a clienttesting.Action) (bool, watch.Interface, error) {
+		name, ok := a.(clienttesting.WatchAction).GetWatchRestrictions().Fields.RequiresExactMatch("metadata.name")
+		if !ok {
+			return true, nil, errors.New("watch without a metadata.name field selector")
+		}
 		obj, err := cs.Tracker().Get(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions"), "", name)
 		if err != nil {
 			return true, nil, err
 		}
 		c := obj.(*apiextensionsv1.CustomResourceDefinition).DeepCopy()
 		c.Status.Conditions = append(c.Status.Conditions, cond)
-		return true, c, nil
+		w := watch.NewRaceFreeFake()
+		w.Add(c)
+		return true, w, nil
 	})
 }
 
 func TestInstallAppliesAndWaits(t *testing.T) {
 	cs := fake.NewClientset()
-	establishOnGet(cs, apiextensionsv1.CustomResourceDefinitionCondition{
+	establishOnWatch(cs, apiextensionsv1.CustomResourceDefinitionCondition{
 		Type: apiextensionsv1.Established, Status: apiextensionsv1.ConditionTrue,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -182,7 +188,7 @@ func TestInstallAppliesAndWaits(t *testing.T) {
 
 func TestInstallFailsOnRejectedNames(t *testing.T) {
 	cs := fake.NewClientset()
-	establishOnGet(cs, apiextensionsv1.CustomResourceDefinitionCondition{
+	establishOnWatch(cs, apiextensionsv1.CustomResourceDefinitionCondition{
 		Type: apiextensionsv1.NamesAccepted, Status: apiextensionsv1.ConditionFalse,
 		Reason: "NameConflict", Message: "vc is already in use",
 	})

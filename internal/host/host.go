@@ -100,7 +100,12 @@ func New(opts Options) (*Host, error) {
 			return nil, err
 		}
 		h.real, err = realnode.New(realnode.Options{Dir: filepath.Join(opts.DataDir, "realnode"), LogDir: opts.LogDir,
-			Env: opts.RealNode, Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client, APIReady: cp.Ready(),
+			Env: opts.RealNode, Server: cp.Endpoint(), CA: cp.CA(), Issuer: cp, Client: client,
+			// Serving, not Ready: its binding to system:node may precede the role,
+			// which RBAC honours once the bootstrap hook creates it; the kubelet
+			// retries its registration until then, and starting it a second
+			// sooner is most of what a first start with a real node waits for.
+			APIReady:   cp.Serving(),
 			ClusterDNS: DNSServiceIP})
 		if err != nil {
 			return nil, err
@@ -294,9 +299,11 @@ func countReady(nodes []corev1.Node) int {
 	return n
 }
 
-// WaitAPI waits for the API server only.
+// WaitAPI waits until the API server serves every API, not for its nodes nor
+// for its slowest bootstrap hooks (controlplane.WaitServing): what the
+// platform, which writes as system:masters, needs to start.
 func (h *Host) WaitAPI(ctx context.Context, timeout time.Duration) error {
-	return h.cp.WaitReady(ctx, timeout)
+	return h.cp.WaitServing(ctx, timeout)
 }
 
 // WaitReady waits for the API server and then for every simulated node to be Ready.

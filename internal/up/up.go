@@ -20,8 +20,8 @@ import (
 
 	"gantry.dev/gantry/internal/api"
 	"gantry.dev/gantry/internal/datadir"
-	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/host"
+	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/imageapi"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/lifecycle"
@@ -169,6 +169,7 @@ func (g *gantry) run(ctx context.Context, logDir string) error {
 		if err := g.host.WaitAPI(parts.Context(), g.opts.ReadyTimeout); err != nil {
 			return stopped(err)
 		}
+		g.log.Info("host API serving", "seconds", time.Since(g.began).Seconds())
 	}
 	if g.plat != nil {
 		parts.Go("platform", g.plat.Run)
