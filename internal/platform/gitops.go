@@ -97,6 +97,10 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)
 	}
+	// A second platform in one process (tests) keeps the first one's; harmless.
+	_ = ctrlmetrics.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gantry_applications_parked",
+		Help: "Steady apps waiting for a change (a commit, a watched object, a refresh) rather than a timer."},
+		func() float64 { return float64(rec.Parked()) }))
 	if err := (&cluster.Registrar{Client: mgr.GetClient(), Namespace: SystemNamespace}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the cluster registrar: %w", err)
 	}

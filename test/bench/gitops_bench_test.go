@@ -19,7 +19,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -383,6 +385,12 @@ func BenchmarkGitOpsLatency(b *testing.B) {
 func BenchmarkGitOps1000(b *testing.B) {
 	const repos, perRepo = 50, 20
 	host := newGitHost(b)
+	// GANTRY_BENCH_PROFILES=DIR keeps a CPU profile of gantry's first idle
+	// minute there (gantry-cpu-PID.pprof): where idle CPU goes.
+	profiles := os.Getenv("GANTRY_BENCH_PROFILES")
+	if profiles != "" {
+		b.Setenv("GANTRY_HEAP_PROFILE_DIR", profiles)
+	}
 	env, stop := startGitOps(b)
 	defer stop()
 	var urls []string
@@ -419,12 +427,30 @@ spec:
 	cpuSync := cpuSeconds(env.pid) - cpu0
 	rss := rssMiB(env.pid)
 
-	// Full refresh: each app is compared again one poll period (60 s) after its
-	// last comparison; measure the CPU of the 60 s that follow.
-	time.Sleep(5 * time.Second)
-	cpu1 := cpuSeconds(env.pid)
+	// Idle: nothing changes in Git or in the cluster; each app is still
+	// polled once a poll period (60 s). Two minutes, after a minute for the
+	// sync's tail (status writes, the first polls) to settle: the CPU of the
+	// whole system, gantry and the host's kube-controlplane, and the requests
+	// the host's API server served meanwhile.
+	hostPid := 0
+	for _, c := range statusOf(b, env.dir) {
+		if c.Name == "kube-apiserver" && !c.InProcess {
+			hostPid = c.Pid
+		}
+	}
+	if hostPid == 0 {
+		b.Fatal("gantry status names no kube-apiserver process")
+	}
 	time.Sleep(60 * time.Second)
-	cpuRefresh := cpuSeconds(env.pid) - cpu1
+	if profiles != "" {
+		syscall.Kill(env.pid, syscall.SIGUSR2)
+	}
+	const idleWindow = 2 * time.Minute
+	cpu1, host1, req1 := cpuSeconds(env.pid), cpuSeconds(hostPid), env.hostRequests(b)
+	time.Sleep(idleWindow)
+	perMin := idleWindow.Minutes()
+	idleGantry, idleHost := (cpuSeconds(env.pid)-cpu1)/perMin, (cpuSeconds(hostPid)-host1)/perMin
+	reqs := env.hostRequests(b)
 	hits, misses := env.metric(b, "gantry_render_cache_hits_total"), env.metric(b, "gantry_render_cache_misses_total")
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -432,14 +458,72 @@ spec:
 	fmt.Fprintf(tw, "create 1,000 Applications (API calls)\t%.1fs\t\t\n", created.Seconds())
 	fmt.Fprintf(tw, "all Synced and Healthy (from the first create)\t%.1fs\t387s\t\n", all.Seconds())
 	fmt.Fprintf(tw, "gantry CPU-seconds to get there\t%.1f\t344\t\n", cpuSync)
-	fmt.Fprintf(tw, "gantry CPU-seconds over one 60 s poll period (full refresh)\t%.1f\t21-24\t\n", cpuRefresh)
+	fmt.Fprintf(tw, "idle CPU-seconds per minute, gantry + host kube-controlplane = whole system\t%.2f + %.2f = %.2f\t6.3 + 5.6 = 11.9\t\n", idleGantry, idleHost, idleGantry+idleHost)
+	fmt.Fprintf(tw, "idle requests per minute served by the host API server\t%s\t\t\n", requestsPerMinute(req1, reqs, perMin))
+	fmt.Fprintf(tw, "apps parked (steady: compared again on a commit or a change, not on a timer)\t%.0f\t\t\n", env.metric(b, "gantry_applications_parked"))
 	fmt.Fprintf(tw, "gantry RSS before / with 1,000 apps (MiB)\t%.0f / %.0f\t500\t\n", idleRSS, rss)
 	fmt.Fprintf(tw, "render cache hit rate\t%.0f%% (%0.f hits, %0.f misses)\t\t\n", 100*hits/max(hits+misses, 1), hits, misses)
 	tw.Flush()
 	fmt.Println("gantry's CPU and RSS include the embedded host's kine (SQLite), which runs in gantry's process.")
 	b.ReportMetric(all.Seconds(), "s-1000-apps")
 	b.ReportMetric(cpuSync, "cpu-s-1000-apps")
-	b.ReportMetric(cpuRefresh, "cpu-s-refresh")
+	b.ReportMetric(idleGantry+idleHost, "idle-cpu-s/min")
+}
+
+// hostRequests reads the host API server's request counters, by verb and
+// resource (apiserver_request_total, summed over codes and scopes).
+func (e *gitopsEnv) hostRequests(b *testing.B) map[string]float64 {
+	body, err := e.host.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatalf("the host API server's metrics: %v", err)
+	}
+	out := map[string]float64{}
+	for _, l := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(l, "apiserver_request_total{") {
+			continue
+		}
+		labels := l[len("apiserver_request_total{"):strings.LastIndexByte(l, '}')]
+		var verb, resource string
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "verb":
+				verb = strings.Trim(v, `"`)
+			case "resource":
+				resource = strings.Trim(v, `"`)
+			}
+		}
+		var n float64
+		fmt.Sscan(strings.TrimSpace(l[strings.LastIndexByte(l, '}')+1:]), &n)
+		out[verb+" "+resource] += n
+	}
+	return out
+}
+
+// requestsPerMinute is the total request rate between two readings, with
+// its largest parts.
+func requestsPerMinute(before, after map[string]float64, minutes float64) string {
+	type part struct {
+		key string
+		n   float64
+	}
+	var parts []part
+	total := 0.0
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			parts = append(parts, part{k, d / minutes})
+			total += d / minutes
+		}
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].n > parts[j].n })
+	out := fmt.Sprintf("%.0f", total)
+	for i, p := range parts {
+		if i == 4 {
+			break
+		}
+		out += fmt.Sprintf("; %s %.0f", p.key, p.n)
+	}
+	return out
 }
 
 // BenchmarkGitOpsOneAppRSS: gantry's own resident memory with one app (a

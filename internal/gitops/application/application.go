@@ -85,6 +85,17 @@ type Reconciler struct {
 	seen   map[types.NamespacedName]seenApp // what each app was when last compared
 
 	policies policyCache // each project's compiled rules (scope.go)
+
+	parked parking // steady apps, waiting for a change rather than a timer (park.go)
+
+	unknownMu sync.Mutex
+	unknown   map[types.NamespacedName]unknownFields // unsupported's answer per stored version
+}
+
+// unknownFields is what unsupported found in one stored version of an app.
+type unknownFields struct {
+	resourceVersion string
+	fields          []string
 }
 
 type seenApp struct {
@@ -97,6 +108,10 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.seenMu.Lock()
 	delete(r.seen, key)
 	r.seenMu.Unlock()
+	r.unknownMu.Lock()
+	delete(r.unknown, key)
+	r.unknownMu.Unlock()
+	r.parked.unpark(key)
 	r.releaseCluster(key)
 }
 
@@ -139,6 +154,9 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		r.Workers = 8
 	}
 	r.changes = make(chan event.GenericEvent, 1024)
+	if err := mgr.Add(manager.RunnableFunc(r.pollParked)); err != nil {
+		return err
+	}
 	return builder.ControllerManagedBy(mgr).
 		Named("application").
 		// Not on the controller's own status writes: only spec and operation
@@ -169,7 +187,9 @@ func (r *Reconciler) Enqueue(app types.NamespacedName) {
 	select {
 	case r.changes <- event.GenericEvent{Object: obj}:
 	default:
-		// Full: a burst of changes; the periodic refresh catches up.
+		// Full: a burst of changes (a webhook for a thousand apps). A parked
+		// app has no timer to catch up with: the poller queues it a second later.
+		r.parked.defer_(app)
 	}
 }
 
@@ -183,8 +203,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	r.parked.unpark(req.NamespacedName)
 	before := app.DeepCopy()
 	result, err := r.reconcile(ctx, app)
+	if err == nil && result.RequeueAfter == r.PollInterval {
+		if project, ok := projectpkg.FromNamespace(app.Namespace); ok {
+			if a, ok := parkable(app, project); ok {
+				r.parked.park(req.NamespacedName, a)
+				result = reconcile.Result{}
+			}
+		}
+	}
 	if perr := statuswrite.Patch(ctx, r.writer(), before, app, func(server, desired *gitopsv1alpha1.Application) bool {
 		return statusChanged(&server.Status, &desired.Status, r.PollInterval)
 	}); perr != nil {
@@ -470,7 +499,31 @@ func (r *Reconciler) recordComparison(app *gitopsv1alpha1.Application, cmp *comp
 }
 
 // unsupported lists the Argo CD fields in the stored app that gantry does not know.
+// The answer is kept per stored version: reading the app as stored costs an
+// uncached GET (controller-runtime caches typed objects only), which a
+// thousand apps compared once a minute made a thousand GETs a minute of the
+// host's API server and its storage for nothing.
 func (r *Reconciler) unsupported(ctx context.Context, app *gitopsv1alpha1.Application) ([]string, error) {
+	key := client.ObjectKeyFromObject(app)
+	r.unknownMu.Lock()
+	known, ok := r.unknown[key]
+	r.unknownMu.Unlock()
+	if ok && known.resourceVersion == app.ResourceVersion {
+		return known.fields, nil
+	}
+	fields, err := r.readUnsupported(ctx, app)
+	if err == nil {
+		r.unknownMu.Lock()
+		if r.unknown == nil {
+			r.unknown = map[types.NamespacedName]unknownFields{}
+		}
+		r.unknown[key] = unknownFields{resourceVersion: app.ResourceVersion, fields: fields}
+		r.unknownMu.Unlock()
+	}
+	return fields, err
+}
+
+func (r *Reconciler) readUnsupported(ctx context.Context, app *gitopsv1alpha1.Application) ([]string, error) {
 	raw := &unstructured.Unstructured{}
 	raw.SetGroupVersionKind(gitopsv1alpha1.GroupVersion.WithKind("Application"))
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(app), raw); err != nil {
