@@ -124,6 +124,14 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
 		t.Errorf("pod security context %+v: want non-root", psc)
 	}
+	// An upgrade must not start a second gantry beside the one holding the
+	// ReadWriteOnce volume.
+	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("strategy %q: want Recreate", d.Spec.Strategy.Type)
+	}
+	if slices.Contains(c.Args, "--host-gitops=false") {
+		t.Errorf("args %v: by default apps may deploy into the host (rbac.hostGitOps: true)", c.Args)
+	}
 	if pod.ServiceAccountName != "gantry" || !r.get(t, "ServiceAccount", "gantry", nil) {
 		t.Errorf("service account %q", pod.ServiceAccountName)
 	}
@@ -160,7 +168,7 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	}
 	r.get(t, "Deployment", "gantry", &d)
 	c = d.Spec.Template.Spec.Containers[0]
-	for _, arg := range []string{"--tls-cert-file=/etc/gantry/tls/tls.crt", "--external-url=https://gantry.example.com"} {
+	for _, arg := range []string{"--tls-cert-file=/etc/gantry/tls/tls.crt", "--external-url=https://gantry.example.com", "--host-gitops=false"} {
 		if !slices.Contains(c.Args, arg) {
 			t.Errorf("args %v lack %s", c.Args, arg)
 		}
