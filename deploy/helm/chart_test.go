@@ -55,7 +55,8 @@ func TestChartCRDsAreGantrys(t *testing.T) {
 }
 
 type rendered struct {
-	objs map[string][]byte // kind/name
+	objs  map[string][]byte // kind/name
+	notes string
 }
 
 func (r rendered) get(t *testing.T, kind, name string, into any) bool {
@@ -83,7 +84,7 @@ func render(t *testing.T, namespace string, values map[string]any) (rendered, er
 	if err != nil {
 		return rendered{}, err
 	}
-	r := rendered{objs: map[string][]byte{}}
+	r := rendered{objs: map[string][]byte{}, notes: rel.(*release.Release).Info.Notes}
 	for _, doc := range strings.Split(rel.(*release.Release).Manifest, "\n---") {
 		var meta struct {
 			Kind     string
@@ -129,7 +130,7 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("strategy %q: want Recreate", d.Spec.Strategy.Type)
 	}
-	if slices.Contains(c.Args, "--host-gitops=false") {
+	if slices.Contains(c.Args, "--host-gitops=false") || strings.Contains(r.notes, "virtual clusters only") {
 		t.Errorf("args %v: by default apps may deploy into the host (rbac.hostGitOps: true)", c.Args)
 	}
 	if pod.ServiceAccountName != "gantry" || !r.get(t, "ServiceAccount", "gantry", nil) {
@@ -162,6 +163,9 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(r.notes, "Apps deploy into virtual clusters only (rbac.hostGitOps: false)") {
+		t.Errorf("the notes do not say that apps deploy into virtual clusters only:\n%s", r.notes)
 	}
 	if r.get(t, "ClusterRole", "gantry-gitops-host", nil) || !r.get(t, "Ingress", "gantry", nil) {
 		t.Errorf("hostGitOps false / ingress: %v", keys(r.objs))
