@@ -365,14 +365,47 @@ func (h *helmRelease) withoutHostGitOps(t *testing.T) {
 		return nil
 	})
 
-	// An app into the virtual cluster.
-	if out, code := h.admin.run("", "app", "create", "lean-cfg", "--repo", h.git.URL, "--path", "cfg", "--dest-name", "p-default/lean",
+	// An app into the virtual cluster, with a Deployment and a Service: the
+	// syncer copies its pod (and what the pod uses) to the host with the
+	// platform's role. The pod lands on the simulated node (the real one is
+	// tainted, and gantry in a pod sets no placement), which runs nothing:
+	// its image is never pulled.
+	h.git.commit("lean", map[string]*string{"lean/all.yaml": str(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: from-git
+data:
+  k: v
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: gantry.invalid/web:1, envFrom: [{configMapRef: {name: from-git}}]}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+`)})
+	if out, code := h.admin.run("", "app", "create", "lean-cfg", "--repo", h.git.URL, "--path", "lean", "--dest-name", "p-default/lean",
 		"--dest-namespace", "web", "--sync-policy", "automated", "--sync-option", "CreateNamespace=true"); code != 0 {
 		t.Fatalf("app create into the virtual cluster: %s", out)
 	}
 	eventually(t, 90*time.Second, "app lean-cfg Synced and Healthy", func() error { return syncedHealthy(h.app(t, "lean-cfg")) })
 	if out := k.must("get", "configmap", "from-git", "-n", "web", "-o", "jsonpath={.data.k}"); out != "v" {
 		t.Errorf("the app's ConfigMap in the virtual cluster: %q", out)
+	}
+	if out := k.must("get", "pods", "-n", "web", "-l", "app=web", "-o", "jsonpath={.items[*].status.phase}"); out != "Running" {
+		t.Errorf("the app's pod in the virtual cluster: %q; want Running (its host copy scheduled)", out)
 	}
 
 	// An app for the host: refused before anything is written, by name.
