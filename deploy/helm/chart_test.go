@@ -55,7 +55,8 @@ func TestChartCRDsAreGantrys(t *testing.T) {
 }
 
 type rendered struct {
-	objs map[string][]byte // kind/name
+	objs  map[string][]byte // kind/name
+	notes string
 }
 
 func (r rendered) get(t *testing.T, kind, name string, into any) bool {
@@ -83,7 +84,7 @@ func render(t *testing.T, namespace string, values map[string]any) (rendered, er
 	if err != nil {
 		return rendered{}, err
 	}
-	r := rendered{objs: map[string][]byte{}}
+	r := rendered{objs: map[string][]byte{}, notes: rel.(*release.Release).Info.Notes}
 	for _, doc := range strings.Split(rel.(*release.Release).Manifest, "\n---") {
 		var meta struct {
 			Kind     string
@@ -124,6 +125,14 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
 		t.Errorf("pod security context %+v: want non-root", psc)
 	}
+	// An upgrade must not start a second gantry beside the one holding the
+	// ReadWriteOnce volume.
+	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("strategy %q: want Recreate", d.Spec.Strategy.Type)
+	}
+	if slices.Contains(c.Args, "--host-gitops=false") || strings.Contains(r.notes, "virtual clusters only") {
+		t.Errorf("args %v: by default apps may deploy into the host (rbac.hostGitOps: true)", c.Args)
+	}
 	if pod.ServiceAccountName != "gantry" || !r.get(t, "ServiceAccount", "gantry", nil) {
 		t.Errorf("service account %q", pod.ServiceAccountName)
 	}
@@ -155,12 +164,15 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(r.notes, "Apps deploy into virtual clusters only (rbac.hostGitOps: false)") {
+		t.Errorf("the notes do not say that apps deploy into virtual clusters only:\n%s", r.notes)
+	}
 	if r.get(t, "ClusterRole", "gantry-gitops-host", nil) || !r.get(t, "Ingress", "gantry", nil) {
 		t.Errorf("hostGitOps false / ingress: %v", keys(r.objs))
 	}
 	r.get(t, "Deployment", "gantry", &d)
 	c = d.Spec.Template.Spec.Containers[0]
-	for _, arg := range []string{"--tls-cert-file=/etc/gantry/tls/tls.crt", "--external-url=https://gantry.example.com"} {
+	for _, arg := range []string{"--tls-cert-file=/etc/gantry/tls/tls.crt", "--external-url=https://gantry.example.com", "--host-gitops=false"} {
 		if !slices.Contains(c.Args, arg) {
 			t.Errorf("args %v lack %s", c.Args, arg)
 		}

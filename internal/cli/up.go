@@ -14,6 +14,7 @@ import (
 
 func newUp(g *globals) *cobra.Command {
 	var o up.Options
+	hostGitOps := true
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start gantry: an embedded host cluster (or --kubeconfig for an existing one) and the platform",
@@ -32,7 +33,7 @@ else is started locally.`,
 			if err := checkUpFlags(&o); err != nil {
 				return err
 			}
-			o.DataDir, o.Version, o.Out = g.dataDir, Version, cmd.OutOrStdout()
+			o.DataDir, o.Version, o.Out, o.NoHostApps = g.dataDir, Version, cmd.OutOrStdout(), !hostGitOps
 			return up.Run(cmd.Context(), o)
 		},
 	}
@@ -49,6 +50,7 @@ else is started locally.`,
 	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve this certificate (PEM) instead of one from gantry's own CA; with --tls-key-file")
 	f.StringVar(&o.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file (PEM)")
 	f.DurationVar(&o.GitPollInterval, "git-poll-interval", 60*time.Second, "how often Applications' Git repositories are asked for new commits (webhooks refresh at once)")
+	f.BoolVar(&hostGitOps, "host-gitops", true, "let Applications deploy into the host cluster; false when gantry holds no grant to (the Helm chart's rbac.hostGitOps: false): apps deploy into virtual clusters only")
 	return cmd
 }
 

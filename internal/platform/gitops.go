@@ -93,6 +93,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 		// The version gantry's own control planes run (Helm's
 		// .Capabilities.KubeVersion has no "v").
 		KubeVersion: strings.TrimPrefix(kubebin.Version, "v"),
+		NoHostApps:  p.opts.NoHostApps,
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Application controller: %w", err)

@@ -97,6 +97,9 @@ type Options struct {
 	// GitPollInterval is how often Applications' repositories are asked for new
 	// commits (webhooks refresh at once). Default 60s.
 	GitPollInterval time.Duration
+	// NoHostApps refuses Applications with objects for the host cluster:
+	// gantry may not write them there (the Helm chart's rbac.hostGitOps: false).
+	NoHostApps bool
 	// Placement, when set, is where the host runs virtual clusters' pods (the
 	// embedded host's real nodes); nil lets the host's scheduler choose.
 	Placement *syncer.Placement

@@ -67,6 +67,9 @@ type Options struct {
 	// GitPollInterval is how often Applications' repositories are asked for
 	// new commits.
 	GitPollInterval time.Duration
+	// NoHostApps refuses Applications that deploy into the host cluster
+	// (--host-gitops=false): gantry holds no grant to write there.
+	NoHostApps bool
 	// ExternalURL is how gantry is reached, without a trailing slash;
 	// default the server's own URL.
 	ExternalURL string
@@ -245,7 +248,7 @@ func (g *gantry) build(logDir string) error {
 	dns := g.clusterDNS()
 	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
-		GitPollInterval: g.opts.GitPollInterval, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
+		GitPollInterval: g.opts.GitPollInterval, NoHostApps: g.opts.NoHostApps, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
 		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
 		Placement: g.podPlacement(), ClusterDNS: dns, InClusterAPI: inClusterAPI(dns), InitialPasswordSecret: g.opts.InCluster, PublishServerCA: g.opts.InCluster,
 		// To the terminal only, never to a log file: only its hash is kept.

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,8 +25,10 @@ import (
 	"helm.sh/helm/v4/pkg/kube"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 )
 
@@ -33,11 +36,15 @@ import (
 // --host-only` gives a cluster with a real node, `gantry image load` puts
 // `make image`'s image on it, and `helm install` (the Helm SDK, as the helm
 // CLI runs it) brings up gantry as a non-root pod that reaches the host's API
-// server through the kubernetes Service. Through a port-forward, with the
-// password and CA the chart's notes point at, the API serves, the UI and the
-// OpenID Connect discovery answer, a virtual cluster runs (its control plane
-// inside gantry's pod) and a Git repository is deployed. helm uninstall
-// takes gantry's own objects away.
+// server through the kubernetes Service, its data on a PersistentVolume.
+// Through a port-forward, with the password and CA the chart's notes point at,
+// the API serves, the UI and the OpenID Connect discovery answer, a virtual
+// cluster runs (its control plane inside gantry's pod) and a Git repository is
+// deployed. Then, on the same release: helm upgrade to a new image keeps all
+// of it (helm_upgrade_test.go), an upgrade with values that cannot work
+// changes nothing, and with rbac.hostGitOps false the platform's ClusterRole
+// alone runs everything but apps for the host, which are refused by name.
+// helm uninstall takes gantry's own objects away.
 func TestHelmInstall(t *testing.T) {
 	realNodeMachine(t)
 	archive := filepath.Join(filepath.Dir(gantryBin), "gantry-image.tar")
@@ -74,6 +81,27 @@ func TestHelmInstall(t *testing.T) {
 		t.Fatalf("gantry image load (host only): %v\n%s", err, out)
 	}
 
+	// The data volume: the embedded host has no volume provisioner, so a
+	// PersistentVolume on the real node (a directory of the test's) waits for
+	// the chart's claim, as an administrator's static volume would.
+	volume := t.TempDir()
+	if err := os.Chown(volume, 65532, 65532); err != nil { // the pod's user: a hostPath volume gets no fsGroup
+		t.Fatal(err)
+	}
+	if _, err := host.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: "gantry-data"},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			ClaimRef:                      &corev1.ObjectReference{Namespace: "gantry-system", Name: "gantry-data"},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{
+				HostPath: &corev1.HostPathVolumeSource{Path: volume, Type: ptr.To(corev1.HostPathDirectory)}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	// helm install gantry ./deploy/helm/gantry -n gantry-system --create-namespace --wait
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig = ptr.To(filepath.Join(dataDir, "kubeconfig"))
@@ -95,7 +123,7 @@ func TestHelmInstall(t *testing.T) {
 	values := map[string]any{
 		"externalURL": "https://" + local,
 		"image":       map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
-		"persistence": map[string]any{"enabled": false}, // the embedded host has no volume provisioner
+		"persistence": map[string]any{"enabled": true, "size": "1Gi"},
 		// The real node is tainted so that nothing lands there by chance.
 		"nodeSelector": map[string]any{"gantry.dev/real": "true"},
 		"tolerations":  []any{map[string]any{"key": "gantry.dev/real", "operator": "Exists", "effect": "NoSchedule"}},
@@ -139,7 +167,7 @@ func TestHelmInstall(t *testing.T) {
 	}
 
 	// kubectl port-forward svc/gantry PORT:443, as the notes say.
-	portForward(t, filepath.Join(dataDir, "kubeconfig"), "gantry-system", "svc/gantry", local, "443")
+	stopForward := portForward(t, filepath.Join(dataDir, "kubeconfig"), "gantry-system", "svc/gantry", local, "443")
 	server := "https://" + local
 	cli := newRemoteCLI(t)
 	if out, code := cli.run(password+"\n", "login", server, "--ca-file", caFile, "--username", "admin", "--password-stdin"); code != 0 {
@@ -188,6 +216,19 @@ func TestHelmInstall(t *testing.T) {
 		return err
 	})
 
+	h := &helmRelease{t: t, cfg: cfg, chart: ch, values: values, host: host, dyn: dynamic.NewForConfigOrDie(g.restConfig(t)),
+		kubeconfig: filepath.Join(dataDir, "kubeconfig"), local: local, stopForward: stopForward, admin: cli,
+		caFile: caFile, ca: caCM.Data["ca.crt"], pod: pod, devKubeconfig: kc, git: r, repo: repo, tag: tag}
+	if !t.Run("upgrade keeps state", func(t *testing.T) { h.upgradeKeepsState(t, archive, dataDir) }) {
+		return
+	}
+	if !t.Run("upgrade with values that cannot work", h.badUpgrade) {
+		return
+	}
+	if !t.Run("without the host grant", h.withoutHostGitOps) {
+		return
+	}
+
 	// helm uninstall: gantry's pod, Service and cluster roles go.
 	uninstall := action.NewUninstall(cfg)
 	uninstall.WaitStrategy, uninstall.Timeout = kube.StatusWatcherStrategy, 2*time.Minute
@@ -209,8 +250,9 @@ func TestHelmInstall(t *testing.T) {
 }
 
 // portForward runs kubectl port-forward from local (127.0.0.1:PORT) to
-// target's port until the test ends.
-func portForward(t *testing.T, kubeconfigPath, namespace, target, local, port string) {
+// target's port until the test ends or stop is called (a Service's
+// port-forward holds the pod it chose, so a new pod needs a new one).
+func portForward(t *testing.T, kubeconfigPath, namespace, target, local, port string) (stop func()) {
 	t.Helper()
 	_, localPort, _ := net.SplitHostPort(local)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -223,7 +265,9 @@ func portForward(t *testing.T, kubeconfigPath, namespace, target, local, port st
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); _ = cmd.Wait() }) }
+	t.Cleanup(stop)
 	found := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`Forwarding from (127\.0\.0\.1:\d+)`)
@@ -239,4 +283,5 @@ func portForward(t *testing.T, kubeconfigPath, namespace, target, local, port st
 	case <-time.After(30 * time.Second):
 		t.Fatalf("kubectl port-forward %s did not start", target)
 	}
+	return stop
 }

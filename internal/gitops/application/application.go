@@ -72,6 +72,11 @@ type Reconciler struct {
 	KubeVersion string
 	// Workers is the number of apps reconciled at once. Default 8.
 	Workers int
+	// NoHostApps refuses apps with objects for the host cluster (HostRefusal):
+	// gantry runs without the grant to write them there (the Helm chart's
+	// rbac.hostGitOps: false). Its own Applications (an app of apps'
+	// children) and virtual clusters are not concerned.
+	NoHostApps bool
 
 	changes    chan event.GenericEvent
 	statusOnce sync.Once
@@ -297,7 +302,7 @@ func (r *Reconciler) reconcile(ctx context.Context, app *gitopsv1alpha1.Applicat
 	// 3. Build, 4. compare (and check the objects against the project).
 	began := time.Now()
 	cmp, err := r.compareApp(ctx, app, sc, cl, sources(&app.Spec), nil)
-	if policy.IsRefusal(err) {
+	if policy.IsRefusal(err) || IsHostRefusal(err) {
 		return fail(gitopsv1alpha1.ConditionInvalidSpecError, err, requeue)
 	} else if err != nil {
 		return fail(gitopsv1alpha1.ConditionComparisonError, err, requeue)
@@ -405,6 +410,11 @@ func (r *Reconciler) compareApp(ctx context.Context, app *gitopsv1alpha1.Applica
 	desired, children, err := adopt(app, sc.policy.Project(), rendered)
 	if err != nil {
 		return nil, comparisonError{err}
+	}
+	if r.NoHostApps && sc.target.Host && len(desired) > 0 {
+		// Before the host is watched or written: a list or a dry run there
+		// would only say "forbidden" without saying why.
+		return nil, &HostRefusal{Objects: len(desired)}
 	}
 	if err := prepare(cl, app.Spec.Destination.Namespace, desired); err != nil {
 		return nil, comparisonError{err}
