@@ -86,6 +86,15 @@ func New(opts Options) (*Host, error) {
 		ServiceCIDR: ServiceCIDR,
 		// Always: the flags cost nothing, and the real node may join on any start.
 		Kubelets: true,
+		// The host keeps the API server's watch cache (virtual clusters run
+		// without it, for memory). Without it every client watch that
+		// restarts (each informer's, every five to ten minutes) makes kine
+		// read every row written since the watch's revision, which for a
+		// type that rarely changes is nearly the whole store: with 1,000
+		// apps that was most of gantry's CPU while nothing changed. With it,
+		// kine serves one long watch per type, kept current by progress
+		// notifications, and restarts are answered from memory.
+		APIServerFlags: controlplane.Flags{"watch-cache": "true"},
 	})
 	if err != nil {
 		return nil, err

@@ -462,6 +462,7 @@ spec:
 	fmt.Fprintf(tw, "idle requests per minute served by the host API server\t%s\t\t\n", requestsPerMinute(req1, reqs, perMin))
 	fmt.Fprintf(tw, "apps parked (steady: compared again on a commit or a change, not on a timer)\t%.0f\t\t\n", env.metric(b, "gantry_applications_parked"))
 	fmt.Fprintf(tw, "gantry RSS before / with 1,000 apps (MiB)\t%.0f / %.0f\t500\t\n", idleRSS, rss)
+	fmt.Fprintf(tw, "host kube-controlplane RSS with 1,000 apps, idle (MiB)\t%.0f\t\t\n", rssMiB(hostPid))
 	fmt.Fprintf(tw, "render cache hit rate\t%.0f%% (%0.f hits, %0.f misses)\t\t\n", 100*hits/max(hits+misses, 1), hits, misses)
 	tw.Flush()
 	fmt.Println("gantry's CPU and RSS include the embedded host's kine (SQLite), which runs in gantry's process.")
