@@ -76,6 +76,12 @@ type ControlPlanes interface {
 
 var _ ControlPlanes = (*Runtime)(nil)
 
+// InHostNamespace is implemented by a runtime whose control planes live in
+// their cluster's host namespace (pods): the reconciler makes it first.
+type InHostNamespace interface {
+	InHostNamespace() bool
+}
+
 // Reconciler reconciles VirtualCluster objects.
 type Reconciler struct {
 	Client client.Client
@@ -195,6 +201,13 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 				r.Recorder.Event(vc, corev1.EventTypeWarning, platformv1alpha1.ReasonQuotaExceeded, msg)
 			}
 			return ctrl.Result{RequeueAfter: RetryFailedAfter}, nil
+		}
+	}
+	// Before the control plane when the runtime puts it there (pods);
+	// for processes, once it runs.
+	if inHost, ok := r.Runtime.(InHostNamespace); ok && inHost.InHostNamespace() {
+		if err := r.ensureHostNamespace(ctx, vc, level); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	state, err := r.Runtime.Ensure(key, Config{Storage: storageDSN(vc), PodSecurity: level})
