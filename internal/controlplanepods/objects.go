@@ -1,7 +1,9 @@
 package controlplanepods
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -159,9 +161,14 @@ func claim(ns, owner, volume string) *corev1.PersistentVolumeClaim {
 	return c
 }
 
-// localVolume is a hostPath PersistentVolume in dir on node, bound to the
-// claim of namespace ns only.
-func localVolume(name, ns, owner, dir, node string) *corev1.PersistentVolume {
+// localVolume is a hostPath PersistentVolume in dir on the node that nodes
+// labels select (the embedded host's one real node), bound to the claim of
+// namespace ns only.
+func localVolume(name, ns, owner, dir string, nodes map[string]string) *corev1.PersistentVolume {
+	var match []corev1.NodeSelectorRequirement
+	for _, k := range slices.Sorted(maps.Keys(nodes)) {
+		match = append(match, corev1.NodeSelectorRequirement{Key: k, Operator: corev1.NodeSelectorOpIn, Values: []string{nodes[k]}})
+	}
 	return &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels(owner)},
 		Spec: corev1.PersistentVolumeSpec{
@@ -173,8 +180,7 @@ func localVolume(name, ns, owner, dir, node string) *corev1.PersistentVolume {
 			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
 				Path: dir, Type: ptr.To(corev1.HostPathDirectory)}},
 			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname",
-					Operator: corev1.NodeSelectorOpIn, Values: []string{node}}}}}}},
+				MatchExpressions: match}}}},
 		},
 	}
 }

@@ -49,10 +49,11 @@ type Options struct {
 	// node, not its simulated ones).
 	NodeSelector map[string]string
 	Tolerations  []corev1.Toleration
-	// LocalVolumes, with LocalNode, is a directory on that node where
-	// gantry makes each cluster's volume when the host has no default
-	// StorageClass (see storage). Empty: such a host is refused.
-	LocalVolumes, LocalNode string
+	// LocalVolumes is a directory on the node NodeSelector selects (one
+	// node: the embedded host's real node, on gantry's machine) where gantry
+	// makes each cluster's volume when the host has no default StorageClass
+	// (see ensureStorage). Empty: such a host is refused.
+	LocalVolumes string
 	// WorkDir is where gantry makes keys before they go into a Secret
 	// (removed after); default the temporary directory.
 	WorkDir string
@@ -396,7 +397,7 @@ func (r *Runtime) ensureStorage(ctx context.Context, ns, owner string) error {
 			return r.c.Create(ctx, claim(ns, owner, ""))
 		}
 	}
-	if r.opts.LocalVolumes == "" || r.opts.LocalNode == "" {
+	if r.opts.LocalVolumes == "" || len(r.opts.NodeSelector) == 0 {
 		return errors.New("the host cluster has no default StorageClass for the control plane's SQLite: install a provisioner, " +
 			"mark a StorageClass default, or give the virtual cluster an external database (spec.storage)")
 	}
@@ -409,7 +410,7 @@ func (r *Runtime) ensureStorage(ctx context.Context, ns, owner string) error {
 	if err := os.Chown(dir, podUser, podUser); err != nil {
 		return fmt.Errorf("handing %s to the control plane's user: %w", dir, err)
 	}
-	pv := localVolume(volumeName(ns), ns, owner, dir, r.opts.LocalNode)
+	pv := localVolume(volumeName(ns), ns, owner, dir, r.opts.NodeSelector)
 	if err := r.c.Create(ctx, pv); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the control plane's volume: %w", err)
 	}

@@ -52,7 +52,7 @@ func TestEnsureWrites(t *testing.T) {
 
 	volumes := t.TempDir()
 	r, err = New(Options{Host: env.Config, Image: "gantry.local/gantry:test", WorkDir: t.TempDir(),
-		LocalVolumes: volumes, LocalNode: "real-node-1", ReadyTimeout: 1})
+		LocalVolumes: volumes, NodeSelector: map[string]string{"gantry.dev/real": "true"}, ReadyTimeout: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

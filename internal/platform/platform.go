@@ -117,10 +117,10 @@ type Options struct {
 // ControlPlanePods place virtual clusters' control-plane pods (see
 // controlplanepods.Options).
 type ControlPlanePods struct {
-	Image                   string
-	NodeSelector            map[string]string
-	Tolerations             []corev1.Toleration
-	LocalVolumes, LocalNode string
+	Image        string
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
+	LocalVolumes string
 }
 
 // controlPlanes is what the platform needs of a runtime of control planes:
@@ -182,8 +182,8 @@ func (p *Platform) controlPlanes() (controlPlanes, error) {
 		// for pods yet (the proxy, which impersonates, works).
 		return controlplanepods.New(controlplanepods.Options{
 			Host: p.opts.Host, Image: pods.Image, NodeSelector: pods.NodeSelector, Tolerations: pods.Tolerations,
-			LocalVolumes: pods.LocalVolumes, LocalNode: pods.LocalNode,
-			WorkDir: p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
+			LocalVolumes: pods.LocalVolumes,
+			WorkDir:      p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
 		})
 	}
 	return vcluster.NewRuntime(vcluster.RuntimeOptions{

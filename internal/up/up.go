@@ -295,7 +295,6 @@ func (g *gantry) controlPlanePods() *platform.ControlPlanePods {
 	if p := g.podPlacement(); p != nil {
 		pods.NodeSelector, pods.Tolerations = p.NodeSelector, p.Tolerations
 		pods.LocalVolumes = filepath.Join(g.state.DataDir, "controlplane-volumes")
-		pods.LocalNode = realnode.DefaultName
 	}
 	return pods
 }
