@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gantry.dev/gantry/internal/controlplanepods"
+	"gantry.dev/gantry/internal/kubebin"
 )
 
 // newControlPlane is the command of a virtual cluster's control-plane pod
@@ -22,9 +23,7 @@ func newControlPlane() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			if binDir != "" {
-				o.KubeBinDirs = []string{binDir}
-			}
+			o.KubeBinDirs = kubebin.SearchDirs(binDir)
 			return controlplanepods.Serve(ctx, o)
 		},
 	}

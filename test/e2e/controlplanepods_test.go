@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // gantryImage loads bin/gantry-image.tar (make image) into the real node and
@@ -68,6 +69,11 @@ func TestControlPlanePods(t *testing.T) {
 	ref := helloRef(t, dataDir)
 
 	const hostNS = "vc-p-default-pods"
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpNamespace(t, host, hostNS)
+		}
+	})
 	start := time.Now()
 	createVCluster(t, dataDir, "pods", "--sleep-after", "10s", "--timeout", "3m")
 	t.Logf("figure: create → Running as a pod: %.2fs", time.Since(start).Seconds())
@@ -153,4 +159,23 @@ func helloRef(t *testing.T, dataDir string) string {
 		t.Fatalf("gantry image load -: %v\n%s", err, out)
 	}
 	return ref
+}
+
+// dumpNamespace logs what a failed test left in a host namespace: pods,
+// their state, events and the control plane's log.
+func dumpNamespace(t *testing.T, host kubernetes.Interface, ns string) {
+	ctx := context.Background()
+	if pods, err := host.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, p := range pods.Items {
+			t.Logf("pod %s: %s on %q %+v", p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.ContainerStatuses)
+			if logs, err := host.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx); err == nil {
+				t.Logf("log of %s:\n%s", p.Name, logs)
+			}
+		}
+	}
+	if evs, err := host.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, e := range evs.Items {
+			t.Logf("event %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
+		}
+	}
 }
