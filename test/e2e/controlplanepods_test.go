@@ -108,6 +108,28 @@ func TestControlPlanePods(t *testing.T) {
 		return nil
 	})
 
+	// mallory, a member of another project, reaches neither the cluster
+	// through gantry nor its control plane's Secret through gantry's APIs.
+	admin := adminTokenOf(t, g)
+	for _, call := range [][2]string{
+		{"/api/v1/users", `{"name":"mallory","password":"mallory-secret-pw"}`},
+		{"/api/v1/projects", `{"name":"b","members":[{"kind":"User","name":"mallory","role":"project-admin"}]}`},
+	} {
+		if code, resp := g.apiCall(t, "POST", call[0], admin, call[1]); code/100 != 2 {
+			t.Fatalf("POST %s: %d %v", call[0], code, resp)
+		}
+	}
+	mallory := g.login(t, "mallory", "mallory-secret-pw")
+	for _, path := range []string{
+		"/kubernetes/project/default/virtualcluster/pods/api/v1/namespaces",
+		"/api/v1/virtualclusters/default/pods/kubeconfig",
+		"/kubernetes/project/b/virtualcluster/pods/api/v1/namespaces",
+	} {
+		if code, resp := g.apiCall(t, "GET", path, mallory, ""); code != 403 && code != 404 {
+			t.Errorf("mallory GET %s: %d %v, want 403 or 404", path, code, resp)
+		}
+	}
+
 	eventually(t, 90*time.Second, "asleep: the StatefulSet at zero replicas", func() error {
 		if p := phase(t, dataDir, "pods"); p != "Sleeping" {
 			return fmt.Errorf("phase %s", p)
