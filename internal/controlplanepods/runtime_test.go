@@ -173,3 +173,43 @@ func get(t *testing.T, c client.Client, ns, name string, obj client.Object) {
 		t.Fatal(err)
 	}
 }
+
+// A cluster with an external database gets its DSN from the Secret as an
+// environment variable (never in the spec or a flag), and no claim.
+func TestEnsureExternalStorage(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{})
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "p-" + strings.ToLower(t.Name()), Name: "db"}
+	ns := vcluster.HostNamespace(key.Namespace, key.Name)
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}) })
+	r, err := New(Options{Host: env.Config, Image: "gantry.local/gantry:test", WorkDir: t.TempDir(), ReadyTimeout: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dsn = "postgres://kine:s3cret@db.example:5432/kine"
+	if st, err := r.Ensure(key, vcluster.Config{Storage: dsn}); st != vcluster.StateStarting || err != nil {
+		t.Fatalf("Ensure: %s %v", st, err)
+	}
+	secret := &corev1.Secret{}
+	get(t, env.Client, ns, Name, secret)
+	if string(secret.Data[storageKey]) != dsn || bytes.Contains(secret.Data[specKey], []byte("s3cret")) {
+		t.Errorf("DSN in the Secret: %q; spec: %s", secret.Data[storageKey], secret.Data[specKey])
+	}
+	sts := &appsv1.StatefulSet{}
+	get(t, env.Client, ns, Name, sts)
+	c := sts.Spec.Template.Spec.Containers[0]
+	if len(c.Env) != 1 || c.Env[0].Name != storageEnv || c.Env[0].ValueFrom.SecretKeyRef.Key != storageKey {
+		t.Errorf("container env %+v", c.Env)
+	}
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			t.Errorf("a claim for a cluster whose state is in a database: %+v", v)
+		}
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: dataClaim}, &corev1.PersistentVolumeClaim{}); !apierrors.IsNotFound(err) {
+		t.Errorf("claim: %v", err)
+	}
+}
