@@ -81,8 +81,9 @@ func (r *Runtime) podTemplate(owner string, dsn bool) corev1.PodTemplateSpec {
 	probe := &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 			// /readyz is open to anonymous clients (system:public-info-viewer).
+			// Every second: a wake waits for this before the Service routes.
 			Path: "/readyz", Port: intstr.FromInt32(APIPort), Scheme: corev1.URISchemeHTTPS}},
-		PeriodSeconds: 2, FailureThreshold: 3, TimeoutSeconds: 2,
+		PeriodSeconds: 1, FailureThreshold: 3, TimeoutSeconds: 2,
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels(owner)},
