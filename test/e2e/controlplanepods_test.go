@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,6 +172,57 @@ func TestControlPlanePods(t *testing.T) {
 		}
 		return nil
 	})
+
+	// An external store: PostgreSQL on the node's address, its DSN in a
+	// Secret the cluster names. The pod keeps nothing (an emptyDir), so
+	// what survives a sleep is in PostgreSQL.
+	nodeIP := ""
+	for _, a := range nodes.Items[0].Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			nodeIP = a.Address
+		}
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(nodeIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgAddr := l.Addr().String()
+	l.Close()
+	dsn := startPostgres(t, pgAddr)
+	if _, err := host.CoreV1().Secrets("p-default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kine-db"},
+		StringData: map[string]string{"dsn": dsn}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const pgNS = "vc-p-default-pg"
+	createVCluster(t, dataDir, "pg", "--storage-secret", "kine-db", "--timeout", "3m")
+	sts, err := host.AppsV1().StatefulSets(pgNS).Get(ctx, "gantry-controlplane", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			t.Errorf("a claim for a cluster whose state is in PostgreSQL: %+v", v)
+		}
+	}
+	pc := proxyClient(t, dataDir, "pg")
+	if _, err := pc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "in-postgres"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating a namespace in the PostgreSQL-backed cluster: %v", err)
+	}
+	if out, err := run(t, "vcluster", "sleep", "pg", "--data-dir", dataDir); err != nil {
+		t.Fatalf("vcluster sleep pg: %v\n%s", err, out)
+	}
+	eventually(t, 60*time.Second, "pg's control-plane pod gone", func() error {
+		if _, err := host.CoreV1().Pods(pgNS).Get(ctx, "gantry-controlplane-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
+	if _, err := pc.CoreV1().Namespaces().Get(ctx, "in-postgres", metav1.GetOptions{}); err != nil {
+		t.Fatalf("after a sleep the PostgreSQL-backed cluster lost its namespace or did not wake: %v", err)
+	}
+	if out, err := run(t, "vcluster", "delete", "pg", "--data-dir", dataDir); err != nil {
+		t.Fatalf("vcluster delete pg: %v\n%s", err, out)
+	}
 	g.stop()
 }
 
