@@ -13,6 +13,9 @@ command -v chromium >/dev/null 2>&1 || [[ -n "${CHROMIUM:-}" ]] || missing+=(chr
 [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# PostgreSQL, started by the test of control planes as pods as their external
+# kine store (test/e2e; Debian's initdb and postgres under /usr/lib/postgresql).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 # strip, for make image (TestHelmInstall's image); it comes with cgo's gcc.
 command -v strip >/dev/null 2>&1 || missing+=(binutils)
 if [[ $(id -u) -eq 0 ]]; then

@@ -47,7 +47,7 @@ func newRoot() (*cobra.Command, *globals) {
 	g.root = root
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", defaultDataDir(), "gantry's data directory (env "+EnvDataDir+"); given, the REST commands talk to the gantry running on it")
 	root.PersistentFlags().StringVar(&g.server, "server", "", "the gantry the REST commands talk to, e.g. https://gantry.example.com (env "+EnvServer+"; default: the context of gantry login, else the gantry of --data-dir)")
-	root.AddCommand(newUp(g), newStatus(g), newLogs(g), newStop(g), newVCluster(g), newApp(g), newAppSet(g), newProject(g), newUser(g), newTeam(g), newLogin(g), newLogout(g), newAccessKey(g), newOIDCClient(g), newCluster(g), newImage(g), newVersion())
+	root.AddCommand(newUp(g), newStatus(g), newLogs(g), newStop(g), newVCluster(g), newApp(g), newAppSet(g), newProject(g), newUser(g), newTeam(g), newLogin(g), newLogout(g), newAccessKey(g), newOIDCClient(g), newCluster(g), newImage(g), newVersion(), newControlPlane())
 	return root, g
 }
 

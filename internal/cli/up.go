@@ -49,6 +49,8 @@ else is started locally.`,
 	f.StringVar(&o.ExternalURL, "external-url", "", "URL gantry is reached at (the OIDC issuer, proxy URLs, redirects); default https://<http-addr>")
 	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serve this certificate (PEM) instead of one from gantry's own CA; with --tls-key-file")
 	f.StringVar(&o.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file (PEM)")
+	f.StringVar(&o.ControlPlanes, "control-planes", "process", "where virtual clusters' control planes run: process (children of gantry) or pods (StatefulSets of the host cluster; needs a host that runs containers: the embedded host with a real node, --kubeconfig or --in-cluster)")
+	f.StringVar(&o.ControlPlaneImage, "control-plane-image", "", "gantry's image for --control-planes pods (default gantry.local/gantry:<version>, as `make image` names it)")
 	f.DurationVar(&o.GitPollInterval, "git-poll-interval", 60*time.Second, "how often Applications' Git repositories are asked for new commits (webhooks refresh at once)")
 	f.BoolVar(&hostGitOps, "host-gitops", true, "let Applications deploy into the host cluster; false when gantry holds no grant to (the Helm chart's rbac.hostGitOps: false): apps deploy into virtual clusters only")
 	return cmd
@@ -75,6 +77,18 @@ func checkUpFlags(o *up.Options) error {
 	}
 	if o.HostOnly && (o.Kubeconfig != "" || o.InCluster) {
 		return fmt.Errorf("--host-only runs the embedded host: it goes with neither --kubeconfig nor --in-cluster")
+	}
+	switch o.ControlPlanes {
+	case "", "process":
+	case "pods":
+		if o.RealNodes == 0 && o.Kubeconfig == "" && !o.InCluster {
+			return fmt.Errorf("--control-planes pods needs a host that runs containers: keep --real-nodes 1 (the embedded host's real node), or give --kubeconfig or --in-cluster")
+		}
+		if o.ControlPlaneImage == "" {
+			o.ControlPlaneImage = "gantry.local/gantry:" + Version
+		}
+	default:
+		return fmt.Errorf("--control-planes %q: use process (the default) or pods", o.ControlPlanes)
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return fmt.Errorf("--tls-cert-file and --tls-key-file go together: give both or neither")

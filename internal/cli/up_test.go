@@ -23,6 +23,8 @@ func TestCheckUpFlags(t *testing.T) {
 		{"external URL with a path", func(o *up.Options) { o.ExternalURL = "https://example.com/gantry" }, "give an https URL without a path"},
 		{"certificate without key", func(o *up.Options) { o.TLSCertFile = "c.pem" }, "--tls-cert-file and --tls-key-file go together"},
 		{"key without certificate", func(o *up.Options) { o.TLSKeyFile = "k.pem" }, "--tls-cert-file and --tls-key-file go together"},
+		{"unknown control planes", func(o *up.Options) { o.ControlPlanes = "vms" }, "use process (the default) or pods"},
+		{"pods on simulated nodes", func(o *up.Options) { o.ControlPlanes, o.RealNodes = "pods", 0 }, "keep --real-nodes 1"},
 	} {
 		o := good
 		c.set(&o)

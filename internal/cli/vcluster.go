@@ -47,7 +47,7 @@ func (o *vcOptions) path(segments ...string) string {
 func (o *vcOptions) create() *cobra.Command {
 	var sleepAfter time.Duration
 	var labels []string
-	var storage string
+	var storage, storageSecret string
 	var wait bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -63,8 +63,14 @@ func (o *vcOptions) create() *cobra.Command {
 			if sleepAfter > 0 {
 				req.SleepAfter = sleepAfter.String()
 			}
+			if storage != "" && storageSecret != "" {
+				return fmt.Errorf("--storage and --storage-secret go apart: give the DSN or the Secret that holds it, not both")
+			}
 			if storage != "" {
 				req.Storage = &platformv1alpha1.StorageSpec{DSN: storage}
+			}
+			if storageSecret != "" {
+				req.Storage = &platformv1alpha1.StorageSpec{SecretName: storageSecret}
 			}
 			for _, l := range labels {
 				k, v, ok := strings.Cut(l, "=")
@@ -104,6 +110,7 @@ func (o *vcOptions) create() *cobra.Command {
 	f.DurationVar(&sleepAfter, "sleep-after", 0, "put the virtual cluster to sleep after this long without API activity (0: never)")
 	f.StringArrayVarP(&labels, "label", "l", nil, "label key=value carried to its cluster registration (repeatable)")
 	f.StringVar(&storage, "storage", "", "kine DSN (postgres://…, mysql://…); default embedded SQLite")
+	f.StringVar(&storageSecret, "storage-secret", "", "a Secret in the project's namespace whose key dsn holds the kine DSN (the credentials stay out of the VirtualCluster)")
 	f.BoolVar(&wait, "wait", true, "wait until the virtual cluster is Running")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	return cmd

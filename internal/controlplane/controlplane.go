@@ -64,6 +64,9 @@ func New(opts Options) (*ControlPlane, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
+	if opts.Binaries[kubebin.ControlPlane] == "" {
+		return nil, fmt.Errorf("control plane %s: no %s binary given", opts.Name, kubebin.ControlPlane)
+	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control plane %s: %w", opts.Name, err)
 	}
@@ -84,6 +87,34 @@ func New(opts Options) (*ControlPlane, error) {
 	cp.proc = cp.process()
 	cp.componentReady = map[string]bool{}
 	return cp, nil
+}
+
+// WriteCredentials makes, or keeps, the keys, certificates and component
+// kubeconfigs of the control plane opts describes in opts.Dir (pki/ and
+// kubeconfig), as New does, without choosing ports or needing binaries, and
+// returns its admin kubeconfig. opts.APIPort must be set: the component
+// kubeconfigs name it. For a control plane that runs elsewhere (a pod: see
+// package controlplanepods), whose files are copied there; its New, given the
+// same options, then finds every certificate still good and issues none.
+func WriteCredentials(opts Options) (kubeconfig.Config, error) {
+	if err := opts.setDefaults(); err != nil {
+		return kubeconfig.Config{}, err
+	}
+	if opts.APIPort == 0 {
+		return kubeconfig.Config{}, fmt.Errorf("control plane %s: credentials need a fixed API port", opts.Name)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return kubeconfig.Config{}, fmt.Errorf("control plane %s: %w", opts.Name, err)
+	}
+	cp := &ControlPlane{opts: opts, apiPort: opts.APIPort}
+	var err error
+	if cp.creds, err = cp.loadCredentials(); err != nil {
+		return kubeconfig.Config{}, err
+	}
+	if err := cp.writeKubeconfigs(); err != nil {
+		return kubeconfig.Config{}, err
+	}
+	return cp.admin, nil
 }
 
 // Name returns the control plane's name.

@@ -84,9 +84,6 @@ func (o *Options) setDefaults() error {
 	if len(o.Controllers) == 0 {
 		o.Controllers = TenantControllers
 	}
-	if o.Binaries[kubebin.ControlPlane] == "" {
-		return fmt.Errorf("control plane %s: no %s binary given", o.Name, kubebin.ControlPlane)
-	}
 	if o.Storage != "" && !strings.Contains(o.Storage, "://") {
 		return fmt.Errorf("control plane %s: storage %q is not a DSN (postgres://…, mysql://…); leave it empty for embedded SQLite", o.Name, o.Storage)
 	}

@@ -35,6 +35,7 @@ import (
 	gitopsv1alpha1 "gantry.dev/gantry/api/gitops/v1alpha1"
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/api"
+	"gantry.dev/gantry/internal/controlplanepods"
 	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/authn"
 	"gantry.dev/gantry/internal/identity/rbacconfig"
@@ -107,10 +108,30 @@ type Options struct {
 	// and the host's own pods on the real node (clusterdns.go): where pods
 	// really run. Nil leaves pods' DNS as their tenants wrote it.
 	ClusterDNS *ClusterDNS
+	// ControlPlanePods, when set, runs virtual clusters' control planes as
+	// pods of the host (package controlplanepods); nil as gantry's children.
+	ControlPlanePods *ControlPlanePods
 	// InClusterAPI, when set with ClusterDNS, lets virtual clusters' pods
 	// reach their own API server with their in-cluster configuration
 	// (incluster.go). Nil leaves them the host's kubernetes Service.
 	InClusterAPI *InClusterAPI
+}
+
+// ControlPlanePods place virtual clusters' control-plane pods (see
+// controlplanepods.Options).
+type ControlPlanePods struct {
+	Image        string
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
+	LocalVolumes string
+}
+
+// controlPlanes is what the platform needs of a runtime of control planes:
+// vcluster.Runtime (processes) or controlplanepods.Runtime (pods).
+type controlPlanes interface {
+	vcluster.ControlPlanes
+	vcluster.Activity
+	Components() map[types.NamespacedName][]supervisor.Status
 }
 
 // Scheme returns the types gantry's controllers use.
@@ -129,7 +150,7 @@ type Platform struct {
 	opts      Options
 	mgr       manager.Manager
 	started   chan struct{}
-	vclusters *vcluster.Runtime
+	vclusters controlPlanes
 	kubelet   *kubeletapi.Server
 	identity  *identity
 	// router is every HTTP route; the server serves it.
@@ -149,6 +170,34 @@ type Platform struct {
 	// ctx lives as long as Run; long-lived watches made outside the manager use it.
 	ctx    context.Context
 	cancel context.CancelFunc
+}
+
+// controlPlanes makes the runtime of virtual clusters' control planes.
+func (p *Platform) controlPlanes() (controlPlanes, error) {
+	// Virtual kube-apiservers accept tokens from gantry's issuer (gantry
+	// vcluster connect --sso).
+	trust := &vcluster.Trust{Issuer: p.issuer(), CA: p.opts.ServerCA}
+	logger := p.opts.Logger.WithName("vcluster")
+	if pods := p.opts.ControlPlanePods; pods != nil {
+		// An API server in a pod does not reach gantry's issuer at
+		// 127.0.0.1, and a JWT authenticator that cannot fetch its keys
+		// accepts no token: direct SSO to a virtual cluster is not wired
+		// for pods yet (the proxy, which impersonates, works).
+		return controlplanepods.New(controlplanepods.Options{
+			Host: p.opts.Host, Image: pods.Image, NodeSelector: pods.NodeSelector, Tolerations: pods.Tolerations,
+			LocalVolumes: pods.LocalVolumes,
+			WorkDir:      p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
+		})
+	}
+	return vcluster.NewRuntime(vcluster.RuntimeOptions{
+		DataDir:   filepath.Join(p.opts.DataDir, "vclusters"),
+		Binaries:  p.opts.Binaries,
+		Logger:    logger,
+		Sync:      p.runSyncer,
+		Trust:     trust,
+		Kubelet:   p.kubelet,
+		ExtraSANs: p.apiServerSANs,
+	}), nil
 }
 
 // VClusters reports the processes of every running virtual cluster.
@@ -205,17 +254,9 @@ func New(opts Options) (*Platform, error) {
 	if err := mgr.Add(p.kubelet); err != nil {
 		return nil, err
 	}
-	p.vclusters = vcluster.NewRuntime(vcluster.RuntimeOptions{
-		DataDir:  filepath.Join(opts.DataDir, "vclusters"),
-		Binaries: opts.Binaries,
-		Logger:   opts.Logger.WithName("vcluster"),
-		Sync:     p.runSyncer,
-		// Virtual kube-apiservers accept tokens from gantry's issuer
-		// (gantry vcluster connect --sso).
-		Trust:     &vcluster.Trust{Issuer: p.issuer(), CA: opts.ServerCA},
-		Kubelet:   p.kubelet,
-		ExtraSANs: p.apiServerSANs,
-	})
+	if p.vclusters, err = p.controlPlanes(); err != nil {
+		return nil, err
+	}
 	if err := (&vcluster.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

@@ -78,6 +78,11 @@ type Options struct {
 	TLSCertFile, TLSKeyFile string
 	// Version is gantry's, for /api/v1/settings.
 	Version string
+	// ControlPlanes is where virtual clusters' control planes run:
+	// "process" (children of gantry, the default) or "pods" (of the host:
+	// package controlplanepods), in ControlPlaneImage.
+	ControlPlanes     string
+	ControlPlaneImage string
 	// Out is the terminal: the first admin password, "ready", "stopping".
 	Out io.Writer
 }
@@ -215,6 +220,10 @@ func (g *gantry) build(logDir string) error {
 			return err
 		}
 		g.realEnv = g.realNodeEnv()
+		if g.realEnv == nil && g.opts.ControlPlanes == "pods" {
+			return fmt.Errorf("--control-planes pods needs a host that runs containers, and this embedded host has no real node " +
+				"(see the message above for why): fix that, or give --kubeconfig of a real cluster, or use --control-planes process")
+		}
 		g.host, err = host.New(host.Options{DataDir: g.state.DataDir, LogDir: logDir, Nodes: g.opts.Nodes,
 			Binaries: g.c.bins, KWOKLog: g.kwokLog, RealNode: g.realEnv, Report: g.report,
 			Log:             logr.FromSlogHandler(g.log.Handler()),
@@ -250,7 +259,7 @@ func (g *gantry) build(logDir string) error {
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
 		GitPollInterval: g.opts.GitPollInterval, NoHostApps: g.opts.NoHostApps, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
 		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
-		Placement: g.podPlacement(), ClusterDNS: dns, InClusterAPI: inClusterAPI(dns), InitialPasswordSecret: g.opts.InCluster, PublishServerCA: g.opts.InCluster,
+		Placement: g.podPlacement(), ControlPlanePods: g.controlPlanePods(), ClusterDNS: dns, InClusterAPI: inClusterAPI(dns), InitialPasswordSecret: g.opts.InCluster, PublishServerCA: g.opts.InCluster,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)
@@ -275,6 +284,22 @@ func (g *gantry) realNode() imageapi.Store {
 		return n
 	}
 	return nil
+}
+
+// controlPlanePods says how virtual clusters' control planes run as pods;
+// nil runs them as processes. On the embedded host they go to the real
+// node (the only one that runs containers), with their volumes in gantry's
+// data directory there (see controlplanepods.Options.LocalVolumes).
+func (g *gantry) controlPlanePods() *platform.ControlPlanePods {
+	if g.opts.ControlPlanes != "pods" {
+		return nil
+	}
+	pods := &platform.ControlPlanePods{Image: g.opts.ControlPlaneImage}
+	if p := g.podPlacement(); p != nil {
+		pods.NodeSelector, pods.Tolerations = p.NodeSelector, p.Tolerations
+		pods.LocalVolumes = filepath.Join(g.state.DataDir, "controlplane-volumes")
+	}
+	return pods
 }
 
 // podPlacement puts virtual clusters' pods on the real node, where they

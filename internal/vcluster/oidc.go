@@ -22,6 +22,12 @@ type Trust struct {
 	// CA verifies the issuer's serving certificate; empty means the system's roots
 	// (a certificate given with --tls-cert-file).
 	CA []byte
+	// DiscoveryURL, when set, is where the API server fetches the issuer's
+	// discovery document instead of Issuer/.well-known/openid-configuration:
+	// for an API server in a pod, which cannot reach gantry at the issuer's
+	// own address (127.0.0.1 on gantry's machine). The tokens still name
+	// Issuer. CA must then verify the discovery address too.
+	DiscoveryURL string
 }
 
 // Audience is the audience a token must carry for this one virtual cluster: a
@@ -42,6 +48,9 @@ func writeAuthenticationConfig(dir string, t Trust, audience string) (string, er
 		return "", fmt.Errorf("virtual clusters can only trust an https issuer, not %q: serve gantry over TLS", t.Issuer)
 	}
 	issuer := map[string]any{"url": t.Issuer, "audiences": []string{audience}}
+	if t.DiscoveryURL != "" {
+		issuer["discoveryURL"] = t.DiscoveryURL
+	}
 	if len(t.CA) > 0 {
 		issuer["certificateAuthority"] = string(t.CA)
 	}

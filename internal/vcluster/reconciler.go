@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"sync"
 	"time"
@@ -75,6 +76,12 @@ type ControlPlanes interface {
 }
 
 var _ ControlPlanes = (*Runtime)(nil)
+
+// InHostNamespace is implemented by a runtime whose control planes live in
+// their cluster's host namespace (pods): the reconciler makes it first.
+type InHostNamespace interface {
+	InHostNamespace() bool
+}
 
 // Reconciler reconciles VirtualCluster objects.
 type Reconciler struct {
@@ -197,12 +204,23 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 			return ctrl.Result{RequeueAfter: RetryFailedAfter}, nil
 		}
 	}
-	state, err := r.Runtime.Ensure(key, Config{Storage: storageDSN(vc), PodSecurity: level})
+	// Before the control plane when the runtime puts it there (pods);
+	// for processes, once it runs.
+	if inHost, ok := r.Runtime.(InHostNamespace); ok && inHost.InHostNamespace() {
+		if err := r.ensureHostNamespace(ctx, vc, level); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	state := StateFailed
+	dsn, err := r.storageDSN(ctx, vc)
+	if err == nil {
+		state, err = r.Runtime.Ensure(key, Config{Storage: dsn, PodSecurity: level})
+	}
 	switch state {
 	case StateFailed:
 		// Nothing runs: the control plane's Run has returned, having stopped what it started.
 		reason := platformv1alpha1.ReasonDeployFailed
-		if vc.Spec.Storage != nil && vc.Spec.Storage.DSN != "" {
+		if vc.Spec.Storage != nil && (vc.Spec.Storage.DSN != "" || vc.Spec.Storage.SecretName != "") {
 			reason = platformv1alpha1.ReasonStorageUnavailable
 		}
 		if err == nil {
@@ -263,12 +281,36 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	return ctrl.Result{}, nil
 }
 
-func storageDSN(vc *platformv1alpha1.VirtualCluster) string {
-	if vc.Spec.Storage == nil {
-		return ""
+// storageDSN is the cluster's kine DSN: spec.storage.dsn, or key "dsn" of
+// the Secret spec.storage.secretName in the cluster's own namespace (never
+// another's: the name has no namespace). Errors name the Secret and the key,
+// never the value.
+func (r *Reconciler) storageDSN(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (string, error) {
+	s := vc.Spec.Storage
+	if s == nil {
+		return "", nil
 	}
-	return vc.Spec.Storage.DSN
+	if s.SecretName == "" {
+		return s.DSN, nil
+	}
+	secret := &corev1.Secret{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: s.SecretName}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("storage Secret %s/%s does not exist: create it with the DSN under key %q", vc.Namespace, s.SecretName, StorageSecretKey)
+		}
+		return "", fmt.Errorf("reading storage Secret %s/%s: %w", vc.Namespace, s.SecretName, err)
+	}
+	dsn := string(secret.Data[StorageSecretKey])
+	if !storageURL.MatchString(dsn) {
+		return "", fmt.Errorf("storage Secret %s/%s: key %q must hold a postgres://, postgresql:// or mysql:// URL", vc.Namespace, s.SecretName, StorageSecretKey)
+	}
+	return dsn, nil
 }
+
+// StorageSecretKey is the key of a storage Secret (spec.storage.secretName).
+const StorageSecretKey = "dsn"
+
+var storageURL = regexp.MustCompile(`^(postgres|postgresql|mysql)://.+$`)
 
 func (r *Reconciler) sleep(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
 	r.Runtime.Stop(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})

@@ -175,26 +175,9 @@ func (r *Runtime) Ensure(key types.NamespacedName, cfg Config) (State, error) {
 			r.takeSpare(dir)
 		}
 	}
-	admission, err := writeAdmissionConfig(dir, cfg.PodSecurity)
+	flags, err := APIServerFlags(dir, key, cfg, r.opts.Trust, r.opts.Kubelet)
 	if err != nil {
 		return StateFailed, err
-	}
-	flags := controlplane.Flags{"admission-control-config-file": admission}
-	if r.opts.Trust != nil {
-		path, err := writeAuthenticationConfig(dir, *r.opts.Trust, Audience(key))
-		if err != nil {
-			return StateFailed, err
-		}
-		flags["authentication-config"] = path
-	}
-	if r.opts.Kubelet != nil {
-		// Written at every start, as the other files: a spare's directory,
-		// renamed to this cluster's, gets this cluster's certificate.
-		kf, err := r.opts.Kubelet.APIServerFlags(dir, key)
-		if err != nil {
-			return StateFailed, err
-		}
-		flags = flags.With(kf)
 	}
 	var sans []string
 	if r.opts.ExtraSANs != nil {
@@ -247,6 +230,34 @@ func (r *Runtime) Ensure(key types.NamespacedName, cfg Config) (State, error) {
 		}
 	}()
 	return StateStarting, nil
+}
+
+// APIServerFlags writes into dir the files a virtual cluster's kube-apiserver
+// is started with (its Pod Security admission, the issuer it trusts when trust
+// is set, its kubelet API client certificate when kubelet is set) and returns
+// the flags naming them. Written at every start: a spare's directory, renamed
+// to this cluster's, gets this cluster's files. cfg.PodSecurity must be set.
+func APIServerFlags(dir string, key types.NamespacedName, cfg Config, trust *Trust, kubelet KubeletAPI) (controlplane.Flags, error) {
+	admission, err := writeAdmissionConfig(dir, cfg.PodSecurity)
+	if err != nil {
+		return nil, err
+	}
+	flags := controlplane.Flags{"admission-control-config-file": admission}
+	if trust != nil {
+		path, err := writeAuthenticationConfig(dir, *trust, Audience(key))
+		if err != nil {
+			return nil, err
+		}
+		flags["authentication-config"] = path
+	}
+	if kubelet != nil {
+		kf, err := kubelet.APIServerFlags(dir, key)
+		if err != nil {
+			return nil, err
+		}
+		flags = flags.With(kf)
+	}
+	return flags, nil
 }
 
 // ControlPlane returns the running control plane of key, if any.

@@ -71,6 +71,7 @@ const (
 )
 
 // StorageSpec selects the datastore behind the virtual API server.
+// +kubebuilder:validation:XValidation:rule="!(has(self.dsn) && self.dsn != '' && has(self.secretName) && self.secretName != '')",message="give dsn or secretName, not both"
 type StorageSpec struct {
 	// DSN of an external datastore: a postgres:// (or postgresql://) or
 	// mysql:// URL. Empty means an embedded SQLite database managed by
@@ -83,6 +84,13 @@ type StorageSpec struct {
 	// +kubebuilder:validation:Pattern=`^((postgres|postgresql|mysql)://.+)?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="dsn is immutable"
 	DSN string `json:"dsn,omitempty"`
+	// SecretName names a Secret in the VirtualCluster's namespace whose key
+	// "dsn" holds the DSN (as DSN above): its credentials stay out of this
+	// object, readable only by who may read that Secret. Immutable, as DSN.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="secretName is immutable"
+	SecretName string `json:"secretName,omitempty"`
 }
 
 // SyncSpec chooses which objects gantry copies between the virtual cluster

@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// gantryImage loads bin/gantry-image.tar (make image) into the real node and
+// returns its reference.
+func gantryImage(t *testing.T, dataDir string) string {
+	t.Helper()
+	archive := os.Getenv("GANTRY_IMAGE")
+	if archive == "" {
+		archive = filepath.Join(filepath.Dir(gantryBin), "gantry-image.tar")
+	}
+	manifest, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(archive) })
+	if err != nil || len(manifest) != 1 || len(manifest[0].RepoTags) != 1 {
+		t.Fatalf("no image archive at %s (%v): make image builds it (GANTRY_IMAGE names another)", archive, err)
+	}
+	ref := manifest[0].RepoTags[0]
+	if out, err := run(t, "image", "load", archive, "--data-dir", dataDir); err != nil || !strings.Contains(out, "loaded "+ref) {
+		t.Fatalf("gantry image load: %v\n%s", err, out)
+	}
+	return ref
+}
+
+// TestControlPlanePods: with --control-planes pods a virtual cluster's
+// control plane is a StatefulSet's pod on the real node; kubectl through
+// gantry's proxy works, its pods reach the host, sleep scales it to zero,
+// a request wakes it with its data, and deletion leaves nothing behind.
+func TestControlPlanePods(t *testing.T) {
+	realNodeMachine(t)
+	if out, err := run(t, "up", "--control-planes", "pods", "--real-nodes", "0", "--data-dir", t.TempDir()); err == nil ||
+		!strings.Contains(out, "--control-planes pods needs a host that runs containers") {
+		t.Errorf("pods without a host that runs containers: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	// The image is loaded after the start; its reference is known before.
+	archive := filepath.Join(filepath.Dir(gantryBin), "gantry-image.tar")
+	if a := os.Getenv("GANTRY_IMAGE"); a != "" {
+		archive = a
+	}
+	manifest, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(archive) })
+	if err != nil || len(manifest) != 1 {
+		t.Fatalf("no image archive at %s (%v): make image builds it", archive, err)
+	}
+	g := startGantry(t, dataDir, "--real-nodes", "1", "--nodes", "1", "--control-planes", "pods",
+		"--control-plane-image", manifest[0].RepoTags[0])
+	g.waitReady(2 * time.Minute)
+	host := g.client()
+	nodes, err := host.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "gantry.dev/real=true"})
+	if err != nil || len(nodes.Items) == 0 {
+		t.Skipf("gantry started no real node here (%v)", err)
+	}
+	gantryImage(t, dataDir)
+	ref := helloRef(t, dataDir)
+
+	const hostNS = "vc-p-default-pods"
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpNamespace(t, host, hostNS)
+		}
+	})
+	start := time.Now()
+	createVCluster(t, dataDir, "pods", "--sleep-after", "10s", "--timeout", "3m")
+	t.Logf("figure: create → Running as a pod: %.2fs", time.Since(start).Seconds())
+	pod, err := host.CoreV1().Pods(hostNS).Get(ctx, "gantry-controlplane-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("no control-plane pod: %v", err)
+	}
+	if pod.Status.Phase != corev1.PodRunning || pod.Spec.NodeName != nodes.Items[0].Name {
+		t.Errorf("control-plane pod %s on %q, want Running on %s", pod.Status.Phase, pod.Spec.NodeName, nodes.Items[0].Name)
+	}
+	if pids := vclusterPids(t, dataDir, "p-default/pods"); len(pids) != 0 {
+		t.Errorf("a control plane in a pod has processes of gantry's: %v", pids)
+	}
+
+	c := proxyClient(t, dataDir, "pods")
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating a namespace through the proxy: %v", err)
+	}
+	vpod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "kept"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "hello", Image: ref, ImagePullPolicy: corev1.PullIfNotPresent}}}}
+	eventually(t, 30*time.Second, "a pod created in the virtual cluster", func() error {
+		_, err := c.CoreV1().Pods("kept").Create(ctx, vpod, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err // the namespace's default ServiceAccount comes a moment later
+	})
+	eventually(t, 60*time.Second, "the virtual pod synced to the host", func() error {
+		if n := hostPods(t, host, hostNS, "pods"); n != 1 {
+			return fmt.Errorf("%d host pods", n)
+		}
+		return nil
+	})
+
+	// mallory, a member of another project, reaches neither the cluster
+	// through gantry nor its control plane's Secret through gantry's APIs.
+	admin := adminTokenOf(t, g)
+	for _, call := range [][2]string{
+		{"/api/v1/users", `{"name":"mallory","password":"mallory-secret-pw"}`},
+		{"/api/v1/projects", `{"name":"b","members":[{"kind":"User","name":"mallory","role":"project-admin"}]}`},
+	} {
+		if code, resp := g.apiCall(t, "POST", call[0], admin, call[1]); code/100 != 2 {
+			t.Fatalf("POST %s: %d %v", call[0], code, resp)
+		}
+	}
+	mallory := g.login(t, "mallory", "mallory-secret-pw")
+	for _, path := range []string{
+		"/kubernetes/project/default/virtualcluster/pods/api/v1/namespaces",
+		"/api/v1/virtualclusters/default/pods/kubeconfig",
+		"/kubernetes/project/b/virtualcluster/pods/api/v1/namespaces",
+	} {
+		if code, resp := g.apiCall(t, "GET", path, mallory, ""); code != 403 && code != 404 {
+			t.Errorf("mallory GET %s: %d %v, want 403 or 404", path, code, resp)
+		}
+	}
+
+	eventually(t, 90*time.Second, "asleep: the StatefulSet at zero replicas", func() error {
+		if p := phase(t, dataDir, "pods"); p != "Sleeping" {
+			return fmt.Errorf("phase %s", p)
+		}
+		sts, err := host.AppsV1().StatefulSets(hostNS).Get(ctx, "gantry-controlplane", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if *sts.Spec.Replicas != 0 {
+			return fmt.Errorf("replicas %d", *sts.Spec.Replicas)
+		}
+		return nil
+	})
+	eventually(t, 30*time.Second, "the control-plane pod gone", func() error {
+		if _, err := host.CoreV1().Pods(hostNS).Get(ctx, "gantry-controlplane-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
+	start = time.Now()
+	if _, err := c.CoreV1().Namespaces().Get(ctx, "kept", metav1.GetOptions{}); err != nil {
+		t.Fatalf("a request did not wake the cluster, or its data is gone: %v", err)
+	}
+	t.Logf("figure: wake from zero replicas → answered: %.2fs", time.Since(start).Seconds())
+
+	if out, err := run(t, "vcluster", "delete", "pods", "--data-dir", dataDir); err != nil {
+		t.Fatalf("vcluster delete: %v\n%s", err, out)
+	}
+	eventually(t, 90*time.Second, "nothing left of the cluster on the host", func() error {
+		if _, err := host.CoreV1().Namespaces().Get(ctx, hostNS, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("host namespace still there (%v)", err)
+		}
+		pvs, err := host.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+		if err != nil || len(pvs.Items) != 0 {
+			return fmt.Errorf("volumes left: %v %v", pvs, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dataDir, "controlplane-volumes", "*")); len(left) != 0 {
+			return fmt.Errorf("volume directories left: %v", left)
+		}
+		return nil
+	})
+
+	// An external store: PostgreSQL on the node's address, its DSN in a
+	// Secret the cluster names. The pod keeps nothing (an emptyDir), so
+	// what survives a sleep is in PostgreSQL.
+	nodeIP := ""
+	for _, a := range nodes.Items[0].Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			nodeIP = a.Address
+		}
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(nodeIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgAddr := l.Addr().String()
+	l.Close()
+	dsn := startPostgres(t, pgAddr)
+	if _, err := host.CoreV1().Secrets("p-default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "kine-db"},
+		StringData: map[string]string{"dsn": dsn}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const pgNS = "vc-p-default-pg"
+	createVCluster(t, dataDir, "pg", "--storage-secret", "kine-db", "--timeout", "3m")
+	sts, err := host.AppsV1().StatefulSets(pgNS).Get(ctx, "gantry-controlplane", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			t.Errorf("a claim for a cluster whose state is in PostgreSQL: %+v", v)
+		}
+	}
+	pc := proxyClient(t, dataDir, "pg")
+	if _, err := pc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "in-postgres"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating a namespace in the PostgreSQL-backed cluster: %v", err)
+	}
+	if out, err := run(t, "vcluster", "sleep", "pg", "--data-dir", dataDir); err != nil {
+		t.Fatalf("vcluster sleep pg: %v\n%s", err, out)
+	}
+	eventually(t, 60*time.Second, "pg's control-plane pod gone", func() error {
+		if _, err := host.CoreV1().Pods(pgNS).Get(ctx, "gantry-controlplane-0", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
+	if _, err := pc.CoreV1().Namespaces().Get(ctx, "in-postgres", metav1.GetOptions{}); err != nil {
+		t.Fatalf("after a sleep the PostgreSQL-backed cluster lost its namespace or did not wake: %v", err)
+	}
+	if out, err := run(t, "vcluster", "delete", "pg", "--data-dir", dataDir); err != nil {
+		t.Fatalf("vcluster delete pg: %v\n%s", err, out)
+	}
+	g.stop()
+}
+
+// helloRef loads the tiny hello image into the real node.
+func helloRef(t *testing.T, dataDir string) string {
+	const ref = "example.local/hello:e2e"
+	if out, err := runStdin(t, string(helloArchive(t, ref)), "image", "load", "-", "--data-dir", dataDir); err != nil {
+		t.Fatalf("gantry image load -: %v\n%s", err, out)
+	}
+	return ref
+}
+
+// dumpNamespace logs what a failed test left in a host namespace: pods,
+// their state, events and the control plane's log.
+func dumpNamespace(t *testing.T, host kubernetes.Interface, ns string) {
+	ctx := context.Background()
+	if pods, err := host.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, p := range pods.Items {
+			t.Logf("pod %s: %s on %q %+v", p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.ContainerStatuses)
+			if logs, err := host.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx); err == nil {
+				t.Logf("log of %s:\n%s", p.Name, logs)
+			}
+		}
+	}
+	if evs, err := host.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		for _, e := range evs.Items {
+			t.Logf("event %s %s: %s", e.InvolvedObject.Name, e.Reason, e.Message)
+		}
+	}
+}
