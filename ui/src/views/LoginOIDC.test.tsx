@@ -61,7 +61,8 @@ describe("an application's sign-in at gantry's OIDC provider", () => {
     const link = await screen.findByRole('link', { name: 'Sign in with Company' });
     expect(link.getAttribute('href')).toBe(sso.loginURL);
     expect(screen.getByLabelText('User name')).toHaveProperty('value', 'bob');
-    expect(document.activeElement).toBe(screen.getByLabelText('Password'));
+    // Focus moves in an effect after the hint fills the form.
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByLabelText('Password')));
   });
 
   it("shows the provider's refusal and stays", async () => {
