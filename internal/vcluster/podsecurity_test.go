@@ -125,10 +125,11 @@ func TestPodSecurityOfAVirtualCluster(t *testing.T) {
 			return nil
 		})
 		v := kubernetes.NewForConfigOrDie(rt.ControlPlane(key).RESTConfig())
-		within(t, 30*time.Second, "the default ServiceAccount inside", func() error {
-			_, err := v.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-			return err
-		})
+		// Running means a pod can be created at once: no waiting for the
+		// controller manager to make the default ServiceAccount.
+		if _, err := v.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+			t.Fatalf("the cluster runs, but its default ServiceAccount: %v", err)
+		}
 		return v
 	}
 	refused := func(v kubernetes.Interface, pod *corev1.Pod, want ...string) {

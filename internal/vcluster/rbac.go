@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -32,7 +34,8 @@ func roleBindings(project string) map[string]string {
 	return out
 }
 
-// EnsureRBAC binds gantry's groups to cluster roles inside a virtual cluster,
+// EnsureRBAC binds gantry's groups to cluster roles inside a virtual cluster
+// (and sees that namespace default can take pods),
 // with server-side apply so that it is idempotent and repairs edits.
 func EnsureRBAC(ctx context.Context, virtual *rest.Config, project string) error {
 	c, err := kubernetes.NewForConfig(virtual)
@@ -56,6 +59,20 @@ func EnsureRBAC(ctx context.Context, virtual *rest.Config, project string) error
 			metav1.PatchOptions{FieldManager: "gantry", Force: &force}); err != nil {
 			return fmt.Errorf("binding %s to %s in the virtual cluster: %w", group, role, err)
 		}
+	}
+	return ensureDefaultServiceAccount(ctx, c)
+}
+
+// ensureDefaultServiceAccount creates namespace default's ServiceAccount
+// "default" when the controller manager has not yet: a cluster reported
+// Running must take a pod at once, and the API server refuses any pod
+// whose ServiceAccount is missing ("serviceaccount default not found", what
+// kind's users see unless they wait). The controller manager's own
+// controller only ensures the account exists, so the two never fight.
+func ensureDefaultServiceAccount(ctx context.Context, c kubernetes.Interface) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: metav1.NamespaceDefault}}
+	if _, err := c.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the default ServiceAccount in the virtual cluster: %w", err)
 	}
 	return nil
 }
