@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,8 +70,22 @@ type process struct {
 	name, bin string
 	args      []string
 	ready     func(context.Context) error
-	cmd       *exec.Cmd
-	exited    chan struct{}
+
+	// life orders a restart after a crash with stop: never a process
+	// started after stop took the last one. mu guards the fields below.
+	life     sync.Mutex
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	stopping bool // stop asked for this exit: no restart
+	crashes  int
+}
+
+// running is p's process and the channel closed when it exits.
+func (p *process) running() (*exec.Cmd, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd, p.exited
 }
 
 // Start installs Argo CD into the cluster of opts.Kubeconfig and runs it
@@ -199,6 +214,9 @@ func (a *ArgoCD) Restart(t testing.TB, component string) {
 		t.Fatalf("Restart(%q): not an Argo CD component (%s, %s or %s)", component, Server, RepoServer, Controller)
 	}
 	a.stop(p)
+	p.mu.Lock()
+	p.stopping = false
+	p.mu.Unlock()
 	if err := a.start(p); err != nil {
 		t.Fatal(err)
 	}
@@ -221,30 +239,67 @@ func (a *ArgoCD) start(p *process) error {
 		return err
 	}
 	defer logFile.Close()
-	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Env = a.env
-	p.cmd.Dir = a.dir
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Env = a.env
+	cmd.Dir = a.dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Gone with the test binary, whatever ends it.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
-	p.exited = make(chan struct{})
-	cmd, exited := p.cmd, p.exited
-	go func() { _ = cmd.Wait(); close(exited) }()
+	exited := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+		a.restartCrashed(p, cmd)
+	}()
 	return nil
 }
 
+// restartCrashed starts p again when cmd ended without stop asking, as the
+// kubelet restarts a crashed container of Argo CD's Deployments
+// (restartPolicy Always). Argo CD v3.3.10's argocd-server can panic ("send on
+// closed channel" in settings.notifySubscribers) when argocd-cm and
+// argocd-rbac-cm change together while it restarts for a new oidc.config; in
+// a cluster that costs a pod restart, and here it must too. The crash stays
+// in the component's log.
+func (a *ArgoCD) restartCrashed(p *process, cmd *exec.Cmd) {
+	p.mu.Lock()
+	if p.stopping || p.cmd != cmd || p.crashes >= 5 {
+		p.mu.Unlock()
+		return
+	}
+	p.crashes++
+	p.mu.Unlock()
+	if f, err := os.OpenFile(filepath.Join(a.dir, p.name+".log"), os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		fmt.Fprintf(f, "argocdtest: %s exited (%v) unasked; restarting it as the kubelet would\n", p.name, cmd.ProcessState)
+		f.Close()
+	}
+	time.Sleep(time.Second) // the kubelet's first back-off is 10 s; a test has less time
+	p.life.Lock()
+	defer p.life.Unlock()
+	p.mu.Lock()
+	stopping := p.stopping
+	p.mu.Unlock()
+	if !stopping {
+		_ = a.start(p)
+	}
+}
+
 func (a *ArgoCD) waitReady(ctx context.Context, p *process) error {
+	cmd, exited := p.running()
 	for {
 		err := p.ready(ctx)
 		if err == nil {
 			return nil
 		}
 		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited while starting (%v); its log:\n%s", p.name, p.cmd.ProcessState, tail(a.Log(p.name), 40))
+		case <-exited:
+			return fmt.Errorf("%s exited while starting (%v); its log:\n%s", p.name, cmd.ProcessState, tail(a.Log(p.name), 40))
 		case <-ctx.Done():
 			return fmt.Errorf("%s is not ready: %v; its log:\n%s", p.name, err, tail(a.Log(p.name), 40))
 		case <-time.After(50 * time.Millisecond):
@@ -254,20 +309,26 @@ func (a *ArgoCD) waitReady(ctx context.Context, p *process) error {
 
 // stop ends p by its pid: SIGTERM, then SIGKILL after 20 s.
 func (a *ArgoCD) stop(p *process) {
-	if p.cmd == nil || p.cmd.Process == nil {
+	p.life.Lock()
+	p.mu.Lock()
+	p.stopping = true
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	p.life.Unlock()
+	if cmd == nil || cmd.Process == nil {
 		return
 	}
 	select {
-	case <-p.exited:
+	case <-exited:
 		return
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.exited:
+	case <-exited:
 	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+		_ = cmd.Process.Kill()
+		<-exited
 	}
 }
 

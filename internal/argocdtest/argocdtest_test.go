@@ -81,4 +81,23 @@ func TestArgoCD(t *testing.T) {
 	if info, err := admin.UserInfo(ctx); err != nil || !info.LoggedIn || info.Username != "admin" {
 		t.Errorf("after a restart, the admin's session: %+v %v", info, err)
 	}
+
+	// A crashed server comes back, as its Deployment's pod would.
+	cmd, exited := a.procs[Server].running()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		info, err := admin.UserInfo(ctx)
+		if err == nil && info.LoggedIn && info.Username == "admin" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("argocd-server not back after kill -9: %+v %v", info, err)
+		}
+	}
+	if now, _ := a.procs[Server].running(); now == cmd {
+		t.Error("the server answers, but from the killed process?")
+	}
 }
