@@ -16,7 +16,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # PostgreSQL, started by the test of control planes as pods as their external
 # kine store (test/e2e; Debian's initdb and postgres under /usr/lib/postgresql).
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
-# strip, for make image (TestHelmInstall's image); it comes with cgo's gcc.
+# strip, for make image (TestRealNodes/HelmInstall's image); it comes with cgo's gcc.
 command -v strip >/dev/null 2>&1 || missing+=(binutils)
 if [[ $(id -u) -eq 0 ]]; then
 	command -v containerd >/dev/null 2>&1 && command -v ctr >/dev/null 2>&1 || missing+=(containerd)

@@ -37,11 +37,11 @@ func gantryImage(t *testing.T, dataDir string) string {
 	return ref
 }
 
-// TestControlPlanePods: with --control-planes pods a virtual cluster's
+// testControlPlanePods (TestRealNodes/ControlPlanePods): with --control-planes pods a virtual cluster's
 // control plane is a StatefulSet's pod on the real node; kubectl through
 // gantry's proxy works, its pods reach the host, sleep scales it to zero,
 // a request wakes it with its data, and deletion leaves nothing behind.
-func TestControlPlanePods(t *testing.T) {
+func testControlPlanePods(t *testing.T) {
 	realNodeMachine(t)
 	if out, err := run(t, "up", "--control-planes", "pods", "--real-nodes", "0", "--data-dir", t.TempDir()); err == nil ||
 		!strings.Contains(out, "--control-planes pods needs a host that runs containers") {

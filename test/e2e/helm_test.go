@@ -32,7 +32,7 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// TestHelmInstall is how a platform team tries gantry's chart: `gantry up
+// testHelmInstall (TestRealNodes/HelmInstall) is how a platform team tries gantry's chart: `gantry up
 // --host-only` gives a cluster with a real node, `gantry image load` puts
 // `make image`'s image on it, and `helm install` (the Helm SDK, as the helm
 // CLI runs it) brings up gantry as a non-root pod that reaches the host's API
@@ -45,7 +45,7 @@ import (
 // changes nothing, and with rbac.hostGitOps false the platform's ClusterRole
 // alone runs everything but apps for the host, which are refused by name.
 // helm uninstall takes gantry's own objects away.
-func TestHelmInstall(t *testing.T) {
+func testHelmInstall(t *testing.T) {
 	realNodeMachine(t)
 	archive := filepath.Join(filepath.Dir(gantryBin), "gantry-image.tar")
 	manifest, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(archive) })

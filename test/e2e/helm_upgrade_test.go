@@ -28,7 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// helmRelease is TestHelmInstall's installed gantry, shared by its upgrade
+// helmRelease is testHelmInstall's installed gantry, shared by its upgrade
 // steps: one host, one release.
 type helmRelease struct {
 	t      *testing.T
@@ -194,7 +194,7 @@ func retag(t *testing.T, archive, ref, version string) string {
 func (h *helmRelease) upgradeKeepsState(t *testing.T, archive, dataDir string) {
 	ctx := context.Background()
 	// State a platform team would miss: a project, a user, an app's history,
-	// a virtual cluster's contents (made in TestHelmInstall).
+	// a virtual cluster's contents (made in testHelmInstall).
 	h.admin.must("project", "create", "shop")
 	if out, code := h.admin.run("alice-secret-pw\n", "user", "create", "alice", "--password-stdin"); code != 0 {
 		t.Fatalf("user create: %s", out)

@@ -39,11 +39,11 @@ var (
 
 // Which tests run in parallel (two at a time, GOMAXPROCS on CI's 2 cores):
 // each test has its own gantry, data directory and free ports, and most of a
-// test's time is waiting for reconciles, so two overlap well. Sequential, and
-// so before the parallel ones start: the tests of the machine's one real node
-// (TestRealNode, TestHelmInstall; TestPodStreamsOnRealNode runs in the
-// parallel phase, after them), and those whose timing or load would suffer
-// from a neighbour (sleep and wake, crash and restart, a real Argo CD).
+// test's time is waiting for reconciles, so two overlap well. The tests of
+// the machine's one real node run one after another inside TestRealNodes, a
+// single parallel test. Sequential, and so before the parallel ones start:
+// those whose timing or load would suffer from a neighbour (sleep and wake,
+// crash and restart, a real Argo CD).
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {

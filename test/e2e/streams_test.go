@@ -235,15 +235,12 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// TestPodStreamsOnRealNode: a virtual cluster's pod runs on a real node;
+// testPodStreamsOnRealNode (TestRealNodes/PodStreams): a virtual cluster's pod runs on a real node;
 // kubectl logs, logs -f, exec and port-forward reach its container through
 // gantry's proxy and straight to the virtual cluster (connect --sso), as a
 // project member; a project viewer reads logs and cannot exec, either way.
-func TestPodStreamsOnRealNode(t *testing.T) {
-	// In parallel with the tests on simulated nodes; TestRealNode, the
-	// other test that takes the machine's one real node, is sequential, so
-	// it has finished before this one starts.
-	t.Parallel()
+func testPodStreamsOnRealNode(t *testing.T) {
+	realNodeMachine(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1", "--real-nodes", "1")
 	g.waitReady(2 * time.Minute)
