@@ -113,7 +113,8 @@ func (f *ruleFlags) change(p projectapi.Project, add bool, cmd *cobra.Command) (
 // projectRules is `project allow` (add) or `project revoke`.
 func projectRules(g *globals, add bool) *cobra.Command {
 	var f ruleFlags
-	var level string
+	var level, storageSecret string
+	var sqlite bool
 	use, short, verb := "allow PROJECT [flags]", "Let a project's apps deploy to more places, read more repositories or write more kinds (administrators)", "allow"
 	if !add {
 		use, short, verb = "revoke PROJECT [flags]", "Take back what `project allow` granted (administrators)", "take back"
@@ -132,7 +133,13 @@ is granted here, and only by an administrator:
   gantry project allow shop --cluster-resource apiextensions.k8s.io/CustomResourceDefinition
   gantry project allow shop --local-repositories
   gantry project allow shop --pod-security privileged
-  gantry project revoke shop --destination https://kubernetes.default.svc=shop-*`,
+  gantry project allow shop --vcluster-storage-secret pg   # a database per virtual cluster
+  gantry project revoke shop --destination https://kubernetes.default.svc=shop-*
+
+--vcluster-storage-secret names a Secret in the project's namespace whose key
+"dsn" holds a postgres:// or mysql:// URL of a server: each of the project's
+virtual clusters that names no storage of its own gets a database there,
+dropped with it. It changes only while the project has no virtual cluster.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := g.apiClient()
@@ -144,11 +151,20 @@ is granted here, and only by an administrator:
 				return projectNotFound(err, args[0])
 			}
 			body, err := f.change(p, add, cmd)
-			if cmd.Flags().Changed("pod-security") {
+			set := func(field string, value any) {
 				if body == nil {
 					body, err = map[string]any{}, nil
 				}
-				body["podSecurity"] = level
+				body[field] = value
+			}
+			if cmd.Flags().Changed("pod-security") {
+				set("podSecurity", level)
+			}
+			if cmd.Flags().Changed("vcluster-storage-secret") {
+				set("virtualClusterStorage", map[string]string{"secretName": storageSecret})
+			}
+			if sqlite {
+				set("virtualClusterStorage", nil)
 			}
 			if err != nil {
 				return err
@@ -162,6 +178,9 @@ is granted here, and only by an administrator:
 	f.register(cmd, verb)
 	if add {
 		cmd.Flags().StringVar(&level, "pod-security", "", "the Pod Security Standard of the project's workloads: privileged, baseline (the default) or restricted")
+		cmd.Flags().StringVar(&storageSecret, "vcluster-storage-secret", "", "keep the project's virtual clusters in a PostgreSQL or MySQL server, a database each: the Secret in the project's namespace with the server's DSN under key dsn")
+	} else {
+		cmd.Flags().BoolVar(&sqlite, "vcluster-storage", false, "back to SQLite for the project's new virtual clusters (while it has none)")
 	}
 	return cmd
 }
@@ -227,5 +246,10 @@ func printRules(out io.Writer, p projectapi.Project) error {
 		ingress = "from anywhere on the host"
 	}
 	fmt.Fprintf(w, "Ingress to its virtual clusters:\t%s\n", ingress)
+	storage := "SQLite, each its own (gantry's default)"
+	if s := p.VirtualClusterStorage; s != nil {
+		storage = "a database each on the server of Secret " + p.Namespace + "/" + s.SecretName
+	}
+	fmt.Fprintf(w, "Virtual cluster storage:\t%s\n", storage)
 	return w.Flush()
 }

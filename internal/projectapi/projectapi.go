@@ -319,7 +319,7 @@ func (a *API) update(r *http.Request, id *api.Caller, name string) (any, error) 
 			bounds = append(bounds, "allowedDestinations")
 		}
 		if rulesChanged(old, &p.Spec) {
-			bounds = append(bounds, "its rules (sourceRepos, localRepositories, resource lists, podSecurity, network)")
+			bounds = append(bounds, "its rules (sourceRepos, localRepositories, resource lists, podSecurity, network, virtualClusterStorage)")
 		}
 		if newArgoTarget(old.ArgoCD, p.Spec.ArgoCD) {
 			bounds = append(bounds, "where Argo CD runs (argoCD enabled, cluster, namespace)")
@@ -348,6 +348,11 @@ func (a *API) update(r *http.Request, id *api.Caller, name string) (any, error) 
 		}
 		if err := validRules(p); err != nil {
 			return err
+		}
+		if !equality.Semantic.DeepEqual(old.VirtualClusterStorage, p.Spec.VirtualClusterStorage) {
+			if err := a.noVirtualClusters(ctx, p); err != nil {
+				return err
+			}
 		}
 		return a.validArgoCD(ctx, old.ArgoCD, p.Spec.ArgoCD)
 	})

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -345,6 +346,7 @@ func TestRules(t *testing.T) {
 		{"clusterResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}}},
 		{"network": map[string]any{"openIngress": true}},
 		{"namespaceResourceBlacklist": []any{map[string]any{"group": "", "kind": "Secret"}}}, // narrowing too: it can break running apps
+		{"virtualClusterStorage": map[string]any{"secretName": "pg"}},                        // gantry would connect to any server named
 	} {
 		f.call(t, http.MethodPut, path, tAlice, body).Want(t, http.StatusForbidden, "its rules")
 	}
@@ -360,6 +362,23 @@ func TestRules(t *testing.T) {
 	}
 	// A project admin may still change what is theirs.
 	f.call(t, http.MethodPut, path, tAlice, map[string]any{"displayName": "Shop"}).Want(t, http.StatusOK, "")
+
+	// Where the clusters keep their data changes only while there are none.
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"virtualClusterStorage": map[string]any{"secretName": "pg"}}).Want(t, http.StatusOK, "")
+	if p := f.get(t, "ru-shop"); p.Spec.VirtualClusterStorage == nil || p.Spec.VirtualClusterStorage.SecretName != "pg" {
+		t.Fatalf("virtualClusterStorage not stored: %+v", p.Spec.VirtualClusterStorage)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "p-ru-shop"}}
+	if err := f.c.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	vc := &platformv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "p-ru-shop", Name: "dev"}}
+	if err := f.c.Create(context.Background(), vc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.c.Delete(context.Background(), vc) })
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"virtualClusterStorage": nil}).Want(t, http.StatusConflict, "has 1 virtual cluster(s) (dev first)")
+	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"displayName": "Shop 2"}).Want(t, http.StatusOK, "")
 }
 
 // A cluster registered with gantry (a cluster Secret in its namespace) may be

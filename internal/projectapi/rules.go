@@ -25,18 +25,22 @@ type Rules struct {
 	NamespaceResourceBlacklist []metav1.GroupKind                `json:"namespaceResourceBlacklist"`
 	PodSecurity                platformv1alpha1.PodSecurityLevel `json:"podSecurity"`
 	Network                    platformv1alpha1.ProjectNetwork   `json:"network"`
+	// VirtualClusterStorage: where the project's virtual clusters keep
+	// their data (a Secret naming a database server); null for SQLite.
+	VirtualClusterStorage *platformv1alpha1.ProjectStorage `json:"virtualClusterStorage"`
 }
 
 // ruleFields are the JSON names of Rules: one sent in a PUT replaces that
 // field only.
 var ruleFields = []string{"sourceRepos", "localRepositories", "clusterResourceWhitelist", "clusterResourceBlacklist",
-	"namespaceResourceWhitelist", "namespaceResourceBlacklist", "podSecurity", "network"}
+	"namespaceResourceWhitelist", "namespaceResourceBlacklist", "podSecurity", "network", "virtualClusterStorage"}
 
 func rulesOf(s *platformv1alpha1.ProjectSpec) Rules {
 	r := Rules{SourceRepos: s.SourceRepos, LocalRepositories: s.LocalRepositories,
 		ClusterResourceWhitelist: s.ClusterResourceWhitelist, ClusterResourceBlacklist: s.ClusterResourceBlacklist,
 		NamespaceResourceWhitelist: s.NamespaceResourceWhitelist, NamespaceResourceBlacklist: s.NamespaceResourceBlacklist,
-		PodSecurity: podsecurity.ProjectLevel(&platformv1alpha1.Project{Spec: *s}), Network: s.Network}
+		PodSecurity: podsecurity.ProjectLevel(&platformv1alpha1.Project{Spec: *s}), Network: s.Network,
+		VirtualClusterStorage: s.VirtualClusterStorage}
 	// [] for clients, as every list here. An empty list means unset: the
 	// CRD does not store it apart from an absent one.
 	for _, l := range []*[]metav1.GroupKind{&r.ClusterResourceWhitelist, &r.ClusterResourceBlacklist,
@@ -77,6 +81,12 @@ func setRules(s *platformv1alpha1.ProjectSpec, r Rules, present map[string]json.
 	}
 	if sent("network") {
 		s.Network = r.Network
+	}
+	if sent("virtualClusterStorage") {
+		s.VirtualClusterStorage = r.VirtualClusterStorage
+		if s.VirtualClusterStorage != nil && s.VirtualClusterStorage.SecretName == "" {
+			s.VirtualClusterStorage = nil
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
 	"gantry.dev/gantry/internal/gitops/cluster"
+	"gantry.dev/gantry/internal/project"
 )
 
 // ValidName says whether name may name a project: its namespace p-<name> must
@@ -172,6 +173,21 @@ func (a *API) validArgoCD(ctx context.Context, prev, next *platformv1alpha1.Argo
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// noVirtualClusters refuses to change where a project's virtual clusters keep
+// their data while it has any: theirs would not move, and each would start
+// next on an empty database (or on SQLite without what it had).
+func (a *API) noVirtualClusters(ctx context.Context, p *platformv1alpha1.Project) error {
+	var vcs platformv1alpha1.VirtualClusterList
+	if err := a.Client.List(ctx, &vcs, client.InNamespace(project.Namespace(p.Name))); err != nil {
+		return err
+	}
+	if n := len(vcs.Items); n > 0 {
+		return errorf(http.StatusConflict, "project %s has %d virtual cluster(s) (%s first): virtualClusterStorage changes only while it has none, because their data would not move with it; delete them, or give a new cluster its own storage (spec.storage)",
+			p.Name, n, vcs.Items[0].Name)
 	}
 	return nil
 }

@@ -212,7 +212,7 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 		}
 	}
 	state := StateFailed
-	dsn, err := r.storageDSN(ctx, vc)
+	dsn, err := r.storageDSN(ctx, vc, proj)
 	if err == nil {
 		state, err = r.Runtime.Ensure(key, Config{Storage: dsn, PodSecurity: level})
 	}
@@ -220,7 +220,7 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	case StateFailed:
 		// Nothing runs: the control plane's Run has returned, having stopped what it started.
 		reason := platformv1alpha1.ReasonDeployFailed
-		if vc.Spec.Storage != nil && (vc.Spec.Storage.DSN != "" || vc.Spec.Storage.SecretName != "") {
+		if vc.Spec.Storage != nil && (vc.Spec.Storage.DSN != "" || vc.Spec.Storage.SecretName != "") || onProjectStorage(vc, proj) {
 			reason = platformv1alpha1.ReasonStorageUnavailable
 		}
 		if err == nil {
@@ -283,9 +283,17 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 
 // storageDSN is the cluster's kine DSN: spec.storage.dsn, or key "dsn" of
 // the Secret spec.storage.secretName in the cluster's own namespace (never
-// another's: the name has no namespace). Errors name the Secret and the key,
-// never the value.
-func (r *Reconciler) storageDSN(ctx context.Context, vc *platformv1alpha1.VirtualCluster) (string, error) {
+// another's: the name has no namespace), or its own database on its
+// project's server; "" for SQLite. Errors name the Secret and the key, never
+// the value.
+func (r *Reconciler) storageDSN(ctx context.Context, vc *platformv1alpha1.VirtualCluster, proj *platformv1alpha1.Project) (string, error) {
+	if onProjectStorage(vc, proj) {
+		server, err := r.projectServerDSN(ctx, vc, proj)
+		if err != nil {
+			return "", err
+		}
+		return withDatabase(server, ClusterDatabase(vc))
+	}
 	s := vc.Spec.Storage
 	if s == nil {
 		return "", nil
@@ -338,6 +346,10 @@ func (r *Reconciler) delete(ctx context.Context, vc *platformv1alpha1.VirtualClu
 	if err := r.Runtime.Remove(key); err != nil {
 		return fmt.Errorf("removing the data of virtual cluster %s: %w", key, err)
 	}
+	if err := r.dropProjectDatabase(ctx, vc); err != nil {
+		r.condition(vc, platformv1alpha1.ConditionDeployed, false, platformv1alpha1.ReasonStorageUnavailable, err.Error())
+		return err
+	}
 	hostNS := HostNamespace(vc.Namespace, vc.Name)
 	if r.Cleanup != nil {
 		if err := r.Cleanup(ctx, hostNS, vc.Name); err != nil {
@@ -362,6 +374,36 @@ func (r *Reconciler) delete(ctx context.Context, vc *platformv1alpha1.VirtualClu
 	controllerutil.RemoveFinalizer(vc, platformv1alpha1.VirtualClusterFinalizer)
 	return r.Client.Patch(ctx, vc, patch)
 }
+
+// dropProjectDatabase drops the cluster's database on its project's server,
+// if it keeps its data there. The deletion waits and retries while the
+// server does not answer, up to DropDatabaseFor; then, or at once when the
+// project's storage setting or Secret is gone, it leaves the database to the
+// administrator with a warning event naming it, rather than keep a cluster
+// in Deleting for good.
+func (r *Reconciler) dropProjectDatabase(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
+	proj, err := r.project(ctx, vc)
+	if err != nil || !onProjectStorage(vc, proj) {
+		return err
+	}
+	db := ClusterDatabase(vc)
+	server, err := r.projectServerDSN(ctx, vc, proj)
+	if err == nil {
+		err = dropDatabase(ctx, server, db)
+		if err == nil || time.Since(vc.DeletionTimestamp.Time) < DropDatabaseFor {
+			return err
+		}
+	}
+	if r.Recorder != nil {
+		r.Recorder.Eventf(vc, corev1.EventTypeWarning, platformv1alpha1.ReasonStorageUnavailable,
+			"database %s left on the project's storage server (drop it there): %v", db, err)
+	}
+	return nil
+}
+
+// DropDatabaseFor is how long a deletion retries dropping the cluster's
+// database on its project's server.
+var DropDatabaseFor = 2 * time.Minute
 
 // ensureHostNamespace creates the host namespace, refusing one that another
 // owner made, and keeps its pod-security labels at level, so that the host's

@@ -69,6 +69,18 @@ const (
 	PodSecurityRestricted PodSecurityLevel = "restricted"
 )
 
+// ProjectStorage names the database server of a project's virtual clusters.
+type ProjectStorage struct {
+	// SecretName names a Secret in the project's namespace (p-<project>)
+	// whose key "dsn" holds a postgres://, postgresql:// or mysql:// URL of
+	// the server. Its database is the one gantry connects to for creating
+	// and dropping the clusters' databases (e.g. postgres); its user needs
+	// the right to create databases.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
+}
+
 // ProjectNetwork says who may reach the project's workloads on the host.
 type ProjectNetwork struct {
 	// OpenIngress lets any pod of the host reach the project's virtual
@@ -142,6 +154,15 @@ type ProjectSpec struct {
 	// itself and gantry.
 	// +optional
 	Network ProjectNetwork `json:"network,omitempty"`
+	// VirtualClusterStorage keeps the data of the project's virtual clusters
+	// that name no storage of their own (spec.storage) in a PostgreSQL or
+	// MySQL server instead of SQLite: each gets a database of its own there,
+	// gantry_<namespace>_<name>_<uid>, created on first start and dropped
+	// with the cluster. Only an administrator sets it, and only while the
+	// project has no virtual cluster: the data of existing ones would not
+	// move with it.
+	// +optional
+	VirtualClusterStorage *ProjectStorage `json:"virtualClusterStorage,omitempty"`
 	// ArgoCD connects the project to a real Argo CD.
 	// +optional
 	ArgoCD *ArgoCDIntegration `json:"argoCD,omitempty"`
