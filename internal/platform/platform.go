@@ -124,6 +124,12 @@ type ControlPlanePods struct {
 	NodeSelector map[string]string
 	Tolerations  []corev1.Toleration
 	LocalVolumes string
+	// KubeletAddress is where gantry's kubelet API listens so that the
+	// API servers in those pods reach it for their pods' logs, exec, attach
+	// and port-forward (they cannot reach gantry's loopback): the real
+	// node's address on the embedded host, gantry's pod IP in a cluster.
+	// Empty leaves it on 127.0.0.1, and those calls fail.
+	KubeletAddress string
 }
 
 // controlPlanes is what the platform needs of a runtime of control planes:
@@ -185,7 +191,7 @@ func (p *Platform) controlPlanes() (controlPlanes, error) {
 		// for pods yet (the proxy, which impersonates, works).
 		return controlplanepods.New(controlplanepods.Options{
 			Host: p.opts.Host, Image: pods.Image, NodeSelector: pods.NodeSelector, Tolerations: pods.Tolerations,
-			LocalVolumes: pods.LocalVolumes,
+			LocalVolumes: pods.LocalVolumes, Kubelet: p.kubelet,
 			WorkDir:      p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
 		})
 	}
@@ -240,8 +246,13 @@ func New(opts Options) (*Platform, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	// Virtual Nodes point their kubelet here: logs, exec, attach and
 	// port-forward inside a virtual cluster reach its host pods.
+	kubeletAddress := ""
+	if opts.ControlPlanePods != nil {
+		kubeletAddress = opts.ControlPlanePods.KubeletAddress
+	}
 	p.kubelet, err = kubeletapi.New(kubeletapi.Options{
-		PKIDir: filepath.Join(opts.DataDir, "pki"),
+		BindAddress: kubeletAddress,
+		PKIDir:      filepath.Join(opts.DataDir, "pki"),
 		Host:   opts.Host,
 		HostNamespace: func(vc types.NamespacedName) string {
 			return vcluster.HostNamespace(vc.Namespace, vc.Name)

@@ -286,6 +286,10 @@ func (g *gantry) realNode() imageapi.Store {
 	return nil
 }
 
+// PodIPEnv is gantry's own pod IP in a cluster (the chart sets it from
+// status.podIP): the control-plane pods reach its kubelet API there.
+const PodIPEnv = "GANTRY_POD_IP"
+
 // controlPlanePods says how virtual clusters' control planes run as pods;
 // nil runs them as processes. On the embedded host they go to the real
 // node (the only one that runs containers), with their volumes in gantry's
@@ -298,6 +302,14 @@ func (g *gantry) controlPlanePods() *platform.ControlPlanePods {
 	if p := g.podPlacement(); p != nil {
 		pods.NodeSelector, pods.Tolerations = p.NodeSelector, p.Tolerations
 		pods.LocalVolumes = filepath.Join(g.state.DataDir, "controlplane-volumes")
+	}
+	switch {
+	case g.realEnv != nil:
+		pods.KubeletAddress = g.realEnv.NodeIP
+	case g.opts.InCluster && os.Getenv(PodIPEnv) != "":
+		pods.KubeletAddress = os.Getenv(PodIPEnv)
+	default:
+		g.report("logs, exec and port-forward of virtual clusters' pods are not available: the control-plane pods cannot reach gantry's kubelet API on 127.0.0.1 (in a cluster, set " + PodIPEnv + " to the pod's IP, as the Helm chart does)")
 	}
 	return pods
 }

@@ -108,6 +108,18 @@ func testControlPlanePods(t *testing.T) {
 		}
 		return nil
 	})
+	// Its log, through gantry's proxy: the API server in the pod calls
+	// gantry's kubelet API at the node's address (not gantry's loopback).
+	eventually(t, 60*time.Second, "the virtual pod's log through the proxy", func() error {
+		logs, err := c.CoreV1().Pods("kept").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(logs), "hello: listening on :8080") {
+			return fmt.Errorf("log %q", logs)
+		}
+		return nil
+	})
 
 	// mallory, a member of another project, reaches neither the cluster
 	// through gantry nor its control plane's Secret through gantry's APIs.
