@@ -30,26 +30,33 @@ function haystack(a: Application): string {
 }
 
 export function matches(a: Application, f: AppFilter): boolean {
-  if (f.projects.length && !f.projects.includes(projectOf(a))) return false;
-  if (f.sync.length && !f.sync.includes(syncCode(a.status?.sync?.status))) return false;
-  if (f.health.length && !f.health.includes(healthCode(a.status?.health?.status))) return false;
-  const words = f.search.toLowerCase().split(/\s+/).filter(Boolean);
-  if (words.length) {
-    const h = haystack(a);
-    if (!words.every((w) => h.includes(w))) return false;
-  }
-  return true;
+  return matcher(f)(a);
 }
+
+/** The filter as a test of one app: the search split once, not per app (10,000 apps, four tests each). */
+function matcher(f: AppFilter): (a: Application) => boolean {
+  const words = f.search.toLowerCase().split(/\s+/).filter(Boolean);
+  return (a) => {
+    if (f.projects.length && !f.projects.includes(projectOf(a))) return false;
+    if (f.sync.length && !f.sync.includes(syncCode(a.status?.sync?.status))) return false;
+    if (f.health.length && !f.health.includes(healthCode(a.status?.health?.status))) return false;
+    if (words.length) {
+      const h = haystack(a);
+      if (!words.every((w) => h.includes(w))) return false;
+    }
+    return true;
+  };
+}
+
+// Kubernetes names are lower-case ASCII: code-point order is their order, and
+// much cheaper than localeCompare, which sorting 10,000 apps calls ~130,000 times.
+const byCodePoint = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
 
 /** Sorted by name, then namespace. */
 export function filterApps(apps: Application[], f: AppFilter): Application[] {
   return apps
-    .filter((a) => matches(a, f))
-    .sort(
-      (x, y) =>
-        x.metadata.name.localeCompare(y.metadata.name) ||
-        (x.metadata.namespace ?? '').localeCompare(y.metadata.namespace ?? ''),
-    );
+    .filter(matcher(f))
+    .sort((x, y) => byCodePoint(x.metadata.name, y.metadata.name) || byCodePoint(x.metadata.namespace ?? '', y.metadata.namespace ?? ''));
 }
 
 /** How many apps have each value of a facet, among those the other facets leave. */
@@ -58,10 +65,11 @@ export function facetCounts(apps: Application[], f: AppFilter) {
   const sync = new Map<string, number>();
   const health = new Map<string, number>();
   const inc = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const [anyProject, anySync, anyHealth] = [matcher({ ...f, projects: [] }), matcher({ ...f, sync: [] }), matcher({ ...f, health: [] })];
   for (const a of apps) {
-    if (matches(a, { ...f, projects: [] })) inc(projects, projectOf(a));
-    if (matches(a, { ...f, sync: [] })) inc(sync, syncCode(a.status?.sync?.status));
-    if (matches(a, { ...f, health: [] })) inc(health, healthCode(a.status?.health?.status));
+    if (anyProject(a)) inc(projects, projectOf(a));
+    if (anySync(a)) inc(sync, syncCode(a.status?.sync?.status));
+    if (anyHealth(a)) inc(health, healthCode(a.status?.health?.status));
   }
   // Every project stays listed, with 0 when filtered away, so a chosen one can be unchosen.
   for (const a of apps) if (!projects.has(projectOf(a))) projects.set(projectOf(a), 0);
