@@ -86,6 +86,11 @@ func upWith(b *testing.B, dataDir string, extra ...string) (time.Duration, func(
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); pw.Close(); close(exited) }()
 	stop := func() {
+		// The whole system's cost, for every benchmark (short-lived starts,
+		// as BenchmarkHostStart's, say nothing worth a line).
+		if time.Since(start) > 20*time.Second {
+			printWholeSystem(dataDir, cmd.Process.Pid, start)
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
