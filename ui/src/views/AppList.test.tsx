@@ -9,15 +9,14 @@ function rows() {
   return screen.getAllByRole('row').slice(1); // without the header
 }
 
-describe('applications list', () => {
-  it('renders 1,000 apps quickly, 50 per page, with badges', () => {
-    const t0 = performance.now();
+// 1,000 apps re-rendered in jsdom at each click take seconds on a loaded
+// two-core machine (5 s, Vitest's default, was overrun there): these tests
+// check behaviour; how fast the list paints is bench-ui's (a real browser).
+describe('applications list', { timeout: 30_000 }, () => {
+  it('renders 1,000 apps, 50 per page, with badges', () => {
     render(<AppListView apps={apps} />);
-    const ms = performance.now() - t0;
     expect(rows()).toHaveLength(50);
     expect(screen.getByText('Showing 1–50 of 1000')).toBeTruthy();
-    // jsdom is slower than a browser; the browser test measures real first paint.
-    expect(ms).toBeLessThan(3000);
     const first = rows()[0];
     expect(within(first).getByRole('link', { name: 'app-0000' }).getAttribute('href')).toBe('/applications/gantry-system/app-0000');
     expect(first.querySelector('[data-status="Synced"]')).toBeTruthy();
