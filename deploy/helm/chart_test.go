@@ -28,7 +28,8 @@ import (
 const chartDir = "gantry"
 
 func TestChartLints(t *testing.T) {
-	for _, values := range []map[string]any{nil, {"ingress": map[string]any{"enabled": true}, "tlsSecret": "gantry-tls"}} {
+	for _, values := range []map[string]any{nil, {"ingress": map[string]any{"enabled": true}, "tlsSecret": "gantry-tls"},
+		{"replicas": 2, "controlPlanes": "pods", "tlsSecret": "gantry-tls"}} {
 		res := lint.RunAll(chartDir, values, "gantry-system")
 		for _, m := range res.Messages {
 			if m.Severity >= support.WarningSev {
@@ -182,6 +183,41 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	}
 }
 
+// Several replicas: leader election, a rolling upgrade (no volume to hand
+// over), the Lease's Role in gantry's namespace only, no data claim.
+func TestChartRendersReplicas(t *testing.T) {
+	r, err := render(t, "gantry-system", map[string]any{"replicas": 3, "controlPlanes": "pods", "tlsSecret": "gantry-tls"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	r.get(t, "Deployment", "gantry", &d)
+	c := d.Spec.Template.Spec.Containers[0]
+	if *d.Spec.Replicas != 3 || !slices.Contains(c.Args, "--leader-elect") || !slices.Contains(c.Args, "--control-planes=pods") {
+		t.Errorf("replicas %d, args %v: want 3 with --leader-elect", *d.Spec.Replicas, c.Args)
+	}
+	if d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("strategy %q: want RollingUpdate", d.Spec.Strategy.Type)
+	}
+	if d.Spec.Template.Spec.Volumes[0].EmptyDir == nil || r.get(t, "PersistentVolumeClaim", "gantry-data", nil) {
+		t.Errorf("data volume %+v: want an emptyDir per replica and no claim", d.Spec.Template.Spec.Volumes[0])
+	}
+	var role rbacv1.Role
+	if !r.get(t, "Role", "gantry-leader-election", &role) || role.Namespace != "gantry-system" || !r.get(t, "RoleBinding", "gantry-leader-election", nil) {
+		t.Fatalf("no Role gantry-leader-election in gantry-system: %v", keys(r.objs))
+	}
+	if len(role.Rules) != 1 || !slices.Equal(role.Rules[0].Resources, []string{"leases"}) {
+		t.Errorf("leader election's Role %+v: leases only", role.Rules)
+	}
+	var platform rbacv1.ClusterRole
+	r.get(t, "ClusterRole", "gantry-platform", &platform)
+	for _, rule := range platform.Rules {
+		if slices.Contains(rule.Resources, "leases") {
+			t.Errorf("the platform's ClusterRole grants leases everywhere: %+v", rule)
+		}
+	}
+}
+
 func TestChartRefusesWhatCannotWork(t *testing.T) {
 	for _, c := range []struct {
 		namespace string
@@ -189,7 +225,9 @@ func TestChartRefusesWhatCannotWork(t *testing.T) {
 		want      string
 	}{
 		{"gantry", nil, "install it there (helm install gantry ./deploy/helm/gantry -n gantry-system --create-namespace)"},
-		{"gantry-system", map[string]any{"replicas": 2}, "set replicas: 1"},
+		{"gantry-system", map[string]any{"replicas": 2}, "replicas: 2 needs controlPlanes: pods"},
+		{"gantry-system", map[string]any{"replicas": 2, "controlPlanes": "pods"}, "replicas: 2 needs tlsSecret"},
+		{"gantry-system", map[string]any{"replicas": 0}, "at least one replica"},
 		{"gantry-system", map[string]any{"externalURL": "http://gantry.example.com"}, "give an https URL"},
 	} {
 		if _, err := render(t, c.namespace, c.values); err == nil || !strings.Contains(err.Error(), c.want) {

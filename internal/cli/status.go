@@ -135,6 +135,12 @@ func printStatus(w io.Writer, rep statusReport) {
 	if rep.ExternalURL != "" {
 		fmt.Fprintf(w, "OIDC issuer: %s/oidc\n", rep.ExternalURL)
 	}
+	switch rep.Controllers {
+	case "leading":
+		fmt.Fprintln(w, "controllers: leading (holds the Lease gantry-system/gantry-leader)")
+	case "standby":
+		fmt.Fprintln(w, "controllers: standby (another replica holds the Lease gantry-system/gantry-leader; this one serves the API, UI and proxy)")
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tPID\tUPTIME\tRSS\tREADY\tRESTARTS")

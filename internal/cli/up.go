@@ -51,6 +51,7 @@ else is started locally.`,
 	f.StringVar(&o.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file (PEM)")
 	f.StringVar(&o.ControlPlanes, "control-planes", "process", "where virtual clusters' control planes run: process (children of gantry) or pods (StatefulSets of the host cluster; needs a host that runs containers: the embedded host with a real node, --kubeconfig or --in-cluster)")
 	f.StringVar(&o.ControlPlaneImage, "control-plane-image", "", "gantry's image for --control-planes pods (default gantry.local/gantry:<version>, as `make image` names it)")
+	f.BoolVar(&o.LeaderElect, "leader-elect", false, "run the controllers only while this gantry holds the Lease gantry-system/gantry-leader, so that several replicas share one host (each serves the API, UI and proxy; the Helm chart sets it for replicas > 1); needs --control-planes pods and an external host (--kubeconfig or --in-cluster)")
 	f.DurationVar(&o.GitPollInterval, "git-poll-interval", 60*time.Second, "how often Applications' Git repositories are asked for new commits (webhooks refresh at once)")
 	f.BoolVar(&hostGitOps, "host-gitops", true, "let Applications deploy into the host cluster; false when gantry holds no grant to (the Helm chart's rbac.hostGitOps: false): apps deploy into virtual clusters only")
 	return cmd
@@ -89,6 +90,12 @@ func checkUpFlags(o *up.Options) error {
 		}
 	default:
 		return fmt.Errorf("--control-planes %q: use process (the default) or pods", o.ControlPlanes)
+	}
+	if o.LeaderElect && o.ControlPlanes != "pods" {
+		return fmt.Errorf("--leader-elect (several replicas) needs --control-planes pods: a control plane run as a process lives on one replica's machine and dies with it")
+	}
+	if o.LeaderElect && o.Kubeconfig == "" && !o.InCluster {
+		return fmt.Errorf("--leader-elect (several replicas) needs a host they share: give --kubeconfig or --in-cluster (the embedded host lives and dies with one gantry)")
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return fmt.Errorf("--tls-cert-file and --tls-key-file go together: give both or neither")

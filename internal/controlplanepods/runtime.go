@@ -79,6 +79,21 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	instances map[types.NamespacedName]*instance
+	// observed are the control planes a replica of gantry that does not
+	// lead (and so ensures nothing) serves through its proxy, as the host
+	// has them (observe).
+	observed map[types.NamespacedName]*observation
+}
+
+// observation is a control plane as another replica made it: its admin
+// configuration from its Secret and Service, and when /readyz last answered.
+type observation struct {
+	cfg      *rest.Config
+	client   *http.Client
+	server   string
+	answered time.Time
+	built    time.Time
+	rbacDone bool
 }
 
 type instance struct {
@@ -119,7 +134,7 @@ func New(opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	return &Runtime{opts: opts, c: c, changed: make(chan event.GenericEvent, 64),
-		instances: map[types.NamespacedName]*instance{}}, nil
+		instances: map[types.NamespacedName]*instance{}, observed: map[types.NamespacedName]*observation{}}, nil
 }
 
 // Changes implements vcluster.ControlPlanes.
@@ -452,7 +467,9 @@ func (r *Runtime) Admin(key types.NamespacedName) (kubeconfig.Config, bool) {
 	return kubeconfig.Config{}, false
 }
 
-// WaitReady implements vcluster.Activity.
+// WaitReady implements vcluster.Activity. On the replica that runs the
+// controllers it waits for the reconciler's instance; on any other (leader
+// election: it ensures nothing) for the control plane as the host has it.
 func (r *Runtime) WaitReady(ctx context.Context, key types.NamespacedName) (*rest.Config, error) {
 	for {
 		if in := r.instance(key); in != nil {
@@ -462,6 +479,8 @@ func (r *Runtime) WaitReady(ctx context.Context, key types.NamespacedName) (*res
 			if state == vcluster.StateReady {
 				return in.admin.RESTConfig()
 			}
+		} else if cfg := r.observe(ctx, key); cfg != nil {
+			return cfg, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -471,11 +490,116 @@ func (r *Runtime) WaitReady(ctx context.Context, key types.NamespacedName) (*res
 	}
 }
 
+// observeFor is how long an answer of /readyz stands for a replica that
+// does not lead: it learns of a sleep only by asking again.
+const observeFor = 5 * time.Second
+
+// observe returns the admin configuration of a control plane another
+// replica ensured, made from its Secret (the keys are there: an admin
+// certificate of the cluster's own CA, nothing written) and its Service,
+// once its API server answers /readyz; nil while it does not.
+func (r *Runtime) observe(ctx context.Context, key types.NamespacedName) *rest.Config {
+	r.mu.Lock()
+	ob := r.observed[key]
+	r.mu.Unlock()
+	if ob == nil {
+		admin, err := r.adminFromHost(ctx, key)
+		if err != nil {
+			return nil
+		}
+		cfg, err := admin.RESTConfig()
+		if err != nil {
+			return nil
+		}
+		probe := rest.CopyConfig(cfg)
+		probe.Timeout = 2 * time.Second
+		hc, err := rest.HTTPClientFor(probe)
+		if err != nil {
+			return nil
+		}
+		ob = &observation{cfg: cfg, client: hc, server: admin.Server, built: time.Now()}
+		r.mu.Lock()
+		r.observed[key] = ob
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	fresh := time.Since(ob.answered) < observeFor
+	r.mu.Unlock()
+	if fresh {
+		return rest.CopyConfig(ob.cfg)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ob.server+"/readyz", nil)
+	if err != nil {
+		return nil
+	}
+	resp, err := ob.client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err != nil || resp.StatusCode != http.StatusOK {
+		// Made again from the host after a while: the cluster may have
+		// been made anew (new keys, a new Service) since.
+		if time.Since(ob.built) > 10*time.Second {
+			r.mu.Lock()
+			delete(r.observed, key)
+			r.mu.Unlock()
+		}
+		return nil
+	}
+	r.mu.Lock()
+	ob.answered = time.Now()
+	r.mu.Unlock()
+	return rest.CopyConfig(ob.cfg)
+}
+
+// adminFromHost makes the admin kubeconfig of a control plane from what
+// the host holds: the keys in its Secret and its Service's ClusterIP.
+func (r *Runtime) adminFromHost(ctx context.Context, key types.NamespacedName) (kubeconfig.Config, error) {
+	ns := vcluster.HostNamespace(key.Namespace, key.Name)
+	svc := &corev1.Service{}
+	if err := r.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: Name}, svc); err != nil {
+		return kubeconfig.Config{}, err
+	}
+	if svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		return kubeconfig.Config{}, fmt.Errorf("the control plane's Service in %s has no ClusterIP", ns)
+	}
+	secret := &corev1.Secret{}
+	if err := r.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: Name}, secret); err != nil {
+		return kubeconfig.Config{}, err
+	}
+	var spec Spec
+	if err := json.Unmarshal(secret.Data[specKey], &spec); err != nil {
+		return kubeconfig.Config{}, fmt.Errorf("the control plane's Secret in %s has no spec: %w", ns, err)
+	}
+	work, err := os.MkdirTemp(r.opts.WorkDir, "controlplane-")
+	if err != nil {
+		return kubeconfig.Config{}, err
+	}
+	defer os.RemoveAll(work)
+	pkiDir := filepath.Join(work, "pki")
+	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
+		return kubeconfig.Config{}, err
+	}
+	for k, v := range secret.Data {
+		if k != specKey && k != storageKey && !strings.HasPrefix(k, flagFilePrefix) {
+			if err := os.WriteFile(filepath.Join(pkiDir, k), v, 0o600); err != nil {
+				return kubeconfig.Config{}, err
+			}
+		}
+	}
+	admin, err := controlplane.WriteCredentials(spec.options(work))
+	if err != nil {
+		return kubeconfig.Config{}, err
+	}
+	admin.Server = "https://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(APIPort))
+	return admin, nil
+}
+
 // EnsureRBAC implements vcluster.ControlPlanes.
 func (r *Runtime) EnsureRBAC(ctx context.Context, key types.NamespacedName, project string) error {
 	in := r.instance(key)
 	if in == nil {
-		return nil
+		return r.ensureObservedRBAC(ctx, key, project)
 	}
 	in.mu.Lock()
 	done, ready := in.rbacDone, in.state == vcluster.StateReady
@@ -493,6 +617,31 @@ func (r *Runtime) EnsureRBAC(ctx context.Context, key types.NamespacedName, proj
 	in.mu.Lock()
 	in.rbacDone = true
 	in.mu.Unlock()
+	return nil
+}
+
+// ensureObservedRBAC binds gantry's groups in a control plane another
+// replica ensured, once, before this replica's proxy acts for anyone there:
+// the leader's reconciler may not have done it yet (the cluster just woke).
+func (r *Runtime) ensureObservedRBAC(ctx context.Context, key types.NamespacedName, project string) error {
+	r.mu.Lock()
+	ob := r.observed[key]
+	r.mu.Unlock()
+	if ob == nil {
+		return nil
+	}
+	r.mu.Lock()
+	done := ob.rbacDone
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := vcluster.EnsureRBAC(ctx, rest.CopyConfig(ob.cfg), project); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	ob.rbacDone = true
+	r.mu.Unlock()
 	return nil
 }
 
@@ -573,6 +722,7 @@ func (r *Runtime) Stop(key types.NamespacedName) {
 	r.mu.Lock()
 	in := r.instances[key]
 	delete(r.instances, key)
+	delete(r.observed, key)
 	r.mu.Unlock()
 	if in != nil {
 		in.cancel()

@@ -90,6 +90,23 @@ func TestEnsureWrites(t *testing.T) {
 		t.Errorf("admin kubeconfig server %q", admin.Server)
 	}
 
+	// Another replica of gantry (leader election), which ensured nothing,
+	// makes the same admin configuration from the host and writes nothing.
+	other, err := New(Options{Host: env.Config, Image: "gantry.local/gantry:test", WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, _ := r.Admin(key)
+	theirs, err := other.adminFromHost(ctx, key)
+	if err != nil || theirs.Server != mine.Server || !bytes.Equal(theirs.CA, mine.CA) || len(theirs.CertPEM) == 0 {
+		t.Errorf("another replica's admin configuration: %v, server %q (want %q), same CA %v", err, theirs.Server, mine.Server, bytes.Equal(theirs.CA, mine.CA))
+	}
+	unchanged := &corev1.Secret{}
+	get(t, env.Client, ns, Name, unchanged)
+	if unchanged.ResourceVersion != secret.ResourceVersion {
+		t.Error("another replica wrote the control plane's Secret")
+	}
+
 	sts := &appsv1.StatefulSet{}
 	get(t, env.Client, ns, Name, sts)
 	c := sts.Spec.Template.Spec.Containers[0]
@@ -198,6 +215,23 @@ func TestEnsureExternalStorage(t *testing.T) {
 	if string(secret.Data[storageKey]) != dsn || bytes.Contains(secret.Data[specKey], []byte("s3cret")) {
 		t.Errorf("DSN in the Secret: %q; spec: %s", secret.Data[storageKey], secret.Data[specKey])
 	}
+	// Another replica of gantry (leader election), which ensured nothing,
+	// makes the same admin configuration from the host and writes nothing.
+	other, err := New(Options{Host: env.Config, Image: "gantry.local/gantry:test", WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, _ := r.Admin(key)
+	theirs, err := other.adminFromHost(ctx, key)
+	if err != nil || theirs.Server != mine.Server || !bytes.Equal(theirs.CA, mine.CA) || len(theirs.CertPEM) == 0 {
+		t.Errorf("another replica's admin configuration: %v, server %q (want %q), same CA %v", err, theirs.Server, mine.Server, bytes.Equal(theirs.CA, mine.CA))
+	}
+	unchanged := &corev1.Secret{}
+	get(t, env.Client, ns, Name, unchanged)
+	if unchanged.ResourceVersion != secret.ResourceVersion {
+		t.Error("another replica wrote the control plane's Secret")
+	}
+
 	sts := &appsv1.StatefulSet{}
 	get(t, env.Client, ns, Name, sts)
 	c := sts.Spec.Template.Spec.Containers[0]

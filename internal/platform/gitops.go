@@ -121,13 +121,24 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	}
 	// A push refreshes the apps tracking that branch and the ApplicationSets
 	// generating from that repository (a new or deleted branch included).
+	// A replica that does not lead (leader election) asks the leader
+	// through the API (refresh annotations): its own controllers do not run.
 	onPush := func(ctx context.Context, push *webhook.Push) {
-		rec.OnPush(ctx, push)
+		leading := p.leading()
+		if leading {
+			rec.OnPush(ctx, push)
+		} else {
+			rec.RequestRefresh(ctx, push)
+		}
 		seen := map[string]bool{}
 		for _, u := range push.RepoURLs {
 			if n := source.NormalizeURL(u); !seen[n] {
 				seen[n] = true
-				appsets.Refresh(u)
+				if leading {
+					appsets.Refresh(u)
+				} else {
+					appsets.RequestRefresh(ctx, u)
+				}
 			}
 		}
 	}

@@ -87,6 +87,9 @@ func (p *Platform) setupIdentity(mgr manager.Manager, token *authn.AdminToken) (
 	if err := (&rbacconfig.Reconciler{Client: mgr.GetClient(), Enforcer: enforcer, Namespace: SystemNamespace}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
+	if err := (&rbacconfig.Projects{Client: mgr.GetClient(), Enforcer: enforcer}).SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
 	p.router.Public(oidcPath+"/", "gantry's OpenID Connect provider: clients, codes and tokens are its credentials; the sign-in page posts passwords",
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if prov := id.provider.Load(); prov != nil {
@@ -168,11 +171,17 @@ func (p *Platform) startTokens(ctx context.Context, c client.Client) error {
 	}
 	p.identity.provider.Store(prov)
 	// Keys rotate daily; old ones are dropped once every token they signed expired.
-	return p.mgr.Add(&sessions.Upkeep{Signer: signer, Logger: p.opts.Logger.WithName("sessions"),
+	// On every replica: the leader rotates and collects, the others follow
+	// its keys.
+	upkeep := &sessions.Upkeep{Signer: signer, Logger: p.opts.Logger.WithName("sessions"),
 		Collect: []func(context.Context) error{
 			func(ctx context.Context) error { _, err := refresh.Collect(ctx); return err },
 			prov.Sweep,
-		}})
+		}}
+	if p.opts.LeaderElection {
+		upkeep.Leading = p.leading
+	}
+	return p.mgr.Add(everyReplica{upkeep})
 }
 
 // issuer is the URL of gantry's OpenID Connect provider.

@@ -38,7 +38,6 @@ import (
 	"gantry.dev/gantry/internal/controlplanepods"
 	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/authn"
-	"gantry.dev/gantry/internal/identity/rbacconfig"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
@@ -115,6 +114,12 @@ type Options struct {
 	// reach their own API server with their in-cluster configuration
 	// (incluster.go). Nil leaves them the host's kubernetes Service.
 	InClusterAPI *InClusterAPI
+	// LeaderElection runs the controllers only while this gantry holds the
+	// Lease LeaderLease in SystemNamespace (several replicas against one
+	// host, leader.go); every replica serves HTTP. It needs
+	// ControlPlanePods: a control plane that is a child process lives on
+	// one replica's machine.
+	LeaderElection bool
 }
 
 // ControlPlanePods place virtual clusters' control-plane pods (see
@@ -224,7 +229,11 @@ func New(opts Options) (*Platform, error) {
 	if mgrCfg.QPS == 0 {
 		mgrCfg.QPS, mgrCfg.Burst = 200, 400
 	}
-	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
+	if opts.LeaderElection && opts.ControlPlanePods == nil {
+		return nil, errors.New("several replicas (leader election) need virtual clusters' control planes as pods (--control-planes pods): " +
+			"a control plane run as a child process lives on one replica's machine and dies with it")
+	}
+	mgrOpts := ctrl.Options{
 		Scheme: scheme,
 		Logger: opts.Logger,
 		// No reader of the cache needs managedFields, and every Get and List
@@ -234,8 +243,11 @@ func New(opts Options) (*Platform, error) {
 		// gantry's own server serves /metrics (from the same registry) and the probes.
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		LeaderElection:         false,
-	})
+	}
+	if opts.LeaderElection {
+		electLeader(&mgrOpts)
+	}
+	mgr, err := ctrl.NewManager(mgrCfg, mgrOpts)
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
 	}
@@ -262,7 +274,7 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(p.kubelet); err != nil {
+	if err := mgr.Add(everyReplica{p.kubelet}); err != nil {
 		return nil, err
 	}
 	if p.vclusters, err = p.controlPlanes(); err != nil {
@@ -288,14 +300,12 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := (&project.Reconciler{Client: mgr.GetClient(), OnChange: func(ps []platformv1alpha1.Project) {
-		if err := rbacconfig.SetProjects(id.enforcer, ps); err != nil {
-			opts.Logger.Error(err, "project policies")
-		}
-	}}).SetupWithManager(mgr); err != nil {
+	if err := (&project.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Project controller: %w", err)
 	}
-	sleeper := &vcluster.Sleeper{Client: mgr.GetClient(), Runtime: p.vclusters}
+	// Activity a replica that does not lead sees goes into the cluster's
+	// status, where the leader's sleeper reads it.
+	sleeper := &vcluster.Sleeper{Client: mgr.GetClient(), Runtime: p.vclusters, Leading: p.leading}
 	p.sleeper = sleeper
 	if err := mgr.Add(sleeper); err != nil {
 		return nil, err
@@ -384,13 +394,15 @@ func (p *Platform) Run(ctx context.Context) error {
 	case password != "" && p.opts.ShowInitialPassword != nil:
 		p.opts.ShowInitialPassword(password)
 	}
-	if err := p.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+	// On every replica: a replica that does not lead serves too, once its
+	// caches are synced.
+	if err := p.mgr.Add(everyReplica{manager.RunnableFunc(func(ctx context.Context) error {
 		if p.mgr.GetCache().WaitForCacheSync(ctx) {
 			close(p.started)
 		}
 		<-ctx.Done()
 		return nil
-	})); err != nil {
+	})}); err != nil {
 		return err
 	}
 	return p.mgr.Start(ctx)

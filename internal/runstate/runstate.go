@@ -35,6 +35,10 @@ type State struct {
 	RealNodes  []string            `json:"realNodes,omitempty"`
 	Ready      bool                `json:"ready"`
 	Components []supervisor.Status `json:"components"`
+	// Controllers says whether this gantry runs the controllers: "" without
+	// leader election (it always does), else "leading" or "standby" (another
+	// replica holds the Lease gantry-system/gantry-leader).
+	Controllers string `json:"controllers,omitempty"`
 	// VClusters maps "<namespace>/<name>" to the processes of each running virtual cluster.
 	VClusters map[string][]supervisor.Status `json:"vclusters,omitempty"`
 }

@@ -24,6 +24,12 @@ func (g *gantry) publish(ready bool) {
 		g.state.RealNodes = g.host.RealNodes()
 	}
 	g.state.VClusters = map[string][]supervisor.Status{}
+	if g.plat != nil && g.opts.LeaderElect {
+		g.state.Controllers = "standby"
+		if g.plat.Leading() {
+			g.state.Controllers = "leading"
+		}
+	}
 	if g.plat != nil {
 		for k, v := range g.plat.VClusters() {
 			g.state.VClusters[k.String()] = v

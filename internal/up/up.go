@@ -83,6 +83,10 @@ type Options struct {
 	// package controlplanepods), in ControlPlaneImage.
 	ControlPlanes     string
 	ControlPlaneImage string
+	// LeaderElect runs the controllers only while this gantry holds the
+	// Lease gantry-system/gantry-leader: several replicas against one host
+	// (with ControlPlanes "pods"), each serving HTTP.
+	LeaderElect bool
 	// Out is the terminal: the first admin password, "ready", "stopping".
 	Out io.Writer
 }
@@ -260,6 +264,7 @@ func (g *gantry) build(logDir string) error {
 		GitPollInterval: g.opts.GitPollInterval, NoHostApps: g.opts.NoHostApps, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
 		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
 		Placement: g.podPlacement(), ControlPlanePods: g.controlPlanePods(), ClusterDNS: dns, InClusterAPI: inClusterAPI(dns), InitialPasswordSecret: g.opts.InCluster, PublishServerCA: g.opts.InCluster,
+		LeaderElection: g.opts.LeaderElect,
 		// To the terminal only, never to a log file: only its hash is kept.
 		ShowInitialPassword: func(pw string) {
 			fmt.Fprintf(g.opts.Out, "admin password: %s\n  (shown once: gantry keeps only its hash; change it with gantry user set-password admin)\n", pw)

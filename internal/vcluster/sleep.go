@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,6 +30,15 @@ type Sleeper struct {
 	Runtime Activity
 	// Interval between idleness checks (default 5s).
 	Interval time.Duration
+	// Leading reports whether this replica of gantry runs the controllers
+	// (leader election); nil: always. A replica that does not lead keeps no
+	// control plane of its own, so the activity it sees through the proxy
+	// goes into the cluster's ActivityAnnotation, which the leader's sleeper
+	// reads: a cluster used only through another replica stays awake.
+	Leading func() bool
+
+	mu       sync.Mutex
+	recorded map[types.NamespacedName]time.Time
 }
 
 // Activity is what the sleeper needs of the runtime (Runtime; tests give a
@@ -80,6 +90,10 @@ func (s *Sleeper) check(ctx context.Context) error {
 			continue
 		}
 		last, ready := s.Runtime.LastActivity(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})
+		// Another replica's proxy may have seen later activity.
+		if t, err := time.Parse(time.RFC3339, vc.Annotations[ActivityAnnotation]); err == nil && t.After(last) {
+			last = t
+		}
 		if !ready || time.Since(last) < vc.Spec.SleepAfter.Duration {
 			continue
 		}
@@ -146,7 +160,8 @@ func (s *Sleeper) Activity(project, name, userAgent string) {
 	}
 	key := types.NamespacedName{Namespace: projectpkg.Namespace(project), Name: name}
 	vc := &platformv1alpha1.VirtualCluster{}
-	if err := s.Client.Get(context.Background(), key, vc); err == nil {
+	err := s.Client.Get(context.Background(), key, vc)
+	if err == nil {
 		for _, pattern := range vc.Spec.SleepIgnoreUserAgents {
 			if glob(pattern, userAgent) {
 				return
@@ -154,6 +169,47 @@ func (s *Sleeper) Activity(project, name, userAgent string) {
 		}
 	}
 	s.Runtime.Touch(key)
+	if err == nil && s.Leading != nil && !s.Leading() {
+		s.record(vc)
+	}
+}
+
+// ActivityAnnotation is when a replica of gantry that does not lead last
+// saw activity through its proxy (RFC 3339); the leader's sleeper reads it
+// beside its own. An annotation, not status.lastActivityTime: that one is
+// the leader's own record.
+const ActivityAnnotation = "platform.gantry.dev/last-activity"
+
+// record writes the activity a replica that does not lead sees into
+// ActivityAnnotation: at most every ActivityRecordEvery (a quarter of
+// sleepAfter when that is shorter), so that traffic costs few writes and the
+// leader still sees it in time.
+func (s *Sleeper) record(vc *platformv1alpha1.VirtualCluster) {
+	every := ActivityRecordEvery
+	if vc.Spec.SleepAfter != nil && vc.Spec.SleepAfter.Duration/4 < every {
+		every = vc.Spec.SleepAfter.Duration / 4
+	}
+	key := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name}
+	now := time.Now()
+	s.mu.Lock()
+	if s.recorded == nil {
+		s.recorded = map[types.NamespacedName]time.Time{}
+	}
+	if now.Sub(s.recorded[key]) < every {
+		s.mu.Unlock()
+		return
+	}
+	s.recorded[key] = now
+	s.mu.Unlock()
+	if t, err := time.Parse(time.RFC3339, vc.Annotations[ActivityAnnotation]); err == nil && now.Sub(t) < every {
+		return // another replica wrote it a moment ago
+	}
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, ActivityAnnotation, now.UTC().Format(time.RFC3339))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Client.Patch(ctx, vc, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
+		log.FromContext(ctx).WithName("sleeper").Error(err, "recording activity", "vcluster", key)
+	}
 }
 
 // glob reports whether s matches pattern, where * matches any run of characters

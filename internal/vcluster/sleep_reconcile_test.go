@@ -151,3 +151,44 @@ func TestTouchAnnouncesActivity(t *testing.T) {
 		t.Fatalf("%d announcements after %s, want 1", n, ActivityRecordEvery)
 	}
 }
+
+// With several replicas of gantry, a cluster used only through a replica
+// that does not lead stays awake: that replica records the activity in the
+// cluster's status, and the leader's sleeper reads it there. A cluster idle
+// everywhere still goes to sleep.
+func TestActivityThroughAnotherReplica(t *testing.T) {
+	h := newHarness(t, platformv1alpha1.ProjectSpec{})
+	ctx := context.Background()
+	keys := map[string]types.NamespacedName{}
+	for _, name := range []string{"busy", "idle"} {
+		keys[name] = h.create(name, func(vc *platformv1alpha1.VirtualCluster) {
+			vc.Spec.SleepAfter = &metav1.Duration{Duration: time.Hour}
+		})
+		h.phase(keys[name], platformv1alpha1.PhaseStarting)
+		h.rt.ready(t, keys[name])
+		h.phase(keys[name], platformv1alpha1.PhaseRunning)
+		// The leader's own proxy saw nothing for two hours.
+		h.rt.setActivity(keys[name], time.Now().Add(-2*time.Hour))
+	}
+	standby := &Sleeper{Client: h.c, Runtime: newFakeRuntime(), Leading: func() bool { return false }}
+	standby.Activity(h.project, "busy", "kubectl/v1.37.2")
+	vc := &platformv1alpha1.VirtualCluster{}
+	if err := h.c.Get(ctx, keys["busy"], vc); err != nil {
+		t.Fatal(err)
+	}
+	if at, err := time.Parse(time.RFC3339, vc.Annotations[ActivityAnnotation]); err != nil || time.Since(at) > time.Minute {
+		t.Fatalf("the standby did not record the activity: %v", vc.Annotations)
+	}
+
+	leader := &Sleeper{Client: h.c, Runtime: h.rt}
+	if err := leader.check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.phase(keys["idle"], platformv1alpha1.PhaseSleeping)
+	if err := h.c.Get(ctx, keys["busy"], vc); err != nil {
+		t.Fatal(err)
+	}
+	if vc.Annotations[SleepingAnnotation] != "" {
+		t.Errorf("a cluster used through the standby was put to sleep: %v", vc.Annotations)
+	}
+}

@@ -142,9 +142,12 @@ func (g *gantry) postWebhook(t *testing.T, c kubernetes.Interface, repoURL, sha 
 }
 
 func (g *gantry) httpsClient(t *testing.T) *http.Client {
-	ca, err := os.ReadFile(filepath.Join(g.dataDir, "pki", "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
+	ca := g.serverCA
+	if ca == nil {
+		var err error
+		if ca, err = os.ReadFile(filepath.Join(g.dataDir, "pki", "ca.crt")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)

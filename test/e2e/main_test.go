@@ -101,6 +101,9 @@ type gantry struct {
 	ready    chan struct{}
 	exited   chan struct{}
 	exitErr  error
+	// serverCA verifies the server's certificate when it was given
+	// (--tls-cert-file); nil: gantry's own CA in the data directory.
+	serverCA []byte
 }
 
 // startGantry runs `gantry up` with a temporary data directory and a free port, and

@@ -51,6 +51,7 @@ func TestRealNodes(t *testing.T) {
 	t.Run("PodStreams", testPodStreamsOnRealNode)
 	t.Run("HelmInstall", testHelmInstall)
 	t.Run("ControlPlanePods", testControlPlanePods)
+	t.Run("Replicas", testReplicas)
 }
 
 // helloArchive is a docker-save archive of a tiny HTTP server, built here:

@@ -172,31 +172,64 @@ func jsonString(o *unstructured.Unstructured) string {
 // default branch through HEAD), as Argo CD's webhook handler does; other apps
 // are left alone.
 func (r *Reconciler) OnPush(ctx context.Context, push *webhook.Push) {
-	var list gitopsv1alpha1.ApplicationList
-	if err := r.Client.List(ctx, &list); err != nil {
+	apps, repos, err := r.pushed(ctx, push)
+	if err != nil {
 		r.Log.Error(err, "webhook: listing applications")
 		return
 	}
-	invalidated := map[string]bool{}
-	matched := 0
-	defer func() {
-		r.Log.Info("webhook push", "repo", push.RepoURLs, "ref", push.Ref, "after", push.After, "apps", matched)
-	}()
+	for _, u := range repos {
+		r.Sources.Invalidate(u)
+	}
+	for _, app := range apps {
+		r.Enqueue(app)
+	}
+	r.Log.Info("webhook push", "repo", push.RepoURLs, "ref", push.Ref, "after", push.After, "apps", len(apps))
+}
+
+// RequestRefresh is OnPush for a replica of gantry that does not run the
+// controller (leader election): it asks the leader through the API, with
+// Argo CD's refresh annotation (normal: Git is asked again) on each app the
+// push concerns.
+func (r *Reconciler) RequestRefresh(ctx context.Context, push *webhook.Push) {
+	apps, _, err := r.pushed(ctx, push)
+	if err != nil {
+		r.Log.Error(err, "webhook: listing applications")
+		return
+	}
+	patch := []byte(`{"metadata":{"annotations":{"` + RefreshAnnotation + `":"normal"}}}`)
+	for _, key := range apps {
+		app := &gitopsv1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		if err := r.Client.Patch(ctx, app, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
+			r.Log.Error(err, "webhook: asking for a refresh", "app", key)
+		}
+	}
+	r.Log.Info("webhook push, refresh asked of the leader", "repo", push.RepoURLs, "ref", push.Ref, "after", push.After, "apps", len(apps))
+}
+
+// pushed lists the apps a push concerns and their repositories.
+func (r *Reconciler) pushed(ctx context.Context, push *webhook.Push) ([]types.NamespacedName, []string, error) {
+	var list gitopsv1alpha1.ApplicationList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil, nil, err
+	}
+	seen := map[string]bool{}
+	var apps []types.NamespacedName
+	var repos []string
 	for i := range list.Items {
 		app := &list.Items[i]
 		for _, s := range sources(&app.Spec) {
 			if s.Chart != "" || !push.Matches(s.RepoURL, s.TargetRevision) {
 				continue
 			}
-			if u := source.NormalizeURL(s.RepoURL); !invalidated[u] {
-				r.Sources.Invalidate(s.RepoURL)
-				invalidated[u] = true
+			if u := source.NormalizeURL(s.RepoURL); !seen[u] {
+				seen[u] = true
+				repos = append(repos, s.RepoURL)
 			}
-			r.Enqueue(types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
-			matched++
+			apps = append(apps, types.NamespacedName{Namespace: app.Namespace, Name: app.Name})
 			break
 		}
 	}
+	return apps, repos, nil
 }
 
 // childKinds are the kinds whose objects hang below managed ones in the tree

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -48,8 +49,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		r.status.Wrote(set)
 	}
+	refresh := r.refreshRequested(set)
 	before := set.DeepCopy()
 	result, err := r.reconcile(ctx, set)
+	if refresh && err == nil {
+		// Done: Argo CD takes its annotation away too.
+		patch := []byte(`{"metadata":{"annotations":{"` + RefreshAnnotation + `":null}}}`)
+		if perr := r.opts.Client.Patch(ctx, set.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(perr) != nil {
+			return reconcile.Result{}, perr
+		}
+	}
 	sortConditions(set.Status.Conditions)
 	if perr := statuswrite.Patch(ctx, r.status, before, set, func(server, desired *gitopsv1alpha1.ApplicationSet) bool {
 		return !equality.Semantic.DeepEqual(server.Status, desired.Status)

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -157,6 +158,42 @@ func (r *Reconciler) Refresh(repoURL string) {
 			// Full: a burst of pushes; the poll (requeueAfterSeconds) catches up.
 		}
 	}
+}
+
+// RefreshAnnotation is Argo CD's request to regenerate an ApplicationSet
+// now; Reconcile takes it away once done.
+const RefreshAnnotation = "argocd.argoproj.io/application-set-refresh"
+
+// RequestRefresh is Refresh for a replica of gantry that does not run the
+// controller (leader election): it asks the leader through the API, with
+// RefreshAnnotation on every set generating from repoURL.
+func (r *Reconciler) RequestRefresh(ctx context.Context, repoURL string) {
+	want := gitsource.NormalizeURL(repoURL)
+	patch := []byte(`{"metadata":{"annotations":{"` + RefreshAnnotation + `":"true"}}}`)
+	for _, req := range r.matching(ctx, func(g generatorRef) bool {
+		return g.repoURL != "" && gitsource.NormalizeURL(g.repoURL) == want
+	}) {
+		set := &gitopsv1alpha1.ApplicationSet{ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name}}
+		if err := r.opts.Client.Patch(ctx, set, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
+			r.opts.Logger.Error(err, "asking for a refresh", "applicationset", req.NamespacedName)
+		}
+	}
+}
+
+// refreshRequested honours RefreshAnnotation: the set's repositories are
+// asked again now. It reports whether the annotation is to be taken away.
+func (r *Reconciler) refreshRequested(set *gitopsv1alpha1.ApplicationSet) bool {
+	if _, ok := set.Annotations[RefreshAnnotation]; !ok {
+		return false
+	}
+	if cs, ok := r.opts.Generator.Sources.(generate.CacheSources); ok && cs.Cache != nil {
+		for _, g := range generatorRefs(&set.Spec) {
+			if g.repoURL != "" {
+				cs.Cache.Invalidate(g.repoURL)
+			}
+		}
+	}
+	return true
 }
 
 // matching lists the ApplicationSets with a generator for which match is true.

@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	platformv1alpha1 "gantry.dev/gantry/api/platform/v1alpha1"
@@ -25,10 +26,12 @@ type Reconciler struct {
 	Namespace string
 }
 
-// SetupWithManager watches the one ConfigMap.
+// SetupWithManager watches the one ConfigMap, on every replica of gantry:
+// each one authorizes its own requests.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return builder.ControllerManagedBy(mgr).
 		Named("rbac-config").
+		WithOptions(controller.Options{NeedLeaderElection: ptrFalse()}).
 		For(&corev1.ConfigMap{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return o.GetNamespace() == r.Namespace && o.GetName() == rbac.ConfigMapName
 		}))).

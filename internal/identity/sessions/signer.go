@@ -53,15 +53,23 @@ func (o SignerOptions) withDefaults() SignerOptions {
 
 // Signer holds the current signing key and the previous ones still needed to
 // verify tokens they signed. Reads (signing, verifying, JWKS) are lock-free;
-// Rotate and RotateIfDue are serialized. It assumes it is the only writer of
-// its KeyStore (one gantry process).
+// Rotate and RotateIfDue are serialized. One replica of gantry writes its
+// KeyStore (the leader: Upkeep); the others Reload it, and read it again when
+// a token names a key they do not have yet.
 type Signer struct {
 	store KeyStore
 	opts  SignerOptions
 
-	writeMu sync.Mutex                   // serializes Rotate/RotateIfDue
+	writeMu sync.Mutex                   // serializes Rotate/RotateIfDue/Reload
 	ring    atomic.Pointer[[]signingKey] // oldest first, last is current; never mutated in place
+	// missReload is when an unknown key id last made the Signer read its
+	// store again (unix nanoseconds): at most every missReloadEvery.
+	missReload atomic.Int64
 }
+
+// missReloadEvery bounds how often tokens naming unknown keys make the
+// Signer read its store.
+const missReloadEvery = 5 * time.Second
 
 // NewSigner loads the keys from store, checks them, and makes a first key if
 // there is none or a new current key if the current one is older than the
@@ -84,9 +92,42 @@ func NewSigner(ctx context.Context, store KeyStore, opts SignerOptions) (*Signer
 	slices.SortStableFunc(keys, func(a, b signingKey) int { return a.created.Compare(b.created) })
 	s.ring.Store(&keys)
 	if _, err := s.RotateIfDue(ctx); err != nil {
-		return nil, err
+		// Another replica may have saved new keys meanwhile (a conflict):
+		// take them, and rotate only if they are due too.
+		if rerr := s.Reload(ctx); rerr != nil {
+			return nil, err
+		}
+		if _, err := s.RotateIfDue(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// Reload reads the keys again from the store, as another replica of gantry
+// (the leader) saved them. A store without keys, or with keys that do not
+// parse, changes nothing.
+func (s *Signer) Reload(ctx context.Context) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	stored, err := s.store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	keys := make([]signingKey, 0, len(stored))
+	for _, sk := range stored {
+		k, err := parseStoredKey(sk)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(keys, func(a, b signingKey) int { return a.created.Compare(b.created) })
+	s.ring.Store(&keys)
+	return nil
 }
 
 // Rotate makes a new current key now, drops the keys past retention and
@@ -208,8 +249,27 @@ func (s *Signer) current() signingKey {
 	return keys[len(keys)-1] // NewSigner guarantees at least one key
 }
 
-// publicKey returns the key with this id, if still kept.
+// publicKey returns the key with this id, if still kept. An id it does not
+// know may be a key another replica made a moment ago: the store is read
+// again (at most every missReloadEvery).
 func (s *Signer) publicKey(id string) (*ecdsa.PublicKey, bool) {
+	if k, ok := s.find(id); ok {
+		return k, true
+	}
+	now := s.opts.Now().UnixNano()
+	last := s.missReload.Load()
+	if now-last < int64(missReloadEvery) || !s.missReload.CompareAndSwap(last, now) {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := s.Reload(ctx); err != nil {
+		return nil, false
+	}
+	return s.find(id)
+}
+
+func (s *Signer) find(id string) (*ecdsa.PublicKey, bool) {
 	for _, k := range *s.ring.Load() {
 		if k.id == id {
 			return &k.private.PublicKey, true

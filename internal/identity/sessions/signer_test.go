@@ -207,3 +207,33 @@ func TestPublicKeysMatchJWKS(t *testing.T) {
 		}
 	}
 }
+
+// Two replicas of gantry share one key store: when the leader rotates, a
+// token it signs with its new key verifies at once on the other replica (it
+// reads the store again for a key it does not know), which also signs with
+// the new key from then on.
+func TestReplicaFollowsTheLeadersRotation(t *testing.T) {
+	ctx := context.Background()
+	leader := newTestEnv(t, Config{})
+	other, err := NewSigner(ctx, leader.keys, SignerOptions{Now: leader.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherMgr, err := NewManager(other, leader.refresh, Config{Issuer: testIssuer, Now: leader.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.signer.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := leader.mgr.Issue(ctx, Subject{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := otherMgr.Verify(ctx, pair.AccessToken); err != nil {
+		t.Fatalf("a token signed with the leader's new key, on the other replica: %v", err)
+	}
+	if got, want := kids(mustJWKS(t, other))[0], kids(mustJWKS(t, leader.signer))[0]; got != want {
+		t.Errorf("the other replica's current key %s, want the leader's %s", got, want)
+	}
+}

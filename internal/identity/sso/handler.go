@@ -119,7 +119,7 @@ func New(ctx context.Context, opts Options) (*Handler, error) {
 	if h.http, err = cfg.httpClient(); err != nil {
 		return nil, err
 	}
-	if h.seal, err = newSealer(); err != nil {
+	if h.seal, err = newSealer(h.cfg.ClientSecret); err != nil {
 		return nil, fmt.Errorf("making the SSO cookie key: %w", err)
 	}
 	_, _ = h.discover(ctx) // logged; retried on the next login

@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"gantry.dev/gantry/internal/api"
@@ -102,10 +103,13 @@ func (s *Service) Name() string {
 	return ""
 }
 
-// SetupWithManager watches the one Secret.
+// SetupWithManager watches the one Secret, on every replica of gantry
+// (leader or not): each one serves sign-ins.
 func (s *Service) SetupWithManager(mgr ctrl.Manager) error {
+	notLeaderOnly := false
 	return builder.ControllerManagedBy(mgr).
 		Named("sso-config").
+		WithOptions(controller.Options{NeedLeaderElection: &notLeaderOnly}).
 		For(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 			return o.GetNamespace() == s.Namespace && o.GetName() == SecretName
 		}))).

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -32,9 +33,16 @@ type pending struct {
 // bare HMAC: the PKCE verifier is then unreadable too, even to the browser.
 type sealer struct{ aead cipher.AEAD }
 
-func newSealer() (sealer, error) {
+// newSealer keys the sealer from the upstream client's secret when there
+// is one, so that every replica of gantry opens what another sealed (the
+// provider may send the browser back to any of them); a public client's
+// sign-ins are sealed with a key of this process only.
+func newSealer(clientSecret string) (sealer, error) {
 	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+	if clientSecret != "" {
+		sum := sha256.Sum256([]byte("gantry sso state cookie\x00" + clientSecret))
+		key = sum[:]
+	} else if _, err := rand.Read(key); err != nil {
 		return sealer{}, err
 	}
 	block, err := aes.NewCipher(key)

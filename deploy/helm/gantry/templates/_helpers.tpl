@@ -30,10 +30,23 @@ https://gantry.{{ .Release.Namespace }}.svc{{ if ne (int .Values.service.port) 4
 {{- if ne .Release.Namespace "gantry-system" -}}
 {{- fail (printf "gantry keeps its state in namespace gantry-system: install it there (helm install %s ./deploy/helm/gantry -n gantry-system --create-namespace), not in %q" .Release.Name .Release.Namespace) -}}
 {{- end -}}
-{{- if ne (int .Values.replicas) 1 -}}
-{{- fail (printf "replicas: %v: gantry runs one replica for now (its controllers have no leader election yet); set replicas: 1" .Values.replicas) -}}
+{{- if lt (int .Values.replicas) 1 -}}
+{{- fail (printf "replicas: %v: gantry needs at least one replica" .Values.replicas) -}}
+{{- end -}}
+{{- if gt (int .Values.replicas) 1 -}}
+{{- if ne .Values.controlPlanes "pods" -}}
+{{- fail (printf "replicas: %v needs controlPlanes: pods: a control plane run as a process lives in one replica's pod and dies with it; set controlPlanes: pods, or replicas: 1" .Values.replicas) -}}
+{{- end -}}
+{{- if not .Values.tlsSecret -}}
+{{- fail (printf "replicas: %v needs tlsSecret: each replica would serve a certificate of its own CA; name a TLS Secret (tls.crt, tls.key) all replicas serve, or set replicas: 1" .Values.replicas) -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.externalURL (not (hasPrefix "https://" .Values.externalURL)) -}}
 {{- fail (printf "externalURL %q: give an https URL without a path, such as https://gantry.example.com" .Values.externalURL) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Several replicas elect a leader for the controllers; each keeps only caches on its own volume. */}}
+{{- define "gantry.replicated" -}}
+{{- if gt (int .Values.replicas) 1 -}}true{{- end -}}
 {{- end -}}
