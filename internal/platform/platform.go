@@ -190,13 +190,22 @@ func (p *Platform) controlPlanes() (controlPlanes, error) {
 	trust := &vcluster.Trust{Issuer: p.issuer(), CA: p.opts.ServerCA}
 	logger := p.opts.Logger.WithName("vcluster")
 	if pods := p.opts.ControlPlanePods; pods != nil {
+		// Each replica has its own kubelet API (its CA, address and port):
+		// with several, a control plane given the leader's would be
+		// restarted with the next leader's at every failover. Until the
+		// replicas share one, logs and exec of pods clusters need a single
+		// replica.
+		var kubelet vcluster.KubeletAPI
+		if !p.opts.LeaderElection {
+			kubelet = p.kubelet
+		}
 		// An API server in a pod does not reach gantry's issuer at
 		// 127.0.0.1, and a JWT authenticator that cannot fetch its keys
 		// accepts no token: direct SSO to a virtual cluster is not wired
 		// for pods yet (the proxy, which impersonates, works).
 		return controlplanepods.New(controlplanepods.Options{
 			Host: p.opts.Host, Image: pods.Image, NodeSelector: pods.NodeSelector, Tolerations: pods.Tolerations,
-			LocalVolumes: pods.LocalVolumes, Kubelet: p.kubelet,
+			LocalVolumes: pods.LocalVolumes, Kubelet: kubelet,
 			WorkDir:      p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
 		})
 	}

@@ -291,7 +291,7 @@ func (h *helmRelease) badUpgrade(t *testing.T) {
 		set  map[string]any
 		want string
 	}{
-		{map[string]any{"replicas": 2}, "set replicas: 1"},
+		{map[string]any{"replicas": 2}, "replicas: 2 needs controlPlanes: pods"},
 		{map[string]any{"externalURL": "http://gantry.example.com"}, "give an https URL"},
 	} {
 		if _, err := h.upgrade(t, c.set); err == nil || !strings.Contains(err.Error(), c.want) {

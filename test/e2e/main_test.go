@@ -110,9 +110,19 @@ type gantry struct {
 // stops it (SIGTERM, then SIGKILL) when the test ends.
 func startGantry(t *testing.T, dataDir string, extra ...string) *gantry {
 	t.Helper()
+	return startGantryEnv(t, dataDir, nil, extra...)
+}
+
+// startGantryEnv is startGantry with variables added to gantry's environment
+// (a parallel test cannot t.Setenv).
+func startGantryEnv(t *testing.T, dataDir string, env []string, extra ...string) *gantry {
+	t.Helper()
 	g := &gantry{t: t, dataDir: dataDir, httpAddr: freeAddr(t), ready: make(chan struct{}), exited: make(chan struct{})}
 	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", g.httpAddr, "--kube-bin-dir", kubeBinDir, "--real-nodes", "0"}, extra...)
 	g.cmd = exec.Command(gantryBin, args...)
+	if env != nil {
+		g.cmd.Env = append(os.Environ(), env...)
+	}
 	// If the test binary itself is killed, gantry (and through it everything it
 	// started) goes too.
 	g.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

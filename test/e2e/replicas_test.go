@@ -117,6 +117,7 @@ type replicas struct {
 	h           *replicaHost
 	externalURL string
 	ca          []byte
+	caFile      string
 	cert, key   string
 	mu          sync.Mutex
 	backends    []string
@@ -140,13 +141,14 @@ func (h *replicaHost) replicas(t *testing.T) *replicas {
 	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), ca.CertPEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("SSL_CERT_FILE", filepath.Join(dir, "ca.crt"))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	r := &replicas{h: h, externalURL: "https://" + l.Addr().String(), ca: ca.CertPEM(),
+	// The replicas trust the relay's certificate at the external URL (their
+	// own issuer's discovery goes there).
+	r := &replicas{h: h, externalURL: "https://" + l.Addr().String(), ca: ca.CertPEM(), caFile: filepath.Join(dir, "ca.crt"),
 		cert: filepath.Join(dir, "tls.crt"), key: filepath.Join(dir, "tls.key")}
 	go func() {
 		for {
@@ -191,7 +193,7 @@ func (r *replicas) start(t *testing.T, extra ...string) *gantry {
 	t.Helper()
 	args := append([]string{"--kubeconfig", r.h.kubeconfig, "--control-planes", "pods", "--control-plane-image", r.h.image,
 		"--leader-elect", "--external-url", r.externalURL, "--tls-cert-file", r.cert, "--tls-key-file", r.key}, extra...)
-	g := startGantry(t, t.TempDir(), args...)
+	g := startGantryEnv(t, t.TempDir(), []string{"SSL_CERT_FILE=" + r.caFile}, args...)
 	g.serverCA = r.ca
 	g.waitReady(2 * time.Minute)
 	r.mu.Lock()
