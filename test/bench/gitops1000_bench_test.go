@@ -101,19 +101,31 @@ func idleHostApply(b *testing.B, file string) time.Duration {
 // memory is one reading of a process's memory: what the kernel holds for it
 // (RSS, the target) and the Go heap in use (go_memstats_heap_inuse_bytes),
 // whose difference is mostly garbage and free spans not yet returned.
-type memory struct{ rss, heap float64 } // MiB
+// goHeld is what the Go runtime holds from the system and has not returned
+// (go_memstats_sys_bytes - go_memstats_heap_released_bytes): RSS above it is
+// the binary's pages and C memory (SQLite, in gantry's kine).
+type memory struct{ rss, heap, goHeld float64 } // MiB
 
-func (m memory) String() string { return fmt.Sprintf("%.0f (heap %.0f)", m.rss, m.heap) }
+func (m memory) String() string {
+	return fmt.Sprintf("%.0f (heap %.0f, Go %.0f)", m.rss, m.heap, m.goHeld)
+}
 
 // memoryNow reads gantry's and the host kube-controlplane's memory.
 func (e *gitopsEnv) memoryNow(b *testing.B, hostPid int) (gantry, host memory) {
-	gantry = memory{rssMiB(e.pid), e.metric(b, "go_memstats_heap_inuse_bytes") / (1 << 20)}
+	page := e.metricsPage(b)
+	gantry = memoryFrom(rssMiB(e.pid), page)
 	body, err := e.host.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
 		b.Fatalf("the host API server's metrics: %v", err)
 	}
-	host = memory{rssMiB(hostPid), metricIn(string(body), "go_memstats_heap_inuse_bytes") / (1 << 20)}
+	host = memoryFrom(rssMiB(hostPid), string(body))
 	return gantry, host
+}
+
+func memoryFrom(rss float64, page string) memory {
+	const mib = 1 << 20
+	return memory{rss, metricIn(page, "go_memstats_heap_inuse_bytes") / mib,
+		(metricIn(page, "go_memstats_sys_bytes") - metricIn(page, "go_memstats_heap_released_bytes")) / mib}
 }
 
 // metricIn is the value of an unlabelled metric in a Prometheus text page.
