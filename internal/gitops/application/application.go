@@ -558,14 +558,13 @@ func (r *Reconciler) handleRefresh(app *gitopsv1alpha1.Application) {
 	if !ok {
 		return
 	}
+	purger, _ := r.Renderer.(interface{ Purge(repoURL string) })
 	for _, s := range sources(&app.Spec) {
 		if s.Chart == "" {
 			r.Sources.Invalidate(s.RepoURL)
 		}
-	}
-	if mode == "hard" {
-		if h, ok := r.Renderer.(interface{ Purge() }); ok {
-			h.Purge()
+		if mode == "hard" && purger != nil {
+			purger.Purge(s.RepoURL)
 		}
 	}
 }
