@@ -121,8 +121,8 @@ func (c *Cache) Cluster(key string, cfg *rest.Config) (*Cluster, error) {
 		Mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = selector }),
-		ctx:     ctx,
-		cancel:  cancel,
+		ctx:      ctx,
+		cancel:   cancel,
 		watched:  map[schema.GroupVersionResource]cache.SharedIndexInformer{},
 		mappings: map[schema.GroupVersionKind]*meta.RESTMapping{},
 	}
