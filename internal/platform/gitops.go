@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,6 +65,13 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 	if err != nil {
 		return fmt.Errorf("git cache: %w", err)
 	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		pruneTrees(ctx, srcs, p.opts.Logger)
+		return nil
+	})); err != nil {
+		return err
+	}
+	registerSourceMetrics(srcs)
 	renderCache := render.NewCache(render.CacheOptions{})
 	renderer := render.New(render.Options{
 		ChartCacheDir: filepath.Join(p.opts.DataDir, "gitops", "charts"),
@@ -177,6 +185,50 @@ func ensureSystem(ctx context.Context, c client.Client) error {
 	return nil
 }
 
+// Checked-out trees are kept on disk while they are read: one per commit
+// any app renders. Those no reconcile used for treeKeep go, every
+// treePruneInterval; a later reconcile at that commit (a render cache miss)
+// extracts it again from the mirror, without network.
+const (
+	treePruneInterval = 10 * time.Minute
+	treeKeep          = time.Hour
+)
+
+func pruneTrees(ctx context.Context, srcs *source.Cache, log logr.Logger) {
+	t := time.NewTicker(treePruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-treeKeep)
+		if _, err := srcs.Prune(func(_ string, used time.Time) bool { return used.After(cutoff) }); err != nil {
+			log.Error(err, "pruning Git trees")
+		}
+	}
+}
+
+// registerSourceMetrics exposes the Git cache's sizes on /metrics.
+func registerSourceMetrics(c *source.Cache) {
+	for _, m := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gantry_git_lsremote_answers",
+			Help: "ls-remote answers kept (one per repository and credential, for the poll interval)."}, func() float64 { return float64(c.Stats().Answers) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gantry_git_verified_commits",
+			Help: "Commits known to be in a mirror (bounded, least recently used out first)."}, func() float64 { return float64(c.Stats().Verified) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gantry_git_verified_commits_evictions_total",
+			Help: "Verified commits forgotten to keep the bound."}, func() float64 { return float64(c.Stats().VerifiedEvictions) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gantry_git_trees",
+			Help: "Checked-out trees on disk, as of the last prune."}, func() float64 { return float64(c.Stats().Trees) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gantry_git_trees_pruned_total",
+			Help: "Checked-out trees deleted because no reconcile used them for an hour."}, func() float64 { return float64(c.Stats().TreesPruned) }),
+	} {
+		// A second platform in one process (tests) keeps the first one's; harmless.
+		_ = ctrlmetrics.Registry.Register(m)
+	}
+}
+
 // registerRenderMetrics exposes the render cache's counters on /metrics, where
 // `make bench` reads the hit rate.
 func registerRenderMetrics(c *render.Cache) {
@@ -186,7 +238,11 @@ func registerRenderMetrics(c *render.Cache) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gantry_render_cache_misses_total",
 			Help: "Renders that ran kustomize, helm or read a directory."}, func() float64 { return float64(c.Stats().Misses) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gantry_render_cache_bytes",
-			Help: "Size of the rendered manifests kept."}, func() float64 { return float64(c.Stats().Bytes) }),
+			Help: "Size of the rendered manifests kept (their JSON; bounded by the cache's MaxBytes)."}, func() float64 { return float64(c.Stats().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gantry_render_cache_entries",
+			Help: "Rendered results kept (bounded by the cache's MaxEntries)."}, func() float64 { return float64(c.Stats().Entries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gantry_render_cache_evictions_total",
+			Help: "Rendered results dropped, least recently used first, to stay within the bounds."}, func() float64 { return float64(c.Stats().Evictions) }),
 	} {
 		// A second platform in one process (tests) keeps the first one's; harmless.
 		_ = ctrlmetrics.Registry.Register(m)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -97,9 +99,28 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				n, ok2 := e.ObjectNew.(*platformv1alpha1.VirtualCluster)
 				return !ok1 || !ok2 || o.Status.Phase != n.Status.Phase
 			}})).
-		Watches(&gitopsv1alpha1.Application{}, toProject, builder.WithPredicates(predicate.Funcs{
-			UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+		// A thousand apps created at once (kubectl apply -f) wrote the
+		// project's status a thousand times, each write a request to the API
+		// server the user's own apply waited behind: their count is taken
+		// once the burst has paused for a second.
+		Watches(&gitopsv1alpha1.Application{}, handler.Funcs{
+			CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				enqueueLater(q, e.Object)
+			},
+			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				enqueueLater(q, e.Object)
+			}}).
 		Complete(r)
+}
+
+// appCountDelay is how long the count of a project's apps waits for more
+// apps to come or go.
+const appCountDelay = time.Second
+
+func enqueueLater(q workqueue.TypedRateLimitingInterface[reconcile.Request], o client.Object) {
+	if p, ok := FromNamespace(o.GetNamespace()); ok {
+		q.AddAfter(reconcile.Request{NamespacedName: types.NamespacedName{Name: p}}, appCountDelay)
+	}
 }
 
 // Reconcile makes the namespace, counts usage and reports quotas. Status is

@@ -40,6 +40,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -72,6 +73,13 @@ func (w *Writer) Get(ctx context.Context, key types.NamespacedName, obj client.O
 	last, ok := w.last[key]
 	w.mu.Unlock()
 	if !ok || last == obj.GetResourceVersion() {
+		return nil
+	}
+	// A cache ahead of this writer's last write (someone else wrote since: a
+	// user's refresh annotation) holds that write too. Resource versions
+	// compare as numbers on etcd and kine; where they do not, ask the server.
+	if c, err := resourceversion.CompareResourceVersion(obj.GetResourceVersion(), last); err == nil && c > 0 {
+		w.Wrote(obj)
 		return nil
 	}
 	if err := w.reader().Get(ctx, key, obj); err != nil {

@@ -292,3 +292,63 @@ func TestNestedZeroValueRemoved(t *testing.T) {
 		t.Fatalf("stored operation state %+v: want Succeeded with no retry count or message left over", st)
 	}
 }
+
+// countingReader counts the reads that go past the cache to the server.
+type countingReader struct {
+	client.Reader
+	reads int
+}
+
+func (r *countingReader) Get(ctx context.Context, key types.NamespacedName, obj client.Object, opts ...client.GetOption) error {
+	r.reads++
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// A cache that is ahead of the writer's last write (someone else wrote
+// since, as a user's refresh annotation does) already holds that write: it
+// is used as it is, without a read from the server. One behind is not.
+func TestCacheAheadOfTheLastWriteIsUsed(t *testing.T) {
+	env, key := newApp(t, nil)
+	ctx := context.Background()
+	cache := &staleCache{Client: env.Client}
+	server := &countingReader{Reader: env.Client}
+	w := &statuswrite.Writer{Client: cache, Reader: server}
+
+	base := &gitopsv1alpha1.Application{}
+	if err := env.Client.Get(ctx, key, base); err != nil {
+		t.Fatal(err)
+	}
+	desired := base.DeepCopy()
+	desired.Status.Sync.Status = gitopsv1alpha1.SyncStatusSynced
+	if err := statuswrite.Patch(ctx, w, base, desired, changed); err != nil {
+		t.Fatal(err)
+	}
+	// A user annotates the app after that write; the cache has caught up.
+	later := desired.DeepCopy()
+	later.Annotations = map[string]string{"argocd.argoproj.io/refresh": "normal"}
+	if err := env.Client.Update(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	cache.frozen = later.DeepCopy()
+	got := &gitopsv1alpha1.Application{}
+	if err := w.Get(ctx, key, got); err != nil {
+		t.Fatal(err)
+	}
+	if server.reads != 0 || got.ResourceVersion != later.ResourceVersion || got.Status.Sync.Status != gitopsv1alpha1.SyncStatusSynced {
+		t.Errorf("cache ahead: %d server reads, got version %s (%s), want the cache's %s", server.reads, got.ResourceVersion, got.Status.Sync.Status, later.ResourceVersion)
+	}
+
+	// The cache falls behind a new write: the server is asked.
+	desired = got.DeepCopy()
+	desired.Status.Sync.Status = gitopsv1alpha1.SyncStatusOutOfSync
+	if err := statuswrite.Patch(ctx, w, got, desired, changed); err != nil {
+		t.Fatal(err)
+	}
+	got = &gitopsv1alpha1.Application{}
+	if err := w.Get(ctx, key, got); err != nil {
+		t.Fatal(err)
+	}
+	if server.reads != 1 || got.Status.Sync.Status != gitopsv1alpha1.SyncStatusOutOfSync {
+		t.Errorf("cache behind: %d server reads, status %s; want 1 read and OutOfSync", server.reads, got.Status.Sync.Status)
+	}
+}

@@ -122,6 +122,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer stopProfiles()
+	go releaseWhenIdle(ctx)
 	if o.ExternalURL == "" {
 		o.ExternalURL = c.srv.URL()
 	}

@@ -99,8 +99,9 @@ type Reconciler struct {
 
 // unknownFields is what unsupported found in one stored version of an app.
 type unknownFields struct {
-	resourceVersion string
-	fields          []string
+	uid        types.UID
+	generation int64
+	fields     []string
 }
 
 type seenApp struct {
@@ -509,16 +510,18 @@ func (r *Reconciler) recordComparison(app *gitopsv1alpha1.Application, cmp *comp
 }
 
 // unsupported lists the Argo CD fields in the stored app that gantry does not know.
-// The answer is kept per stored version: reading the app as stored costs an
+// The answer is kept per generation: reading the app as stored costs an
 // uncached GET (controller-runtime caches typed objects only), which a
 // thousand apps compared once a minute made a thousand GETs a minute of the
-// host's API server and its storage for nothing.
+// host's API server and its storage for nothing. Unknown fields live in spec
+// and operation, and only they move the generation (the status and
+// metadata, the reconciler's own writes and a refresh annotation, do not).
 func (r *Reconciler) unsupported(ctx context.Context, app *gitopsv1alpha1.Application) ([]string, error) {
 	key := client.ObjectKeyFromObject(app)
 	r.unknownMu.Lock()
 	known, ok := r.unknown[key]
 	r.unknownMu.Unlock()
-	if ok && known.resourceVersion == app.ResourceVersion {
+	if ok && known.uid == app.UID && known.generation == app.Generation {
 		return known.fields, nil
 	}
 	fields, err := r.readUnsupported(ctx, app)
@@ -527,7 +530,7 @@ func (r *Reconciler) unsupported(ctx context.Context, app *gitopsv1alpha1.Applic
 		if r.unknown == nil {
 			r.unknown = map[types.NamespacedName]unknownFields{}
 		}
-		r.unknown[key] = unknownFields{resourceVersion: app.ResourceVersion, fields: fields}
+		r.unknown[key] = unknownFields{uid: app.UID, generation: app.Generation, fields: fields}
 		r.unknownMu.Unlock()
 	}
 	return fields, err
@@ -555,14 +558,13 @@ func (r *Reconciler) handleRefresh(app *gitopsv1alpha1.Application) {
 	if !ok {
 		return
 	}
+	purger, _ := r.Renderer.(interface{ Purge(repoURL string) })
 	for _, s := range sources(&app.Spec) {
 		if s.Chart == "" {
 			r.Sources.Invalidate(s.RepoURL)
 		}
-	}
-	if mode == "hard" {
-		if h, ok := r.Renderer.(interface{ Purge() }); ok {
-			h.Purge()
+		if mode == "hard" && purger != nil {
+			purger.Purge(s.RepoURL)
 		}
 	}
 }

@@ -27,9 +27,12 @@ type comparison struct {
 	live        map[resourceKey]*unstructured.Unstructured
 	resources   []gitopsv1alpha1.ResourceStatus
 	outOfSync   map[resourceKey]bool
-	sync        gitopsv1alpha1.SyncStatusCode
-	health      gitopsv1alpha1.HealthStatus
-	images      []string
+	// exact are the live objects equal to their desired state with no field
+	// ignored: a sync need not dry-run them (apply.Options.InSync).
+	exact  map[resourceKey]bool
+	sync   gitopsv1alpha1.SyncStatusCode
+	health gitopsv1alpha1.HealthStatus
+	images []string
 	// apps holds the app's children (the host's Applications), nil when it has none.
 	apps *livestate.Cluster
 }
@@ -169,7 +172,7 @@ func crdScope(gvk schema.GroupVersionKind, objs []*unstructured.Unstructured) st
 // compare diffs desired with live and assesses health, as Argo CD's app state
 // manager does.
 func compare(app *gitopsv1alpha1.Application, desired []*unstructured.Unstructured, live map[resourceKey]*unstructured.Unstructured) (*comparison, error) {
-	c := &comparison{desired: desired, live: live, outOfSync: map[resourceKey]bool{}, sync: gitopsv1alpha1.SyncStatusSynced}
+	c := &comparison{desired: desired, live: live, outOfSync: map[resourceKey]bool{}, exact: map[resourceKey]bool{}, sync: gitopsv1alpha1.SyncStatusSynced}
 	rules := ignoreRules(app.Spec.IgnoreDifferences)
 	worst := health.Healthy
 	images := map[string]bool{}
@@ -183,14 +186,18 @@ func compare(app *gitopsv1alpha1.Application, desired []*unstructured.Unstructur
 		if rs.Hook {
 			return nil // hooks are run by syncs, not compared (Argo CD)
 		}
-		modified, err := diff.Modified(d, l, diff.OptionsFor(diff.Options{FieldManager: FieldManager}, rules, firstNonNil(d, l)))
+		opts := diff.OptionsFor(diff.Options{FieldManager: FieldManager}, rules, firstNonNil(d, l))
+		modified, err := diff.Modified(d, l, opts)
 		if err != nil {
 			return fmt.Errorf("comparing %s: %w", k, err)
 		}
-		if modified {
+		switch {
+		case modified:
 			rs.Status = gitopsv1alpha1.SyncStatusOutOfSync
 			c.outOfSync[k] = true
 			c.sync = gitopsv1alpha1.SyncStatusOutOfSync
+		case d != nil && l != nil && len(opts.IgnoreDifferences)+len(opts.JQPathExpressions)+len(opts.ManagedFieldsManagers) == 0:
+			c.exact[k] = true
 		}
 		if d == nil {
 			rs.RequiresPruning = true

@@ -206,6 +206,10 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 	for k := range cmp.outOfSync {
 		opts.OutOfSync[apply.ResourceKey(k)] = true
 	}
+	opts.InSync = make(map[apply.ResourceKey]bool, len(cmp.exact))
+	for k := range cmp.exact {
+		opts.InSync[apply.ResourceKey(k)] = true
+	}
 	for _, res := range so.Resources {
 		opts.Resources = append(opts.Resources, apply.ResourceKey{Group: res.Group, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name})
 	}
@@ -232,10 +236,15 @@ func (r *Reconciler) runOperation(ctx context.Context, app *gitopsv1alpha1.Appli
 		if !sc.policy.Own(sc.target) {
 			psa = podsecurity.NamespaceLabels(sc.policy.PodSecurity())
 		}
-		if err := ensureNamespace(ctx, cl, opts.Namespace, md, psa); err != nil {
+		created, err := ensureNamespace(ctx, cl, opts.Namespace, md, psa)
+		if err != nil {
 			fail(err)
 			return
 		}
+		// It exists now: the sync need not look for it again, and when it is
+		// new nothing in it is read before being applied.
+		opts.SyncOptions.CreateNamespace = false
+		opts.NamespaceCreated = created
 	}
 	started := st.StartedAt
 	dyn, mapper := routed(cl, cmp.apps) // children to the host, the rest to the destination
@@ -316,37 +325,39 @@ func appendHistory(app *gitopsv1alpha1.Application, cmp *comparison, srcs []gito
 }
 
 // ensureNamespace creates namespace name (with labels, when it is new) and
-// applies managedNamespaceMetadata to it.
-func ensureNamespace(ctx context.Context, cl *livestate.Cluster, name string, md *gitopsv1alpha1.ManagedNamespaceMetadata, labels map[string]string) error {
+// applies managedNamespaceMetadata to it. It tells whether it created it.
+func ensureNamespace(ctx context.Context, cl *livestate.Cluster, name string, md *gitopsv1alpha1.ManagedNamespaceMetadata, labels map[string]string) (created bool, err error) {
 	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": name}}}
 	if md == nil || len(labels) > 0 {
-		created := ns.DeepCopy()
-		created.SetLabels(labels)
-		_, err := cl.Dynamic.Resource(nsGVR).Create(ctx, created, metav1.CreateOptions{FieldManager: FieldManager})
+		obj := ns.DeepCopy()
+		obj.SetLabels(labels)
+		_, err := cl.Dynamic.Resource(nsGVR).Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating namespace %s (CreateNamespace=true): %w", name, err)
+			return false, fmt.Errorf("creating namespace %s (CreateNamespace=true): %w", name, err)
 		}
+		created = err == nil
 		if md == nil {
-			return nil
+			return created, nil
 		}
 	}
 	// Server-side apply under a field manager of its own: a label dropped
 	// from managedNamespaceMetadata leaves the namespace at the next sync,
-	// and what others set on it stays.
+	// and what others set on it stays. (When it creates the namespace,
+	// created stays false: the sync then reads before it writes, as usual.)
 	ns.SetLabels(md.Labels)
 	ns.SetAnnotations(md.Annotations)
 	data, err := json.Marshal(ns.Object)
 	if err != nil {
-		return err
+		return created, err
 	}
 	force := true
 	if _, err := cl.Dynamic.Resource(nsGVR).Patch(ctx, name, types.ApplyPatchType, data,
 		metav1.PatchOptions{FieldManager: NamespaceFieldManager, Force: &force}); err != nil {
-		return fmt.Errorf("namespace %s (CreateNamespace=true, managedNamespaceMetadata): %w", name, err)
+		return created, fmt.Errorf("namespace %s (CreateNamespace=true, managedNamespaceMetadata): %w", name, err)
 	}
-	return nil
+	return created, nil
 }
 
 // respectIgnored honours RespectIgnoreDifferences (the app's option, or an

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
@@ -35,6 +36,7 @@ import (
 // hook Jobs by writing their status, as a kubelet-driven Job controller would.
 type testEnv struct {
 	cp   *controlplane.ControlPlane
+	cfg  *rest.Config
 	dyn  dynamic.Interface
 	kube kubernetes.Interface
 	disc discovery.DiscoveryInterface
@@ -49,7 +51,7 @@ func TestMain(m *testing.M) {
 func env(t *testing.T) *testEnv {
 	t.Helper()
 	k := kubetest.Shared(t, kubetest.Options{Controllers: slices.Concat(controlplane.TenantControllers, []string{"-job", "-cronjob"})})
-	return &testEnv{cp: k.CP, dyn: dynamic.NewForConfigOrDie(k.Config), kube: k.Kube, disc: discovery.NewDiscoveryClientForConfigOrDie(k.Config)}
+	return &testEnv{cp: k.CP, cfg: k.Config, dyn: dynamic.NewForConfigOrDie(k.Config), kube: k.Kube, disc: discovery.NewDiscoveryClientForConfigOrDie(k.Config)}
 }
 
 // cluster returns a handle with a fresh mapper, as a caller builds one per sync.

@@ -281,6 +281,7 @@ func (s *syncer) namespaceTask(ctx context.Context, p *plan) (*task, error) {
 		return nil, nil
 	}
 	p.newNamespaces[ns] = true
+	s.emptyNamespaces[ns] = true
 	return t, nil
 }
 

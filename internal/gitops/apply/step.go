@@ -64,7 +64,7 @@ func (s *syncer) applyOne(ctx context.Context, t *task) bool {
 	if err := s.kube.resolve(ctx, t, timeout); err != nil {
 		return fail(err)
 	}
-	before, err := s.kube.get(ctx, t)
+	before, err := s.before(ctx, t)
 	if err != nil {
 		return fail(err)
 	}
@@ -114,6 +114,25 @@ func (s *syncer) applyOne(ctx context.Context, t *task) bool {
 		s.kube.waitEstablished(ctx, t, crdTimeout)
 	}
 	return true
+}
+
+// before is t's object as it is before its apply, read from the API server
+// only when the sync needs it exactly (Replace and Force act on it) or
+// cannot know it: otherwise the live copy the caller gave (from its watch
+// cache) serves, and an object in a namespace that did not exist when the
+// sync began had no earlier self. Elsewhere it only chooses the word of the
+// result (created, configured, unchanged).
+func (s *syncer) before(ctx context.Context, t *task) (*unstructured.Unstructured, error) {
+	switch {
+	case t.hook:
+		return nil, nil // always created; an existing one is read after
+	case t.opts.Replace || t.opts.Force:
+	case t.live != nil:
+		return t.live, nil
+	case t.key.Namespace != "" && s.emptyNamespaces[t.key.Namespace]:
+		return nil, nil
+	}
+	return s.kube.get(ctx, t)
 }
 
 // prune deletes a live object that is no longer desired, unless pruning is off

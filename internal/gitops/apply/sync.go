@@ -43,8 +43,11 @@ func Sync(ctx context.Context, cluster Cluster, desired, live []*unstructured.Un
 	if err := opts.check(cluster); err != nil {
 		return Result{Phase: OperationError, Message: err.Error()}
 	}
-	s := &syncer{opts: opts, started: time.Now(),
+	s := &syncer{opts: opts, started: time.Now(), emptyNamespaces: map[string]bool{},
 		kube: &kube{dyn: cluster.Dynamic, mapper: cluster.Mapper, manager: opts.FieldManager, unknown: map[schema.GroupKind]bool{}}}
+	if opts.NamespaceCreated && opts.Namespace != "" {
+		s.emptyNamespaces[opts.Namespace] = true
+	}
 	p, err := s.plan(ctx, desired, live)
 	if ctx.Err() != nil {
 		return s.finish(OperationFailed, "operation terminated: "+ctx.Err().Error())
@@ -90,6 +93,10 @@ type syncer struct {
 	kube    *kube
 	started time.Time
 	results []ResourceResult
+	// emptyNamespaces did not exist when the sync began (the caller's
+	// NamespaceCreated, or CreateNamespace's): nothing in them has to be
+	// looked up before it is applied.
+	emptyNamespaces map[string]bool
 }
 
 // run executes the plan, step by step (one phase and wave at a time).

@@ -73,6 +73,10 @@ type Options struct {
 	TrackingID  func(obj *unstructured.Unstructured) string
 	// Labels are set on every desired object (so that watches can filter on them).
 	Labels map[string]string
+	// NamespaceCreated says the caller created Namespace just before this
+	// sync (CreateNamespace): nothing in it existed, so its objects are not
+	// read before they are applied.
+	NamespaceCreated bool
 	// Prune deletes live objects that are no longer desired (Argo CD's prune flag);
 	// without it they are reported PruneSkipped.
 	Prune bool
@@ -86,6 +90,10 @@ type Options struct {
 	// OutOfSync lists the resources that differ from their desired state; with
 	// ApplyOutOfSyncOnly only those (and resources not yet live) are applied.
 	OutOfSync map[ResourceKey]bool
+	// InSync lists live resources the caller compared equal to their desired
+	// state, no field ignored: they are applied but not dry-run first, as
+	// the server holds that very object already.
+	InSync map[ResourceKey]bool
 	// Resources, when not empty, restricts the sync to these resources (Argo CD's
 	// selective sync): hooks do not run and only these are pruned.
 	Resources []ResourceKey

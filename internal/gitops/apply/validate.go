@@ -31,6 +31,9 @@ func (s *syncer) validate(ctx context.Context, p *plan) bool {
 			}
 			continue
 		}
+		if t.live != nil && s.opts.InSync[t.key] && !t.hook && !t.opts.Replace && !t.opts.Force && !s.opts.DryRun {
+			continue // the server accepted this very object: nothing to learn
+		}
 		if t.skipDryRun {
 			if s.opts.DryRun {
 				s.report(t, ResultSynced, kubectlName(t.gvk, t.key.Name)+" created (dry run, kind not served yet)")
@@ -131,12 +134,26 @@ func applyMessage(t *task, before, after *unstructured.Unstructured, dryRun bool
 	switch {
 	case before == nil || after == nil || t.hook: // a hook is always (re)created
 		return name + " created" + suffix
-	case !dryRun && before.GetResourceVersion() == after.GetResourceVersion():
+	case !dryRun && (before.GetResourceVersion() == after.GetResourceVersion() || sameButStatus(before, after)):
+		// before may be a watch cache's copy, older than a controller's
+		// status write: that is not the apply's doing.
 		return name + " unchanged"
 	case dryRun && sameObject(before, after):
 		return name + " unchanged" + suffix
 	}
 	return name + " configured" + suffix
+}
+
+// sameButStatus compares two versions of an object but for their status
+// and resourceVersion (managed fields aside).
+func sameButStatus(a, b *unstructured.Unstructured) bool {
+	a, b = a.DeepCopy(), b.DeepCopy()
+	for _, o := range []*unstructured.Unstructured{a, b} {
+		o.SetManagedFields(nil)
+		o.SetResourceVersion("")
+		delete(o.Object, "status")
+	}
+	return equality.Semantic.DeepEqual(a.Object, b.Object)
 }
 
 func sameObject(a, b *unstructured.Unstructured) bool {

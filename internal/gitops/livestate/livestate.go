@@ -86,6 +86,10 @@ type Cluster struct {
 	cancel  context.CancelFunc
 	mu      sync.Mutex
 	watched map[schema.GroupVersionResource]cache.SharedIndexInformer
+	// mappings remembers the kinds found: every comparison looks up each of
+	// its objects' kinds, and the discovery mapper builds (and throws away)
+	// a mapping per version it tries. Emptied when the mapper is reset.
+	mappings map[schema.GroupVersionKind]*meta.RESTMapping
 }
 
 // Cluster returns the cluster at key (a destination's server and credentials),
@@ -117,9 +121,10 @@ func (c *Cache) Cluster(key string, cfg *rest.Config) (*Cluster, error) {
 		Mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
 		factory: dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll,
 			func(o *metav1.ListOptions) { o.LabelSelector = selector }),
-		ctx:     ctx,
-		cancel:  cancel,
-		watched: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
+		ctx:      ctx,
+		cancel:   cancel,
+		watched:  map[schema.GroupVersionResource]cache.SharedIndexInformer{},
+		mappings: map[schema.GroupVersionKind]*meta.RESTMapping{},
 	}
 	c.clusters[key] = cl
 	return cl, nil
@@ -187,10 +192,24 @@ func (cl *Cluster) Watch(ctx context.Context, gvks []schema.GroupVersionKind) er
 // Mapping finds the resource of a kind, refreshing discovery once when the kind is
 // unknown (its CRD may have been created since).
 func (cl *Cluster) Mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	cl.mu.Lock()
+	m, ok := cl.mappings[gvk]
+	cl.mu.Unlock()
+	if ok {
+		return m, nil
+	}
 	m, err := cl.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		cl.Mapper.Reset()
+		cl.mu.Lock()
+		clear(cl.mappings) // a CRD may have changed: look every kind up again
+		cl.mu.Unlock()
 		m, err = cl.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err == nil {
+		cl.mu.Lock()
+		cl.mappings[gvk] = m
+		cl.mu.Unlock()
 	}
 	if err != nil {
 		if meta.IsNoMatchError(err) {

@@ -2,7 +2,9 @@ package livestate_test
 
 import (
 	"context"
+	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
 
 	"gantry.dev/gantry/internal/gitops/livestate"
 	"gantry.dev/gantry/internal/kubetest"
@@ -69,3 +72,49 @@ func TestForgetStopsWatches(t *testing.T) {
 		t.Fatalf("Cluster after Forget: same=%v err=%v, want a new one", again == cl, err)
 	}
 }
+
+// Kinds once found are remembered: comparing a thousand apps does not ask
+// discovery (or build its mappings) again for every object. A kind the
+// cluster does not serve is still looked up afresh, and found once it is.
+func TestMappingRemembered(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{})
+	var requests atomic.Int32
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			return rt.RoundTrip(r)
+		})
+	})
+	c := livestate.New(context.Background(), livestate.Options{})
+	cl, err := c.Cluster("k", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	first, err := cl.Mapping(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := requests.Load()
+	for range 100 {
+		m, err := cl.Mapping(cm)
+		if err != nil || m.Resource != first.Resource {
+			t.Fatalf("Mapping = %v, %v; want %v", m, err, first.Resource)
+		}
+	}
+	if n := requests.Load() - before; n != 0 {
+		t.Errorf("%d requests for a kind already found", n)
+	}
+	if _, err := cl.Mapping(schema.GroupVersionKind{Group: "nope.gantry.dev", Version: "v1", Kind: "Gadget"}); err == nil ||
+		!strings.Contains(err.Error(), "install its CustomResourceDefinition first") {
+		t.Errorf("an unknown kind: %v", err)
+	}
+	if requests.Load() == before {
+		t.Error("an unknown kind was not looked up in discovery")
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

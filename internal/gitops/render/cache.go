@@ -84,6 +84,17 @@ func (c *Cache) Stats() CacheStats {
 	return s
 }
 
+// Purge drops every result rendered from repoURL (Argo CD's hard refresh).
+func (c *Cache) Purge(repoURL string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key, el := range c.entries {
+		if strings.HasPrefix(key, repoURL+"@") {
+			c.remove(el)
+		}
+	}
+}
+
 func (c *Cache) get(key string) (*Result, bool) {
 	c.mu.Lock()
 	el, ok := c.entries[key]

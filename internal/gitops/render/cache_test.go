@@ -158,3 +158,26 @@ func TestCacheRefSourceFileParameters(t *testing.T) {
 		t.Errorf("extra = %v after a new revision of the ref source, want two", data["extra"])
 	}
 }
+
+// A hard refresh renders its repository again: Purge drops that
+// repository's results and no other's.
+func TestCachePurge(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"app/cm.yaml": configMap("cm")})
+	cache := NewCache(CacheOptions{})
+	r := New(Options{Cache: cache})
+	mine, other := dirRequest(root, "app", nil), dirRequest(root, "app", nil)
+	other.Source.RepoURL = "https://git.example.com/other.git"
+	mustRender(t, r, mine)
+	mustRender(t, r, other)
+	r.Purge(mine.Source.RepoURL)
+	if s := cache.Stats(); s.Entries != 1 {
+		t.Fatalf("entries after purging one of two repositories = %d, want 1", s.Entries)
+	}
+	misses := cache.Stats().Misses
+	mustRender(t, r, other)
+	mustRender(t, r, mine)
+	if got := cache.Stats().Misses - misses; got != 1 {
+		t.Errorf("%d renders ran after the purge, want 1 (the purged repository's)", got)
+	}
+}

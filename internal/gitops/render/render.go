@@ -117,6 +117,14 @@ func New(opts Options) *Renderer {
 	return &Renderer{chartCacheDir: opts.ChartCacheDir, http: client, cache: opts.Cache}
 }
 
+// Purge forgets what was rendered from repoURL, so that its next render
+// runs the tool again (a hard refresh).
+func (r *Renderer) Purge(repoURL string) {
+	if r.cache != nil {
+		r.cache.Purge(repoURL)
+	}
+}
+
 // Render renders one source. Errors are written for the user who reads them
 // on the Application's ComparisonError condition: they name the file and the
 // problem, with paths relative to the repository.

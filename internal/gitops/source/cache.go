@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"k8s.io/utils/lru"
 )
 
 // Defaults for Options fields left zero.
@@ -67,7 +68,8 @@ type Cache struct {
 	refs     map[string]map[string]*remoteRefs // ls-remote answers by normalised URL, then view key
 	gens     map[string]uint64                 // by normalised URL, bumped by Invalidate
 	locks    map[string]*sync.RWMutex          // mirror locks by view key
-	verified map[string]struct{}               // view key + "\x00" + SHA: commits seen in that view's mirror
+	verified *lru.Cache                        // view key + "\x00" + SHA: commits seen in that view's mirror
+	stats    Stats                             // counters; the sizes are read when asked
 
 	// treesMu keeps Prune from removing a tree while Checkout hands it out.
 	treesMu sync.RWMutex
@@ -110,9 +112,37 @@ func (c *Cache) view(repo Repo) view {
 	return v
 }
 
-// maxVerified bounds the memory of verified commits; past it they are
-// forgotten and checked in the mirror again.
-const maxVerified = 100000
+// maxVerified bounds the memory of verified commits (about 150 bytes each),
+// least recently used out first: one forgotten is looked up in its mirror
+// again, without network.
+const maxVerified = 10000
+
+// Stats are a Cache's sizes and counters, for /metrics.
+type Stats struct {
+	// Answers is the number of ls-remote answers kept (one per repository
+	// and credential asked within MaxAge).
+	Answers int
+	// Verified is the number of commits known to be in a mirror.
+	Verified int
+	// VerifiedEvictions counts verified commits forgotten to keep the bound.
+	VerifiedEvictions uint64
+	// Trees is the number of checked-out trees on disk, as of the last Prune.
+	Trees int
+	// TreesPruned counts the trees Prune deleted.
+	TreesPruned uint64
+}
+
+// Stats returns the cache's sizes and counters.
+func (c *Cache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	for _, views := range c.refs {
+		s.Answers += len(views)
+	}
+	s.Verified = c.verified.Len()
+	return s
+}
 
 // NewCache returns a Cache storing its data under opts.Dir, which it creates.
 func NewCache(opts Options) (*Cache, error) {
@@ -138,8 +168,8 @@ func NewCache(opts Options) (*Cache, error) {
 		refs:        map[string]map[string]*remoteRefs{},
 		gens:        map[string]uint64{},
 		locks:       map[string]*sync.RWMutex{},
-		verified:    map[string]struct{}{},
 	}
+	c.verified = lru.NewWithEvictionFunc(maxVerified, func(lru.Key, any) { c.stats.VerifiedEvictions++ })
 	if c.maxAge <= 0 {
 		c.maxAge = DefaultMaxAge
 	}
@@ -230,6 +260,7 @@ func (c *Cache) lsRemote(ctx context.Context, v view) (*remoteRefs, error) {
 		}
 		c.mu.Lock()
 		if c.gens[v.norm] == gen {
+			c.dropStaleLocked()
 			if c.refs[v.norm] == nil {
 				c.refs[v.norm] = map[string]*remoteRefs{}
 			}
@@ -242,6 +273,23 @@ func (c *Cache) lsRemote(ctx context.Context, v view) (*remoteRefs, error) {
 		return nil, err
 	}
 	return res.(*remoteRefs), nil
+}
+
+// dropStaleLocked forgets the ls-remote answers too old to be used again, so
+// that repositories nobody reads any more (a deleted app's, a preview
+// branch's) take no memory. Under c.mu.
+func (c *Cache) dropStaleLocked() {
+	now := c.now()
+	for norm, views := range c.refs {
+		for key, r := range views {
+			if now.Sub(r.at) >= c.maxAge {
+				delete(views, key)
+			}
+		}
+		if len(views) == 0 {
+			delete(c.refs, norm)
+		}
+	}
 }
 
 // shared runs fn once for all concurrent callers with the same key. fn runs
@@ -273,19 +321,16 @@ func (c *Cache) access(v view) (access, error) {
 
 // isVerified reports whether sha was seen in the mirror of view key.
 func (c *Cache) isVerified(key, sha string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.verified[key+"\x00"+sha]
+	_, ok := c.verified.Get(key + "\x00" + sha)
 	return ok
 }
 
+// markVerified records that sha is in the mirror of view key. Under c.mu,
+// which the eviction count needs.
 func (c *Cache) markVerified(key, sha string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.verified) >= maxVerified {
-		clear(c.verified)
-	}
-	c.verified[key+"\x00"+sha] = struct{}{}
+	c.verified.Add(key+"\x00"+sha, struct{}{})
 }
 
 // repoLock returns the lock of one mirror: fetches write, reads share.

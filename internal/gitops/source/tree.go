@@ -262,6 +262,13 @@ func (c *Cache) Prune(keep func(sha string, lastUsed time.Time) bool) (removed i
 		return 0, fmt.Errorf("prune trees: %w", err)
 	}
 	var errs []error
+	kept := 0
+	defer func() {
+		c.mu.Lock()
+		c.stats.Trees = kept
+		c.stats.TreesPruned += uint64(removed)
+		c.mu.Unlock()
+	}()
 	for _, e := range entries {
 		name := e.Name()
 		p := filepath.Join(treesDir, name)
@@ -277,6 +284,8 @@ func (c *Cache) Prune(keep func(sha string, lastUsed time.Time) bool) (removed i
 		ok, err := c.pruneOne(p, name, keep)
 		if ok {
 			removed++
+		} else {
+			kept++
 		}
 		errs = append(errs, err)
 	}
