@@ -194,8 +194,10 @@ func TestTakenHostNamespace(t *testing.T) {
 	}
 	key := h.create("squatted", nil)
 	h.phase(key, platformv1alpha1.PhaseStarting)
-	h.update(key, func(vc *platformv1alpha1.VirtualCluster) { vc.Spec.Labels = map[string]string{"env": "dev"} })
+	// Ready first, then the change: a reconcile of the change while still
+	// Starting succeeds (nothing to act on yet) and rightly records it.
 	h.rt.ready(t, key)
+	h.update(key, func(vc *platformv1alpha1.VirtualCluster) { vc.Spec.Labels = map[string]string{"env": "dev"} })
 
 	// Nothing changes on failure: watch for a second, long enough for
 	// several failed reconciles.
