@@ -39,26 +39,7 @@ func BenchmarkGitOps10000(b *testing.B) {
 	if hostPid == 0 {
 		b.Fatal("gantry status names no kube-apiserver process")
 	}
-	var urls []string
-	for r := range repos {
-		repo := host.repo(b, fmt.Sprintf("repo%03d", r))
-		files := map[string]string{}
-		for a := range perRepo {
-			files[fmt.Sprintf("app%02d/all.yaml", a)] = fmt.Sprintf(`apiVersion: v1
-kind: ConfigMap
-metadata: {name: cfg}
-data: {repo: "%d", app: "%d"}
----
-apiVersion: v1
-kind: Service
-metadata: {name: svc}
-spec:
-  ports: [{port: 80}]
-`, r, a)
-		}
-		repo.commit(files)
-		urls = append(urls, repo.URL)
-	}
+	urls := host.appRepos(b, "repo%03d", repos, perRepo)
 
 	// The host's health, asked as a load balancer would, throughout.
 	probeCtx, stopProbe := context.WithCancel(context.Background())

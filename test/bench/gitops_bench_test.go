@@ -383,26 +383,13 @@ func BenchmarkGitOpsLatency(b *testing.B) {
 	b.ReportMetric(percentile(hook, .5).Seconds(), "s-webhook-p50")
 }
 
-// BenchmarkGitOps1000: 1,000 new apps over 50 repositories (a ConfigMap and a
-// Service each), created with one `kubectl apply`, to all Synced and Healthy;
-// the requests per app the host API server served meanwhile; an idle window
-// (every app compared again once a poll period); then ten refreshes of all
-// apps. CPU-seconds and memory (RSS and Go heap) of gantry and of the host's
-// kube-controlplane, and the same `kubectl apply` on an idle host beside it.
-func BenchmarkGitOps1000(b *testing.B) {
-	const repos, perRepo, refreshes = 50, 20, 10
-	host := newGitHost(b)
-	// GANTRY_BENCH_PROFILES=DIR keeps a CPU profile of gantry's first idle
-	// minute there (gantry-cpu-PID.pprof): where idle CPU goes; and heap
-	// profiles after the sync and after the last refresh (gantry-PID.pprof,
-	// copied to gantry-heap-sync.pprof and gantry-heap-refreshed.pprof).
-	profiles := os.Getenv("GANTRY_BENCH_PROFILES")
-	if profiles != "" {
-		b.Setenv("GANTRY_HEAP_PROFILE_DIR", profiles)
-	}
+// appRepos makes repos repositories (names from format) of perRepo apps each,
+// app00/all.yaml … a ConfigMap and a Service: the shape of the 1,000- and
+// 10,000-app benchmarks. It returns their URLs.
+func (h *gitHost) appRepos(b *testing.B, format string, repos, perRepo int) []string {
 	var urls []string
 	for r := range repos {
-		repo := host.repo(b, fmt.Sprintf("repo%02d", r))
+		repo := h.repo(b, fmt.Sprintf(format, r))
 		files := map[string]string{}
 		for a := range perRepo {
 			files[fmt.Sprintf("app%02d/all.yaml", a)] = fmt.Sprintf(`apiVersion: v1
@@ -420,6 +407,27 @@ spec:
 		repo.commit(files)
 		urls = append(urls, repo.URL)
 	}
+	return urls
+}
+
+// BenchmarkGitOps1000: 1,000 new apps over 50 repositories (a ConfigMap and a
+// Service each), created with one `kubectl apply`, to all Synced and Healthy;
+// the requests per app the host API server served meanwhile; an idle window
+// (every app compared again once a poll period); then ten refreshes of all
+// apps. CPU-seconds and memory (RSS and Go heap) of gantry and of the host's
+// kube-controlplane, and the same `kubectl apply` on an idle host beside it.
+func BenchmarkGitOps1000(b *testing.B) {
+	const repos, perRepo, refreshes = 50, 20, 10
+	host := newGitHost(b)
+	// GANTRY_BENCH_PROFILES=DIR keeps a CPU profile of gantry's first idle
+	// minute there (gantry-cpu-PID.pprof): where idle CPU goes; and heap
+	// profiles after the sync and after the last refresh (gantry-PID.pprof,
+	// copied to gantry-heap-sync.pprof and gantry-heap-refreshed.pprof).
+	profiles := os.Getenv("GANTRY_BENCH_PROFILES")
+	if profiles != "" {
+		b.Setenv("GANTRY_HEAP_PROFILE_DIR", profiles)
+	}
+	urls := host.appRepos(b, "repo%02d", repos, perRepo)
 	manifest := appsManifest(b, urls, perRepo)
 	idleApply := idleHostApply(b, manifest)
 
