@@ -107,9 +107,8 @@ func TestSyncReadsOnlyWhatItDoesNotKnow(t *testing.T) {
 	if got := result(t, r, "ConfigMap", "web-config").Message; got != "configmap/web-config configured" {
 		t.Errorf("second sync: %q", got)
 	}
-	if got := result(t, r, "Deployment", "web").Message; got != "deployment.apps/web unchanged" {
-		t.Errorf("second sync: %q", got)
-	}
+	// (Not the Deployment's message: the controller manager may write it
+	// between the live read and this sync, and then "configured" is right.)
 
 	// Without a live copy or a new namespace, the object is read: it may exist.
 	log.reset()
