@@ -30,15 +30,7 @@ func BenchmarkGitOps10000(b *testing.B) {
 	host := newGitHost(b)
 	env, stop := startGitOps(b)
 	defer stop()
-	hostPid := 0
-	for _, c := range statusOf(b, env.dir) {
-		if c.Name == "kube-apiserver" && !c.InProcess {
-			hostPid = c.Pid
-		}
-	}
-	if hostPid == 0 {
-		b.Fatal("gantry status names no kube-apiserver process")
-	}
+	hostPid := hostAPIServerPid(b, env.dir)
 	urls := host.appRepos(b, "repo%03d", repos, perRepo)
 
 	// The host's health, asked as a load balancer would, throughout.

@@ -433,15 +433,7 @@ func BenchmarkGitOps1000(b *testing.B) {
 
 	env, stop := startGitOps(b)
 	defer stop()
-	hostPid := 0
-	for _, c := range statusOf(b, env.dir) {
-		if c.Name == "kube-apiserver" && !c.InProcess {
-			hostPid = c.Pid
-		}
-	}
-	if hostPid == 0 {
-		b.Fatal("gantry status names no kube-apiserver process")
-	}
+	hostPid := hostAPIServerPid(b, env.dir)
 	keepHeap := func(name string) {
 		if profiles != "" {
 			heapProfile(b, profiles, "gantry", env.pid)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -114,4 +115,16 @@ func printWholeSystem(dataDir string, pid int, start time.Time) {
 	}
 	fmt.Printf("whole system of gantry %s after %s: RSS %.0f MiB, CPU %.1f s (%s)\n",
 		filepath.Base(dataDir), time.Since(start).Round(time.Second), rss, cpu, strings.Join(parts, "; "))
+}
+
+// hostAPIServerPid is the pid of the host's kube-controlplane, as gantry
+// status reports it.
+func hostAPIServerPid(b *testing.B, dataDir string) int {
+	for _, c := range statusOf(b, dataDir) {
+		if c.Name == "kube-apiserver" && !c.InProcess {
+			return c.Pid
+		}
+	}
+	b.Fatal("gantry status names no kube-apiserver process")
+	return 0
 }
