@@ -317,17 +317,36 @@ func (a *API) sync(w http.ResponseWriter, r *http.Request, c *api.Caller, app *g
 }
 
 // startOperation sets app.operation, refusing while another one runs.
+//
+// The app was read from the cache, which may not hold an operation set a
+// moment ago (two clicks, two CLIs): the patch carries the resourceVersion
+// read, so a stale read fails with a conflict instead of overwriting the
+// pending operation, and the check is made again on the API server's copy.
 func (a *API) startOperation(ctx context.Context, w http.ResponseWriter, app *gitopsv1alpha1.Application, op *gitopsv1alpha1.Operation) error {
-	if app.Operation != nil || app.Status.OperationState != nil && app.Status.OperationState.Phase == gitopsv1alpha1.OperationRunning {
-		return jsonapi.Errorf(http.StatusConflict, "another operation is already in progress")
+	for attempt := 0; ; attempt++ {
+		if app.Operation != nil || app.Status.OperationState != nil && app.Status.OperationState.Phase == gitopsv1alpha1.OperationRunning {
+			return jsonapi.Errorf(http.StatusConflict, "another operation is already in progress")
+		}
+		patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		app.Operation = op
+		err := a.Client.Patch(ctx, app, patch)
+		if err == nil {
+			jsonapi.Write(w, http.StatusOK, app)
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt == 2 {
+			return err
+		}
+		reader := a.APIReader
+		if reader == nil {
+			reader = a.Client
+		}
+		fresh := &gitopsv1alpha1.Application{}
+		if err := reader.Get(ctx, client.ObjectKeyFromObject(app), fresh); err != nil {
+			return err
+		}
+		app = fresh
 	}
-	patch := client.MergeFrom(app.DeepCopy())
-	app.Operation = op
-	if err := a.Client.Patch(ctx, app, patch); err != nil {
-		return err
-	}
-	jsonapi.Write(w, http.StatusOK, app)
-	return nil
 }
 
 // rollback is Argo CD's ApplicationRollbackRequest: sync to a history entry's

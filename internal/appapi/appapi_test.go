@@ -48,7 +48,7 @@ func newFixtureWith(t *testing.T, opts apitest.Options) *fixture {
 		f.Tokens.Set(u, authn.Identity{User: u, Via: "session"})
 	}
 	f.Tokens.Set("alice-B", authn.Identity{User: "alice", Via: "accesskey", Scope: accesskeys.Scope{Project: B}})
-	f.api = &API{Client: f.Cached, Informers: f.Informers, DefaultNamespace: project.Namespace(A),
+	f.api = &API{Client: f.Cached, APIReader: f.Direct, Informers: f.Informers, DefaultNamespace: project.Namespace(A),
 		Heartbeat: 200 * time.Millisecond, RefreshTimeout: 5 * time.Second}
 	f.api.Register(f.Router)
 

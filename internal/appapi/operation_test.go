@@ -85,4 +85,21 @@ func TestOperationsRecordTheCaller(t *testing.T) {
 	if op == nil || op.InitiatedBy.Username != "alice" || op.Sync.Revision != "abc123" || len(op.Info) != 1 || op.Info[0].Value != "r2" {
 		t.Fatalf("alice's rollback operation: %+v", op)
 	}
+
+	// An operation set a moment ago by someone else, which the cache may not
+	// hold yet, is refused rather than overwritten.
+	f.clearOperation(f.A, "one")
+	for i := 0; i < 5; i++ {
+		if err := f.Direct.Patch(context.Background(), f.app(f.A, "one"), client.RawPatch("application/merge-patch+json",
+			[]byte(`{"operation":{"sync":{"revision":"carols"},"initiatedBy":{"username":"carol"}}}`))); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := f.post("alice", path, `{}`); code != http.StatusConflict {
+			t.Fatalf("a sync right after carol's: %d %s", code, body)
+		}
+		if op := f.app(f.A, "one").Operation; op == nil || op.InitiatedBy.Username != "carol" {
+			t.Fatalf("carol's operation was overwritten: %+v", op)
+		}
+		f.clearOperation(f.A, "one")
+	}
 }
