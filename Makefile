@@ -104,14 +104,15 @@ run: build
 
 # Unit tests, then the end-to-end tests on the real embedded host, apart: run
 # together, the packages that start real API servers starve the end-to-end ones
-# on a 2-core machine. go vet has run every analyzer first, so go test runs none
-# (-vet=off), and the end-to-end tests run the bin/gantry just built rather than
-# linking their own.
+# on a 2-core machine. go vet has run every analyzer first, so the tests run
+# none; the test binaries are kept in bin/test, linked again only when their
+# package changed (hack/test-binaries.sh says why); the end-to-end tests run
+# the bin/gantry just built rather than linking their own.
 test: build argocd-binaries test-deps image
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory test-ui
-	$(GO) test -count=1 -vet=off -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/e2e)
-	GANTRY_BIN=$(CURDIR)/bin/gantry $(GO) test -count=1 -vet=off -timeout $(TEST_TIMEOUT) ./test/e2e/
+	hack/test-binaries.sh bin/test $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /test/e2e)
+	GANTRY_BIN=$(CURDIR)/bin/gantry hack/test-binaries.sh bin/test $(TEST_TIMEOUT) ./test/e2e/
 	$(MAKE) --no-print-directory test-browser
 
 # What the tests start themselves (Chromium, sshd, git), from Debian's
