@@ -56,7 +56,7 @@ if [[ -z $pkgs ]]; then
 	exit 0
 fi
 # shellcheck disable=SC2046 # one word per import path
-go test -c -vet=off -o "$bindir/" $(cut -d' ' -f1 <<<"$pkgs")
+go test -c -vet=off -ldflags=-w -o "$bindir/" $(cut -d' ' -f1 <<<"$pkgs")
 
 # Slowest first, by the last run (never run: 0). go test -c -o DIR/ names a
 # binary after the import path's last element.

@@ -113,7 +113,7 @@ func createAppSet(t *testing.T, dyn dynamic.Interface, manifest string) {
 // the webhook, the CLI, the real host. Bad input and the generators' details
 // are the controller's (internal/gitops/appset).
 func TestApplicationSets(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

@@ -58,6 +58,7 @@ spec:
 // real browser through gantry's login page and get their project role there;
 // turning SSO and then the integration off takes each away.
 func TestArgoCDReal(t *testing.T) {
+	parallel(t)
 	began := time.Now()
 	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	dataDir := t.TempDir()

@@ -106,7 +106,7 @@ func argoClient(t *testing.T, s *corev1.Secret) kubernetes.Interface {
 // signs Argo CD's users in through gantry with the project's roles, keeps an
 // AppProject, and undoes exactly what it wrote when turned off.
 func TestArgoCDIntegration(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

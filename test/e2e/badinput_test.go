@@ -14,6 +14,7 @@ import (
 // TestBadInput: each mistake gives one clear message naming the problem and the fix,
 // a non-zero exit, and nothing left running.
 func TestBadInput(t *testing.T) {
+	parallel(t)
 	tmp := t.TempDir()
 	file := filepath.Join(tmp, "a-file")
 	os.WriteFile(file, []byte("x"), 0o600)

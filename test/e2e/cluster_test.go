@@ -20,7 +20,7 @@ import (
 // cluster, a project's cluster goes with its project, and rm
 // --remove-manager takes the ServiceAccount back.
 func TestClusters(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

@@ -161,7 +161,7 @@ func (g *gantry) httpsClient(t *testing.T) *http.Client {
 // (compare, waves, prune, retry, bad input...) is tested on its own in
 // internal/gitops/application.
 func TestGitOps(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

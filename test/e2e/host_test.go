@@ -135,7 +135,7 @@ func (g *gantry) httpGet(t *testing.T, path string) (int, string) {
 // crash of the API server, a second gantry refused, clean stop, restart with state
 // kept, kill -9 of gantry itself.
 func TestEmbeddedHost(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir)
 	g.waitReady(2 * time.Minute)
@@ -236,6 +236,7 @@ func TestEmbeddedHost(t *testing.T) {
 // TestExternalHost uses a running embedded host as the "existing cluster" of a second
 // gantry started with --kubeconfig: the second starts no Kubernetes process.
 func TestExternalHost(t *testing.T) {
+	parallel(t)
 	a := startGantry(t, t.TempDir(), "--nodes", "1")
 	a.waitReady(2 * time.Minute)
 	bDir := t.TempDir()

@@ -54,7 +54,7 @@ func (g *gantry) login(t *testing.T, user, password string) string {
 // REST API and inside a virtual cluster (by its own RBAC, through impersonation),
 // rate-limited logins, and no password in any log.
 func TestIdentity(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

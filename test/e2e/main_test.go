@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,15 +38,73 @@ var (
 	kubeBinDir string
 )
 
-// Which tests run in parallel (two at a time, GOMAXPROCS on CI's 2 cores):
-// each test has its own gantry, data directory and free ports, and most of a
-// test's time is waiting for reconciles, so two overlap well. The tests of
-// the machine's one real node run one after another inside TestRealNodes, a
-// single parallel test. Sequential, and so before the parallel ones start:
-// those whose timing or load would suffer from a neighbour (sleep and wake,
-// crash and restart, a real Argo CD).
+// Which tests run in parallel: all of them, two at a time (e2eSlots,
+// -test.parallel or GOMAXPROCS, 2 on CI): each test has its own gantry, data
+// directory and free ports, and most of a test's time is waiting for
+// reconciles, so two overlap well. The tests of the machine's one real node
+// run one after another inside TestRealNodes, the longest chain (about half
+// the suite): it takes one of the two slots from the start, and the other
+// tests share the other until it ends. Go's own -test.parallel cannot say
+// "this one first" (parallel tests start in no set order), so the slots are
+// counted here and Go's limit is lifted.
+var e2eSlots int
+
+var slots struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running int
+	// chain: TestRealNodes runs or is about to (set in the sequential phase,
+	// before any parallel test starts).
+	chain bool
+}
+
+// parallel is t.Parallel for an end-to-end test: it waits for a free slot.
+func parallel(t *testing.T) {
+	t.Parallel()
+	// Go's figure for the test counts this wait too.
+	defer func(start time.Time) { t.Logf("waited %s for a slot", time.Since(start).Round(time.Second)) }(time.Now())
+	slots.mu.Lock()
+	for slots.running+b2i(slots.chain) >= e2eSlots {
+		slots.cond.Wait()
+	}
+	slots.running++
+	slots.mu.Unlock()
+	t.Cleanup(func() { // registered first, so it runs after the test's own clean-up
+		slots.mu.Lock()
+		slots.running--
+		slots.cond.Broadcast()
+		slots.mu.Unlock()
+	})
+}
+
+// parallelChain is parallel for TestRealNodes: its slot is held from the
+// sequential phase on, so it starts at once.
+func parallelChain(t *testing.T) {
+	slots.mu.Lock()
+	slots.chain = true
+	slots.mu.Unlock()
+	t.Cleanup(func() {
+		slots.mu.Lock()
+		slots.chain = false
+		slots.cond.Broadcast()
+		slots.mu.Unlock()
+	})
+	t.Parallel()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	e2eSlots, _ = strconv.Atoi(flag.Lookup("test.parallel").Value.String())
+	e2eSlots = max(e2eSlots, 1)
+	flag.Set("test.parallel", "1000")
+	slots.cond = sync.NewCond(&slots.mu)
 	if testing.Short() {
 		fmt.Println("end-to-end tests skipped in -short mode")
 		os.Exit(0)

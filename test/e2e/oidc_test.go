@@ -204,7 +204,7 @@ func (b *browser) signIn(g *gantry, p page, user, password string) page {
 // or through an upstream identity provider whose groups map to a team. Tokens
 // carry the user's teams and project roles; refresh tokens survive a restart.
 func TestOIDCProvider(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

@@ -36,7 +36,7 @@ func rootOnTheNode() corev1.PodSpec {
 // level; compliant workloads still run; the host namespace is isolated unless
 // the project opens it.
 func TestPodSecurity(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

@@ -16,7 +16,7 @@ import (
 // quotas, records members, and deleting it removes its virtual clusters — their
 // processes and host objects too.
 func TestProjects(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

@@ -19,7 +19,7 @@ import (
 // existing clusters; deleting a cluster drops its database, and a cluster
 // made again under the same name starts empty.
 func TestProjectStorage(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	dsn := startPostgres(t, freeAddr(t))

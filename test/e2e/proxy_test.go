@@ -42,6 +42,7 @@ func phase(t *testing.T, dataDir, name string) string {
 // (including a watch); unauthenticated ones are refused; a virtual cluster idle past
 // sleepAfter goes to sleep, and the next request wakes it and is answered.
 func TestProxySleepWake(t *testing.T) {
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

@@ -41,12 +41,11 @@ func realNodeMachine(t *testing.T) {
 
 // TestRealNodes runs the tests that need the machine's one real node one
 // after another (the node's lock and kube-proxy's iptables chains are the
-// machine's), as a single parallel test: the chain takes one of the two
-// parallel slots while the simulated-node tests share the other, rather than
-// running alone before them (about 4 of the suite's 9 minutes). Run one with
-// -run 'TestRealNodes/HelmInstall'.
+// machine's), as a single parallel test that holds one of the two slots from
+// the start (parallelChain) while the simulated-node tests share the other.
+// Run one with -run 'TestRealNodes/HelmInstall'.
 func TestRealNodes(t *testing.T) {
-	t.Parallel()
+	parallelChain(t)
 	t.Run("RealNode", testRealNode)
 	t.Run("PodStreams", testPodStreamsOnRealNode)
 	t.Run("HelmInstall", testHelmInstall)

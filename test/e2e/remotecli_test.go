@@ -103,7 +103,7 @@ func kubeClient(t *testing.T, kubeconfig string) (*kubernetes.Clientset, string)
 // virtual clusters and applications in her project, refusals elsewhere,
 // kubectl and syncs as herself, sessions refreshed and revoked.
 func TestRemoteCLI(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

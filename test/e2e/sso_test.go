@@ -152,7 +152,7 @@ func claimsOf(t *testing.T, token string) map[string]any {
 // its RBAC sees the user's project role, and it refuses a token signed by another
 // key, expired, or minted for another virtual cluster.
 func TestVirtualClusterSSO(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

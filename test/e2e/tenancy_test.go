@@ -95,7 +95,7 @@ data: {v: {{ .Values.v | quote }}}
 }
 
 func TestTenancyAttacks(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)

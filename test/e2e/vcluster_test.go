@@ -70,6 +70,7 @@ func createVCluster(t *testing.T, dataDir, name string, extra ...string) {
 // TestVirtualClusters: two isolated virtual clusters, a crashed API server restarted,
 // both back after a gantry restart with their objects, and deletion removing all.
 func TestVirtualClusters(t *testing.T) {
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)
@@ -189,7 +190,7 @@ func TestVirtualClusters(t *testing.T) {
 }
 
 func TestVirtualClusterBadInput(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	dataDir := t.TempDir()
 	g := startGantry(t, dataDir, "--nodes", "1")
 	g.waitReady(2 * time.Minute)
