@@ -66,6 +66,9 @@ func upWith(b *testing.B, dataDir string, extra ...string) (time.Duration, func(
 	// platform are not to include a real node's start-up (BenchmarkRealNode has its own).
 	args := append([]string{"up", "--data-dir", dataDir, "--http-addr", freeAddr(), "--kube-bin-dir", kubeBinDir, "--real-nodes", "0"}, extra...)
 	cmd := exec.Command(gantryBin, args...)
+	// A benchmark stopped from outside (a timeout, ^C) takes gantry and
+	// everything it started with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	start := time.Now()
