@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ else is started locally.`,
 	f.StringVar(&o.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file (PEM)")
 	f.StringVar(&o.ControlPlanes, "control-planes", "process", "where virtual clusters' control planes run: process (children of gantry) or pods (StatefulSets of the host cluster; needs a host that runs containers: the embedded host with a real node, --kubeconfig or --in-cluster)")
 	f.StringVar(&o.ControlPlaneImage, "control-plane-image", "", "gantry's image for --control-planes pods (default gantry.local/gantry:<version>, as `make image` names it)")
+	f.StringVar(&o.KubeletAddress, "kubelet-address", "", "with --control-planes pods: an address of this machine where the host's pods reach gantry's kubelet API, for logs, exec and port-forward in virtual clusters (default: the real node's on the embedded host, the pod's IP in a cluster, from "+up.PodIPEnv+")")
 	f.BoolVar(&o.LeaderElect, "leader-elect", false, "run the controllers only while this gantry holds the Lease gantry-system/gantry-leader, so that several replicas share one host (each serves the API, UI and proxy; the Helm chart sets it for replicas > 1); needs --control-planes pods and an external host (--kubeconfig or --in-cluster)")
 	f.DurationVar(&o.GitPollInterval, "git-poll-interval", 60*time.Second, "how often Applications' Git repositories are asked for new commits (webhooks refresh at once)")
 	f.BoolVar(&hostGitOps, "host-gitops", true, "let Applications deploy into the host cluster; false when gantry holds no grant to (the Helm chart's rbac.hostGitOps: false): apps deploy into virtual clusters only")
@@ -96,6 +98,9 @@ func checkUpFlags(o *up.Options) error {
 	}
 	if o.LeaderElect && o.Kubeconfig == "" && !o.InCluster {
 		return fmt.Errorf("--leader-elect (several replicas) needs a host they share: give --kubeconfig or --in-cluster (the embedded host lives and dies with one gantry)")
+	}
+	if o.KubeletAddress != "" && net.ParseIP(o.KubeletAddress) == nil {
+		return fmt.Errorf("--kubelet-address %q: give an IP address of this machine that the host's pods reach", o.KubeletAddress)
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return fmt.Errorf("--tls-cert-file and --tls-key-file go together: give both or neither")

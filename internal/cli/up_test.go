@@ -25,6 +25,7 @@ func TestCheckUpFlags(t *testing.T) {
 		{"key without certificate", func(o *up.Options) { o.TLSKeyFile = "k.pem" }, "--tls-cert-file and --tls-key-file go together"},
 		{"unknown control planes", func(o *up.Options) { o.ControlPlanes = "vms" }, "use process (the default) or pods"},
 		{"pods on simulated nodes", func(o *up.Options) { o.ControlPlanes, o.RealNodes = "pods", 0 }, "keep --real-nodes 1"},
+		{"kubelet address not an IP", func(o *up.Options) { o.KubeletAddress = "gantry.example.com" }, "--kubelet-address \"gantry.example.com\": give an IP address"},
 	} {
 		o := good
 		c.set(&o)

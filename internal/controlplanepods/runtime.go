@@ -327,7 +327,7 @@ func (r *Runtime) secretData(ctx context.Context, key types.NamespacedName, ns, 
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		return kubeconfig.Config{}, nil, err
 	}
-	old := &corev1.Secret{}
+	old := &corev1.Secret{Data: map[string][]byte{}}
 	if err := r.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: Name}, old); err == nil {
 		for k, v := range old.Data {
 			if k != specKey && k != storageKey && !strings.HasPrefix(k, flagFilePrefix) {
@@ -339,8 +339,7 @@ func (r *Runtime) secretData(ctx context.Context, key types.NamespacedName, ns, 
 	} else if !apierrors.IsNotFound(err) {
 		return kubeconfig.Config{}, nil, err
 	}
-	flagsDir := filepath.Join(work, "flags")
-	flags, err := vcluster.APIServerFlags(flagsDir, key, cfg, r.opts.Trust, r.opts.Kubelet)
+	flags, err := r.apiServerFlags(filepath.Join(work, "flags"), key, cfg, old.Data)
 	if err != nil {
 		return kubeconfig.Config{}, nil, err
 	}
@@ -388,6 +387,36 @@ func (r *Runtime) secretData(ctx context.Context, key types.NamespacedName, ns, 
 
 // flagFilePrefix marks the Secret's keys that are files a flag names.
 const flagFilePrefix = "flag-"
+
+// apiServerFlags writes into dir the files of the API server's flags
+// (vcluster.APIServerFlags) and returns the flags, keeping what the
+// Secret's data old holds of them where it is still good: the kubelet API
+// client certificate, which would otherwise be issued anew at every apply,
+// changing the Secret and so restarting the pod at every start of gantry
+// and every failover. The first pass names the files; the old ones are put
+// there, and the second keeps those it finds good (a certificate the
+// kubelet API's CA signed for this cluster) and remakes the rest.
+func (r *Runtime) apiServerFlags(dir string, key types.NamespacedName, cfg vcluster.Config, old map[string][]byte) (controlplane.Flags, error) {
+	flags, err := vcluster.APIServerFlags(dir, key, cfg, r.opts.Trust, r.opts.Kubelet)
+	if err != nil {
+		return nil, err
+	}
+	restored := false
+	for name, value := range flags {
+		b, ok := old[flagFilePrefix+name]
+		if !ok || filepath.Dir(value) != dir {
+			continue // not a file of this cluster's (the kubelet API's CA is gantry's)
+		}
+		if err := os.WriteFile(value, b, 0o600); err != nil {
+			return nil, err
+		}
+		restored = true
+	}
+	if !restored {
+		return flags, nil
+	}
+	return vcluster.APIServerFlags(dir, key, cfg, r.opts.Trust, r.opts.Kubelet)
+}
 
 // ensureStorage makes the claim for the cluster's SQLite. A host with a
 // default StorageClass provisions it. The embedded host has no provisioner:

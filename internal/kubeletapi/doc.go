@@ -18,4 +18,10 @@
 // a host pod that the calling cluster's syncer made (its labels and the
 // annotations pointing back at the virtual pod must match); anything else is
 // refused, whatever the names in the path.
+//
+// One gantry keeps the CA in its data directory and gives virtual Nodes its
+// own address. Several replicas (leader election) are one kubelet API
+// (shared.go): the CA in a Secret, virtual Nodes at a Service's ClusterIP
+// that the leader points at itself, so that a failover changes nothing in
+// any control plane's configuration.
 package kubeletapi

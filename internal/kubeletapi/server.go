@@ -27,14 +27,19 @@ import (
 
 // Options configure the server.
 type Options struct {
-	// PKIDir holds the server's CA, its serving certificate, and nothing else.
+	// PKIDir holds the server's CA (a copy of the Secret's when Shared), its
+	// serving certificate, and nothing else.
 	PKIDir string
 	// Host is an admin client configuration of the host cluster, where the
 	// calls go.
 	Host *rest.Config
-	// BindAddress is where the server listens and what virtual Nodes give as
-	// their address (default 127.0.0.1: virtual API servers run beside gantry).
+	// BindAddress is where the server listens and, unless Shared, what
+	// virtual Nodes give as their address (default 127.0.0.1: virtual API
+	// servers run beside gantry).
 	BindAddress string
+	// Shared, when set, makes this server one of several replicas' that are
+	// one kubelet API to virtual clusters (shared.go): one CA, one address.
+	Shared *Shared
 	// HostNamespace names the host namespace of a virtual cluster
 	// (vcluster.HostNamespace).
 	HostNamespace func(vc types.NamespacedName) string
@@ -54,9 +59,13 @@ type Server struct {
 	transport http.RoundTripper
 	upgrade   proxy.UpgradeRequestRoundTripper
 	handler   http.Handler
+	// service is the shared Service's address (Join); unset, virtual
+	// Nodes are given the listener's.
+	service net.IP
 }
 
-// New loads or makes the CA and serving certificate and takes a free port.
+// New loads or makes the CA and serving certificate (Shared: see Join) and
+// takes a free port.
 func New(opts Options) (*Server, error) {
 	if opts.BindAddress == "" {
 		opts.BindAddress = "127.0.0.1"
@@ -66,8 +75,12 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts}
 	var err error
-	if s.ca, err = loadCA(opts.PKIDir, opts.BindAddress); err != nil {
-		return nil, err
+	if opts.Shared == nil {
+		if s.ca, err = loadCA(opts.PKIDir, opts.BindAddress); err != nil {
+			return nil, err
+		}
+	} else if net.ParseIP(opts.BindAddress) == nil {
+		return nil, fmt.Errorf("kubelet API: bind address %q is not an IP address", opts.BindAddress)
 	}
 	if s.host, err = kubernetes.NewForConfig(opts.Host); err != nil {
 		return nil, err
@@ -110,14 +123,24 @@ func hostTransports(host *rest.Config) (http.RoundTripper, proxy.UpgradeRequestR
 	return plain, proxy.NewUpgradeRequestRoundTripper(dial, auth), nil
 }
 
-// Endpoint is what a virtual Node gives as its kubelet: address and port.
+// Endpoint is what a virtual Node gives as its kubelet: address and port,
+// the shared Service's once joined.
 func (s *Server) Endpoint() (string, int32) {
-	port := s.listener.Addr().(*net.TCPAddr).Port
-	return s.opts.BindAddress, int32(port)
+	if s.service != nil {
+		return s.service.String(), ServicePort
+	}
+	return s.opts.BindAddress, s.port()
 }
+
+// port is the listener's.
+func (s *Server) port() int32 { return int32(s.listener.Addr().(*net.TCPAddr).Port) }
 
 // Start serves until ctx ends (a manager.Runnable).
 func (s *Server) Start(ctx context.Context) error {
+	if s.ca == nil {
+		s.listener.Close()
+		return errNotJoined
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		TLSConfig:         s.ca.serverTLS(),

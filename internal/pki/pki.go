@@ -143,17 +143,27 @@ func Load(dir, name string) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
+	kp, err := Parse(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return kp, nil
+}
+
+// Parse reads a PEM certificate and its PEM private key, as kept elsewhere
+// than in files (a Secret's tls.crt and tls.key).
+func Parse(certPEM, keyPEM []byte) (*KeyPair, error) {
 	block, _ := pem.Decode(certPEM)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%s.crt holds no PEM certificate", name)
+		return nil, errors.New("no PEM certificate")
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("parsing %s.crt: %w", name, err)
+		return nil, fmt.Errorf("parsing the certificate: %w", err)
 	}
 	key, err := ParseKey(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("parsing %s.key: %w", name, err)
+		return nil, fmt.Errorf("parsing the key: %w", err)
 	}
 	return &KeyPair{Cert: cert, Key: key}, nil
 }

@@ -133,7 +133,9 @@ type ControlPlanePods struct {
 	// API servers in those pods reach it for their pods' logs, exec, attach
 	// and port-forward (they cannot reach gantry's loopback): the real
 	// node's address on the embedded host, gantry's pod IP in a cluster.
-	// Empty leaves it on 127.0.0.1, and those calls fail.
+	// Empty leaves it on 127.0.0.1, and those calls fail. With
+	// LeaderElection they reach it through the Service
+	// kubeletapi.ServiceName, which the leader points at its own.
 	KubeletAddress string
 }
 
@@ -190,23 +192,14 @@ func (p *Platform) controlPlanes() (controlPlanes, error) {
 	trust := &vcluster.Trust{Issuer: p.issuer(), CA: p.opts.ServerCA}
 	logger := p.opts.Logger.WithName("vcluster")
 	if pods := p.opts.ControlPlanePods; pods != nil {
-		// Each replica has its own kubelet API (its CA, address and port):
-		// with several, a control plane given the leader's would be
-		// restarted with the next leader's at every failover. Until the
-		// replicas share one, logs and exec of pods clusters need a single
-		// replica.
-		var kubelet vcluster.KubeletAPI
-		if !p.opts.LeaderElection {
-			kubelet = p.kubelet
-		}
 		// An API server in a pod does not reach gantry's issuer at
 		// 127.0.0.1, and a JWT authenticator that cannot fetch its keys
 		// accepts no token: direct SSO to a virtual cluster is not wired
 		// for pods yet (the proxy, which impersonates, works).
 		return controlplanepods.New(controlplanepods.Options{
 			Host: p.opts.Host, Image: pods.Image, NodeSelector: pods.NodeSelector, Tolerations: pods.Tolerations,
-			LocalVolumes: pods.LocalVolumes, Kubelet: kubelet,
-			WorkDir:      p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
+			LocalVolumes: pods.LocalVolumes, Kubelet: p.kubelet,
+			WorkDir: p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
 		})
 	}
 	return vcluster.NewRuntime(vcluster.RuntimeOptions{
@@ -271,20 +264,31 @@ func New(opts Options) (*Platform, error) {
 	if opts.ControlPlanePods != nil {
 		kubeletAddress = opts.ControlPlanePods.KubeletAddress
 	}
-	p.kubelet, err = kubeletapi.New(kubeletapi.Options{
+	kubeletOpts := kubeletapi.Options{
 		BindAddress: kubeletAddress,
 		PKIDir:      filepath.Join(opts.DataDir, "pki"),
-		Host:   opts.Host,
+		Host:        opts.Host,
 		HostNamespace: func(vc types.NamespacedName) string {
 			return vcluster.HostNamespace(vc.Namespace, vc.Name)
 		},
 		Logger: opts.Logger.WithName("kubelet-api"),
-	})
-	if err != nil {
+	}
+	if opts.LeaderElection {
+		// One kubelet API for all replicas (its CA in a Secret, its address
+		// a Service the leader points at itself): a control plane's flags
+		// and virtual Nodes name no replica, so a failover restarts none.
+		kubeletOpts.Shared = &kubeletapi.Shared{Namespace: SystemNamespace}
+	}
+	if p.kubelet, err = kubeletapi.New(kubeletOpts); err != nil {
 		return nil, err
 	}
 	if err := mgr.Add(everyReplica{p.kubelet}); err != nil {
 		return nil, err
+	}
+	if opts.LeaderElection {
+		if err := mgr.Add(manager.RunnableFunc(p.kubelet.Advertise)); err != nil { // on the leader only
+			return nil, err
+		}
 	}
 	if p.vclusters, err = p.controlPlanes(); err != nil {
 		return nil, err
@@ -364,6 +368,11 @@ func (p *Platform) Run(ctx context.Context) error {
 	// configuration, not throttled to client-go's default 5 requests/s, which
 	// made every login wait for its refresh token's write.
 	if err := ensureSystem(ctx, p.direct); err != nil {
+		return err
+	}
+	// Before any control plane starts (the flags name the CA) and any
+	// syncer (virtual Nodes carry the address).
+	if err := p.kubelet.Join(ctx); err != nil {
 		return err
 	}
 	if p.opts.ClusterDNS != nil {

@@ -83,6 +83,10 @@ type Options struct {
 	// package controlplanepods), in ControlPlaneImage.
 	ControlPlanes     string
 	ControlPlaneImage string
+	// KubeletAddress is an address of this machine where the host's pods
+	// reach gantry's kubelet API (ControlPlanes "pods"); empty: the real
+	// node's on the embedded host, PodIPEnv's in a cluster.
+	KubeletAddress string
 	// LeaderElect runs the controllers only while this gantry holds the
 	// Lease gantry-system/gantry-leader: several replicas against one host
 	// (with ControlPlanes "pods"), each serving HTTP.
@@ -310,12 +314,15 @@ func (g *gantry) controlPlanePods() *platform.ControlPlanePods {
 		pods.LocalVolumes = filepath.Join(g.state.DataDir, "controlplane-volumes")
 	}
 	switch {
+	case g.opts.KubeletAddress != "":
+		pods.KubeletAddress = g.opts.KubeletAddress
 	case g.realEnv != nil:
 		pods.KubeletAddress = g.realEnv.NodeIP
 	case g.opts.InCluster && os.Getenv(PodIPEnv) != "":
 		pods.KubeletAddress = os.Getenv(PodIPEnv)
 	default:
-		g.report("logs, exec and port-forward of virtual clusters' pods are not available: the control-plane pods cannot reach gantry's kubelet API on 127.0.0.1 (in a cluster, set " + PodIPEnv + " to the pod's IP, as the Helm chart does)")
+		g.report("logs, exec and port-forward of virtual clusters' pods are not available: the control-plane pods cannot reach gantry's kubelet API on 127.0.0.1 " +
+			"(give --kubelet-address, an address of this machine the host's pods reach; in a cluster, set " + PodIPEnv + " to the pod's IP, as the Helm chart does)")
 	}
 	return pods
 }

@@ -36,12 +36,14 @@ import (
 // reference of gantry's image loaded into its node. Its one node takes any
 // pod (no simulated nodes, the real node's taint removed) and a default
 // StorageClass hands out volumes made beforehand, as a cluster's provisioner
-// would: what control planes as pods need of a host.
+// would: what control planes as pods need of a host. Its node's address is
+// this machine's, where the replicas' kubelet API is reached from pods.
 type replicaHost struct {
 	g          *gantry
 	client     *kubernetes.Clientset
 	kubeconfig string
 	image      string
+	nodeIP     string
 }
 
 func startReplicaHost(t *testing.T, volumes int) *replicaHost {
@@ -105,7 +107,16 @@ func startReplicaHost(t *testing.T, volumes int) *replicaHost {
 			t.Fatal(err)
 		}
 	}
-	return &replicaHost{g: g, client: host, kubeconfig: filepath.Join(dir, "kubeconfig"), image: ref}
+	var nodeIP string
+	for _, a := range nodes.Items[0].Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			nodeIP = a.Address
+		}
+	}
+	if nodeIP == "" {
+		t.Fatalf("the real node has no InternalIP: %+v", nodes.Items[0].Status.Addresses)
+	}
+	return &replicaHost{g: g, client: host, kubeconfig: filepath.Join(dir, "kubeconfig"), image: ref, nodeIP: nodeIP}
 }
 
 // replicas are gantry's replicas against the host behind one address, as a
@@ -192,7 +203,8 @@ func (r *replicas) front(t *testing.T) *gantry {
 func (r *replicas) start(t *testing.T, extra ...string) *gantry {
 	t.Helper()
 	args := append([]string{"--kubeconfig", r.h.kubeconfig, "--control-planes", "pods", "--control-plane-image", r.h.image,
-		"--leader-elect", "--external-url", r.externalURL, "--tls-cert-file", r.cert, "--tls-key-file", r.key}, extra...)
+		"--leader-elect", "--external-url", r.externalURL, "--tls-cert-file", r.cert, "--tls-key-file", r.key,
+		"--kubelet-address", r.h.nodeIP}, extra...)
 	g := startGantryEnv(t, t.TempDir(), []string{"SSL_CERT_FILE=" + r.caFile}, args...)
 	g.serverCA = r.ca
 	g.waitReady(2 * time.Minute)
@@ -265,7 +277,9 @@ func appThrough(t *testing.T, g *gantry, token, name, repo, namespace string) {
 // killed with SIGKILL, the other takes over: a new virtual cluster and a
 // new app made through it are reconciled, and everything made before
 // (users, projects, sessions, apps and their history, a virtual cluster's
-// contents) is still there.
+// contents) is still there. A virtual pod's log reads through the leader
+// and, after the failover, through the survivor (the replicas' one kubelet
+// API), and the control plane it goes through was not restarted.
 func testReplicas(t *testing.T) {
 	if out, err := run(t, "up", "--leader-elect", "--kubeconfig", "/nonexistent", "--data-dir", t.TempDir()); err == nil ||
 		!strings.Contains(out, "--leader-elect (several replicas) needs --control-planes pods") {
@@ -345,6 +359,36 @@ func testReplicas(t *testing.T) {
 	if _, err := replicaProxy(t, leader, tokLeader, "before").CoreV1().Namespaces().Get(ctx, "kept", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the namespace through the leader's proxy: %v", err)
 	}
+	// A pod in it, whose log the virtual API server reads from the
+	// kubelet API at the Service gantry-system/gantry-kubelet.
+	hello := helloRef(t, h.g.dataDir)
+	vpod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "kept"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "hello", Image: hello, ImagePullPolicy: corev1.PullIfNotPresent}}}}
+	eventually(t, 30*time.Second, "a pod created in the virtual cluster", func() error {
+		_, err := replicaProxy(t, standby, tokStandby, "before").CoreV1().Pods("kept").Create(ctx, vpod, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err // the namespace's default ServiceAccount comes a moment later
+	})
+	readLog := func(g *gantry, token string) func() error {
+		return func() error {
+			logs, err := replicaProxy(t, g, token, "before").CoreV1().Pods("kept").GetLogs("hello", &corev1.PodLogOptions{}).DoRaw(ctx)
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(logs), "hello: listening on :8080") {
+				return fmt.Errorf("log %q", logs)
+			}
+			return nil
+		}
+	}
+	eventually(t, 90*time.Second, "the virtual pod's log through the leader", readLog(leader, tokLeader))
+	const beforeNS = "vc-p-default-before"
+	cpPod, err := h.client.CoreV1().Pods(beforeNS).Get(ctx, "gantry-controlplane-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// An app made through the standby; a push's webhook to the standby
 	// reaches the leader's engine (the poll is ten minutes away).
@@ -377,6 +421,9 @@ func testReplicas(t *testing.T) {
 		return nil
 	})
 	t.Logf("figure: failover: leader killed → survivor leading: %.2fs", time.Since(killed).Seconds())
+	// The survivor now serves the kubelet API's Service.
+	eventually(t, 60*time.Second, "the virtual pod's log through the survivor", readLog(survivor, tokStandby))
+	t.Logf("figure: failover: leader killed → a virtual pod's log read through the survivor: %.2fs", time.Since(killed).Seconds())
 	createThrough(t, survivor, tokStandby, "after")
 	waitVCRunning(t, dyn, "after")
 	t.Logf("figure: failover: leader killed → new VirtualCluster Running: %.2fs", time.Since(killed).Seconds())
@@ -408,5 +455,11 @@ func testReplicas(t *testing.T) {
 	}
 	if _, err := replicaProxy(t, survivor, tokStandby, "after").CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("the virtual cluster made after, through the survivor's proxy: %v", err)
+	}
+
+	// The control plane kept its pod: nothing in its configuration named
+	// the dead leader.
+	if now, err := h.client.CoreV1().Pods(beforeNS).Get(ctx, "gantry-controlplane-0", metav1.GetOptions{}); err != nil || now.UID != cpPod.UID {
+		t.Errorf("the control plane's pod was replaced by the failover (%v)", err)
 	}
 }

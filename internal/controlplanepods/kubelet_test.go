@@ -1,0 +1,87 @@
+package controlplanepods
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"gantry.dev/gantry/internal/kubeletapi"
+	"gantry.dev/gantry/internal/kubetest"
+	"gantry.dev/gantry/internal/vcluster"
+)
+
+// TestFailoverKeepsThePod: the next leader, with its own replica of the
+// shared kubelet API, writes the control plane's Secret as it was (the
+// same kubelet client certificate and CA), so the pod is not rolled; a
+// control plane whose client certificate no longer fits (another CA) gets a
+// new one.
+func TestFailoverKeepsThePod(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{})
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "p-" + strings.ToLower(t.Name()), Name: "dev"}
+	ns := vcluster.HostNamespace(key.Namespace, key.Name)
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}) })
+	system := env.Namespace(t)
+	replica := func(shared *kubeletapi.Shared) *Runtime {
+		k, err := kubeletapi.New(kubeletapi.Options{PKIDir: t.TempDir(), Host: env.Config, Shared: shared,
+			HostNamespace: func(vc types.NamespacedName) string { return vcluster.HostNamespace(vc.Namespace, vc.Name) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Join(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := New(Options{Host: env.Config, Image: "gantry.local/gantry:test", WorkDir: t.TempDir(), ReadyTimeout: 1, Kubelet: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ensure := func(r *Runtime) (*corev1.Secret, string) {
+		t.Helper()
+		if st, err := r.Ensure(key, vcluster.Config{Storage: "postgres://kine@db.example/kine"}); st != vcluster.StateStarting || err != nil {
+			t.Fatalf("Ensure: %s %v", st, err)
+		}
+		secret, sts := &corev1.Secret{}, &appsv1.StatefulSet{}
+		get(t, env.Client, ns, Name, secret)
+		get(t, env.Client, ns, Name, sts)
+		return secret, sts.Spec.Template.Annotations[secretHash]
+	}
+
+	first, hash := ensure(replica(&kubeletapi.Shared{Namespace: system}))
+	cert := first.Data[flagFilePrefix+"kubelet-client-certificate"]
+	if len(cert) == 0 || len(first.Data[flagFilePrefix+"kubelet-certificate-authority"]) == 0 {
+		t.Fatalf("the Secret lacks the kubelet API's client certificate or CA: %v", keys(first.Data))
+	}
+	next, nextHash := ensure(replica(&kubeletapi.Shared{Namespace: system}))
+	if nextHash != hash || next.ResourceVersion != first.ResourceVersion {
+		t.Errorf("the next leader rewrote the control plane's Secret (hash %s, was %s): the pod would restart", nextHash, hash)
+	}
+	if !bytes.Equal(next.Data[flagFilePrefix+"kubelet-client-certificate"], cert) {
+		t.Error("the next leader issued another kubelet client certificate")
+	}
+
+	// A kubelet API with a CA of its own (one gantry's, in its data
+	// directory): the old certificate is not kept.
+	other, otherHash := ensure(replica(nil))
+	if otherHash == hash || bytes.Equal(other.Data[flagFilePrefix+"kubelet-client-certificate"], cert) {
+		t.Error("a client certificate of another CA was kept")
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
