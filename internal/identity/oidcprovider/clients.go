@@ -137,7 +137,7 @@ func (s ClientStore) List(ctx context.Context) ([]RegisteredClient, error) {
 	return out, nil
 }
 
-// Delete removes client id and every refresh token issued to it.
+// Delete removes client id and every refresh and access token issued to it.
 func (s ClientStore) Delete(ctx context.Context, id string) error {
 	if _, err := s.Get(ctx, id); err != nil {
 		return err
@@ -149,6 +149,10 @@ func (s ClientStore) Delete(ctx context.Context, id string) error {
 	if err := s.Client.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(s.Namespace),
 		client.MatchingLabels{LabelRefreshToken: "true", labelRefreshClient: id}); err != nil {
 		return fmt.Errorf("deleting the refresh tokens of OIDC client %q: %w", id, err)
+	}
+	if err := s.Client.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(s.Namespace),
+		client.MatchingLabels{LabelAccessToken: "true", labelAccessClient: id}); err != nil {
+		return fmt.Errorf("deleting the access token records of OIDC client %q: %w", id, err)
 	}
 	return nil
 }

@@ -166,7 +166,8 @@ func TestClientsAPI(t *testing.T) {
 	}
 }
 
-// Deleting a client deletes its refresh tokens, and only its.
+// Deleting a client deletes its refresh tokens and access token records,
+// and only its.
 func TestDeleteClientDeletesTokens(t *testing.T) {
 	_, kube := newAPI(t)
 	store := ClientStore{Client: kube, Namespace: testNamespace}
@@ -182,6 +183,13 @@ func TestDeleteClientDeletesTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ats := accessTokenStore{client: kube, namespace: testNamespace, now: time.Now}
+	for _, id := range []string{"a", "b"} {
+		if err := ats.create(context.Background(), "jti-"+id, accessToken{user: "alice", client: id,
+			expires: time.Now().Add(AccessTokenLifetime)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := store.Delete(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +197,12 @@ func TestDeleteClientDeletesTokens(t *testing.T) {
 	_ = kube.List(context.Background(), &list, client.MatchingLabels{LabelRefreshToken: "true"})
 	if len(list.Items) != 1 || list.Items[0].Labels[labelRefreshClient] != "b" {
 		t.Errorf("refresh tokens left: %v", list.Items)
+	}
+	if _, ok, _ := ats.get(context.Background(), "jti-a"); ok {
+		t.Error("the access token of the deleted client is still active")
+	}
+	if _, ok, _ := ats.get(context.Background(), "jti-b"); !ok {
+		t.Error("the access token of the other client is gone")
 	}
 	if got, _ := store.List(context.Background()); len(got) != 1 || got[0].ID != "b" {
 		t.Errorf("clients left: %v", got)

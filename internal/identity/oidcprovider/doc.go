@@ -11,14 +11,21 @@
 //     managed through [ClientStore] and /api/v1/oidc-clients ([ClientsAPI]).
 //     Confidential clients get a generated secret, shown once and stored only
 //     as its SHA-256; public clients have none and must use PKCE (S256).
-//   - Auth requests and codes live in memory for ten minutes: a restart only
-//     makes a user start the sign-in again.
+//   - Sign-ins in progress (auth requests, then their codes) are Secrets for
+//     ten minutes at most, named after the SHA-256 of the request id, then
+//     of the code (never the code), so any replica of gantry answers any
+//     step; a code is redeemed by deleting its Secret on the version read,
+//     so it works once across replicas. Each replica bounds the sign-ins it
+//     starts and deletes its abandoned ones; [Provider.Sweep] deletes every
+//     expired one.
 //   - Refresh tokens survive restarts: one Secret each, named after the
 //     token's SHA-256 (never the token), rotated on every use, 24 hours each
 //     and at most seven days after the password was typed.
 //   - Access and ID tokens are ES256 JWTs signed with the session keys of
 //     [sessions.Signer]; its rotation shows in the JWKS at once, and the
-//     keys it still keeps stay published there.
+//     keys it still keeps stay published there. Each access token has a
+//     record, a Secret named after the SHA-256 of its jti, for userinfo,
+//     introspection and revocation (which deletes it) on any replica.
 //   - Claims are read from [Users] whenever a token is made, so a refresh
 //     carries the user's current groups and a disabled user cannot refresh.
 //

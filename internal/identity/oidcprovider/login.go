@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"math"
 	"mime"
@@ -31,7 +32,7 @@ import (
 const maxLoginBytes = 16 << 10
 
 // errLoginExpired is what the page shows for a sign-in gantry does not know:
-// expired, swept, or from before a restart (they live in memory only).
+// expired, swept, or finished already.
 const errLoginExpired = "this sign-in expired: go back to the application and sign in again"
 
 // loginInfo is GET …/login/request.
@@ -77,7 +78,7 @@ func (p *Provider) serveLogin(w http.ResponseWriter, r *http.Request) {
 // goes to the page too, which says it expired: one place for that message.
 func (p *Provider) loginStart(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("authRequestID")
-	req, err := p.store.mem.request(id)
+	req, err := p.store.auth.request(r.Context(), id)
 	if err != nil {
 		p.toLoginPage(w, r, id)
 		return
@@ -85,7 +86,7 @@ func (p *Provider) loginStart(w http.ResponseWriter, r *http.Request) {
 	// prompt=login (op turns it into max_age=0) asks for the password even
 	// when the browser has a session. Other max_age values are taken as met:
 	// the session does not say when its password was typed.
-	forceLogin := req.wants(oidc.PromptLogin) || req.maxAge != nil && *req.maxAge == 0
+	forceLogin := req.wants(oidc.PromptLogin) || req.MaxAge != nil && *req.MaxAge == 0
 	if p.opts.Session != nil && !forceLogin {
 		if user, ok := p.opts.Session(r); ok {
 			if _, err := p.opts.Users.Profile(r.Context(), user); err == nil {
@@ -101,7 +102,7 @@ func (p *Provider) loginStart(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(w, r, req, oidc.ErrLoginRequired(), p.op)
 		return
 	}
-	p.toLoginPage(w, r, req.id)
+	p.toLoginPage(w, r, req.ID)
 }
 
 // UpstreamReturn reports whether returnTo, where an upstream (SSO) sign-in
@@ -122,7 +123,7 @@ func (p *Provider) UpstreamReturn(returnTo string) (authRequestID string, ok boo
 // so it also answers prompt=login, which going back through loginStart would
 // not (the session alone does not say when it was made).
 func (p *Provider) CompleteUpstream(r *http.Request, authRequestID, user string) (string, error) {
-	req, err := p.store.mem.request(authRequestID)
+	req, err := p.store.auth.request(r.Context(), authRequestID)
 	if err != nil {
 		return "", err
 	}
@@ -169,19 +170,19 @@ func (p *Provider) serveLoginInfo(w http.ResponseWriter, r *http.Request) {
 		jsonapi.Error(w, http.StatusMethodNotAllowed, "this call is GET only")
 		return
 	}
-	req, err := p.store.mem.request(r.URL.Query().Get("authRequestID"))
+	req, err := p.store.auth.request(r.Context(), r.URL.Query().Get("authRequestID"))
 	if err != nil {
-		jsonapi.Error(w, http.StatusBadRequest, errLoginExpired)
+		p.requestError(w, err)
 		return
 	}
-	info := loginInfo{AuthRequestID: req.id, Client: req.clientID, CSRF: req.csrf, LoginHint: req.loginHint}
-	if c, err := p.store.clients.Get(r.Context(), req.clientID); err == nil && c.Name != "" {
+	info := loginInfo{AuthRequestID: req.ID, Client: req.ClientID, CSRF: req.CSRF, LoginHint: req.LoginHint}
+	if c, err := p.store.clients.Get(r.Context(), req.ClientID); err == nil && c.Name != "" {
 		info.Client = c.Name
 	}
 	if p.opts.Upstream != nil {
 		// Back to loginStart, which finds the session the upstream sign-in
 		// started. A local path: the upstream login only returns within gantry.
-		loginURL, name := p.opts.Upstream(p.prefix + "/login?authRequestID=" + url.QueryEscape(req.id))
+		loginURL, name := p.opts.Upstream(p.prefix + "/login?authRequestID=" + url.QueryEscape(req.ID))
 		if loginURL != "" {
 			if name == "" {
 				name = "SSO"
@@ -208,14 +209,14 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 		jsonapi.WriteError(w, err)
 		return
 	}
-	req, err := p.store.mem.request(in.AuthRequestID)
+	req, err := p.store.auth.request(r.Context(), in.AuthRequestID)
 	if err != nil {
-		jsonapi.Error(w, http.StatusBadRequest, errLoginExpired)
+		p.requestError(w, err)
 		return
 	}
 	// The token is bound to this sign-in and only the page reads it; the
 	// Origin check stops cross-site posts from browsers that send one.
-	if !p.sameOrigin(r) || in.CSRF == "" || subtle.ConstantTimeCompare([]byte(in.CSRF), []byte(req.csrf)) != 1 {
+	if !p.sameOrigin(r) || in.CSRF == "" || subtle.ConstantTimeCompare([]byte(in.CSRF), []byte(req.CSRF)) != 1 {
 		jsonapi.Error(w, http.StatusForbidden,
 			"this sign-in was not sent by gantry's sign-in page, or it expired: go back to the application and sign in again")
 		return
@@ -233,7 +234,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, err := p.opts.Users.CheckPassword(r.Context(), user, password)
 	if err != nil {
-		p.log.Error(err, "OIDC sign-in: checking the password failed", "client", req.clientID)
+		p.log.Error(err, "OIDC sign-in: checking the password failed", "client", req.ClientID)
 		jsonapi.Error(w, http.StatusInternalServerError, "checking the password failed: try again")
 		return
 	}
@@ -244,7 +245,7 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		p.opts.Limiter.Failed(user, ip)
 		// No username in the log: people type passwords into that field.
-		p.log.Info("OIDC sign-in failed", "client", req.clientID, "ip", ip)
+		p.log.Info("OIDC sign-in failed", "client", req.ClientID, "ip", ip)
 		// One message for unknown users, disabled users and wrong passwords.
 		jsonapi.Error(w, http.StatusUnauthorized, "invalid username or password")
 		return
@@ -264,11 +265,22 @@ func (p *Provider) loginPost(w http.ResponseWriter, r *http.Request) {
 // complete marks the sign-in done and returns op's callback, which issues
 // the code and redirects to the client.
 func (p *Provider) complete(r *http.Request, req *authRequest, user string, amr []string, via string) (string, error) {
-	if err := p.store.mem.complete(req.id, user, amr); err != nil {
+	if err := p.store.auth.complete(r.Context(), req, user, amr); err != nil {
 		return "", err
 	}
-	p.log.Info("OIDC sign-in", "user", user, "client", req.clientID, "via", via)
-	return op.AuthCallbackURL(p.op)(op.ContextWithIssuer(r.Context(), p.issuer), req.id), nil
+	p.log.Info("OIDC sign-in", "user", user, "client", req.ClientID, "via", via)
+	return op.AuthCallbackURL(p.op)(op.ContextWithIssuer(r.Context(), p.issuer), req.ID), nil
+}
+
+// requestError answers the page for a sign-in that could not be read: it
+// expired (or was never there), or the host's API failed.
+func (p *Provider) requestError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errAuthRequestUnknown) {
+		jsonapi.Error(w, http.StatusBadRequest, errLoginExpired)
+		return
+	}
+	p.log.Error(err, "OIDC sign-in: reading the sign-in failed")
+	jsonapi.Error(w, http.StatusServiceUnavailable, "reading this sign-in failed: try again in a moment")
 }
 
 // serveLoggedOut is where end_session sends a browser whose application

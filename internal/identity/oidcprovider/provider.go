@@ -28,7 +28,9 @@ type Options struct {
 	Issuer string
 	// Signer signs every token; its rotation shows in the JWKS.
 	Signer *sessions.Signer
-	// Client reads and writes client and refresh token Secrets in Namespace.
+	// Client reads and writes the provider's Secrets in Namespace: clients,
+	// sign-ins in progress, access and refresh tokens. Uncached: a Secret
+	// another replica wrote a moment ago must be found.
 	Client    client.Client
 	Namespace string
 	// Users checks passwords and supplies claims.
@@ -125,12 +127,15 @@ func New(opts Options) (*Provider, error) {
 		users:   opts.Users,
 		clients: ClientStore{Client: opts.Client, Namespace: opts.Namespace},
 		refresh: refreshStore{client: opts.Client, namespace: opts.Namespace, now: opts.Now},
-		mem:     newMemory(opts.Now),
+		auth:    newAuthStore(opts.Client, opts.Namespace, opts.Now),
+		access:  accessTokenStore{client: opts.Client, namespace: opts.Namespace, now: opts.Now},
 		now:     opts.Now,
 	}
 
-	// op encrypts codes and access tokens with this key; both live in
-	// memory only, so a key per process is all it needs.
+	// op makes codes by encrypting the request id with this key, and would
+	// make opaque access tokens with it. Nothing decrypts a code (storage
+	// finds it by its hash) and access tokens are JWTs, so replicas need not
+	// share it: a key per process.
 	var key [32]byte
 	_, _ = rand.Read(key[:])
 	config := &op.Config{
@@ -213,18 +218,21 @@ func offlineAccessType(r *http.Request) *http.Request {
 	return r
 }
 
-// Sweep deletes expired refresh tokens and drops expired sign-ins, codes
-// and access token records. Call it periodically (hourly is plenty).
+// Sweep deletes the Secrets of expired refresh tokens, sign-ins, codes and
+// access token records, whichever replica made them. Call it periodically
+// (hourly is plenty: expired ones are refused when read) on one replica or
+// on all; it is idempotent.
 func (p *Provider) Sweep(ctx context.Context) error {
-	p.store.mem.sweep()
 	now := p.opts.Now()
-	n, err := p.store.refresh.deleteWhere(ctx, "", func(r refreshRecord) bool {
+	refresh, err1 := p.store.refresh.deleteWhere(ctx, "", func(r refreshRecord) bool {
 		return !now.Before(r.expires) || !now.Before(r.sessionExpires)
 	})
-	if n > 0 {
-		p.log.V(1).Info("swept expired OIDC refresh tokens", "count", n)
+	signIns, err2 := p.store.auth.sweep(ctx)
+	access, err3 := p.store.access.sweep(ctx)
+	if refresh+signIns+access > 0 {
+		p.log.V(1).Info("swept expired OIDC state", "refreshTokens", refresh, "signIns", signIns, "accessTokens", access)
 	}
-	return err
+	return errors.Join(err1, err2, err3)
 }
 
 // IssueIDToken signs an ID-token-shaped JWT for user with the current key:

@@ -90,10 +90,15 @@ type env struct {
 	srv      *httptest.Server
 	issuer   string
 	kube     client.Client
+	ns       string
 	signer   *sessions.Signer
 	users    *testUsers
 	clients  ClientStore
 	provider atomic.Pointer[Provider]
+	// replicas, when set, serve instead of provider: the one a request's
+	// X-Replica header names, otherwise each in turn.
+	replicas atomic.Pointer[[]*Provider]
+	turn     atomic.Uint64
 	session  atomic.Pointer[string] // the browser's gantry session user, if any
 	noSSO    atomic.Bool            // upstream SSO is not configured
 	now      atomic.Pointer[time.Time]
@@ -101,16 +106,22 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, users: newTestUsers()}
-	e.kube = fake.NewClientBuilder().Build()
-	e.clients = ClientStore{Client: e.kube, Namespace: testNamespace}
+	return newEnvOn(t, fake.NewClientBuilder().Build(), testNamespace, &sessions.MemoryKeyStore{})
+}
+
+// newEnvOn is an env whose provider keeps its Secrets in namespace ns of
+// kube and its signing keys in keys.
+func newEnvOn(t *testing.T, kube client.Client, ns string, keys sessions.KeyStore) *env {
+	t.Helper()
+	e := &env{t: t, users: newTestUsers(), kube: kube, ns: ns}
+	e.clients = ClientStore{Client: e.kube, Namespace: ns}
 	var err error
-	e.signer, err = sessions.NewSigner(context.Background(), &sessions.MemoryKeyStore{}, sessions.SignerOptions{})
+	e.signer, err = sessions.NewSigner(context.Background(), keys, sessions.SignerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/oidc/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.provider.Load().ServeHTTP(w, r) }))
+	mux.Handle("/oidc/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.serving(r).ServeHTTP(w, r) }))
 	e.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.issuer = e.srv.URL + "/oidc"
@@ -118,12 +129,34 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// serving is the provider that answers r.
+func (e *env) serving(r *http.Request) *Provider {
+	rs := e.replicas.Load()
+	if rs == nil {
+		return e.provider.Load()
+	}
+	switch r.Header.Get("X-Replica") {
+	case "a":
+		return (*rs)[0]
+	case "b":
+		return (*rs)[1]
+	}
+	return (*rs)[e.turn.Add(1)%uint64(len(*rs))]
+}
+
 // restart replaces the provider with a new one on the same Secrets and keys,
 // as a gantry restart does.
 func (e *env) restart() {
 	e.t.Helper()
+	e.provider.Store(e.newProvider(e.signer))
+}
+
+// newProvider is a provider (a replica of gantry) on env's Secrets, signing
+// with signer.
+func (e *env) newProvider(signer *sessions.Signer) *Provider {
+	e.t.Helper()
 	p, err := New(Options{
-		Issuer: e.issuer, Signer: e.signer, Client: e.kube, Namespace: testNamespace, Users: e.users,
+		Issuer: e.issuer, Signer: signer, Client: e.kube, Namespace: e.ns, Users: e.users,
 		Limiter: sessions.NewLimiter(sessions.LimiterOptions{MaxFailures: 3}),
 		Session: func(r *http.Request) (string, bool) {
 			if u := e.session.Load(); u != nil {
@@ -153,7 +186,7 @@ func (e *env) restart() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.provider.Store(p)
+	return p
 }
 
 func (e *env) ctx() context.Context {
@@ -567,6 +600,10 @@ func TestConfidentialClient(t *testing.T) {
 }
 
 func revoke(e *env, clientID, secret, token string, hint ...string) error {
+	return revokeWith(e, e.srv.Client(), clientID, secret, token, hint...)
+}
+
+func revokeWith(e *env, c *http.Client, clientID, secret, token string, hint ...string) error {
 	v := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}
 	if len(hint) > 0 {
 		v.Set("token_type_hint", hint[0])
@@ -574,7 +611,7 @@ func revoke(e *env, clientID, secret, token string, hint ...string) error {
 	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/revoke", strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(clientID, secret)
-	resp, err := e.srv.Client().Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}

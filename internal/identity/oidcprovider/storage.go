@@ -34,7 +34,8 @@ type storage struct {
 	users   Users
 	clients ClientStore
 	refresh refreshStore
-	mem     *memory
+	auth    authStore
+	access  accessTokenStore
 	now     func() time.Time
 }
 
@@ -90,65 +91,74 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	}
-	a := &authRequest{
-		id: randomString(18), clientID: req.ClientID, redirectURI: req.RedirectURI,
-		state: req.State, nonce: req.Nonce, scopes: slices.Clone(req.Scopes),
-		responseType: req.ResponseType, responseMode: req.ResponseMode,
-		prompt: slices.Clone(req.Prompt), maxAge: req.MaxAge, loginHint: req.LoginHint,
-		csrf: randomString(32),
-	}
+	a := &authRequest{authRecord: authRecord{
+		ID: randomString(18), ClientID: req.ClientID, RedirectURI: req.RedirectURI,
+		State: req.State, Nonce: req.Nonce, Scopes: slices.Clone(req.Scopes),
+		ResponseType: req.ResponseType, ResponseMode: req.ResponseMode,
+		Prompt: slices.Clone(req.Prompt), MaxAge: req.MaxAge, LoginHint: req.LoginHint,
+		CSRF: randomString(32),
+	}}
 	if req.CodeChallenge != "" {
-		a.challenge = &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: req.CodeChallengeMethod}
+		a.Challenge = &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: req.CodeChallengeMethod}
 	}
-	if err := s.mem.addRequest(a); err != nil {
-		return nil, oidc.ErrServerError().WithDescription("%s", err.Error())
+	if err := s.auth.create(ctx, a); err != nil {
+		if errors.Is(err, errTooManyRequests) {
+			return nil, oidc.ErrServerError().WithDescription("%s", err.Error())
+		}
+		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	return a, nil
 }
 
-func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
-	return s.mem.request(id)
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	return s.auth.request(ctx, id)
 }
 
 // AuthRequestByCode consumes the code and loads the user's claims, refusing a
 // user disabled since they signed in.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	a, err := s.mem.takeCode(code)
+	a, err := s.auth.takeCode(ctx, code)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.users.Profile(ctx, a.user)
+	p, err := s.users.Profile(ctx, a.User)
 	if err != nil {
-		return nil, fmt.Errorf("user %q cannot sign in: %w", a.user, err)
+		return nil, fmt.Errorf("user %q cannot sign in: %w", a.User, err)
 	}
 	a.profile = &p
 	return a, nil
 }
 
-func (s *storage) SaveAuthCode(_ context.Context, id, code string) error {
-	return s.mem.saveCode(id, code)
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	return s.auth.saveCode(ctx, id, code)
 }
 
-func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
-	s.mem.deleteRequest(id)
-	return nil
-}
+// DeleteAuthRequest has nothing left to delete: op calls it after a code
+// exchange, and the request's Secret went when its code was issued
+// (SaveAuthCode), the code's when it was redeemed (AuthRequestByCode).
+// Requests that never get that far expire and are swept.
+func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
 // --- tokens
 
-func (s *storage) CreateAccessToken(_ context.Context, req op.TokenRequest) (string, time.Time, error) {
-	jti, exp := s.newAccessToken(req)
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	jti, exp, err := s.newAccessToken(ctx, req)
+	if err != nil {
+		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	}
 	return jti, exp, nil
 }
 
-func (s *storage) newAccessToken(req op.TokenRequest) (jti string, exp time.Time) {
+// newAccessToken records a new access token (its jti) for userinfo,
+// introspection and revocation on any replica.
+func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest) (jti string, exp time.Time, err error) {
 	jti, exp = randomString(18), s.now().Add(AccessTokenLifetime)
 	var clientID string
 	if c, ok := req.(interface{ GetClientID() string }); ok {
 		clientID = c.GetClientID()
 	}
-	s.mem.addToken(jti, accessToken{user: req.GetSubject(), client: clientID, scopes: req.GetScopes(), expires: exp})
-	return jti, exp
+	err = s.access.create(ctx, jti, accessToken{user: req.GetSubject(), client: clientID, scopes: req.GetScopes(), expires: exp})
+	return jti, exp, err
 }
 
 // CreateAccessAndRefreshTokens issues a refresh token after a code exchange
@@ -159,8 +169,8 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	var rec refreshRecord
 	switch r := req.(type) {
 	case *authRequest:
-		rec = refreshRecord{user: r.user, client: r.clientID, scopes: r.scopes, amr: r.amr,
-			authTime: r.authTime, sessionExpires: r.authTime.Add(SessionMaxLifetime)}
+		rec = refreshRecord{user: r.User, client: r.ClientID, scopes: r.Scopes, amr: r.AMR,
+			authTime: r.AuthTime, sessionExpires: r.AuthTime.Add(SessionMaxLifetime)}
 	case *refreshRequest:
 		rec = r.refreshRecord
 		if err := s.refresh.delete(ctx, r.name); err != nil {
@@ -180,7 +190,10 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
-	jti, exp := s.newAccessToken(req)
+	jti, exp, err := s.newAccessToken(ctx, req)
+	if err != nil {
+		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	}
 	return jti, token, exp, nil
 }
 
@@ -239,10 +252,12 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, _ string, token strin
 // name GetRefreshTokenInfo returned), if it was issued to clientID. Unknown
 // tokens are fine (RFC 7009 section 2.2).
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, user, clientID string) *oidc.Error {
-	if known, ok := s.mem.revokeToken(tokenOrID, clientID); known {
-		if !ok {
-			return oidc.ErrInvalidClient().WithDescription("the token was issued to another client")
-		}
+	switch known, err := s.access.revoke(ctx, tokenOrID, clientID); {
+	case errors.Is(err, errOtherClient):
+		return oidc.ErrInvalidClient().WithDescription("%s", err.Error())
+	case err != nil:
+		return oidc.ErrServerError().WithParent(err)
+	case known:
 		return nil
 	}
 	// op resolved a refresh token to its name through GetRefreshTokenInfo,
@@ -253,7 +268,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, user, clientID str
 		name = tokenOrID
 	}
 	if !strings.HasPrefix(name, refreshSecretPrefix) {
-		return nil // an access token gantry no longer remembers (restart)
+		return nil // an access token whose record expired and was swept
 	}
 	rec, err := s.refresh.getByName(ctx, name)
 	if errors.Is(err, errRefreshNotFound) {
@@ -299,7 +314,10 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 // SetUserinfoFromToken answers /userinfo with the scopes the token was
 // issued with and the user's current claims.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, jti, subject, _ string) error {
-	t, ok := s.mem.token(jti)
+	t, ok, err := s.access.get(ctx, jti)
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
 	if !ok || t.user != subject {
 		return oidc.ErrAccessDenied().WithDescription("access token unknown, expired or revoked: refresh it")
 	}
@@ -342,7 +360,10 @@ func groupsOf(p Profile) []string {
 // SetIntrospectionFromToken answers introspection for the client the access
 // token was issued to; to others the token is inactive.
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, jti, subject, clientID string) error {
-	t, ok := s.mem.token(jti)
+	t, ok, err := s.access.get(ctx, jti)
+	if err != nil {
+		return err
+	}
 	if !ok || t.user != subject || t.client != clientID {
 		return errors.New("token inactive")
 	}
