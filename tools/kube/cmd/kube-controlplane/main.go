@@ -65,6 +65,7 @@ func main() {
 	logsapi.ReapplyHandling = logsapi.ReapplyHandlingIgnoreUnchanged
 
 	heapProfileOnSignal()
+	go idleProcs()
 	errc := make(chan error, len(sections))
 	// The API server's command installs the process's one SIGTERM/SIGINT handler
 	// (k8s.io/apiserver allows only one); the others run until the process exits.
