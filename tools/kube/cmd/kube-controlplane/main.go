@@ -205,6 +205,38 @@ func heapProfileOnSignal() {
 			}
 		}
 	}()
+	// SIGUSR2: the CPU of the next minute, as gantry does (internal/up): where
+	// one phase's CPU goes (a benchmark's idle minute, a sync), without
+	// turning on the API server's /debug/pprof for everyone with access.
+	cpu := make(chan os.Signal, 1)
+	signal.Notify(cpu, unix.SIGUSR2)
+	go func() {
+		for range cpu {
+			path := filepath.Join(dir, fmt.Sprintf("kube-controlplane-cpu-%d.pprof", os.Getpid()))
+			if err := writeCPUProfile(path, time.Minute); err != nil {
+				klog.Background().Error(err, "writing the CPU profile")
+			}
+		}
+	}()
+}
+
+// writeCPUProfile records the CPU for d into path (renamed into place).
+func writeCPUProfile(path string, d time.Duration) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".cpu-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	time.Sleep(d)
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // writeHeapProfile writes the profile after a GC (the profile shows the heap
