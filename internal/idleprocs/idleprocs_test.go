@@ -1,6 +1,10 @@
 package idleprocs
 
 import (
+	"context"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -40,5 +44,34 @@ func TestNext(t *testing.T) {
 		if got := s.next(used, 2); got != 0 {
 			t.Fatalf("second %d of a burst with pauses: GOMAXPROCS %d", i, got)
 		}
+	}
+}
+
+// Run sets the busy GOGC while the process works (it starts busy) and gives
+// the idle one back when it ends.
+func TestBusyGC(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one CPU: Run leaves the process alone")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(50))
+	gogc := func() uint64 {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Run(ctx, 200); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for gogc() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("GOGC %d while busy, want 200", gogc())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := gogc(); got != 50 {
+		t.Fatalf("GOGC %d after Run, want the idle 50 back", got)
 	}
 }
