@@ -22,6 +22,7 @@ type ruleFlags struct {
 	clusterResources []string
 	local            bool
 	openIngress      bool
+	ownStorage       bool
 }
 
 func (f *ruleFlags) register(cmd *cobra.Command, verb string) {
@@ -30,6 +31,7 @@ func (f *ruleFlags) register(cmd *cobra.Command, verb string) {
 	cmd.Flags().StringArrayVar(&f.clusterResources, "cluster-resource", nil, verb+" a cluster-scoped kind, GROUP/KIND (e.g. apiextensions.k8s.io/CustomResourceDefinition, /Namespace for the core group); repeatable")
 	cmd.Flags().BoolVar(&f.local, "local-repositories", false, verb+" file:// and path repositories on gantry's machine")
 	cmd.Flags().BoolVar(&f.openIngress, "open-ingress", false, verb+" traffic from anywhere on the host into the project's virtual clusters")
+	cmd.Flags().BoolVar(&f.ownStorage, "vcluster-own-storage", false, verb+" virtual clusters naming a datastore of their own (vcluster create --storage, --storage-secret): gantry connects to whatever server they name")
 }
 
 func parseDestination(s string) (platformv1alpha1.ProjectDestination, error) {
@@ -104,8 +106,11 @@ func (f *ruleFlags) change(p projectapi.Project, add bool, cmd *cobra.Command) (
 	if cmd.Flags().Changed("open-ingress") && f.openIngress {
 		body["network"] = platformv1alpha1.ProjectNetwork{OpenIngress: add}
 	}
+	if cmd.Flags().Changed("vcluster-own-storage") && f.ownStorage {
+		body["virtualClusterOwnStorage"] = add
+	}
 	if len(body) == 0 {
-		return nil, fmt.Errorf("nothing to change: give --destination, --source-repo, --cluster-resource, --local-repositories or --open-ingress")
+		return nil, fmt.Errorf("nothing to change: give --destination, --source-repo, --cluster-resource, --local-repositories, --open-ingress or --vcluster-own-storage")
 	}
 	return body, nil
 }
@@ -134,12 +139,21 @@ is granted here, and only by an administrator:
   gantry project allow shop --local-repositories
   gantry project allow shop --pod-security privileged
   gantry project allow shop --vcluster-storage-secret pg   # a database per virtual cluster
+  gantry project allow shop --vcluster-own-storage
   gantry project revoke shop --destination https://kubernetes.default.svc=shop-*
 
 --vcluster-storage-secret names a Secret in the project's namespace whose key
 "dsn" holds a postgres:// or mysql:// URL of a server: each of the project's
 virtual clusters that names no storage of its own gets a database there,
-dropped with it. It changes only while the project has no virtual cluster.`,
+dropped with it, that only the Secret's user may connect to. Give each
+project a user of its own (allowed to create databases, no superuser): the
+project's apps can read the Secret. It changes only while the project has no
+virtual cluster.
+
+--vcluster-own-storage lets the project's virtual clusters name a datastore
+of their own (gantry vcluster create --storage or --storage-secret): gantry
+then connects to whatever server they name, from where it runs. Revoking it
+stops the clusters that use it; their data stays on their servers.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := g.apiClient()
@@ -251,5 +265,10 @@ func printRules(out io.Writer, p projectapi.Project) error {
 		storage = "a database each on the server of Secret " + p.Namespace + "/" + s.SecretName
 	}
 	fmt.Fprintf(w, "Virtual cluster storage:\t%s\n", storage)
+	own := "not allowed"
+	if p.VirtualClusterOwnStorage {
+		own = "allowed: gantry connects to the server a cluster names"
+	}
+	fmt.Fprintf(w, "Storage a cluster names itself:\t%s\n", own)
 	return w.Flush()
 }

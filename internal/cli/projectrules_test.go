@@ -45,7 +45,9 @@ func TestProjectRuleFlags(t *testing.T) {
 		{true, []string{"--local-repositories"}, `{"localRepositories":true}`},
 		{false, []string{"--local-repositories"}, `{"localRepositories":false}`},
 		{true, []string{"--destination", "https://kubernetes.default.svc"}, `error: --destination "https://kubernetes.default.svc": write SERVER=NAMESPACE or CLUSTER-NAME=NAMESPACE, e.g. https://kubernetes.default.svc=web-*`},
-		{true, nil, `error: nothing to change: give --destination, --source-repo, --cluster-resource, --local-repositories or --open-ingress`},
+		{true, []string{"--vcluster-own-storage"}, `{"virtualClusterOwnStorage":true}`},
+		{false, []string{"--vcluster-own-storage"}, `{"virtualClusterOwnStorage":false}`},
+		{true, nil, `error: nothing to change: give --destination, --source-repo, --cluster-resource, --local-repositories, --open-ingress or --vcluster-own-storage`},
 	} {
 		if got := run(c.add, c.args...); got != c.want {
 			t.Errorf("add=%v %v:\n got %s\nwant %s", c.add, c.args, got, c.want)

@@ -319,7 +319,7 @@ func (a *API) update(r *http.Request, id *api.Caller, name string) (any, error) 
 			bounds = append(bounds, "allowedDestinations")
 		}
 		if rulesChanged(old, &p.Spec) {
-			bounds = append(bounds, "its rules (sourceRepos, localRepositories, resource lists, podSecurity, network, virtualClusterStorage)")
+			bounds = append(bounds, "its rules (sourceRepos, localRepositories, resource lists, podSecurity, network, virtualClusterStorage, virtualClusterOwnStorage)")
 		}
 		if newArgoTarget(old.ArgoCD, p.Spec.ArgoCD) {
 			bounds = append(bounds, "where Argo CD runs (argoCD enabled, cluster, namespace)")

@@ -347,6 +347,7 @@ func TestRules(t *testing.T) {
 		{"network": map[string]any{"openIngress": true}},
 		{"namespaceResourceBlacklist": []any{map[string]any{"group": "", "kind": "Secret"}}}, // narrowing too: it can break running apps
 		{"virtualClusterStorage": map[string]any{"secretName": "pg"}},                        // gantry would connect to any server named
+		{"virtualClusterOwnStorage": true},                                                   // so would it to any a cluster names
 	} {
 		f.call(t, http.MethodPut, path, tAlice, body).Want(t, http.StatusForbidden, "its rules")
 	}
@@ -359,6 +360,13 @@ func TestRules(t *testing.T) {
 	f.call(t, http.MethodPut, path, tAdmin, map[string]any{"localRepositories": true}).Want(t, http.StatusOK, "")
 	if p := f.get(t, "ru-shop"); !p.Spec.LocalRepositories || p.Spec.PodSecurity != "restricted" || len(p.Spec.SourceRepos) != 1 {
 		t.Errorf("a PUT of one rule changed others: %+v", p.Spec)
+	}
+	own := f.call(t, http.MethodPut, path, tAdmin, map[string]any{"virtualClusterOwnStorage": true})
+	if own.Want(t, http.StatusOK, ""); own.JSON["virtualClusterOwnStorage"] != true {
+		t.Errorf("the answer does not show virtualClusterOwnStorage: %s", own.Body)
+	}
+	if p := f.get(t, "ru-shop"); !p.Spec.VirtualClusterOwnStorage || !p.Spec.LocalRepositories {
+		t.Errorf("virtualClusterOwnStorage not stored, or others changed: %+v", p.Spec)
 	}
 	// A project admin may still change what is theirs.
 	f.call(t, http.MethodPut, path, tAlice, map[string]any{"displayName": "Shop"}).Want(t, http.StatusOK, "")

@@ -28,19 +28,23 @@ type Rules struct {
 	// VirtualClusterStorage: where the project's virtual clusters keep
 	// their data (a Secret naming a database server); null for SQLite.
 	VirtualClusterStorage *platformv1alpha1.ProjectStorage `json:"virtualClusterStorage"`
+	// VirtualClusterOwnStorage: whether the project's virtual clusters may
+	// name a datastore of their own, which gantry then connects to.
+	VirtualClusterOwnStorage bool `json:"virtualClusterOwnStorage"`
 }
 
 // ruleFields are the JSON names of Rules: one sent in a PUT replaces that
 // field only.
 var ruleFields = []string{"sourceRepos", "localRepositories", "clusterResourceWhitelist", "clusterResourceBlacklist",
-	"namespaceResourceWhitelist", "namespaceResourceBlacklist", "podSecurity", "network", "virtualClusterStorage"}
+	"namespaceResourceWhitelist", "namespaceResourceBlacklist", "podSecurity", "network", "virtualClusterStorage",
+	"virtualClusterOwnStorage"}
 
 func rulesOf(s *platformv1alpha1.ProjectSpec) Rules {
 	r := Rules{SourceRepos: s.SourceRepos, LocalRepositories: s.LocalRepositories,
 		ClusterResourceWhitelist: s.ClusterResourceWhitelist, ClusterResourceBlacklist: s.ClusterResourceBlacklist,
 		NamespaceResourceWhitelist: s.NamespaceResourceWhitelist, NamespaceResourceBlacklist: s.NamespaceResourceBlacklist,
 		PodSecurity: podsecurity.ProjectLevel(&platformv1alpha1.Project{Spec: *s}), Network: s.Network,
-		VirtualClusterStorage: s.VirtualClusterStorage}
+		VirtualClusterStorage: s.VirtualClusterStorage, VirtualClusterOwnStorage: s.VirtualClusterOwnStorage}
 	// [] for clients, as every list here. An empty list means unset: the
 	// CRD does not store it apart from an absent one.
 	for _, l := range []*[]metav1.GroupKind{&r.ClusterResourceWhitelist, &r.ClusterResourceBlacklist,
@@ -87,6 +91,9 @@ func setRules(s *platformv1alpha1.ProjectSpec, r Rules, present map[string]json.
 		if s.VirtualClusterStorage != nil && s.VirtualClusterStorage.SecretName == "" {
 			s.VirtualClusterStorage = nil
 		}
+	}
+	if sent("virtualClusterOwnStorage") {
+		s.VirtualClusterOwnStorage = r.VirtualClusterOwnStorage
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"gantry.dev/gantry/internal/jsonapi"
 	"gantry.dev/gantry/internal/podsecurity"
 	"gantry.dev/gantry/internal/project"
+	"gantry.dev/gantry/internal/vcluster"
 )
 
 // CreateRequest is the body of POST <Prefix>/<project>. Only name is required.
@@ -154,6 +155,14 @@ func (req *CreateRequest) build(p string) (*platformv1alpha1.VirtualCluster, err
 			return nil, fmt.Errorf("storage.dsn must be a postgres://, postgresql:// or mysql:// URL of at most 2048 characters, or empty for embedded SQLite")
 		}
 	}
+	if s := req.Storage; s != nil && s.SecretName != "" {
+		if errs := validation.IsDNS1123Subdomain(s.SecretName); len(errs) > 0 {
+			return nil, fmt.Errorf("storage.secretName %q is not a Secret's name (it names one in the project's namespace, no namespace of its own): %s", s.SecretName, strings.Join(errs, "; "))
+		}
+		if s.DSN != "" {
+			return nil, fmt.Errorf("give storage.dsn or storage.secretName, not both")
+		}
+	}
 	if req.PodSecurity != "" {
 		if vc.Spec.PodSecurity, err = podsecurity.Parse(req.PodSecurity); err != nil {
 			return nil, err
@@ -207,6 +216,12 @@ func (c *call) create(p string) {
 		return
 	}
 	if msg := podSecurityRefusal(c.caller.IsAdmin(), proj, vc.Spec.PodSecurity); msg != "" {
+		c.error(http.StatusForbidden, msg)
+		return
+	}
+	// For administrators too: the reconciler cannot tell who wrote a
+	// cluster, so the project's setting is the one rule (it refuses again).
+	if msg := vcluster.OwnStorageRefusal(vc, proj); msg != "" {
 		c.error(http.StatusForbidden, msg)
 		return
 	}

@@ -157,6 +157,7 @@ func TestViewerSeesOwnProjectOnly(t *testing.T) {
 
 func TestMemberLifecycle(t *testing.T) {
 	f := newFixture(t)
+	f.allowOwnStorage(f.A)
 	resp := f.expect("alice", "POST", Prefix+"/"+f.A,
 		`{"name":"new","labels":{"env":"dev"},"sleepAfter":"15m","argoCD":true,"storage":{"dsn":"postgres://kine:hunter2@db:5432/kine?sslmode=disable&password=hunter3"}}`,
 		201, `"name":"new"`, `"sleepAfter":"15m0s"`, `"argoCD":true`, `"env":"dev"`,
@@ -250,6 +251,60 @@ func TestOtherProjectIsForbidden(t *testing.T) {
 	}
 }
 
+// allowOwnStorage turns on project p's virtualClusterOwnStorage, as an
+// administrator does, and waits until the API's cache sees it.
+func (f *fixture) allowOwnStorage(p string) {
+	f.t.Helper()
+	proj := &platformv1alpha1.Project{}
+	if err := f.Direct.Get(context.Background(), client.ObjectKey{Name: p}, proj); err != nil {
+		f.t.Fatal(err)
+	}
+	patch := client.MergeFrom(proj.DeepCopy())
+	proj.Spec.VirtualClusterOwnStorage = true
+	if err := f.Direct.Patch(context.Background(), proj, patch); err != nil {
+		f.t.Fatal(err)
+	}
+	f.Eventually("the cache to see virtualClusterOwnStorage", func() bool {
+		cached := &platformv1alpha1.Project{}
+		return f.api.Client.Get(context.Background(), client.ObjectKey{Name: p}, cached) == nil && cached.Spec.VirtualClusterOwnStorage
+	})
+}
+
+// A member of a project makes gantry connect wherever a cluster's own
+// storage points (any host:port it reaches, another project's database on a
+// shared server): only where an administrator allowed it, for members and
+// administrators alike (the reconciler cannot tell who wrote a cluster).
+func TestOwnStorageNeedsTheProject(t *testing.T) {
+	f := newFixture(t)
+	post := Prefix + "/" + f.B
+	for _, body := range []string{
+		`{"name":"ssrf","storage":{"dsn":"postgres://x:y@127.0.0.1:6443/x"}}`,
+		`{"name":"steal","storage":{"dsn":"postgres://b:pw@pg.internal:5432/gantry_p_shop_dev_0f3c2a9e"}}`,
+		`{"name":"named","storage":{"secretName":"pg"}}`,
+	} {
+		resp := f.expect("bob", "POST", post, body, 403,
+			"project "+f.B+" does not allow virtual clusters to name storage of their own",
+			"gantry project allow "+f.B+" --vcluster-own-storage")
+		if strings.Contains(resp, ":y@") || strings.Contains(resp, ":pw@") {
+			t.Errorf("the refusal echoes the DSN: %s", resp)
+		}
+	}
+	f.expect("root", "POST", post, `{"name":"admin","storage":{"dsn":"postgres://x:y@db:5432/x"}}`, 403, "--vcluster-own-storage")
+	var l platformv1alpha1.VirtualClusterList
+	if err := f.Direct.List(context.Background(), &l, client.InNamespace(project.Namespace(f.B))); err != nil {
+		t.Fatal(err)
+	}
+	for _, vc := range l.Items {
+		if vcluster.OwnStorage(&vc) {
+			t.Errorf("a refused create made %s with storage %+v", vc.Name, vc.Spec.Storage)
+		}
+	}
+	// The project's default (no storage) needs nothing.
+	f.expect("bob", "POST", post, `{"name":"plain"}`, 201)
+	f.allowOwnStorage(f.B)
+	f.expect("bob", "POST", post, `{"name":"named","storage":{"secretName":"pg"}}`, 201)
+}
+
 func TestBadInput(t *testing.T) {
 	f := newFixture(t)
 	post := Prefix + "/" + f.A
@@ -265,6 +320,8 @@ func TestBadInput(t *testing.T) {
 	f.expect("alice", "POST", post, `{"name":"ok","labels":{"gantry.dev/project":"other"}}`, 400, "reserved prefix gantry.dev")
 	f.expect("alice", "PATCH", f.path(f.A, "one"), `{"labels":{"app.kubernetes.io/managed-by":"me"}}`, 400, "reserved prefix kubernetes.io")
 	f.expect("alice", "POST", post, `{"name":"ok","storage":{"dsn":"redis://u:pw@x"}}`, 400, "storage.dsn must be")
+	f.expect("alice", "POST", post, `{"name":"ok","storage":{"secretName":"../p-shop/pg"}}`, 400, `storage.secretName "../p-shop/pg" is not a Secret's name`)
+	f.expect("alice", "POST", post, `{"name":"ok","storage":{"secretName":"p-shop/pg"}}`, 400, "storage.secretName")
 	f.expect("alice", "POST", post, `{"name":"ok","kubernetesVersion":"latest"}`, 400, "kubernetesVersion")
 	f.expect("alice", "POST", post, `not json`, 400, "not valid JSON")
 	f.expect("alice", "POST", post, ``, 400, "empty")

@@ -116,12 +116,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&platformv1alpha1.VirtualCluster{}).
 		Owns(&corev1.Secret{}).
 		WatchesRawSource(source.Channel(r.Runtime.Changes(), &handler.EnqueueRequestForObject{})).
-		// A project's Pod Security level and network settings are its clusters'.
+		// A project's Pod Security level, network and storage settings are its clusters'.
 		Watches(&platformv1alpha1.Project{}, handler.EnqueueRequestsFromMapFunc(r.clustersOf),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 				o, ok1 := e.ObjectOld.(*platformv1alpha1.Project)
 				n, ok2 := e.ObjectNew.(*platformv1alpha1.Project)
-				return !ok1 || !ok2 || o.Spec.PodSecurity != n.Spec.PodSecurity || o.Spec.Network != n.Spec.Network
+				return !ok1 || !ok2 || o.Spec.PodSecurity != n.Spec.PodSecurity || o.Spec.Network != n.Spec.Network ||
+					o.Spec.VirtualClusterOwnStorage != n.Spec.VirtualClusterOwnStorage
 			}})).
 		// Several at once: one slow start or cleanup must not hold up the others.
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
@@ -179,6 +180,11 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// Whoever wrote the object, through the API or not: nothing connects to
+	// a datastore the project does not let its clusters name.
+	if msg := OwnStorageRefusal(vc, proj); msg != "" {
+		return ctrl.Result{}, r.refuseStorage(ctx, vc, msg)
+	}
 	// The reconciler computes the level from the objects, never from what a
 	// running control plane reports; a control plane started with another
 	// level is restarted to enforce this one.
@@ -212,7 +218,8 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 		}
 	}
 	state := StateFailed
-	dsn, err := r.storageDSN(ctx, vc, proj)
+	_, running := r.Runtime.Running(key)
+	dsn, err := r.storageDSN(ctx, vc, proj, !running)
 	if err == nil {
 		state, err = r.Runtime.Ensure(key, Config{Storage: dsn, PodSecurity: level})
 	}
@@ -220,7 +227,7 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 	case StateFailed:
 		// Nothing runs: the control plane's Run has returned, having stopped what it started.
 		reason := platformv1alpha1.ReasonDeployFailed
-		if vc.Spec.Storage != nil && (vc.Spec.Storage.DSN != "" || vc.Spec.Storage.SecretName != "") || onProjectStorage(vc, proj) {
+		if OwnStorage(vc) || onProjectStorage(vc, proj) {
 			reason = platformv1alpha1.ReasonStorageUnavailable
 		}
 		if err == nil {
@@ -284,13 +291,18 @@ func (r *Reconciler) reconcile(ctx context.Context, vc *platformv1alpha1.Virtual
 // storageDSN is the cluster's kine DSN: spec.storage.dsn, or key "dsn" of
 // the Secret spec.storage.secretName in the cluster's own namespace (never
 // another's: the name has no namespace), or its own database on its
-// project's server; "" for SQLite. Errors name the Secret and the key, never
-// the value.
-func (r *Reconciler) storageDSN(ctx context.Context, vc *platformv1alpha1.VirtualCluster, proj *platformv1alpha1.Project) (string, error) {
+// project's server, made there first when starting (createDatabase); "" for
+// SQLite. Errors name the Secret and the key, never the value.
+func (r *Reconciler) storageDSN(ctx context.Context, vc *platformv1alpha1.VirtualCluster, proj *platformv1alpha1.Project, starting bool) (string, error) {
 	if onProjectStorage(vc, proj) {
 		server, err := r.projectServerDSN(ctx, vc, proj)
 		if err != nil {
 			return "", err
+		}
+		if starting {
+			if err := createDatabase(ctx, server, ClusterDatabase(vc)); err != nil {
+				return "", err
+			}
 		}
 		return withDatabase(server, ClusterDatabase(vc))
 	}
@@ -319,6 +331,33 @@ func (r *Reconciler) storageDSN(ctx context.Context, vc *platformv1alpha1.Virtua
 const StorageSecretKey = "dsn"
 
 var storageURL = regexp.MustCompile(`^(postgres|postgresql|mysql)://.+$`)
+
+// refuseStorage keeps vc from running on a datastore its project does not
+// let it name: a control plane that runs (started before an administrator
+// turned virtualClusterOwnStorage off, or before gantry checked) stops and
+// its host workloads go, as for sleep; its data stays where it is. Stop is
+// called even when the runtime knows of no control plane: the pods runtime
+// scales down one a previous gantry left running.
+func (r *Reconciler) refuseStorage(ctx context.Context, vc *platformv1alpha1.VirtualCluster, msg string) error {
+	key := types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name}
+	r.Runtime.Stop(key)
+	if r.Cleanup != nil && vc.Status.Phase != platformv1alpha1.PhaseFailed && vc.Status.Phase != platformv1alpha1.PhaseSleeping &&
+		vc.Status.Phase != "" && vc.Status.Phase != platformv1alpha1.PhasePending {
+		if err := r.Cleanup(ctx, vc.Status.HostNamespace, vc.Name); err != nil {
+			return fmt.Errorf("removing host workloads of virtual cluster %s: %w", key, err)
+		}
+	}
+	prev := meta.FindStatusCondition(vc.Status.Conditions, platformv1alpha1.ConditionDeployed)
+	announce := prev == nil || prev.Reason != platformv1alpha1.ReasonStorageNotAllowed
+	r.setPhase(vc, platformv1alpha1.PhaseFailed)
+	r.condition(vc, platformv1alpha1.ConditionDeployed, false, platformv1alpha1.ReasonStorageNotAllowed, msg)
+	r.condition(vc, platformv1alpha1.ConditionReady, false, platformv1alpha1.ReasonStorageNotAllowed, "the control plane is not running")
+	r.condition(vc, platformv1alpha1.ConditionOnline, false, platformv1alpha1.ReasonStorageNotAllowed, "not running")
+	if announce {
+		r.Recorder.Event(vc, corev1.EventTypeWarning, platformv1alpha1.ReasonStorageNotAllowed, msg)
+	}
+	return nil
+}
 
 func (r *Reconciler) sleep(ctx context.Context, vc *platformv1alpha1.VirtualCluster) error {
 	r.Runtime.Stop(types.NamespacedName{Namespace: vc.Namespace, Name: vc.Name})

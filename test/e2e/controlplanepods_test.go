@@ -206,6 +206,9 @@ func testControlPlanePods(t *testing.T) {
 		t.Fatal(err)
 	}
 	const pgNS = "vc-p-default-pg"
+	if out, err := run(t, "project", "allow", "default", "--vcluster-own-storage", "--data-dir", dataDir); err != nil {
+		t.Fatalf("project allow --vcluster-own-storage: %v\n%s", err, out)
+	}
 	createVCluster(t, dataDir, "pg", "--storage-secret", "kine-db", "--timeout", "3m")
 	sts, err := host.AppsV1().StatefulSets(pgNS).Get(ctx, "gantry-controlplane", metav1.GetOptions{})
 	if err != nil {

@@ -201,8 +201,17 @@ func TestVirtualClusterBadInput(t *testing.T) {
 	if out, err := run(t, "vcluster", "create", "dup", "--data-dir", dataDir); err == nil || !strings.Contains(out, "already exists") {
 		t.Errorf("duplicate name: %v\n%s", err, out)
 	}
+	// Storage of its own takes the project's allowance, an administrator's
+	// too: the refusal says how to give it.
+	nodb := []string{"vcluster", "create", "nodb", "--storage", "postgres://gantry:x@127.0.0.1:1/gantry?sslmode=disable", "--timeout", "90s", "--data-dir", dataDir}
+	if out, err := run(t, nodb...); err == nil || !strings.Contains(out, "gantry project allow default --vcluster-own-storage") {
+		t.Errorf("own storage in a project that does not allow it: %v\n%s", err, out)
+	}
+	if out, err := run(t, "project", "allow", "default", "--vcluster-own-storage", "--data-dir", dataDir); err != nil || !strings.Contains(out, "allowed: gantry connects to the server a cluster names") {
+		t.Fatalf("project allow --vcluster-own-storage: %v\n%s", err, out)
+	}
 	// A storage DSN nobody answers: Failed with the reason, and nothing left running.
-	out, err := run(t, "vcluster", "create", "nodb", "--storage", "postgres://gantry:x@127.0.0.1:1/gantry?sslmode=disable", "--timeout", "90s", "--data-dir", dataDir)
+	out, err := run(t, nodb...)
 	if err == nil || !strings.Contains(out, "failed") {
 		t.Errorf("unreachable storage: %v\n%s", err, out)
 	}

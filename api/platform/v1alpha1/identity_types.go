@@ -163,6 +163,15 @@ type ProjectSpec struct {
 	// move with it.
 	// +optional
 	VirtualClusterStorage *ProjectStorage `json:"virtualClusterStorage,omitempty"`
+	// VirtualClusterOwnStorage lets the project's virtual clusters name a
+	// datastore of their own (their spec.storage.dsn or secretName): gantry,
+	// or the cluster's control-plane pod, then connects to whatever server
+	// they name from where it runs, and shows them what that server
+	// answered. Off by default, as Argo CD's sourceRepos bound the URLs a
+	// project's apps make it fetch; only an administrator turns it on.
+	// Turning it off stops the clusters that use it.
+	// +optional
+	VirtualClusterOwnStorage bool `json:"virtualClusterOwnStorage,omitempty"`
 	// ArgoCD connects the project to a real Argo CD.
 	// +optional
 	ArgoCD *ArgoCDIntegration `json:"argoCD,omitempty"`

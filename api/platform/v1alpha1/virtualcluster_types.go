@@ -54,6 +54,10 @@ const (
 	ReasonStorageUnavailable = "StorageUnavailable"
 	ReasonUnsupportedVersion = "UnsupportedVersion"
 	ReasonQuotaExceeded      = "QuotaExceeded"
+	// ReasonStorageNotAllowed: the cluster names a datastore of its own
+	// (spec.storage) and its project does not allow that
+	// (virtualClusterOwnStorage).
+	ReasonStorageNotAllowed = "StorageNotAllowed"
 )
 
 // SyncKind names a resource kind copied from the virtual cluster to the host.
@@ -70,14 +74,19 @@ const (
 	SyncServiceAccounts        SyncKind = "serviceaccounts"
 )
 
-// StorageSpec selects the datastore behind the virtual API server.
+// StorageSpec selects the datastore behind the virtual API server. In a
+// project, a datastore of the cluster's own (dsn or secretName) needs the
+// project's virtualClusterOwnStorage, which only an administrator sets:
+// gantry connects to whatever server it names.
 // +kubebuilder:validation:XValidation:rule="!(has(self.dsn) && self.dsn != '' && has(self.secretName) && self.secretName != '')",message="give dsn or secretName, not both"
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage is immutable: the cluster's data would not move with it"
 type StorageSpec struct {
 	// DSN of an external datastore: a postgres:// (or postgresql://) or
 	// mysql:// URL. Empty means an embedded SQLite database managed by
-	// gantry. It cannot be changed after creation, because the cluster's
-	// data would not move with it. Credentials in the DSN are readable by
-	// anyone who can read this object.
+	// gantry (or the project's server, virtualClusterStorage). It cannot be
+	// changed after creation, because the cluster's data would not move
+	// with it. Credentials in the DSN are readable by anyone who can read
+	// this object.
 	// +optional
 	// +kubebuilder:default=""
 	// +kubebuilder:validation:MaxLength=2048
@@ -89,6 +98,7 @@ type StorageSpec struct {
 	// object, readable only by who may read that Secret. Immutable, as DSN.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="secretName is immutable"
 	SecretName string `json:"secretName,omitempty"`
 }

@@ -242,6 +242,10 @@ export interface Project {
   namespaceResourceBlacklist?: GroupKind[];
   podSecurity?: 'privileged' | 'baseline' | 'restricted';
   network?: { openIngress?: boolean };
+  /** The project's database server for its virtual clusters (a Secret in its namespace); null for SQLite. */
+  virtualClusterStorage?: { secretName: string } | null;
+  /** Whether its virtual clusters may name a datastore of their own, which gantry then connects to. */
+  virtualClusterOwnStorage?: boolean;
   argoCD?: ArgoCDIntegration;
   conditions: Condition[];
   created: string;

@@ -14,6 +14,7 @@ describe('project boundaries', () => {
     expect(lines['Cluster-scoped kinds']).toEqual(['none outside its own virtual clusters (any inside them)']);
     expect(lines['Pod security']).toEqual(['baseline']);
     expect(lines['Ingress to its virtual clusters']).toEqual(['only from themselves and gantry']);
+    expect(lines['Virtual cluster storage']).toEqual(['SQLite, each its own', 'a cluster may not name its own datastore']);
   });
 
   it('lists what an administrator granted, and says who changes it', () => {
@@ -26,11 +27,14 @@ describe('project boundaries', () => {
       namespaceResourceBlacklist: [{ group: '', kind: 'Secret' }],
       podSecurity: 'restricted',
       network: { openIngress: true },
+      virtualClusterStorage: { secretName: 'pg' },
+      virtualClusterOwnStorage: true,
     };
     render(<ProjectRules project={p} />);
     for (const text of [
       'shop-* on the host', 'shop on prod', 'https://github.com/acme/*', "local repositories (file://) on gantry's machine",
       'CustomResourceDefinition.apiextensions.k8s.io', 'Secret', 'restricted', 'from anywhere on the host',
+      'a database each on the server of Secret p-shop/pg', 'a cluster may name its own datastore (gantry connects to it)',
     ]) {
       expect(screen.getByText(text)).toBeTruthy();
     }

@@ -22,6 +22,17 @@ export function ruleLines(p: Project): { label: string; value: string[] }[] {
     { label: 'Cluster-scoped kinds', value: cluster.length ? cluster : ['none outside its own virtual clusters (any inside them)'] },
     { label: 'Pod security', value: [p.podSecurity ?? 'baseline'] },
     { label: 'Ingress to its virtual clusters', value: [p.network?.openIngress ? 'from anywhere on the host' : 'only from themselves and gantry'] },
+    {
+      label: 'Virtual cluster storage',
+      value: [
+        p.virtualClusterStorage?.secretName
+          ? `a database each on the server of Secret ${p.namespace}/${p.virtualClusterStorage.secretName}`
+          : 'SQLite, each its own',
+        p.virtualClusterOwnStorage
+          ? 'a cluster may name its own datastore (gantry connects to it)'
+          : 'a cluster may not name its own datastore',
+      ],
+    },
   ];
   const deny = [...kinds(p.clusterResourceBlacklist), ...kinds(p.namespaceResourceBlacklist)];
   if (deny.length) lines.push({ label: 'Never', value: deny });
