@@ -319,7 +319,10 @@ administrators are cluster-admin (group gantry:admins).
              written.
   --sso      kubectl reaches the virtual kube-apiserver directly: an exec plugin
              (gantry vcluster credential) fetches short-lived tokens from gantry.
-             Nothing long-lived is written.`,
+             Nothing long-lived is written. Its address answers only from
+             where the control plane runs (said when connecting): gantry's
+             machine for control planes as processes, the host cluster's
+             nodes and pods for control planes as pods.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -333,7 +336,12 @@ administrators are cluster-admin (group gantry:admins).
 			var raw []byte
 			var err error
 			if sso {
-				raw, err = o.ssoKubeconfig(name, ctxName)
+				var reach string
+				raw, reach, err = o.ssoKubeconfig(name, ctxName)
+				if reach != "" {
+					// Not on stdout: --print writes the kubeconfig there.
+					fmt.Fprintln(cmd.ErrOrStderr(), reach)
+				}
 			} else {
 				raw, err = o.proxyKubeconfig(name)
 			}

@@ -70,20 +70,29 @@ func (o *vcOptions) credential() *cobra.Command {
 // directly, as the logged-in gantry user: its token comes from gantry through
 // the exec plugin, so nothing long-lived is written. Asking for one credential
 // first checks that the user may connect and learns the address and CA.
-func (o *vcOptions) ssoKubeconfig(name, ctxName string) ([]byte, error) {
+// It also returns what gantry says of where that address answers.
+func (o *vcOptions) ssoKubeconfig(name, ctxName string) ([]byte, string, error) {
 	api, err := o.apiClient()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var cred vcproxy.Credential
 	if err := api.do("POST", o.path(name, "credential"), nil, &cred); err != nil {
-		return nil, o.notFound(err, name)
+		return nil, "", o.notFound(err, name)
 	}
 	auth, err := o.execAuth(api, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return kubeconfigOf(ctxName, &clientcmdapi.Cluster{Server: cred.Server, CertificateAuthorityData: cred.CertificateAuthorityData}, auth)
+	raw, err := kubeconfigOf(ctxName, &clientcmdapi.Cluster{Server: cred.Server, CertificateAuthorityData: cred.CertificateAuthorityData}, auth)
+	if err != nil {
+		return nil, "", err
+	}
+	reach := ""
+	if cred.Reach != "" {
+		reach = cred.Server + " is " + cred.Reach
+	}
+	return raw, reach, nil
 }
 
 // proxyKubeconfig is a kubeconfig that reaches the virtual cluster through

@@ -3,6 +3,9 @@ package controlplanepods
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
 
 	"gantry.dev/gantry/internal/kubeletapi"
 	"gantry.dev/gantry/internal/kubetest"
@@ -76,6 +80,105 @@ func TestFailoverKeepsThePod(t *testing.T) {
 	if otherHash == hash || bytes.Equal(other.Data[flagFilePrefix+"kubelet-client-certificate"], cert) {
 		t.Error("a client certificate of another CA was kept")
 	}
+}
+
+// TestTrustOfAPodSurvivesARestart: a control plane in a pod trusts gantry's
+// issuer for its own cluster's audience, fetching the discovery document and
+// keys from the kubelet API at the shared Service's address with the kubelet
+// API's CA (what the platform's Trust gives). The next gantry, whose kubelet
+// API listens on another port, writes the same configuration: the pod is not
+// rolled by a restart of gantry.
+func TestTrustOfAPodSurvivesARestart(t *testing.T) {
+	bind := routableIP()
+	if bind == "" {
+		t.Skip("no address of this machine but loopback, which an EndpointSlice cannot hold")
+	}
+	env := kubetest.Shared(t, kubetest.Options{})
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "p-" + strings.ToLower(t.Name()), Name: "dev"}
+	ns := vcluster.HostNamespace(key.Namespace, key.Name)
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}) })
+	system := env.Namespace(t)
+	const issuer = "https://gantry.example.com/oidc"
+	gantry := func() *Runtime {
+		k, err := kubeletapi.New(kubeletapi.Options{PKIDir: t.TempDir(), Host: env.Config, BindAddress: bind,
+			Shared: &kubeletapi.Shared{Namespace: system}, Issuer: http.NotFoundHandler(),
+			HostNamespace: func(vc types.NamespacedName) string { return vcluster.HostNamespace(vc.Namespace, vc.Name) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Join(ctx); err != nil {
+			t.Fatal(err)
+		}
+		trust := func() *vcluster.Trust {
+			u, ca, ok := k.IssuerDiscovery()
+			if !ok {
+				t.Fatal("a shared kubelet API on a routable address gave no discovery URL")
+			}
+			return &vcluster.Trust{Issuer: issuer, CA: ca, DiscoveryURL: u}
+		}
+		r, err := New(Options{Host: env.Config, Image: "gantry.local/gantry:test", WorkDir: t.TempDir(), ReadyTimeout: 1,
+			Kubelet: k, Trust: trust})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ensure := func(r *Runtime) (*corev1.Secret, string) {
+		t.Helper()
+		if st, err := r.Ensure(key, vcluster.Config{Storage: "postgres://kine@db.example/kine"}); st != vcluster.StateStarting || err != nil {
+			t.Fatalf("Ensure: %s %v", st, err)
+		}
+		secret, sts := &corev1.Secret{}, &appsv1.StatefulSet{}
+		get(t, env.Client, ns, Name, secret)
+		get(t, env.Client, ns, Name, sts)
+		return secret, sts.Spec.Template.Annotations[secretHash]
+	}
+	first, hash := ensure(gantry())
+	var cfg struct {
+		JWT []struct {
+			Issuer struct {
+				URL                  string   `json:"url"`
+				DiscoveryURL         string   `json:"discoveryURL"`
+				CertificateAuthority string   `json:"certificateAuthority"`
+				Audiences            []string `json:"audiences"`
+			} `json:"issuer"`
+		} `json:"jwt"`
+	}
+	if err := yaml.Unmarshal(first.Data[flagFilePrefix+"authentication-config"], &cfg); err != nil || len(cfg.JWT) != 1 {
+		t.Fatalf("the Secret's authentication configuration: %v\n%s", err, first.Data[flagFilePrefix+"authentication-config"])
+	}
+	svc := &corev1.Service{}
+	get(t, env.Client, system, kubeletapi.ServiceName, svc)
+	got := cfg.JWT[0].Issuer
+	if got.URL != issuer || got.DiscoveryURL != "https://"+net.JoinHostPort(svc.Spec.ClusterIP, "10250")+"/oidc/.well-known/openid-configuration" ||
+		!slices.Equal(got.Audiences, []string{vcluster.Audience(key)}) ||
+		got.CertificateAuthority != string(first.Data[flagFilePrefix+"kubelet-certificate-authority"]) {
+		t.Errorf("the pod trusts %+v; want issuer %s, its keys from the kubelet API's Service %s with the kubelet API's CA, audience %s",
+			got, issuer, svc.Spec.ClusterIP, vcluster.Audience(key))
+	}
+	var spec Spec
+	if err := yaml.Unmarshal(first.Data[specKey], &spec); err != nil || !strings.HasPrefix(spec.APIServerFlags["authentication-config"], DataDir) {
+		t.Errorf("the authentication-config flag names %q, not the copy in the pod (%v)", spec.APIServerFlags["authentication-config"], err)
+	}
+	next, nextHash := ensure(gantry())
+	if nextHash != hash || next.ResourceVersion != first.ResourceVersion {
+		t.Errorf("the next gantry rewrote the control plane's Secret (hash %s, was %s): a restart of gantry would roll the pod", nextHash, hash)
+	}
+}
+
+// routableIP is an address of this machine other than loopback, or "".
+func routableIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
 
 func keys(m map[string][]byte) []string {

@@ -58,7 +58,12 @@ type Options struct {
 	// (removed after); default the temporary directory.
 	WorkDir string
 	Sync    vcluster.SyncFunc
-	Trust   *vcluster.Trust
+	// Trust, when set, is the issuer each API server trusts for its own
+	// cluster's audience (gantry vcluster connect --sso), asked at every
+	// apply: its DiscoveryURL must be an address pods reach, and not
+	// change while gantry restarts (a changed one changes the Secret and
+	// so restarts the pod). Nil, or a nil answer: no issuer is trusted.
+	Trust   func() *vcluster.Trust
 	Kubelet vcluster.KubeletAPI
 	// ExtraSANs adds names to every serving certificate (as the process
 	// runtime's).
@@ -397,7 +402,11 @@ const flagFilePrefix = "flag-"
 // there, and the second keeps those it finds good (a certificate the
 // kubelet API's CA signed for this cluster) and remakes the rest.
 func (r *Runtime) apiServerFlags(dir string, key types.NamespacedName, cfg vcluster.Config, old map[string][]byte) (controlplane.Flags, error) {
-	flags, err := vcluster.APIServerFlags(dir, key, cfg, r.opts.Trust, r.opts.Kubelet)
+	var trust *vcluster.Trust
+	if r.opts.Trust != nil {
+		trust = r.opts.Trust()
+	}
+	flags, err := vcluster.APIServerFlags(dir, key, cfg, trust, r.opts.Kubelet)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +424,7 @@ func (r *Runtime) apiServerFlags(dir string, key types.NamespacedName, cfg vclus
 	if !restored {
 		return flags, nil
 	}
-	return vcluster.APIServerFlags(dir, key, cfg, r.opts.Trust, r.opts.Kubelet)
+	return vcluster.APIServerFlags(dir, key, cfg, trust, r.opts.Kubelet)
 }
 
 // ensureStorage makes the claim for the cluster's SQLite. A host with a

@@ -23,5 +23,12 @@
 // own address. Several replicas (leader election) are one kubelet API
 // (shared.go): the CA in a Secret, virtual Nodes at a Service's ClusterIP
 // that the leader points at itself, so that a failover changes nothing in
-// any control plane's configuration.
+// any control plane's configuration. One gantry whose control planes are
+// pods is shared the same way, so that its restart changes nothing either.
+//
+// To those control planes it also serves gantry's OpenID Connect discovery
+// document and keys (Options.Issuer, under IssuerPath, the one route that
+// wants no client certificate: what every issuer publishes), which an API
+// server in a pod cannot fetch from gantry's own address; IssuerDiscovery
+// is the discoveryURL and CA its authentication configuration names.
 package kubeletapi

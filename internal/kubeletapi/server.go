@@ -43,8 +43,16 @@ type Options struct {
 	// HostNamespace names the host namespace of a virtual cluster
 	// (vcluster.HostNamespace).
 	HostNamespace func(vc types.NamespacedName) string
-	Logger        logr.Logger
+	// Issuer, when set, serves gantry's OpenID Connect discovery document
+	// and keys under IssuerPath, to anyone (no client certificate): what
+	// every issuer publishes. Virtual API servers in pods, which cannot
+	// reach the issuer's own address, fetch them here (IssuerDiscovery).
+	Issuer http.Handler
+	Logger logr.Logger
 }
+
+// IssuerPath is where Options.Issuer is served.
+const IssuerPath = "/oidc"
 
 // Server is the kubelet API of every virtual cluster's pods. New prepares it
 // (certificates, the listener); Start serves until its context ends.
@@ -132,6 +140,31 @@ func (s *Server) Endpoint() (string, int32) {
 	return s.opts.BindAddress, s.port()
 }
 
+// IssuerBase is the absolute URL under which Options.Issuer is served, at
+// the shared Service's address; "" unless shared (see IssuerDiscovery).
+func (s *Server) IssuerBase() string {
+	if s.service == nil {
+		return ""
+	}
+	return "https://" + net.JoinHostPort(s.service.String(), fmt.Sprint(ServicePort)) + IssuerPath
+}
+
+// IssuerDiscovery is where a virtual API server in a pod fetches gantry's
+// OpenID Connect discovery document (its AuthenticationConfiguration's
+// discoveryURL) and the CA that verifies it: this server, at the shared
+// Service's ClusterIP, which does not change when gantry restarts, moves or
+// fails over (the listener's own port and a pod's IP would, and every
+// control plane would restart with them). ok is false without Options.Issuer,
+// before Join, when not shared, or when the host's pods cannot reach the
+// listener (a loopback address).
+func (s *Server) IssuerDiscovery() (url string, ca []byte, ok bool) {
+	ip := net.ParseIP(s.opts.BindAddress)
+	if s.opts.Issuer == nil || s.ca == nil || s.service == nil || ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+		return "", nil, false
+	}
+	return s.IssuerBase() + "/.well-known/openid-configuration", s.ca.kp.CertPEM(), true
+}
+
 // port is the listener's.
 func (s *Server) port() int32 { return int32(s.listener.Addr().(*net.TCPAddr).Port) }
 
@@ -172,8 +205,12 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /portForward/{namespace}/{pod}", s.serve(pathPortForward))
 	mux.HandleFunc("POST /portForward/{namespace}/{pod}", s.serve(pathPortForward))
+	if s.opts.Issuer != nil {
+		mux.Handle("GET "+IssuerPath+"/", s.opts.Issuer)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "not served: gantry's kubelet API for virtual clusters serves containerLogs, exec, attach and portForward", http.StatusNotFound)
+		http.Error(w, "not served: gantry's kubelet API for virtual clusters serves containerLogs, exec, attach and portForward "+
+			"(and gantry's OpenID Connect keys under "+IssuerPath+")", http.StatusNotFound)
 	})
 	return mux
 }

@@ -19,7 +19,9 @@ import (
 
 // Shared makes several replicas of gantry against one host (leader
 // election) one kubelet API, so that nothing in a control plane's
-// configuration names a replica, and a failover restarts none:
+// configuration names a replica, and a failover restarts none (one gantry
+// whose control planes are pods is shared too: a restart changes its
+// listener's port, and in a pod its IP, but not the Service's):
 //
 //   - one CA, in Secret CASecret: made by the first replica that finds none
 //     (racing replicas take the one that was created), it signs every
@@ -78,7 +80,7 @@ func (s *Server) Join(ctx context.Context) error {
 		return err
 	}
 	s.service = ip
-	s.opts.Logger.Info("kubelet API shared by the replicas", "service", svc.Namespace+"/"+svc.Name,
+	s.opts.Logger.Info("kubelet API at its shared Service", "service", svc.Namespace+"/"+svc.Name,
 		"address", net.JoinHostPort(ip.String(), fmt.Sprint(ServicePort)), "secret", svc.Namespace+"/"+CASecret)
 	return nil
 }

@@ -179,3 +179,67 @@ func endpoint(t *testing.T, env *kubetest.Env, ns string) string {
 	}
 	return fmt.Sprintf("%s:%d", slice.Endpoints[0].Addresses[0], ptr.Deref(slice.Ports[0].Port, 0))
 }
+
+// TestIssuerDiscovery: with Options.Issuer the server serves it under
+// IssuerPath to a caller without a client certificate (a virtual API
+// server's JWT authenticator), verified at the shared Service's address with
+// the CA IssuerDiscovery names; the kubelet paths still want a client
+// certificate. Not shared (the listener's own port changes at every start),
+// or on loopback (no pod reaches it), there is no discovery URL to give.
+func TestIssuerDiscovery(t *testing.T) {
+	env := kubetest.Shared(t, kubetest.Options{})
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	bind, routable := machineIP()
+	issuer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "issuer says "+r.URL.Path) })
+
+	alone, err := New(Options{PKIDir: t.TempDir(), Host: env.Config, BindAddress: bind, HostNamespace: hostNS, Issuer: issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _, ok := alone.IssuerDiscovery(); ok {
+		t.Errorf("a server that is not shared gave discovery URL %s", u)
+	}
+	alone.listener.Close()
+
+	s, err := New(Options{PKIDir: t.TempDir(), Host: env.Config, BindAddress: bind,
+		Shared: &Shared{Namespace: ns}, HostNamespace: hostNS, Issuer: issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, s)
+	u, caPEM, ok := s.IssuerDiscovery()
+	if !routable {
+		if ok {
+			t.Errorf("a server on %s gave discovery URL %s", bind, u)
+		}
+		return
+	}
+	svc, err := env.Kube.CoreV1().Services(ns).Get(ctx, ServiceName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("https://%s:%d/oidc/.well-known/openid-configuration", svc.Spec.ClusterIP, ServicePort)
+	if !ok || u != want || s.IssuerBase()+"/.well-known/openid-configuration" != u {
+		t.Fatalf("discovery URL %q (%v), want %s", u, ok, want)
+	}
+	secret, err := env.Kube.CoreV1().Secrets(ns).Get(ctx, CASecret, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(caPEM, secret.Data[corev1.TLSCertKey]) {
+		t.Error("the discovery CA is not the shared CA")
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	anonymous := &tls.Config{RootCAs: pool, ServerName: svc.Spec.ClusterIP}
+	if code, body := getFrom(t, s, anonymous, "/oidc/.well-known/openid-configuration"); code != http.StatusOK || body != "issuer says /oidc/.well-known/openid-configuration" {
+		t.Errorf("discovery without a client certificate: %d %q", code, body)
+	}
+	if code, body := getFrom(t, s, anonymous, "/containerLogs/default/web/app"); code != http.StatusUnauthorized {
+		t.Errorf("a kubelet path without a client certificate: %d %q, want 401", code, body)
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"gantry.dev/gantry/internal/controlplanepods"
 	"gantry.dev/gantry/internal/crds"
 	"gantry.dev/gantry/internal/identity/authn"
+	"gantry.dev/gantry/internal/identity/oidcprovider"
 	"gantry.dev/gantry/internal/identity/sessionapi"
 	"gantry.dev/gantry/internal/identity/sso"
 	"gantry.dev/gantry/internal/identity/users"
@@ -131,11 +132,13 @@ type ControlPlanePods struct {
 	LocalVolumes string
 	// KubeletAddress is where gantry's kubelet API listens so that the
 	// API servers in those pods reach it for their pods' logs, exec, attach
-	// and port-forward (they cannot reach gantry's loopback): the real
-	// node's address on the embedded host, gantry's pod IP in a cluster.
-	// Empty leaves it on 127.0.0.1, and those calls fail. With
-	// LeaderElection they reach it through the Service
-	// kubeletapi.ServiceName, which the leader points at its own.
+	// and port-forward, and for gantry's OpenID Connect keys (direct SSO);
+	// they cannot reach gantry's loopback: the real node's address on the
+	// embedded host, gantry's pod IP in a cluster. They reach it through
+	// the Service kubeletapi.ServiceName, which gantry (with
+	// LeaderElection, the leader) points at its own: an address that
+	// outlives the listener's port and gantry's pod. Empty leaves it on
+	// 127.0.0.1, and those calls fail.
 	KubeletAddress string
 }
 
@@ -192,13 +195,9 @@ func (p *Platform) controlPlanes() (controlPlanes, error) {
 	trust := &vcluster.Trust{Issuer: p.issuer(), CA: p.opts.ServerCA}
 	logger := p.opts.Logger.WithName("vcluster")
 	if pods := p.opts.ControlPlanePods; pods != nil {
-		// An API server in a pod does not reach gantry's issuer at
-		// 127.0.0.1, and a JWT authenticator that cannot fetch its keys
-		// accepts no token: direct SSO to a virtual cluster is not wired
-		// for pods yet (the proxy, which impersonates, works).
 		return controlplanepods.New(controlplanepods.Options{
 			Host: p.opts.Host, Image: pods.Image, NodeSelector: pods.NodeSelector, Tolerations: pods.Tolerations,
-			LocalVolumes: pods.LocalVolumes, Kubelet: p.kubelet,
+			LocalVolumes: pods.LocalVolumes, Kubelet: p.kubelet, Trust: p.podsTrust,
 			WorkDir: p.opts.DataDir, Sync: p.runSyncer, Logger: logger, ExtraSANs: p.apiServerSANs,
 		})
 	}
@@ -211,6 +210,55 @@ func (p *Platform) controlPlanes() (controlPlanes, error) {
 		Kubelet:   p.kubelet,
 		ExtraSANs: p.apiServerSANs,
 	}), nil
+}
+
+// podsTrust is the issuer an API server in a pod trusts: gantry's, whose
+// tokens name its external URL, but whose discovery document and keys it
+// fetches from the kubelet API (at the Service every control plane already
+// reaches, verified with the kubelet API's CA), as it reaches neither
+// gantry's 127.0.0.1 nor, often, its external URL. Nil where the pods reach
+// no kubelet API of gantry's (see kubeletapi.Server.IssuerDiscovery): a
+// JWT authenticator that cannot fetch its keys accepts no token, and
+// connect --sso then says so (directSSO).
+func (p *Platform) podsTrust() *vcluster.Trust {
+	url, ca, ok := p.kubelet.IssuerDiscovery()
+	if !ok {
+		return nil
+	}
+	return &vcluster.Trust{Issuer: p.issuer(), CA: ca, DiscoveryURL: url}
+}
+
+// directSSO says from where a virtual kube-apiserver's own address answers
+// (connect --sso shows it), or why it would refuse every token gantry mints.
+func (p *Platform) directSSO() (string, error) {
+	if p.opts.ControlPlanePods == nil {
+		return "the virtual kube-apiserver on gantry's machine (loopback): it answers there only; " +
+			"from elsewhere connect through gantry's proxy (connect without --sso)", nil
+	}
+	if p.podsTrust() == nil {
+		return "", errors.New("direct SSO is not available: the control planes run as pods, which reach no address of gantry's " +
+			"to fetch its OpenID Connect keys from, so their API servers would refuse every token " +
+			"(give gantry up --kubelet-address, an address of gantry's machine the host's pods reach; in a pod, GANTRY_POD_IP, as the Helm chart sets); " +
+			"connect through gantry's proxy instead (connect without --sso)")
+	}
+	return "the control plane's Service (its ClusterIP): it answers on the host cluster's nodes and in its pods " +
+		"(on the embedded host, on gantry's machine too), not from outside the host's network; " +
+		"from elsewhere connect through gantry's proxy (connect without --sso)", nil
+}
+
+// serveIssuerMirror serves gantry's discovery document and keys on the
+// kubelet API (kubeletapi.Options.Issuer), for podsTrust.
+func (p *Platform) serveIssuerMirror(w http.ResponseWriter, r *http.Request) {
+	var prov *oidcprovider.Provider
+	if p.identity != nil {
+		prov = p.identity.provider.Load()
+	}
+	base := p.kubelet.IssuerBase()
+	if prov == nil || base == "" {
+		http.Error(w, "gantry's OpenID Connect provider is starting: try again in a moment", http.StatusServiceUnavailable)
+		return
+	}
+	prov.ServeMirror(w, r, base)
 }
 
 // VClusters reports the processes of every running virtual cluster.
@@ -273,11 +321,17 @@ func New(opts Options) (*Platform, error) {
 		},
 		Logger: opts.Logger.WithName("kubelet-api"),
 	}
-	if opts.LeaderElection {
+	if opts.LeaderElection || kubeletAddress != "" {
 		// One kubelet API for all replicas (its CA in a Secret, its address
 		// a Service the leader points at itself): a control plane's flags
 		// and virtual Nodes name no replica, so a failover restarts none.
+		// One gantry whose control planes are pods does the same: the
+		// Service's address outlives its listener's port and pod IP, and
+		// control planes name it for gantry's OpenID Connect keys.
 		kubeletOpts.Shared = &kubeletapi.Shared{Namespace: SystemNamespace}
+	}
+	if opts.ControlPlanePods != nil {
+		kubeletOpts.Issuer = http.HandlerFunc(p.serveIssuerMirror)
 	}
 	if p.kubelet, err = kubeletapi.New(kubeletOpts); err != nil {
 		return nil, err
@@ -285,8 +339,8 @@ func New(opts Options) (*Platform, error) {
 	if err := mgr.Add(everyReplica{p.kubelet}); err != nil {
 		return nil, err
 	}
-	if opts.LeaderElection {
-		if err := mgr.Add(manager.RunnableFunc(p.kubelet.Advertise)); err != nil { // on the leader only
+	if kubeletOpts.Shared != nil {
+		if err := mgr.Add(manager.RunnableFunc(p.kubelet.Advertise)); err != nil { // on the leader only (without election: the one gantry)
 			return nil, err
 		}
 	}
@@ -335,6 +389,7 @@ func New(opts Options) (*Platform, error) {
 		Audience: func(projectName, name string) string {
 			return vcluster.Audience(types.NamespacedName{Namespace: project.Namespace(projectName), Name: name})
 		},
+		Direct: p.directSSO,
 	}).Register(p.router)
 	(&vcapi.API{Client: mgr.GetClient(), Informers: mgr.GetCache(),
 		ExternalURL: p.externalURL(), ServerCA: opts.ServerCA}).Register(p.router)

@@ -329,7 +329,8 @@ func (g *gantry) controlPlanePods() *platform.ControlPlanePods {
 	case g.opts.InCluster && os.Getenv(PodIPEnv) != "":
 		pods.KubeletAddress = os.Getenv(PodIPEnv)
 	default:
-		g.report("logs, exec and port-forward of virtual clusters' pods are not available: the control-plane pods cannot reach gantry's kubelet API on 127.0.0.1 " +
+		g.report("logs, exec and port-forward of virtual clusters' pods, and direct SSO to virtual clusters (connect --sso), are not available: " +
+			"the control-plane pods cannot reach gantry's kubelet API (nor the OpenID Connect keys it serves them) on 127.0.0.1 " +
 			"(give --kubelet-address, an address of this machine the host's pods reach; in a cluster, set " + PodIPEnv + " to the pod's IP, as the Helm chart does)")
 	}
 	return pods

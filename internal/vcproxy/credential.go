@@ -31,6 +31,10 @@ type Credentials struct {
 	Audience func(project, name string) string
 	// TTL of a token (default 10 minutes); kubectl asks again when it expires.
 	TTL time.Duration
+	// Direct, when set, says from where the virtual kube-apiservers' own
+	// addresses answer (Credential.Reach, for the user), or why their
+	// authenticators would refuse any token: then no token is minted.
+	Direct func() (reach string, err error)
 }
 
 // Credential is the answer: the token, and where and how to reach the cluster.
@@ -42,6 +46,10 @@ type Credential struct {
 	Server string `json:"server"`
 	// CertificateAuthorityData verifies Server (PEM).
 	CertificateAuthorityData []byte `json:"certificateAuthorityData"`
+	// Reach says from where Server answers (connect --sso shows it): not
+	// every address of a virtual kube-apiserver is reachable from
+	// everywhere gantry's API is.
+	Reach string `json:"reach,omitempty"`
 }
 
 // Register mounts the credential endpoint.
@@ -51,6 +59,13 @@ func (c *Credentials) serve(w http.ResponseWriter, r *http.Request, caller *api.
 	project, name := r.PathValue("project"), r.PathValue("name")
 	if err := caller.Can(rbac.ResourceVirtualClusters, rbac.ActionConnect, api.VirtualCluster(project, name)); err != nil {
 		return err
+	}
+	var reach string
+	if c.Direct != nil {
+		var err error
+		if reach, err = c.Direct(); err != nil {
+			return jsonapi.Errorf(http.StatusNotImplemented, "%v", err)
+		}
 	}
 	// Waking here (not only in the proxy) means kubectl against a sleeping
 	// cluster works: its exec plugin asks for a token first.
@@ -70,6 +85,6 @@ func (c *Credentials) serve(w http.ResponseWriter, r *http.Request, caller *api.
 	if err != nil {
 		return fmt.Errorf("signing the token: %w", err)
 	}
-	jsonapi.Write(w, http.StatusOK, Credential{Token: token, ExpirationTimestamp: exp, Server: cfg.Host, CertificateAuthorityData: cfg.CAData})
+	jsonapi.Write(w, http.StatusOK, Credential{Token: token, ExpirationTimestamp: exp, Server: cfg.Host, CertificateAuthorityData: cfg.CAData, Reach: reach})
 	return nil
 }

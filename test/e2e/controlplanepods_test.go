@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,8 @@ func gantryImage(t *testing.T, dataDir string) string {
 
 // testControlPlanePods (TestRealNodes/ControlPlanePods): with --control-planes pods a virtual cluster's
 // control plane is a StatefulSet's pod on the real node; kubectl through
-// gantry's proxy works, its pods reach the host, sleep scales it to zero,
+// gantry's proxy works, its pods reach the host, a user's SSO token reaches
+// it directly (and another cluster's refuses it), sleep scales it to zero,
 // a request wakes it with its data, and deletion leaves nothing behind.
 func testControlPlanePods(t *testing.T) {
 	realNodeMachine(t)
@@ -127,11 +129,52 @@ func testControlPlanePods(t *testing.T) {
 	for _, call := range [][2]string{
 		{"/api/v1/users", `{"name":"mallory","password":"mallory-secret-pw"}`},
 		{"/api/v1/projects", `{"name":"b","members":[{"kind":"User","name":"mallory","role":"project-admin"}]}`},
+		{"/api/v1/users", `{"name":"alice","password":"alice-secret-pw"}`},
 	} {
 		if code, resp := g.apiCall(t, "POST", call[0], admin, call[1]); code/100 != 2 {
 			t.Fatalf("POST %s: %d %v", call[0], code, resp)
 		}
 	}
+	if out, err := run(t, "project", "add-member", "default", "--user", "alice", "--role", "project-member", "--data-dir", dataDir); err != nil {
+		t.Fatalf("project add-member alice: %v\n%s", err, out)
+	}
+
+	// alice, a member, straight to the API server in the pod (connect
+	// --sso): it fetched gantry's keys from the kubelet API's Service, and
+	// its RBAC sees her name and groups. Its address is the Service's
+	// ClusterIP, which this machine (the real node's) reaches.
+	start = time.Now()
+	cliLogin(t, dataDir, "alice", "alice-secret-pw")
+	aliceC, aliceCfg := ssoClient(t, dataDir, "pods")
+	cpSvc, err := host.CoreV1().Services(hostNS).Get(ctx, "gantry-controlplane", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://" + net.JoinHostPort(cpSvc.Spec.ClusterIP, "6443"); aliceCfg.Host != want {
+		t.Errorf("connect --sso wrote server %s, want the control plane's Service %s", aliceCfg.Host, want)
+	}
+	eventually(t, 20*time.Second, "alice herself inside the pods cluster", func() error {
+		info, err := whoami(ctx, aliceC)
+		if err != nil {
+			return err
+		}
+		if info.Username != "gantry:alice" || !slices.Contains(info.Groups, "gantry:project:default:project-member") {
+			t.Fatalf("inside the pods cluster alice is %s %v", info.Username, info.Groups)
+		}
+		return nil
+	})
+	if _, err := aliceC.CoreV1().ConfigMaps("kept").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "by-alice"}}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("a member creating a ConfigMap directly (edit role): %v", err)
+	}
+	if _, err := aliceC.CoreV1().Namespaces().Create(ctx, nsObj("not-for-members"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "gantry:alice") {
+		t.Errorf("a member creating a namespace directly: %v, want Forbidden for gantry:alice", err)
+	}
+	// Kept for the next cluster, which must refuse it.
+	podsToken := credential(t, dataDir, "pods")
+	if out, err := run(t, "logout", "--data-dir", dataDir); err != nil {
+		t.Fatalf("logout: %v\n%s", err, out)
+	}
+	t.Logf("figure: connect --sso → whoami and RBAC checked in the pod: %.2fs", time.Since(start).Seconds())
 	mallory := g.login(t, "mallory", "mallory-secret-pw")
 	for _, path := range []string{
 		"/kubernetes/project/default/virtualcluster/pods/api/v1/namespaces",
@@ -223,6 +266,22 @@ func testControlPlanePods(t *testing.T) {
 	if _, err := pc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "in-postgres"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating a namespace in the PostgreSQL-backed cluster: %v", err)
 	}
+	// SSO tokens are bound to their cluster: pg takes alice's own token
+	// and refuses the one gantry minted for the pods cluster.
+	start = time.Now()
+	cliLogin(t, dataDir, "alice", "alice-secret-pw")
+	_, pgCfg := ssoClient(t, dataDir, "pg")
+	eventually(t, 20*time.Second, "alice's own token taken by pg", func() error {
+		_, err := whoami(ctx, bearer(pgCfg, credential(t, dataDir, "pg")))
+		return err
+	})
+	if _, err := whoami(ctx, bearer(pgCfg, podsToken)); !apierrors.IsUnauthorized(err) {
+		t.Errorf("a token for the pods cluster presented to pg: %v, want Unauthorized", err)
+	}
+	if out, err := run(t, "logout", "--data-dir", dataDir); err != nil {
+		t.Fatalf("logout: %v\n%s", err, out)
+	}
+	t.Logf("figure: pg takes its own token, refuses the pods cluster's: %.2fs", time.Since(start).Seconds())
 	if out, err := run(t, "vcluster", "sleep", "pg", "--data-dir", dataDir); err != nil {
 		t.Fatalf("vcluster sleep pg: %v\n%s", err, out)
 	}
