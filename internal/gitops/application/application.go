@@ -95,6 +95,8 @@ type Reconciler struct {
 
 	unknownMu sync.Mutex
 	unknown   map[types.NamespacedName]unknownFields // unsupported's answer per stored version
+
+	intake intake // new apps wait for a burst of creations to pause (intake.go)
 }
 
 // unknownFields is what unsupported found in one stored version of an app.
@@ -173,7 +175,10 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 				return !equality.Semantic.DeepEqual(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers()) ||
 					!e.ObjectOld.GetDeletionTimestamp().Equal(e.ObjectNew.GetDeletionTimestamp())
-			}}))).
+			}}), predicate.Funcs{CreateFunc: func(event.CreateEvent) bool {
+			r.intake.created(time.Now())
+			return true
+		}})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.appsForClusterSecret),
 			builder.WithPredicates(predicate.NewPredicateFuncs(r.isClusterSecret))).
 		// A project's rules decide what its apps may do: a change re-checks them.
@@ -208,6 +213,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			r.forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if wait := r.intake.hold(app, time.Now()); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil
 	}
 	r.parked.unpark(req.NamespacedName)
 	before := app.DeepCopy()
