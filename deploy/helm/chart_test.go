@@ -131,6 +131,10 @@ func TestChartRendersASecureGantry(t *testing.T) {
 	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("strategy %q: want Recreate", d.Spec.Strategy.Type)
 	}
+	// The notes say where gantry's own CA is, and where control planes run.
+	if !strings.Contains(r.notes, "get configmap gantry-ca") || !strings.Contains(r.notes, "control planes run inside gantry's pod") {
+		t.Errorf("the notes:\n%s", r.notes)
+	}
 	if slices.Contains(c.Args, "--host-gitops=false") || strings.Contains(r.notes, "virtual clusters only") {
 		t.Errorf("args %v: by default apps may deploy into the host (rbac.hostGitOps: true)", c.Args)
 	}
@@ -201,6 +205,16 @@ func TestChartRendersReplicas(t *testing.T) {
 	}
 	if d.Spec.Template.Spec.Volumes[0].EmptyDir == nil || r.get(t, "PersistentVolumeClaim", "gantry-data", nil) {
 		t.Errorf("data volume %+v: want an emptyDir per replica and no claim", d.Spec.Template.Spec.Volumes[0])
+	}
+	// The notes: no ConfigMap gantry-ca (gantry publishes none when it
+	// serves tlsSecret's certificate), control planes as pods.
+	for _, want := range []string{"3 replicas", "the CA that signed Secret gantry-tls", "control planes run as pods"} {
+		if !strings.Contains(r.notes, want) {
+			t.Errorf("the notes do not say %q:\n%s", want, r.notes)
+		}
+	}
+	if strings.Contains(r.notes, "configmap gantry-ca") || strings.Contains(r.notes, "inside gantry's pod") {
+		t.Errorf("the notes point at the ConfigMap gantry-ca or control planes in gantry's pod:\n%s", r.notes)
 	}
 	var role rbacv1.Role
 	if !r.get(t, "Role", "gantry-leader-election", &role) || role.Namespace != "gantry-system" || !r.get(t, "RoleBinding", "gantry-leader-election", nil) {

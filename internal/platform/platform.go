@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -534,7 +535,14 @@ func writeInitialPassword(ctx context.Context, c client.Client, password string)
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{"password": []byte(password)},
 	}
-	if err := c.Create(ctx, secret); err != nil {
+	// Only the replica whose password it is writes it (users.Bootstrap); one
+	// left from an earlier install, whose admin password Secret was
+	// deleted since, is replaced rather than failing every start.
+	err := c.Create(ctx, secret)
+	if apierrors.IsAlreadyExists(err) {
+		err = c.Update(ctx, secret)
+	}
+	if err != nil {
 		return fmt.Errorf("keeping the initial admin password in Secret %s/%s: %w", SystemNamespace, InitialPasswordSecretName, err)
 	}
 	return nil

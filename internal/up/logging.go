@@ -2,6 +2,7 @@ package up
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,7 +17,9 @@ import (
 // libraries' log there too, and kine's to logs/kine.log. These loggers are
 // process-wide by their libraries' design; this is the one place that sets
 // them, so that everything else can run many control planes in one process.
-func setUpLogging(dir string) (*slog.Logger, func(), error) {
+// also, when not nil, gets gantry's log too: in a pod, its output, which is
+// where `kubectl logs` and a cluster's log collection look.
+func setUpLogging(dir string, also io.Writer) (*slog.Logger, func(), error) {
 	gantryLog, err := openLog(dir, "gantry")
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the log directory %s: %w", dir, err)
@@ -26,7 +29,11 @@ func setUpLogging(dir string) (*slog.Logger, func(), error) {
 		gantryLog.Close()
 		return nil, nil, err
 	}
-	fileHandler := slog.NewTextHandler(gantryLog, &slog.HandlerOptions{Level: slog.LevelInfo})
+	var w io.Writer = gantryLog
+	if also != nil {
+		w = io.MultiWriter(gantryLog, also)
+	}
+	fileHandler := slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 	log := slog.New(fileHandler)
 	klog.SetLogger(logr.FromSlogHandler(fileHandler))
 	ctrl.SetLogger(logr.FromSlogHandler(fileHandler))

@@ -111,7 +111,13 @@ func Run(ctx context.Context, o Options) error {
 	defer dir.Close()
 	reapOrphans(dir.Path)
 	logDir := filepath.Join(dir.Path, "logs")
-	log, closeLogs, err := setUpLogging(logDir)
+	// In a pod, the log also goes to the container's output: its data
+	// directory is an emptyDir or a volume nobody reads.
+	var also io.Writer
+	if o.InCluster {
+		also = os.Stderr
+	}
+	log, closeLogs, err := setUpLogging(logDir, also)
 	if err != nil {
 		return err
 	}

@@ -2,33 +2,38 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/kube"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"gantry.dev/gantry/internal/pki"
-	"gantry.dev/gantry/internal/runstate"
 )
 
 // replicaHost is an embedded host with its real node, as a cluster gantry's
@@ -36,8 +41,9 @@ import (
 // reference of gantry's image loaded into its node. Its one node takes any
 // pod (no simulated nodes, the real node's taint removed) and a default
 // StorageClass hands out volumes made beforehand, as a cluster's provisioner
-// would: what control planes as pods need of a host. Its node's address is
-// this machine's, where the replicas' kubelet API is reached from pods.
+// would: what gantry's chart with control planes as pods needs of a host.
+// Its node's address is this machine's, which pods reach (a Git server of
+// the test's there).
 type replicaHost struct {
 	g          *gantry
 	client     *kubernetes.Clientset
@@ -119,110 +125,252 @@ func startReplicaHost(t *testing.T, volumes int) *replicaHost {
 	return &replicaHost{g: g, client: host, kubeconfig: filepath.Join(dir, "kubeconfig"), image: ref, nodeIP: nodeIP}
 }
 
-// replicas are gantry's replicas against the host behind one address, as a
-// Service or load balancer puts them: a TCP relay that hands each
-// connection to the next replica that answers. They serve one certificate
-// (as the Helm chart's tlsSecret), of a CA the test makes, which the CLI
-// trusts through SSL_CERT_FILE.
-type replicas struct {
+// chartReplicas is gantry's Helm chart installed on a replicaHost with
+// replicas: 2, as a platform team runs it: controlPlanes: pods, and a TLS
+// Secret made beforehand (of a CA the test makes) that every replica
+// serves. Users reach gantry at its external URL, a TCP relay on this
+// machine in front of the chart's Service (as an Ingress or a load
+// balancer would be); each replica is reached on its own through a
+// kubectl port-forward to its pod.
+type chartReplicas struct {
 	h           *replicaHost
 	externalURL string
 	ca          []byte
-	caFile      string
-	cert, key   string
-	mu          sync.Mutex
-	backends    []string
-	next        int
+	pods        map[string]*gantry // by pod name
 }
 
-func (h *replicaHost) replicas(t *testing.T) *replicas {
+func (h *replicaHost) installReplicas(t *testing.T, values map[string]any) *chartReplicas {
 	t.Helper()
+	ctx := context.Background()
 	ca, err := pki.NewCA("replicas test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := ca.Issue(pki.CertSpec{CommonName: "gantry", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}, Server: true})
+	leaf, err := ca.Issue(pki.CertSpec{CommonName: "gantry", IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames: []string{"localhost", "gantry.gantry-system.svc"}, Server: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := leaf.Write(dir, "tls"); err != nil {
+	key, err := leaf.KeyPEM()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), ca.CertPEM(), 0o644); err != nil {
+	// kubectl create namespace gantry-system; kubectl create secret tls gantry-tls …
+	if _, err := h.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gantry-system"}},
+		metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	if _, err := h.client.CoreV1().Secrets("gantry-system").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "gantry-tls"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: leaf.CertPEM(), corev1.TLSPrivateKeyKey: key},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The external URL: a relay to the Service's address, which kube-proxy
+	// on this machine (the node's) hands to a ready replica.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	// The replicas trust the relay's certificate at the external URL (their
-	// own issuer's discovery goes there).
-	r := &replicas{h: h, externalURL: "https://" + l.Addr().String(), ca: ca.CertPEM(), caFile: filepath.Join(dir, "ca.crt"),
-		cert: filepath.Join(dir, "tls.crt"), key: filepath.Join(dir, "tls.key")}
+	var service atomic.Value // the Service's ClusterIP:port, once installed
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go r.relay(c)
+			go func() {
+				defer c.Close()
+				addr, _ := service.Load().(string)
+				if addr == "" {
+					return
+				}
+				up, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{})
+				go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); close(done) }()
+				io.Copy(c, up)
+				<-done
+			}()
 		}
 	}()
+	r := &chartReplicas{h: h, externalURL: "https://" + l.Addr().String(), ca: ca.CertPEM(), pods: map[string]*gantry{}}
+
+	// helm install gantry ./deploy/helm/gantry -n gantry-system --wait
+	// --set replicas=2,controlPlanes=pods,tlsSecret=gantry-tls,…
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = ptr.To(h.kubeconfig)
+	flags.Namespace = ptr.To("gantry-system")
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.DiscardHandler))
+	if err := cfg.Init(flags, "gantry-system", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := loader.Load(filepath.Join("..", "..", "deploy", "helm", "gantry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	install := action.NewInstall(cfg)
+	install.ReleaseName, install.Namespace = "gantry", "gantry-system"
+	install.WaitStrategy, install.Timeout = kube.StatusWatcherStrategy, 3*time.Minute
+	repo, tag := h.image[:strings.LastIndex(h.image, ":")], h.image[strings.LastIndex(h.image, ":")+1:]
+	values = merge(map[string]any{
+		"replicas":      2,
+		"controlPlanes": "pods",
+		"tlsSecret":     "gantry-tls",
+		"externalURL":   r.externalURL,
+		"image":         map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"},
+		"resources":     map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "256Mi"}},
+	}, values)
+	start := time.Now()
+	if _, err := install.RunWithContext(ctx, ch, values); err != nil {
+		pods, _ := h.client.CoreV1().Pods("gantry-system").List(ctx, metav1.ListOptions{})
+		for _, p := range pods.Items {
+			logs, _ := h.client.CoreV1().Pods("gantry-system").GetLogs(p.Name, &corev1.PodLogOptions{TailLines: ptr.To(int64(40))}).DoRaw(ctx)
+			t.Logf("pod %s: %s %+v\n%s", p.Name, p.Status.Phase, p.Status.ContainerStatuses, logs)
+		}
+		t.Fatalf("helm install: %v", err)
+	}
+	t.Logf("figure: helm install (replicas: 2) → both replicas ready: %.2fs", time.Since(start).Seconds())
+	t.Cleanup(func() {
+		if t.Failed() {
+			r.dump(t)
+		}
+	})
+
+	svc, err := h.client.CoreV1().Services("gantry-system").Get(ctx, "gantry", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	service.Store(net.JoinHostPort(svc.Spec.ClusterIP, fmt.Sprint(svc.Spec.Ports[0].Port)))
+	pods := r.podList(t)
+	if len(pods) != 2 {
+		t.Fatalf("%d pods of gantry, want 2", len(pods))
+	}
+	for _, p := range pods {
+		local := freeAddr(t)
+		portForward(t, h.kubeconfig, "gantry-system", "pod/"+p.Name, local, "8443")
+		r.pods[p.Name] = &gantry{t: t, httpAddr: local, serverCA: r.ca}
+	}
 	return r
 }
 
-// relay hands one connection to the next replica that takes it.
-func (r *replicas) relay(c net.Conn) {
-	defer c.Close()
-	r.mu.Lock()
-	backends, start := slices.Clone(r.backends), r.next
-	r.next++
-	r.mu.Unlock()
-	for i := range backends {
-		up, err := net.DialTimeout("tcp", backends[(start+i)%len(backends)], time.Second)
-		if err != nil {
-			continue // a replica that is gone
-		}
-		defer up.Close()
-		done := make(chan struct{})
-		go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); close(done) }()
-		io.Copy(c, up)
-		<-done
-		return
+// podList is gantry's pods, by name.
+func (r *chartReplicas) podList(t *testing.T) []corev1.Pod {
+	t.Helper()
+	pods, err := r.h.client.CoreV1().Pods("gantry-system").List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=gantry"})
+	if err != nil {
+		t.Fatal(err)
 	}
+	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	return pods.Items
 }
 
 // front is the replicas as users reach them, at the external URL.
-func (r *replicas) front(t *testing.T) *gantry {
+func (r *chartReplicas) front(t *testing.T) *gantry {
 	return &gantry{t: t, httpAddr: strings.TrimPrefix(r.externalURL, "https://"), serverCA: r.ca}
 }
 
-// start runs one more replica behind the relay.
-func (r *replicas) start(t *testing.T, extra ...string) *gantry {
-	t.Helper()
-	args := append([]string{"--kubeconfig", r.h.kubeconfig, "--control-planes", "pods", "--control-plane-image", r.h.image,
-		"--leader-elect", "--external-url", r.externalURL, "--tls-cert-file", r.cert, "--tls-key-file", r.key,
-		"--kubelet-address", r.h.nodeIP}, extra...)
-	g := startGantryEnv(t, t.TempDir(), []string{"SSL_CERT_FILE=" + r.caFile}, args...)
-	g.serverCA = r.ca
-	g.waitReady(2 * time.Minute)
-	r.mu.Lock()
-	r.backends = append(r.backends, g.httpAddr)
-	r.mu.Unlock()
-	return g
+// leader is the pod that holds the Lease gantry-system/gantry-leader
+// (controller-runtime's identity: the pod's host name, then a UUID).
+func (r *chartReplicas) leader() (string, error) {
+	lease, err := r.h.client.CoordinationV1().Leases("gantry-system").Get(context.Background(), "gantry-leader", metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	holder := ptr.Deref(lease.Spec.HolderIdentity, "")
+	for name := range r.pods {
+		if strings.HasPrefix(holder, name+"_") {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("the Lease's holder %q is none of the pods %v", holder, slices.Collect(maps.Keys(r.pods)))
 }
 
-// controllers is what a replica says of its controllers (run.json, as
-// gantry status shows it): leading or standby.
-func controllers(t *testing.T, g *gantry) string {
+// status is what `gantry status` in a replica's pod says of its
+// controllers (kubectl exec), as an operator asks it.
+func (r *chartReplicas) status(t *testing.T, pod string) string {
 	t.Helper()
-	st, err := runstate.Read(g.dataDir)
+	k := kubectl{t: t, kubeconfig: r.h.kubeconfig}
+	out, err := k.run("-n", "gantry-system", "exec", pod, "-c", "gantry", "--", "gantry", "status", "--data-dir", "/var/lib/gantry")
 	if err != nil {
-		return ""
+		return fmt.Sprintf("%v: %s", err, out)
 	}
-	return st.Controllers
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "controllers: ") {
+			return strings.Fields(line)[1]
+		}
+	}
+	return out
+}
+
+// killReplica ends a replica's container as a crash or the OOM killer
+// does: SIGKILL to each of its processes on this machine (the node's),
+// found by the container's ID in their cgroup. The kubelet starts it
+// again in the same pod.
+func (r *chartReplicas) killReplica(t *testing.T, pod string) {
+	t.Helper()
+	p, err := r.h.client.CoreV1().Pods("gantry-system").Get(context.Background(), pod, metav1.GetOptions{})
+	if err != nil || len(p.Status.ContainerStatuses) != 1 {
+		t.Fatalf("pod %s: %v", pod, err)
+	}
+	_, id, ok := strings.Cut(p.Status.ContainerStatuses[0].ContainerID, "://")
+	if !ok || len(id) < 32 {
+		t.Fatalf("pod %s's container ID %q", pod, p.Status.ContainerStatuses[0].ContainerID)
+	}
+	entries, _ := os.ReadDir("/proc")
+	var killed []int
+	for _, e := range entries {
+		pid := atoi(e.Name())
+		if pid <= 0 {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err != nil || !strings.Contains(string(cg), id) {
+			continue
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
+			killed = append(killed, pid)
+		}
+	}
+	if len(killed) == 0 {
+		t.Fatalf("no process of pod %s's container %s on this machine", pod, id)
+	}
+	t.Logf("killed pod %s's processes %v", pod, killed)
+}
+
+// logs is a replica's log, as kubectl logs shows it.
+func (r *chartReplicas) logs(t *testing.T, pod string) string {
+	t.Helper()
+	data, err := r.h.client.CoreV1().Pods("gantry-system").GetLogs(pod, &corev1.PodLogOptions{}).DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("the log of pod %s: %v", pod, err)
+	}
+	return string(data)
+}
+
+// dump logs what a failed test leaves of gantry's pods: their state and
+// the end of each one's log (and of its previous container's).
+func (r *chartReplicas) dump(t *testing.T) {
+	ctx := context.Background()
+	pods, err := r.h.client.CoreV1().Pods("gantry-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for _, p := range pods.Items {
+		t.Logf("pod %s: %s %+v", p.Name, p.Status.Phase, p.Status.ContainerStatuses)
+		for _, previous := range []bool{true, false} {
+			logs, err := r.h.client.CoreV1().Pods("gantry-system").GetLogs(p.Name,
+				&corev1.PodLogOptions{TailLines: ptr.To(int64(80)), Previous: previous}).DoRaw(ctx)
+			if err == nil {
+				t.Logf("log of %s (previous container: %v):\n%s", p.Name, previous, logs)
+			}
+		}
+	}
 }
 
 // replicaProxy is a client of a virtual cluster through one replica's proxy,
@@ -271,15 +419,18 @@ func appThrough(t *testing.T, g *gantry, token, name, repo, namespace string) {
 	}
 }
 
-// testReplicas (TestRealNodes/Replicas): two replicas of gantry against one host (leader election).
-// Both serve the API and the proxy, and a token one issued works on the
-// other; the standby's webhook and proxy work through the host; the leader
-// killed with SIGKILL, the other takes over: a new virtual cluster and a
+// testReplicas (TestRealNodes/Replicas): gantry's Helm chart with replicas:
+// 2 (leader election, control planes as pods, a TLS Secret) on a host with
+// a real node. Both replicas, started together, serve the API and the
+// proxy, and a token one issued works on the other; the standby's webhook
+// and proxy work through the host. The leader's container killed with
+// SIGKILL, the other takes over within 15 s: a new virtual cluster and a
 // new app made through it are reconciled, and everything made before
 // (users, projects, sessions, apps and their history, a virtual cluster's
-// contents) is still there. A virtual pod's log reads through the leader
-// and, after the failover, through the survivor (the replicas' one kubelet
-// API), and the control plane it goes through was not restarted.
+// contents) is still there; the killed replica comes back as the standby.
+// A virtual pod's log reads through the leader and, after the failover,
+// through the survivor (the replicas' one kubelet API), and the control
+// plane it goes through was not restarted.
 func testReplicas(t *testing.T) {
 	if out, err := run(t, "up", "--leader-elect", "--kubeconfig", "/nonexistent", "--data-dir", t.TempDir()); err == nil ||
 		!strings.Contains(out, "--leader-elect (several replicas) needs --control-planes pods") {
@@ -287,36 +438,51 @@ func testReplicas(t *testing.T) {
 	}
 	h := startReplicaHost(t, 3)
 	ctx := context.Background()
-	// Users (and the CLI) reach the replicas at one URL, the issuer of
-	// every token whichever replica signed it.
-	rs := h.replicas(t)
-	slow := []string{"--git-poll-interval", "10m"} // only a webhook explains a new revision
-	a := rs.start(t, slow...)
-	b := rs.start(t, slow...)
-	m := regexp.MustCompile(`admin password: (\S+)`).FindStringSubmatch(a.output())
-	if m == nil {
-		t.Fatalf("the first replica did not show the admin password:\n%s", a.output())
+	// Only a webhook explains a new revision.
+	rs := h.installReplicas(t, map[string]any{"gitPollInterval": "10m"})
+
+	// The first admin password: in its Secret (the notes say so), made by
+	// one of the two replicas that started together, in no pod's output.
+	secret, err := h.client.CoreV1().Secrets("gantry-system").Get(ctx, "gantry-initial-admin-password", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the first admin password is not in its Secret: %v", err)
 	}
-	password := m[1]
-	var leader, standby *gantry
-	eventually(t, 30*time.Second, "one replica leads, the other stands by", func() error {
-		ca, cb := controllers(t, a), controllers(t, b)
-		switch {
-		case ca == "leading" && cb == "standby":
-			leader, standby = a, b
-		case cb == "leading" && ca == "standby":
-			leader, standby = b, a
-		default:
-			return fmt.Errorf("first replica %q, second %q", ca, cb)
-		}
-		return nil
+	password := string(secret.Data["password"])
+	var leaderPod, standbyPod string
+	eventually(t, 30*time.Second, "one replica leads (the Lease), the other stands by", func() error {
+		var err error
+		leaderPod, err = rs.leader()
+		return err
 	})
-	lease, err := h.client.CoordinationV1().Leases("gantry-system").Get(ctx, "gantry-leader", metav1.GetOptions{})
-	if err != nil || ptr.Deref(lease.Spec.HolderIdentity, "") == "" {
-		t.Fatalf("Lease gantry-system/gantry-leader: %v %+v", err, lease)
+	for name := range rs.pods {
+		if name != leaderPod {
+			standbyPod = name
+		}
+	}
+	leader, standby := rs.pods[leaderPod], rs.pods[standbyPod]
+	// gantry status in each pod says the same as the Lease.
+	if got := rs.status(t, leaderPod); got != "leading" {
+		t.Errorf("gantry status in the leader's pod %s: controllers %q", leaderPod, got)
+	}
+	if got := rs.status(t, standbyPod); got != "standby" {
+		t.Errorf("gantry status in the standby's pod %s: controllers %q", standbyPod, got)
+	}
+	// Each pod's log (kubectl logs): the leader's says it took the kubelet
+	// API's Service; no password in any.
+	for _, p := range rs.podList(t) {
+		out := rs.logs(t, p.Name)
+		if strings.Contains(out, password) {
+			t.Errorf("the admin password is in pod %s's log", p.Name)
+		}
+		if advertised := strings.Contains(out, "the kubelet API's Service points at this replica"); advertised != (p.Name == leaderPod) {
+			t.Errorf("pod %s (leader %s): its log says it took the kubelet API's Service: %v\n%s", p.Name, leaderPod, advertised, out)
+		}
+		if n := p.Status.ContainerStatuses[0].RestartCount; n != 0 {
+			t.Errorf("pod %s restarted %d times while starting", p.Name, n)
+		}
 	}
 
-	for range 2 { // the relay hands one login to each replica
+	for range 2 { // users at the external URL, through the Service
 		rs.front(t).login(t, "admin", password)
 	}
 	// Both serve the API; a session one started works on the other.
@@ -391,9 +557,10 @@ func testReplicas(t *testing.T) {
 	}
 
 	// An app made through the standby; a push's webhook to the standby
-	// reaches the leader's engine (the poll is ten minutes away).
+	// reaches the leader's engine (the poll is ten minutes away). The
+	// repository is on the node's address, which the pods reach.
 	h.g.grantProject(t, "default", hostGrant)
-	repo := newGitServer(t).newRepo("cfg")
+	repo := newGitServerOn(t, h.nodeIP).newRepo("cfg")
 	first := repo.commit("v1", map[string]*string{"cfg/configmap.yaml": str(webConfig)})
 	appThrough(t, standby, tokStandby, "before", repo.URL, "demo")
 	waitApp(t, dyn, "p-default", "before", "Synced", "Healthy", 90*time.Second)
@@ -406,22 +573,34 @@ func testReplicas(t *testing.T) {
 		return nil
 	})
 
-	// The leader killed: the standby takes over.
-	pid := leader.cmd.Process.Pid
+	// The leader's container killed: the standby takes over.
 	killed := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-leader.exited
+	rs.killReplica(t, leaderPod)
 	survivor := standby
-	eventually(t, 60*time.Second, "the survivor leads", func() error {
-		if c := controllers(t, survivor); c != "leading" {
-			return fmt.Errorf("controllers %q", c)
+	eventually(t, 60*time.Second, "the survivor holds the Lease", func() error {
+		if p, err := rs.leader(); err != nil || p != standbyPod {
+			return fmt.Errorf("holder %q (%v)", p, err)
 		}
 		return nil
 	})
-	t.Logf("figure: failover: leader killed → survivor leading: %.2fs", time.Since(killed).Seconds())
-	// The survivor now serves the kubelet API's Service.
+	failover := time.Since(killed)
+	t.Logf("figure: failover: leader killed → survivor leading: %.2fs", failover.Seconds())
+	if failover > 15*time.Second {
+		t.Errorf("the survivor took the Lease %.1fs after the leader was killed; want within 15 s", failover.Seconds())
+	}
+	eventually(t, 5*time.Second, "gantry status in the survivor's pod says it leads", func() error {
+		if got := rs.status(t, standbyPod); got != "leading" { // what it publishes every second
+			return fmt.Errorf("controllers %q", got)
+		}
+		return nil
+	})
+	// The survivor now serves the kubelet API's Service, and says so.
+	eventually(t, 10*time.Second, "the survivor's log says it took the kubelet API's Service", func() error {
+		if !strings.Contains(rs.logs(t, standbyPod), "the kubelet API's Service points at this replica") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	eventually(t, 60*time.Second, "the virtual pod's log through the survivor", readLog(survivor, tokStandby))
 	t.Logf("figure: failover: leader killed → a virtual pod's log read through the survivor: %.2fs", time.Since(killed).Seconds())
 	createThrough(t, survivor, tokStandby, "after")
@@ -431,7 +610,7 @@ func testReplicas(t *testing.T) {
 	waitApp(t, dyn, "p-default", "after", "Synced", "Healthy", 90*time.Second)
 	t.Logf("figure: failover: leader killed → new app Synced and Healthy: %.2fs", time.Since(killed).Seconds())
 
-	// The external URL answers as before (the relay skips the dead replica).
+	// The external URL answers as before (the Service skips the dead replica).
 	rs.front(t).login(t, "dev", "dev-secret-pw-1")
 
 	// Nothing lost: sessions (one the dead leader started), users,
@@ -461,5 +640,20 @@ func testReplicas(t *testing.T) {
 	// the dead leader.
 	if now, err := h.client.CoreV1().Pods(beforeNS).Get(ctx, "gantry-controlplane-0", metav1.GetOptions{}); err != nil || now.UID != cpPod.UID {
 		t.Errorf("the control plane's pod was replaced by the failover (%v)", err)
+	}
+	// The kubelet started the killed replica again, in its pod: it is
+	// ready, and stands by.
+	eventually(t, 60*time.Second, "the killed replica ready again", func() error {
+		p, err := h.client.CoreV1().Pods("gantry-system").Get(ctx, leaderPod, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cs := p.Status.ContainerStatuses[0]; cs.RestartCount != 1 || !cs.Ready {
+			return fmt.Errorf("restarts %d, ready %v", cs.RestartCount, cs.Ready)
+		}
+		return nil
+	})
+	if got := rs.status(t, leaderPod); got != "standby" {
+		t.Errorf("gantry status in the restarted replica's pod %s: controllers %q", leaderPod, got)
 	}
 }

@@ -40,19 +40,23 @@ func SetPassword(ctx context.Context, c client.Client, namespace, user, password
 	if err != nil {
 		return err
 	}
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: SecretName(user), Namespace: namespace,
-		Labels: map[string]string{LabelUser: user}}}
-	data := map[string][]byte{KeyPassword: []byte(hash), KeyChanged: []byte(metav1.Now().UTC().Format("2006-01-02T15:04:05Z"))}
-	err = c.Get(ctx, client.ObjectKeyFromObject(s), s)
+	want := passwordSecret(namespace, user, hash)
+	s := &corev1.Secret{}
+	err = c.Get(ctx, client.ObjectKeyFromObject(want), s)
 	switch {
 	case apierrors.IsNotFound(err):
-		s.Data = data
-		return c.Create(ctx, s)
+		return c.Create(ctx, want)
 	case err != nil:
 		return err
 	}
-	s.Data = data
+	s.Data = want.Data
 	return c.Update(ctx, s)
+}
+
+// passwordSecret is user's password Secret holding hash.
+func passwordSecret(namespace, user, hash string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: SecretName(user), Namespace: namespace, Labels: map[string]string{LabelUser: user}},
+		Data: map[string][]byte{KeyPassword: []byte(hash), KeyChanged: []byte(metav1.Now().UTC().Format("2006-01-02T15:04:05Z"))}}
 }
 
 // CheckPassword reports whether password is user's. A user without a password
@@ -72,24 +76,37 @@ func CheckPassword(ctx context.Context, c client.Reader, namespace, user, passwo
 
 // Bootstrap creates the admin user with a random password on first start. It
 // returns the password when it made one (to be shown once, never stored or
-// logged), and "" when the admin already existed.
+// logged), and "" when the admin already had one.
+//
+// Replicas of gantry starting together (the Helm chart's replicas > 1) all
+// run it: the password Secret's creation decides which one's password it is,
+// and only that replica returns it. (The User's creation cannot decide: two
+// replicas may both find no User and both apply it.) Deleting the Secret and
+// restarting gantry makes a new password.
 func Bootstrap(ctx context.Context, c client.Client, namespace string) (string, error) {
 	u := &platformv1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: Admin},
 		Spec: platformv1alpha1.UserSpec{Username: Admin, DisplayName: "Administrator"}}
-	created, err := crds.CreateIfMissing(ctx, c, u)
-	if err != nil {
+	if _, err := crds.CreateIfMissing(ctx, c, u); err != nil {
 		return "", fmt.Errorf("creating the admin user: %w", err)
 	}
-	if !created {
-		if s := (&corev1.Secret{}); c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: SecretName(Admin)}, s) == nil {
-			return "", nil
-		}
+	key := client.ObjectKey{Namespace: namespace, Name: SecretName(Admin)}
+	if err := c.Get(ctx, key, &corev1.Secret{}); err == nil {
+		return "", nil
+	} else if !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("reading the admin password hash: %w", err)
 	}
 	password, err := Generate()
 	if err != nil {
 		return "", err
 	}
-	if err := SetPassword(ctx, c, namespace, Admin, password); err != nil {
+	hash, err := sessions.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	switch err := c.Create(ctx, passwordSecret(namespace, Admin, hash)); {
+	case apierrors.IsAlreadyExists(err):
+		return "", nil // another replica's password, made meanwhile
+	case err != nil:
 		return "", fmt.Errorf("storing the admin password hash: %w", err)
 	}
 	return password, nil
