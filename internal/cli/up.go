@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gantry.dev/gantry/internal/gitops/application"
 	"gantry.dev/gantry/internal/kubebin"
 	"gantry.dev/gantry/internal/up"
 )
@@ -55,6 +56,7 @@ else is started locally.`,
 	f.StringVar(&o.KubeletAddress, "kubelet-address", "", "with --control-planes pods: an address of this machine where the host's pods reach gantry's kubelet API, for logs, exec and port-forward in virtual clusters (default: the real node's on the embedded host, the pod's IP in a cluster, from "+up.PodIPEnv+")")
 	f.BoolVar(&o.LeaderElect, "leader-elect", false, "run the controllers only while this gantry holds the Lease gantry-system/gantry-leader, so that several replicas share one host (each serves the API, UI and proxy; the Helm chart sets it for replicas > 1); needs --control-planes pods and an external host (--kubeconfig or --in-cluster)")
 	f.DurationVar(&o.GitPollInterval, "git-poll-interval", 60*time.Second, "how often Applications' Git repositories are asked for new commits (webhooks refresh at once)")
+	f.IntVar(&o.GitOpsWorkers, "gitops-workers", application.DefaultWorkers, "how many Applications are compared and synced at once (Argo CD's --status-processors and --operation-processors)")
 	f.BoolVar(&hostGitOps, "host-gitops", true, "let Applications deploy into the host cluster; false when gantry holds no grant to (the Helm chart's rbac.hostGitOps: false): apps deploy into virtual clusters only")
 	return cmd
 }
@@ -64,6 +66,9 @@ else is started locally.`,
 func checkUpFlags(o *up.Options) error {
 	if o.GitPollInterval < time.Second {
 		return fmt.Errorf("--git-poll-interval %s is too short: use at least 1s (the default is 60s)", o.GitPollInterval)
+	}
+	if o.GitOpsWorkers < 1 || o.GitOpsWorkers > 256 {
+		return fmt.Errorf("--gitops-workers %d: use 1 to 256 (the default is %d)", o.GitOpsWorkers, application.DefaultWorkers)
 	}
 	if o.Nodes < 0 {
 		return fmt.Errorf("--nodes %d: the number of simulated nodes cannot be negative", o.Nodes)

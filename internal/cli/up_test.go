@@ -11,7 +11,7 @@ import (
 // Flags that cannot work are refused before anything is opened, with the
 // flag named and the fix said.
 func TestCheckUpFlags(t *testing.T) {
-	good := up.Options{GitPollInterval: time.Minute, Nodes: 3}
+	good := up.Options{GitPollInterval: time.Minute, Nodes: 3, GitOpsWorkers: 8}
 	for _, c := range []struct {
 		name string
 		set  func(*up.Options)
@@ -19,6 +19,7 @@ func TestCheckUpFlags(t *testing.T) {
 	}{
 		{"short poll", func(o *up.Options) { o.GitPollInterval = 10 * time.Millisecond }, "--git-poll-interval 10ms is too short: use at least 1s"},
 		{"negative nodes", func(o *up.Options) { o.Nodes = -1 }, "--nodes -1"},
+		{"no gitops worker", func(o *up.Options) { o.GitOpsWorkers = 0 }, "--gitops-workers 0: use 1 to 256"},
 		{"http external URL", func(o *up.Options) { o.ExternalURL = "http://gantry.example.com" }, "give an https URL without a path"},
 		{"external URL with a path", func(o *up.Options) { o.ExternalURL = "https://example.com/gantry" }, "give an https URL without a path"},
 		{"certificate without key", func(o *up.Options) { o.TLSCertFile = "c.pem" }, "--tls-cert-file and --tls-key-file go together"},

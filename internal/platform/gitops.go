@@ -98,6 +98,7 @@ func (p *Platform) setupGitOps(mgr manager.Manager, id *identity) error {
 		Renderer:     renderer,
 		Log:          p.opts.Logger.WithName("gitops"),
 		PollInterval: p.opts.GitPollInterval,
+		Workers:      p.opts.GitOpsWorkers,
 		// The version gantry's own control planes run (Helm's
 		// .Capabilities.KubeVersion has no "v").
 		KubeVersion: strings.TrimPrefix(kubebin.Version, "v"),

@@ -99,6 +99,9 @@ type Options struct {
 	// GitPollInterval is how often Applications' repositories are asked for new
 	// commits (webhooks refresh at once). Default 60s.
 	GitPollInterval time.Duration
+	// GitOpsWorkers is how many Applications are compared and synced at
+	// once (the Reconciler's default when 0).
+	GitOpsWorkers int
 	// NoHostApps refuses Applications with objects for the host cluster:
 	// gantry may not write them there (the Helm chart's rbac.hostGitOps: false).
 	NoHostApps bool

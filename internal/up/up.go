@@ -68,6 +68,8 @@ type Options struct {
 	// GitPollInterval is how often Applications' repositories are asked for
 	// new commits.
 	GitPollInterval time.Duration
+	// GitOpsWorkers is how many Applications are compared and synced at once.
+	GitOpsWorkers int
 	// NoHostApps refuses Applications that deploy into the host cluster
 	// (--host-gitops=false): gantry holds no grant to write there.
 	NoHostApps bool
@@ -280,7 +282,7 @@ func (g *gantry) build(logDir string) error {
 	dns := g.clusterDNS()
 	g.plat, err = platform.New(platform.Options{Host: hostCfg, Server: g.c.srv, UI: webui.Handler(),
 		Logger: logr.FromSlogHandler(g.log.Handler()), DataDir: g.state.DataDir, Binaries: g.c.bins,
-		GitPollInterval: g.opts.GitPollInterval, NoHostApps: g.opts.NoHostApps, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
+		GitPollInterval: g.opts.GitPollInterval, GitOpsWorkers: g.opts.GitOpsWorkers, NoHostApps: g.opts.NoHostApps, ExternalURL: g.opts.ExternalURL, ServerCA: g.c.serverCA,
 		SimulatedNodes: g.state.Nodes, RealNodes: g.realNodes, RealNode: g.realNode, Version: g.opts.Version,
 		Placement: g.podPlacement(), ControlPlanePods: g.controlPlanePods(), ClusterDNS: dns, InClusterAPI: inClusterAPI(dns), InitialPasswordSecret: g.opts.InCluster, PublishServerCA: g.opts.InCluster,
 		LeaderElection: g.opts.LeaderElect,
