@@ -142,8 +142,13 @@ func withDatabase(dsn, db string) (string, error) {
 	return u.String(), nil
 }
 
-// serverDB opens the server of a project's storage DSN for database/sql.
-func serverDB(serverDSN string) (*sql.DB, bool, error) {
+// serverDB opens the server of a project's storage DSN for database/sql, to
+// create or drop database db, which must be a name gantry gives (checked
+// here, before any statement names it).
+func serverDB(serverDSN, db string) (*sql.DB, bool, error) {
+	if !gantryDatabase.MatchString(db) {
+		return nil, false, fmt.Errorf("database name %q is not gantry's", db)
+	}
 	driver, dsn := "pgx", serverDSN
 	if rest, ok := strings.CutPrefix(serverDSN, "mysql://"); ok {
 		driver, dsn = "mysql", rest
@@ -166,10 +171,7 @@ var gantryDatabase = regexp.MustCompile(`^gantry_[a-z0-9_]+$`)
 // Made here rather than by kine on its first connection, which would leave
 // PostgreSQL's default grants.
 func createDatabase(ctx context.Context, serverDSN, db string) error {
-	if !gantryDatabase.MatchString(db) {
-		return fmt.Errorf("database name %q is not gantry's", db)
-	}
-	conn, mysql, err := serverDB(serverDSN)
+	conn, mysql, err := serverDB(serverDSN, db)
 	if err != nil {
 		return err
 	}
@@ -203,10 +205,7 @@ func createDatabase(ctx context.Context, serverDSN, db string) error {
 // fine. The cluster's control plane has stopped: PostgreSQL's FORCE ends what
 // connections a killed kine may have left.
 func dropDatabase(ctx context.Context, serverDSN, db string) error {
-	if !gantryDatabase.MatchString(db) {
-		return fmt.Errorf("database name %q is not gantry's", db)
-	}
-	conn, mysql, err := serverDB(serverDSN)
+	conn, mysql, err := serverDB(serverDSN, db)
 	if err != nil {
 		return err
 	}
