@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"gantry.dev/gantry/internal/kubeletapi"
@@ -52,13 +53,7 @@ func TestFailoverKeepsThePod(t *testing.T) {
 	}
 	ensure := func(r *Runtime) (*corev1.Secret, string) {
 		t.Helper()
-		if st, err := r.Ensure(key, vcluster.Config{Storage: "postgres://kine@db.example/kine"}); st != vcluster.StateStarting || err != nil {
-			t.Fatalf("Ensure: %s %v", st, err)
-		}
-		secret, sts := &corev1.Secret{}, &appsv1.StatefulSet{}
-		get(t, env.Client, ns, Name, secret)
-		get(t, env.Client, ns, Name, sts)
-		return secret, sts.Spec.Template.Annotations[secretHash]
+		return ensureSecret(t, r, env.Client, key)
 	}
 
 	first, hash := ensure(replica(&kubeletapi.Shared{Namespace: system}))
@@ -129,13 +124,7 @@ func TestTrustOfAPodSurvivesARestart(t *testing.T) {
 	}
 	ensure := func(r *Runtime) (*corev1.Secret, string) {
 		t.Helper()
-		if st, err := r.Ensure(key, vcluster.Config{Storage: "postgres://kine@db.example/kine"}); st != vcluster.StateStarting || err != nil {
-			t.Fatalf("Ensure: %s %v", st, err)
-		}
-		secret, sts := &corev1.Secret{}, &appsv1.StatefulSet{}
-		get(t, env.Client, ns, Name, secret)
-		get(t, env.Client, ns, Name, sts)
-		return secret, sts.Spec.Template.Annotations[secretHash]
+		return ensureSecret(t, r, env.Client, key)
 	}
 	first, hash := ensure(gantry())
 	var cfg struct {
@@ -187,4 +176,19 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// ensureSecret has r set up key's control plane and returns its Secret and
+// the hash of it the StatefulSet's pod template carries (a new hash restarts
+// the pod).
+func ensureSecret(t *testing.T, r *Runtime, c client.Client, key types.NamespacedName) (*corev1.Secret, string) {
+	t.Helper()
+	if st, err := r.Ensure(key, vcluster.Config{Storage: "postgres://kine@db.example/kine"}); st != vcluster.StateStarting || err != nil {
+		t.Fatalf("Ensure: %s %v", st, err)
+	}
+	ns := vcluster.HostNamespace(key.Namespace, key.Name)
+	secret, sts := &corev1.Secret{}, &appsv1.StatefulSet{}
+	get(t, c, ns, Name, secret)
+	get(t, c, ns, Name, sts)
+	return secret, sts.Spec.Template.Annotations[secretHash]
 }
