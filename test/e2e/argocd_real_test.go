@@ -100,7 +100,7 @@ func TestArgoCDReal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("project argocd enable: %v\n%s", err, out)
 	}
-	waitArgoCluster(t, admin, "the virtual cluster listed by Argo CD at gantry's proxy", func(c *argocdtest.Cluster) error {
+	waitArgoCluster(t, admin, argoClusterName, "the virtual cluster listed by Argo CD at gantry's proxy", func(c *argocdtest.Cluster) error {
 		if c == nil || c.Server != proxyServer {
 			return fmt.Errorf("want %s at %s, got %+v", argoClusterName, proxyServer, c)
 		}
@@ -109,7 +109,7 @@ func TestArgoCDReal(t *testing.T) {
 	t.Logf("figure: toggle -> cluster listed by Argo CD's API: %s", time.Since(start).Round(10*time.Millisecond))
 
 	// An Argo CD Application deploys into the virtual cluster through the proxy.
-	took := deployArgoApp(t, admin, "guestbook", repo.URL, "guestbook")
+	took := deployArgoApp(t, admin, argoApp{name: "guestbook", project: "shop", cluster: argoClusterName, repoURL: repo.URL, path: "guestbook", namespace: "guestbook"})
 	t.Logf("figure: Argo CD Application -> Synced/Healthy through gantry's proxy: %s", took.Round(10*time.Millisecond))
 	vc := vclusterClient(t, dataDir, "dev", "--project", "shop")
 	if _, err := vc.AppsV1().Deployments("guestbook").Get(ctx, "guestbook-ui", metav1.GetOptions{}); err != nil {
@@ -201,7 +201,7 @@ func TestArgoCDReal(t *testing.T) {
 
 	// Argo CD reports a connection once it watches the cluster for an app,
 	// every 10 s (its cluster info updater): checked here, after the sign-ins.
-	waitArgoCluster(t, admin, "Argo CD's connection to the virtual cluster", func(c *argocdtest.Cluster) error {
+	waitArgoCluster(t, admin, argoClusterName, "Argo CD's connection to the virtual cluster", func(c *argocdtest.Cluster) error {
 		if c == nil || c.Info.ConnectionState.Status != "Successful" {
 			return fmt.Errorf("connection state: %+v", c)
 		}
@@ -212,13 +212,13 @@ func TestArgoCDReal(t *testing.T) {
 	if out, err := run(t, "project", "argocd", "enable", "shop", "--direct", "--data-dir", dataDir); err != nil {
 		t.Fatalf("project argocd enable --direct: %v\n%s", err, out)
 	}
-	waitArgoCluster(t, admin, "the virtual cluster at its own endpoint", func(c *argocdtest.Cluster) error {
+	waitArgoCluster(t, admin, argoClusterName, "the virtual cluster at its own endpoint", func(c *argocdtest.Cluster) error {
 		if c == nil || c.Server == proxyServer || !strings.HasPrefix(c.Server, "https://") {
 			return fmt.Errorf("want %s at its own endpoint, got %+v", argoClusterName, c)
 		}
 		return nil
 	})
-	took = deployArgoApp(t, admin, "guestbook-direct", repo.URL, "direct")
+	took = deployArgoApp(t, admin, argoApp{name: "guestbook-direct", project: "shop", cluster: argoClusterName, repoURL: repo.URL, path: "guestbook", namespace: "direct"})
 	t.Logf("figure: Argo CD Application -> Synced/Healthy with --direct: %s", took.Round(10*time.Millisecond))
 	if _, err := vc.AppsV1().Deployments("direct").Get(ctx, "guestbook-ui", metav1.GetOptions{}); err != nil {
 		t.Errorf("Argo CD's Deployment (--direct) is not in the virtual cluster: %v", err)
@@ -259,7 +259,7 @@ func TestArgoCDReal(t *testing.T) {
 	if out, err := run(t, "project", "argocd", "disable", "shop", "--data-dir", dataDir); err != nil {
 		t.Fatalf("disable: %v\n%s", err, out)
 	}
-	waitArgoCluster(t, admin, "the virtual cluster gone from Argo CD", func(c *argocdtest.Cluster) error {
+	waitArgoCluster(t, admin, argoClusterName, "the virtual cluster gone from Argo CD", func(c *argocdtest.Cluster) error {
 		if c != nil {
 			return fmt.Errorf("still listed: %+v", c)
 		}
@@ -268,9 +268,9 @@ func TestArgoCDReal(t *testing.T) {
 	step("integration off")
 }
 
-// waitArgoCluster waits until Argo CD's /api/v1/clusters shows
-// argoClusterName (nil when not listed) as ok wants it.
-func waitArgoCluster(t *testing.T, c *argocdtest.Client, what string, ok func(*argocdtest.Cluster) error) {
+// waitArgoCluster waits until Argo CD's /api/v1/clusters shows the cluster
+// named name (nil when not listed) as ok wants it.
+func waitArgoCluster(t *testing.T, c *argocdtest.Client, name, what string, ok func(*argocdtest.Cluster) error) {
 	t.Helper()
 	eventually(t, time.Minute, what, func() error {
 		list, err := c.Clusters(context.Background())
@@ -278,7 +278,7 @@ func waitArgoCluster(t *testing.T, c *argocdtest.Client, what string, ok func(*a
 			return err
 		}
 		for i := range list {
-			if list[i].Name == argoClusterName {
+			if list[i].Name == name {
 				return ok(&list[i])
 			}
 		}
@@ -286,34 +286,40 @@ func waitArgoCluster(t *testing.T, c *argocdtest.Client, what string, ok func(*a
 	})
 }
 
-// deployArgoApp creates an Argo CD Application of project shop that syncs
-// the repository's guestbook into namespace ns of the virtual cluster (by its
-// name in Argo CD), and returns how long it took to be Synced and Healthy.
-func deployArgoApp(t *testing.T, c *argocdtest.Client, name, repoURL, ns string) time.Duration {
+// argoApp is an Argo CD Application of AppProject project that syncs
+// directory path of the repository at repoURL into namespace of the cluster
+// Argo CD knows as cluster (creating the namespace).
+type argoApp struct {
+	name, project, cluster, repoURL, path, namespace string
+}
+
+// deployArgoApp creates app in Argo CD, with automated sync, and returns how
+// long it took to be Synced and Healthy.
+func deployArgoApp(t *testing.T, c *argocdtest.Client, app argoApp) time.Duration {
 	t.Helper()
 	ctx := context.Background()
 	start := time.Now()
 	_, err := c.CreateApplication(ctx, map[string]any{
-		"metadata": map[string]any{"name": name},
+		"metadata": map[string]any{"name": app.name},
 		"spec": map[string]any{
-			"project":     "shop",
-			"source":      map[string]any{"repoURL": repoURL, "path": "guestbook", "targetRevision": "main"},
-			"destination": map[string]any{"name": argoClusterName, "namespace": ns},
+			"project":     app.project,
+			"source":      map[string]any{"repoURL": app.repoURL, "path": app.path, "targetRevision": "main"},
+			"destination": map[string]any{"name": app.cluster, "namespace": app.namespace},
 			"syncPolicy":  map[string]any{"automated": map[string]any{}, "syncOptions": []string{"CreateNamespace=true"}},
 		},
 	})
 	if err != nil {
-		t.Fatalf("creating Argo CD Application %s: %v", name, err)
+		t.Fatalf("creating Argo CD Application %s: %v", app.name, err)
 	}
-	var app argocdtest.Application
+	var got argocdtest.Application
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		app, err = c.Application(ctx, name)
-		if err == nil && app.Status.Sync.Status == "Synced" && app.Status.Health.Status == "Healthy" {
+		got, err = c.Application(ctx, app.name)
+		if err == nil && got.Status.Sync.Status == "Synced" && got.Status.Health.Status == "Healthy" {
 			return time.Since(start)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Argo CD Application %s not Synced/Healthy after 2m: %v %+v", name, err, app.Status)
+			t.Fatalf("Argo CD Application %s not Synced/Healthy after 2m: %v %+v", app.name, err, got.Status)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
