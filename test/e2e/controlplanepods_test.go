@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"gantry.dev/gantry/internal/argocdtest"
 )
 
 // gantryImage loads bin/gantry-image.tar (make image) into the real node and
@@ -186,6 +189,22 @@ func testControlPlanePods(t *testing.T) {
 		}
 	}
 
+	// Argo CD against the control plane in a pod, in a subtest of its own:
+	// Argo CD stops as it ends, before the sleep below. Argo CD's traffic at
+	// the pod's own endpoint (--direct) does not pass gantry, which would
+	// put the cluster to sleep under it: sleepAfter is off meanwhile.
+	sleepAfter := func(d string) {
+		t.Helper()
+		if code, resp := g.apiCall(t, "PATCH", "/api/v1/virtualclusters/default/pods", admin, `{"sleepAfter":"`+d+`"}`); code != 200 {
+			t.Fatalf("PATCH sleepAfter %s: %d %v", d, code, resp)
+		}
+	}
+	sleepAfter("0")
+	t.Run("ArgoCD", func(t *testing.T) {
+		argoCDOnPods(t, g, dataDir, ref, nodes.Items[0].Name, "https://"+net.JoinHostPort(cpSvc.Spec.ClusterIP, "6443"), host, c)
+	})
+	sleepAfter("10s")
+
 	eventually(t, 90*time.Second, "asleep: the StatefulSet at zero replicas", func() error {
 		if p := phase(t, dataDir, "pods"); p != "Sleeping" {
 			return fmt.Errorf("phase %s", p)
@@ -298,6 +317,148 @@ func testControlPlanePods(t *testing.T) {
 		t.Fatalf("vcluster delete pg: %v\n%s", err, out)
 	}
 	g.stop()
+}
+
+// helloManifests is what Argo CD deploys into the pods cluster: a
+// ConfigMap and a Deployment of the hello image loaded on the real node.
+const helloManifests = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hello
+data:
+  greeting: hello
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: hello}
+  template:
+    metadata:
+      labels: {app: hello}
+    spec:
+      containers:
+      - name: hello
+        image: %s
+        imagePullPolicy: IfNotPresent
+        ports:
+        - containerPort: 8080
+`
+
+// argoCDOnPods (TestRealNodes/ControlPlanePods/ArgoCD): the Argo CD
+// integration against virtual cluster pods, whose control plane is a pod. A
+// real Argo CD (internal/argocdtest, processes on the embedded host, as in
+// TestArgoCDReal) lists the cluster at gantry's proxy once the project's
+// toggle is on, and an Application deploys into it there; with --direct, at
+// the control plane's Service (direct, https://ClusterIP:6443) with a
+// ServiceAccount gantry made inside; the Deployments' pods run on the real
+// node. Turned off, the cluster leaves Argo CD and the ServiceAccount the
+// virtual cluster; Argo CD stops with the subtest.
+func argoCDOnPods(t *testing.T, g *gantry, dataDir, ref, node, direct string, host, vc kubernetes.Interface) {
+	ctx := context.Background()
+	const (
+		clusterName = "p-default/pods"
+		hostNS      = "vc-p-default-pods"
+	)
+	proxyServer := "https://" + g.httpAddr + "/kubernetes/project/default/virtualcluster/pods"
+	var argoURL string
+	// Registered before argocdtest's own clean-up, so it runs after it.
+	t.Cleanup(func() {
+		if argoURL == "" {
+			return
+		}
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(argoURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("Argo CD still answers at %s after its test", argoURL)
+		}
+	})
+	start := time.Now()
+	argo := argocdtest.Start(t, argocdtest.Options{Kubeconfig: filepath.Join(dataDir, "kubeconfig")})
+	argoURL = argo.URL
+	admin := argo.Client(argo.AdminToken(t))
+	t.Logf("figure: Argo CD started on the embedded host: %.2fs", time.Since(start).Seconds())
+	repo := newGitServer(t).newRepo("hello")
+	repo.commit("hello", map[string]*string{"hello/hello.yaml": str(fmt.Sprintf(helloManifests, ref))})
+
+	// deployed checks what Argo CD deployed into namespace ns: the
+	// Deployment in the virtual cluster, its pod synced to the host and
+	// running on the real node.
+	deployed := func(ns string) {
+		t.Helper()
+		if d, err := vc.AppsV1().Deployments(ns).Get(ctx, "hello", metav1.GetOptions{}); err != nil {
+			t.Errorf("Argo CD's Deployment %s/hello is not in the virtual cluster: %v", ns, err)
+		} else if d.Status.ReadyReplicas != 1 {
+			t.Errorf("Argo CD's Deployment %s/hello in the virtual cluster: %d ready replicas, want 1", ns, d.Status.ReadyReplicas)
+		}
+		if _, err := vc.CoreV1().ConfigMaps(ns).Get(ctx, "hello", metav1.GetOptions{}); err != nil {
+			t.Errorf("Argo CD's ConfigMap %s/hello in the virtual cluster: %v", ns, err)
+		}
+		pods, err := host.CoreV1().Pods(hostNS).List(ctx, metav1.ListOptions{LabelSelector: "gantry.dev/vcluster=pods,gantry.dev/namespace=" + ns})
+		if err != nil || len(pods.Items) != 1 {
+			t.Fatalf("host pods of virtual namespace %s: %v %v, want 1", ns, err, pods)
+		}
+		if p := pods.Items[0]; p.Status.Phase != corev1.PodRunning || p.Spec.NodeName != node {
+			t.Errorf("host pod %s: %s on %q, want Running on %s", p.Name, p.Status.Phase, p.Spec.NodeName, node)
+		}
+	}
+
+	// The toggle: the virtual cluster appears in Argo CD's API at gantry's proxy.
+	start = time.Now()
+	if out, err := run(t, "project", "argocd", "enable", "default", "--data-dir", dataDir); err != nil {
+		t.Fatalf("project argocd enable: %v\n%s", err, out)
+	}
+	waitArgoCluster(t, admin, clusterName, "the pods cluster listed by Argo CD at gantry's proxy", func(c *argocdtest.Cluster) error {
+		if c == nil || c.Server != proxyServer {
+			return fmt.Errorf("want %s at %s, got %+v", clusterName, proxyServer, c)
+		}
+		return nil
+	})
+	t.Logf("figure: toggle → pods cluster listed by Argo CD's API: %.2fs", time.Since(start).Seconds())
+	took := deployArgoApp(t, admin, argoApp{name: "hello", project: "default", cluster: clusterName, repoURL: repo.URL, path: "hello", namespace: "argo-proxy"})
+	t.Logf("figure: Argo CD Application → Synced/Healthy in the pods cluster through gantry's proxy: %.2fs", took.Seconds())
+	deployed("argo-proxy")
+
+	// --direct: Argo CD at the control plane's Service, as argocd-manager.
+	start = time.Now()
+	if out, err := run(t, "project", "argocd", "enable", "default", "--direct", "--data-dir", dataDir); err != nil {
+		t.Fatalf("project argocd enable --direct: %v\n%s", err, out)
+	}
+	waitArgoCluster(t, admin, clusterName, "the pods cluster at its control plane's Service", func(c *argocdtest.Cluster) error {
+		if c == nil || c.Server != direct {
+			return fmt.Errorf("want %s at %s, got %+v", clusterName, direct, c)
+		}
+		return nil
+	})
+	t.Logf("figure: --direct → Argo CD's cluster at the pod's Service: %.2fs", time.Since(start).Seconds())
+	took = deployArgoApp(t, admin, argoApp{name: "hello-direct", project: "default", cluster: clusterName, repoURL: repo.URL, path: "hello", namespace: "argo-direct"})
+	t.Logf("figure: Argo CD Application → Synced/Healthy in the pods cluster with --direct: %.2fs", took.Seconds())
+	deployed("argo-direct")
+	if _, err := vc.CoreV1().ServiceAccounts("kube-system").Get(ctx, "argocd-manager", metav1.GetOptions{}); err != nil {
+		t.Errorf("Argo CD's ServiceAccount in the pods cluster with --direct: %v", err)
+	}
+
+	// Off: the cluster leaves Argo CD, the ServiceAccount the virtual cluster.
+	start = time.Now()
+	if out, err := run(t, "project", "argocd", "disable", "default", "--data-dir", dataDir); err != nil {
+		t.Fatalf("project argocd disable: %v\n%s", err, out)
+	}
+	waitArgoCluster(t, admin, clusterName, "the pods cluster gone from Argo CD", func(c *argocdtest.Cluster) error {
+		if c != nil {
+			return fmt.Errorf("still listed: %+v", c)
+		}
+		return nil
+	})
+	t.Logf("figure: disable → pods cluster gone from Argo CD's API: %.2fs", time.Since(start).Seconds())
+	eventually(t, 30*time.Second, "argocd-manager gone from the pods cluster", func() error {
+		if _, err := vc.CoreV1().ServiceAccounts("kube-system").Get(ctx, "argocd-manager", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v)", err)
+		}
+		return nil
+	})
 }
 
 // helloRef loads the tiny hello image into the real node.
