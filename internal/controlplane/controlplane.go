@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -532,24 +533,36 @@ func (cp *ControlPlane) probe(ctx context.Context) {
 			}
 		}
 		cp.proc.SetReady(allReady)
-		// Fast while something is not ready (start-up, a restart), slow after.
+		// Fast while something is not ready (start-up, a restart), slow after:
+		// every probe costs both processes a request (an etcd read for
+		// /readyz), which adds up for a host and many virtual clusters that
+		// are otherwise idle. A crash is heard at once through Exited.
 		interval := 50 * time.Millisecond
+		var exited <-chan struct{}
 		if allReady {
-			interval = 2 * time.Second
+			interval = steadyProbeInterval
+			exited = cp.proc.Exited()
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-exited:
 		case <-time.After(interval):
 		}
 	}
 }
+
+// steadyProbeInterval is how often a control plane that is ready is probed.
+const steadyProbeInterval = 10 * time.Second
 
 func get200(client *http.Client, url string) bool {
 	resp, err := client.Get(url)
 	if err != nil {
 		return false
 	}
+	// Read to the end, so that the connection is kept for the next probe:
+	// closed unread, it goes, and each probe paid a TLS handshake on both sides.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }

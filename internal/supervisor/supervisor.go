@@ -96,6 +96,15 @@ func (p *Process) SetReady(ready bool) {
 	p.mu.Unlock()
 }
 
+// Exited returns a channel closed when the program's current run ends (nil
+// before its first start): a caller that checks on it now and then (a
+// readiness probe) hears of a crash at once instead of at its next check.
+func (p *Process) Exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exited
+}
+
 // Start starts the program once and returns when it is running (or failed to start).
 // Run keeps it running from there. Start reports errors such as a missing binary at
 // once, instead of turning them into a restart loop.
