@@ -7,7 +7,7 @@ GO ?= go
 KUBE_VERSION := $(shell awk '$$1=="k8s.io/kubernetes" && $$2 ~ /^v/ {print $$2} $$1=="require" && $$2=="k8s.io/kubernetes" {print $$3}' tools/kube/go.mod)
 KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
 # The stamp names the version and a hash of kube-controlplane's source.
-KUBE_SRC := $(shell cat tools/kube/go.mod tools/kube/cmd/kube-controlplane/*.go | sha256sum | cut -c1-12)
+KUBE_SRC := $(shell cat tools/kube/go.mod $$(find tools/kube/cmd -name "*.go" -not -name "*_test.go" | sort) | sha256sum | cut -c1-12)
 KUBE_STAMP := bin/.kube-$(KUBE_VERSION)-$(KUBE_SRC)
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \

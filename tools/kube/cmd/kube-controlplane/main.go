@@ -45,6 +45,9 @@ import (
 	kcm "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 	scheduleroptions "k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+
+	// Work queues without a metrics ticker each (see the package's doc).
+	_ "gantry.dev/gantry/tools/kube/cmd/kube-controlplane/quietqueues"
 )
 
 const separator = "---"
