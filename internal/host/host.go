@@ -95,7 +95,15 @@ func New(opts Options) (*Host, error) {
 		// apps that was most of gantry's CPU while nothing changed. With it,
 		// kine serves one long watch per type, kept current by progress
 		// notifications, and restarts are answered from memory.
-		APIServerFlags: controlplane.Flags{"watch-cache": "true"},
+		//
+		// DetectCacheInconsistency (beta, on since 1.34) lists every object
+		// of every type from kine and from the cache every five to seven and
+		// a half minutes, to compare digests: with 1,000 apps, about 3,000
+		// objects decoded twice per round whether or not anything changed,
+		// the largest periodic cost of an idle host (issue 20). It guards
+		// the watch cache against its own bugs; an API server restart,
+		// which gantry's supervisor does on any crash, rebuilds the cache.
+		APIServerFlags: controlplane.Flags{"watch-cache": "true", "feature-gates": "DetectCacheInconsistency=false"},
 		// While busy (a burst of syncs, a kubectl apply of a thousand
 		// objects) the host collects garbage at GOGC=150, not 50: in a
 		// 1,000-app sync its collector took a quarter of its CPU, the CPU
