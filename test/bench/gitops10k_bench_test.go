@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -128,6 +129,31 @@ func BenchmarkGitOps10000(b *testing.B) {
 	fmt.Fprintf(tw, "GET /api/v1/applications (%.1f MiB), p50 of 5\t%dms\t\t\n", float64(listBytes)/(1<<20), p50(lists).Milliseconds())
 	tw.Flush()
 	fmt.Println("gantry's CPU and RSS include the embedded host's kine (SQLite), which runs in gantry's process.")
+
+	// GANTRY_BENCH_UI=1: the web UI's first paint with these 10,000 apps, in
+	// headless Chromium, as a member of the project sees them (gantry's
+	// stream, not a routed list: test/bench/ui.mjs with GANTRY_URL).
+	if os.Getenv("GANTRY_BENCH_UI") != "" {
+		const user, password = "bench-ui", "bench-ui-password"
+		for _, args := range [][]string{
+			{"user", "create", user, "--password-stdin"},
+			{"project", "add-member", "default", "--user", user, "--role", "project-viewer"},
+		} {
+			cmd := exec.Command(gantryBin, append(args, "--data-dir", env.dir)...)
+			cmd.Stdin = strings.NewReader(password + "\n")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("gantry %v: %v\n%s", args, err, out)
+			}
+		}
+		root, _ := filepath.Abs("../..")
+		ui := exec.Command("node", filepath.Join(root, "test", "bench", "ui.mjs"))
+		ui.Env = append(os.Environ(), "GANTRY_URL=https://"+env.addr, "GANTRY_USER="+user, "GANTRY_PASSWORD="+password,
+			fmt.Sprintf("APPS=%d", repos*perRepo), "RUNS=5")
+		ui.Stdout, ui.Stderr = os.Stdout, os.Stderr
+		if err := ui.Run(); err != nil {
+			b.Errorf("the web UI's benchmark: %v", err)
+		}
+	}
 	b.ReportMetric(all.Seconds(), "s-10000-apps")
 	b.ReportMetric(rss, "gantry-MiB-10000-apps")
 }

@@ -13,6 +13,9 @@
 // "Painted" is the frame after the DOM change (requestAnimationFrame, then a
 // task). Printed as a table of p50/p95/max; asserts nothing about time.
 //   RUNS (default 10) runs after one warm-up run; APPS (default 1000) apps.
+// With GANTRY_URL, GANTRY_USER and GANTRY_PASSWORD it uses that gantry and its
+// own applications instead (nothing routed: the list arrives as the UI gets
+// it, on gantry's stream): BenchmarkGitOps10000 runs it so with GANTRY_BENCH_UI=1.
 import { contextWithApps, fakeApps, findChromium, launchChromium, startGantry } from '../browser/harness.mjs';
 
 const runs = Number(process.env.RUNS ?? 10);
@@ -64,7 +67,7 @@ function installProbes(want) {
 
 /** One run: a fresh context, the list opened, then next page, a filter and a search. */
 async function run(browser, g, items) {
-  const ctx = await contextWithApps(browser, g, items);
+  const ctx = real ? await realContext(browser, g) : await contextWithApps(browser, g, items);
   try {
     const p = await ctx.newPage();
     p.setDefaultTimeout(30000);
@@ -72,8 +75,16 @@ async function run(browser, g, items) {
     await p.goto(g.url + '/applications');
     await p.waitForFunction(() => window.__firstPaint !== undefined);
     const r = await p.evaluate(() => {
-      const list = performance.getEntriesByType('resource').find((e) => /\/api\/v1\/applications$/.test(e.name));
-      return { firstPaint: window.__firstPaint, response: list?.responseEnd ?? NaN };
+      const res = performance.getEntriesByType('resource');
+      const list = res.find((e) => /\/api\/v1\/applications$/.test(e.name));
+      const stream = res.find((e) => /\/api\/v1\/stream\/applications/.test(e.name));
+      const session = res.find((e) => /\/api\/v1\/session\/userinfo/.test(e.name));
+      return {
+        firstPaint: window.__firstPaint,
+        // The list's answer; on gantry's stream, its first byte (the stream stays open).
+        response: list?.responseEnd ?? stream?.responseStart ?? NaN,
+        session: session?.responseEnd ?? NaN,
+      };
     });
     r.render = r.firstPaint - r.response;
     const change = async (locator, act) => p.evaluate(([el, a]) => window.__timeChange(el, a), [await locator.elementHandle(), act]);
@@ -102,8 +113,26 @@ function table(title, rows, results) {
   return [line(head), ...body.map(line)].join('\n');
 }
 
+// A context signed in to an existing gantry as GANTRY_USER, nothing routed.
+async function realContext(browser, g) {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 860 } });
+  const res = await ctx.request.post(g.url + '/api/v1/session', { data: { username: g.user, password: g.password } });
+  if (res.status() !== 200) throw new Error(`logging in as ${g.user}: ${res.status()} ${await res.text()}`);
+  return ctx;
+}
+
+const real = Boolean(process.env.GANTRY_URL);
 findChromium(); // before gantry starts: no Chromium, no benchmark
-const g = await startGantry();
+const g = real
+  ? {
+      url: process.env.GANTRY_URL,
+      user: process.env.GANTRY_USER,
+      password: process.env.GANTRY_PASSWORD,
+      stop: async () => {},
+      remove: () => {},
+      tail: () => '',
+    }
+  : await startGantry();
 let browser;
 let code = 1;
 try {
@@ -115,8 +144,9 @@ try {
   console.log(
     '\n' +
       table(
-        `web UI, ${apps} applications (${runs} runs, fresh browser context each)`,
+        `web UI, ${apps} applications${real ? " (gantry's own, on its stream)" : ''} (${runs} runs, fresh browser context each)`,
         [
+          ['navigation start → session checked (page, scripts, userinfo)', 'session'],
           ['navigation start → list response (page, scripts, session, list)', 'response'],
           ['list response → first 50 rows painted', 'render'],
           ['navigation start → first 50 rows painted', 'firstPaint'],
