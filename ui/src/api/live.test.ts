@@ -1,7 +1,7 @@
 import { afterEach, vi } from 'vitest';
 import { FakeEventSource } from '../test/eventsource';
 import { mockFetch } from '../test/fetchmock';
-import { STREAM_RETRY_MS } from './live';
+import { STREAM_RETRY_MS, STREAM_THROTTLE_ITEMS, STREAM_THROTTLE_MS } from './live';
 import { applicationsSource, virtualClustersSource } from './sources';
 import type { Application, VirtualCluster } from './types';
 
@@ -51,6 +51,30 @@ describe('streamed sources', () => {
     expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['c']);
     c.stop();
     expect(es.readyState).toBe(2);
+  });
+
+  it('deliver the changes of a long list at most every STREAM_THROTTLE_MS, one after a quiet while at once', async () => {
+    vi.useFakeTimers();
+    FakeEventSource.install();
+    const c = collect(applicationsSource());
+    const es = FakeEventSource.last();
+    es.open();
+    const names = Array.from({ length: STREAM_THROTTLE_ITEMS }, (_, i) => 'app' + String(i).padStart(4, '0'));
+    for (const n of names) es.send({ result: { type: 'ADDED', application: app(n) } });
+    es.send({}, 'synced');
+    expect(c.values).toHaveLength(1); // the initial list, at once
+    await vi.advanceTimersByTimeAsync(STREAM_THROTTLE_MS);
+    es.send({ result: { type: 'MODIFIED', application: app('app0001', 'Degraded') } });
+    expect(c.values).toHaveLength(2); // a change after a quiet while, at once
+    es.send({ result: { type: 'MODIFIED', application: app('app0002', 'Degraded') } });
+    es.send({ result: { type: 'DELETED', application: app('app0003') } });
+    expect(c.values).toHaveLength(2); // the next ones wait...
+    await vi.advanceTimersByTimeAsync(STREAM_THROTTLE_MS);
+    expect(c.values).toHaveLength(3); // ...and come together
+    const last = c.values.at(-1)!;
+    expect(last).toHaveLength(STREAM_THROTTLE_ITEMS - 1);
+    expect(last.filter((a) => a.status?.health?.status === 'Degraded').map((a) => a.metadata.name)).toEqual(['app0001', 'app0002']);
+    c.stop();
   });
 
   it('follow the virtual-cluster stream: LIST, then changes', () => {

@@ -141,6 +141,15 @@ export interface StreamSpec<T, R> {
 /** How long after a failed stream it is tried again (polling meanwhile). */
 export const STREAM_RETRY_MS = 30000;
 
+/**
+ * From this many items on, a stream's changes are delivered at most every
+ * STREAM_THROTTLE_MS (the first at once, the rest together at the end): each
+ * delivery sorts every item and renders the view again, and 10,000 apps being
+ * synced send hundreds of changes a second.
+ */
+export const STREAM_THROTTLE_ITEMS = 500;
+export const STREAM_THROTTLE_MS = 250;
+
 /** The stream sources use EventSource where the browser has it (not jsdom). */
 export function hasEventSource(): boolean {
   return typeof EventSource !== 'undefined';
@@ -166,7 +175,19 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
       let next: Map<string, T> | undefined; // being filled until ready
       let ready = false;
 
+      let lastEmit = -Infinity;
+      let pending: ReturnType<typeof setTimeout> | undefined;
+      const emitSoon = () => {
+        if (pending) return;
+        const wait = lastEmit + STREAM_THROTTLE_MS - Date.now();
+        if (store.size < STREAM_THROTTLE_ITEMS || wait <= 0) return emit();
+        pending = setTimeout(() => {
+          pending = undefined;
+          if (!stopped) emit();
+        }, wait);
+      };
       const emit = () => {
+        lastEmit = Date.now();
         const items = [...store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
         let out: R;
         try {
@@ -200,6 +221,7 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
           return fail();
         }
         let changed = false;
+        let complete = false; // the initial list: delivered at once
         for (const o of ops) {
           const target = next ?? store;
           switch (o.op) {
@@ -207,7 +229,7 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
               next = undefined;
               store = new Map(o.items.map((i) => [spec.key(i), i]));
               ready = true;
-              changed = true;
+              changed = complete = true;
               break;
             case 'put':
               target.set(spec.key(o.item), o.item);
@@ -220,7 +242,7 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
               if (next) store = next;
               next = undefined;
               ready = true;
-              changed = true;
+              changed = complete = true;
               break;
             case 'error':
               return fail();
@@ -233,7 +255,13 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
           stopPoll = undefined;
           poll = undefined;
         }
-        emit();
+        if (complete) {
+          clearTimeout(pending);
+          pending = undefined;
+          emit();
+        } else {
+          emitSoon();
+        }
       };
       const open = () => {
         if (stopped) return;
@@ -261,6 +289,7 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
       return () => {
         stopped = true;
         clearTimeout(retry);
+        clearTimeout(pending);
         es?.close();
         stopPoll?.();
         kicks.delete(kick);
