@@ -1,8 +1,8 @@
 import { afterEach, vi } from 'vitest';
 import { FakeEventSource } from '../test/eventsource';
 import { mockFetch } from '../test/fetchmock';
-import { STREAM_RETRY_MS, STREAM_THROTTLE_ITEMS, STREAM_THROTTLE_MS } from './live';
-import { applicationsSource, virtualClustersSource } from './sources';
+import { preopenStream, STREAM_RETRY_MS, STREAM_THROTTLE_ITEMS, STREAM_THROTTLE_MS } from './live';
+import { APPLICATIONS_STREAM, APPLICATIONS_STREAM_EVENTS, applicationsSource, virtualClustersSource } from './sources';
 import type { Application, VirtualCluster } from './types';
 
 afterEach(() => {
@@ -74,6 +74,41 @@ describe('streamed sources', () => {
     const last = c.values.at(-1)!;
     expect(last).toHaveLength(STREAM_THROTTLE_ITEMS - 1);
     expect(last.filter((a) => a.status?.health?.status === 'Degraded').map((a) => a.metadata.name)).toEqual(['app0001', 'app0002']);
+    c.stop();
+  });
+
+  it('take a stream opened early, with what it said before the view asked', () => {
+    FakeEventSource.install();
+    preopenStream(APPLICATIONS_STREAM, APPLICATIONS_STREAM_EVENTS);
+    const es = FakeEventSource.last();
+    es.open();
+    es.send({ result: { type: 'ADDED', application: app('b') } });
+    es.send({ result: { type: 'ADDED', application: app('a') } });
+    es.send({}, 'synced');
+    const c = collect(applicationsSource());
+    expect(FakeEventSource.all).toHaveLength(1); // no second request
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['a', 'b']);
+    es.send({ result: { type: 'DELETED', application: app('b') } });
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['a']);
+    expect(es.listeners.get('synced')).toHaveLength(1); // the early listener is gone, the view's remains
+    c.stop();
+    // Taken once: the next view opens its own.
+    const d = collect(applicationsSource());
+    expect(FakeEventSource.all).toHaveLength(2);
+    d.stop();
+  });
+
+  it('not take an early stream that was refused (not signed in yet)', () => {
+    FakeEventSource.install();
+    preopenStream(APPLICATIONS_STREAM, APPLICATIONS_STREAM_EVENTS);
+    FakeEventSource.last().refuse();
+    const c = collect(applicationsSource());
+    expect(FakeEventSource.all).toHaveLength(2);
+    const es = FakeEventSource.last();
+    es.open();
+    es.send({ result: { type: 'ADDED', application: app('a') } });
+    es.send({}, 'synced');
+    expect(c.values.at(-1)!.map((a) => a.metadata.name)).toEqual(['a']);
     c.stop();
   });
 

@@ -155,6 +155,67 @@ export function hasEventSource(): boolean {
   return typeof EventSource !== 'undefined';
 }
 
+/** A stream opened before any view asked for it, and what it said so far. */
+interface Early {
+  es: EventSource;
+  opened: boolean;
+  closed: boolean;
+  messages: StreamMessage[];
+  detach: () => void;
+}
+
+const early = new Map<string, Early>();
+
+/** How long an early stream waits for a view to take it before it is closed. */
+export const EARLY_STREAM_MS = 10000;
+
+/**
+ * preopenStream opens url's stream at once, before the page knows whether
+ * anyone is signed in or which view will show it, and keeps what arrives for
+ * the first streamed() of that url: the application list's first paint then
+ * waits for gantry's answer alone, not for the session check and the first
+ * render before it. Refused (not signed in), it is simply not used.
+ */
+export function preopenStream(url: string, events: string[] = []): void {
+  if (!hasEventSource() || early.has(url)) return;
+  const es = new EventSource(url);
+  const e: Early = { es, opened: false, closed: false, messages: [], detach: () => {} };
+  const onMessage = (m: MessageEvent) => e.messages.push({ event: m.type, data: String(m.data) });
+  es.onopen = () => {
+    e.opened = true;
+    e.messages = []; // (re)connected: everything comes again
+  };
+  es.onmessage = onMessage;
+  for (const name of events) es.addEventListener(name, onMessage);
+  es.onerror = () => {
+    if (es.readyState === 2) e.closed = true;
+  };
+  e.detach = () => {
+    es.onopen = es.onmessage = es.onerror = null;
+    for (const name of events) es.removeEventListener(name, onMessage);
+  };
+  early.set(url, e);
+  setTimeout(() => {
+    if (early.get(url) !== e) return;
+    early.delete(url);
+    e.detach();
+    es.close();
+  }, EARLY_STREAM_MS);
+}
+
+/** Takes url's early stream, if one is open. */
+function takeEarly(url: string): Early | undefined {
+  const e = early.get(url);
+  if (!e) return undefined;
+  early.delete(url);
+  e.detach();
+  if (e.closed) {
+    e.es.close();
+    return undefined;
+  }
+  return e;
+}
+
 /**
  * streamed follows a server-sent-event stream of a keyed collection. Values
  * are delivered once the stream says its initial list is complete, then after
@@ -266,7 +327,8 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
       const open = () => {
         if (stopped) return;
         if (!hasEventSource()) return fail();
-        const src = new EventSource(spec.url);
+        const pre = takeEarly(spec.url);
+        const src = pre?.es ?? new EventSource(spec.url);
         es = src;
         // (Re)connected: the server sends everything again; keep showing the
         // old values until it has.
@@ -282,6 +344,10 @@ export function streamed<T, R>(spec: StreamSpec<T, R>): Live<R> {
           // 200, not an event stream): give up on it for now.
           if (src.readyState === 2) fail();
         };
+        if (pre?.opened) {
+          next = new Map();
+          for (const m of pre.messages) handle(m);
+        }
       };
       const kick = () => poll?.kick?.();
       kicks.add(kick);

@@ -38,11 +38,15 @@ export function decodeVCEvent(m: StreamMessage): StreamOp<VirtualCluster>[] {
 const appKey = (a: Application) => (a.metadata.namespace ?? '') + '/' + a.metadata.name;
 export const vcKey = (v: VirtualCluster) => v.project + '/' + v.name;
 
+/** The stream of every application the user may see (the start page's list). */
+export const APPLICATIONS_STREAM = '/api/v1/stream/applications';
+export const APPLICATIONS_STREAM_EVENTS = ['synced'];
+
 /** Every application the user may see, or one project's. */
 export function applicationsSource(project?: string): Live<Application[]> {
   return streamed({
-    url: '/api/v1/stream/applications' + (project ? '?projects=' + enc(project) : ''),
-    events: ['synced'],
+    url: APPLICATIONS_STREAM + (project ? '?projects=' + enc(project) : ''),
+    events: APPLICATIONS_STREAM_EVENTS,
     decode: decodeAppEvent,
     key: appKey,
     select: (items) => items,

@@ -5,14 +5,17 @@ export class FakeEventSource {
   static all: FakeEventSource[] = [];
   readyState = 0;
   onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
+  onmessage: ((e: { data: string; type: string }) => void) | null = null;
   onerror: (() => void) | null = null;
-  listeners = new Map<string, ((e: { data: string }) => void)[]>();
+  listeners = new Map<string, ((e: { data: string; type: string }) => void)[]>();
   constructor(readonly url: string) {
     FakeEventSource.all.push(this);
   }
-  addEventListener(name: string, fn: (e: { data: string }) => void) {
+  addEventListener(name: string, fn: (e: { data: string; type: string }) => void) {
     this.listeners.set(name, [...(this.listeners.get(name) ?? []), fn]);
+  }
+  removeEventListener(name: string, fn: (e: { data: string; type: string }) => void) {
+    this.listeners.set(name, (this.listeners.get(name) ?? []).filter((f) => f !== fn));
   }
   close() {
     this.readyState = 2;
@@ -22,7 +25,7 @@ export class FakeEventSource {
     this.onopen?.();
   }
   send(data: unknown, event?: string) {
-    const e = { data: JSON.stringify(data) };
+    const e = { data: JSON.stringify(data), type: event ?? 'message' };
     if (event) this.listeners.get(event)?.forEach((fn) => fn(e));
     else this.onmessage?.(e);
   }
