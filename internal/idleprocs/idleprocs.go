@@ -11,8 +11,6 @@
 // does it: go.uber.org/automaxprocs and the runtime size GOMAXPROCS to the
 // CPU quota, not to the load.
 //
-// Idle, the garbage collector also leaves its two-minute timer (Holiday).
-//
 // With a busy GOGC, the garbage collector's target follows the same switch:
 // the larger target while busy, GOGC's own value back (and the heap's free
 // pages returned to the system) once idle. Why: gantry and the host run at
@@ -51,21 +49,15 @@ func Run(ctx context.Context, busyGC int) {
 		return
 	}
 	idleGC := -1 // GOGC while idle, once a busy target replaced it
-	var h Holiday
 	set := func(procs int) {
 		runtime.GOMAXPROCS(procs)
-		if procs == full {
-			h.End()
-			if busyGC > 0 {
-				idleGC = debug.SetGCPercent(busyGC)
-			}
-			return
-		}
-		if idleGC > 0 {
+		switch {
+		case procs == full && busyGC > 0:
+			idleGC = debug.SetGCPercent(busyGC)
+		case procs == 1 && idleGC > 0:
 			debug.SetGCPercent(idleGC)
+			debug.FreeOSMemory()
 		}
-		debug.FreeOSMemory()
-		h.Begin()
 	}
 	set(full) // starting is work
 	t := time.NewTicker(interval)
@@ -76,7 +68,6 @@ func Run(ctx context.Context, busyGC int) {
 		select {
 		case <-ctx.Done():
 			runtime.GOMAXPROCS(full)
-			h.End()
 			if idleGC > 0 {
 				debug.SetGCPercent(idleGC)
 			}
@@ -86,8 +77,6 @@ func Run(ctx context.Context, busyGC int) {
 		now := cpuTime()
 		if procs := s.next(now-last, full); procs != 0 {
 			set(procs)
-		} else if s.procs == 1 {
-			h.Follow()
 		}
 		last = now
 	}

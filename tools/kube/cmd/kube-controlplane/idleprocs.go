@@ -41,11 +41,9 @@ func idleProcs() {
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	busyGC, _ := strconv.Atoi(os.Getenv("GANTRY_BUSY_GOGC"))
-	idleGC := -1  // GOGC while idle; -1 until a busy target replaced it
-	var h Holiday // idle, no collection on the runtime's timer (holiday.go)
+	idleGC := -1 // GOGC while idle; -1 until a busy target replaced it
 	busy := func() {
 		runtime.GOMAXPROCS(full)
-		h.End()
 		if busyGC > 0 {
 			idleGC = debug.SetGCPercent(busyGC)
 		}
@@ -54,9 +52,8 @@ func idleProcs() {
 		runtime.GOMAXPROCS(1)
 		if idleGC > 0 {
 			debug.SetGCPercent(idleGC)
+			debug.FreeOSMemory()
 		}
-		debug.FreeOSMemory()
-		h.Begin()
 	}
 	busy() // starting is work
 	procs, seconds, inWindow, last := full, 0, time.Duration(0), cpuTime()
@@ -68,8 +65,6 @@ func idleProcs() {
 			if used > interval/2 { // work arriving: every CPU at once
 				procs, seconds, inWindow = full, 0, 0
 				busy()
-			} else {
-				h.Follow()
 			}
 			continue
 		}
