@@ -99,11 +99,17 @@ func New(opts Options) (*Host, error) {
 		// DetectCacheInconsistency (beta, on since 1.34) lists every object
 		// of every type from kine and from the cache every five to seven and
 		// a half minutes, to compare digests: with 1,000 apps, about 3,000
-		// objects decoded twice per round whether or not anything changed,
-		// the largest periodic cost of an idle host (issue 20). It guards
+		// objects decoded twice per round whether or not anything changed
+		// (issue 20: idle must be nearly free). It guards
 		// the watch cache against its own bugs; an API server restart,
 		// which gantry's supervisor does on any crash, rebuilds the cache.
-		APIServerFlags: controlplane.Flags{"watch-cache": "true", "feature-gates": "DetectCacheInconsistency=false"},
+		// SizeBasedListCostEstimate (beta, on) lists every key of every
+		// type from the cache each minute, to estimate list costs for
+		// priority and fairness, which the host runs without
+		// (enable-priority-and-fairness=false): a tenth of the idle host's
+		// CPU in its profile with 1,000 apps.
+		APIServerFlags: controlplane.Flags{"watch-cache": "true",
+			"feature-gates": "DetectCacheInconsistency=false,SizeBasedListCostEstimate=false"},
 		// While busy (a burst of syncs, a kubectl apply of a thousand
 		// objects) the host collects garbage at GOGC=150, not 50: in a
 		// 1,000-app sync its collector took a quarter of its CPU, the CPU
