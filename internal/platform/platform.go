@@ -299,7 +299,9 @@ func New(opts Options) (*Platform, error) {
 		HealthProbeBindAddress: "0",
 	}
 	if opts.LeaderElection {
-		electLeader(&mgrOpts)
+		if err := electLeader(&mgrOpts, mgrCfg); err != nil {
+			return nil, fmt.Errorf("leader election: %w", err)
+		}
 	}
 	mgr, err := ctrl.NewManager(mgrCfg, mgrOpts)
 	if err != nil {
